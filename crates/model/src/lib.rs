@@ -1,0 +1,18 @@
+//! The vocabulary every Aeon crate shares (layer L0): label sets ([`Labels`]),
+//! label matchers with exactly Prometheus 3.5's semantics ([`Matcher`]),
+//! samples and millisecond timestamps.
+//!
+//! Nothing here does I/O; the crate is small on purpose so that every other
+//! crate can depend on it.
+
+mod error;
+mod labels;
+mod matcher;
+mod regex_matcher;
+mod sample;
+
+pub use error::{Error, Result};
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchType, Matcher};
+pub use regex_matcher::RegexMatcher;
+pub use sample::{STALE_NAN_BITS, Sample, Timestamp, is_stale_nan, stale_nan};
