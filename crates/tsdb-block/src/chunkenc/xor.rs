@@ -1,0 +1,409 @@
+//! The Gorilla-style XOR float chunk, bit-exact with Prometheus.
+
+use crate::bstream::{BitReader, BitWriter, Eof};
+use crate::{Error, Result};
+use aeon_model::Sample;
+
+const ENC: &str = "xor";
+
+/// Encodes float samples into an XOR chunk payload (2-byte count + bits).
+#[derive(Debug, Clone)]
+pub struct XorEncoder {
+    w: BitWriter,
+    num: u16,
+    t: i64,
+    v: f64,
+    t_delta: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorEncoder {
+    pub fn new() -> Self {
+        Self { w: BitWriter::with_bytes(vec![0, 0]), num: 0, t: 0, v: 0.0, t_delta: 0, leading: 0xff, trailing: 0 }
+    }
+
+    pub fn num_samples(&self) -> usize {
+        usize::from(self.num)
+    }
+
+    /// Current payload size in bytes.
+    pub fn size(&self) -> usize {
+        self.w.bytes().len()
+    }
+
+    /// Appends a sample. Timestamps should be increasing; a chunk holds at
+    /// most 65535 samples (the caller cuts chunks long before that).
+    pub fn append(&mut self, t: i64, v: f64) {
+        let mut t_delta = 0u64;
+        match self.num {
+            0 => {
+                let mut buf = Vec::with_capacity(10);
+                crate::varint::put_varint(&mut buf, t);
+                for b in buf {
+                    self.w.write_byte(b);
+                }
+                self.w.write_bits(v.to_bits(), 64);
+            }
+            1 => {
+                t_delta = t.wrapping_sub(self.t) as u64;
+                let mut buf = Vec::with_capacity(10);
+                crate::varint::put_uvarint(&mut buf, t_delta);
+                for b in buf {
+                    self.w.write_byte(b);
+                }
+                self.write_value(v);
+            }
+            _ => {
+                t_delta = t.wrapping_sub(self.t) as u64;
+                let dod = t_delta.wrapping_sub(self.t_delta) as i64;
+                if dod == 0 {
+                    self.w.write_bit(false);
+                } else if bit_range(dod, 14) {
+                    self.w.write_bits(0b10, 2);
+                    self.w.write_bits(dod as u64, 14);
+                } else if bit_range(dod, 17) {
+                    self.w.write_bits(0b110, 3);
+                    self.w.write_bits(dod as u64, 17);
+                } else if bit_range(dod, 20) {
+                    self.w.write_bits(0b1110, 4);
+                    self.w.write_bits(dod as u64, 20);
+                } else {
+                    self.w.write_bits(0b1111, 4);
+                    self.w.write_bits(dod as u64, 64);
+                }
+                self.write_value(v);
+            }
+        }
+        self.t = t;
+        self.v = v;
+        self.t_delta = t_delta;
+        self.num = self.num.wrapping_add(1);
+        let n = self.num.to_be_bytes();
+        let b = self.w.bytes_mut();
+        b[0] = n[0];
+        b[1] = n[1];
+    }
+
+    fn write_value(&mut self, v: f64) {
+        xor_write(&mut self.w, v.to_bits(), self.v.to_bits(), &mut self.leading, &mut self.trailing);
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.w.into_bytes()
+    }
+}
+
+/// Whether `x` fits the signed `nbits` window Prometheus uses for dods.
+pub(crate) fn bit_range(x: i64, nbits: u32) -> bool {
+    -((1i64 << (nbits - 1)) - 1) <= x && x <= 1i64 << (nbits - 1)
+}
+
+/// Writes the XOR of two float bit patterns with the shared
+/// leading/trailing-zero window (also used by histogram chunks).
+pub(crate) fn xor_write(w: &mut BitWriter, new: u64, cur: u64, leading: &mut u8, trailing: &mut u8) {
+    let delta = new ^ cur;
+    if delta == 0 {
+        w.write_bit(false);
+        return;
+    }
+    w.write_bit(true);
+    let mut new_leading = delta.leading_zeros() as u8;
+    let new_trailing = delta.trailing_zeros() as u8;
+    if new_leading >= 32 {
+        new_leading = 31;
+    }
+    if *leading != 0xff && new_leading >= *leading && new_trailing >= *trailing {
+        w.write_bit(false);
+        w.write_bits(delta >> *trailing, 64 - u32::from(*leading) - u32::from(*trailing));
+        return;
+    }
+    *leading = new_leading;
+    *trailing = new_trailing;
+    w.write_bit(true);
+    w.write_bits(u64::from(new_leading), 5);
+    let sigbits = 64 - u32::from(new_leading) - u32::from(new_trailing);
+    w.write_bits(u64::from(sigbits), 6);
+    w.write_bits(delta >> new_trailing, sigbits);
+}
+
+/// Reads an XOR-encoded value; `value` holds the previous bits on entry.
+#[inline]
+pub(crate) fn xor_read(r: &mut BitReader<'_>, value: &mut u64, leading: &mut u8, trailing: &mut u8) -> Result<(), Eof> {
+    let p = r.peek64();
+    if p >> 63 == 0 {
+        r.consume(1)?;
+        return Ok(());
+    }
+    if (p >> 62) & 1 == 0 {
+        r.consume(2)?;
+    } else {
+        r.consume(2)?;
+        let lead = r.read_bits(5)? as u8;
+        let mut mbits = r.read_bits(6)? as u8;
+        if mbits == 0 {
+            mbits = 64;
+        }
+        if u32::from(lead) + u32::from(mbits) > 64 {
+            return Err(Eof);
+        }
+        *leading = lead;
+        *trailing = 64 - lead - mbits;
+    }
+    let mbits = 64 - u32::from(*leading) - u32::from(*trailing);
+    let bits = r.read_bits(mbits)?;
+    *value ^= bits << *trailing;
+    Ok(())
+}
+
+/// An XOR chunk payload as stored in segment files after the encoding
+/// byte, and as sent on the Store API: `u16 BE count` then the bitstream.
+#[derive(Debug, Clone, Copy)]
+pub struct XorChunk<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> XorChunk<'a> {
+    pub fn new(data: &'a [u8]) -> Result<Self> {
+        if data.len() < 2 {
+            return Err(Error::DecodeChunk { encoding: ENC, bit: 0, reason: "payload shorter than 2 bytes".into() });
+        }
+        Ok(Self { data })
+    }
+
+    pub fn num_samples(&self) -> usize {
+        usize::from(u16::from_be_bytes([self.data[0], self.data[1]]))
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Iterates `(t, v)`; check [`XorIter::err`] after the loop.
+    pub fn iter(&self) -> XorIter<'a> {
+        let mut br = BitReader::new(self.data);
+        br.set_pos(16);
+        XorIter {
+            br,
+            total: u16::from_be_bytes([self.data[0], self.data[1]]),
+            read: 0,
+            t: 0,
+            v: 0,
+            t_delta: 0,
+            leading: 0,
+            trailing: 0,
+            err: None,
+        }
+    }
+
+    /// All samples, or the decoding error.
+    pub fn samples(&self) -> Result<Vec<Sample>> {
+        let mut it = self.iter();
+        let mut out = Vec::with_capacity(self.num_samples());
+        for (t, v) in it.by_ref() {
+            out.push(Sample { t, v });
+        }
+        it.into_result().map(|()| out)
+    }
+}
+
+/// Iterator over an XOR chunk. Yields `(timestamp, value)`; on corrupt
+/// data it stops and [`XorIter::err`] returns the error.
+#[derive(Debug)]
+pub struct XorIter<'a> {
+    br: BitReader<'a>,
+    total: u16,
+    read: u16,
+    t: i64,
+    v: u64,
+    t_delta: u64,
+    leading: u8,
+    trailing: u8,
+    err: Option<Error>,
+}
+
+impl XorIter<'_> {
+    pub fn err(&self) -> Option<&Error> {
+        self.err.as_ref()
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        match self.err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, reason: &str) {
+        self.err = Some(Error::DecodeChunk { encoding: ENC, bit: self.br.pos() as u64, reason: reason.into() });
+    }
+
+    #[inline]
+    fn step(&mut self) -> Result<(), &'static str> {
+        const TRUNC: &str = "truncated bitstream";
+        match self.read {
+            0 => {
+                self.t = self.br.read_varint().map_err(|_| TRUNC)?.ok_or("invalid varint timestamp")?;
+                self.v = self.br.read_bits(64).map_err(|_| TRUNC)?;
+            }
+            1 => {
+                self.t_delta = self.br.read_uvarint().map_err(|_| TRUNC)?.ok_or("invalid uvarint delta")?;
+                self.t = self.t.wrapping_add(self.t_delta as i64);
+                xor_read(&mut self.br, &mut self.v, &mut self.leading, &mut self.trailing)
+                    .map_err(|_| "truncated or invalid value")?;
+            }
+            _ => {
+                let p = self.br.peek64();
+                let ones = p.leading_ones().min(4);
+                let dod: i64 = match ones {
+                    0 => {
+                        self.br.consume(1).map_err(|_| TRUNC)?;
+                        0
+                    }
+                    4 => {
+                        self.br.consume(4).map_err(|_| TRUNC)?;
+                        self.br.read_bits(64).map_err(|_| TRUNC)? as i64
+                    }
+                    _ => {
+                        let sz: u32 = match ones {
+                            1 => 14,
+                            2 => 17,
+                            _ => 20,
+                        };
+                        let prefix = ones + 1;
+                        let bits = (p << prefix) >> (64 - sz);
+                        self.br.consume((prefix + sz) as usize).map_err(|_| TRUNC)?;
+                        if bits > (1 << (sz - 1)) { bits as i64 - (1i64 << sz) } else { bits as i64 }
+                    }
+                };
+                self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
+                self.t = self.t.wrapping_add(self.t_delta as i64);
+                xor_read(&mut self.br, &mut self.v, &mut self.leading, &mut self.trailing)
+                    .map_err(|_| "truncated or invalid value")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for XorIter<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.read >= self.total || self.err.is_some() {
+            return None;
+        }
+        if let Err(reason) = self.step() {
+            self.fail(reason);
+            return None;
+        }
+        self.read += 1;
+        Some((self.t, f64::from_bits(self.v)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::from(self.total - self.read);
+        (0, Some(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode(samples: &[(i64, f64)]) -> Vec<u8> {
+        let mut e = XorEncoder::new();
+        for &(t, v) in samples {
+            e.append(t, v);
+        }
+        e.finish()
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits()
+    }
+
+    #[test]
+    fn known_bytes_match_prometheus() {
+        // Two samples: t=1000 v=1, t=2000 v=1 -> varint(1000)=[0xd0,0x0f],
+        // float64 1.0, uvarint(1000)=[0xe8,0x07], value bit 0 then padding.
+        let b = encode(&[(1000, 1.0), (2000, 1.0)]);
+        assert_eq!(b, [0, 2, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00]);
+    }
+
+    #[test]
+    fn stale_nan_and_infinities_round_trip() {
+        let s = [
+            (0, 1.0),
+            (15_000, aeon_model::stale_nan()),
+            (30_000, f64::INFINITY),
+            (45_000, f64::NEG_INFINITY),
+            (60_000, f64::NAN),
+            (i64::MAX / 2, -0.0),
+            (i64::MAX, f64::MIN_POSITIVE),
+        ];
+        let b = encode(&s);
+        let got = XorChunk::new(&b).unwrap().samples().unwrap();
+        assert_eq!(got.len(), s.len());
+        for (g, w) in got.iter().zip(s.iter()) {
+            assert_eq!(g.t, w.0);
+            assert!(same(g.v, w.1), "{} vs {}", g.v, w.1);
+        }
+        assert!(aeon_model::is_stale_nan(got[1].v));
+    }
+
+    #[test]
+    fn truncated_chunk_is_an_error_not_a_panic() {
+        let b = encode(&[(1, 1.0), (2, 2.5), (3, 7.25), (100, -3.0)]);
+        for cut in 0..b.len() {
+            let r = XorChunk::new(&b[..cut]).and_then(|c| c.samples());
+            if cut < b.len() - 1 {
+                assert!(r.is_err(), "cut {cut} decoded");
+            }
+        }
+        // Lying sample count.
+        let mut bad = b.clone();
+        bad[1] = 200;
+        let e = XorChunk::new(&bad).unwrap().samples().unwrap_err();
+        assert!(matches!(e, Error::DecodeChunk { .. }), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(first in any::<i64>(), deltas in proptest::collection::vec(prop_oneof![
+                0i64..100, 0i64..100_000, 0i64..10_000_000, any::<i64>()
+            ], 0..200),
+            values in proptest::collection::vec(prop_oneof![
+                any::<f64>(), Just(aeon_model::stale_nan()), Just(f64::INFINITY), Just(f64::NEG_INFINITY),
+                (0u32..1000).prop_map(f64::from), Just(0.0)
+            ], 201)) {
+            let mut t = first;
+            let mut s = vec![(t, values[0])];
+            for (i, d) in deltas.iter().enumerate() {
+                t = t.wrapping_add(*d);
+                s.push((t, values[i + 1]));
+            }
+            let b = encode(&s);
+            let c = XorChunk::new(&b).unwrap();
+            prop_assert_eq!(c.num_samples(), s.len());
+            let got = c.samples().unwrap();
+            prop_assert_eq!(got.len(), s.len());
+            for (g, w) in got.iter().zip(s.iter()) {
+                prop_assert_eq!(g.t, w.0);
+                prop_assert!(same(g.v, w.1));
+            }
+        }
+    }
+}
