@@ -1,0 +1,29 @@
+//! Generates the protobuf/gRPC code from our own `.proto` files in `/proto`
+//! with `protox` (pure Rust, no system `protoc`) and `tonic-prost-build`.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "thanos/types.proto",
+    "thanos/rpc.proto",
+    "thanos/info.proto",
+    "hintspb/hints.proto",
+    "prometheus/types.proto",
+    "prometheus/remote.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    for p in PROTOS {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    let fds = protox::compile(PROTOS, [&root])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .bytes(".thanos.Chunk.data")
+        .bytes(".prometheus.Chunk.data")
+        .compile_fds(fds)?;
+    Ok(())
+}
