@@ -18,7 +18,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -53,13 +56,21 @@ impl Labels {
 
     /// Builds from `(name, value)` string pairs.
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Self {
-        Self::new(pairs.iter().map(|(n, v)| Label::new(n.as_ref(), v.as_ref())).collect())
+        Self::new(
+            pairs
+                .iter()
+                .map(|(n, v)| Label::new(n.as_ref(), v.as_ref()))
+                .collect(),
+        )
     }
 
     /// Builds from labels the caller guarantees are sorted by name, unique and
     /// non-empty (e.g. decoded from a TSDB index). Debug builds check it.
     pub fn from_sorted(labels: Vec<Label>) -> Self {
-        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted");
+        debug_assert!(
+            labels.windows(2).all(|w| w[0].name < w[1].name),
+            "labels not sorted"
+        );
         Self(labels.into())
     }
 
@@ -116,15 +127,28 @@ impl Labels {
 
     /// A copy without the named labels.
     pub fn without(&self, names: &[impl AsRef<str>]) -> Self {
-        if !self.iter().any(|l| names.iter().any(|n| n.as_ref() == l.name)) {
+        if !self
+            .iter()
+            .any(|l| names.iter().any(|n| n.as_ref() == l.name))
+        {
             return self.clone();
         }
-        Self(self.iter().filter(|l| !names.iter().any(|n| n.as_ref() == l.name)).cloned().collect())
+        Self(
+            self.iter()
+                .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// A copy with only the named labels.
     pub fn keep_only(&self, names: &[impl AsRef<str>]) -> Self {
-        Self(self.iter().filter(|l| names.iter().any(|n| n.as_ref() == l.name)).cloned().collect())
+        Self(
+            self.iter()
+                .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// A copy where every label of `overrides` is set, replacing existing
@@ -155,7 +179,9 @@ impl Labels {
 
     /// A builder starting from this set.
     pub fn builder(&self) -> LabelsBuilder {
-        LabelsBuilder { labels: self.0.to_vec() }
+        LabelsBuilder {
+            labels: self.0.to_vec(),
+        }
     }
 
     pub fn to_vec(&self) -> Vec<Label> {
@@ -231,7 +257,9 @@ impl Serialize for Labels {
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let m = std::collections::BTreeMap::<String, String>::deserialize(d)?;
-        Ok(Self::new(m.into_iter().map(|(n, v)| Label::new(n, v)).collect()))
+        Ok(Self::new(
+            m.into_iter().map(|(n, v)| Label::new(n, v)).collect(),
+        ))
     }
 }
 
@@ -262,7 +290,10 @@ impl LabelsBuilder {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|l| l.name == name).map(|l| l.value.as_str())
+        self.labels
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value.as_str())
     }
 
     pub fn build(&self) -> Labels {
@@ -306,7 +337,10 @@ mod tests {
             bytes.push(0xff);
         }
         assert_eq!(l.stable_hash(), xxhash_rust::xxh64::xxh64(&bytes, 0));
-        assert_ne!(l.stable_hash(), Labels::from_pairs(&[("job", "node")]).stable_hash());
+        assert_ne!(
+            l.stable_hash(),
+            Labels::from_pairs(&[("job", "node")]).stable_hash()
+        );
     }
 
     #[test]

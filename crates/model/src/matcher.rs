@@ -59,20 +59,37 @@ impl Matcher {
     pub fn new(kind: MatchType, name: impl Into<String>, value: impl Into<String>) -> Result<Self> {
         let (name, value) = (name.into(), value.into());
         let re = match kind {
-            MatchType::RegexMatch | MatchType::RegexNoMatch => Some(RegexMatcher::new(&name, &value)?),
+            MatchType::RegexMatch | MatchType::RegexNoMatch => {
+                Some(RegexMatcher::new(&name, &value)?)
+            }
             _ => None,
         };
-        Ok(Self { kind, name, value, re })
+        Ok(Self {
+            kind,
+            name,
+            value,
+            re,
+        })
     }
 
     /// `name="value"`.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { kind: MatchType::Equal, name: name.into(), value: value.into(), re: None }
+        Self {
+            kind: MatchType::Equal,
+            name: name.into(),
+            value: value.into(),
+            re: None,
+        }
     }
 
     /// `name!="value"`.
     pub fn not_equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { kind: MatchType::NotEqual, name: name.into(), value: value.into(), re: None }
+        Self {
+            kind: MatchType::NotEqual,
+            name: name.into(),
+            value: value.into(),
+            re: None,
+        }
     }
 
     /// Whether a label value (use `""` for a missing label) matches.
@@ -120,7 +137,10 @@ impl Matcher {
             MatchType::RegexMatch => MatchType::RegexNoMatch,
             MatchType::RegexNoMatch => MatchType::RegexMatch,
         };
-        Self { kind, ..self.clone() }
+        Self {
+            kind,
+            ..self.clone()
+        }
     }
 }
 
@@ -189,7 +209,10 @@ mod tests {
 
     #[test]
     fn set_matches_and_inverse() {
-        assert_eq!(m(RegexMatch, "b|a").set_matches(), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            m(RegexMatch, "b|a").set_matches(),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert_eq!(m(RegexMatch, "a.*").set_matches(), None);
         assert_eq!(m(Equal, "x").inverse().kind, NotEqual);
         assert_eq!(m(RegexMatch, "x").inverse().kind, RegexNoMatch);

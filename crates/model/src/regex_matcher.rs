@@ -48,7 +48,10 @@ impl RegexMatcher {
             .ok()
             .and_then(|a| classify(&a))
             .unwrap_or_else(|| Kind::Regex(Box::new(full)));
-        Ok(Self { source: re.to_string(), kind })
+        Ok(Self {
+            source: re.to_string(),
+            kind,
+        })
     }
 
     /// The regex as written.
@@ -147,8 +150,14 @@ fn dot_repeat(r: &ast::Repetition) -> Option<u8> {
         return None;
     }
     match r.op {
-        RepetitionOp { kind: RepetitionKind::ZeroOrMore, .. } => Some(0),
-        RepetitionOp { kind: RepetitionKind::OneOrMore, .. } => Some(1),
+        RepetitionOp {
+            kind: RepetitionKind::ZeroOrMore,
+            ..
+        } => Some(0),
+        RepetitionOp {
+            kind: RepetitionKind::OneOrMore,
+            ..
+        } => Some(1),
         _ => None,
     }
 }
@@ -166,11 +175,13 @@ fn literal(a: &Ast) -> Option<String> {
 }
 
 fn concat_literal(items: &[Ast]) -> Option<String> {
-    items.iter().map(|a| match a {
-        Ast::Literal(l) => Some(l.c),
-        _ => None,
-    })
-    .collect()
+    items
+        .iter()
+        .map(|a| match a {
+            Ast::Literal(l) => Some(l.c),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -200,8 +211,12 @@ mod tests {
     /// Every fast path must agree with the full anchored regex.
     #[test]
     fn fast_paths_agree_with_full_regex() {
-        let inputs = ["", "foo", "xfoo", "foox", "xfoox", "a", "b", "bc", "a\nb", "fo", "\n", "a.b"];
-        for re in ["foo", "", "a|bc", ".*", ".+", "foo.*", ".*foo", ".*foo.*", r"a\.b", "a.b", "(a|b)"] {
+        let inputs = [
+            "", "foo", "xfoo", "foox", "xfoox", "a", "b", "bc", "a\nb", "fo", "\n", "a.b",
+        ];
+        for re in [
+            "foo", "", "a|bc", ".*", ".+", "foo.*", ".*foo", ".*foo.*", r"a\.b", "a.b", "(a|b)",
+        ] {
             let fast = m(re);
             let full = Regex::new(&format!("^(?s:{re})$")).unwrap();
             for s in inputs {
