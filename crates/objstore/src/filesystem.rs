@@ -1,0 +1,415 @@
+//! `FILESYSTEM` backend: objects are files below a root directory.
+//!
+//! Writes go to a temporary file in the target directory and are renamed into place, so a
+//! reader never sees a partial object. Keys cannot escape the root: `..`, absolute keys and
+//! symlinks resolving outside the root are rejected. Listing follows S3's rules (byte order,
+//! `/` delimiter, no empty directories).
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::bucket::{Bucket, ListMode, ObjectAttributes, TMP_PREFIX, temp_sibling, validate_key};
+use crate::error::{Error, Operation, Result};
+
+/// Thanos `type: FILESYSTEM` bucket.
+#[derive(Debug, Clone)]
+pub struct FilesystemBucket {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    /// Canonical root directory.
+    root: PathBuf,
+}
+
+impl FilesystemBucket {
+    /// Opens (creating it if needed) the bucket rooted at `directory`.
+    pub fn new(directory: impl AsRef<Path>) -> Result<Self> {
+        let dir = directory.as_ref();
+        let name = dir.display().to_string();
+        fs::create_dir_all(dir).map_err(|e| Error::backend(Operation::Upload, &name, "", format!("creating root directory: {e}")))?;
+        let root = fs::canonicalize(dir)
+            .map_err(|e| Error::backend(Operation::Upload, &name, "", format!("resolving root directory: {e}")))?;
+        Ok(Self { inner: Arc::new(Inner { name, root }) })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    async fn blocking<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| Error::backend(op, &self.inner.name, key, format!("blocking task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn io_error(&self, op: Operation, key: &str, e: std::io::Error) -> Error {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found(&self.name, key),
+            std::io::ErrorKind::PermissionDenied => Error::auth(op, &self.name, key, e),
+            _ => Error::backend(op, &self.name, key, e),
+        }
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        key.split('/').fold(self.root.clone(), |p, c| p.join(c))
+    }
+
+    /// Path of an existing object, after checking symlinks keep it inside the root.
+    fn resolve_existing(&self, op: Operation, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        let path = fs::canonicalize(self.path_of(key)).map_err(|e| self.io_error(op, key, e))?;
+        if !path.starts_with(&self.root) {
+            return Err(Error::InvalidKey { key: key.to_owned(), reason: "key resolves outside the bucket root" });
+        }
+        Ok(path)
+    }
+
+    /// Opens an existing regular file for reading.
+    fn open(&self, op: Operation, key: &str) -> Result<(fs::File, u64, fs::Metadata)> {
+        let path = self.resolve_existing(op, key)?;
+        let file = fs::File::open(&path).map_err(|e| self.io_error(op, key, e))?;
+        let meta = file.metadata().map_err(|e| self.io_error(op, key, e))?;
+        if !meta.is_file() {
+            return Err(Error::not_found(&self.name, key));
+        }
+        Ok((file, meta.len(), meta))
+    }
+
+    /// Creates the parent directories of `key` one by one, refusing symlinks leading outside.
+    fn prepare_parent(&self, op: Operation, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        let mut dir = self.root.clone();
+        let components: Vec<&str> = key.split('/').collect();
+        for c in &components[..components.len() - 1] {
+            dir.push(c);
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let target = fs::canonicalize(&dir).map_err(|e| self.io_error(op, key, e))?;
+                    if !target.starts_with(&self.root) || !target.is_dir() {
+                        return Err(Error::InvalidKey { key: key.to_owned(), reason: "key resolves outside the bucket root" });
+                    }
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::backend(op, &self.name, key, format!("{} is a file, not a directory", dir.display())));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(self.io_error(op, key, e)),
+                },
+                Err(e) => return Err(self.io_error(op, key, e)),
+            }
+        }
+        Ok(self.path_of(key))
+    }
+
+    /// Writes through a temporary sibling and renames it into place.
+    fn write_atomic(&self, key: &str, fill: impl FnOnce(&mut fs::File) -> std::io::Result<u64>) -> Result<u64> {
+        let op = Operation::Upload;
+        let path = self.prepare_parent(op, key)?;
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::backend(op, &self.name, key, "a directory exists at this key"));
+        }
+        let tmp = temp_sibling(&path);
+        let result = (|| {
+            let mut file = fs::File::create_new(&tmp)?;
+            let n = fill(&mut file)?;
+            file.flush()?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&tmp, &path)?;
+            Ok(n)
+        })();
+        result.map_err(|e: std::io::Error| {
+            let _ = fs::remove_file(&tmp);
+            self.io_error(op, key, e)
+        })
+    }
+
+    /// Removes now-empty directories between `path`'s parent and the root.
+    fn prune_empty_parents(&self, path: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == self.root || !d.starts_with(&self.root) || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
+        let op = Operation::Iter;
+        let (dir_part, name_prefix) = match prefix.rfind('/') {
+            Some(i) => (&prefix[..=i], &prefix[i + 1..]),
+            None => ("", prefix),
+        };
+        let mut dir = self.root.clone();
+        if !dir_part.is_empty() {
+            let trimmed = dir_part.trim_end_matches('/');
+            validate_key(trimmed)?;
+            dir = self.path_of(trimmed);
+            dir = match fs::canonicalize(&dir) {
+                Ok(d) if d.starts_with(&self.root) && d.is_dir() => d,
+                Ok(_) => return Ok(Vec::new()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(self.io_error(op, prefix, e)),
+            };
+        }
+        let mut out = Vec::new();
+        for (name, path, is_dir) in self.read_dir(op, prefix, &dir)? {
+            if !name.starts_with(name_prefix) {
+                continue;
+            }
+            let key = format!("{dir_part}{name}");
+            match (is_dir, mode) {
+                (false, _) => out.push(key),
+                (true, ListMode::Delimited) => {
+                    if self.has_file(op, prefix, &path)? {
+                        out.push(key + "/");
+                    }
+                }
+                (true, ListMode::Recursive) => self.walk(op, prefix, &path, &key, &mut out)?,
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Entries of `dir` as (name, resolved path, is_dir), skipping temporaries, non-UTF-8
+    /// names, symlinks leading outside the root and anything that is neither file nor directory.
+    fn read_dir(&self, op: Operation, prefix: &str, dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io_error(op, prefix, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.io_error(op, prefix, e))?;
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if name.starts_with(TMP_PREFIX) {
+                continue;
+            }
+            let mut path = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            let is_dir = if ft.is_symlink() {
+                match fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(&self.root) => {
+                        // Symlinked directories are not followed (no cycles); symlinked files are.
+                        if !target.is_file() {
+                            continue;
+                        }
+                        path = target;
+                        false
+                    }
+                    _ => continue,
+                }
+            } else if ft.is_dir() {
+                true
+            } else if ft.is_file() {
+                false
+            } else {
+                continue;
+            };
+            out.push((name, path, is_dir));
+        }
+        Ok(out)
+    }
+
+    fn has_file(&self, op: Operation, prefix: &str, dir: &Path) -> Result<bool> {
+        for (_, path, is_dir) in self.read_dir(op, prefix, dir)? {
+            if !is_dir || self.has_file(op, prefix, &path)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn walk(&self, op: Operation, prefix: &str, dir: &Path, key: &str, out: &mut Vec<String>) -> Result<()> {
+        for (name, path, is_dir) in self.read_dir(op, prefix, dir)? {
+            let child = format!("{key}/{name}");
+            if is_dir {
+                self.walk(op, prefix, &path, &child, out)?;
+            } else {
+                out.push(child);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Bucket for FilesystemBucket {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        let k = key.to_owned();
+        self.blocking(Operation::Get, key, move |b| {
+            let (mut file, size, _) = b.open(Operation::Get, &k)?;
+            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.read_to_end(&mut buf).map_err(|e| b.io_error(Operation::Get, &k, e))?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
+        let k = key.to_owned();
+        self.blocking(Operation::GetRange, key, move |b| {
+            let op = Operation::GetRange;
+            let (mut file, size, _) = b.open(op, &k)?;
+            if offset > size {
+                return Err(Error::InvalidRange { bucket: b.name.clone(), key: k, offset, size });
+            }
+            let n = len.min(size - offset);
+            let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
+            file.seek(SeekFrom::Start(offset)).map_err(|e| b.io_error(op, &k, e))?;
+            let mut filled = 0;
+            while filled < buf.len() {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(r) => filled += r,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(b.io_error(op, &k, e)),
+                }
+            }
+            buf.truncate(filled);
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+
+    async fn attributes(&self, key: &str) -> Result<ObjectAttributes> {
+        let k = key.to_owned();
+        self.blocking(Operation::Attributes, key, move |b| {
+            let (_, size, meta) = b.open(Operation::Attributes, &k)?;
+            let last_modified = meta.modified().map_err(|e| b.io_error(Operation::Attributes, &k, e))?;
+            Ok(ObjectAttributes { size, last_modified })
+        })
+        .await
+    }
+
+    async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
+        let k = key.to_owned();
+        self.blocking(Operation::Upload, key, move |b| {
+            b.write_atomic(&k, |f| {
+                f.write_all(&data)?;
+                Ok(data.len() as u64)
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn upload_file(&self, key: &str, path: &Path) -> Result<u64> {
+        let k = key.to_owned();
+        let src = path.to_path_buf();
+        self.blocking(Operation::Upload, key, move |b| {
+            let mut input = fs::File::open(&src).map_err(|e| Error::local_io(Operation::Upload, &k, &src, e))?;
+            b.write_atomic(&k, |f| std::io::copy(&mut input, f))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let k = key.to_owned();
+        self.blocking(Operation::Delete, key, move |b| {
+            validate_key(&k)?;
+            let path = b.path_of(&k);
+            // Check the parent (not the object: a symlinked object is removed as a link).
+            if let Some(parent) = path.parent() {
+                let parent = match fs::canonicalize(parent) {
+                    Ok(p) => p,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(b.io_error(Operation::Delete, &k, e)),
+                };
+                if !parent.starts_with(&b.root) {
+                    return Err(Error::InvalidKey { key: k, reason: "key resolves outside the bucket root" });
+                }
+            }
+            match fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Ok(m) if m.is_dir() => return Ok(()),
+                _ => {}
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(b.io_error(Operation::Delete, &k, e)),
+            }
+            b.prune_empty_parents(&path);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
+        let p = prefix.to_owned();
+        self.blocking(Operation::Iter, prefix, move |b| b.list(&p, mode)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_cannot_escape_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"s").unwrap();
+        let b = FilesystemBucket::new(tmp.path().join("root")).unwrap();
+        std::os::unix::fs::symlink(&outside, b.root().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), b.root().join("filelink")).unwrap();
+
+        for key in ["../outside/secret", "/etc/passwd", "a/../../x"] {
+            assert!(matches!(b.get(key).await, Err(Error::InvalidKey { .. })), "{key}");
+        }
+        let err = b.get("link/secret").await.unwrap_err();
+        assert!(matches!(err, Error::InvalidKey { reason, .. } if reason.contains("outside")), "{err}");
+        assert!(matches!(b.get("filelink").await, Err(Error::InvalidKey { .. })));
+        assert!(matches!(b.upload("link/new", Bytes::from_static(b"x")).await, Err(Error::InvalidKey { .. })));
+        assert!(!outside.join("new").exists());
+        assert!(b.list("", ListMode::Delimited).await.unwrap().is_empty());
+        assert!(b.list("link/", ListMode::Recursive).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn writes_leave_no_temporaries_and_prune_empty_dirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = FilesystemBucket::new(tmp.path()).unwrap();
+        b.upload("a/b/c", Bytes::from_static(b"1")).await.unwrap();
+        b.upload("a/b/c", Bytes::from_static(b"22")).await.unwrap();
+        assert_eq!(b.get("a/b/c").await.unwrap(), Bytes::from_static(b"22"));
+        let names: Vec<_> = fs::read_dir(tmp.path().join("a/b")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["c"]);
+        // An empty directory is not listed (S3 has none).
+        fs::create_dir_all(tmp.path().join("empty/deeper")).unwrap();
+        assert_eq!(b.list("", ListMode::Delimited).await.unwrap(), ["a/"]);
+        b.delete("a/b/c").await.unwrap();
+        assert!(!tmp.path().join("a").exists());
+        b.delete("a/b/c").await.unwrap();
+    }
+}
