@@ -1,9 +1,16 @@
 //! The Thanos Store API on the wire (layer L1): generated protobuf/gRPC types
 //! from our own `.proto` files ([`pb`]), conversions to `aeon_model` types,
-//! one [`Error`] with its gRPC status mapping.
+//! the [`StoreApi`] trait, k-way merge, shard helper, one [`Error`] with its
+//! gRPC status mapping.
 
+mod api;
 pub mod convert;
 mod error;
+pub mod merge;
 pub mod pb;
+mod shard;
 
+pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use error::{Error, Result};
+pub use merge::{MergeOptions, merge_series};
+pub use shard::{ShardMatcher, shard_matches};
