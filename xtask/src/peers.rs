@@ -1,0 +1,92 @@
+//! The real peers the tests run against, installed when missing:
+//! Prometheus 3.5 + promtool and helm (through the workplace installers in
+//! `../shared/tools` when present), and the s3s-fs S3 server (built from
+//! crates.io with `cargo install`). README.md says how to get each by hand.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::run;
+
+/// Where the peers are.
+#[derive(Debug)]
+pub struct Peers {
+    pub peers_dir: PathBuf,
+    pub helm_dir: PathBuf,
+}
+
+fn shared_tools(root: &Path) -> Option<PathBuf> {
+    let p = root.join("../shared/tools");
+    p.is_dir().then_some(p)
+}
+
+/// Prometheus's PromQL test scripts, when the shared conformance folder is
+/// beside the checkout.
+pub fn promql_testdata(root: &Path) -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("AEON_PROMQL_TESTDATA") {
+        return Some(PathBuf::from(d));
+    }
+    let p = root.join("../shared/conformance/promql");
+    p.is_dir().then(|| p.canonicalize().unwrap_or(p))
+}
+
+pub fn ensure(root: &Path) -> Result<Peers> {
+    let peers_dir =
+        PathBuf::from(std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into()));
+    let helm_dir = PathBuf::from(
+        std::env::var("AEON_HELM_BIN_DIR").unwrap_or_else(|_| "/opt/k8s-tools/bin".into()),
+    );
+    let tools = shared_tools(root);
+
+    let prom = peers_dir.join("prometheus3/bin");
+    if !prom.join("prometheus").is_file() || !prom.join("promtool").is_file() {
+        match &tools {
+            Some(t) => run(Command::new("bash")
+                .arg(t.join("install-peers.sh"))
+                .env("PEERS_DIR", &peers_dir))?,
+            None => bail!(
+                "Prometheus 3.5 and promtool are missing from {}: install them there (see README.md, \
+                 'Test peers') or set AEON_PEERS_DIR",
+                prom.display()
+            ),
+        }
+    }
+
+    let s3 = peers_dir.join("s3s/bin/s3s-fs");
+    if !s3.is_file() {
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+                "install",
+                "--quiet",
+                "--locked",
+                "--root",
+                &peers_dir.join("s3s").to_string_lossy(),
+                "s3s-fs",
+                "--version",
+                "0.14.1",
+                "--features",
+                "binary",
+            ]),
+        )?;
+    }
+
+    if !helm_dir.join("helm").is_file() {
+        match &tools {
+            Some(t) => run(Command::new("bash")
+                .arg(t.join("install-helm.sh"))
+                .arg("--with-validate")
+                .env("TOOLS_DIR", helm_dir.parent().unwrap_or(&helm_dir)))?,
+            None => bail!(
+                "helm is missing from {}: install helm 4 there (see README.md, 'Test peers') or set \
+                 AEON_HELM_BIN_DIR",
+                helm_dir.display()
+            ),
+        }
+    }
+    Ok(Peers {
+        peers_dir,
+        helm_dir,
+    })
+}
