@@ -11,7 +11,8 @@ use crate::{Error, Result};
 /// A stream of Series responses: series sorted by labels (after removal of
 /// `without_replica_labels`), warnings and hints. Dropping it cancels the
 /// work behind it (for a remote store, the gRPC call).
-pub type SeriesStream = Pin<Box<dyn Stream<Item = Result<thanos::SeriesResponse>> + Send + 'static>>;
+pub type SeriesStream =
+    Pin<Box<dyn Stream<Item = Result<thanos::SeriesResponse>> + Send + 'static>>;
 
 /// The Thanos Store API, transport-independent. Object safe: hold it as
 /// `Arc<dyn StoreApi>`.
@@ -27,10 +28,16 @@ pub trait StoreApi: Send + Sync + 'static {
     async fn series(&self, req: thanos::SeriesRequest) -> Result<SeriesStream>;
 
     /// Sorted, unique label names (`/thanos.Store/LabelNames`).
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse>;
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> Result<thanos::LabelNamesResponse>;
 
     /// Sorted, unique values of one label (`/thanos.Store/LabelValues`).
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse>;
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> Result<thanos::LabelValuesResponse>;
 }
 
 /// One item of a Series stream, as an owned enum (the `oneof` of
@@ -40,17 +47,23 @@ pub use series_response::Result as SeriesFrame;
 impl thanos::SeriesResponse {
     /// A response carrying one series.
     pub fn series(series: thanos::Series) -> Self {
-        Self { result: Some(SeriesFrame::Series(series)) }
+        Self {
+            result: Some(SeriesFrame::Series(series)),
+        }
     }
 
     /// A response carrying a warning.
     pub fn warning(warning: impl Into<String>) -> Self {
-        Self { result: Some(SeriesFrame::Warning(warning.into())) }
+        Self {
+            result: Some(SeriesFrame::Warning(warning.into())),
+        }
     }
 
     /// A response carrying hints.
     pub fn hints(hints: prost_types::Any) -> Self {
-        Self { result: Some(SeriesFrame::Hints(hints)) }
+        Self {
+            result: Some(SeriesFrame::Hints(hints)),
+        }
     }
 
     /// The series, if this response carries one.
@@ -73,21 +86,37 @@ impl thanos::SeriesResponse {
 impl thanos::Label {
     /// A wire label.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
 impl thanos::LabelMatcher {
     /// A wire matcher of the given type.
-    pub fn new(kind: thanos::label_matcher::Type, name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { r#type: kind as i32, name: name.into(), value: value.into() }
+    pub fn new(
+        kind: thanos::label_matcher::Type,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        Self {
+            r#type: kind as i32,
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
 impl thanos::AggrChunk {
     /// A raw (not downsampled) chunk covering `[min_time, max_time]`.
     pub fn raw(min_time: i64, max_time: i64, chunk: thanos::Chunk) -> Self {
-        Self { min_time, max_time, raw: Some(chunk), ..Default::default() }
+        Self {
+            min_time,
+            max_time,
+            raw: Some(chunk),
+            ..Default::default()
+        }
     }
 }
 
@@ -97,17 +126,27 @@ pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 /// Packs a message into `Any` with Thanos' type URL
 /// (`type.googleapis.com/<full name>`, e.g. `hintspb.SeriesRequestHints`).
 pub fn pack_any(full_name: &str, msg: &impl prost::Message) -> prost_types::Any {
-    prost_types::Any { type_url: format!("{TYPE_URL_PREFIX}{full_name}"), value: msg.encode_to_vec() }
+    prost_types::Any {
+        type_url: format!("{TYPE_URL_PREFIX}{full_name}"),
+        value: msg.encode_to_vec(),
+    }
 }
 
 /// Unpacks an `Any` after checking its message name (the part after the last
 /// `/` of the type URL), as gogo's `UnmarshalAny` does.
-pub fn unpack_any<M: prost::Message + Default>(full_name: &str, any: &prost_types::Any) -> Result<M> {
+pub fn unpack_any<M: prost::Message + Default>(
+    full_name: &str,
+    any: &prost_types::Any,
+) -> Result<M> {
     let name = any.type_url.rsplit('/').next().unwrap_or_default();
     if name != full_name {
-        return Err(Error::invalid(format!("hints of type {:?}, expected {full_name}", any.type_url)));
+        return Err(Error::invalid(format!(
+            "hints of type {:?}, expected {full_name}",
+            any.type_url
+        )));
     }
-    M::decode(any.value.as_slice()).map_err(|e| Error::invalid(format!("decoding {full_name}: {e}")))
+    M::decode(any.value.as_slice())
+        .map_err(|e| Error::invalid(format!("decoding {full_name}: {e}")))
 }
 
 #[cfg(test)]
@@ -117,13 +156,24 @@ mod tests {
 
     #[test]
     fn any_round_trip_and_name_check() {
-        let h = hintspb::SeriesRequestHints { block_matchers: vec![], enable_query_stats: true };
+        let h = hintspb::SeriesRequestHints {
+            block_matchers: vec![],
+            enable_query_stats: true,
+        };
         let any = pack_any("hintspb.SeriesRequestHints", &h);
-        assert_eq!(any.type_url, "type.googleapis.com/hintspb.SeriesRequestHints");
-        let back: hintspb::SeriesRequestHints = unpack_any("hintspb.SeriesRequestHints", &any).unwrap();
+        assert_eq!(
+            any.type_url,
+            "type.googleapis.com/hintspb.SeriesRequestHints"
+        );
+        let back: hintspb::SeriesRequestHints =
+            unpack_any("hintspb.SeriesRequestHints", &any).unwrap();
         assert_eq!(back, h);
-        let err = unpack_any::<hintspb::SeriesResponseHints>("hintspb.SeriesResponseHints", &any).unwrap_err();
-        assert_eq!(tonic::Status::from(err).code(), tonic::Code::InvalidArgument);
+        let err = unpack_any::<hintspb::SeriesResponseHints>("hintspb.SeriesResponseHints", &any)
+            .unwrap_err();
+        assert_eq!(
+            tonic::Status::from(err).code(),
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]

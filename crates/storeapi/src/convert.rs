@@ -10,18 +10,37 @@ use crate::{Error, Result};
 
 /// Wire labels of a model label set (already sorted).
 pub fn labels_to_pb(labels: &Labels) -> Vec<thanos::Label> {
-    labels.iter().map(|l| thanos::Label { name: l.name.clone(), value: l.value.clone() }).collect()
+    labels
+        .iter()
+        .map(|l| thanos::Label {
+            name: l.name.clone(),
+            value: l.value.clone(),
+        })
+        .collect()
 }
 
 /// A model label set from wire labels (sorted, duplicates: last wins, empty
 /// values dropped).
 pub fn labels_from_pb(labels: &[thanos::Label]) -> Labels {
-    Labels::new(labels.iter().map(|l| aeon_model::Label::new(&l.name, &l.value)).collect())
+    Labels::new(
+        labels
+            .iter()
+            .map(|l| aeon_model::Label::new(&l.name, &l.value))
+            .collect(),
+    )
 }
 
 /// Same as [`labels_from_pb`] but consumes the wire labels.
 pub fn labels_from_pb_owned(labels: Vec<thanos::Label>) -> Labels {
-    Labels::new(labels.into_iter().map(|l| aeon_model::Label { name: l.name, value: l.value }).collect())
+    Labels::new(
+        labels
+            .into_iter()
+            .map(|l| aeon_model::Label {
+                name: l.name,
+                value: l.value,
+            })
+            .collect(),
+    )
 }
 
 /// Prometheus `labels.Compare` on wire labels (assumed sorted by name).
@@ -44,7 +63,10 @@ pub fn remove_labels(labels: &mut Vec<thanos::Label>, names: &[String]) {
 
 /// Sets `overrides` (sorted) on sorted wire labels; overrides win on conflict
 /// (how stores add their external labels).
-pub fn merge_external_labels(labels: Vec<thanos::Label>, overrides: &[thanos::Label]) -> Vec<thanos::Label> {
+pub fn merge_external_labels(
+    labels: Vec<thanos::Label>,
+    overrides: &[thanos::Label],
+) -> Vec<thanos::Label> {
     if overrides.is_empty() {
         return labels;
     }
@@ -75,14 +97,21 @@ fn match_type_from_i32(name: &str, kind: i32) -> Result<MatchType> {
         1 => MatchType::NotEqual,
         2 => MatchType::RegexMatch,
         3 => MatchType::RegexNoMatch,
-        _ => return Err(Error::UnknownMatcherType { name: name.to_owned(), kind }),
+        _ => {
+            return Err(Error::UnknownMatcherType {
+                name: name.to_owned(),
+                kind,
+            });
+        }
     })
 }
 
 fn build_matcher(kind: i32, name: &str, value: &str) -> Result<Matcher> {
     let kind = match_type_from_i32(name, kind)?;
-    Matcher::new(kind, name, value)
-        .map_err(|source| Error::InvalidMatcher { name: name.to_owned(), source })
+    Matcher::new(kind, name, value).map_err(|source| Error::InvalidMatcher {
+        name: name.to_owned(),
+        source,
+    })
 }
 
 /// A model matcher from a Thanos wire matcher; bad regex → `InvalidArgument`.
@@ -97,7 +126,11 @@ pub fn matchers_from_pb(ms: &[thanos::LabelMatcher]) -> Result<Vec<Matcher>> {
 
 /// The Thanos wire matcher of a model matcher.
 pub fn matcher_to_pb(m: &Matcher) -> thanos::LabelMatcher {
-    thanos::LabelMatcher { r#type: m.kind as i32, name: m.name.clone(), value: m.value.clone() }
+    thanos::LabelMatcher {
+        r#type: m.kind as i32,
+        name: m.name.clone(),
+        value: m.value.clone(),
+    }
 }
 
 /// Thanos wire matchers of model matchers.
@@ -112,12 +145,22 @@ pub fn matcher_from_prom(m: &prom::LabelMatcher) -> Result<Matcher> {
 
 /// The Prometheus remote-read matcher of a model matcher.
 pub fn matcher_to_prom(m: &Matcher) -> prom::LabelMatcher {
-    prom::LabelMatcher { r#type: m.kind as i32, name: m.name.clone(), value: m.value.clone() }
+    prom::LabelMatcher {
+        r#type: m.kind as i32,
+        name: m.name.clone(),
+        value: m.value.clone(),
+    }
 }
 
 /// Thanos wire labels from Prometheus remote-read labels.
 pub fn labels_from_prom(labels: Vec<prom::Label>) -> Vec<thanos::Label> {
-    labels.into_iter().map(|l| thanos::Label { name: l.name, value: l.value }).collect()
+    labels
+        .into_iter()
+        .map(|l| thanos::Label {
+            name: l.name,
+            value: l.value,
+        })
+        .collect()
 }
 
 /// The Thanos chunk encoding of a Prometheus remote-read chunk encoding
@@ -140,7 +183,11 @@ pub fn chunk_hash(data: &[u8]) -> u64 {
 impl thanos::Chunk {
     /// `hash` if set, else computed from `data`.
     pub fn effective_hash(&self) -> u64 {
-        if self.hash != 0 { self.hash } else { chunk_hash(&self.data) }
+        if self.hash != 0 {
+            self.hash
+        } else {
+            chunk_hash(&self.data)
+        }
     }
 }
 
@@ -149,7 +196,10 @@ mod tests {
     use super::*;
 
     fn l(n: &str, v: &str) -> thanos::Label {
-        thanos::Label { name: n.into(), value: v.into() }
+        thanos::Label {
+            name: n.into(),
+            value: v.into(),
+        }
     }
 
     #[test]
@@ -172,20 +222,30 @@ mod tests {
         ];
         for x in &sets {
             for y in &sets {
-                assert_eq!(compare_labels(x, y), labels_from_pb(x).cmp(&labels_from_pb(y)));
+                assert_eq!(
+                    compare_labels(x, y),
+                    labels_from_pb(x).cmp(&labels_from_pb(y))
+                );
             }
         }
     }
 
     #[test]
     fn external_labels_win() {
-        let got = merge_external_labels(vec![l("a", "1"), l("r", "series")], &[l("r", "ext"), l("z", "9")]);
+        let got = merge_external_labels(
+            vec![l("a", "1"), l("r", "series")],
+            &[l("r", "ext"), l("z", "9")],
+        );
         assert_eq!(got, vec![l("a", "1"), l("r", "ext"), l("z", "9")]);
     }
 
     #[test]
     fn matcher_conversion() {
-        let m = thanos::LabelMatcher { r#type: 2, name: "job".into(), value: "a|b".into() };
+        let m = thanos::LabelMatcher {
+            r#type: 2,
+            name: "job".into(),
+            value: "a|b".into(),
+        };
         let mm = matcher_from_pb(&m).unwrap();
         assert_eq!(mm.kind, MatchType::RegexMatch);
         assert!(mm.matches("a") && !mm.matches("ab"));
@@ -194,25 +254,49 @@ mod tests {
 
     #[test]
     fn bad_regex_is_invalid_argument() {
-        let m = thanos::LabelMatcher { r#type: 2, name: "job".into(), value: "(".into() };
+        let m = thanos::LabelMatcher {
+            r#type: 2,
+            name: "job".into(),
+            value: "(".into(),
+        };
         let err = matcher_from_pb(&m).unwrap_err();
         assert!(matches!(err, Error::InvalidMatcher { .. }));
-        assert_eq!(tonic::Status::from(err).code(), tonic::Code::InvalidArgument);
-        let m = thanos::LabelMatcher { r#type: 7, name: "job".into(), value: "x".into() };
-        assert_eq!(tonic::Status::from(matcher_from_pb(&m).unwrap_err()).code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            tonic::Status::from(err).code(),
+            tonic::Code::InvalidArgument
+        );
+        let m = thanos::LabelMatcher {
+            r#type: 7,
+            name: "job".into(),
+            value: "x".into(),
+        };
+        assert_eq!(
+            tonic::Status::from(matcher_from_pb(&m).unwrap_err()).code(),
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]
     fn prom_encoding_shift() {
-        assert_eq!(chunk_encoding_from_prom(1), Some(thanos::chunk::Encoding::Xor));
-        assert_eq!(chunk_encoding_from_prom(3), Some(thanos::chunk::Encoding::FloatHistogram));
+        assert_eq!(
+            chunk_encoding_from_prom(1),
+            Some(thanos::chunk::Encoding::Xor)
+        );
+        assert_eq!(
+            chunk_encoding_from_prom(3),
+            Some(thanos::chunk::Encoding::FloatHistogram)
+        );
         assert_eq!(chunk_encoding_from_prom(0), None);
         assert_eq!(chunk_encoding_from_prom(4), None);
     }
 
     #[test]
     fn effective_hash() {
-        let c = thanos::Chunk { r#type: 0, data: bytes::Bytes::from_static(b"abc"), hash: 0 };
+        let c = thanos::Chunk {
+            r#type: 0,
+            data: bytes::Bytes::from_static(b"abc"),
+            hash: 0,
+        };
         assert_eq!(c.effective_hash(), chunk_hash(b"abc"));
         let c = thanos::Chunk { hash: 42, ..c };
         assert_eq!(c.effective_hash(), 42);

@@ -69,12 +69,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Shorthand for [`Error::InvalidRequest`].
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Error::InvalidRequest { reason: reason.into() }
+        Error::InvalidRequest {
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`Error::LimitExceeded`].
     pub fn limit(what: impl Into<String>, limit: u64) -> Self {
-        Error::LimitExceeded { what: what.into(), limit }
+        Error::LimitExceeded {
+            what: what.into(),
+            limit,
+        }
     }
 
     /// Shorthand for [`Error::Storage`].
@@ -82,7 +87,10 @@ impl Error {
         operation: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        Error::Storage { operation: operation.into(), source: source.into() }
+        Error::Storage {
+            operation: operation.into(),
+            source: source.into(),
+        }
     }
 
     /// The gRPC code this error maps to.
@@ -134,19 +142,38 @@ mod tests {
     fn codes() {
         let cases: Vec<(Error, tonic::Code)> = vec![
             (Error::invalid("x"), tonic::Code::InvalidArgument),
-            (Error::UnknownMatcherType { name: "a".into(), kind: 9 }, tonic::Code::InvalidArgument),
+            (
+                Error::UnknownMatcherType {
+                    name: "a".into(),
+                    kind: 9,
+                },
+                tonic::Code::InvalidArgument,
+            ),
             (Error::limit("series", 3), tonic::Code::ResourceExhausted),
             (
-                Error::Unavailable { endpoint: "e".into(), source: "down".into() },
+                Error::Unavailable {
+                    endpoint: "e".into(),
+                    source: "down".into(),
+                },
                 tonic::Code::Unavailable,
             ),
-            (Error::storage("reading chunks", "eof"), tonic::Code::Aborted),
+            (
+                Error::storage("reading chunks", "eof"),
+                tonic::Code::Aborted,
+            ),
             (Error::Cancelled, tonic::Code::Cancelled),
             (
-                Error::DeadlineExceeded { deadline: Duration::from_secs(1) },
+                Error::DeadlineExceeded {
+                    deadline: Duration::from_secs(1),
+                },
                 tonic::Code::DeadlineExceeded,
             ),
-            (Error::Internal { reason: "bug".into() }, tonic::Code::Internal),
+            (
+                Error::Internal {
+                    reason: "bug".into(),
+                },
+                tonic::Code::Internal,
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(tonic::Status::from(err).code(), code);
@@ -156,13 +183,20 @@ mod tests {
     #[test]
     fn status_message_has_source_chain() {
         let st = tonic::Status::from(Error::storage("reading chunks", "unexpected eof"));
-        assert_eq!(st.message(), "store failed while reading chunks: unexpected eof");
+        assert_eq!(
+            st.message(),
+            "store failed while reading chunks: unexpected eof"
+        );
     }
 
     #[test]
     fn rpc_status_passes_through() {
         let st = tonic::Status::resource_exhausted("too many series");
-        let err = Error::Rpc { endpoint: "e".into(), method: "Series", status: st };
+        let err = Error::Rpc {
+            endpoint: "e".into(),
+            method: "Series",
+            status: st,
+        };
         let back = tonic::Status::from(err);
         assert_eq!(back.code(), tonic::Code::ResourceExhausted);
         assert_eq!(back.message(), "too many series");

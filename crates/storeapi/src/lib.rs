@@ -4,13 +4,17 @@
 //! gRPC status mapping.
 
 mod api;
+mod client;
 pub mod convert;
 mod error;
 pub mod merge;
 pub mod pb;
+mod server;
 mod shard;
 
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
+pub use client::{ClientOptions, StoreClient};
 pub use error::{Error, Result};
 pub use merge::{MergeOptions, merge_series};
+pub use server::{MAX_MESSAGE_SIZE, ServerOptions, StoreServer, legacy_info, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};

@@ -30,7 +30,14 @@ pub struct MergeOptions {
 pub fn merge_series(streams: Vec<SeriesStream>, opts: MergeOptions) -> SeriesStream {
     let n = streams.len();
     let merger = Merger {
-        inputs: streams.into_iter().map(|stream| Input { stream, batch: VecDeque::new(), done: false }).collect(),
+        inputs: streams
+            .into_iter()
+            .map(|stream| Input {
+                stream,
+                batch: VecDeque::new(),
+                done: false,
+            })
+            .collect(),
         heap: BinaryHeap::with_capacity(n),
         out: VecDeque::new(),
         to_fill: (0..n).collect(),
@@ -99,7 +106,9 @@ impl Input {
                         return (side, Ok(Some(s)));
                     }
                     Some(SeriesFrame::Batch(b)) => self.batch.extend(b.series),
-                    Some(other) => side.push(SeriesResponse { result: Some(other) }),
+                    Some(other) => side.push(SeriesResponse {
+                        result: Some(other),
+                    }),
                     None => {}
                 },
             }
@@ -116,7 +125,8 @@ struct Entry {
 
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_labels(&other.series.labels, &self.series.labels).then_with(|| other.idx.cmp(&self.idx))
+        compare_labels(&other.series.labels, &self.series.labels)
+            .then_with(|| other.idx.cmp(&self.idx))
     }
 }
 
@@ -195,7 +205,11 @@ impl Merger {
             self.to_fill.push(first.idx);
             let mut chunks = std::mem::take(&mut series.chunks);
             loop {
-                while self.heap.peek().is_some_and(|e| compare_labels(&e.series.labels, &series.labels).is_eq()) {
+                while self
+                    .heap
+                    .peek()
+                    .is_some_and(|e| compare_labels(&e.series.labels, &series.labels).is_eq())
+                {
                     if let Some(e) = self.heap.pop() {
                         chunks.extend(e.series.chunks);
                         self.to_fill.push(e.idx);
@@ -206,7 +220,11 @@ impl Merger {
                 if self.failed {
                     break;
                 }
-                if !self.heap.peek().is_some_and(|e| compare_labels(&e.series.labels, &series.labels).is_eq()) {
+                if !self
+                    .heap
+                    .peek()
+                    .is_some_and(|e| compare_labels(&e.series.labels, &series.labels).is_eq())
+                {
                     break;
                 }
             }
@@ -244,7 +262,9 @@ pub fn sort_dedup_chunks(chunks: Vec<AggrChunk>) -> Vec<AggrChunk> {
     }
     let mut keyed: Vec<(u64, AggrChunk)> = chunks.into_iter().map(|c| (aggr_key(&c), c)).collect();
     keyed.sort_by(|a, b| (a.1.min_time, a.1.max_time, a.0).cmp(&(b.1.min_time, b.1.max_time, b.0)));
-    keyed.dedup_by(|a, b| a.0 == b.0 && a.1.min_time == b.1.min_time && a.1.max_time == b.1.max_time);
+    keyed.dedup_by(|a, b| {
+        a.0 == b.0 && a.1.min_time == b.1.min_time && a.1.max_time == b.1.max_time
+    });
     keyed.into_iter().map(|(_, c)| c).collect()
 }
 
@@ -267,7 +287,10 @@ pub fn check_sorted(series: &[Series]) -> Result<()> {
     for w in series.windows(2) {
         if compare_labels(&w[0].labels, &w[1].labels) != Ordering::Less {
             return Err(Error::Internal {
-                reason: format!("series out of order: {:?} then {:?}", w[0].labels, w[1].labels),
+                reason: format!(
+                    "series out of order: {:?} then {:?}",
+                    w[0].labels, w[1].labels
+                ),
             });
         }
     }
@@ -281,11 +304,22 @@ mod tests {
     use bytes::Bytes;
 
     fn chunk(min: i64, data: &str) -> AggrChunk {
-        AggrChunk::raw(min, min + 10, Chunk { r#type: 0, data: Bytes::from(data.to_owned()), hash: 0 })
+        AggrChunk::raw(
+            min,
+            min + 10,
+            Chunk {
+                r#type: 0,
+                data: Bytes::from(data.to_owned()),
+                hash: 0,
+            },
+        )
     }
 
     fn series(name: &str, chunks: Vec<AggrChunk>) -> SeriesResponse {
-        SeriesResponse::series(Series { labels: vec![Label::new("a", name)], chunks })
+        SeriesResponse::series(Series {
+            labels: vec![Label::new("a", name)],
+            chunks,
+        })
     }
 
     fn stream(items: Vec<Result<SeriesResponse>>) -> SeriesStream {
@@ -300,8 +334,13 @@ mod tests {
             Ok(SeriesResponse::warning("w1")),
             Ok(series("3", vec![chunk(0, "z")])),
         ]);
-        let s2 = stream(vec![Ok(series("1", vec![chunk(0, "x"), chunk(10, "q")])), Ok(series("2", vec![]))]);
-        let (got, warns) = collect_series(merge_series(vec![s1, s2], MergeOptions::default())).await.unwrap();
+        let s2 = stream(vec![
+            Ok(series("1", vec![chunk(0, "x"), chunk(10, "q")])),
+            Ok(series("2", vec![])),
+        ]);
+        let (got, warns) = collect_series(merge_series(vec![s1, s2], MergeOptions::default()))
+            .await
+            .unwrap();
         let names: Vec<_> = got.iter().map(|s| s.labels[0].value.as_str()).collect();
         assert_eq!(names, ["1", "2", "3"]);
         let mins: Vec<_> = got[0].chunks.iter().map(|c| c.min_time).collect();
@@ -317,8 +356,12 @@ mod tests {
                 chunks: vec![chunk(0, "same")],
             }))])
         };
-        let opts = MergeOptions { without_replica_labels: vec!["replica".into()] };
-        let (got, _) = collect_series(merge_series(vec![mk("A"), mk("B")], opts)).await.unwrap();
+        let opts = MergeOptions {
+            without_replica_labels: vec!["replica".into()],
+        };
+        let (got, _) = collect_series(merge_series(vec![mk("A"), mk("B")], opts))
+            .await
+            .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].labels, vec![Label::new("a", "1")]);
         assert_eq!(got[0].chunks.len(), 1);
@@ -326,15 +369,26 @@ mod tests {
 
     #[tokio::test]
     async fn error_ends_stream_and_warn_strategy() {
-        let bad = || stream(vec![Ok(series("1", vec![])), Err(Error::storage("reading", "boom"))]);
+        let bad = || {
+            stream(vec![
+                Ok(series("1", vec![])),
+                Err(Error::storage("reading", "boom")),
+            ])
+        };
         let good = || stream(vec![Ok(series("2", vec![]))]);
         let r = collect_series(merge_series(vec![bad(), good()], MergeOptions::default())).await;
         assert!(r.is_err());
-        let merged = merge_series(vec![errors_as_warnings(bad(), "s1"), good()], MergeOptions::default());
+        let merged = merge_series(
+            vec![errors_as_warnings(bad(), "s1"), good()],
+            MergeOptions::default(),
+        );
         let (got, warns) = collect_series(merged).await.unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(warns.len(), 1);
-        assert!(warns[0].contains("s1") && warns[0].contains("boom"), "{warns:?}");
+        assert!(
+            warns[0].contains("s1") && warns[0].contains("boom"),
+            "{warns:?}"
+        );
     }
 
     #[tokio::test]
@@ -342,15 +396,23 @@ mod tests {
         let b = SeriesResponse {
             result: Some(SeriesFrame::Batch(crate::pb::thanos::SeriesBatch {
                 series: vec![
-                    Series { labels: vec![Label::new("a", "1")], chunks: vec![] },
-                    Series { labels: vec![Label::new("a", "3")], chunks: vec![] },
+                    Series {
+                        labels: vec![Label::new("a", "1")],
+                        chunks: vec![],
+                    },
+                    Series {
+                        labels: vec![Label::new("a", "3")],
+                        chunks: vec![],
+                    },
                 ],
             })),
         };
-        let (got, _) =
-            collect_series(merge_series(vec![stream(vec![Ok(b)]), stream(vec![Ok(series("2", vec![]))])], Default::default()))
-                .await
-                .unwrap();
+        let (got, _) = collect_series(merge_series(
+            vec![stream(vec![Ok(b)]), stream(vec![Ok(series("2", vec![]))])],
+            Default::default(),
+        ))
+        .await
+        .unwrap();
         check_sorted(&got).unwrap();
         assert_eq!(got.len(), 3);
     }
@@ -378,7 +440,11 @@ mod tests {
         /// are identical chunks), split into 1..=3 frames; warnings sprinkled.
         fn store() -> impl Strategy<Value = (BTreeMap<u8, Vec<u8>>, Vec<usize>, usize)> {
             (
-                proptest::collection::btree_map(any::<u8>(), proptest::collection::vec(0u8..20, 0..6), 0..20),
+                proptest::collection::btree_map(
+                    any::<u8>(),
+                    proptest::collection::vec(0u8..20, 0..6),
+                    0..20,
+                ),
                 proptest::collection::vec(1usize..4, 20),
                 0usize..3,
             )
@@ -386,15 +452,22 @@ mod tests {
 
         fn labels_of(id: u8) -> Vec<Label> {
             // Two-label sets whose order differs from id order, to exercise compare_labels.
-            vec![Label::new("a", format!("{}", id % 7)), Label::new("b", format!("{id:03}"))]
+            vec![
+                Label::new("a", format!("{}", id % 7)),
+                Label::new("b", format!("{id:03}")),
+            ]
         }
 
         fn mk_chunk(cid: u8) -> AggrChunk {
-            AggrChunk::raw(i64::from(cid % 5) * 100, i64::from(cid % 5) * 100 + 50, Chunk {
-                r#type: 0,
-                data: Bytes::from(vec![cid, cid ^ 0x5a]),
-                hash: 0,
-            })
+            AggrChunk::raw(
+                i64::from(cid % 5) * 100,
+                i64::from(cid % 5) * 100 + 50,
+                Chunk {
+                    r#type: 0,
+                    data: Bytes::from(vec![cid, cid ^ 0x5a]),
+                    hash: 0,
+                },
+            )
         }
 
         proptest! {

@@ -1,7 +1,12 @@
 //! Generated protobuf and gRPC code for the Thanos Store API, the Thanos Info
 //! API, the store-gateway hints and Prometheus remote read, from our own
 //! `.proto` files in `/proto`.
-#![allow(missing_docs, clippy::all, clippy::pedantic, missing_debug_implementations)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
 
 /// Package `thanos`: shared messages and the `thanos.Store` service.
 pub mod thanos {

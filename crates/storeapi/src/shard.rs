@@ -19,7 +19,9 @@ pub struct ShardMatcher {
 impl ShardMatcher {
     /// A matcher for the request's shard info (`None` = not sharded).
     pub fn new(info: Option<&ShardInfo>) -> Self {
-        Self { shard: info.filter(|i| i.total_shards >= 1).cloned() }
+        Self {
+            shard: info.filter(|i| i.total_shards >= 1).cloned(),
+        }
     }
 
     /// Whether the request is sharded at all.
@@ -82,21 +84,32 @@ mod tests {
         for total in 1..7i64 {
             let want = (h % total as u64) as i64;
             for idx in 0..total {
-                assert_eq!(shard_matches(Some(&shard(idx, total, true, &["job"])), &l), idx == want);
+                assert_eq!(
+                    shard_matches(Some(&shard(idx, total, true, &["job"])), &l),
+                    idx == want
+                );
             }
         }
         // without [instance]: hash "__name__\xffup\xffjob\xffx\xff"
         let h = xxhash_rust::xxh64::xxh64(b"__name__\xffup\xffjob\xffx\xff", 0);
         let want = (h % 5) as i64;
-        assert!(shard_matches(Some(&shard(want, 5, false, &["instance"])), &l));
-        assert!(!shard_matches(Some(&shard((want + 1) % 5, 5, false, &["instance"])), &l));
+        assert!(shard_matches(
+            Some(&shard(want, 5, false, &["instance"])),
+            &l
+        ));
+        assert!(!shard_matches(
+            Some(&shard((want + 1) % 5, 5, false, &["instance"])),
+            &l
+        ));
     }
 
     #[test]
     fn every_series_in_exactly_one_shard() {
         for i in 0..200 {
             let l = ls(&[("a", &i.to_string()), ("b", "x")]);
-            let n = (0..4).filter(|idx| shard_matches(Some(&shard(*idx, 4, false, &[])), &l)).count();
+            let n = (0..4)
+                .filter(|idx| shard_matches(Some(&shard(*idx, 4, false, &[])), &l))
+                .count();
             assert_eq!(n, 1);
         }
     }

@@ -1,0 +1,331 @@
+//! gRPC server adapter: serves any `Arc<dyn StoreApi>` as `thanos.Store`,
+//! `thanos.info.Info` and `grpc.health.v1.Health`.
+//!
+//! Transport settings follow Thanos' server (`pkg/server/grpc`): message
+//! limits raised to `i32::MAX` both ways, and HTTP/2 keepalive pings from
+//! clients every 10 s are tolerated. About the latter: grpc-go servers enforce
+//! a minimum client ping interval (default 5 min, GOAWAY `too_many_pings`)
+//! and Thanos lowers it to 10 s. Tonic's server runs on hyper/h2, and h2 has
+//! no ping enforcement policy at all: every PING frame is acknowledged, at
+//! any rate (h2 0.4 `proto/ping_pong.rs`; only stream-reset floods and
+//! CONTINUATION floods are policed with ENHANCE_YOUR_CALM). So no setting is
+//! needed for 10 s client pings; the integration tests check a client pinging
+//! every 100 ms keeps working.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+use crate::api::{SeriesFrame, StoreApi};
+use crate::pb::thanos::{self, info, info::info_server, store_server};
+use crate::{Error, Result};
+
+/// Thanos' message size limit (Go `math.MaxInt32`).
+pub const MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
+
+/// Server transport options.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Server-initiated HTTP/2 keepalive pings (None = off).
+    pub keepalive_interval: Option<Duration>,
+    /// How long to wait for a keepalive ack before closing the connection.
+    pub keepalive_timeout: Duration,
+    /// Close connections after this age (Thanos `--grpc-server-max-connection-age`, 60m).
+    pub max_connection_age: Option<Duration>,
+    /// Max concurrent HTTP/2 streams per connection (None = h2 default).
+    pub max_concurrent_streams: Option<u32>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_timeout: Duration::from_secs(10),
+            max_connection_age: Some(Duration::from_secs(60 * 60)),
+            max_concurrent_streams: None,
+        }
+    }
+}
+
+/// Adapter implementing the generated `thanos.Store` and `thanos.info.Info`
+/// services for any [`StoreApi`].
+#[derive(Clone)]
+pub struct StoreServer {
+    store: Arc<dyn StoreApi>,
+}
+
+impl std::fmt::Debug for StoreServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreServer").finish_non_exhaustive()
+    }
+}
+
+impl StoreServer {
+    /// Wraps a store.
+    pub fn new(store: Arc<dyn StoreApi>) -> Self {
+        Self { store }
+    }
+
+    /// The `thanos.Store` service with raised message limits.
+    pub fn store_service(&self) -> store_server::StoreServer<StoreServer> {
+        store_server::StoreServer::new(self.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+
+    /// The `thanos.info.Info` service with raised message limits.
+    pub fn info_service(&self) -> info_server::InfoServer<StoreServer> {
+        info_server::InfoServer::new(self.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+
+    /// A tonic server builder with [`ServerOptions`] applied, to which the
+    /// caller can add more services.
+    pub fn builder(opts: &ServerOptions) -> tonic::transport::Server {
+        let mut b = tonic::transport::Server::builder()
+            .http2_keepalive_interval(opts.keepalive_interval)
+            .http2_keepalive_timeout(Some(opts.keepalive_timeout))
+            .max_concurrent_streams(opts.max_concurrent_streams)
+            .tcp_nodelay(true);
+        if let Some(age) = opts.max_connection_age {
+            b = b.max_connection_age(age);
+        }
+        b
+    }
+
+    /// Serves Store, Info and gRPC health on an already bound listener until
+    /// `shutdown` completes (then drains in-flight calls).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        opts: ServerOptions,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<store_server::StoreServer<StoreServer>>().await;
+        health.set_serving::<info_server::InfoServer<StoreServer>>().await;
+        health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        Self::builder(&opts)
+            .add_service(health_service)
+            .add_service(self.store_service())
+            .add_service(self.info_service())
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+            .await
+            .map_err(|e| Error::Serve { address, source: Box::new(e) })
+    }
+}
+
+/// Binds `addr` (port 0 = any) and serves `store` in a background task until
+/// `shutdown` completes. Returns the bound address and the task handle.
+pub async fn spawn_server(
+    store: Arc<dyn StoreApi>,
+    addr: SocketAddr,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Serve { address: addr.to_string(), source: Box::new(e) })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Serve { address: addr.to_string(), source: Box::new(e) })?;
+    let handle = tokio::spawn(StoreServer::new(store).serve(listener, opts, shutdown));
+    Ok((local, handle))
+}
+
+/// Parses a `grpc-timeout` header value (`<=8 digits><H|M|S|m|u|n>`).
+pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    if v.len() < 2 || v.len() > 9 {
+        return None;
+    }
+    let (num, unit) = v.split_at(v.len() - 1);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn deadline_of<T>(req: &Request<T>) -> Option<Duration> {
+    req.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout)
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<thanos::SeriesResponse, Status>> + Send + 'static>>;
+
+/// Ends `stream` with `DeadlineExceeded` once `deadline` passes (dropping the
+/// store's stream, which stops its work).
+pub(crate) fn with_deadline<T: Send + 'static>(
+    stream: Pin<Box<dyn Stream<Item = Result<T>> + Send + 'static>>,
+    deadline: Duration,
+) -> Pin<Box<dyn Stream<Item = Result<T>> + Send + 'static>> {
+    let sleep = Box::pin(tokio::time::sleep(deadline));
+    futures::stream::unfold(Some((stream, sleep)), move |state| async move {
+        let (mut s, mut sleep) = state?;
+        tokio::select! {
+            item = s.next() => item.map(|i| (i, Some((s, sleep)))),
+            () = &mut sleep => Some((Err(Error::DeadlineExceeded { deadline }), None)),
+        }
+    })
+    .boxed()
+}
+
+/// Packs runs of ready series into `SeriesBatch` frames of up to `n`.
+fn batched(stream: crate::api::SeriesStream, n: usize) -> crate::api::SeriesStream {
+    stream
+        .ready_chunks(n)
+        .flat_map(|items| {
+            let mut out: Vec<Result<thanos::SeriesResponse>> = Vec::new();
+            let mut batch: Vec<thanos::Series> = Vec::new();
+            let flush = |batch: &mut Vec<thanos::Series>, out: &mut Vec<Result<thanos::SeriesResponse>>| {
+                if !batch.is_empty() {
+                    let series = std::mem::take(batch);
+                    out.push(Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Batch(thanos::SeriesBatch { series })) }));
+                }
+            };
+            for item in items {
+                match item {
+                    Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Series(s)) }) => batch.push(s),
+                    other => {
+                        flush(&mut batch, &mut out);
+                        out.push(other);
+                    }
+                }
+            }
+            flush(&mut batch, &mut out);
+            futures::stream::iter(out)
+        })
+        .boxed()
+}
+
+#[async_trait::async_trait]
+impl store_server::Store for StoreServer {
+    async fn info(&self, _req: Request<thanos::InfoRequest>) -> Result<Response<thanos::InfoResponse>, Status> {
+        let info = self.store.info().await?;
+        Ok(Response::new(legacy_info(info)))
+    }
+
+    type SeriesStream = ResponseStream;
+
+    async fn series(&self, req: Request<thanos::SeriesRequest>) -> Result<Response<Self::SeriesStream>, Status> {
+        let deadline = deadline_of(&req);
+        let req = req.into_inner();
+        let batch = usize::try_from(req.response_batch_size).unwrap_or(0);
+        let mut stream = self.store.series(req).await?;
+        if let Some(d) = deadline {
+            stream = with_deadline(stream, d);
+        }
+        if batch > 1 {
+            stream = batched(stream, batch);
+        }
+        Ok(Response::new(stream.map(|r| r.map_err(Status::from)).boxed()))
+    }
+
+    async fn label_names(
+        &self,
+        req: Request<thanos::LabelNamesRequest>,
+    ) -> Result<Response<thanos::LabelNamesResponse>, Status> {
+        Ok(Response::new(self.store.label_names(req.into_inner()).await?))
+    }
+
+    async fn label_values(
+        &self,
+        req: Request<thanos::LabelValuesRequest>,
+    ) -> Result<Response<thanos::LabelValuesResponse>, Status> {
+        Ok(Response::new(self.store.label_values(req.into_inner()).await?))
+    }
+}
+
+#[async_trait::async_trait]
+impl info_server::Info for StoreServer {
+    async fn info(&self, _req: Request<info::InfoRequest>) -> Result<Response<info::InfoResponse>, Status> {
+        Ok(Response::new(self.store.info().await?))
+    }
+}
+
+/// The deprecated `thanos.Store/Info` answer derived from the Info API one.
+pub fn legacy_info(info: info::InfoResponse) -> thanos::InfoResponse {
+    let store_type = match info.component_type.as_str() {
+        "query" => thanos::StoreType::Query,
+        "rule" => thanos::StoreType::Rule,
+        "sidecar" => thanos::StoreType::Sidecar,
+        "store" => thanos::StoreType::Store,
+        "receive" => thanos::StoreType::Receive,
+        "debug" => thanos::StoreType::Debug,
+        _ => thanos::StoreType::Unknown,
+    };
+    let (min_time, max_time) = info.store.as_ref().map(|s| (s.min_time, s.max_time)).unwrap_or_default();
+    thanos::InfoResponse {
+        labels: info.label_sets.first().map(|s| s.labels.clone()).unwrap_or_default(),
+        min_time,
+        max_time,
+        store_type: store_type as i32,
+        label_sets: info.label_sets.into_iter().map(|s| thanos::LabelSet { labels: s.labels }).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_parsing() {
+        assert_eq!(parse_grpc_timeout("10S"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+    }
+
+    #[tokio::test]
+    async fn batching_packs_ready_series_only_between_other_frames() {
+        let s = |v: &str| Ok(thanos::SeriesResponse::series(thanos::Series { labels: vec![thanos::Label::new("a", v)], chunks: vec![] }));
+        let items = vec![s("1"), s("2"), s("3"), Ok(thanos::SeriesResponse::warning("w")), s("4")];
+        let out: Vec<_> = batched(futures::stream::iter(items).boxed(), 2).collect().await;
+        let shapes: Vec<String> = out
+            .iter()
+            .map(|r| match &r.as_ref().unwrap().result {
+                Some(SeriesFrame::Batch(b)) => format!("b{}", b.series.len()),
+                Some(SeriesFrame::Warning(_)) => "w".into(),
+                _ => "?".into(),
+            })
+            .collect();
+        assert_eq!(shapes, ["b2", "b1", "w", "b1"]);
+    }
+
+    #[tokio::test]
+    async fn deadline_ends_stream() {
+        let pending = futures::stream::pending::<Result<u8>>().boxed();
+        let out: Vec<_> = with_deadline(pending, Duration::from_millis(20)).collect().await;
+        assert_eq!(out.len(), 1);
+        assert!(matches!(out[0], Err(Error::DeadlineExceeded { .. })));
+    }
+
+    #[test]
+    fn legacy_info_maps_component() {
+        let info = info::InfoResponse {
+            label_sets: vec![thanos::ZLabelSet { labels: vec![thanos::Label::new("ext", "1")] }],
+            component_type: "sidecar".into(),
+            store: Some(info::StoreInfo { min_time: 5, max_time: 9, ..Default::default() }),
+            ..Default::default()
+        };
+        let l = legacy_info(info);
+        assert_eq!(l.store_type, thanos::StoreType::Sidecar as i32);
+        assert_eq!((l.min_time, l.max_time), (5, 9));
+        assert_eq!(l.labels, vec![thanos::Label::new("ext", "1")]);
+        assert_eq!(l.label_sets.len(), 1);
+    }
+}
