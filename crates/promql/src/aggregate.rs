@@ -1,0 +1,338 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, `limit_ratio`, ...).
+
+use std::collections::HashMap;
+
+use aeon_model::{Labels, METRIC_NAME};
+
+use crate::ast::AggOp;
+use crate::engine::Evaluator;
+use crate::error::{Error, Result};
+use crate::lexer::{go_quote, is_valid_utf8};
+use crate::value::{Sample, Value, Vector, format_float};
+
+/// Neumaier-compensated summation step, as Prometheus's `kahanSumInc`.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Prometheus's `quantile` over unsorted values.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+#[derive(Default)]
+struct Group {
+    labels: Labels,
+    drop_name: bool,
+    count: f64,
+    value: f64,
+    kahan: f64,
+    mean: f64,
+    incremental: bool,
+    members: Vec<usize>,
+}
+
+fn group_labels(m: &Labels, grouping: &[String], without: bool) -> Labels {
+    if without {
+        let mut names: Vec<&str> = grouping.iter().map(String::as_str).collect();
+        names.push(METRIC_NAME);
+        m.without(&names)
+    } else {
+        m.keep_only(grouping)
+    }
+}
+
+pub(crate) fn aggregate(
+    ev: &mut Evaluator<'_>,
+    op: AggOp,
+    param: Option<Value>,
+    input: Vector,
+    grouping: &[String],
+    without: bool,
+    ts: i64,
+) -> Result<Vector> {
+    let pnum = match &param {
+        Some(Value::Scalar { v, .. }) => Some(*v),
+        _ => None,
+    };
+    match op {
+        AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
+            let p = pnum.unwrap_or(f64::NAN);
+            if p.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&p) {
+                return Err(Error::exec(format!(
+                    "Scalar value {} overflows int64",
+                    format_float(p)
+                )));
+            }
+            let k = p as i64;
+            if k < 1 {
+                return Ok(vec![]);
+            }
+            return Ok(select_k(op, input, grouping, without, k as usize));
+        }
+        AggOp::LimitRatio => {
+            let mut r = pnum.unwrap_or(f64::NAN);
+            if r.is_nan() {
+                return Err(Error::exec(format!(
+                    "Ratio value {} is NaN",
+                    format_float(r)
+                )));
+            }
+            if !(-1.0..=1.0).contains(&r) {
+                let capped = r.clamp(-1.0, 1.0);
+                ev.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}",
+                    format_float(r),
+                    format_float(capped)
+                ));
+                r = capped;
+            }
+            return Ok(input
+                .into_iter()
+                .filter(|s| {
+                    let off = s.metric.stable_hash() as f64 / u64::MAX as f64;
+                    (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r)
+                })
+                .collect());
+        }
+        AggOp::CountValues => {
+            let label = match &param {
+                Some(Value::String { v, .. }) => v.clone(),
+                _ => String::new(),
+            };
+            if label.is_empty() || !is_valid_utf8(&label) {
+                return Err(Error::exec(format!(
+                    "invalid label name {}",
+                    go_quote(&label)
+                )));
+            }
+            let mut order: Vec<Labels> = Vec::new();
+            let mut counts: HashMap<Labels, f64> = HashMap::new();
+            for s in &input {
+                let mut b = group_labels(&s.metric, grouping, without).builder();
+                b.set(label.clone(), format_float(s.f));
+                let l = b.build();
+                let c = counts.entry(l.clone()).or_insert_with(|| {
+                    order.push(l);
+                    0.0
+                });
+                *c += 1.0;
+            }
+            return Ok(order
+                .into_iter()
+                .map(|l| {
+                    let f = counts[&l];
+                    Sample {
+                        metric: l,
+                        t: ts,
+                        f,
+                        drop_name: false,
+                    }
+                })
+                .collect());
+        }
+        _ => {}
+    }
+    if op == AggOp::Quantile {
+        let q = pnum.unwrap_or(f64::NAN);
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            ev.warn(format!(
+                "quantile value should be between 0 and 1, got {}",
+                format_float(q)
+            ));
+        }
+    }
+    let by_name = !without && grouping.iter().any(|g| g == METRIC_NAME);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        let key = group_labels(&s.metric, grouping, without);
+        let f = s.f;
+        let gi = match index.get(&key) {
+            Some(&gi) => gi,
+            None => {
+                groups.push(Group {
+                    labels: key.clone(),
+                    drop_name: false,
+                    count: 1.0,
+                    value: f,
+                    mean: f,
+                    kahan: 0.0,
+                    incremental: false,
+                    members: vec![i],
+                });
+                if op == AggOp::Stddev || op == AggOp::Stdvar {
+                    if let Some(g) = groups.last_mut() {
+                        g.value = 0.0;
+                    }
+                }
+                index.insert(key, groups.len() - 1);
+                if by_name && s.drop_name {
+                    if let Some(g) = groups.last_mut() {
+                        g.drop_name = true;
+                    }
+                }
+                continue;
+            }
+        };
+        let g = &mut groups[gi];
+        if by_name && s.drop_name {
+            g.drop_name = true;
+        }
+        g.members.push(i);
+        g.count += 1.0;
+        match op {
+            AggOp::Sum => {
+                let (v, c) = kahan_inc(f, g.value, g.kahan);
+                g.value = v;
+                g.kahan = c;
+            }
+            AggOp::Avg => {
+                if !g.incremental {
+                    let (v, c) = kahan_inc(f, g.value, g.kahan);
+                    if !v.is_infinite() {
+                        g.value = v;
+                        g.kahan = c;
+                        continue;
+                    }
+                    g.incremental = true;
+                    g.mean = g.value / (g.count - 1.0);
+                    g.kahan /= g.count - 1.0;
+                }
+                if g.mean.is_infinite() {
+                    if f.is_infinite() && (g.mean > 0.0) == (f > 0.0) {
+                        continue;
+                    }
+                    if !f.is_infinite() && !f.is_nan() {
+                        continue;
+                    }
+                }
+                let cur = g.mean + g.kahan;
+                let (m, c) = kahan_inc(f / g.count - cur / g.count, g.mean, g.kahan);
+                g.mean = m;
+                g.kahan = c;
+            }
+            AggOp::Max => {
+                if g.value < f || g.value.is_nan() {
+                    g.value = f;
+                }
+            }
+            AggOp::Min => {
+                if g.value > f || g.value.is_nan() {
+                    g.value = f;
+                }
+            }
+            AggOp::Stddev | AggOp::Stdvar => {
+                let delta = f - g.mean;
+                g.mean += delta / g.count;
+                g.value += delta * (f - g.mean);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let f = match op {
+            AggOp::Sum => g.value + g.kahan,
+            AggOp::Avg => {
+                if g.incremental {
+                    g.mean + g.kahan
+                } else {
+                    g.value / g.count + g.kahan / g.count
+                }
+            }
+            AggOp::Count => g.count,
+            AggOp::Group => 1.0,
+            AggOp::Min | AggOp::Max => g.value,
+            AggOp::Stdvar => g.value / g.count,
+            AggOp::Stddev => (g.value / g.count).sqrt(),
+            AggOp::Quantile => {
+                let mut vals: Vec<f64> = g.members.iter().map(|&i| input[i].f).collect();
+                quantile(pnum.unwrap_or(f64::NAN), &mut vals)
+            }
+            _ => 0.0,
+        };
+        out.push(Sample {
+            metric: g.labels,
+            t: ts,
+            f,
+            drop_name: g.drop_name,
+        });
+    }
+    Ok(out)
+}
+
+fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn select_k(op: AggOp, input: Vector, grouping: &[String], without: bool, k: usize) -> Vector {
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: HashMap<Labels, Vec<Sample>> = HashMap::new();
+    for s in input {
+        let key = group_labels(&s.metric, grouping, without);
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push(s);
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let Some(mut members) = groups.remove(&key) else {
+            continue;
+        };
+        match op {
+            AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.f, b.f)),
+            AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.f, b.f)),
+            _ => {}
+        }
+        members.truncate(k);
+        out.extend(members);
+    }
+    out
+}

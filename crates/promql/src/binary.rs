@@ -1,0 +1,246 @@
+//! Binary operators: arithmetic, comparisons, set operations and vector matching.
+
+use std::collections::{HashMap, HashSet};
+
+use aeon_model::{Labels, METRIC_NAME};
+
+use crate::ast::{BinOp, Card, VectorMatching};
+use crate::engine::Evaluator;
+use crate::error::{Error, Result};
+use crate::value::{Sample, Value, Vector};
+
+/// Applies `op` to two floats; returns the value and whether to keep it (comparisons).
+pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        BinOp::Add => (l + r, true),
+        BinOp::Sub => (l - r, true),
+        BinOp::Mul => (l * r, true),
+        BinOp::Div => (l / r, true),
+        BinOp::Mod => (l % r, true),
+        BinOp::Pow => (l.powf(r), true),
+        BinOp::Atan2 => (l.atan2(r), true),
+        BinOp::Eql => (l, l == r),
+        BinOp::Neq => (l, l != r),
+        BinOp::Gtr => (l, l > r),
+        BinOp::Lss => (l, l < r),
+        BinOp::Gte => (l, l >= r),
+        BinOp::Lte => (l, l <= r),
+        BinOp::And | BinOp::Or | BinOp::Unless => (l, true),
+    }
+}
+
+fn drops_name(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow | BinOp::Atan2
+    )
+}
+
+pub(crate) fn eval_binary(
+    _ev: &mut Evaluator<'_>,
+    op: BinOp,
+    l: Value,
+    r: Value,
+    return_bool: bool,
+    matching: Option<&VectorMatching>,
+    ts: i64,
+) -> Result<Value> {
+    match (l, r) {
+        (Value::Scalar { v: a, .. }, Value::Scalar { v: b, .. }) => {
+            let (v, keep) = scalar_op(op, a, b);
+            let v = if op.is_comparison() {
+                if keep { 1.0 } else { 0.0 }
+            } else {
+                v
+            };
+            Ok(Value::Scalar { t: ts, v })
+        }
+        (Value::Vector(v), Value::Scalar { v: s, .. }) => {
+            Ok(Value::Vector(vector_scalar(op, v, s, false, return_bool)))
+        }
+        (Value::Scalar { v: s, .. }, Value::Vector(v)) => {
+            Ok(Value::Vector(vector_scalar(op, v, s, true, return_bool)))
+        }
+        (Value::Vector(a), Value::Vector(b)) => {
+            let default = VectorMatching {
+                card: if op.is_set() {
+                    Card::ManyToMany
+                } else {
+                    Card::OneToOne
+                },
+                labels: vec![],
+                on: false,
+                include: vec![],
+            };
+            let m = matching.unwrap_or(&default);
+            let v = match op {
+                BinOp::And => and(a, b, m),
+                BinOp::Or => or(a, b, m),
+                BinOp::Unless => unless(a, b, m),
+                _ => vector_vector(op, a, b, m, return_bool)?,
+            };
+            Ok(Value::Vector(v))
+        }
+        (a, b) => Err(Error::exec(format!(
+            "invalid operand types for binary operation: {} and {}",
+            a.type_name(),
+            b.type_name()
+        ))),
+    }
+}
+
+fn vector_scalar(op: BinOp, v: Vector, s: f64, swap: bool, return_bool: bool) -> Vector {
+    let mut out = Vec::with_capacity(v.len());
+    for mut smp in v {
+        let (l, r) = if swap { (s, smp.f) } else { (smp.f, s) };
+        let (mut value, mut keep) = scalar_op(op, l, r);
+        if op.is_comparison() && swap {
+            value = r;
+        }
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+            keep = true;
+        }
+        if !keep {
+            continue;
+        }
+        smp.f = value;
+        if return_bool || drops_name(op) {
+            smp.drop_name = true;
+        }
+        out.push(smp);
+    }
+    out
+}
+
+/// The matching signature of a series.
+pub(crate) fn signature(l: &Labels, m: &VectorMatching) -> Labels {
+    if m.on {
+        l.keep_only(&m.labels)
+    } else {
+        let mut names: Vec<&str> = m.labels.iter().map(String::as_str).collect();
+        names.push(METRIC_NAME);
+        l.without(&names)
+    }
+}
+
+fn and(a: Vector, b: Vector, m: &VectorMatching) -> Vector {
+    let rs: HashSet<Labels> = b.iter().map(|s| signature(&s.metric, m)).collect();
+    a.into_iter()
+        .filter(|s| rs.contains(&signature(&s.metric, m)))
+        .collect()
+}
+
+fn or(a: Vector, b: Vector, m: &VectorMatching) -> Vector {
+    let ls: HashSet<Labels> = a.iter().map(|s| signature(&s.metric, m)).collect();
+    let mut out = a;
+    out.extend(
+        b.into_iter()
+            .filter(|s| !ls.contains(&signature(&s.metric, m))),
+    );
+    out
+}
+
+fn unless(a: Vector, b: Vector, m: &VectorMatching) -> Vector {
+    let rs: HashSet<Labels> = b.iter().map(|s| signature(&s.metric, m)).collect();
+    a.into_iter()
+        .filter(|s| !rs.contains(&signature(&s.metric, m)))
+        .collect()
+}
+
+fn result_metric(l: &Labels, r: &Labels, m: &VectorMatching) -> Labels {
+    let mut b = l.builder();
+    if m.card == Card::OneToOne {
+        if m.on {
+            let keep: HashSet<&str> = m.labels.iter().map(String::as_str).collect();
+            for lab in l.iter() {
+                if !keep.contains(lab.name.as_str()) {
+                    b.del(&lab.name);
+                }
+            }
+        } else {
+            for n in &m.labels {
+                b.del(n);
+            }
+        }
+    }
+    for n in &m.include {
+        match r.get(n) {
+            Some(v) if !v.is_empty() => {
+                b.set(n.clone(), v.to_string());
+            }
+            _ => {
+                b.del(n);
+            }
+        }
+    }
+    b.build()
+}
+
+fn vector_vector(
+    op: BinOp,
+    lhs: Vector,
+    rhs: Vector,
+    m: &VectorMatching,
+    return_bool: bool,
+) -> Result<Vector> {
+    let swapped = m.card == Card::OneToMany;
+    let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let mut right: HashMap<Labels, usize> = HashMap::with_capacity(rhs.len());
+    for (i, s) in rhs.iter().enumerate() {
+        let sig = signature(&s.metric, m);
+        if let Some(&j) = right.get(&sig) {
+            let side = if swapped { "left" } else { "right" };
+            let (a, b) = (&rhs[j].metric, &s.metric);
+            let (a, b) = if a <= b { (a, b) } else { (b, a) };
+            return Err(Error::exec(format!(
+                "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
+            )));
+        }
+        right.insert(sig, i);
+    }
+    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut out = Vec::new();
+    for ls in lhs {
+        let sig = signature(&ls.metric, m);
+        let Some(&ri) = right.get(&sig) else { continue };
+        let rs = &rhs[ri];
+        let (fl, fr) = if swapped { (rs.f, ls.f) } else { (ls.f, rs.f) };
+        let (mut value, mut keep) = scalar_op(op, fl, fr);
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+            keep = true;
+        }
+        if !keep {
+            continue;
+        }
+        let metric = result_metric(&ls.metric, &rs.metric, m);
+        let drop_name = return_bool || drops_name(op) || ls.drop_name;
+        match matched.get_mut(&sig) {
+            None => {
+                let mut set = HashSet::new();
+                set.insert(metric.clone());
+                matched.insert(sig, set);
+            }
+            Some(set) => {
+                if m.card == Card::OneToOne {
+                    return Err(Error::exec(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+                if !set.insert(metric.clone()) {
+                    return Err(Error::exec(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    ));
+                }
+            }
+        }
+        out.push(Sample {
+            metric,
+            t: ls.t,
+            f: value,
+            drop_name,
+        });
+    }
+    Ok(out)
+}

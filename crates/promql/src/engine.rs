@@ -1,0 +1,693 @@
+//! The evaluation engine: instant and range queries over a [`Queryable`].
+//!
+//! Evaluation is step-wise in the Prometheus way: every selector's data is
+//! fetched once for the whole time range the query needs (computed from
+//! offsets, `@`, ranges, lookback and enclosing subqueries), then each node is
+//! evaluated at each step.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aeon_model::{Labels, METRIC_NAME, Sample as RawSample, is_stale_nan};
+
+use crate::aggregate;
+use crate::ast::{AtModifier, Expr, VectorSelector};
+use crate::binary;
+use crate::error::{Error, Result};
+use crate::functions;
+use crate::parser::parse;
+use crate::storage::{Queryable, SelectHints};
+use crate::value::{Annotation, AnnotationKind, FPoint, Matrix, Sample, Series, Value, Vector};
+
+/// Engine options.
+#[derive(Debug, Clone)]
+pub struct EngineOpts {
+    /// How far back an instant selector looks for a sample (ms). Default 5m.
+    pub lookback_delta: i64,
+    /// Maximum number of samples a query may hold in memory at once.
+    pub max_samples: usize,
+    /// Maximum wall-clock duration of a query.
+    pub timeout: Duration,
+    /// Step of subqueries without an explicit step (ms). Default 1m.
+    pub default_subquery_step: i64,
+}
+
+impl Default for EngineOpts {
+    fn default() -> Self {
+        EngineOpts {
+            lookback_delta: 5 * 60 * 1000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: 60 * 1000,
+        }
+    }
+}
+
+/// The result of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value: a vector/scalar/string/matrix for instant queries, a matrix for range queries.
+    pub value: Value,
+    /// Warnings and infos, sorted and de-duplicated.
+    pub annotations: Vec<Annotation>,
+}
+
+/// Parameters of one query execution.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams {
+    /// Start (ms); equal to `end` for instant queries.
+    pub start: i64,
+    /// End (ms).
+    pub end: i64,
+    /// Step (ms); 0 for instant queries.
+    pub step: i64,
+    /// Set to true from another thread to cancel the query.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// A PromQL engine.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOpts,
+}
+
+impl Engine {
+    /// Creates an engine.
+    pub fn new(opts: EngineOpts) -> Self {
+        Engine { opts }
+    }
+
+    /// The options.
+    pub fn opts(&self) -> &EngineOpts {
+        &self.opts
+    }
+
+    /// Parses and evaluates an instant query at `t` (ms).
+    pub fn instant_query(&self, q: &dyn Queryable, query: &str, t: i64) -> Result<QueryResult> {
+        let expr = parse(query)?;
+        self.exec(
+            q,
+            &expr,
+            &QueryParams {
+                start: t,
+                end: t,
+                step: 0,
+                cancel: None,
+            },
+        )
+    }
+
+    /// Parses and evaluates a range query.
+    pub fn range_query(
+        &self,
+        q: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult> {
+        let expr = parse(query)?;
+        self.exec(
+            q,
+            &expr,
+            &QueryParams {
+                start,
+                end,
+                step,
+                cancel: None,
+            },
+        )
+    }
+
+    /// Evaluates a parsed expression. `params.step == 0` means an instant query.
+    pub fn exec(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        params: &QueryParams,
+    ) -> Result<QueryResult> {
+        let is_range = params.step > 0;
+        if is_range {
+            let t = expr.value_type();
+            if t != crate::ValueType::Scalar && t != crate::ValueType::Vector {
+                return Err(Error::exec(format!(
+                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+                    t.name()
+                )));
+            }
+            if params.end < params.start {
+                return Err(Error::exec("end timestamp must not be before start time"));
+            }
+        }
+        let mut ev = Evaluator {
+            q,
+            opts: &self.opts,
+            start: params.start,
+            end: params.end,
+            interval: if is_range { params.step } else { 1 },
+            data: HashMap::new(),
+            annos: BTreeSet::new(),
+            deadline: Instant::now() + self.opts.timeout,
+            cancel: params.cancel.clone(),
+        };
+        ev.prefetch(expr, &PathCtx::default())?;
+        let value = if !is_range {
+            let v = ev.eval(expr, params.start)?;
+            finish_instant(v)?
+        } else {
+            let mut out: Vec<Series> = Vec::new();
+            let mut index: HashMap<Labels, usize> = HashMap::new();
+            let mut total = 0usize;
+            let mut ts = params.start;
+            while ts <= params.end {
+                ev.check_limits()?;
+                match ev.eval(expr, ts)? {
+                    Value::Scalar { v, .. } => {
+                        let i = *index.entry(Labels::empty()).or_insert_with(|| {
+                            out.push(Series {
+                                metric: Labels::empty(),
+                                floats: vec![],
+                                drop_name: false,
+                            });
+                            out.len() - 1
+                        });
+                        out[i].floats.push(FPoint { t: ts, f: v });
+                        total += 1;
+                    }
+                    Value::Vector(vec) => {
+                        total += vec.len();
+                        for s in vec {
+                            let metric = if s.drop_name {
+                                s.metric.without(&[METRIC_NAME])
+                            } else {
+                                s.metric
+                            };
+                            let i = match index.get(&metric) {
+                                Some(&i) => i,
+                                None => {
+                                    out.push(Series {
+                                        metric: metric.clone(),
+                                        floats: vec![],
+                                        drop_name: false,
+                                    });
+                                    index.insert(metric, out.len() - 1);
+                                    out.len() - 1
+                                }
+                            };
+                            if out[i].floats.last().is_some_and(|p| p.t == ts) {
+                                return Err(Error::exec(
+                                    "vector cannot contain metrics with the same labelset",
+                                ));
+                            }
+                            out[i].floats.push(FPoint { t: ts, f: s.f });
+                        }
+                    }
+                    other => {
+                        return Err(Error::exec(format!(
+                            "unexpected value type {} in range query",
+                            other.type_name()
+                        )));
+                    }
+                }
+                if total > self.opts.max_samples {
+                    return Err(Error::TooManySamples("query execution"));
+                }
+                ts += params.step;
+            }
+            out.sort_by(|a, b| a.metric.cmp(&b.metric));
+            Value::Matrix(out)
+        };
+        Ok(QueryResult {
+            value,
+            annotations: ev.annos.into_iter().collect(),
+        })
+    }
+}
+
+fn finish_instant(v: Value) -> Result<Value> {
+    Ok(match v {
+        Value::Vector(vec) => {
+            let mut out = Vec::with_capacity(vec.len());
+            let mut any_drop = false;
+            for mut s in vec {
+                if s.drop_name {
+                    s.metric = s.metric.without(&[METRIC_NAME]);
+                    s.drop_name = false;
+                    any_drop = true;
+                }
+                out.push(s);
+            }
+            if any_drop {
+                check_duplicates(&out)?;
+            }
+            Value::Vector(out)
+        }
+        Value::Matrix(m) => {
+            let mut out = Vec::with_capacity(m.len());
+            for mut s in m {
+                if s.drop_name {
+                    s.metric = s.metric.without(&[METRIC_NAME]);
+                    s.drop_name = false;
+                }
+                out.push(s);
+            }
+            let mut seen = std::collections::HashSet::new();
+            for s in &out {
+                if !seen.insert(s.metric.clone()) {
+                    return Err(Error::exec(
+                        "vector cannot contain metrics with the same labelset",
+                    ));
+                }
+            }
+            Value::Matrix(out)
+        }
+        v => v,
+    })
+}
+
+/// Errors when two samples of `v` have the same labels.
+pub(crate) fn check_duplicates(v: &[Sample]) -> Result<()> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    for s in v {
+        if !seen.insert(&s.metric) {
+            return Err(Error::exec(
+                "vector cannot contain metrics with the same labelset",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct PathCtx {
+    /// Sum of enclosing subquery offsets.
+    offset: i64,
+    /// Sum of enclosing subquery ranges.
+    range: i64,
+    /// `@` of the innermost enclosing subquery that has one.
+    at: Option<i64>,
+}
+
+/// Fetched data of one selector.
+pub(crate) struct SeriesData {
+    pub labels: Labels,
+    pub samples: Vec<RawSample>,
+}
+
+pub(crate) struct Evaluator<'a> {
+    q: &'a dyn Queryable,
+    pub(crate) opts: &'a EngineOpts,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    interval: i64,
+    data: HashMap<usize, Arc<Vec<SeriesData>>>,
+    annos: BTreeSet<Annotation>,
+    deadline: Instant,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+fn key(vs: &VectorSelector) -> usize {
+    vs as *const VectorSelector as usize
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn warn(&mut self, msg: String) {
+        self.annos.insert(Annotation {
+            kind: AnnotationKind::Warning,
+            msg,
+        });
+    }
+
+    pub(crate) fn info(&mut self, msg: String) {
+        self.annos.insert(Annotation {
+            kind: AnnotationKind::Info,
+            msg,
+        });
+    }
+
+    fn check_limits(&self) -> Result<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::Canceled("query execution"));
+        }
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout("query execution"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn resolve_at(&self, at: Option<AtModifier>) -> Option<i64> {
+        at.map(|a| match a {
+            AtModifier::At(t) => t,
+            AtModifier::Start => self.start,
+            AtModifier::End => self.end,
+        })
+    }
+
+    fn prefetch(&mut self, e: &Expr, ctx: &PathCtx) -> Result<()> {
+        match e {
+            Expr::Vector(vs) => self.fetch(vs, 0, ctx, None),
+            Expr::Matrix { vs, range } => self.fetch(vs, *range, ctx, None),
+            Expr::Subquery {
+                expr,
+                range,
+                offset,
+                at,
+                ..
+            } => {
+                let sub = PathCtx {
+                    offset: ctx.offset + offset,
+                    range: ctx.range + range,
+                    at: self.resolve_at(*at).or(ctx.at),
+                };
+                self.prefetch(expr, &sub)
+            }
+            Expr::Neg(e) | Expr::Paren(e) => self.prefetch(e, ctx),
+            Expr::Binary { lhs, rhs, .. } => {
+                self.prefetch(lhs, ctx)?;
+                self.prefetch(rhs, ctx)
+            }
+            Expr::Aggregate { expr, param, .. } => {
+                if let Some(p) = param {
+                    self.prefetch(p, ctx)?;
+                }
+                self.prefetch(expr, ctx)
+            }
+            Expr::Call { func, args } => {
+                for a in args {
+                    match a {
+                        Expr::Matrix { vs, range } => {
+                            self.fetch(vs, *range, ctx, Some(func.name))?
+                        }
+                        Expr::Vector(vs) => self.fetch(vs, 0, ctx, Some(func.name))?,
+                        a => self.prefetch(a, ctx)?,
+                    }
+                }
+                Ok(())
+            }
+            Expr::Number(_) | Expr::String(_) => Ok(()),
+        }
+    }
+
+    fn fetch(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ctx: &PathCtx,
+        func: Option<&str>,
+    ) -> Result<()> {
+        let (mut start, mut end) = (self.start, self.end);
+        if let Some(t) = ctx.at {
+            start = t;
+            end = t;
+        }
+        if let Some(t) = self.resolve_at(vs.at) {
+            start = t;
+            end = t;
+        }
+        start -= if range == 0 {
+            self.opts.lookback_delta
+        } else {
+            range
+        };
+        start -= ctx.offset + ctx.range + vs.offset;
+        end -= ctx.offset + vs.offset;
+        let hints = SelectHints {
+            start,
+            end,
+            step: self.interval,
+            range,
+            func: func.map(str::to_string),
+        };
+        let selected = self.q.select(&vs.matchers, &hints)?;
+        let mut out = Vec::with_capacity(selected.len());
+        let mut total = 0usize;
+        for s in selected {
+            let mut samples = Vec::new();
+            for c in s.chunks {
+                samples.extend(c?);
+            }
+            total += samples.len();
+            if total > self.opts.max_samples {
+                return Err(Error::TooManySamples("query execution"));
+            }
+            out.push(SeriesData {
+                labels: s.labels,
+                samples,
+            });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        self.data.insert(key(vs), Arc::new(out));
+        Ok(())
+    }
+
+    fn series_for(&mut self, vs: &VectorSelector) -> Result<Arc<Vec<SeriesData>>> {
+        if !self.data.contains_key(&key(vs)) {
+            // Not prefetched (should not happen); fetch the widest range.
+            let ctx = PathCtx {
+                offset: 0,
+                range: i64::MAX / 4,
+                at: None,
+            };
+            self.fetch(vs, 0, &ctx, None)?;
+        }
+        Ok(self.data.get(&key(vs)).cloned().unwrap_or_default())
+    }
+
+    /// Evaluates an instant vector selector; `keep_ts` keeps sample timestamps (for `timestamp()`).
+    pub(crate) fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        ts: i64,
+        keep_ts: bool,
+    ) -> Result<Vector> {
+        let data = self.series_for(vs)?;
+        let t = self.resolve_at(vs.at).unwrap_or(ts) - vs.offset;
+        let lb = t - self.opts.lookback_delta;
+        let mut out = Vec::new();
+        for s in data.iter() {
+            let idx = s.samples.partition_point(|x| x.t <= t);
+            if idx == 0 {
+                continue;
+            }
+            let smp = s.samples[idx - 1];
+            if smp.t <= lb || is_stale_nan(smp.v) {
+                continue;
+            }
+            out.push(Sample {
+                metric: s.labels.clone(),
+                t: if keep_ts { smp.t } else { ts },
+                f: smp.v,
+                drop_name: false,
+            });
+        }
+        if out.len() > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(out)
+    }
+
+    /// Evaluates a range selector: samples in `(t-range, t]`.
+    pub(crate) fn eval_matrix_selector(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ts: i64,
+    ) -> Result<Matrix> {
+        let data = self.series_for(vs)?;
+        let t = self.resolve_at(vs.at).unwrap_or(ts) - vs.offset;
+        let lo = t - range;
+        let mut out = Vec::new();
+        let mut total = 0;
+        for s in data.iter() {
+            let a = s.samples.partition_point(|x| x.t <= lo);
+            let b = s.samples.partition_point(|x| x.t <= t);
+            let floats: Vec<FPoint> = s.samples[a..b]
+                .iter()
+                .filter(|x| !is_stale_nan(x.v))
+                .map(|x| FPoint { t: x.t, f: x.v })
+                .collect();
+            if floats.is_empty() {
+                continue;
+            }
+            total += floats.len();
+            out.push(Series {
+                metric: s.labels.clone(),
+                floats,
+                drop_name: false,
+            });
+        }
+        if total > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(out)
+    }
+
+    fn eval_subquery(&mut self, e: &Expr, ts: i64) -> Result<Matrix> {
+        let Expr::Subquery {
+            expr,
+            range,
+            step,
+            offset,
+            at,
+        } = e
+        else {
+            return Ok(vec![]);
+        };
+        let step = if *step == 0 {
+            self.opts.default_subquery_step
+        } else {
+            *step
+        };
+        let end = self.resolve_at(*at).unwrap_or(ts) - offset;
+        let lo = end - range;
+        let mut first = lo.div_euclid(step) * step;
+        if first <= lo {
+            first += step;
+        }
+        let mut out: Vec<Series> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut total = 0usize;
+        let mut t = first;
+        while t <= end {
+            self.check_limits()?;
+            match self.eval(expr, t)? {
+                Value::Vector(v) => {
+                    total += v.len();
+                    for s in v {
+                        let i = match index.get(&s.metric) {
+                            Some(&i) => i,
+                            None => {
+                                out.push(Series {
+                                    metric: s.metric.clone(),
+                                    floats: vec![],
+                                    drop_name: s.drop_name,
+                                });
+                                index.insert(s.metric, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        out[i].floats.push(FPoint { t, f: s.f });
+                    }
+                }
+                Value::Scalar { v, .. } => {
+                    let i = *index.entry(Labels::empty()).or_insert_with(|| {
+                        out.push(Series {
+                            metric: Labels::empty(),
+                            floats: vec![],
+                            drop_name: false,
+                        });
+                        out.len() - 1
+                    });
+                    out[i].floats.push(FPoint { t, f: v });
+                    total += 1;
+                }
+                _ => {}
+            }
+            if total > self.opts.max_samples {
+                return Err(Error::TooManySamples("query execution"));
+            }
+            t += step;
+        }
+        Ok(out)
+    }
+
+    /// Evaluates an expression to a matrix (range selector or subquery).
+    pub(crate) fn eval_matrix(&mut self, e: &Expr, ts: i64) -> Result<Matrix> {
+        match e {
+            Expr::Matrix { vs, range } => self.eval_matrix_selector(vs, *range, ts),
+            Expr::Subquery { .. } => self.eval_subquery(e, ts),
+            Expr::Paren(e) => self.eval_matrix(e, ts),
+            other => match self.eval(other, ts)? {
+                Value::Matrix(m) => Ok(m),
+                v => Err(Error::exec(format!(
+                    "expected range vector, got {}",
+                    v.type_name()
+                ))),
+            },
+        }
+    }
+
+    /// Evaluates an expression that must yield an instant vector.
+    pub(crate) fn eval_vector(&mut self, e: &Expr, ts: i64) -> Result<Vector> {
+        match self.eval(e, ts)? {
+            Value::Vector(v) => Ok(v),
+            v => Err(Error::exec(format!(
+                "expected instant vector, got {}",
+                v.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates an expression that must yield a scalar.
+    pub(crate) fn eval_scalar(&mut self, e: &Expr, ts: i64) -> Result<f64> {
+        match self.eval(e, ts)? {
+            Value::Scalar { v, .. } => Ok(v),
+            v => Err(Error::exec(format!(
+                "expected scalar, got {}",
+                v.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates `e` at time `ts` (ms).
+    pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value> {
+        match e {
+            Expr::Number(n) => Ok(Value::Scalar { t: ts, v: *n }),
+            Expr::String(s) => Ok(Value::String {
+                t: ts,
+                v: s.clone(),
+            }),
+            Expr::Paren(e) => self.eval(e, ts),
+            Expr::Vector(vs) => Ok(Value::Vector(self.eval_vector_selector(vs, ts, false)?)),
+            Expr::Matrix { .. } | Expr::Subquery { .. } => {
+                Ok(Value::Matrix(self.eval_matrix(e, ts)?))
+            }
+            Expr::Neg(inner) => Ok(match self.eval(inner, ts)? {
+                Value::Scalar { t, v } => Value::Scalar { t, v: -v },
+                Value::Vector(mut v) => {
+                    for s in &mut v {
+                        s.f = -s.f;
+                        s.drop_name = true;
+                    }
+                    Value::Vector(v)
+                }
+                v => v,
+            }),
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+            } => {
+                let l = self.eval(lhs, ts)?;
+                let r = self.eval(rhs, ts)?;
+                binary::eval_binary(self, *op, l, r, *return_bool, matching.as_ref(), ts)
+            }
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+            } => {
+                let p = match param {
+                    Some(p) => Some(self.eval(p, ts)?),
+                    None => None,
+                };
+                let v = self.eval_vector(expr, ts)?;
+                aggregate::aggregate(self, *op, p, v, grouping, *without, ts).map(Value::Vector)
+            }
+            Expr::Call { func, args } => functions::call(self, func, args, ts),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The crate's error type.
+
+/// Everything that can go wrong parsing or evaluating a query.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum Error {
+    /// The query text is not valid PromQL (syntax or static type error).
+    #[error("{pos}: parse error: {msg}")]
+    Parse {
+        /// `line:column` (1-based) of the problem, as Prometheus prints it.
+        pos: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Evaluation failed (e.g. duplicate series, bad label names).
+    #[error("{0}")]
+    Execution(String),
+    /// The query would need more samples in memory than allowed.
+    #[error("query processing would load too many samples into memory in {0}")]
+    TooManySamples(&'static str),
+    /// The query ran past its deadline.
+    #[error("query timed out in {0}")]
+    Timeout(&'static str),
+    /// The query was cancelled by the caller.
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
+    /// The storage failed to select series.
+    #[error("select series: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    pub(crate) fn exec(msg: impl Into<String>) -> Self {
+        Error::Execution(msg.into())
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

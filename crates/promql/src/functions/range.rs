@@ -1,0 +1,374 @@
+//! Functions over range vectors (`rate`, `*_over_time`, ...).
+
+use aeon_model::{Labels, METRIC_NAME, MatchType};
+
+use super::FunctionDef;
+use crate::aggregate::{kahan_inc, quantile};
+use crate::ast::Expr;
+use crate::engine::Evaluator;
+use crate::error::{Error, Result};
+use crate::value::{FPoint, Sample, Value, format_float};
+
+fn window(ev: &Evaluator<'_>, e: &Expr, ts: i64) -> (i64, i64) {
+    match e.unparen() {
+        Expr::Matrix { vs, range } => (ev.resolve_at(vs.at).unwrap_or(ts) - vs.offset, *range),
+        Expr::Subquery {
+            range, offset, at, ..
+        } => (ev.resolve_at(*at).unwrap_or(ts) - offset, *range),
+        _ => (ts, 0),
+    }
+}
+
+fn metric_name(e: &Expr) -> Option<&str> {
+    match e.unparen() {
+        Expr::Matrix { vs, .. } => vs.name.as_deref(),
+        _ => None,
+    }
+}
+
+pub(crate) fn call(
+    ev: &mut Evaluator<'_>,
+    func: &'static FunctionDef,
+    args: &[Expr],
+    ts: i64,
+) -> Result<Value> {
+    let (marg, scalar_args) = if func.name == "quantile_over_time" {
+        (&args[1], vec![ev.eval_scalar(&args[0], ts)?])
+    } else {
+        let mut s = Vec::new();
+        for a in &args[1..] {
+            s.push(ev.eval_scalar(a, ts)?);
+        }
+        (&args[0], s)
+    };
+    let matrix = ev.eval_matrix(marg, ts)?;
+    let (end, range) = window(ev, marg, ts);
+    let name = func.name;
+
+    if name == "absent_over_time" {
+        if !matrix.is_empty() {
+            return Ok(Value::Vector(vec![]));
+        }
+        return Ok(Value::Vector(vec![Sample {
+            metric: absent_labels(marg),
+            t: ts,
+            f: 1.0,
+            drop_name: false,
+        }]));
+    }
+    match name {
+        "rate" | "increase" | "irate" => {
+            if let Some(n) = metric_name(marg) {
+                let counter_like =
+                    n.ends_with("_total") || n.ends_with("_sum") || n.ends_with("_count") || n.ends_with("_bucket");
+                if !matrix.is_empty() && !counter_like
+                {
+                    ev.info(format!(
+                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
+                    ));
+                }
+            }
+        }
+        "quantile_over_time" => {
+            let q = scalar_args[0];
+            if !(0.0..=1.0).contains(&q) {
+                ev.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ));
+            }
+        }
+        "double_exponential_smoothing" => {
+            let (sf, tf) = (scalar_args[0], scalar_args[1]);
+            if sf <= 0.0 || sf >= 1.0 {
+                return Err(Error::exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                )));
+            }
+            if tf <= 0.0 || tf >= 1.0 {
+                return Err(Error::exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                )));
+            }
+        }
+        _ => {}
+    }
+    let mut out = Vec::with_capacity(matrix.len());
+    for s in matrix {
+        let p = &s.floats;
+        let v = match name {
+            "rate" => extrapolated_rate(p, end, range, true, true),
+            "increase" => extrapolated_rate(p, end, range, true, false),
+            "delta" => extrapolated_rate(p, end, range, false, false),
+            "irate" => instant_value(p, true),
+            "idelta" => instant_value(p, false),
+            "deriv" => {
+                if p.len() < 2 {
+                    None
+                } else {
+                    Some(linear_regression(p, p[0].t).0)
+                }
+            }
+            "predict_linear" => {
+                if p.len() < 2 {
+                    None
+                } else {
+                    let (slope, icpt) = linear_regression(p, ts);
+                    Some(slope * scalar_args[0] + icpt)
+                }
+            }
+            "changes" => {
+                let mut c = 0.0;
+                for w in p.windows(2) {
+                    if w[1].f != w[0].f && !(w[1].f.is_nan() && w[0].f.is_nan()) {
+                        c += 1.0;
+                    }
+                }
+                Some(c)
+            }
+            "resets" => Some(p.windows(2).filter(|w| w[1].f < w[0].f).count() as f64),
+            "avg_over_time" => Some(avg(p)),
+            "sum_over_time" => {
+                let (mut sum, mut c) = (0.0, 0.0);
+                for x in p {
+                    (sum, c) = kahan_inc(x.f, sum, c);
+                }
+                Some(if sum.is_infinite() { sum } else { sum + c })
+            }
+            "count_over_time" => Some(p.len() as f64),
+            "min_over_time" => Some(
+                p.iter()
+                    .skip(1)
+                    .fold(p[0].f, |m, x| if x.f < m || m.is_nan() { x.f } else { m }),
+            ),
+            "max_over_time" => Some(
+                p.iter()
+                    .skip(1)
+                    .fold(p[0].f, |m, x| if x.f > m || m.is_nan() { x.f } else { m }),
+            ),
+            "last_over_time" => p.last().map(|x| x.f),
+            "present_over_time" => Some(1.0),
+            "ts_of_last_over_time" => p.last().map(|x| x.t as f64 / 1000.0),
+            "ts_of_max_over_time" => ts_of(p, |a, b| a >= b),
+            "ts_of_min_over_time" => ts_of(p, |a, b| a <= b),
+            "quantile_over_time" => {
+                let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
+                Some(quantile(scalar_args[0], &mut vals))
+            }
+            "stddev_over_time" => Some(variance(p).sqrt()),
+            "stdvar_over_time" => Some(variance(p)),
+            "mad_over_time" => {
+                let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
+                let med = quantile(0.5, &mut vals);
+                let mut dev: Vec<f64> = vals.iter().map(|v| (v - med).abs()).collect();
+                Some(quantile(0.5, &mut dev))
+            }
+            "double_exponential_smoothing" => holt(p, scalar_args[0], scalar_args[1]),
+            other => return Err(super::unsupported(other)),
+        };
+        let Some(v) = v else { continue };
+        let keep_name = name == "last_over_time";
+        out.push(Sample {
+            metric: s.metric,
+            t: ts,
+            f: v,
+            drop_name: s.drop_name || !keep_name,
+        });
+    }
+    Ok(Value::Vector(out))
+}
+
+/// Labels for `absent`/`absent_over_time`: the equality matchers of the selector.
+pub(crate) fn absent_labels(e: &Expr) -> Labels {
+    let vs = match e.unparen() {
+        Expr::Vector(vs) => vs,
+        Expr::Matrix { vs, .. } => vs,
+        _ => return Labels::empty(),
+    };
+    let mut b = Labels::empty().builder();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut dup: Vec<&str> = Vec::new();
+    for m in &vs.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.kind == MatchType::Equal {
+            if seen.contains(&m.name.as_str()) {
+                dup.push(&m.name);
+            }
+            seen.push(&m.name);
+            b.set(m.name.clone(), m.value.clone());
+        }
+    }
+    for d in dup {
+        b.del(d);
+    }
+    b.build()
+}
+
+fn ts_of(p: &[FPoint], better: impl Fn(f64, f64) -> bool) -> Option<f64> {
+    let mut best = *p.first()?;
+    for x in &p[1..] {
+        if better(x.f, best.f) || best.f.is_nan() {
+            best = *x;
+        }
+    }
+    Some(best.t as f64 / 1000.0)
+}
+
+fn avg(p: &[FPoint]) -> f64 {
+    let (mut sum, mut count, mut mean, mut c) = (p[0].f, 1.0, 0.0, 0.0);
+    let mut incremental = false;
+    for (i, x) in p[1..].iter().enumerate() {
+        count = (i + 2) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_inc(x.f, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(x.f / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    }
+}
+
+fn variance(p: &[FPoint]) -> f64 {
+    let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for x in p {
+        count += 1.0;
+        let delta = x.f - (mean + cmean);
+        (mean, cmean) = kahan_inc(delta / count, mean, cmean);
+        (aux, caux) = kahan_inc(delta * (x.f - (mean + cmean)), aux, caux);
+    }
+    (aux + caux) / count
+}
+
+fn holt(p: &[FPoint], sf: f64, tf: f64) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, p[0].f);
+    let mut b = p[1].f - p[0].f;
+    for (i, x) in p.iter().enumerate().skip(1) {
+        let xs = sf * x.f;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = xs + y;
+    }
+    Some(s1)
+}
+
+fn extrapolated_rate(
+    p: &[FPoint],
+    end: i64,
+    range: i64,
+    counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let start = end - range;
+    let (first, last) = (p[0], p[p.len() - 1]);
+    let mut result = last.f - first.f;
+    if counter {
+        let mut lastv = 0.0;
+        for x in p {
+            if x.f < lastv {
+                result += lastv;
+            }
+            lastv = x.f;
+        }
+    }
+    let mut to_start = (first.t - start) as f64 / 1000.0;
+    let mut to_end = (end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg_dur = sampled / (p.len() - 1) as f64;
+    let threshold = avg_dur * 1.1;
+    if to_start >= threshold {
+        to_start = avg_dur / 2.0;
+    }
+    if counter {
+        let mut to_zero = to_start;
+        if result > 0.0 && first.f >= 0.0 {
+            to_zero = sampled * (first.f / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_dur / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+fn instant_value(p: &[FPoint], is_rate: bool) -> Option<f64> {
+    if p.len() < 2 {
+        return None;
+    }
+    let (prev, last) = (p[p.len() - 2], p[p.len() - 1]);
+    let mut v = if is_rate && last.f < prev.f {
+        last.f
+    } else {
+        last.f - prev.f
+    };
+    let interval = last.t - prev.t;
+    if interval == 0 {
+        return None;
+    }
+    if is_rate {
+        v /= interval as f64 / 1000.0;
+    }
+    Some(v)
+}
+
+/// Least-squares slope and intercept (at `intercept_t`), as Prometheus computes them.
+pub(crate) fn linear_regression(p: &[FPoint], intercept_t: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let init = p[0].f;
+    let mut const_y = true;
+    for (i, x) in p.iter().enumerate() {
+        if const_y && i > 0 && x.f != init {
+            const_y = false;
+        }
+        n += 1.0;
+        let t = (x.t - intercept_t) as f64 / 1e3;
+        (sx, cx) = kahan_inc(t, sx, cx);
+        (sy, cy) = kahan_inc(x.f, sy, cy);
+        (sxy, cxy) = kahan_inc(t * x.f, sxy, cxy);
+        (sx2, cx2) = kahan_inc(t * t, sx2, cx2);
+    }
+    if const_y {
+        if init.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init);
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}

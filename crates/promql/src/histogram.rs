@@ -1,0 +1,166 @@
+//! Classic-bucket `histogram_quantile`.
+
+use std::collections::HashMap;
+
+use aeon_model::{Labels, METRIC_NAME};
+
+use crate::engine::Evaluator;
+use crate::error::Result;
+use crate::value::{Sample, Value, Vector, format_float};
+
+const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
+
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    let norm = (a.abs() + b.abs()).min(f64::MAX);
+    if a == 0.0 || b == 0.0 || norm < f64::MIN_POSITIVE {
+        return diff < eps * f64::MIN_POSITIVE;
+    }
+    diff / norm < eps
+}
+
+/// Returns (quantile, forced monotonicity).
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
+    if q.is_nan() {
+        return (f64::NAN, false);
+    }
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, false);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, false);
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return (f64::NAN, false);
+    }
+    // Coalesce buckets with the same upper bound.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(ub, c) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == ub => last.1 += c,
+            _ => merged.push((ub, c)),
+        }
+    }
+    let mut forced = false;
+    let mut prev = merged[0].1;
+    for b in merged.iter_mut().skip(1) {
+        let cur = b.1;
+        if cur == prev {
+            continue;
+        }
+        if almost_equal(prev, cur, SMALL_DELTA_TOLERANCE) {
+            b.1 = prev;
+            continue;
+        }
+        if cur < prev {
+            b.1 = prev;
+            forced = true;
+            continue;
+        }
+        prev = cur;
+    }
+    if merged.len() < 2 {
+        return (f64::NAN, forced);
+    }
+    let n = merged.len();
+    let observations = merged[n - 1].1;
+    if observations == 0.0 {
+        return (f64::NAN, forced);
+    }
+    let mut rank = q * observations;
+    let b = merged[..n - 1].partition_point(|x| x.1 < rank);
+    if b == n - 1 {
+        return (merged[n - 2].0, forced);
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return (merged[0].0, forced);
+    }
+    let end = merged[b].0;
+    let mut count = merged[b].1;
+    let mut start = 0.0;
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    (start + (end - start) * (rank / count), forced)
+}
+
+pub(crate) fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    q: f64,
+    v: Vector,
+    ts: i64,
+) -> Result<Value> {
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            format_float(q)
+        ));
+    }
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: HashMap<Labels, (Vec<(f64, f64)>, String)> = HashMap::new();
+    for s in v {
+        let le = s.metric.get_or_empty("le");
+        let ub = match parse_go_float(le) {
+            Some(u) => u,
+            None => {
+                ev.warn(format!(
+                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    le,
+                    s.metric.get_or_empty(METRIC_NAME)
+                ));
+                continue;
+            }
+        };
+        let key = s.metric.without(&["le"]);
+        let name = s.metric.get_or_empty(METRIC_NAME).to_string();
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                (Vec::new(), name)
+            })
+            .0
+            .push((ub, s.f));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let Some((mut buckets, name)) = groups.remove(&key) else {
+            continue;
+        };
+        let (f, forced) = bucket_quantile(q, &mut buckets);
+        if forced {
+            ev.info(format!(
+                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+            ));
+        }
+        out.push(Sample {
+            metric: key,
+            t: ts,
+            f,
+            drop_name: true,
+        });
+    }
+    Ok(Value::Vector(out))
+}
+
+/// Parses a float the way Go's `strconv.ParseFloat` does for common inputs.
+pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() || t != s {
+        return None;
+    }
+    match t.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    let clean: String = t.chars().filter(|&c| c != '_').collect();
+    clean.parse().ok()
+}

@@ -1,0 +1,5 @@
+//! Integration tests of aeon-promql.
+#![allow(clippy::unwrap_used)]
+
+mod engine;
+mod promqltest;
