@@ -38,6 +38,34 @@ impl Provider for Layer {
     }
 }
 
+/// Name of the flag (and field) that points at the YAML config file.
+pub const CONFIG_FILE_ID: &str = "config_file";
+
+/// Parses this process's command line as `T` and resolves the layers. The
+/// config file comes from `T`'s `--config-file` flag (a field named
+/// `config_file`) or else from `AEON_CONFIG_FILE`.
+pub fn parse<T>() -> Result<T>
+where
+    T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
+{
+    from_matches(&T::command().get_matches())
+}
+
+/// Resolves `T` from already-parsed matches (e.g. a subcommand's), taking the
+/// config file as [`parse`] does.
+pub fn from_matches<T>(matches: &ArgMatches) -> Result<T>
+where
+    T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
+{
+    let from_flag = matches
+        .try_get_one::<std::path::PathBuf>(CONFIG_FILE_ID)
+        .ok()
+        .flatten()
+        .cloned();
+    let file = from_flag.or_else(|| std::env::var_os("AEON_CONFIG_FILE").map(Into::into));
+    load(matches, file.as_deref())
+}
+
 /// Resolves `T` from the four layers. `matches` are the parsed command line
 /// of `T`'s command; `config_file` is the optional YAML file.
 pub fn load<T>(matches: &ArgMatches, config_file: Option<&Path>) -> Result<T>
@@ -184,6 +212,7 @@ pub fn inline_or_file(
 mod tests {
     use super::*;
     use crate::flags::ByteSize;
+    use crate::telemetry::LogLevel;
     use clap::Parser;
     use serde::Deserialize;
 
@@ -194,10 +223,13 @@ mod tests {
         http_address: String,
         #[arg(long = "index-cache-size", default_value = "250MB")]
         index_cache_size: ByteSize,
-        #[arg(long = "log.level", default_value = "info")]
-        log_level: String,
         #[arg(long = "block-sync-concurrency", default_value_t = 20)]
         block_sync_concurrency: u32,
+        #[command(flatten)]
+        #[serde(flatten)]
+        telemetry: crate::telemetry::TelemetryArgs,
+        #[arg(long = "config-file")]
+        config_file: Option<std::path::PathBuf>,
     }
 
     fn run(argv: &[&str], file: Option<&str>, env: &[(&str, &str)]) -> Result<Args> {
@@ -224,8 +256,8 @@ mod tests {
         let file = "http-address: file:1\nlog.level: debug\nindex_cache_size: 1GB\nblock-sync-concurrency: 3\n";
         let a = run(&["svc"], Some(file), &[]).unwrap();
         assert_eq!(
-            (a.http_address.as_str(), a.log_level.as_str()),
-            ("file:1", "debug")
+            (a.http_address.as_str(), a.telemetry.log_level),
+            ("file:1", LogLevel::Debug)
         );
         assert_eq!(
             (a.index_cache_size, a.block_sync_concurrency),
@@ -239,8 +271,8 @@ mod tests {
         ];
         let a = run(&["svc"], Some(file), &env).unwrap();
         assert_eq!(
-            (a.http_address.as_str(), a.log_level.as_str()),
-            ("env:2", "debug")
+            (a.http_address.as_str(), a.telemetry.log_level),
+            ("env:2", LogLevel::Debug)
         );
         assert_eq!(a.block_sync_concurrency, 7);
 
@@ -253,6 +285,20 @@ mod tests {
         // A flag typed with its default value still wins over the layers below.
         let a = run(&["svc", "--block-sync-concurrency=20"], Some(file), &env).unwrap();
         assert_eq!(a.block_sync_concurrency, 20);
+    }
+
+    #[test]
+    fn from_matches_reads_the_config_file_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "http-address: fromfile:9\n").unwrap();
+        let argv = [
+            "svc".to_string(),
+            format!("--config-file={}", path.display()),
+        ];
+        let m = Args::command().try_get_matches_from(argv).unwrap();
+        let a: Args = from_matches(&m).unwrap();
+        assert_eq!(a.http_address, "fromfile:9");
     }
 
     #[test]
