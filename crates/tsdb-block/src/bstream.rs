@@ -25,10 +25,8 @@ impl BitWriter {
             self.stream.push(0);
             self.count = 8;
         }
-        if bit {
-            if let Some(last) = self.stream.last_mut() {
-                *last |= 1 << (self.count - 1);
-            }
+        if bit && let Some(last) = self.stream.last_mut() {
+            *last |= 1 << (self.count - 1);
         }
         self.count -= 1;
     }
@@ -88,7 +86,11 @@ pub struct Eof;
 
 impl<'a> BitReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Self { data, pos: 0, end: data.len() * 8 }
+        Self {
+            data,
+            pos: 0,
+            end: data.len() * 8,
+        }
     }
 
     /// Bit position from the start of the data.

@@ -66,7 +66,11 @@ pub enum SampleValue {
 /// Decodes a chunk payload of the given encoding into `(t, value)` pairs.
 pub fn decode(enc: Encoding, data: &[u8]) -> Result<Vec<(i64, SampleValue)>> {
     match enc {
-        Encoding::Xor => Ok(XorChunk::new(data)?.samples()?.into_iter().map(|s| (s.t, SampleValue::Float(s.v))).collect()),
+        Encoding::Xor => Ok(XorChunk::new(data)?
+            .samples()?
+            .into_iter()
+            .map(|s| (s.t, SampleValue::Float(s.v)))
+            .collect()),
         other => Err(Error::DecodeChunk {
             encoding: other.name(),
             bit: 0,

@@ -32,10 +32,18 @@ pub fn segment_file_name(seq: u32) -> String {
 
 /// Lists `dir`'s segment files sorted, as Prometheus does.
 pub fn list_segments(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir).map_err(|source| Error::Read { file: dir.display().to_string(), offset: 0, source })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| Error::Read {
+        file: dir.display().to_string(),
+        offset: 0,
+        source,
+    })?;
     let mut v = Vec::new();
     for e in rd {
-        let e = e.map_err(|source| Error::Read { file: dir.display().to_string(), offset: 0, source })?;
+        let e = e.map_err(|source| Error::Read {
+            file: dir.display().to_string(),
+            offset: 0,
+            source,
+        })?;
         let name = e.file_name();
         let name = name.to_string_lossy();
         if !name.is_empty() && name.chars().all(|c| c.is_ascii_digit()) {
@@ -65,15 +73,27 @@ impl ChunkReader {
     pub fn new(segments: Vec<Arc<dyn ByteSource>>) -> Result<Self> {
         for s in &segments {
             if s.len() < SEGMENT_HEADER_SIZE {
-                return Err(Error::corrupt(s.name(), 0, format!("segment file too short ({} bytes)", s.len())));
+                return Err(Error::corrupt(
+                    s.name(),
+                    0,
+                    format!("segment file too short ({} bytes)", s.len()),
+                ));
             }
             let h = s.read_range(0, SEGMENT_HEADER_SIZE)?;
             let magic = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
             if magic != MAGIC_CHUNKS {
-                return Err(Error::corrupt(s.name(), 0, format!("invalid magic number {magic:#010x}")));
+                return Err(Error::corrupt(
+                    s.name(),
+                    0,
+                    format!("invalid magic number {magic:#010x}"),
+                ));
             }
             if h[4] != CHUNKS_FORMAT_V1 {
-                return Err(Error::corrupt(s.name(), 4, format!("unsupported chunks format version {}", h[4])));
+                return Err(Error::corrupt(
+                    s.name(),
+                    4,
+                    format!("unsupported chunks format version {}", h[4]),
+                ));
             }
         }
         Ok(Self { segments })
@@ -102,9 +122,16 @@ impl ChunkReader {
         let seq = (r >> 32) as usize;
         let off = r & 0xffff_ffff;
         let seg = self.segments.get(seq).ok_or_else(|| Error::OutOfRange {
-            file: self.segments.first().map(|s| s.name().to_string()).unwrap_or_else(|| "chunks/".into()),
+            file: self
+                .segments
+                .first()
+                .map(|s| s.name().to_string())
+                .unwrap_or_else(|| "chunks/".into()),
             reference: r,
-            reason: format!("segment index {seq} but only {} segment files", self.segments.len()),
+            reason: format!(
+                "segment index {seq} but only {} segment files",
+                self.segments.len()
+            ),
         })?;
         let name = seg.name();
         if off < SEGMENT_HEADER_SIZE || off >= seg.len() {
@@ -116,20 +143,35 @@ impl ChunkReader {
         }
         let head_len = (MAX_LEN_FIELD + 1).min(seg.len() - off);
         let head = seg.read_range(off, head_len)?;
-        let (len, n) = uvarint(&head).ok_or_else(|| Error::corrupt(name, off, "invalid chunk length"))?;
+        let (len, n) =
+            uvarint(&head).ok_or_else(|| Error::corrupt(name, off, "invalid chunk length"))?;
         let start = off + n as u64;
         let total = len
             .checked_add(1 + 4)
             .filter(|t| start.checked_add(*t).is_some_and(|e| e <= seg.len()))
-            .ok_or_else(|| Error::corrupt(name, off, format!("chunk length {len} runs past end of segment")))?;
+            .ok_or_else(|| {
+                Error::corrupt(
+                    name,
+                    off,
+                    format!("chunk length {len} runs past end of segment"),
+                )
+            })?;
         let body = seg.read_range(start, total)?;
         let (payload, sum) = body.split_at(body.len() - 4);
         let stored = u32::from_be_bytes([sum[0], sum[1], sum[2], sum[3]]);
         let computed = crc32(payload);
         if stored != computed {
-            return Err(Error::Checksum { file: name.to_string(), offset: off, stored, computed });
+            return Err(Error::Checksum {
+                file: name.to_string(),
+                offset: off,
+                stored,
+                computed,
+            });
         }
-        Ok(RawChunk { encoding: Encoding::from_byte(body[0]), data: body.slice(1..body.len() - 4) })
+        Ok(RawChunk {
+            encoding: Encoding::from_byte(body[0]),
+            data: body.slice(1..body.len() - 4),
+        })
     }
 }
 
@@ -148,7 +190,15 @@ pub struct ChunkWriter {
 impl ChunkWriter {
     pub fn new(dir: &Path, segment_size: u64) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
-        Ok(Self { dir: dir.into(), segment_size, seq: None, file: None, n: 0, files: Vec::new(), buf: Vec::new() })
+        Ok(Self {
+            dir: dir.into(),
+            segment_size,
+            seq: None,
+            file: None,
+            n: 0,
+            files: Vec::new(),
+            buf: Vec::new(),
+        })
     }
 
     fn cut(&mut self) -> Result<()> {
@@ -171,7 +221,9 @@ impl ChunkWriter {
     fn finish_segment(&mut self) -> Result<()> {
         if let Some(w) = self.file.take() {
             let path = self.files.last().cloned().unwrap_or_default();
-            let f = w.into_inner().map_err(|e| Error::write(&path, e.into_error()))?;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::write(&path, e.into_error()))?;
             f.sync_all().map_err(|e| Error::write(&path, e))?;
         }
         Ok(())
@@ -180,7 +232,8 @@ impl ChunkWriter {
     /// Appends one chunk and returns its reference.
     pub fn write_chunk(&mut self, enc: Encoding, data: &[u8]) -> Result<ChunkRef> {
         let max = MAX_LEN_FIELD + 1 + data.len() as u64 + 4;
-        if self.file.is_none() || (self.n > SEGMENT_HEADER_SIZE && self.n + max > self.segment_size) {
+        if self.file.is_none() || (self.n > SEGMENT_HEADER_SIZE && self.n + max > self.segment_size)
+        {
             self.cut()?;
         }
         self.buf.clear();
@@ -193,7 +246,9 @@ impl ChunkWriter {
         let off = self.n;
         let seq = self.seq.unwrap_or(0);
         if off > u64::from(u32::MAX) {
-            return Err(Error::WriteBlock(format!("chunk segment offset {off} exceeds 4 GiB")));
+            return Err(Error::WriteBlock(format!(
+                "chunk segment offset {off} exceeds 4 GiB"
+            )));
         }
         let path = self.files.last().cloned().unwrap_or_default();
         if let Some(w) = self.file.as_mut() {
@@ -218,7 +273,10 @@ mod tests {
     fn write_some(dir: &Path, seg: u64) -> (Vec<ChunkRef>, Vec<Vec<u8>>) {
         let mut w = ChunkWriter::new(dir, seg).unwrap();
         let datas: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; usize::from(i) * 7 + 2]).collect();
-        let refs = datas.iter().map(|d| w.write_chunk(Encoding::Xor, d).unwrap()).collect();
+        let refs = datas
+            .iter()
+            .map(|d| w.write_chunk(Encoding::Xor, d).unwrap())
+            .collect();
         w.finish().unwrap();
         (refs, datas)
     }
@@ -251,7 +309,11 @@ mod tests {
         let r = ChunkReader::new(vec![Arc::new(MemSource::new("b/chunks/000001", bad))]).unwrap();
         let errs: Vec<_> = refs.iter().filter_map(|&rf| r.chunk(rf).err()).collect();
         assert_eq!(errs.len(), 1);
-        assert!(matches!(errs[0], Error::Checksum { .. } | Error::Corrupt { .. }), "{}", errs[0]);
+        assert!(
+            matches!(errs[0], Error::Checksum { .. } | Error::Corrupt { .. }),
+            "{}",
+            errs[0]
+        );
         assert!(errs[0].to_string().contains("b/chunks/000001"));
 
         let mut bad = orig.clone();
@@ -265,7 +327,10 @@ mod tests {
 
         let r = ChunkReader::new(vec![Arc::new(MemSource::new("m", orig.clone()))]).unwrap();
         assert!(matches!(r.chunk(1 << 32), Err(Error::OutOfRange { .. })));
-        assert!(matches!(r.chunk(orig.len() as u64 + 5), Err(Error::OutOfRange { .. })));
+        assert!(matches!(
+            r.chunk(orig.len() as u64 + 5),
+            Err(Error::OutOfRange { .. })
+        ));
         assert!(matches!(r.chunk(3), Err(Error::OutOfRange { .. })));
     }
 }

@@ -1,21 +1,39 @@
 //! Prometheus TSDB blocks, read and written bit-compatibly with Prometheus
 //! 3.5 (layer L1, storage formats; depends only on `aeon-model`).
 //!
-//! Entry types: [`BlockMeta`] (`meta.json` incl. the Thanos section),
-//! [`chunkenc`] (XOR / histogram / aggregate chunk codecs over plain
-//! `&[u8]` payloads), [`ChunkReader`]/[`ChunkWriter`] (segment files) and
-//! [`ByteSource`] (byte-range access to files or bucket objects).
+//! Entry types:
+//! - [`BlockMeta`]: `meta.json` including the Thanos `thanos` section.
+//! - [`chunkenc`]: XOR / histogram / aggregate chunk codecs over plain
+//!   `&[u8]` payloads (what the Store API carries).
+//! - [`ByteSource`]: byte-range access to a file or a bucket object; the
+//!   index and chunk readers only read through it.
+//! - [`IndexReader`] (postings for matchers, series, chunk metas),
+//!   [`IndexHeader`] (symbols + postings offsets, persistable),
+//!   [`ChunkReader`], [`BlockReader`] (all of a block together).
+//! - [`BlockWriter`]: sorted series in, a complete block out.
+//! - [`dump`] / [`openmetrics`]: `promtool tsdb dump` and
+//!   `create-blocks-from openmetrics` equivalents; [`cli`] mounts them.
 
+pub mod block;
 pub mod bstream;
 pub mod chunkenc;
 pub mod chunks;
+pub mod dump;
 mod error;
 mod fsutil;
+pub mod gofmt;
+pub mod index;
 pub mod meta;
+pub mod openmetrics;
 pub mod source;
+pub mod tombstones;
 pub mod varint;
+pub mod writer;
 
+pub use block::{BlockReader, BlockSeries};
 pub use chunks::{ChunkReader, ChunkRef, ChunkWriter, RawChunk};
 pub use error::{Error, Result};
+pub use index::{ChunkMeta, IndexHeader, IndexReader, IndexWriter, SeriesEntry};
 pub use meta::{BlockMeta, ThanosMeta};
 pub use source::{ByteSource, FileSource, MemSource};
+pub use writer::{BlockWriter, BlockWriterOptions, EncodedChunk};

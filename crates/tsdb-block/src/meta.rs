@@ -51,9 +51,17 @@ pub struct BlockMeta {
 pub struct BlockStats {
     #[serde(rename = "numSamples", default, skip_serializing_if = "is_zero_u64")]
     pub num_samples: u64,
-    #[serde(rename = "numFloatSamples", default, skip_serializing_if = "is_zero_u64")]
+    #[serde(
+        rename = "numFloatSamples",
+        default,
+        skip_serializing_if = "is_zero_u64"
+    )]
     pub num_float_samples: u64,
-    #[serde(rename = "numHistogramSamples", default, skip_serializing_if = "is_zero_u64")]
+    #[serde(
+        rename = "numHistogramSamples",
+        default,
+        skip_serializing_if = "is_zero_u64"
+    )]
     pub num_histogram_samples: u64,
     #[serde(rename = "numSeries", default, skip_serializing_if = "is_zero_u64")]
     pub num_series: u64,
@@ -162,7 +170,8 @@ mod ulid_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ulid, D::Error> {
         let s = String::deserialize(d)?;
-        Ulid::from_string(&s).map_err(|e| serde::de::Error::custom(format!("invalid ulid {s:?}: {e}")))
+        Ulid::from_string(&s)
+            .map_err(|e| serde::de::Error::custom(format!("invalid ulid {s:?}: {e}")))
     }
 }
 
@@ -177,7 +186,10 @@ mod ulid_vec {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ulid>, D::Error> {
         let v = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
         v.iter()
-            .map(|s| Ulid::from_string(s).map_err(|e| serde::de::Error::custom(format!("invalid ulid {s:?}: {e}"))))
+            .map(|s| {
+                Ulid::from_string(s)
+                    .map_err(|e| serde::de::Error::custom(format!("invalid ulid {s:?}: {e}")))
+            })
             .collect()
     }
 }
@@ -195,7 +207,11 @@ impl serde_json::ser::Formatter for GoFormatter {
     fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.inner.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.inner.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -207,7 +223,11 @@ impl serde_json::ser::Formatter for GoFormatter {
     fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.inner.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.inner.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -216,7 +236,11 @@ impl serde_json::ser::Formatter for GoFormatter {
     fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.inner.end_object_value(w)
     }
-    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
         let mut last = 0;
         for (i, c) in fragment.char_indices() {
             let esc = match c {
@@ -243,7 +267,11 @@ impl BlockMeta {
             min_time,
             max_time,
             stats: BlockStats::default(),
-            compaction: BlockMetaCompaction { level: 1, sources: vec![ulid], ..Default::default() },
+            compaction: BlockMetaCompaction {
+                level: 1,
+                sources: vec![ulid],
+                ..Default::default()
+            },
             version: 1,
             thanos: None,
             extra: BTreeMap::new(),
@@ -252,18 +280,23 @@ impl BlockMeta {
 
     /// Parses and validates (`version` must be 1, thanos version 0 or 1).
     pub fn parse(data: &[u8], file: &str) -> Result<Self> {
-        let m: BlockMeta =
-            serde_json::from_slice(data).map_err(|source| Error::ParseMeta { file: file.to_string(), source })?;
+        let m: BlockMeta = serde_json::from_slice(data).map_err(|source| Error::ParseMeta {
+            file: file.to_string(),
+            source,
+        })?;
         if m.version != 1 {
-            return Err(Error::InvalidMeta { file: file.into(), reason: format!("unexpected meta version {}", m.version) });
+            return Err(Error::InvalidMeta {
+                file: file.into(),
+                reason: format!("unexpected meta version {}", m.version),
+            });
         }
-        if let Some(t) = &m.thanos {
-            if t.version > 1 {
-                return Err(Error::InvalidMeta {
-                    file: file.into(),
-                    reason: format!("unexpected thanos meta version {}", t.version),
-                });
-            }
+        if let Some(t) = &m.thanos
+            && t.version > 1
+        {
+            return Err(Error::InvalidMeta {
+                file: file.into(),
+                reason: format!("unexpected thanos meta version {}", t.version),
+            });
         }
         Ok(m)
     }
@@ -272,16 +305,23 @@ impl BlockMeta {
     pub fn read_from_dir(dir: &Path) -> Result<Self> {
         let p = dir.join(META_FILENAME);
         let file = p.display().to_string();
-        let data = std::fs::read(&p).map_err(|source| Error::Read { file: file.clone(), offset: 0, source })?;
+        let data = std::fs::read(&p).map_err(|source| Error::Read {
+            file: file.clone(),
+            offset: 0,
+            source,
+        })?;
         Self::parse(&data, &file)
     }
 
     /// Serializes exactly like Go's `json.MarshalIndent(meta, "", "\t")`.
     pub fn to_json(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        let fmt = GoFormatter { inner: serde_json::ser::PrettyFormatter::with_indent(b"\t") };
+        let fmt = GoFormatter {
+            inner: serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+        };
         let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-        self.serialize(&mut ser).map_err(|e| Error::Invalid(format!("serialize meta.json: {e}")))?;
+        self.serialize(&mut ser)
+            .map_err(|e| Error::Invalid(format!("serialize meta.json: {e}")))?;
         Ok(out)
     }
 
@@ -311,7 +351,10 @@ mod tests {
         let m = BlockMeta::parse(PROMTOOL_META.as_bytes(), "meta.json").unwrap();
         assert_eq!(m.stats.num_samples, 8);
         assert_eq!(m.compaction.sources, vec![m.ulid]);
-        assert_eq!(String::from_utf8(m.to_json().unwrap()).unwrap(), PROMTOOL_META);
+        assert_eq!(
+            String::from_utf8(m.to_json().unwrap()).unwrap(),
+            PROMTOOL_META
+        );
     }
 
     #[test]
@@ -326,7 +369,10 @@ mod tests {
         assert_eq!(t.labels["b"], "<2>");
         assert_eq!(t.files.len(), 2);
         let out = String::from_utf8(m.to_json().unwrap()).unwrap();
-        assert!(out.contains("\"upload_time\": \"2026-01-01T00:00:00Z\""), "{out}");
+        assert!(
+            out.contains("\"upload_time\": \"2026-01-01T00:00:00Z\""),
+            "{out}"
+        );
         assert!(out.contains("\"zzz\": true"));
         assert!(out.contains("\"future\": ["));
         assert!(out.contains("\\u003c2\\u003e"), "{out}");
@@ -340,9 +386,17 @@ mod tests {
         let e = BlockMeta::parse(b"{\"ulid\": ", "blk/meta.json").unwrap_err();
         assert!(matches!(e, Error::ParseMeta { .. }));
         assert!(e.to_string().contains("blk/meta.json"));
-        let e = BlockMeta::parse(br#"{"ulid":"01M8AG9YXX2XQR2HNHMVF1XE07","minTime":1,"maxTime":2,"version":2}"#, "m").unwrap_err();
+        let e = BlockMeta::parse(
+            br#"{"ulid":"01M8AG9YXX2XQR2HNHMVF1XE07","minTime":1,"maxTime":2,"version":2}"#,
+            "m",
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::InvalidMeta { .. }), "{e}");
-        let e = BlockMeta::parse(br#"{"ulid":"nope","minTime":1,"maxTime":2,"version":1}"#, "m").unwrap_err();
+        let e = BlockMeta::parse(
+            br#"{"ulid":"nope","minTime":1,"maxTime":2,"version":1}"#,
+            "m",
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::ParseMeta { .. }), "{e}");
     }
 
@@ -350,7 +404,11 @@ mod tests {
     fn write_is_atomic_and_readable() {
         let d = tempfile::tempdir().unwrap();
         let mut m = BlockMeta::new(Ulid::new(), 0, 10);
-        m.thanos = Some(ThanosMeta { labels: [("a".into(), "b".into())].into(), source: "test".into(), ..Default::default() });
+        m.thanos = Some(ThanosMeta {
+            labels: [("a".into(), "b".into())].into(),
+            source: "test".into(),
+            ..Default::default()
+        });
         m.write_to_dir(d.path()).unwrap();
         assert_eq!(BlockMeta::read_from_dir(d.path()).unwrap(), m);
         assert!(!d.path().join("meta.json.tmp").exists());

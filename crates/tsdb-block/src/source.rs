@@ -53,7 +53,11 @@ pub trait ByteSource: Send + Sync + std::fmt::Debug {
 pub(crate) fn check_range(name: &str, total: u64, off: u64, len: u64) -> Result<()> {
     match off.checked_add(len) {
         Some(end) if end <= total => Ok(()),
-        _ => Err(Error::corrupt(name, off, format!("read of {len} bytes past end of file ({total} bytes)"))),
+        _ => Err(Error::corrupt(
+            name,
+            off,
+            format!("read of {len} bytes past end of file ({total} bytes)"),
+        )),
     }
 }
 
@@ -69,8 +73,19 @@ impl FileSource {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| Error::Read { file: name.clone(), offset: 0, source })?;
-        let len = file.metadata().map_err(|source| Error::Read { file: name.clone(), offset: 0, source })?.len();
+        let file = File::open(path).map_err(|source| Error::Read {
+            file: name.clone(),
+            offset: 0,
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| Error::Read {
+                file: name.clone(),
+                offset: 0,
+                source,
+            })?
+            .len();
         Ok(Self { file, name, len })
     }
 
@@ -93,7 +108,11 @@ impl ByteSource for FileSource {
         let mut buf = vec![0u8; len as usize];
         self.file
             .read_exact_at(&mut buf, off)
-            .map_err(|source| Error::Read { file: self.name.clone(), offset: off, source })?;
+            .map_err(|source| Error::Read {
+                file: self.name.clone(),
+                offset: off,
+                source,
+            })?;
         Ok(Bytes::from(buf))
     }
 }
@@ -107,13 +126,20 @@ pub struct MemSource {
 
 impl MemSource {
     pub fn new(name: impl Into<String>, data: impl Into<Bytes>) -> Self {
-        Self { data: data.into(), name: name.into() }
+        Self {
+            data: data.into(),
+            name: name.into(),
+        }
     }
 
     /// Loads a whole local file into memory.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self> {
         let name = path.as_ref().display().to_string();
-        let data = std::fs::read(path.as_ref()).map_err(|source| Error::Read { file: name.clone(), offset: 0, source })?;
+        let data = std::fs::read(path.as_ref()).map_err(|source| Error::Read {
+            file: name.clone(),
+            offset: 0,
+            source,
+        })?;
         Ok(Self::new(name, data))
     }
 }
@@ -143,7 +169,9 @@ mod tests {
     #[test]
     fn coalesced_reads_return_requested_slices() {
         let s = MemSource::new("m", (0u8..100).collect::<Vec<_>>());
-        let r = s.read_ranges(&[(50, 2), (10, 3), (12, 4), (90, 10)], 5).unwrap();
+        let r = s
+            .read_ranges(&[(50, 2), (10, 3), (12, 4), (90, 10)], 5)
+            .unwrap();
         assert_eq!(&r[0][..], &[50, 51]);
         assert_eq!(&r[1][..], &[10, 11, 12]);
         assert_eq!(&r[2][..], &[12, 13, 14, 15]);
@@ -153,7 +181,10 @@ mod tests {
     #[test]
     fn reads_past_end_are_errors() {
         let s = MemSource::new("blk/index", vec![0u8; 10]);
-        assert!(matches!(s.read_range(8, 3), Err(Error::Corrupt { offset: 8, .. })));
+        assert!(matches!(
+            s.read_range(8, 3),
+            Err(Error::Corrupt { offset: 8, .. })
+        ));
         assert!(s.read_range(u64::MAX, 2).is_err());
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");

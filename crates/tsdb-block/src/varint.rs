@@ -73,7 +73,12 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// `base` is the absolute file offset of `buf[0]`, used in errors.
     pub fn new(buf: &'a [u8], file: &'a str, base: u64) -> Self {
-        Self { buf, pos: 0, file, base }
+        Self {
+            buf,
+            pos: 0,
+            file,
+            base,
+        }
     }
 
     pub fn pos(&self) -> usize {
@@ -102,7 +107,10 @@ impl<'a> Cursor<'a> {
 
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.remaining() < n {
-            return Err(self.err(format!("truncated: need {n} bytes, have {}", self.remaining())));
+            return Err(self.err(format!(
+                "truncated: need {n} bytes, have {}",
+                self.remaining()
+            )));
         }
         let b = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -156,7 +164,8 @@ impl<'a> Cursor<'a> {
         let n = usize::try_from(n).map_err(|_| self.err("string length overflows"))?;
         let at = self.offset();
         let b = self.bytes(n)?;
-        std::str::from_utf8(b).map_err(|e| Error::corrupt(self.file, at, format!("invalid utf-8 string: {e}")))
+        std::str::from_utf8(b)
+            .map_err(|e| Error::corrupt(self.file, at, format!("invalid utf-8 string: {e}")))
     }
 }
 
@@ -201,7 +210,10 @@ mod tests {
     fn truncated_and_overflowing_uvarints_are_rejected() {
         assert_eq!(uvarint(&[0x80]), None);
         assert_eq!(uvarint(&[0xff; 10]), None);
-        assert_eq!(uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]), None);
+        assert_eq!(
+            uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            None
+        );
         let mut c = Cursor::new(&[0x80], "f", 100);
         let e = c.uvarint().unwrap_err();
         assert!(matches!(e, Error::Corrupt { offset: 100, .. }), "{e}");
@@ -212,6 +224,9 @@ mod tests {
         let mut c = Cursor::new(&[0, 0, 0, 1, 9], "blk/index", 40);
         assert_eq!(c.be_u32().unwrap(), 1);
         let e = c.be_u32().unwrap_err();
-        assert_eq!(e.to_string(), "corrupt blk/index at offset 44: truncated: need 4 bytes, have 1");
+        assert_eq!(
+            e.to_string(),
+            "corrupt blk/index at offset 44: truncated: need 4 bytes, have 1"
+        );
     }
 }

@@ -26,7 +26,15 @@ impl Default for XorEncoder {
 
 impl XorEncoder {
     pub fn new() -> Self {
-        Self { w: BitWriter::with_bytes(vec![0, 0]), num: 0, t: 0, v: 0.0, t_delta: 0, leading: 0xff, trailing: 0 }
+        Self {
+            w: BitWriter::with_bytes(vec![0, 0]),
+            num: 0,
+            t: 0,
+            v: 0.0,
+            t_delta: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
     }
 
     pub fn num_samples(&self) -> usize {
@@ -92,7 +100,13 @@ impl XorEncoder {
     }
 
     fn write_value(&mut self, v: f64) {
-        xor_write(&mut self.w, v.to_bits(), self.v.to_bits(), &mut self.leading, &mut self.trailing);
+        xor_write(
+            &mut self.w,
+            v.to_bits(),
+            self.v.to_bits(),
+            &mut self.leading,
+            &mut self.trailing,
+        );
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -111,7 +125,13 @@ pub(crate) fn bit_range(x: i64, nbits: u32) -> bool {
 
 /// Writes the XOR of two float bit patterns with the shared
 /// leading/trailing-zero window (also used by histogram chunks).
-pub(crate) fn xor_write(w: &mut BitWriter, new: u64, cur: u64, leading: &mut u8, trailing: &mut u8) {
+pub(crate) fn xor_write(
+    w: &mut BitWriter,
+    new: u64,
+    cur: u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) {
     let delta = new ^ cur;
     if delta == 0 {
         w.write_bit(false);
@@ -125,7 +145,10 @@ pub(crate) fn xor_write(w: &mut BitWriter, new: u64, cur: u64, leading: &mut u8,
     }
     if *leading != 0xff && new_leading >= *leading && new_trailing >= *trailing {
         w.write_bit(false);
-        w.write_bits(delta >> *trailing, 64 - u32::from(*leading) - u32::from(*trailing));
+        w.write_bits(
+            delta >> *trailing,
+            64 - u32::from(*leading) - u32::from(*trailing),
+        );
         return;
     }
     *leading = new_leading;
@@ -139,7 +162,12 @@ pub(crate) fn xor_write(w: &mut BitWriter, new: u64, cur: u64, leading: &mut u8,
 
 /// Reads an XOR-encoded value; `value` holds the previous bits on entry.
 #[inline]
-pub(crate) fn xor_read(r: &mut BitReader<'_>, value: &mut u64, leading: &mut u8, trailing: &mut u8) -> Result<(), Eof> {
+pub(crate) fn xor_read(
+    r: &mut BitReader<'_>,
+    value: &mut u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<(), Eof> {
     let p = r.peek64();
     if p >> 63 == 0 {
         r.consume(1)?;
@@ -176,7 +204,11 @@ pub struct XorChunk<'a> {
 impl<'a> XorChunk<'a> {
     pub fn new(data: &'a [u8]) -> Result<Self> {
         if data.len() < 2 {
-            return Err(Error::DecodeChunk { encoding: ENC, bit: 0, reason: "payload shorter than 2 bytes".into() });
+            return Err(Error::DecodeChunk {
+                encoding: ENC,
+                bit: 0,
+                reason: "payload shorter than 2 bytes".into(),
+            });
         }
         Ok(Self { data })
     }
@@ -245,7 +277,11 @@ impl XorIter<'_> {
     }
 
     fn fail(&mut self, reason: &str) {
-        self.err = Some(Error::DecodeChunk { encoding: ENC, bit: self.br.pos() as u64, reason: reason.into() });
+        self.err = Some(Error::DecodeChunk {
+            encoding: ENC,
+            bit: self.br.pos() as u64,
+            reason: reason.into(),
+        });
     }
 
     #[inline]
@@ -253,14 +289,27 @@ impl XorIter<'_> {
         const TRUNC: &str = "truncated bitstream";
         match self.read {
             0 => {
-                self.t = self.br.read_varint().map_err(|_| TRUNC)?.ok_or("invalid varint timestamp")?;
+                self.t = self
+                    .br
+                    .read_varint()
+                    .map_err(|_| TRUNC)?
+                    .ok_or("invalid varint timestamp")?;
                 self.v = self.br.read_bits(64).map_err(|_| TRUNC)?;
             }
             1 => {
-                self.t_delta = self.br.read_uvarint().map_err(|_| TRUNC)?.ok_or("invalid uvarint delta")?;
+                self.t_delta = self
+                    .br
+                    .read_uvarint()
+                    .map_err(|_| TRUNC)?
+                    .ok_or("invalid uvarint delta")?;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
-                xor_read(&mut self.br, &mut self.v, &mut self.leading, &mut self.trailing)
-                    .map_err(|_| "truncated or invalid value")?;
+                xor_read(
+                    &mut self.br,
+                    &mut self.v,
+                    &mut self.leading,
+                    &mut self.trailing,
+                )
+                .map_err(|_| "truncated or invalid value")?;
             }
             _ => {
                 let p = self.br.peek64();
@@ -283,13 +332,22 @@ impl XorIter<'_> {
                         let prefix = ones + 1;
                         let bits = (p << prefix) >> (64 - sz);
                         self.br.consume((prefix + sz) as usize).map_err(|_| TRUNC)?;
-                        if bits > (1 << (sz - 1)) { bits as i64 - (1i64 << sz) } else { bits as i64 }
+                        if bits > (1 << (sz - 1)) {
+                            bits as i64 - (1i64 << sz)
+                        } else {
+                            bits as i64
+                        }
                     }
                 };
                 self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
-                xor_read(&mut self.br, &mut self.v, &mut self.leading, &mut self.trailing)
-                    .map_err(|_| "truncated or invalid value")?;
+                xor_read(
+                    &mut self.br,
+                    &mut self.v,
+                    &mut self.leading,
+                    &mut self.trailing,
+                )
+                .map_err(|_| "truncated or invalid value")?;
             }
         }
         Ok(())
@@ -340,7 +398,12 @@ mod tests {
         // Two samples: t=1000 v=1, t=2000 v=1 -> varint(1000)=[0xd0,0x0f],
         // float64 1.0, uvarint(1000)=[0xe8,0x07], value bit 0 then padding.
         let b = encode(&[(1000, 1.0), (2000, 1.0)]);
-        assert_eq!(b, [0, 2, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00]);
+        assert_eq!(
+            b,
+            [
+                0, 2, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0xe8, 0x07, 0x00
+            ]
+        );
     }
 
     #[test]

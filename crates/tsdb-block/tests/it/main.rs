@@ -1,1 +1,5 @@
+//! Integration tests of aeon-tsdb-block against the real promtool 3.5.
+#![allow(clippy::unwrap_used)]
 
+mod promtool;
+mod util;

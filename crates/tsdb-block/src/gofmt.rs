@@ -1,0 +1,162 @@
+//! Go-compatible text formatting: `%g` for floats, `strconv.Quote`, and
+//! Prometheus's `labels.Labels.String()`.
+
+use aeon_model::Labels;
+use std::fmt::Write as _;
+
+/// Go's `fmt.Sprintf("%g", v)` for a float64 (shortest representation).
+pub fn format_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let neg = v.is_sign_negative();
+    let e = format!("{:e}", v.abs());
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let nd = digits.len() as i32;
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if !(-4..6).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exp.abs());
+        return out;
+    }
+    let dp = exp + 1; // digits before the decimal point
+    if dp <= 0 {
+        out.push_str("0.");
+        for _ in 0..-dp {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else if dp >= nd {
+        out.push_str(&digits);
+        for _ in 0..dp - nd {
+            out.push('0');
+        }
+    } else {
+        out.push_str(&digits[..dp as usize]);
+        out.push('.');
+        out.push_str(&digits[dp as usize..]);
+    }
+    out
+}
+
+/// Go's `strconv.Quote`.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn is_legacy_name(n: &str) -> bool {
+    let mut cs = n.chars();
+    match cs.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Prometheus's `labels.Labels.String()`: `{a="1", b="2"}`.
+pub fn labels_string(ls: &Labels) -> String {
+    let mut out = String::from("{");
+    for (i, l) in ls.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if is_legacy_name(&l.name) {
+            out.push_str(&l.name);
+        } else {
+            out.push_str(&quote(&l.name));
+        }
+        out.push('=');
+        out.push_str(&quote(&l.value));
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_go() {
+        let cases: &[(f64, &str)] = &[
+            (1.0, "1"),
+            (2.5, "2.5"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (1e-300, "1e-300"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (0.1, "0.1"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000123, "0.000123"),
+            (100.0, "100"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+            (-12.75, "-12.75"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_g(*v), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn quote_and_labels_like_go() {
+        assert_eq!(quote("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\x01é\"");
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "x y"), ("a.b", "1")]);
+        assert_eq!(
+            labels_string(&l),
+            "{__name__=\"up\", \"a.b\"=\"1\", job=\"x y\"}"
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! Writing blocks: sorted series in → `chunks/`, `index` (v2), `tombstones`
+//! and `meta.json` out, written into `<parent>/<ULID>.tmp` then fsynced and
+//! renamed atomically.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use aeon_model::Labels;
+use ulid::Ulid;
+
+use crate::chunkenc::{Encoding, XorEncoder};
+use crate::chunks::{ChunkWriter, DEFAULT_SEGMENT_SIZE};
+use crate::index::{ChunkMeta, IndexWriter};
+use crate::meta::{BlockMeta, ThanosMeta};
+use crate::{Error, Result, fsutil, tombstones};
+
+/// Prometheus's default samples per chunk.
+pub const SAMPLES_PER_CHUNK: usize = 120;
+/// Prometheus's default block duration (2h) in milliseconds.
+pub const DEFAULT_BLOCK_DURATION: i64 = 2 * 3600 * 1000;
+const MAX_BYTES_PER_XOR_CHUNK: usize = 1024 - 19;
+
+/// Options of a [`BlockWriter`].
+#[derive(Debug, Clone)]
+pub struct BlockWriterOptions {
+    /// Chunk range of the simulated head (chunks never cross a multiple of it).
+    pub chunk_range: i64,
+    pub segment_size: u64,
+    pub ulid: Option<Ulid>,
+    pub thanos: Option<ThanosMeta>,
+    /// Overrides for the block time range (default: samples' min and max+1).
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+}
+
+impl Default for BlockWriterOptions {
+    fn default() -> Self {
+        Self {
+            chunk_range: DEFAULT_BLOCK_DURATION,
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            ulid: None,
+            thanos: None,
+            min_time: None,
+            max_time: None,
+        }
+    }
+}
+
+/// An encoded chunk ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedChunk {
+    pub min_time: i64,
+    pub max_time: i64,
+    pub encoding: Encoding,
+    pub data: Vec<u8>,
+}
+
+fn range_for_timestamp(t: i64, width: i64) -> i64 {
+    (t / width) * width + width
+}
+
+fn compute_chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
+    let n = (max - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    if n <= 1.0 {
+        return max;
+    }
+    (start as f64 + (max - start) as f64 / n.floor()) as i64
+}
+
+/// Cuts float samples into XOR chunks exactly like the Prometheus head
+/// appender (120 samples target spread evenly up to the chunk range end,
+/// hard cap 240 samples / ~1 KiB). Samples must have increasing timestamps.
+pub fn cut_xor_chunks(samples: &[(i64, f64)], chunk_range: i64) -> Result<Vec<EncodedChunk>> {
+    let mut out = Vec::new();
+    let mut cur: Option<(XorEncoder, i64, i64)> = None;
+    let mut next_at = i64::MAX;
+    for &(t, v) in samples {
+        if let Some((_, _, maxt)) = &cur
+            && *maxt >= t
+        {
+            return Err(Error::WriteBlock(format!(
+                "out of order sample at {t} (last {maxt})"
+            )));
+        }
+        let needs_cut = match &cur {
+            None => true,
+            Some((e, _, _)) => e.size() > MAX_BYTES_PER_XOR_CHUNK,
+        };
+        if needs_cut {
+            if let Some((e, mint, maxt)) = cur.take() {
+                out.push(EncodedChunk {
+                    min_time: mint,
+                    max_time: maxt,
+                    encoding: Encoding::Xor,
+                    data: e.finish(),
+                });
+            }
+            cur = Some((XorEncoder::new(), t, i64::MIN));
+            next_at = range_for_timestamp(t, chunk_range);
+        }
+        let (e, mint, maxt) = cur
+            .as_mut()
+            .ok_or_else(|| Error::WriteBlock("no head chunk".into()))?;
+        let num = e.num_samples();
+        if num == 0 {
+            *mint = t;
+            next_at = range_for_timestamp(t, chunk_range);
+        }
+        if num == SAMPLES_PER_CHUNK / 4 {
+            next_at = compute_chunk_end_time(*mint, *maxt, next_at, 4.0);
+        }
+        if t >= next_at || num >= SAMPLES_PER_CHUNK * 2 {
+            let (e, mint, maxt) = cur
+                .take()
+                .ok_or_else(|| Error::WriteBlock("no head chunk".into()))?;
+            out.push(EncodedChunk {
+                min_time: mint,
+                max_time: maxt,
+                encoding: Encoding::Xor,
+                data: e.finish(),
+            });
+            cur = Some((XorEncoder::new(), t, i64::MIN));
+            next_at = range_for_timestamp(t, chunk_range);
+        }
+        let (e, _, maxt) = cur
+            .as_mut()
+            .ok_or_else(|| Error::WriteBlock("no head chunk".into()))?;
+        e.append(t, v);
+        *maxt = t;
+    }
+    if let Some((e, mint, maxt)) = cur.take() {
+        out.push(EncodedChunk {
+            min_time: mint,
+            max_time: maxt,
+            encoding: Encoding::Xor,
+            data: e.finish(),
+        });
+    }
+    Ok(out)
+}
+
+/// Streams series (in label order) into a new block.
+#[derive(Debug)]
+pub struct BlockWriter {
+    parent: PathBuf,
+    tmp: PathBuf,
+    ulid: Ulid,
+    opts: BlockWriterOptions,
+    chunks: Option<ChunkWriter>,
+    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    num_samples: u64,
+    num_chunks: u64,
+    mint: i64,
+    maxt: i64,
+}
+
+impl BlockWriter {
+    pub fn new(parent: &Path, opts: BlockWriterOptions) -> Result<Self> {
+        let ulid = match opts.ulid {
+            Some(u) => u,
+            None => Ulid::new(),
+        };
+        let tmp = parent.join(format!("{ulid}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| Error::write(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::write(&tmp, e))?;
+        let chunks = ChunkWriter::new(&tmp.join("chunks"), opts.segment_size)?;
+        Ok(Self {
+            parent: parent.into(),
+            tmp,
+            ulid,
+            opts,
+            chunks: Some(chunks),
+            series: Vec::new(),
+            num_samples: 0,
+            num_chunks: 0,
+            mint: i64::MAX,
+            maxt: i64::MIN,
+        })
+    }
+
+    pub fn ulid(&self) -> Ulid {
+        self.ulid
+    }
+
+    /// Adds a series from already encoded chunks (sorted by time).
+    pub fn add_series_chunks(&mut self, labels: Labels, chunks: &[EncodedChunk]) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        if let Some((last, _)) = self.series.last()
+            && *last >= labels
+        {
+            return Err(Error::WriteBlock(format!(
+                "series {labels} added out of order (after {last})"
+            )));
+        }
+        let mut metas = Vec::with_capacity(chunks.len());
+        for c in chunks {
+            let w = self
+                .chunks
+                .as_mut()
+                .ok_or_else(|| Error::WriteBlock("writer already finished".into()))?;
+            let r = w.write_chunk(c.encoding, &c.data)?;
+            metas.push(ChunkMeta {
+                min_time: c.min_time,
+                max_time: c.max_time,
+                r#ref: r,
+            });
+            self.num_samples += crate::chunkenc::num_samples(&c.data) as u64;
+            self.num_chunks += 1;
+            self.mint = self.mint.min(c.min_time);
+            self.maxt = self.maxt.max(c.max_time);
+        }
+        self.series.push((labels, metas));
+        Ok(())
+    }
+
+    /// Adds a float series, cutting chunks like the Prometheus head.
+    pub fn add_float_series(&mut self, labels: Labels, samples: &[(i64, f64)]) -> Result<()> {
+        let chunks = cut_xor_chunks(samples, self.opts.chunk_range)
+            .map_err(|e| Error::WriteBlock(format!("series {labels}: {e}")))?;
+        self.add_series_chunks(labels, &chunks)
+    }
+
+    /// Discards the partially written block.
+    pub fn abort(mut self) -> Result<()> {
+        self.chunks.take();
+        std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::write(&self.tmp, e))
+    }
+
+    /// Writes index, tombstones and meta.json, then renames the directory
+    /// into place. Returns the final meta and directory.
+    pub fn finish(mut self) -> Result<(BlockMeta, PathBuf)> {
+        if let Some(w) = self.chunks.take() {
+            w.finish()?;
+        }
+        let mut symbols: BTreeSet<String> = BTreeSet::new();
+        symbols.insert(String::new());
+        for (ls, _) in &self.series {
+            for l in ls.iter() {
+                if !symbols.contains(&l.name) {
+                    symbols.insert(l.name.clone());
+                }
+                if !symbols.contains(&l.value) {
+                    symbols.insert(l.value.clone());
+                }
+            }
+        }
+        let mut iw = IndexWriter::create(&self.tmp.join("index"), symbols)?;
+        for (ls, metas) in &self.series {
+            iw.add_series(ls, metas)?;
+        }
+        iw.finish()?;
+        tombstones::write_dir(&self.tmp, &tombstones::Tombstones::new())?;
+        let (mint, maxt) = if self.series.is_empty() {
+            (0, 0)
+        } else {
+            (self.mint, self.maxt.saturating_add(1))
+        };
+        let mut meta = BlockMeta::new(
+            self.ulid,
+            self.opts.min_time.unwrap_or(mint),
+            self.opts.max_time.unwrap_or(maxt),
+        );
+        meta.stats.num_samples = self.num_samples;
+        meta.stats.num_series = self.series.len() as u64;
+        meta.stats.num_chunks = self.num_chunks;
+        meta.thanos = self.opts.thanos.clone();
+        meta.write_to_dir(&self.tmp)?;
+        fsutil::sync_dir(&self.tmp.join("chunks"))?;
+        fsutil::sync_dir(&self.tmp)?;
+        let dst = self.parent.join(self.ulid.to_string());
+        std::fs::rename(&self.tmp, &dst).map_err(|e| Error::write(&dst, e))?;
+        fsutil::sync_dir(&self.parent)?;
+        Ok((meta, dst))
+    }
+}
