@@ -159,3 +159,6 @@ pub(crate) fn check_section(b: &Bytes, file: &str, off: u64) -> Result<Bytes> {
     }
     Ok(b.slice(..n))
 }
+
+#[cfg(test)]
+mod tests;

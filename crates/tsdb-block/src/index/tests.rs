@@ -1,0 +1,187 @@
+use std::sync::Arc;
+
+use aeon_model::{Labels, MatchType, Matcher};
+use proptest::prelude::*;
+
+use super::*;
+use crate::source::MemSource;
+
+fn build(series: &[Labels]) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("index");
+    let mut sorted = series.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut syms = vec![String::new()];
+    for s in &sorted {
+        for l in s.iter() {
+            syms.push(l.name.clone());
+            syms.push(l.value.clone());
+        }
+    }
+    let mut w = IndexWriter::create(&p, syms).unwrap();
+    for (i, s) in sorted.iter().enumerate() {
+        let i = i as i64;
+        let chunks = [
+            ChunkMeta {
+                min_time: i,
+                max_time: i + 10,
+                r#ref: 8 + (i as u64) * 100,
+            },
+            ChunkMeta {
+                min_time: i + 20,
+                max_time: i + 30,
+                r#ref: 8 + (i as u64) * 100 + 50,
+            },
+        ];
+        w.add_series(s, &chunks).unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::read(&p).unwrap()
+}
+
+fn reader(data: Vec<u8>) -> Result<IndexReader> {
+    IndexReader::open(Arc::new(MemSource::new("blk/index", data)))
+}
+
+fn label_sets() -> impl Strategy<Value = Vec<Labels>> {
+    let lbl = (0usize..3, 0usize..4);
+    proptest::collection::vec(proptest::collection::vec(lbl, 1..4), 1..40).prop_map(|sets| {
+        let names = ["a", "b", "c"];
+        let vals = ["", "x", "y", "xy"];
+        sets.into_iter()
+            .map(|ls| {
+                let mut pairs: Vec<(&str, &str)> = vec![("__name__", "m")];
+                pairs.extend(ls.into_iter().map(|(n, v)| (names[n], vals[v])));
+                Labels::from_pairs(&pairs)
+            })
+            .collect()
+    })
+}
+
+fn matcher() -> impl Strategy<Value = Matcher> {
+    let kinds = [
+        MatchType::Equal,
+        MatchType::NotEqual,
+        MatchType::RegexMatch,
+        MatchType::RegexNoMatch,
+    ];
+    let values = ["", "x", "y", "x|y", ".*", ".+", "x.*", "", "z"];
+    (0usize..4, 0usize..4, 0usize..values.len()).prop_map(move |(k, n, v)| {
+        let names = ["a", "b", "c", "__name__"];
+        Matcher::new(kinds[k], names[n], values[v]).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn postings_for_matchers_equals_brute_force(sets in label_sets(), ms in proptest::collection::vec(matcher(), 1..4)) {
+        let data = build(&sets);
+        let r = reader(data).unwrap();
+        let got = r.postings_for_matchers(&ms).unwrap();
+        let got_labels: Vec<Labels> = got.iter().map(|&id| r.series(id).unwrap().labels).collect();
+        let mut want: Vec<Labels> = sets.clone();
+        want.sort();
+        want.dedup();
+        want.retain(|l| ms.iter().all(|m| m.matches_labels(l)));
+        prop_assert_eq!(got_labels, want);
+    }
+}
+
+#[test]
+fn series_labels_and_chunk_metas_round_trip() {
+    let sets = vec![
+        Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+        Labels::from_pairs(&[("__name__", "up"), ("job", "b")]),
+        Labels::from_pairs(&[("__name__", "down")]),
+    ];
+    let r = reader(build(&sets)).unwrap();
+    assert_eq!(r.label_names(), vec!["__name__", "job"]);
+    assert_eq!(r.label_values("job"), vec!["a", "b"]);
+    let all = r.all_postings().unwrap();
+    assert_eq!(all.len(), 3);
+    let s = r.series(all[1]).unwrap();
+    assert_eq!(s.labels, sets[0]);
+    assert_eq!(
+        s.chunks[1],
+        ChunkMeta {
+            min_time: 21,
+            max_time: 31,
+            r#ref: 158
+        }
+    );
+    assert_eq!(r.series_in_range(all[1], 15, 19).unwrap().chunks.len(), 0);
+    assert_eq!(r.series_in_range(all[1], 31, 100).unwrap().chunks.len(), 1);
+    assert!(r.postings("job", "zzz").unwrap().is_empty());
+    let h = IndexHeader::decode(&r.header().encode(), "h").unwrap();
+    assert_eq!(h.symbols.len(), r.header().symbols.len());
+    assert_eq!(h.toc, r.header().toc);
+}
+
+#[test]
+fn corrupt_indexes_are_typed_errors() {
+    let sets = vec![Labels::from_pairs(&[("__name__", "up"), ("job", "a")])];
+    let good = build(&sets);
+
+    let mut bad = good.clone();
+    bad[0] = 0;
+    let e = reader(bad).unwrap_err();
+    assert!(
+        matches!(e, Error::Corrupt { offset: 0, .. }) && e.to_string().contains("blk/index"),
+        "{e}"
+    );
+
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 1;
+    assert!(matches!(reader(bad).unwrap_err(), Error::Checksum { .. }));
+
+    let mut bad = good.clone();
+    bad[12] ^= 0xff; // inside the symbol table
+    assert!(matches!(
+        reader(bad).unwrap_err(),
+        Error::Checksum { offset: 5, .. }
+    ));
+
+    for cut in [0, 3, 20, good.len() / 2, good.len() - 1] {
+        assert!(
+            reader(good[..cut].to_vec()).is_err(),
+            "truncated at {cut} opened"
+        );
+    }
+
+    let r = reader(good.clone()).unwrap();
+    assert!(matches!(r.series(0), Err(Error::OutOfRange { .. })));
+    assert!(matches!(r.series(u32::MAX), Err(Error::OutOfRange { .. })));
+
+    // Corrupt a series entry: reading it fails with a checksum error.
+    let id = r.all_postings().unwrap()[0];
+    let mut bad = good;
+    bad[id as usize * 16 + 3] ^= 0xff;
+    let r = reader(bad).unwrap();
+    let e = r.series(id).unwrap_err();
+    assert!(
+        matches!(e, Error::Checksum { .. } | Error::Corrupt { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn index_header_is_persisted_and_rebuilt_when_corrupt() {
+    let sets = vec![Labels::from_pairs(&[("__name__", "up"), ("job", "a")])];
+    let src = MemSource::new("blk/index", build(&sets));
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("index-header");
+    let h1 = IndexHeader::load_or_build(&p, &src).unwrap();
+    assert!(p.exists());
+    let h2 = IndexHeader::load_or_build(&p, &src).unwrap();
+    assert_eq!(h1.toc, h2.toc);
+    let mut data = std::fs::read(&p).unwrap();
+    data[10] ^= 0xff;
+    std::fs::write(&p, &data).unwrap();
+    assert!(IndexHeader::decode(&data, "x").is_err());
+    let h3 = IndexHeader::load_or_build(&p, &src).unwrap();
+    assert_eq!(h3.postings.num_entries(), h1.postings.num_entries());
+    assert!(IndexHeader::decode(&std::fs::read(&p).unwrap(), "x").is_ok());
+}
