@@ -63,7 +63,7 @@ struct Group {
 fn group_labels(m: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {
         let mut names: Vec<&str> = grouping.iter().map(String::as_str).collect();
-        names.push(METRIC_NAME);
+        names.extend(crate::engine::NAME_LABELS);
         m.without(&names)
     } else {
         m.keep_only(grouping)
@@ -192,6 +192,9 @@ pub(crate) fn aggregate(
                 if op == AggOp::Stddev || op == AggOp::Stdvar {
                     if let Some(g) = groups.last_mut() {
                         g.value = 0.0;
+                        if !f.is_finite() {
+                            g.kahan = f64::NAN;
+                        }
                     }
                 }
                 index.insert(key, groups.len() - 1);
@@ -251,6 +254,9 @@ pub(crate) fn aggregate(
                 }
             }
             AggOp::Stddev | AggOp::Stdvar => {
+                if !f.is_finite() {
+                    g.kahan = f64::NAN;
+                }
                 let delta = f - g.mean;
                 g.mean += delta / g.count;
                 g.value += delta * (f - g.mean);
@@ -272,8 +278,8 @@ pub(crate) fn aggregate(
             AggOp::Count => g.count,
             AggOp::Group => 1.0,
             AggOp::Min | AggOp::Max => g.value,
-            AggOp::Stdvar => g.value / g.count,
-            AggOp::Stddev => (g.value / g.count).sqrt(),
+            AggOp::Stdvar => g.value / g.count + g.kahan,
+            AggOp::Stddev => (g.value / g.count).sqrt() + g.kahan,
             AggOp::Quantile => {
                 let mut vals: Vec<f64> = g.members.iter().map(|&i| input[i].f).collect();
                 quantile(pnum.unwrap_or(f64::NAN), &mut vals)

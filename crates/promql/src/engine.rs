@@ -180,7 +180,7 @@ impl Engine {
                         total += vec.len();
                         for s in vec {
                             let metric = if s.drop_name {
-                                s.metric.without(&[METRIC_NAME])
+                                s.metric.without(&NAME_LABELS)
                             } else {
                                 s.metric
                             };
@@ -233,7 +233,7 @@ fn finish_instant(v: Value) -> Result<Value> {
             let mut any_drop = false;
             for mut s in vec {
                 if s.drop_name {
-                    s.metric = s.metric.without(&[METRIC_NAME]);
+                    s.metric = s.metric.without(&NAME_LABELS);
                     s.drop_name = false;
                     any_drop = true;
                 }
@@ -248,7 +248,7 @@ fn finish_instant(v: Value) -> Result<Value> {
             let mut out = Vec::with_capacity(m.len());
             for mut s in m {
                 if s.drop_name {
-                    s.metric = s.metric.without(&[METRIC_NAME]);
+                    s.metric = s.metric.without(&NAME_LABELS);
                     s.drop_name = false;
                 }
                 out.push(s);
@@ -266,6 +266,9 @@ fn finish_instant(v: Value) -> Result<Value> {
         v => v,
     })
 }
+
+/// Labels removed together with the metric name (`__type__`/`__unit__` of the type-and-unit feature).
+pub(crate) const NAME_LABELS: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
 
 /// Errors when two samples of `v` have the same labels.
 pub(crate) fn check_duplicates(v: &[Sample]) -> Result<()> {

@@ -90,18 +90,9 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool)
     (start + (end - start) * (rank / count), forced)
 }
 
-pub(crate) fn histogram_quantile(
-    ev: &mut Evaluator<'_>,
-    q: f64,
-    v: Vector,
-    ts: i64,
-) -> Result<Value> {
-    if q.is_nan() || !(0.0..=1.0).contains(&q) {
-        ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
-            format_float(q)
-        ));
-    }
+type BucketGroups = (Vec<Labels>, HashMap<Labels, (Vec<(f64, f64)>, String)>);
+
+fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, (Vec<(f64, f64)>, String)> = HashMap::new();
     for s in v {
@@ -128,6 +119,22 @@ pub(crate) fn histogram_quantile(
             .0
             .push((ub, s.f));
     }
+    (order, groups)
+}
+
+pub(crate) fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    q: f64,
+    v: Vector,
+    ts: i64,
+) -> Result<Value> {
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            format_float(q)
+        ));
+    }
+    let (order, mut groups) = group_buckets(ev, v);
     let mut out = Vec::with_capacity(order.len());
     for key in order {
         let Some((mut buckets, name)) = groups.remove(&key) else {
@@ -163,4 +170,98 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     }
     let clean: String = t.chars().filter(|&c| c != '_').collect();
     clean.parse().ok()
+}
+
+/// Fraction of observations between `lower` and `upper` of classic buckets.
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(ub, c) in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.0 == ub => last.1 += c,
+            _ => merged.push((ub, c)),
+        }
+    }
+    let count = merged[merged.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, &(ub, c)) in merged.iter().enumerate() {
+        let lb = if i == 0 {
+            if ub > 0.0 { 0.0 } else { f64::NEG_INFINITY }
+        } else {
+            merged[i - 1].0
+        };
+        let interp = |v: f64| rank + (c - rank) * (v - lb) / (ub - lb);
+        if !lower_set && lb >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lb >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lb < lower && ub > lower {
+            lower_rank = if lb.is_infinite() {
+                rank
+            } else {
+                interp(lower)
+            };
+            lower_set = true;
+        }
+        if !upper_set && lb < upper && ub > upper {
+            upper_rank = if lb.is_infinite() || ub.is_infinite() {
+                if ub.is_infinite() { rank } else { c }
+            } else {
+                interp(upper)
+            };
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = c;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+pub(crate) fn histogram_fraction(
+    ev: &mut Evaluator<'_>,
+    lo: f64,
+    hi: f64,
+    v: Vector,
+    ts: i64,
+) -> Result<Value> {
+    let (order, mut groups) = group_buckets(ev, v);
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let Some((mut buckets, _)) = groups.remove(&key) else {
+            continue;
+        };
+        let f = bucket_fraction(lo, hi, &mut buckets);
+        out.push(Sample {
+            metric: key,
+            t: ts,
+            f,
+            drop_name: true,
+        });
+    }
+    Ok(Value::Vector(out))
 }

@@ -311,7 +311,9 @@ fn lex_number(input: &str, start: usize) -> Result<(Tok, usize)> {
         if c.is_ascii_digit() {
             prev_digit = true;
             i += 1;
-        } else if (c == b'_' && prev_digit && b.get(i + 1).is_some_and(|n| n.is_ascii_digit())) || c == b'.' {
+        } else if (c == b'_' && prev_digit && b.get(i + 1).is_some_and(|n| n.is_ascii_digit()))
+            || c == b'.'
+        {
             prev_digit = false;
             i += 1;
         } else if (c == b'e' || c == b'E')

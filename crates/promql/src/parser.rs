@@ -128,7 +128,12 @@ impl<'a> Parser<'a> {
             let on = k == "on";
             self.next();
             let labels = self.label_list()?;
-            matching = Some(VectorMatching { card: Card::OneToOne, labels, on, include: vec![] });
+            matching = Some(VectorMatching {
+                card: Card::OneToOne,
+                labels,
+                on,
+                include: vec![],
+            });
         }
         if let Some(k @ ("group_left" | "group_right")) = kw(self.peek()).as_deref() {
             let pos = self.pos();
@@ -407,12 +412,7 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    fn selector(
-        &self,
-        name: Option<String>,
-        raw: Vec<RawMatcher>,
-        pos: usize,
-    ) -> Result<Expr> {
+    fn selector(&self, name: Option<String>, raw: Vec<RawMatcher>, pos: usize) -> Result<Expr> {
         let mut matchers = Vec::with_capacity(raw.len() + 1);
         let mut metric = name.clone();
         if let Some(n) = &name {

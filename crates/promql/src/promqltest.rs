@@ -100,9 +100,6 @@ fn parse_num(s: &str) -> Option<f64> {
         "nan" | "+nan" | "-nan" => return Some(f64::NAN),
         _ => {}
     }
-    if let Some(h) = s.strip_prefix("0x") {
-        return u64::from_str_radix(h, 16).ok().map(|v| v as f64);
-    }
     s.parse().ok()
 }
 
@@ -257,6 +254,8 @@ pub enum Command {
         interval: i64,
         /// The series.
         series: Vec<(Labels, Vec<SeqValue>)>,
+        /// `load_with_nhcb`: classic histograms are also loaded as native histograms with custom buckets.
+        nhcb: bool,
     },
     /// `clear`.
     Clear,
@@ -281,6 +280,7 @@ pub fn parse_script(input: &str) -> Result<Vec<Command>, String> {
             cmds.push(Command::Clear);
             i += 1;
         } else if let Some(rest) = l.strip_prefix("load") {
+            let nhcb = rest.starts_with("_with_nhcb");
             let rest = rest.strip_prefix("_with_nhcb").unwrap_or(rest);
             let interval =
                 parse_time(rest).ok_or_else(|| format!("line {lineno}: bad load interval"))?;
@@ -293,7 +293,11 @@ pub fn parse_script(input: &str) -> Result<Vec<Command>, String> {
                 }
                 i += 1;
             }
-            cmds.push(Command::Load { interval, series });
+            cmds.push(Command::Load {
+                interval,
+                series,
+                nhcb,
+            });
         } else if l.starts_with("eval") {
             let case = parse_eval(&lines, &mut i)?;
             cmds.push(Command::Eval(Box::new(case)));
@@ -415,11 +419,24 @@ fn parse_eval(lines: &[&str], i: &mut usize) -> Result<EvalCase, String> {
     Ok(case)
 }
 
+/// The outcome of one `eval`.
+#[derive(Debug)]
+pub struct CaseResult {
+    /// 1-based line of the `eval`.
+    pub line: usize,
+    /// The query.
+    pub expr: String,
+    /// Ok, or why the case failed.
+    pub outcome: Result<(), String>,
+    /// The case reads series loaded with native histogram samples, or expects histograms.
+    pub uses_histograms: bool,
+}
+
 /// The outcome of running one script.
 #[derive(Debug, Default)]
 pub struct ScriptResult {
     /// `(line, query, Ok or failure message)` per eval.
-    pub cases: Vec<(usize, String, Result<(), String>)>,
+    pub cases: Vec<CaseResult>,
 }
 
 /// Runs a script against a fresh in-memory storage and the engine options
@@ -432,11 +449,25 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
     });
     let mut storage = MemStorage::new();
     let mut res = ScriptResult::default();
+    let mut hist_names: Vec<String> = Vec::new();
     for c in cmds {
         match c {
-            Command::Clear => storage.clear(),
-            Command::Load { interval, series } => {
+            Command::Clear => {
+                storage.clear();
+                hist_names.clear();
+            }
+            Command::Load {
+                interval,
+                series,
+                nhcb,
+            } => {
+                if nhcb {
+                    hist_names.push("nhcb".to_string());
+                }
                 for (labels, vals) in series {
+                    if vals.contains(&SeqValue::Histogram) {
+                        hist_names.push(labels.get_or_empty(METRIC_NAME).to_string());
+                    }
                     for (k, v) in vals.iter().enumerate() {
                         if let SeqValue::Float(f) = v {
                             storage.append(labels.clone(), k as i64 * interval, *f);
@@ -449,7 +480,17 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
                     run_eval(&engine, &storage, &case)
                 }))
                 .unwrap_or_else(|_| Err("panic during evaluation".to_string()));
-                res.cases.push((case.line, case.expr.clone(), outcome));
+                let uses_histograms = !hist_names.is_empty()
+                    || case
+                        .expected
+                        .iter()
+                        .any(|(_, v)| v.contains(&SeqValue::Histogram));
+                res.cases.push(CaseResult {
+                    line: case.line,
+                    expr: case.expr.clone(),
+                    outcome,
+                    uses_histograms,
+                });
             }
         }
     }
@@ -737,7 +778,6 @@ fn compare(case: &EvalCase, v: &Value, ordered: bool) -> Result<(), String> {
             }
         }
     }
-    let _ = METRIC_NAME;
     Ok(())
 }
 

@@ -59,10 +59,11 @@ pub(crate) fn call(
     match name {
         "rate" | "increase" | "irate" => {
             if let Some(n) = metric_name(marg) {
-                let counter_like =
-                    n.ends_with("_total") || n.ends_with("_sum") || n.ends_with("_count") || n.ends_with("_bucket");
-                if !matrix.is_empty() && !counter_like
-                {
+                let counter_like = n.ends_with("_total")
+                    || n.ends_with("_sum")
+                    || n.ends_with("_count")
+                    || n.ends_with("_bucket");
+                if !matrix.is_empty() && !counter_like {
                     ev.info(format!(
                         "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
                     ));
@@ -186,22 +187,15 @@ pub(crate) fn absent_labels(e: &Expr) -> Labels {
         _ => return Labels::empty(),
     };
     let mut b = Labels::empty().builder();
-    let mut seen: Vec<&str> = Vec::new();
-    let mut dup: Vec<&str> = Vec::new();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for m in &vs.matchers {
-        if m.name == METRIC_NAME {
+        *count.entry(m.name.as_str()).or_default() += 1;
+    }
+    for m in &vs.matchers {
+        if m.name == METRIC_NAME || m.kind != MatchType::Equal || count[m.name.as_str()] > 1 {
             continue;
         }
-        if m.kind == MatchType::Equal {
-            if seen.contains(&m.name.as_str()) {
-                dup.push(&m.name);
-            }
-            seen.push(&m.name);
-            b.set(m.name.clone(), m.value.clone());
-        }
-    }
-    for d in dup {
-        b.del(d);
+        b.set(m.name.clone(), m.value.clone());
     }
     b.build()
 }

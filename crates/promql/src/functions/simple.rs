@@ -200,6 +200,17 @@ pub(crate) fn call(
                 }
             }));
         }
+        "histogram_quantile" => {
+            let q = ev.eval_scalar(&args[0], ts)?;
+            let v = ev.eval_vector(&args[1], ts)?;
+            return crate::histogram::histogram_quantile(ev, q, v, ts);
+        }
+        "histogram_fraction" => {
+            let lo = ev.eval_scalar(&args[0], ts)?;
+            let hi = ev.eval_scalar(&args[1], ts)?;
+            let v = ev.eval_vector(&args[2], ts)?;
+            return crate::histogram::histogram_fraction(ev, lo, hi, v, ts);
+        }
         _ => {}
     }
     let v = ev.eval_vector(&args[0], ts)?;
