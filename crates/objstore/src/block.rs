@@ -46,8 +46,13 @@ pub fn parse_block_dir(name: &str) -> Option<Ulid> {
 /// ULIDs of the top-level directories that look like blocks, sorted. Partial uploads (no
 /// `meta.json`) are included; check [`read_meta`] for those.
 pub async fn list_blocks(bucket: &dyn Bucket) -> Result<Vec<Ulid>> {
-    let mut ids: Vec<Ulid> =
-        bucket.list("", ListMode::Delimited).await?.iter().filter(|k| k.ends_with('/')).filter_map(|k| parse_block_dir(k)).collect();
+    let mut ids: Vec<Ulid> = bucket
+        .list("", ListMode::Delimited)
+        .await?
+        .iter()
+        .filter(|k| k.ends_with('/'))
+        .filter_map(|k| parse_block_dir(k))
+        .collect();
     ids.sort();
     Ok(ids)
 }
@@ -199,7 +204,10 @@ impl Mark for NoDownsampleMark {
 /// Tab-indented JSON, like Thanos's block files.
 pub fn encode_mark<M: Mark>(mark: &M) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"\t"));
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+    );
     // Serializing plain structs of strings and integers into a Vec cannot fail.
     if mark.serialize(&mut ser).is_err() {
         out.clear();
@@ -211,9 +219,14 @@ pub fn encode_mark<M: Mark>(mark: &M) -> Vec<u8> {
 pub async fn read_mark<M: Mark>(bucket: &dyn Bucket, id: Ulid) -> Result<Option<M>> {
     let key = block_key(id, M::FILENAME);
     match bucket.get(&key).await {
-        Ok(data) => serde_json::from_slice(&data)
-            .map(Some)
-            .map_err(|e| Error::backend(Operation::Get, bucket.name(), &key, format!("decoding marker: {e}"))),
+        Ok(data) => serde_json::from_slice(&data).map(Some).map_err(|e| {
+            Error::backend(
+                Operation::Get,
+                bucket.name(),
+                &key,
+                format!("decoding marker: {e}"),
+            )
+        }),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
@@ -221,15 +234,31 @@ pub async fn read_mark<M: Mark>(bucket: &dyn Bucket, id: Ulid) -> Result<Option<
 
 /// Writes a marker into its block's directory.
 pub async fn write_mark<M: Mark>(bucket: &dyn Bucket, mark: &M) -> Result<()> {
-    bucket.upload(&block_key(mark.block_id(), M::FILENAME), Bytes::from(encode_mark(mark))).await
+    bucket
+        .upload(
+            &block_key(mark.block_id(), M::FILENAME),
+            Bytes::from(encode_mark(mark)),
+        )
+        .await
 }
 
 /// Uploads a local block directory named by its ULID: `chunks/*`, then `index`, then
 /// `meta.json` last. Tombstones and other files are not uploaded. Returns the block ULID.
 pub async fn upload_block(bucket: &dyn Bucket, dir: &Path) -> Result<Ulid> {
     let op = Operation::Upload;
-    let invalid = |what: String| Error::local_io(op, "", dir, std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
-    let Some(id) = dir.file_name().and_then(|n| n.to_str()).and_then(parse_block_dir) else {
+    let invalid = |what: String| {
+        Error::local_io(
+            op,
+            "",
+            dir,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, what),
+        )
+    };
+    let Some(id) = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_block_dir)
+    else {
         return Err(invalid("block directory name is not a ULID".to_owned()));
     };
     for required in [META_FILENAME, INDEX_FILENAME, CHUNKS_DIRNAME] {
@@ -237,17 +266,35 @@ pub async fn upload_block(bucket: &dyn Bucket, dir: &Path) -> Result<Ulid> {
             return Err(invalid(format!("block directory has no {required}")));
         }
     }
-    upload_dir(bucket, &dir.join(CHUNKS_DIRNAME), &format!("{id}/{CHUNKS_DIRNAME}/")).await?;
-    bucket.upload_file(&block_key(id, INDEX_FILENAME), &dir.join(INDEX_FILENAME)).await?;
-    bucket.upload_file(&block_key(id, META_FILENAME), &dir.join(META_FILENAME)).await?;
+    upload_dir(
+        bucket,
+        &dir.join(CHUNKS_DIRNAME),
+        &format!("{id}/{CHUNKS_DIRNAME}/"),
+    )
+    .await?;
+    bucket
+        .upload_file(&block_key(id, INDEX_FILENAME), &dir.join(INDEX_FILENAME))
+        .await?;
+    bucket
+        .upload_file(&block_key(id, META_FILENAME), &dir.join(META_FILENAME))
+        .await?;
     Ok(id)
 }
 
 /// Downloads `meta.json`, `index` and `chunks/*` of a block into `dir`.
 pub async fn download_block(bucket: &dyn Bucket, id: Ulid, dir: &Path) -> Result<()> {
-    crate::bucket::download_dir(bucket, &format!("{id}/{CHUNKS_DIRNAME}/"), &dir.join(CHUNKS_DIRNAME)).await?;
-    bucket.download_file(&block_key(id, INDEX_FILENAME), &dir.join(INDEX_FILENAME)).await?;
-    bucket.download_file(&block_key(id, META_FILENAME), &dir.join(META_FILENAME)).await?;
+    crate::bucket::download_dir(
+        bucket,
+        &format!("{id}/{CHUNKS_DIRNAME}/"),
+        &dir.join(CHUNKS_DIRNAME),
+    )
+    .await?;
+    bucket
+        .download_file(&block_key(id, INDEX_FILENAME), &dir.join(INDEX_FILENAME))
+        .await?;
+    bucket
+        .download_file(&block_key(id, META_FILENAME), &dir.join(META_FILENAME))
+        .await?;
     Ok(())
 }
 
@@ -275,20 +322,32 @@ mod tests {
     #[test]
     fn marks_use_thanos_json_shapes() {
         let id = Ulid::from_string(ID).unwrap();
-        let m = DeletionMark { id, version: 1, details: None, deletion_time: 1_700_000_000 };
+        let m = DeletionMark {
+            id,
+            version: 1,
+            details: None,
+            deletion_time: 1_700_000_000,
+        };
         let v: serde_json::Value = serde_json::from_slice(&encode_mark(&m)).unwrap();
-        assert_eq!(v, serde_json::json!({"id": ID, "version": 1, "deletion_time": 1_700_000_000}));
+        assert_eq!(
+            v,
+            serde_json::json!({"id": ID, "version": 1, "deletion_time": 1_700_000_000})
+        );
         let thanos = format!(
             r#"{{"id":"{ID}","version":1,"details":"too big","no_compact_time":1,"reason":"index-size-exceeding"}}"#
         );
         let m: NoCompactMark = serde_json::from_str(&thanos).unwrap();
         assert_eq!(m.reason, MarkReason::IndexSizeExceeding);
         assert_eq!(m.details.as_deref(), Some("too big"));
-        let m: NoDownsampleMark =
-            serde_json::from_str(&format!(r#"{{"id":"{ID}","version":1,"no_downsample_time":2,"reason":"custom"}}"#))
-                .unwrap();
+        let m: NoDownsampleMark = serde_json::from_str(&format!(
+            r#"{{"id":"{ID}","version":1,"no_downsample_time":2,"reason":"custom"}}"#
+        ))
+        .unwrap();
         assert_eq!(m.reason, MarkReason::Other("custom".into()));
-        assert!(serde_json::from_str::<DeletionMark>(r#"{"id":"nope","version":1,"deletion_time":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<DeletionMark>(r#"{"id":"nope","version":1,"deletion_time":1}"#)
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -303,18 +362,47 @@ mod tests {
         std::fs::write(dir.join("tombstones"), b"t").unwrap();
 
         let mem = Arc::new(InMemoryBucket::new("m"));
-        mem.upload("not-a-block/x", Bytes::from_static(b"x")).await.unwrap();
+        mem.upload("not-a-block/x", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
         let id = upload_block(mem.as_ref(), &dir).await.unwrap();
         assert_eq!(id.to_string(), ID);
-        let keys = mem.list(&format!("{ID}/"), ListMode::Recursive).await.unwrap();
-        assert_eq!(keys, [format!("{ID}/chunks/000001"), format!("{ID}/chunks/000002"), format!("{ID}/index"), format!("{ID}/meta.json")]);
+        let keys = mem
+            .list(&format!("{ID}/"), ListMode::Recursive)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys,
+            [
+                format!("{ID}/chunks/000001"),
+                format!("{ID}/chunks/000002"),
+                format!("{ID}/index"),
+                format!("{ID}/meta.json")
+            ]
+        );
         assert_eq!(list_blocks(mem.as_ref()).await.unwrap(), [id]);
-        assert_eq!(read_meta(mem.as_ref(), id).await.unwrap(), Bytes::from_static(b"{}"));
+        assert_eq!(
+            read_meta(mem.as_ref(), id).await.unwrap(),
+            Bytes::from_static(b"{}")
+        );
 
-        assert!(read_mark::<DeletionMark>(mem.as_ref(), id).await.unwrap().is_none());
-        let mark = DeletionMark { id, version: MARK_VERSION_1, details: Some("x".into()), deletion_time: 5 };
+        assert!(
+            read_mark::<DeletionMark>(mem.as_ref(), id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let mark = DeletionMark {
+            id,
+            version: MARK_VERSION_1,
+            details: Some("x".into()),
+            deletion_time: 5,
+        };
         write_mark(mem.as_ref(), &mark).await.unwrap();
-        assert_eq!(read_mark::<DeletionMark>(mem.as_ref(), id).await.unwrap(), Some(mark));
+        assert_eq!(
+            read_mark::<DeletionMark>(mem.as_ref(), id).await.unwrap(),
+            Some(mark)
+        );
 
         let out = tmp.path().join("out");
         download_block(mem.as_ref(), id, &out).await.unwrap();

@@ -92,7 +92,12 @@ pub(crate) const TMP_PREFIX: &str = ".aeon-tmp-";
 
 /// Checks that `key` is a clean relative object key.
 pub fn validate_key(key: &str) -> Result<()> {
-    let reject = |reason| Err(Error::InvalidKey { key: key.to_owned(), reason });
+    let reject = |reason| {
+        Err(Error::InvalidKey {
+            key: key.to_owned(),
+            reason,
+        })
+    };
     if key.is_empty() {
         return reject("key is empty");
     }
@@ -112,7 +117,9 @@ pub fn validate_key(key: &str) -> Result<()> {
         match component {
             "" => return reject("key has an empty path component"),
             "." | ".." => return reject("key has a '.' or '..' component"),
-            c if c.starts_with(TMP_PREFIX) => return reject("key uses the reserved temporary-file name prefix"),
+            c if c.starts_with(TMP_PREFIX) => {
+                return reject("key uses the reserved temporary-file name prefix");
+            }
             _ => {}
         }
     }
@@ -120,10 +127,16 @@ pub fn validate_key(key: &str) -> Result<()> {
 }
 
 /// Applies S3 listing semantics to keys given in sorted order.
-pub(crate) fn list_sorted_keys<'a>(keys: impl Iterator<Item = &'a str>, prefix: &str, mode: ListMode) -> Vec<String> {
+pub(crate) fn list_sorted_keys<'a>(
+    keys: impl Iterator<Item = &'a str>,
+    prefix: &str,
+    mode: ListMode,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for key in keys {
-        let Some(rest) = key.strip_prefix(prefix) else { continue };
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
         match (mode, rest.find('/')) {
             (ListMode::Delimited, Some(idx)) => {
                 let dir = &key[..prefix.len() + idx + 1];
@@ -140,14 +153,21 @@ pub(crate) fn list_sorted_keys<'a>(keys: impl Iterator<Item = &'a str>, prefix: 
 /// Writes `data` to `path` through a temporary sibling file and a rename.
 pub(crate) async fn write_local_atomically(key: &str, path: &Path, data: &[u8]) -> Result<()> {
     let io_err = |p: &Path, e| Error::local_io(Operation::Get, key, p, e);
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(parent).await.map_err(|e| io_err(parent, e))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tokio::fs::create_dir_all(parent)
+        .await
+        .map_err(|e| io_err(parent, e))?;
     let tmp = temp_sibling(path);
     if let Err(e) = tokio::fs::write(&tmp, data).await {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(io_err(&tmp, e));
     }
-    tokio::fs::rename(&tmp, path).await.map_err(|e| io_err(path, e))
+    tokio::fs::rename(&tmp, path)
+        .await
+        .map_err(|e| io_err(path, e))
 }
 
 /// A unique temporary path next to `path`.
@@ -155,7 +175,10 @@ pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let name = format!("{TMP_PREFIX}{}-{n}-{nanos}", std::process::id());
     path.with_file_name(name)
 }
@@ -165,7 +188,11 @@ pub const DIR_TRANSFER_CONCURRENCY: usize = 4;
 
 /// Uploads every regular file below `local_dir` to `prefix` + relative path (with `/`).
 /// `prefix` is used verbatim: pass `"blocks/"` to get `blocks/a/b`. Returns the uploaded keys.
-pub async fn upload_dir(bucket: &dyn Bucket, local_dir: &Path, prefix: &str) -> Result<Vec<String>> {
+pub async fn upload_dir(
+    bucket: &dyn Bucket,
+    local_dir: &Path,
+    prefix: &str,
+) -> Result<Vec<String>> {
     let files = local_files(local_dir, prefix).await?;
     let keys: Vec<String> = files.iter().map(|(k, _)| k.clone()).collect();
     futures::stream::iter(files)
@@ -182,9 +209,15 @@ pub async fn download_dir(bucket: &dyn Bucket, prefix: &str, local_dir: &Path) -
     let keys = bucket.list(prefix, ListMode::Recursive).await?;
     let mut jobs = Vec::with_capacity(keys.len());
     for key in keys {
-        let rel = key.strip_prefix(prefix).unwrap_or(&key).trim_start_matches('/').to_owned();
+        let rel = key
+            .strip_prefix(prefix)
+            .unwrap_or(&key)
+            .trim_start_matches('/')
+            .to_owned();
         validate_key(&rel)?;
-        let path = rel.split('/').fold(local_dir.to_path_buf(), |p, c| p.join(c));
+        let path = rel
+            .split('/')
+            .fold(local_dir.to_path_buf(), |p, c| p.join(c));
         jobs.push((key, path));
     }
     let n = jobs.len();
@@ -205,13 +238,22 @@ pub(crate) async fn local_files(dir: &Path, prefix: &str) -> Result<Vec<(String,
         let mut out = Vec::new();
         let mut stack = vec![(dir.clone(), String::new())];
         while let Some((d, rel)) = stack.pop() {
-            let entries = std::fs::read_dir(&d).map_err(|e| Error::local_io(Operation::Upload, &prefix, &d, e))?;
+            let entries = std::fs::read_dir(&d)
+                .map_err(|e| Error::local_io(Operation::Upload, &prefix, &d, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| Error::local_io(Operation::Upload, &prefix, &d, e))?;
+                let entry =
+                    entry.map_err(|e| Error::local_io(Operation::Upload, &prefix, &d, e))?;
                 let path = entry.path();
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-                let ty = std::fs::metadata(&path).map_err(|e| Error::local_io(Operation::Upload, &prefix, &path, e))?;
-                let rel_name = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let ty = std::fs::metadata(&path)
+                    .map_err(|e| Error::local_io(Operation::Upload, &prefix, &path, e))?;
+                let rel_name = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
                 if ty.is_dir() {
                     stack.push((path, rel_name));
                 } else if ty.is_file() {
@@ -223,7 +265,14 @@ pub(crate) async fn local_files(dir: &Path, prefix: &str) -> Result<Vec<(String,
         Ok(out)
     })
     .await
-    .map_err(|e| Error::backend(Operation::Upload, "local", &key_for_err, format!("listing task failed: {e}")))?
+    .map_err(|e| {
+        Error::backend(
+            Operation::Upload,
+            "local",
+            &key_for_err,
+            format!("listing task failed: {e}"),
+        )
+    })?
 }
 
 /// Shared handle type.
@@ -235,11 +284,33 @@ mod tests {
 
     #[test]
     fn key_validation() {
-        for ok in ["a", "a/b", "01H/chunks/000001", "a.b", "..a", "a..", ".hidden"] {
+        for ok in [
+            "a",
+            "a/b",
+            "01H/chunks/000001",
+            "a.b",
+            "..a",
+            "a..",
+            ".hidden",
+        ] {
             assert!(validate_key(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/a", "a/", "a//b", "a/../b", "..", "./a", "a/.", "a\\b", "x/.aeon-tmp-1"] {
-            assert!(matches!(validate_key(bad), Err(Error::InvalidKey { .. })), "{bad}");
+        for bad in [
+            "",
+            "/a",
+            "a/",
+            "a//b",
+            "a/../b",
+            "..",
+            "./a",
+            "a/.",
+            "a\\b",
+            "x/.aeon-tmp-1",
+        ] {
+            assert!(
+                matches!(validate_key(bad), Err(Error::InvalidKey { .. })),
+                "{bad}"
+            );
         }
     }
 

@@ -229,13 +229,17 @@ impl GoDuration {
             return None;
         }
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return None;
             }
             let n: u64 = rest[..digits].parse().ok()?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match &rest[..unit_len] {
                 "y" => Duration::from_secs(365 * 86_400),
                 "w" => Duration::from_secs(7 * 86_400),
@@ -259,7 +263,9 @@ impl<'de> Deserialize<'de> for GoDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         GoDuration::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("invalid duration {s:?}, expected e.g. \"1m30s\", \"10s\" or \"500ms\""))
+            serde::de::Error::custom(format!(
+                "invalid duration {s:?}, expected e.g. \"1m30s\", \"10s\" or \"500ms\""
+            ))
         })
     }
 }
@@ -283,9 +289,20 @@ struct Typed<C> {
 }
 
 const SUPPORTED: &str = "FILESYSTEM, S3";
-const THANOS_ONLY: [&str; 8] = ["GCS", "AZURE", "SWIFT", "COS", "ALIYUNOSS", "BOS", "OCI", "OBS"];
+const THANOS_ONLY: [&str; 8] = [
+    "GCS",
+    "AZURE",
+    "SWIFT",
+    "COS",
+    "ALIYUNOSS",
+    "BOS",
+    "OCI",
+    "OBS",
+];
 
-fn first_document<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, serde_yaml_ng::Error> {
+fn first_document<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> std::result::Result<T, serde_yaml_ng::Error> {
     match serde_yaml_ng::Deserializer::from_str(text).next() {
         Some(doc) => T::deserialize(doc),
         None => serde_yaml_ng::from_str(""),
@@ -296,32 +313,53 @@ impl BucketConfig {
     /// Parses and validates objstore YAML; `origin` names the file or flag in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         if text.trim().is_empty() {
-            return Err(Error::config(origin, "the objstore config is empty; expected `type:` and `config:`"));
+            return Err(Error::config(
+                origin,
+                "the objstore config is empty; expected `type:` and `config:`",
+            ));
         }
         let head: Head = first_document(text).map_err(|e| Error::config(origin, e))?;
         let Some(kind) = head.kind else {
-            return Err(Error::config(origin, format!("missing field `type` (one of {SUPPORTED})")));
+            return Err(Error::config(
+                origin,
+                format!("missing field `type` (one of {SUPPORTED})"),
+            ));
         };
         let upper = kind.to_ascii_uppercase();
         let (backend, prefix) = match upper.as_str() {
             "FILESYSTEM" => {
-                let t: Typed<FilesystemConfig> = first_document(text).map_err(|e| Error::config(origin, e))?;
+                let t: Typed<FilesystemConfig> =
+                    first_document(text).map_err(|e| Error::config(origin, e))?;
                 let cfg = t.config.unwrap_or_default();
                 if cfg.directory.is_empty() {
-                    return Err(Error::config(origin, "config.directory: missing or empty, the FILESYSTEM root directory is required"));
+                    return Err(Error::config(
+                        origin,
+                        "config.directory: missing or empty, the FILESYSTEM root directory is required",
+                    ));
                 }
                 (BackendConfig::Filesystem(cfg), t.prefix)
             }
             "S3" => {
-                let t: Typed<S3Config> = first_document(text).map_err(|e| Error::config(origin, e))?;
+                let t: Typed<S3Config> =
+                    first_document(text).map_err(|e| Error::config(origin, e))?;
                 let cfg = t.config.unwrap_or_default();
                 validate_s3(&cfg, origin)?;
                 (BackendConfig::S3(Box::new(cfg)), t.prefix)
             }
             other if THANOS_ONLY.contains(&other) => {
-                return Err(Error::config(origin, format!("type: {kind} is a Thanos bucket type aeon does not support (supported: {SUPPORTED})")));
+                return Err(Error::config(
+                    origin,
+                    format!(
+                        "type: {kind} is a Thanos bucket type aeon does not support (supported: {SUPPORTED})"
+                    ),
+                ));
             }
-            _ => return Err(Error::config(origin, format!("type: unknown bucket type {kind:?} (supported: {SUPPORTED})"))),
+            _ => {
+                return Err(Error::config(
+                    origin,
+                    format!("type: unknown bucket type {kind:?} (supported: {SUPPORTED})"),
+                ));
+            }
         };
         let prefix = prefix.unwrap_or_default().trim_matches('/').to_owned();
         Ok(Self { backend, prefix })
@@ -330,7 +368,8 @@ impl BucketConfig {
     /// Reads and parses `--objstore.config-file`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::config(&origin, format!("reading the file: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(&origin, format!("reading the file: {e}")))?;
         Self::parse(&text, &origin)
     }
 }
@@ -341,10 +380,14 @@ fn validate_s3(cfg: &S3Config, origin: &str) -> Result<()> {
         return err("config.bucket: missing or empty, the S3 bucket name is required");
     }
     if cfg.endpoint.contains("://") || cfg.endpoint.contains('/') {
-        return err("config.endpoint: must be host[:port] without scheme or path (set `insecure: true` for plain HTTP)");
+        return err(
+            "config.endpoint: must be host[:port] without scheme or path (set `insecure: true` for plain HTTP)",
+        );
     }
     if cfg.access_key.is_empty() != cfg.secret_key.is_empty() {
-        return err("config.access_key/config.secret_key: set both or neither (neither = AWS default credential chain)");
+        return err(
+            "config.access_key/config.secret_key: set both or neither (neither = AWS default credential chain)",
+        );
     }
     if cfg.signature_version2 {
         return err("config.signature_version2: signature V2 is not supported, only SigV4");
@@ -353,21 +396,37 @@ fn validate_s3(cfg: &S3Config, origin: &str) -> Result<()> {
         return err("config.list_objects_version: expected \"\", \"v1\" or \"v2\"");
     }
     if cfg.part_size != 0 && cfg.part_size < MIN_PART_SIZE {
-        return err("config.part_size: must be 0 (128 MiB) or at least 5242880 bytes (S3's minimum part size)");
+        return err(
+            "config.part_size: must be 0 (128 MiB) or at least 5242880 bytes (S3's minimum part size)",
+        );
     }
     if cfg.http_config.insecure_skip_verify || cfg.http_config.tls_config.insecure_skip_verify {
-        return err("config.http_config.insecure_skip_verify: skipping TLS verification is not supported");
+        return err(
+            "config.http_config.insecure_skip_verify: skipping TLS verification is not supported",
+        );
     }
     let tls = &cfg.http_config.tls_config;
     if !tls.ca_file.is_empty() || !tls.cert_file.is_empty() || !tls.key_file.is_empty() {
-        return err("config.http_config.tls_config: custom CA and client certificates are not supported yet");
+        return err(
+            "config.http_config.tls_config: custom CA and client certificates are not supported yet",
+        );
     }
     match cfg.sse_config.kind.as_str() {
         "" | "SSE-S3" => {}
-        "SSE-KMS" if cfg.sse_config.kms_key_id.is_empty() => return err("config.sse_config.kms_key_id: required for SSE-KMS"),
+        "SSE-KMS" if cfg.sse_config.kms_key_id.is_empty() => {
+            return err("config.sse_config.kms_key_id: required for SSE-KMS");
+        }
         "SSE-KMS" => {}
-        "SSE-C" => return err("config.sse_config.type: SSE-C is not supported yet (use SSE-S3 or SSE-KMS)"),
-        _ => return err("config.sse_config.type: expected \"\", \"SSE-S3\", \"SSE-KMS\" or \"SSE-C\""),
+        "SSE-C" => {
+            return err(
+                "config.sse_config.type: SSE-C is not supported yet (use SSE-S3 or SSE-KMS)",
+            );
+        }
+        _ => {
+            return err(
+                "config.sse_config.type: expected \"\", \"SSE-S3\", \"SSE-KMS\" or \"SSE-C\"",
+            );
+        }
     }
     Ok(())
 }
@@ -387,15 +446,30 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        BucketConfig::parse(text, "bucket.yml").unwrap_err().to_string()
+        BucketConfig::parse(text, "bucket.yml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn seed_filesystem_config_works_unchanged() {
-        let cfg = BucketConfig::parse("type: FILESYSTEM\nconfig:\n  directory: \"/data\"\n", "bucket.yml").unwrap();
-        assert_eq!(cfg.backend, BackendConfig::Filesystem(FilesystemConfig { directory: "/data".into() }));
+        let cfg = BucketConfig::parse(
+            "type: FILESYSTEM\nconfig:\n  directory: \"/data\"\n",
+            "bucket.yml",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.backend,
+            BackendConfig::Filesystem(FilesystemConfig {
+                directory: "/data".into()
+            })
+        );
         assert_eq!(cfg.prefix, "");
-        let cfg = BucketConfig::parse("type: filesystem\nconfig: {directory: /d}\nprefix: /tenant-a/\n", "x").unwrap();
+        let cfg = BucketConfig::parse(
+            "type: filesystem\nconfig: {directory: /d}\nprefix: /tenant-a/\n",
+            "x",
+        )
+        .unwrap();
         assert_eq!(cfg.prefix, "tenant-a");
     }
 
@@ -448,11 +522,16 @@ config:
 prefix: "p"
 "#;
         let cfg = BucketConfig::parse(text, "x").unwrap();
-        let BackendConfig::S3(s3) = cfg.backend else { panic!("not s3") };
+        let BackendConfig::S3(s3) = cfg.backend else {
+            panic!("not s3")
+        };
         assert_eq!(s3.bucket, "thanos");
         assert_eq!(s3.bucket_lookup_type, BucketLookupType::Path);
         assert_eq!(s3.http_config.idle_conn_timeout.0, Duration::from_secs(90));
-        assert_eq!(s3.http_config.response_header_timeout.0, Duration::from_secs(120));
+        assert_eq!(
+            s3.http_config.response_header_timeout.0,
+            Duration::from_secs(120)
+        );
         assert_eq!(s3.max_retries, 3);
         assert_eq!(s3.put_user_metadata["X-Amz-Storage-Class"], "STANDARD_IA");
         assert_eq!(cfg.prefix, "p");
@@ -461,12 +540,16 @@ prefix: "p"
     #[test]
     fn errors_name_origin_field_and_position() {
         let e = err("type: FILESYSTEM\nconfig:\n  directory: /d\n  dir: /e\n");
-        assert!(e.contains("bucket.yml") && e.contains("unknown field `dir`") && e.contains("line 4"), "{e}");
+        assert!(
+            e.contains("bucket.yml") && e.contains("unknown field `dir`") && e.contains("line 4"),
+            "{e}"
+        );
         let e = err("type: S3\nconfig:\n  endpoint: x:1\n");
         assert!(e.contains("config.bucket") && e.contains("required"), "{e}");
         let e = err("type: S3\nconfig:\n  bucket: b\n  part_size: lots\n");
         assert!(e.contains("part_size") && e.contains("line 4"), "{e}");
-        let e = err("type: S3\nconfig:\n  bucket: b\n  http_config: {idle_conn_timeout: forever}\n");
+        let e =
+            err("type: S3\nconfig:\n  bucket: b\n  http_config: {idle_conn_timeout: forever}\n");
         assert!(e.contains("invalid duration"), "{e}");
         let e = err("type: FILESYSTEM\nconfig:\n  directory: /d\nprefixx: a\n");
         assert!(e.contains("prefixx"), "{e}");
@@ -475,24 +558,45 @@ prefix: "p"
         assert!(err("config: {directory: /d}\n").contains("missing field `type`"));
         assert!(err("").contains("empty"));
         assert!(err("type: FILESYSTEM\n").contains("config.directory"));
-        assert!(err("type: S3\nconfig: {bucket: b, access_key: a}\n").contains("set both or neither"));
-        assert!(err("type: S3\nconfig: {bucket: b, endpoint: \"http://x\"}\n").contains("without scheme"));
+        assert!(
+            err("type: S3\nconfig: {bucket: b, access_key: a}\n").contains("set both or neither")
+        );
+        assert!(
+            err("type: S3\nconfig: {bucket: b, endpoint: \"http://x\"}\n")
+                .contains("without scheme")
+        );
         assert!(err("type: S3\nconfig: {bucket: b, part_size: 1024}\n").contains("5242880"));
-        assert!(err("type: S3\nconfig: {bucket: b, sse_config: {type: SSE-KMS}}\n").contains("kms_key_id"));
+        assert!(
+            err("type: S3\nconfig: {bucket: b, sse_config: {type: SSE-KMS}}\n")
+                .contains("kms_key_id")
+        );
     }
 
     #[test]
     fn only_first_document_is_used() {
-        let cfg = BucketConfig::parse("type: FILESYSTEM\nconfig: {directory: /a}\n---\ntype: S3\n", "x").unwrap();
+        let cfg = BucketConfig::parse(
+            "type: FILESYSTEM\nconfig: {directory: /a}\n---\ntype: S3\n",
+            "x",
+        )
+        .unwrap();
         assert!(matches!(cfg.backend, BackendConfig::Filesystem(_)));
     }
 
     #[test]
     fn go_durations() {
-        assert_eq!(GoDuration::parse("1m30s").unwrap().0, Duration::from_secs(90));
-        assert_eq!(GoDuration::parse("250ms").unwrap().0, Duration::from_millis(250));
+        assert_eq!(
+            GoDuration::parse("1m30s").unwrap().0,
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            GoDuration::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
         assert_eq!(GoDuration::parse("0").unwrap().0, Duration::ZERO);
-        assert_eq!(GoDuration::parse("1d").unwrap().0, Duration::from_secs(86_400));
+        assert_eq!(
+            GoDuration::parse("1d").unwrap().0,
+            Duration::from_secs(86_400)
+        );
         for bad in ["", "1", "m", "1x", "1.5s", "-1s"] {
             assert!(GoDuration::parse(bad).is_none(), "{bad}");
         }

@@ -189,27 +189,68 @@ impl Error {
     }
 
     pub(crate) fn not_found(bucket: &str, key: &str) -> Self {
-        Error::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
+        Error::NotFound {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }
     }
 
-    pub(crate) fn backend(op: Operation, bucket: &str, key: &str, message: impl fmt::Display) -> Self {
-        Error::Backend { op, bucket: bucket.to_owned(), key: key.to_owned(), message: message.to_string() }
+    pub(crate) fn backend(
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        message: impl fmt::Display,
+    ) -> Self {
+        Error::Backend {
+            op,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: message.to_string(),
+        }
     }
 
-    pub(crate) fn transient(op: Operation, bucket: &str, key: &str, message: impl fmt::Display) -> Self {
-        Error::Transient { op, bucket: bucket.to_owned(), key: key.to_owned(), message: message.to_string() }
+    pub(crate) fn transient(
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        message: impl fmt::Display,
+    ) -> Self {
+        Error::Transient {
+            op,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: message.to_string(),
+        }
     }
 
     pub(crate) fn auth(op: Operation, bucket: &str, key: &str, message: impl fmt::Display) -> Self {
-        Error::Auth { op, bucket: bucket.to_owned(), key: key.to_owned(), message: message.to_string() }
+        Error::Auth {
+            op,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: message.to_string(),
+        }
     }
 
-    pub(crate) fn local_io(op: Operation, key: &str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::LocalIo { op, key: key.to_owned(), path: path.into(), source }
+    pub(crate) fn local_io(
+        op: Operation,
+        key: &str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::LocalIo {
+            op,
+            key: key.to_owned(),
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn config(origin: &str, message: impl fmt::Display) -> Self {
-        Error::Config { origin: origin.to_owned(), message: message.to_string() }
+        Error::Config {
+            origin: origin.to_owned(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -230,7 +271,12 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
             attempts: 3,
-            last: Box::new(Error::transient(Operation::Upload, "b", "k", "connection refused")),
+            last: Box::new(Error::transient(
+                Operation::Upload,
+                "b",
+                "k",
+                "connection refused",
+            )),
         };
         assert!(!e.is_transient());
         assert_eq!(

@@ -34,10 +34,25 @@ impl FilesystemBucket {
     pub fn new(directory: impl AsRef<Path>) -> Result<Self> {
         let dir = directory.as_ref();
         let name = dir.display().to_string();
-        fs::create_dir_all(dir).map_err(|e| Error::backend(Operation::Upload, &name, "", format!("creating root directory: {e}")))?;
-        let root = fs::canonicalize(dir)
-            .map_err(|e| Error::backend(Operation::Upload, &name, "", format!("resolving root directory: {e}")))?;
-        Ok(Self { inner: Arc::new(Inner { name, root }) })
+        fs::create_dir_all(dir).map_err(|e| {
+            Error::backend(
+                Operation::Upload,
+                &name,
+                "",
+                format!("creating root directory: {e}"),
+            )
+        })?;
+        let root = fs::canonicalize(dir).map_err(|e| {
+            Error::backend(
+                Operation::Upload,
+                &name,
+                "",
+                format!("resolving root directory: {e}"),
+            )
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner { name, root }),
+        })
     }
 
     /// The canonical root directory.
@@ -53,7 +68,14 @@ impl FilesystemBucket {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| Error::backend(op, &self.inner.name, key, format!("blocking task failed: {e}")))?
+            .map_err(|e| {
+                Error::backend(
+                    op,
+                    &self.inner.name,
+                    key,
+                    format!("blocking task failed: {e}"),
+                )
+            })?
     }
 }
 
@@ -75,7 +97,10 @@ impl Inner {
         validate_key(key)?;
         let path = fs::canonicalize(self.path_of(key)).map_err(|e| self.io_error(op, key, e))?;
         if !path.starts_with(&self.root) {
-            return Err(Error::InvalidKey { key: key.to_owned(), reason: "key resolves outside the bucket root" });
+            return Err(Error::InvalidKey {
+                key: key.to_owned(),
+                reason: "key resolves outside the bucket root",
+            });
         }
         Ok(path)
     }
@@ -102,12 +127,20 @@ impl Inner {
                 Ok(m) if m.file_type().is_symlink() => {
                     let target = fs::canonicalize(&dir).map_err(|e| self.io_error(op, key, e))?;
                     if !target.starts_with(&self.root) || !target.is_dir() {
-                        return Err(Error::InvalidKey { key: key.to_owned(), reason: "key resolves outside the bucket root" });
+                        return Err(Error::InvalidKey {
+                            key: key.to_owned(),
+                            reason: "key resolves outside the bucket root",
+                        });
                     }
                 }
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
-                    return Err(Error::backend(op, &self.name, key, format!("{} is a file, not a directory", dir.display())));
+                    return Err(Error::backend(
+                        op,
+                        &self.name,
+                        key,
+                        format!("{} is a file, not a directory", dir.display()),
+                    ));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&dir) {
                     Ok(()) => {}
@@ -121,11 +154,20 @@ impl Inner {
     }
 
     /// Writes through a temporary sibling and renames it into place.
-    fn write_atomic(&self, key: &str, fill: impl FnOnce(&mut fs::File) -> std::io::Result<u64>) -> Result<u64> {
+    fn write_atomic(
+        &self,
+        key: &str,
+        fill: impl FnOnce(&mut fs::File) -> std::io::Result<u64>,
+    ) -> Result<u64> {
         let op = Operation::Upload;
         let path = self.prepare_parent(op, key)?;
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::backend(op, &self.name, key, "a directory exists at this key"));
+            return Err(Error::backend(
+                op,
+                &self.name,
+                key,
+                "a directory exists at this key",
+            ));
         }
         let tmp = temp_sibling(&path);
         let result = (|| {
@@ -168,7 +210,10 @@ impl Inner {
             dir = match fs::canonicalize(&dir) {
                 Ok(d) if d.starts_with(&self.root) && d.is_dir() => d,
                 Ok(_) => return Ok(Vec::new()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        || e.kind() == std::io::ErrorKind::NotADirectory =>
+                {
                     return Ok(Vec::new());
                 }
                 Err(e) => return Err(self.io_error(op, prefix, e)),
@@ -196,7 +241,12 @@ impl Inner {
 
     /// Entries of `dir` as (name, resolved path, is_dir), skipping temporaries, non-UTF-8
     /// names, symlinks leading outside the root and anything that is neither file nor directory.
-    fn read_dir(&self, op: Operation, prefix: &str, dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
+    fn read_dir(
+        &self,
+        op: Operation,
+        prefix: &str,
+        dir: &Path,
+    ) -> Result<Vec<(String, PathBuf, bool)>> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -205,7 +255,9 @@ impl Inner {
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| self.io_error(op, prefix, e))?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             if name.starts_with(TMP_PREFIX) {
                 continue;
             }
@@ -244,7 +296,14 @@ impl Inner {
         Ok(false)
     }
 
-    fn walk(&self, op: Operation, prefix: &str, dir: &Path, key: &str, out: &mut Vec<String>) -> Result<()> {
+    fn walk(
+        &self,
+        op: Operation,
+        prefix: &str,
+        dir: &Path,
+        key: &str,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
         for (name, path, is_dir) in self.read_dir(op, prefix, dir)? {
             let child = format!("{key}/{name}");
             if is_dir {
@@ -268,7 +327,8 @@ impl Bucket for FilesystemBucket {
         self.blocking(Operation::Get, key, move |b| {
             let (mut file, size, _) = b.open(Operation::Get, &k)?;
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            file.read_to_end(&mut buf).map_err(|e| b.io_error(Operation::Get, &k, e))?;
+            file.read_to_end(&mut buf)
+                .map_err(|e| b.io_error(Operation::Get, &k, e))?;
             Ok(Bytes::from(buf))
         })
         .await
@@ -280,11 +340,17 @@ impl Bucket for FilesystemBucket {
             let op = Operation::GetRange;
             let (mut file, size, _) = b.open(op, &k)?;
             if offset > size {
-                return Err(Error::InvalidRange { bucket: b.name.clone(), key: k, offset, size });
+                return Err(Error::InvalidRange {
+                    bucket: b.name.clone(),
+                    key: k,
+                    offset,
+                    size,
+                });
             }
             let n = len.min(size - offset);
             let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-            file.seek(SeekFrom::Start(offset)).map_err(|e| b.io_error(op, &k, e))?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| b.io_error(op, &k, e))?;
             let mut filled = 0;
             while filled < buf.len() {
                 match file.read(&mut buf[filled..]) {
@@ -304,8 +370,13 @@ impl Bucket for FilesystemBucket {
         let k = key.to_owned();
         self.blocking(Operation::Attributes, key, move |b| {
             let (_, size, meta) = b.open(Operation::Attributes, &k)?;
-            let last_modified = meta.modified().map_err(|e| b.io_error(Operation::Attributes, &k, e))?;
-            Ok(ObjectAttributes { size, last_modified })
+            let last_modified = meta
+                .modified()
+                .map_err(|e| b.io_error(Operation::Attributes, &k, e))?;
+            Ok(ObjectAttributes {
+                size,
+                last_modified,
+            })
         })
         .await
     }
@@ -326,7 +397,8 @@ impl Bucket for FilesystemBucket {
         let k = key.to_owned();
         let src = path.to_path_buf();
         self.blocking(Operation::Upload, key, move |b| {
-            let mut input = fs::File::open(&src).map_err(|e| Error::local_io(Operation::Upload, &k, &src, e))?;
+            let mut input = fs::File::open(&src)
+                .map_err(|e| Error::local_io(Operation::Upload, &k, &src, e))?;
             b.write_atomic(&k, |f| std::io::copy(&mut input, f))
         })
         .await
@@ -345,7 +417,10 @@ impl Bucket for FilesystemBucket {
                     Err(e) => return Err(b.io_error(Operation::Delete, &k, e)),
                 };
                 if !parent.starts_with(&b.root) {
-                    return Err(Error::InvalidKey { key: k, reason: "key resolves outside the bucket root" });
+                    return Err(Error::InvalidKey {
+                        key: k,
+                        reason: "key resolves outside the bucket root",
+                    });
                 }
             }
             match fs::symlink_metadata(&path) {
@@ -366,7 +441,8 @@ impl Bucket for FilesystemBucket {
 
     async fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
         let p = prefix.to_owned();
-        self.blocking(Operation::Iter, prefix, move |b| b.list(&p, mode)).await
+        self.blocking(Operation::Iter, prefix, move |b| b.list(&p, mode))
+            .await
     }
 }
 
@@ -385,15 +461,32 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("secret"), b.root().join("filelink")).unwrap();
 
         for key in ["../outside/secret", "/etc/passwd", "a/../../x"] {
-            assert!(matches!(b.get(key).await, Err(Error::InvalidKey { .. })), "{key}");
+            assert!(
+                matches!(b.get(key).await, Err(Error::InvalidKey { .. })),
+                "{key}"
+            );
         }
         let err = b.get("link/secret").await.unwrap_err();
-        assert!(matches!(err, Error::InvalidKey { reason, .. } if reason.contains("outside")), "{err}");
-        assert!(matches!(b.get("filelink").await, Err(Error::InvalidKey { .. })));
-        assert!(matches!(b.upload("link/new", Bytes::from_static(b"x")).await, Err(Error::InvalidKey { .. })));
+        assert!(
+            matches!(err, Error::InvalidKey { reason, .. } if reason.contains("outside")),
+            "{err}"
+        );
+        assert!(matches!(
+            b.get("filelink").await,
+            Err(Error::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            b.upload("link/new", Bytes::from_static(b"x")).await,
+            Err(Error::InvalidKey { .. })
+        ));
         assert!(!outside.join("new").exists());
         assert!(b.list("", ListMode::Delimited).await.unwrap().is_empty());
-        assert!(b.list("link/", ListMode::Recursive).await.unwrap().is_empty());
+        assert!(
+            b.list("link/", ListMode::Recursive)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -403,7 +496,10 @@ mod tests {
         b.upload("a/b/c", Bytes::from_static(b"1")).await.unwrap();
         b.upload("a/b/c", Bytes::from_static(b"22")).await.unwrap();
         assert_eq!(b.get("a/b/c").await.unwrap(), Bytes::from_static(b"22"));
-        let names: Vec<_> = fs::read_dir(tmp.path().join("a/b")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(tmp.path().join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["c"]);
         // An empty directory is not listed (S3 has none).
         fs::create_dir_all(tmp.path().join("empty/deeper")).unwrap();

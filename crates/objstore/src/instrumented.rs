@@ -40,7 +40,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 4, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2) }
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
     }
 }
 
@@ -48,12 +52,21 @@ impl RetryPolicy {
     /// Policy for Thanos's `max_retries` (0 = default).
     pub fn with_max_retries(max_retries: u32) -> Self {
         let default = Self::default();
-        if max_retries == 0 { default } else { Self { max_attempts: max_retries.saturating_add(1), ..default } }
+        if max_retries == 0 {
+            default
+        } else {
+            Self {
+                max_attempts: max_retries.saturating_add(1),
+                ..default
+            }
+        }
     }
 
     fn backoff(&self, retry: u32) -> Duration {
         let factor = 1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX);
-        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
@@ -90,21 +103,43 @@ impl BucketMetrics {
             fetched_bytes: Family::default(),
             transferred_bytes: Family::default(),
             duration: Family::new_with_constructor(|| {
-                Histogram::new([0.001, 0.01, 0.1, 0.3, 0.6, 1.0, 3.0, 6.0, 9.0, 20.0, 30.0, 60.0, 90.0, 120.0])
+                Histogram::new([
+                    0.001, 0.01, 0.1, 0.3, 0.6, 1.0, 3.0, 6.0, 9.0, 20.0, 30.0, 60.0, 90.0, 120.0,
+                ])
             }),
             last_upload: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("aeon_objstore");
-        r.register("bucket_operations", "Total number of bucket operations", m.operations.clone());
+        r.register(
+            "bucket_operations",
+            "Total number of bucket operations",
+            m.operations.clone(),
+        );
         r.register(
             "bucket_operation_failures",
             "Bucket operations that failed (not found is not a failure)",
             m.failures.clone(),
         );
-        r.register("bucket_operation_retries", "Retries of transient bucket failures", m.retries.clone());
-        r.register("bucket_operation_fetched_bytes", "Bytes read from the bucket", m.fetched_bytes.clone());
-        r.register("bucket_operation_transferred_bytes", "Bytes written to the bucket", m.transferred_bytes.clone());
-        r.register("bucket_operation_duration_seconds", "Duration of bucket operations including retries", m.duration.clone());
+        r.register(
+            "bucket_operation_retries",
+            "Retries of transient bucket failures",
+            m.retries.clone(),
+        );
+        r.register(
+            "bucket_operation_fetched_bytes",
+            "Bytes read from the bucket",
+            m.fetched_bytes.clone(),
+        );
+        r.register(
+            "bucket_operation_transferred_bytes",
+            "Bytes written to the bucket",
+            m.transferred_bytes.clone(),
+        );
+        r.register(
+            "bucket_operation_duration_seconds",
+            "Duration of bucket operations including retries",
+            m.duration.clone(),
+        );
         r.register(
             "bucket_last_successful_upload_time",
             "Unix time of the last successful upload",
@@ -127,11 +162,19 @@ impl InstrumentedBucket {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Bucket>, metrics: BucketMetrics, policy: RetryPolicy) -> Self {
         let name = inner.name().to_owned();
-        Self { inner, metrics, policy, name }
+        Self {
+            inner,
+            metrics,
+            policy,
+            name,
+        }
     }
 
     fn labels(&self, op: Operation) -> OpLabels {
-        OpLabels { bucket: self.name.clone(), operation: op.as_str() }
+        OpLabels {
+            bucket: self.name.clone(),
+            operation: op.as_str(),
+        }
     }
 
     async fn run<T, F, Fut>(&self, op: Operation, key: &str, f: F) -> Result<T>
@@ -164,7 +207,10 @@ impl InstrumentedBucket {
                 other => break other,
             }
         };
-        self.metrics.duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+        self.metrics
+            .duration
+            .get_or_create(&labels)
+            .observe(start.elapsed().as_secs_f64());
         if let Err(e) = &result
             && !e.is_not_found()
         {
@@ -174,13 +220,27 @@ impl InstrumentedBucket {
     }
 
     fn uploaded(&self, bytes: u64) {
-        self.metrics.transferred_bytes.get_or_create(&self.labels(Operation::Upload)).inc_by(bytes);
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        self.metrics.last_upload.get_or_create(&BucketLabels { bucket: self.name.clone() }).set(now);
+        self.metrics
+            .transferred_bytes
+            .get_or_create(&self.labels(Operation::Upload))
+            .inc_by(bytes);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.metrics
+            .last_upload
+            .get_or_create(&BucketLabels {
+                bucket: self.name.clone(),
+            })
+            .set(now);
     }
 
     fn fetched(&self, op: Operation, bytes: u64) {
-        self.metrics.fetched_bytes.get_or_create(&self.labels(op)).inc_by(bytes);
+        self.metrics
+            .fetched_bytes
+            .get_or_create(&self.labels(op))
+            .inc_by(bytes);
     }
 }
 
@@ -191,50 +251,67 @@ impl Bucket for InstrumentedBucket {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        let data = self.run(Operation::Get, key, || self.inner.get(key)).await?;
+        let data = self
+            .run(Operation::Get, key, || self.inner.get(key))
+            .await?;
         self.fetched(Operation::Get, data.len() as u64);
         Ok(data)
     }
 
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        let data = self.run(Operation::GetRange, key, || self.inner.get_range(key, offset, len)).await?;
+        let data = self
+            .run(Operation::GetRange, key, || {
+                self.inner.get_range(key, offset, len)
+            })
+            .await?;
         self.fetched(Operation::GetRange, data.len() as u64);
         Ok(data)
     }
 
     async fn attributes(&self, key: &str) -> Result<ObjectAttributes> {
-        self.run(Operation::Attributes, key, || self.inner.attributes(key)).await
+        self.run(Operation::Attributes, key, || self.inner.attributes(key))
+            .await
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        self.run(Operation::Exists, key, || self.inner.exists(key)).await
+        self.run(Operation::Exists, key, || self.inner.exists(key))
+            .await
     }
 
     async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
         let n = data.len() as u64;
-        self.run(Operation::Upload, key, || self.inner.upload(key, data.clone())).await?;
+        self.run(Operation::Upload, key, || {
+            self.inner.upload(key, data.clone())
+        })
+        .await?;
         self.uploaded(n);
         Ok(())
     }
 
     async fn upload_file(&self, key: &str, path: &Path) -> Result<u64> {
-        let n = self.run(Operation::Upload, key, || self.inner.upload_file(key, path)).await?;
+        let n = self
+            .run(Operation::Upload, key, || self.inner.upload_file(key, path))
+            .await?;
         self.uploaded(n);
         Ok(n)
     }
 
     async fn download_file(&self, key: &str, path: &Path) -> Result<u64> {
-        let n = self.run(Operation::Get, key, || self.inner.download_file(key, path)).await?;
+        let n = self
+            .run(Operation::Get, key, || self.inner.download_file(key, path))
+            .await?;
         self.fetched(Operation::Get, n);
         Ok(n)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.run(Operation::Delete, key, || self.inner.delete(key)).await
+        self.run(Operation::Delete, key, || self.inner.delete(key))
+            .await
     }
 
     async fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
-        self.run(Operation::Iter, prefix, || self.inner.list(prefix, mode)).await
+        self.run(Operation::Iter, prefix, || self.inner.list(prefix, mode))
+            .await
     }
 }
 
@@ -259,9 +336,19 @@ mod tests {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n < self.failures {
                 if self.auth {
-                    return Err(Error::auth(Operation::Get, "flaky", key, "InvalidAccessKeyId"));
+                    return Err(Error::auth(
+                        Operation::Get,
+                        "flaky",
+                        key,
+                        "InvalidAccessKeyId",
+                    ));
                 }
-                return Err(Error::transient(Operation::Get, "flaky", key, "connection reset"));
+                return Err(Error::transient(
+                    Operation::Get,
+                    "flaky",
+                    key,
+                    "connection reset",
+                ));
             }
             Ok(())
         }
@@ -303,13 +390,24 @@ mod tests {
     }
 
     fn setup(failures: u32, auth: bool) -> (Arc<Flaky>, InstrumentedBucket, Registry) {
-        let flaky =
-            Arc::new(Flaky { inner: InMemoryBucket::new("flaky"), failures, calls: AtomicU32::new(0), auth });
+        let flaky = Arc::new(Flaky {
+            inner: InMemoryBucket::new("flaky"),
+            failures,
+            calls: AtomicU32::new(0),
+            auth,
+        });
         let mut registry = Registry::default();
         let metrics = BucketMetrics::new(&mut registry);
-        let policy =
-            RetryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) };
-        (flaky.clone(), InstrumentedBucket::new(flaky, metrics, policy), registry)
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+        };
+        (
+            flaky.clone(),
+            InstrumentedBucket::new(flaky, metrics, policy),
+            registry,
+        )
     }
 
     fn exposition(registry: &Registry) -> String {
@@ -325,18 +423,31 @@ mod tests {
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
         let text = exposition(&registry);
         assert!(text.contains(r#"aeon_objstore_bucket_operation_retries_total{bucket="flaky",operation="upload"} 2"#), "{text}");
-        assert!(text.contains(r#"aeon_objstore_bucket_operations_total{bucket="flaky",operation="upload"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"aeon_objstore_bucket_operations_total{bucket="flaky",operation="upload"} 1"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"aeon_objstore_bucket_operation_transferred_bytes_total{bucket="flaky",operation="upload"} 3"#));
-        assert!(!text.contains("aeon_objstore_bucket_operation_failures_total{"), "{text}");
+        assert!(
+            !text.contains("aeon_objstore_bucket_operation_failures_total{"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn retries_are_bounded() {
         let (flaky, b, registry) = setup(100, false);
         let e = b.get("k").await.unwrap_err();
-        assert!(matches!(e, Error::RetriesExhausted { attempts: 3, .. }), "{e}");
+        assert!(
+            matches!(e, Error::RetriesExhausted { attempts: 3, .. }),
+            "{e}"
+        );
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
-        assert!(exposition(&registry).contains(r#"aeon_objstore_bucket_operation_failures_total{bucket="flaky",operation="get"} 1"#));
+        assert!(exposition(&registry).contains(
+            r#"aeon_objstore_bucket_operation_failures_total{bucket="flaky",operation="get"} 1"#
+        ));
     }
 
     #[tokio::test]
@@ -348,7 +459,10 @@ mod tests {
         assert!(b.get("missing").await.unwrap_err().is_not_found());
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         let text = exposition(&registry);
-        assert!(!text.contains("aeon_objstore_bucket_operation_failures_total{"), "{text}");
+        assert!(
+            !text.contains("aeon_objstore_bucket_operation_failures_total{"),
+            "{text}"
+        );
         assert!(text.contains(r#"aeon_objstore_bucket_operation_duration_seconds_count{bucket="flaky",operation="get"} 1"#));
     }
 

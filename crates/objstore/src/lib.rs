@@ -29,11 +29,12 @@ use std::sync::Arc;
 use prometheus_client::registry::Registry;
 
 pub use bucket::{
-    Bucket, DIR_TRANSFER_CONCURRENCY, DynBucket, ListMode, ObjectAttributes, download_dir, upload_dir, validate_key,
+    Bucket, DIR_TRANSFER_CONCURRENCY, DynBucket, ListMode, ObjectAttributes, download_dir,
+    upload_dir, validate_key,
 };
 pub use config::{
-    BackendConfig, BucketConfig, BucketLookupType, FilesystemConfig, GoDuration, HttpConfig, MIN_PART_SIZE, S3Config,
-    SseConfig, TlsConfig, TraceConfig,
+    BackendConfig, BucketConfig, BucketLookupType, FilesystemConfig, GoDuration, HttpConfig,
+    MIN_PART_SIZE, S3Config, SseConfig, TlsConfig, TraceConfig,
 };
 pub use error::{Error, Operation, Result};
 pub use filesystem::FilesystemBucket;
@@ -56,17 +57,28 @@ pub async fn backend_from_config(config: &BucketConfig) -> Result<Arc<dyn Bucket
 }
 
 /// Builds an instrumented bucket (metrics on `registry`, retries) from a parsed config.
-pub async fn from_config(config: &BucketConfig, registry: &mut Registry) -> Result<Arc<dyn Bucket>> {
+pub async fn from_config(
+    config: &BucketConfig,
+    registry: &mut Registry,
+) -> Result<Arc<dyn Bucket>> {
     let policy = match &config.backend {
         BackendConfig::S3(s3) => RetryPolicy::with_max_retries(s3.max_retries),
         BackendConfig::Filesystem(_) => RetryPolicy::default(),
     };
     let backend = backend_from_config(config).await?;
-    Ok(Arc::new(InstrumentedBucket::new(backend, BucketMetrics::new(registry), policy)))
+    Ok(Arc::new(InstrumentedBucket::new(
+        backend,
+        BucketMetrics::new(registry),
+        policy,
+    )))
 }
 
 /// Parses objstore YAML text (`origin` names the flag or file in errors) and builds the bucket.
-pub async fn from_yaml(text: &str, origin: &str, registry: &mut Registry) -> Result<Arc<dyn Bucket>> {
+pub async fn from_yaml(
+    text: &str,
+    origin: &str,
+    registry: &mut Registry,
+) -> Result<Arc<dyn Bucket>> {
     let config = BucketConfig::parse(text, origin)?;
     from_config(&config, registry).await
 }
@@ -85,21 +97,37 @@ mod tests {
     async fn seed_yaml_builds_an_instrumented_filesystem_bucket() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let yaml = format!("type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n", dir.display());
+        let yaml = format!(
+            "type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n",
+            dir.display()
+        );
         let mut registry = Registry::default();
-        let b = from_yaml(&yaml, "--objstore.config", &mut registry).await.unwrap();
-        b.upload("a/b", bytes::Bytes::from_static(b"hi")).await.unwrap();
+        let b = from_yaml(&yaml, "--objstore.config", &mut registry)
+            .await
+            .unwrap();
+        b.upload("a/b", bytes::Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(dir.join("a/b")).unwrap(), b"hi");
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        assert!(text.contains("aeon_objstore_bucket_operations_total{bucket="), "{text}");
+        assert!(
+            text.contains("aeon_objstore_bucket_operations_total{bucket="),
+            "{text}"
+        );
 
         let file = tmp.path().join("bucket.yml");
         std::fs::write(&file, format!("{yaml}prefix: tenant\n")).unwrap();
-        let b = from_config_file(&file, &mut Registry::default()).await.unwrap();
-        b.upload("x", bytes::Bytes::from_static(b"1")).await.unwrap();
+        let b = from_config_file(&file, &mut Registry::default())
+            .await
+            .unwrap();
+        b.upload("x", bytes::Bytes::from_static(b"1"))
+            .await
+            .unwrap();
         assert!(dir.join("tenant/x").exists());
-        let e = from_config_file(&tmp.path().join("missing.yml"), &mut Registry::default()).await.unwrap_err();
+        let e = from_config_file(&tmp.path().join("missing.yml"), &mut Registry::default())
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("missing.yml"), "{e}");
     }
 }

@@ -27,12 +27,18 @@ impl Default for InMemoryBucket {
 impl InMemoryBucket {
     /// An empty bucket named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), objects: RwLock::new(BTreeMap::new()) }
+        Self {
+            name: name.into(),
+            objects: RwLock::new(BTreeMap::new()),
+        }
     }
 
     /// Number of objects stored.
     pub fn len(&self) -> usize {
-        self.objects.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.objects
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no object is stored.
@@ -43,15 +49,29 @@ impl InMemoryBucket {
     fn lookup(&self, key: &str) -> Result<(Bytes, SystemTime)> {
         validate_key(key)?;
         let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
-        objects.get(key).cloned().ok_or_else(|| Error::not_found(&self.name, key))
+        objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::not_found(&self.name, key))
     }
 }
 
 /// Slices `data` the way a ranged GET does (see [`Bucket::get_range`]).
-pub(crate) fn slice_range(bucket: &str, key: &str, data: &Bytes, offset: u64, len: u64) -> Result<Bytes> {
+pub(crate) fn slice_range(
+    bucket: &str,
+    key: &str,
+    data: &Bytes,
+    offset: u64,
+    len: u64,
+) -> Result<Bytes> {
     let size = data.len() as u64;
     if offset > size {
-        return Err(Error::InvalidRange { bucket: bucket.to_owned(), key: key.to_owned(), offset, size });
+        return Err(Error::InvalidRange {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            offset,
+            size,
+        });
     }
     let end = offset.saturating_add(len).min(size);
     // Both bounds are <= size, which came from a usize.
@@ -75,7 +95,10 @@ impl Bucket for InMemoryBucket {
 
     async fn attributes(&self, key: &str) -> Result<ObjectAttributes> {
         let (data, last_modified) = self.lookup(key)?;
-        Ok(ObjectAttributes { size: data.len() as u64, last_modified })
+        Ok(ObjectAttributes {
+            size: data.len() as u64,
+            last_modified,
+        })
     }
 
     async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
@@ -87,7 +110,9 @@ impl Bucket for InMemoryBucket {
 
     async fn upload_file(&self, key: &str, path: &Path) -> Result<u64> {
         validate_key(key)?;
-        let data = tokio::fs::read(path).await.map_err(|e| Error::local_io(Operation::Upload, key, path, e))?;
+        let data = tokio::fs::read(path)
+            .await
+            .map_err(|e| Error::local_io(Operation::Upload, key, path, e))?;
         let n = data.len() as u64;
         self.upload(key, Bytes::from(data)).await?;
         Ok(n)
@@ -102,7 +127,15 @@ impl Bucket for InMemoryBucket {
 
     async fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
         let objects = self.objects.read().unwrap_or_else(PoisonError::into_inner);
-        let keys = objects.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded));
-        Ok(list_sorted_keys(keys.map(|(k, _)| k.as_str()).take_while(|k| k.starts_with(prefix)), prefix, mode))
+        let keys = objects.range::<str, _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        ));
+        Ok(list_sorted_keys(
+            keys.map(|(k, _)| k.as_str())
+                .take_while(|k| k.starts_with(prefix)),
+            prefix,
+            mode,
+        ))
     }
 }

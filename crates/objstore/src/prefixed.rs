@@ -22,7 +22,10 @@ impl PrefixedBucket {
     pub fn new(inner: Arc<dyn Bucket>, prefix: &str) -> Result<Self> {
         let trimmed = prefix.trim_matches('/');
         validate_key(trimmed)?;
-        Ok(Self { inner, prefix: format!("{trimmed}/") })
+        Ok(Self {
+            inner,
+            prefix: format!("{trimmed}/"),
+        })
     }
 
     fn full(&self, key: &str) -> Result<String> {
@@ -32,9 +35,10 @@ impl PrefixedBucket {
 
     fn strip(&self, e: Error) -> Error {
         match e {
-            Error::NotFound { bucket, key } => {
-                Error::NotFound { key: key.strip_prefix(&self.prefix).unwrap_or(&key).to_owned(), bucket }
-            }
+            Error::NotFound { bucket, key } => Error::NotFound {
+                key: key.strip_prefix(&self.prefix).unwrap_or(&key).to_owned(),
+                bucket,
+            },
             other => other,
         }
     }
@@ -47,15 +51,24 @@ impl Bucket for PrefixedBucket {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
-        self.inner.get(&self.full(key)?).await.map_err(|e| self.strip(e))
+        self.inner
+            .get(&self.full(key)?)
+            .await
+            .map_err(|e| self.strip(e))
     }
 
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        self.inner.get_range(&self.full(key)?, offset, len).await.map_err(|e| self.strip(e))
+        self.inner
+            .get_range(&self.full(key)?, offset, len)
+            .await
+            .map_err(|e| self.strip(e))
     }
 
     async fn attributes(&self, key: &str) -> Result<ObjectAttributes> {
-        self.inner.attributes(&self.full(key)?).await.map_err(|e| self.strip(e))
+        self.inner
+            .attributes(&self.full(key)?)
+            .await
+            .map_err(|e| self.strip(e))
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
@@ -71,7 +84,10 @@ impl Bucket for PrefixedBucket {
     }
 
     async fn download_file(&self, key: &str, path: &Path) -> Result<u64> {
-        self.inner.download_file(&self.full(key)?, path).await.map_err(|e| self.strip(e))
+        self.inner
+            .download_file(&self.full(key)?, path)
+            .await
+            .map_err(|e| self.strip(e))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -79,8 +95,14 @@ impl Bucket for PrefixedBucket {
     }
 
     async fn list(&self, prefix: &str, mode: ListMode) -> Result<Vec<String>> {
-        let keys = self.inner.list(&format!("{}{prefix}", self.prefix), mode).await?;
-        Ok(keys.into_iter().filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned)).collect())
+        let keys = self
+            .inner
+            .list(&format!("{}{prefix}", self.prefix), mode)
+            .await?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_owned))
+            .collect())
     }
 }
 
@@ -94,11 +116,17 @@ mod tests {
         let mem = Arc::new(InMemoryBucket::new("m"));
         let b = PrefixedBucket::new(mem.clone(), "/tenant/a/").unwrap();
         b.upload("x/y", Bytes::from_static(b"1")).await.unwrap();
-        assert_eq!(mem.list("", ListMode::Recursive).await.unwrap(), ["tenant/a/x/y"]);
+        assert_eq!(
+            mem.list("", ListMode::Recursive).await.unwrap(),
+            ["tenant/a/x/y"]
+        );
         assert_eq!(b.list("", ListMode::Delimited).await.unwrap(), ["x/"]);
         assert_eq!(b.list("x/", ListMode::Delimited).await.unwrap(), ["x/y"]);
         let e = b.get("nope").await.unwrap_err();
-        assert!(matches!(&e, Error::NotFound { key, .. } if key == "nope"), "{e}");
+        assert!(
+            matches!(&e, Error::NotFound { key, .. } if key == "nope"),
+            "{e}"
+        );
         assert!(PrefixedBucket::new(mem, "a/../b").is_err());
     }
 }

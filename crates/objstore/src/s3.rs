@@ -17,7 +17,9 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass,
+};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
@@ -47,7 +49,10 @@ pub struct S3Bucket {
 #[derive(Debug, Clone)]
 enum Sse {
     S3,
-    Kms { key_id: String, context: Option<String> },
+    Kms {
+        key_id: String,
+        context: Option<String>,
+    },
 }
 
 impl S3Bucket {
@@ -70,13 +75,29 @@ impl S3Bucket {
         }
         if !cfg.access_key.is_empty() {
             let token = (!cfg.session_token.is_empty()).then(|| cfg.session_token.clone());
-            let creds = Credentials::new(&cfg.access_key, &cfg.secret_key, token, None, "objstore-config");
+            let creds = Credentials::new(
+                &cfg.access_key,
+                &cfg.secret_key,
+                token,
+                None,
+                "objstore-config",
+            );
             loader = loader.credentials_provider(creds);
         }
         let sdk = loader.load().await;
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(cfg.http_config.tls_handshake_timeout.0.max(std::time::Duration::from_secs(1)))
-            .read_timeout(cfg.http_config.response_header_timeout.0.max(std::time::Duration::from_secs(1)))
+            .connect_timeout(
+                cfg.http_config
+                    .tls_handshake_timeout
+                    .0
+                    .max(std::time::Duration::from_secs(1)),
+            )
+            .read_timeout(
+                cfg.http_config
+                    .response_header_timeout
+                    .0
+                    .max(std::time::Duration::from_secs(1)),
+            )
             .build();
         let path_style = match cfg.bucket_lookup_type {
             BucketLookupType::Path => true,
@@ -101,9 +122,17 @@ impl S3Bucket {
             "SSE-KMS" => Some(Sse::Kms {
                 key_id: cfg.sse_config.kms_key_id.clone(),
                 context: (!cfg.sse_config.kms_encryption_context.is_empty())
-                    .then(|| serde_json::to_vec(&cfg.sse_config.kms_encryption_context).map(|j| base64(&j)))
+                    .then(|| {
+                        serde_json::to_vec(&cfg.sse_config.kms_encryption_context)
+                            .map(|j| base64(&j))
+                    })
                     .transpose()
-                    .map_err(|e| Error::config("s3 config", format!("sse_config.kms_encryption_context: {e}")))?,
+                    .map_err(|e| {
+                        Error::config(
+                            "s3 config",
+                            format!("sse_config.kms_encryption_context: {e}"),
+                        )
+                    })?,
             }),
             _ => None,
         };
@@ -119,7 +148,11 @@ impl S3Bucket {
         Ok(Self {
             client: Client::from_conf(builder.build()),
             bucket: cfg.bucket.clone(),
-            part_size: if cfg.part_size == 0 { ZERO_PART_SIZE_DEFAULT } else { cfg.part_size },
+            part_size: if cfg.part_size == 0 {
+                ZERO_PART_SIZE_DEFAULT
+            } else {
+                cfg.part_size
+            },
             multipart: !cfg.disable_multipart,
             list_v1: cfg.list_objects_version == "v1",
             sse,
@@ -136,7 +169,12 @@ impl S3Bucket {
     }
 
     async fn put_small(&self, key: &str, body: ByteStream, len: u64) -> Result<()> {
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body);
         req = req.content_length(i64::try_from(len).unwrap_or(i64::MAX));
         if let Some(sc) = &self.storage_class {
             req = req.storage_class(sc.clone());
@@ -147,14 +185,18 @@ impl S3Bucket {
         match &self.sse {
             Some(Sse::S3) => req = req.server_side_encryption(ServerSideEncryption::Aes256),
             Some(Sse::Kms { key_id, context }) => {
-                req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
+                req = req
+                    .server_side_encryption(ServerSideEncryption::AwsKms)
+                    .ssekms_key_id(key_id);
                 if let Some(c) = context {
                     req = req.ssekms_encryption_context(c);
                 }
             }
             None => {}
         }
-        req.send().await.map_err(|e| self.classify(Operation::Upload, key, e))?;
+        req.send()
+            .await
+            .map_err(|e| self.classify(Operation::Upload, key, e))?;
         Ok(())
     }
 
@@ -166,7 +208,11 @@ impl S3Bucket {
     {
         let op = Operation::Upload;
         let part_size = self.part_size.max(size.div_ceil(MAX_PARTS));
-        let mut req = self.client.create_multipart_upload().bucket(&self.bucket).key(key);
+        let mut req = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key);
         if let Some(sc) = &self.storage_class {
             req = req.storage_class(sc.clone());
         }
@@ -176,7 +222,9 @@ impl S3Bucket {
         match &self.sse {
             Some(Sse::S3) => req = req.server_side_encryption(ServerSideEncryption::Aes256),
             Some(Sse::Kms { key_id, context }) => {
-                req = req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key_id);
+                req = req
+                    .server_side_encryption(ServerSideEncryption::AwsKms)
+                    .ssekms_key_id(key_id);
                 if let Some(c) = context {
                     req = req.ssekms_encryption_context(c);
                 }
@@ -185,7 +233,12 @@ impl S3Bucket {
         }
         let created = req.send().await.map_err(|e| self.classify(op, key, e))?;
         let Some(upload_id) = created.upload_id().map(str::to_owned) else {
-            return Err(Error::backend(op, &self.bucket, key, "create multipart upload returned no upload id"));
+            return Err(Error::backend(
+                op,
+                &self.bucket,
+                key,
+                "create multipart upload returned no upload id",
+            ));
         };
         let result = async {
             let count = size.div_ceil(part_size);
@@ -209,7 +262,12 @@ impl S3Bucket {
                             .send()
                             .await
                             .map_err(|e| self.classify(op, key, e))?;
-                        Ok::<_, Error>(CompletedPart::builder().part_number(number).set_e_tag(resp.e_tag).build())
+                        Ok::<_, Error>(
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(resp.e_tag)
+                                .build(),
+                        )
                     }
                 })
                 .buffered(PART_CONCURRENCY)
@@ -220,7 +278,11 @@ impl S3Bucket {
                 .bucket(&self.bucket)
                 .key(key)
                 .upload_id(&upload_id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| self.classify(op, key, e))?;
@@ -229,8 +291,14 @@ impl S3Bucket {
         .await;
         if result.is_err() {
             // Best effort: the parts are invisible under the key either way.
-            let abort =
-                self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(&upload_id).send().await;
+            let abort = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
             if let Err(e) = abort {
                 tracing::debug!(key, error = %DisplayErrorContext(&e), "aborting multipart upload failed");
             }
@@ -257,10 +325,21 @@ impl S3Bucket {
                     .await
                     .map_err(|e| self.classify(op, prefix, e))?;
                 let before = out.len();
-                out.extend(resp.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-                out.extend(resp.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+                out.extend(
+                    resp.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                out.extend(
+                    resp.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned)),
+                );
                 truncated = resp.is_truncated() == Some(true);
-                token = resp.next_marker().map(str::to_owned).or_else(|| out[before..].iter().max().cloned());
+                token = resp
+                    .next_marker()
+                    .map(str::to_owned)
+                    .or_else(|| out[before..].iter().max().cloned());
             } else {
                 let resp = self
                     .client
@@ -272,8 +351,16 @@ impl S3Bucket {
                     .send()
                     .await
                     .map_err(|e| self.classify(op, prefix, e))?;
-                out.extend(resp.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-                out.extend(resp.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+                out.extend(
+                    resp.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                out.extend(
+                    resp.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned)),
+                );
                 truncated = resp.is_truncated() == Some(true);
                 token = resp.next_continuation_token().map(str::to_owned);
             }
@@ -281,7 +368,12 @@ impl S3Bucket {
                 break;
             }
             if token.is_none() {
-                return Err(Error::backend(op, &self.bucket, prefix, "listing is truncated but has no continuation token"));
+                return Err(Error::backend(
+                    op,
+                    &self.bucket,
+                    prefix,
+                    "listing is truncated but has no continuation token",
+                ));
             }
         }
         out.sort_unstable();
@@ -307,7 +399,12 @@ impl Bucket for S3Bucket {
             .await
             .map_err(|e| self.classify(Operation::Get, key, e))?;
         let data = resp.body.collect().await.map_err(|e| {
-            Error::transient(Operation::Get, &self.bucket, key, format!("reading the body: {}", DisplayErrorContext(&e)))
+            Error::transient(
+                Operation::Get,
+                &self.bucket,
+                key,
+                format!("reading the body: {}", DisplayErrorContext(&e)),
+            )
         })?;
         Ok(data.into_bytes())
     }
@@ -317,7 +414,12 @@ impl Bucket for S3Bucket {
         let op = Operation::GetRange;
         let beyond_end = |size: u64| -> Result<Bytes> {
             if offset > size {
-                Err(Error::InvalidRange { bucket: self.bucket.clone(), key: key.to_owned(), offset, size })
+                Err(Error::InvalidRange {
+                    bucket: self.bucket.clone(),
+                    key: key.to_owned(),
+                    offset,
+                    size,
+                })
             } else {
                 Ok(Bytes::new())
             }
@@ -326,8 +428,14 @@ impl Bucket for S3Bucket {
             return beyond_end(self.attributes(key).await?.size);
         }
         let last = offset.saturating_add(len - 1);
-        let sent =
-            self.client.get_object().bucket(&self.bucket).key(key).range(format!("bytes={offset}-{last}")).send().await;
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={offset}-{last}"))
+            .send()
+            .await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
@@ -337,7 +445,12 @@ impl Bucket for S3Bucket {
         };
         let ranged = resp.content_range().is_some();
         let data = resp.body.collect().await.map_err(|e| {
-            Error::transient(op, &self.bucket, key, format!("reading the body: {}", DisplayErrorContext(&e)))
+            Error::transient(
+                op,
+                &self.bucket,
+                key,
+                format!("reading the body: {}", DisplayErrorContext(&e)),
+            )
         })?;
         let mut data = data.into_bytes();
         if !ranged {
@@ -361,10 +474,18 @@ impl Bucket for S3Bucket {
             .send()
             .await
             .map_err(|e| self.classify(Operation::Attributes, key, e))?;
-        let size = resp.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        let last_modified =
-            resp.last_modified().and_then(|t| SystemTime::try_from(*t).ok()).unwrap_or(SystemTime::UNIX_EPOCH);
-        Ok(ObjectAttributes { size, last_modified })
+        let size = resp
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+        let last_modified = resp
+            .last_modified()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(ObjectAttributes {
+            size,
+            last_modified,
+        })
     }
 
     async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
@@ -414,21 +535,39 @@ impl Bucket for S3Bucket {
             .send()
             .await
             .map_err(|e| self.classify(op, key, e))?;
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        tokio::fs::create_dir_all(parent).await.map_err(|e| Error::local_io(op, key, parent, e))?;
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| Error::local_io(op, key, parent, e))?;
         let tmp = temp_sibling(path);
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| Error::local_io(op, key, &tmp, e))?;
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| Error::local_io(op, key, &tmp, e))?;
             let mut body = resp.body;
             let mut n = 0u64;
             while let Some(chunk) = body.try_next().await.map_err(|e| {
-                Error::transient(op, &self.bucket, key, format!("reading the body: {}", DisplayErrorContext(&e)))
+                Error::transient(
+                    op,
+                    &self.bucket,
+                    key,
+                    format!("reading the body: {}", DisplayErrorContext(&e)),
+                )
             })? {
-                file.write_all(&chunk).await.map_err(|e| Error::local_io(op, key, &tmp, e))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::local_io(op, key, &tmp, e))?;
                 n += chunk.len() as u64;
             }
-            file.flush().await.map_err(|e| Error::local_io(op, key, &tmp, e))?;
-            tokio::fs::rename(&tmp, path).await.map_err(|e| Error::local_io(op, key, path, e))?;
+            file.flush()
+                .await
+                .map_err(|e| Error::local_io(op, key, &tmp, e))?;
+            tokio::fs::rename(&tmp, path)
+                .await
+                .map_err(|e| Error::local_io(op, key, path, e))?;
             Ok(n)
         }
         .await;
@@ -477,17 +616,34 @@ where
         _ => return Error::backend(op, bucket, key, DisplayErrorContext(&err)),
     }
     match (code.as_deref(), status) {
-        (Some("NoSuchBucket"), _) => Error::backend(op, bucket, key, format!("the bucket does not exist: {detail}")),
+        (Some("NoSuchBucket"), _) => Error::backend(
+            op,
+            bucket,
+            key,
+            format!("the bucket does not exist: {detail}"),
+        ),
         (Some("NoSuchKey" | "NotFound"), _) | (None, Some(404)) => Error::not_found(bucket, key),
         (
             Some(
-                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"
-                | "TokenRefreshRequired" | "AuthorizationHeaderMalformed" | "InvalidSecurity",
+                "AccessDenied"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired"
+                | "AuthorizationHeaderMalformed"
+                | "InvalidSecurity",
             ),
             _,
         )
         | (_, Some(401 | 403)) => Error::auth(op, bucket, key, detail),
-        (Some("SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" | "Throttling"), _)
+        (
+            Some(
+                "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout"
+                | "Throttling",
+            ),
+            _,
+        )
         | (_, Some(429 | 500..=599)) => Error::transient(op, bucket, key, detail),
         _ => Error::backend(op, bucket, key, detail),
     }
@@ -499,9 +655,14 @@ fn region_from_endpoint(endpoint: &str) -> Option<String> {
     let labels: Vec<&str> = host.split('.').collect();
     let i = labels.iter().position(|l| *l == "amazonaws")?;
     let candidate = labels.get(i.checked_sub(1)?)?;
-    (candidate.contains('-') && !candidate.starts_with("s3")).then(|| (*candidate).to_owned()).or_else(|| {
-        candidate.strip_prefix("s3-").or_else(|| candidate.strip_prefix("s3.")).map(str::to_owned)
-    })
+    (candidate.contains('-') && !candidate.starts_with("s3"))
+        .then(|| (*candidate).to_owned())
+        .or_else(|| {
+            candidate
+                .strip_prefix("s3-")
+                .or_else(|| candidate.strip_prefix("s3."))
+                .map(str::to_owned)
+        })
 }
 
 /// Standard base64 with padding (for the KMS encryption context header).
@@ -509,7 +670,11 @@ fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
@@ -528,17 +693,28 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, want) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")]
-        {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(input.as_bytes()), want);
         }
     }
 
     #[test]
     fn region_is_taken_from_aws_endpoints() {
-        assert_eq!(region_from_endpoint("s3.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
-        assert_eq!(region_from_endpoint("s3-us-west-2.amazonaws.com").as_deref(), Some("us-west-2"));
+        assert_eq!(
+            region_from_endpoint("s3.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_from_endpoint("s3-us-west-2.amazonaws.com").as_deref(),
+            Some("us-west-2")
+        );
         assert_eq!(region_from_endpoint("s3.amazonaws.com"), None);
         assert_eq!(region_from_endpoint("minio:9000"), None);
     }
