@@ -11,6 +11,8 @@ pub mod merge;
 pub mod pb;
 mod server;
 mod shard;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use client::{ClientOptions, StoreClient};
