@@ -1,7 +1,20 @@
-//! The Thanos Store API on the wire (layer L1): generated protobuf/gRPC types
-//! from our own `.proto` files ([`pb`]), conversions to `aeon_model` types,
-//! the [`StoreApi`] trait, k-way merge, shard helper, one [`Error`] with its
-//! gRPC status mapping.
+//! The Thanos Store API on the wire (layer L1): how every Aeon component
+//! talks to every other one, and to real Thanos components.
+//!
+//! - [`pb`]: protobuf/gRPC code generated at build time (pure-Rust `protox`)
+//!   from our own `.proto` files in `/proto`: `thanos.Store`,
+//!   `thanos.info.Info`, `hintspb` and Prometheus remote read (`prometheus`).
+//! - [`StoreApi`]: the transport-independent store trait (info, series as a
+//!   stream, label names, label values), object safe (`Arc<dyn StoreApi>`).
+//! - [`StoreServer`] / [`spawn_server`]: serve any `StoreApi` over gRPC with
+//!   Thanos' transport settings; [`StoreClient`]: a remote endpoint as a
+//!   `StoreApi`.
+//! - [`merge_series`]: k-way merge of sorted Series streams with chunk dedup;
+//!   [`ShardMatcher`]: `ShardInfo` semantics; [`convert`]: wire ↔ model.
+//! - [`Error`]: one error type, mapped to gRPC status in one place.
+//! - `testutil` (feature `testutil`): fixtures and [`testutil::MemStore`], the
+//!   in-memory reference store; `testsuite` (feature `testsuite`): the
+//!   acceptance suite every store implementation runs.
 
 mod api;
 mod client;
@@ -11,12 +24,14 @@ pub mod merge;
 pub mod pb;
 mod server;
 mod shard;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use client::{ClientOptions, StoreClient};
 pub use error::{Error, Result};
-pub use merge::{MergeOptions, merge_series};
+pub use merge::{MergeOptions, errors_as_warnings, merge_series};
 pub use server::{MAX_MESSAGE_SIZE, ServerOptions, StoreServer, legacy_info, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};

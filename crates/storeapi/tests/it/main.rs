@@ -1,1 +1,7 @@
+//! Integration tests of aeon-storeapi: the acceptance suite on the in-memory
+//! store, directly and over gRPC; transport behaviour (limits, keepalive,
+//! deadlines, cancellation); golden wire bytes.
 
+mod acceptance;
+mod golden;
+mod wire;
