@@ -230,6 +230,26 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// Resolves a listen address the way Go's `net.Listen` reads Thanos's
+/// `--http-address`/`--grpc-address`: `:10901` means all interfaces, and a
+/// host name is looked up.
+pub fn listen_addr(s: &str) -> Result<std::net::SocketAddr, ParseError> {
+    use std::net::ToSocketAddrs;
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            ParseError(format!(
+                "invalid listen address {s:?}: expected host:port or :port"
+            ))
+        })
+}
+
 macro_rules! serde_via_str {
     ($($t:ty),*) => {$(
         impl Serialize for $t {
@@ -320,6 +340,15 @@ mod tests {
         }
         assert_eq!(ByteSize(250 << 20).to_string(), "250MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn listen_addresses_like_go() {
+        assert_eq!(listen_addr(":10901").unwrap().to_string(), "0.0.0.0:10901");
+        assert_eq!(listen_addr("127.0.0.1:0").unwrap().port(), 0);
+        assert!(listen_addr("localhost:9").unwrap().ip().is_loopback());
+        assert!(listen_addr("10901").is_err());
+        assert!(listen_addr("").is_err());
     }
 
     #[test]
