@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo bench -p aeon-storeapi --bench merge`
 
+#![allow(clippy::unwrap_used)] // benchmark harness
+
 use std::time::Duration;
 
 use aeon_storeapi::pb::thanos::{AggrChunk, Chunk, Label, Series, SeriesResponse};

@@ -57,7 +57,7 @@ pub fn compare_labels(a: &[thanos::Label], b: &[thanos::Label]) -> Ordering {
 /// Removes the named labels from sorted wire labels in place.
 pub fn remove_labels(labels: &mut Vec<thanos::Label>, names: &[String]) {
     if !names.is_empty() {
-        labels.retain(|l| !names.iter().any(|n| *n == l.name));
+        labels.retain(|l| !names.contains(&l.name));
     }
 }
 

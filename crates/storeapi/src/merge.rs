@@ -261,7 +261,7 @@ pub fn sort_dedup_chunks(chunks: Vec<AggrChunk>) -> Vec<AggrChunk> {
         return chunks;
     }
     let mut keyed: Vec<(u64, AggrChunk)> = chunks.into_iter().map(|c| (aggr_key(&c), c)).collect();
-    keyed.sort_by(|a, b| (a.1.min_time, a.1.max_time, a.0).cmp(&(b.1.min_time, b.1.max_time, b.0)));
+    keyed.sort_by_key(|a| (a.1.min_time, a.1.max_time, a.0));
     keyed.dedup_by(|a, b| {
         a.0 == b.0 && a.1.min_time == b.1.min_time && a.1.max_time == b.1.max_time
     });

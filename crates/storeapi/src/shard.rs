@@ -34,7 +34,7 @@ impl ShardMatcher {
         let Some(s) = &self.shard else { return true };
         let mut h = xxhash_rust::xxh64::Xxh64::new(0);
         for l in labels {
-            let listed = s.labels.iter().any(|n| *n == l.name);
+            let listed = s.labels.contains(&l.name);
             if listed == s.by {
                 h.update(l.name.as_bytes());
                 h.update(&[SEP]);

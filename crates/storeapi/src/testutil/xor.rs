@@ -20,10 +20,8 @@ impl BitWriter {
             self.buf.push(0);
             self.free = 8;
         }
-        if b {
-            if let Some(last) = self.buf.last_mut() {
-                *last |= 1 << (self.free - 1);
-            }
+        if b && let Some(last) = self.buf.last_mut() {
+            *last |= 1 << (self.free - 1);
         }
         self.free -= 1;
     }

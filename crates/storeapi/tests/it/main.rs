@@ -2,6 +2,8 @@
 //! store, directly and over gRPC; transport behaviour (limits, keepalive,
 //! deadlines, cancellation); golden wire bytes.
 
+#![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
+
 mod acceptance;
 mod golden;
 mod wire;
