@@ -3,8 +3,16 @@
 //! chunk payload (`&[u8]` without segment framing), exactly what the Store
 //! API carries on the wire.
 
+mod aggr;
+mod histogram;
+mod varbit;
 mod xor;
 
+pub use aggr::{AggrChunk, AggrType, SubChunk, encode_aggr};
+pub use histogram::{
+    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, FloatHistogramChunk,
+    FloatHistogramEncoder, Histogram, HistogramChunk, HistogramEncoder, Span,
+};
 pub use xor::{XorChunk, XorEncoder, XorIter};
 
 use crate::{Error, Result};
@@ -61,6 +69,8 @@ impl Encoding {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleValue {
     Float(f64),
+    Histogram(Histogram),
+    FloatHistogram(FloatHistogram),
 }
 
 /// Decodes a chunk payload of the given encoding into `(t, value)` pairs.
@@ -70,6 +80,16 @@ pub fn decode(enc: Encoding, data: &[u8]) -> Result<Vec<(i64, SampleValue)>> {
             .samples()?
             .into_iter()
             .map(|s| (s.t, SampleValue::Float(s.v)))
+            .collect()),
+        Encoding::Histogram => Ok(HistogramChunk::new(data)?
+            .samples()?
+            .into_iter()
+            .map(|(t, h)| (t, SampleValue::Histogram(h)))
+            .collect()),
+        Encoding::FloatHistogram => Ok(FloatHistogramChunk::new(data)?
+            .samples()?
+            .into_iter()
+            .map(|(t, h)| (t, SampleValue::FloatHistogram(h)))
             .collect()),
         other => Err(Error::DecodeChunk {
             encoding: other.name(),

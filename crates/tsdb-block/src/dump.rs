@@ -8,8 +8,8 @@ use aeon_model::{Labels, Matcher};
 
 use crate::block::BlockReader;
 use crate::chunkenc::SampleValue;
-use crate::gofmt::{format_g, labels_string};
-use crate::meta::META_FILENAME;
+use crate::gofmt::{format_float_histogram, format_g, format_histogram, labels_string};
+use crate::meta::{BlockMeta, META_FILENAME};
 use crate::{Error, Result};
 
 /// Block directories under `path` (or `path` itself if it is a block),
@@ -58,6 +58,10 @@ pub fn write_sample_line(
 ) -> std::io::Result<()> {
     match v {
         SampleValue::Float(f) => writeln!(out, "{labels} {} {t}", format_g(*f)),
+        SampleValue::Histogram(h) => writeln!(out, "{labels} {} {t}", format_histogram(h)),
+        SampleValue::FloatHistogram(h) => {
+            writeln!(out, "{labels} {} {t}", format_float_histogram(h))
+        }
     }
 }
 
@@ -71,13 +75,37 @@ pub fn dump(
     maxt: i64,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let sets = if matchers.is_empty() {
+        Vec::new()
+    } else {
+        vec![matchers.to_vec()]
+    };
+    dump_selectors(path, &sets, mint, maxt, out)
+}
+
+/// Like [`dump`] with several selectors (`--match` given more than once):
+/// the union of the series they select.
+pub fn dump_selectors(
+    path: &Path,
+    sets: &[Vec<Matcher>],
+    mint: i64,
+    maxt: i64,
+    out: &mut dyn Write,
+) -> Result<()> {
     let blocks = open_blocks(path)?;
     let mut all: BTreeMap<Labels, Vec<(i64, SampleValue)>> = BTreeMap::new();
     for b in &blocks {
         if b.meta().max_time <= mint || b.meta().min_time > maxt {
             continue;
         }
-        for s in b.select(matchers, mint, maxt)? {
+        let mut picked: BTreeMap<u32, crate::block::BlockSeries> = BTreeMap::new();
+        if sets.is_empty() {
+            picked.extend(b.select(&[], mint, maxt)?.into_iter().map(|s| (s.id, s)));
+        }
+        for ms in sets {
+            picked.extend(b.select(ms, mint, maxt)?.into_iter().map(|s| (s.id, s)));
+        }
+        for s in picked.into_values() {
             let samples = b.samples(&s, mint, maxt)?;
             all.entry(s.labels.clone()).or_default().extend(samples);
         }
@@ -97,36 +125,70 @@ pub fn dump(
     Ok(())
 }
 
-/// `promtool tsdb list` output (`-r` for human-readable times/sizes is not
-/// implemented; this prints the default table).
+/// `promtool tsdb list` output (without `-r`).
 pub fn list(path: &Path, out: &mut dyn Write) -> Result<()> {
-    let blocks = open_blocks(path)?;
+    let mut dirs: Vec<(i64, PathBuf)> = find_blocks(path)?
+        .into_iter()
+        .map(|d| BlockMeta::read_from_dir(&d).map(|m| (m.min_time, d)))
+        .collect::<Result<_>>()?;
+    dirs.sort();
+    print_blocks(&dirs.into_iter().map(|(_, d)| d).collect::<Vec<_>>(), out)
+}
+
+/// Prints a block table like promtool (Go tabwriter, min width 13, padding 2).
+pub fn print_blocks(dirs: &[PathBuf], out: &mut dyn Write) -> Result<()> {
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "BLOCK ULID",
+            "MIN TIME",
+            "MAX TIME",
+            "DURATION",
+            "NUM SAMPLES",
+            "NUM CHUNKS",
+            "NUM SERIES",
+            "SIZE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    ];
+    for d in dirs {
+        let m = BlockMeta::read_from_dir(d)?;
+        rows.push(vec![
+            m.ulid.to_string(),
+            m.min_time.to_string(),
+            m.max_time.to_string(),
+            go_duration_ms(m.max_time - m.min_time),
+            m.stats.num_samples.to_string(),
+            m.stats.num_chunks.to_string(),
+            m.stats.num_series.to_string(),
+            dir_size(d)?.to_string(),
+        ]);
+    }
+    let cols = rows[0].len();
+    let widths: Vec<usize> = (0..cols - 1)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count() + 2)
+                .max()
+                .unwrap_or(0)
+                .max(13)
+        })
+        .collect();
     let werr = |source| Error::Write {
         file: "<output>".into(),
         source,
     };
-    writeln!(
-        out,
-        "{:<28}{:<15}{:<15}{:<13}{:<13}{:<13}{:<13}SIZE",
-        "BLOCK ULID", "MIN TIME", "MAX TIME", "DURATION", "NUM SAMPLES", "NUM CHUNKS", "NUM SERIES"
-    )
-    .map_err(werr)?;
-    for b in &blocks {
-        let m = b.meta();
-        let size = dir_size(b.dir())?;
-        writeln!(
-            out,
-            "{:<28}{:<15}{:<15}{:<13}{:<13}{:<13}{:<13}{}",
-            m.ulid.to_string(),
-            m.min_time,
-            m.max_time,
-            go_duration_ms(m.max_time - m.min_time),
-            m.stats.num_samples,
-            m.stats.num_chunks,
-            m.stats.num_series,
-            size
-        )
-        .map_err(werr)?;
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 < cols {
+                line.push_str(&format!("{cell:<w$}", w = widths[c]));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        writeln!(out, "{line}").map_err(werr)?;
     }
     Ok(())
 }
