@@ -205,7 +205,10 @@ impl Inner {
         let mut dir = self.root.clone();
         if !dir_part.is_empty() {
             let trimmed = dir_part.trim_end_matches('/');
-            validate_key(trimmed)?;
+            if validate_key(trimmed).is_err() {
+                // No valid key can start with this prefix (S3 would list nothing either).
+                return Ok(Vec::new());
+            }
             dir = self.path_of(trimmed);
             dir = match fs::canonicalize(&dir) {
                 Ok(d) if d.starts_with(&self.root) && d.is_dir() => d,
@@ -400,6 +403,34 @@ impl Bucket for FilesystemBucket {
             let mut input = fs::File::open(&src)
                 .map_err(|e| Error::local_io(Operation::Upload, &k, &src, e))?;
             b.write_atomic(&k, |f| std::io::copy(&mut input, f))
+        })
+        .await
+    }
+
+    async fn download_file(&self, key: &str, path: &Path) -> Result<u64> {
+        let k = key.to_owned();
+        let dst = path.to_path_buf();
+        self.blocking(Operation::Get, key, move |b| {
+            let op = Operation::Get;
+            let (mut file, _, _) = b.open(op, &k)?;
+            let parent = dst
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            fs::create_dir_all(parent).map_err(|e| Error::local_io(op, &k, parent, e))?;
+            let tmp = temp_sibling(&dst);
+            let copied = (|| {
+                let mut out = fs::File::create_new(&tmp)?;
+                let n = std::io::copy(&mut file, &mut out)?;
+                out.flush()?;
+                drop(out);
+                fs::rename(&tmp, &dst)?;
+                Ok(n)
+            })();
+            copied.map_err(|e: std::io::Error| {
+                let _ = fs::remove_file(&tmp);
+                Error::local_io(op, &k, &dst, e)
+            })
         })
         .await
     }

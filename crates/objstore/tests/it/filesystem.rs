@@ -50,3 +50,53 @@ mod prefixed {
         assert!(tmp.path().join("tenant/a/x/y").is_file());
     }
 }
+
+/// Model test: the filesystem lists exactly what the in-memory bucket (a sorted map, i.e. S3's
+/// semantics) lists, for random key sets and prefixes, in both modes.
+mod listing_model {
+    use std::collections::BTreeSet;
+
+    use aeon_objstore::{Bucket, FilesystemBucket, InMemoryBucket, ListMode, validate_key};
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    /// Keys from a small alphabet so prefixes collide a lot; no key may also be a directory.
+    fn key_set() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::btree_set("[ab.-]{1,2}(/[ab.-]{1,2}){0,2}", 1..25).prop_map(|set| {
+            let valid: BTreeSet<String> = set
+                .into_iter()
+                .filter(|k| validate_key(k).is_ok())
+                .collect();
+            valid
+                .iter()
+                .filter(|k| !valid.iter().any(|o| o.starts_with(&format!("{k}/"))))
+                .cloned()
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn filesystem_lists_like_s3(keys in key_set(), prefixes in proptest::collection::vec("[ab./-]{0,4}", 1..8)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let tmp = tempfile::tempdir().unwrap();
+                let fs = FilesystemBucket::new(tmp.path()).unwrap();
+                let mem = InMemoryBucket::new("model");
+                for k in &keys {
+                    fs.upload(k, Bytes::from(k.clone())).await.unwrap();
+                    mem.upload(k, Bytes::from(k.clone())).await.unwrap();
+                }
+                for p in prefixes.iter().map(String::as_str).chain([""]) {
+                    for mode in [ListMode::Delimited, ListMode::Recursive] {
+                        let want = mem.list(p, mode).await.unwrap();
+                        let got = fs.list(p, mode).await.unwrap();
+                        prop_assert_eq!(got, want, "prefix {:?} mode {:?}", p, mode);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

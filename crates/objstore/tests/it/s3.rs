@@ -278,3 +278,26 @@ fn missing_s3s_fs_binary_fails_with_install_hint() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_bucket_is_a_clear_permanent_error() {
+    let s = server();
+    let yaml = s
+        .yaml()
+        .replace("bucket: aeon-test", "bucket: no-such-bucket");
+    let mut registry = Registry::default();
+    let b = instrumented(&yaml, &mut registry).await;
+    let e = b.list("", ListMode::Delimited).await.unwrap_err();
+    assert!(matches!(e, Error::Backend { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("bucket does not exist") && e.to_string().contains("no-such-bucket"),
+        "{e}"
+    );
+    // Not retried: a missing bucket is permanent.
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        !text.contains("aeon_objstore_bucket_operation_retries_total{"),
+        "{text}"
+    );
+}
