@@ -6,4 +6,5 @@
 
 mod acceptance;
 mod golden;
+mod promtool;
 mod wire;
