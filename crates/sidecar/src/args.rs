@@ -1,0 +1,197 @@
+//! `aeon sidecar` flags: Thanos's names and defaults (`thanos sidecar --help`, v0.42).
+
+use std::path::PathBuf;
+
+use aeon_common::flags::{PromDuration, TimeOrDuration};
+use serde::{Deserialize, Serialize};
+
+/// Flags of `aeon sidecar` (and the `aeon-sidecar` binary).
+#[derive(Debug, Clone, clap::Parser, Serialize, Deserialize)]
+#[command(
+    name = "sidecar",
+    about = "Sidecar for Prometheus server: Store API over remote read, block shipper, config reloader"
+)]
+pub struct Args {
+    /// Listen host:port for HTTP endpoints (metrics, health, readiness).
+    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+    pub http_address: String,
+
+    /// Time to wait after an interrupt received for the HTTP server.
+    #[arg(long = "http-grace-period", default_value = "2m")]
+    pub http_grace_period: PromDuration,
+
+    /// Listen ip:port address for gRPC endpoints (StoreAPI, Info, health).
+    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
+    pub grpc_address: String,
+
+    /// Time to wait after an interrupt received for the gRPC server.
+    #[arg(long = "grpc-grace-period", default_value = "2m")]
+    pub grpc_grace_period: PromDuration,
+
+    /// The gRPC server max connection age.
+    #[arg(long = "grpc-server-max-connection-age", default_value = "60m")]
+    pub grpc_server_max_connection_age: PromDuration,
+
+    /// URL at which to reach Prometheus's API.
+    #[arg(long = "prometheus.url", default_value = "http://localhost:9090")]
+    pub prometheus_url: String,
+
+    /// Maximum time to wait for the Prometheus instance to start up (after it,
+    /// the sidecar keeps trying but logs an error every round).
+    #[arg(long = "prometheus.ready_timeout", default_value = "10m")]
+    pub prometheus_ready_timeout: PromDuration,
+
+    /// How often to get Prometheus config (external labels, lowest timestamp).
+    #[arg(long = "prometheus.get_config_interval", default_value = "30s")]
+    pub prometheus_get_config_interval: PromDuration,
+
+    /// Timeout for getting Prometheus config.
+    #[arg(long = "prometheus.get_config_timeout", default_value = "30s")]
+    pub prometheus_get_config_timeout: PromDuration,
+
+    /// Data directory of TSDB.
+    #[arg(long = "tsdb.path", default_value = "./data")]
+    pub tsdb_path: PathBuf,
+
+    /// Config file watched by the reloader.
+    #[arg(long = "reloader.config-file")]
+    pub reloader_config_file: Option<PathBuf>,
+
+    /// Output file for environment variable substituted config file.
+    #[arg(long = "reloader.config-envsubst-file")]
+    pub reloader_config_envsubst_file: Option<PathBuf>,
+
+    /// Rule directories for the reloader to refresh (repeated field).
+    #[arg(long = "reloader.rule-dir")]
+    #[serde(default)]
+    pub reloader_rule_dir: Vec<PathBuf>,
+
+    /// Controls how often reloader re-reads config and rules.
+    #[arg(long = "reloader.watch-interval", default_value = "3m")]
+    pub reloader_watch_interval: PromDuration,
+
+    /// Controls how often reloader retries config reload in case of error.
+    #[arg(long = "reloader.retry-interval", default_value = "5s")]
+    pub reloader_retry_interval: PromDuration,
+
+    /// Path to YAML file that contains object store configuration (no
+    /// bucket configured = no upload).
+    #[arg(long = "objstore.config-file")]
+    pub objstore_config_file: Option<PathBuf>,
+
+    /// Alternative to 'objstore.config-file' flag (mutually exclusive).
+    /// Content of YAML file that contains object store configuration.
+    #[arg(long = "objstore.config")]
+    pub objstore_config: Option<String>,
+
+    /// If true shipper will try to upload compacted blocks as well.
+    #[arg(long = "shipper.upload-compacted")]
+    #[serde(default)]
+    pub shipper_upload_compacted: bool,
+
+    /// The file to store shipper metadata in (inside --tsdb.path).
+    #[arg(long = "shipper.meta-file-name", default_value = "thanos.shipper.json")]
+    pub shipper_meta_file_name: String,
+
+    /// How often the shipper looks for new blocks (Thanos: fixed 30s).
+    #[arg(long = "shipper.sync-interval", default_value = "30s", hide = true)]
+    pub shipper_sync_interval: PromDuration,
+
+    /// The maximum series allowed for a single Series request. 0 means no limit.
+    #[arg(long = "store.limits.request-series", default_value_t = 0)]
+    pub store_limits_request_series: u64,
+
+    /// The maximum samples allowed for a single Series request. 0 means no
+    /// limit. Counted from the chunk headers (exact, not 120 per chunk).
+    #[arg(long = "store.limits.request-samples", default_value_t = 0)]
+    pub store_limits_request_samples: u64,
+
+    /// Start of time range limit to serve: RFC3339 or a duration relative to
+    /// now (e.g. -2w).
+    #[arg(long = "min-time", default_value = "0000-01-01T00:00:00Z")]
+    pub min_time: TimeOrDuration,
+
+    /// Logging and tracing.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub telemetry: aeon_common::telemetry::TelemetryArgs,
+
+    /// YAML file with values for any of these flags (flags win).
+    #[arg(long = "config-file")]
+    pub config_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[test]
+    fn defaults_are_thanos_defaults() {
+        let a = Args::try_parse_from(["sidecar"]).unwrap();
+        assert_eq!(a.http_address, "0.0.0.0:10902");
+        assert_eq!(a.grpc_address, "0.0.0.0:10901");
+        assert_eq!(a.prometheus_url, "http://localhost:9090");
+        assert_eq!(a.prometheus_ready_timeout.0, Duration::from_secs(600));
+        assert_eq!(a.prometheus_get_config_interval.0, Duration::from_secs(30));
+        assert_eq!(a.tsdb_path, PathBuf::from("./data"));
+        assert_eq!(a.reloader_watch_interval.0, Duration::from_secs(180));
+        assert_eq!(a.reloader_retry_interval.0, Duration::from_secs(5));
+        assert_eq!(a.shipper_meta_file_name, "thanos.shipper.json");
+        assert!(!a.shipper_upload_compacted);
+        assert!(a.objstore_config_file.is_none() && a.objstore_config.is_none());
+        assert_eq!(a.min_time, TimeOrDuration::MIN);
+        assert_eq!(a.store_limits_request_series, 0);
+    }
+
+    #[test]
+    fn seed_command_line_parses() {
+        let a = Args::try_parse_from([
+            "sidecar",
+            "--tsdb.path",
+            "/var/prometheus",
+            "--objstore.config-file",
+            "bucket.yml",
+            "--prometheus.url",
+            "http://localhost:9090",
+            "--http-address",
+            "0.0.0.0:19191",
+            "--grpc-address",
+            "0.0.0.0:19090",
+        ])
+        .unwrap();
+        assert_eq!(a.tsdb_path, PathBuf::from("/var/prometheus"));
+        assert_eq!(a.objstore_config_file, Some(PathBuf::from("bucket.yml")));
+        assert_eq!(a.http_address, "0.0.0.0:19191");
+        assert_eq!(a.grpc_address, "0.0.0.0:19090");
+    }
+
+    #[test]
+    fn reloader_rule_dirs_repeat_and_min_time_is_relative() {
+        let a = Args::try_parse_from([
+            "sidecar",
+            "--reloader.rule-dir=/a",
+            "--reloader.rule-dir=/b",
+            "--min-time=-2h",
+            "--shipper.upload-compacted",
+            "--store.limits.request-series=10",
+        ])
+        .unwrap();
+        assert_eq!(a.reloader_rule_dir, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(a.min_time, TimeOrDuration::Relative(-7_200_000));
+        assert!(a.shipper_upload_compacted);
+        assert_eq!(a.store_limits_request_series, 10);
+    }
+
+    #[test]
+    fn layered_config_resolves_defaults() {
+        let m = <Args as clap::CommandFactory>::command()
+            .try_get_matches_from(["sidecar", "--grpc-address=127.0.0.1:0"])
+            .unwrap();
+        let a: Args = aeon_common::config::load_with_env(&m, None, Vec::new()).unwrap();
+        assert_eq!(a.grpc_address, "127.0.0.1:0");
+        assert_eq!(a.http_address, "0.0.0.0:10902");
+        assert!(a.reloader_rule_dir.is_empty());
+    }
+}

@@ -1,0 +1,151 @@
+//! Wiring: admin HTTP, gRPC Store/Info server, Prometheus polling, shipper,
+//! reloader, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aeon_common::Registry;
+use aeon_common::admin::{self, Readiness};
+use aeon_storeapi::{ServerOptions, StoreApi};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::prometheus::PromClient;
+use crate::reloader::ReloaderConfig;
+use crate::shipper::Shipper;
+use crate::state::PromState;
+use crate::store::{Limits, PrometheusStore};
+use crate::{Args, Error, Result};
+
+/// A started sidecar: its bound addresses and the task that ends after
+/// shutdown.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the admin HTTP server listens.
+    pub http_addr: SocketAddr,
+    /// Where the gRPC server listens.
+    pub grpc_addr: SocketAddr,
+    /// What the sidecar knows about Prometheus.
+    pub state: PromState,
+    /// Readiness as served on `/-/ready`.
+    pub readiness: Readiness,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Waits until the sidecar has shut down (after `shutdown` is cancelled).
+    pub async fn wait(self) -> Result<()> {
+        self.task.await.map_err(|e| Error::InvalidFlag { flag: "-", reason: format!("sidecar task panicked: {e}") })?
+    }
+}
+
+/// Runs the sidecar until `shutdown` is cancelled.
+pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
+    start(args, shutdown).await?.wait().await
+}
+
+/// Binds the servers and starts every loop; returns once listening.
+pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
+    let mut registry = Registry::default();
+    let metrics = Metrics::new(&mut registry);
+
+    let objstore = aeon_common::config::inline_or_file(
+        args.objstore_config.as_deref(),
+        args.objstore_config_file.as_deref(),
+        "objstore.config",
+        "objstore.config-file",
+    )?;
+    let bucket = match objstore {
+        Some((text, origin)) => Some(aeon_objstore::from_yaml(&text, &origin, &mut registry).await.map_err(Error::Bucket)?),
+        None => {
+            tracing::info!("no object storage configured; blocks will not be uploaded");
+            None
+        }
+    };
+
+    let client = PromClient::new(&args.prometheus_url, args.prometheus_get_config_timeout.0)?;
+    let state = PromState::default();
+    let readiness = Readiness::new(format!("waiting for prometheus at {}", client.url()));
+    let store = PrometheusStore::new(
+        client.clone(),
+        state.clone(),
+        args.min_time,
+        Limits { series: args.store_limits_request_series, samples: args.store_limits_request_samples },
+        metrics.clone(),
+    );
+    let store: Arc<dyn StoreApi> = Arc::new(store);
+
+    let grpc_addr: SocketAddr = args
+        .grpc_address
+        .parse()
+        .map_err(|e| Error::InvalidFlag { flag: "--grpc-address", reason: format!("{:?}: {e}", args.grpc_address) })?;
+    let opts = ServerOptions { max_connection_age: Some(args.grpc_server_max_connection_age.0), ..Default::default() };
+    let grpc_stop = CancellationToken::new();
+    let (grpc_addr, grpc_task) = aeon_storeapi::spawn_server(store, grpc_addr, opts, grpc_stop.clone().cancelled_owned()).await?;
+    tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, health)");
+
+    let http_listener = admin::bind(&args.http_address).await?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|e| Error::InvalidFlag { flag: "--http-address", reason: e.to_string() })?;
+    let router = admin::router(Arc::new(registry), readiness.clone());
+    let http_stop = CancellationToken::new();
+    let http_task = tokio::spawn(admin::serve(http_listener, router, http_stop.clone()));
+
+    let mut loops: Vec<JoinHandle<()>> = Vec::new();
+    loops.push(tokio::spawn(crate::state::poll_prometheus(
+        client.clone(),
+        state.clone(),
+        readiness.clone(),
+        metrics.clone(),
+        args.prometheus_get_config_interval.0,
+        args.prometheus_ready_timeout.0,
+        shutdown.clone(),
+    )));
+    if let Some(bucket) = bucket {
+        let shipper = Shipper::new(
+            args.tsdb_path.clone(),
+            bucket,
+            args.shipper_meta_file_name.clone(),
+            args.shipper_upload_compacted,
+            metrics.clone(),
+        );
+        loops.push(tokio::spawn(shipper.run(state.clone(), args.shipper_sync_interval.0, shutdown.clone())));
+    }
+    let reloader = ReloaderConfig {
+        config_file: args.reloader_config_file.clone(),
+        envsubst_file: args.reloader_config_envsubst_file.clone(),
+        rule_dirs: args.reloader_rule_dir.clone(),
+        watch_interval: args.reloader_watch_interval.0,
+        retry_interval: args.reloader_retry_interval.0,
+    };
+    if reloader.is_enabled() {
+        loops.push(tokio::spawn(crate::reloader::run(reloader, client.clone(), metrics.clone(), shutdown.clone())));
+    }
+
+    let grace_grpc = args.grpc_grace_period.0;
+    let grace_http = args.http_grace_period.0;
+    let task = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        tracing::info!("shutting down sidecar");
+        // The loops watch `shutdown` themselves; an upload in flight is
+        // abandoned (its partial objects have no meta.json and are redone).
+        for l in loops {
+            l.abort();
+            let _ = l.await;
+        }
+        grpc_stop.cancel();
+        http_stop.cancel();
+        let grpc = tokio::time::timeout(grace_grpc, grpc_task).await;
+        let http = tokio::time::timeout(grace_http, http_task).await;
+        if let Ok(Ok(Err(e))) = grpc {
+            return Err(Error::Store(e));
+        }
+        if let Ok(Ok(Err(e))) = http {
+            return Err(Error::Common(e));
+        }
+        Ok(())
+    });
+    Ok(Running { http_addr, grpc_addr, state, readiness, task })
+}
