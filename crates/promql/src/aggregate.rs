@@ -51,6 +51,10 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
 #[derive(Default)]
 struct Group {
     labels: Labels,
+    fcount: f64,
+    hcount: f64,
+    hist: Option<crate::nativehist::FloatHistogram>,
+    hist_err: bool,
     drop_name: bool,
     count: f64,
     value: f64,
@@ -95,6 +99,11 @@ pub(crate) fn aggregate(
             let k = p as i64;
             if k < 1 {
                 return Ok(vec![]);
+            }
+            let mut input = input;
+            if op != AggOp::Limitk && input.iter().any(|s| s.h.is_some()) {
+                ev.info(format!("ignored histogram in {} aggregation", op.name()));
+                input.retain(|s| s.h.is_none());
             }
             return Ok(select_k(op, input, grouping, without, k as usize));
         }
@@ -151,6 +160,7 @@ pub(crate) fn aggregate(
                 .map(|l| {
                     let f = counts[&l];
                     Sample {
+                        h: None,
                         metric: l,
                         t: ts,
                         f,
@@ -170,6 +180,15 @@ pub(crate) fn aggregate(
             ));
         }
     }
+    let mut input = input;
+    if matches!(
+        op,
+        AggOp::Min | AggOp::Max | AggOp::Stddev | AggOp::Stdvar | AggOp::Quantile
+    ) && input.iter().any(|s| s.h.is_some())
+    {
+        ev.info(format!("ignored histogram in {} aggregation", op.name()));
+        input.retain(|s| s.h.is_none());
+    }
     let by_name = !without && grouping.iter().any(|g| g == METRIC_NAME);
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -181,29 +200,10 @@ pub(crate) fn aggregate(
             None => {
                 groups.push(Group {
                     labels: key.clone(),
-                    drop_name: false,
-                    count: 1.0,
-                    value: f,
-                    mean: f,
-                    kahan: 0.0,
-                    incremental: false,
-                    members: vec![i],
+                    ..Group::default()
                 });
-                if op == AggOp::Stddev || op == AggOp::Stdvar {
-                    if let Some(g) = groups.last_mut() {
-                        g.value = 0.0;
-                        if !f.is_finite() {
-                            g.kahan = f64::NAN;
-                        }
-                    }
-                }
                 index.insert(key, groups.len() - 1);
-                if by_name && s.drop_name {
-                    if let Some(g) = groups.last_mut() {
-                        g.drop_name = true;
-                    }
-                }
-                continue;
+                groups.len() - 1
             }
         };
         let g = &mut groups[gi];
@@ -212,6 +212,30 @@ pub(crate) fn aggregate(
         }
         g.members.push(i);
         g.count += 1.0;
+        if let Some(h) = &s.h {
+            g.hcount += 1.0;
+            match &mut g.hist {
+                None => g.hist = Some((**h).clone()),
+                Some(acc) => {
+                    if acc.add(h).is_err() {
+                        g.hist_err = true;
+                    }
+                }
+            }
+            continue;
+        }
+        g.fcount += 1.0;
+        if g.fcount == 1.0 {
+            g.value = f;
+            g.mean = f;
+            if op == AggOp::Stddev || op == AggOp::Stdvar {
+                g.value = 0.0;
+                if !f.is_finite() {
+                    g.kahan = f64::NAN;
+                }
+            }
+            continue;
+        }
         match op {
             AggOp::Sum => {
                 let (v, c) = kahan_inc(f, g.value, g.kahan);
@@ -227,8 +251,8 @@ pub(crate) fn aggregate(
                         continue;
                     }
                     g.incremental = true;
-                    g.mean = g.value / (g.count - 1.0);
-                    g.kahan /= g.count - 1.0;
+                    g.mean = g.value / (g.fcount - 1.0);
+                    g.kahan /= g.fcount - 1.0;
                 }
                 if g.mean.is_infinite() {
                     if f.is_infinite() && (g.mean > 0.0) == (f > 0.0) {
@@ -239,7 +263,7 @@ pub(crate) fn aggregate(
                     }
                 }
                 let cur = g.mean + g.kahan;
-                let (m, c) = kahan_inc(f / g.count - cur / g.count, g.mean, g.kahan);
+                let (m, c) = kahan_inc(f / g.fcount - cur / g.fcount, g.mean, g.kahan);
                 g.mean = m;
                 g.kahan = c;
             }
@@ -258,7 +282,7 @@ pub(crate) fn aggregate(
                     g.kahan = f64::NAN;
                 }
                 let delta = f - g.mean;
-                g.mean += delta / g.count;
+                g.mean += delta / g.fcount;
                 g.value += delta * (f - g.mean);
             }
             _ => {}
@@ -266,20 +290,45 @@ pub(crate) fn aggregate(
     }
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
+        let mut h = None;
+        if matches!(op, AggOp::Sum | AggOp::Avg) && g.hcount > 0.0 {
+            if g.fcount > 0.0 {
+                ev.warn(format!(
+                    "encountered a mix of histograms and floats for {} aggregation",
+                    op.name()
+                ));
+                continue;
+            }
+            if g.hist_err {
+                ev.warn(format!(
+                    "vector contains histograms with incompatible bucket layouts for {} aggregation",
+                    op.name()
+                ));
+                continue;
+            }
+            if let Some(mut acc) = g.hist {
+                if op == AggOp::Avg {
+                    acc.div(g.hcount);
+                }
+                acc.compact();
+                acc.counter_reset_hint = crate::nativehist::CounterResetHint::Gauge;
+                h = Some(std::sync::Arc::new(acc));
+            }
+        }
         let f = match op {
             AggOp::Sum => g.value + g.kahan,
             AggOp::Avg => {
                 if g.incremental {
                     g.mean + g.kahan
                 } else {
-                    g.value / g.count + g.kahan / g.count
+                    g.value / g.fcount + g.kahan / g.fcount
                 }
             }
             AggOp::Count => g.count,
             AggOp::Group => 1.0,
             AggOp::Min | AggOp::Max => g.value,
-            AggOp::Stdvar => g.value / g.count + g.kahan,
-            AggOp::Stddev => (g.value / g.count).sqrt() + g.kahan,
+            AggOp::Stdvar => g.value / g.fcount + g.kahan,
+            AggOp::Stddev => (g.value / g.fcount).sqrt() + g.kahan,
             AggOp::Quantile => {
                 let mut vals: Vec<f64> = g.members.iter().map(|&i| input[i].f).collect();
                 quantile(pnum.unwrap_or(f64::NAN), &mut vals)
@@ -287,6 +336,7 @@ pub(crate) fn aggregate(
             _ => 0.0,
         };
         out.push(Sample {
+            h,
             metric: g.labels,
             t: ts,
             f,

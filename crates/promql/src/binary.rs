@@ -7,7 +7,110 @@ use aeon_model::{Labels, METRIC_NAME};
 use crate::ast::{BinOp, Card, VectorMatching};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
+use crate::nativehist::{FloatHistogram, HistogramError};
 use crate::value::{Sample, Value, Vector};
+use std::sync::Arc;
+
+type H = Option<Arc<FloatHistogram>>;
+
+/// Outcome of an element-wise operation.
+enum Elem {
+    /// Keep with this float or histogram value.
+    Keep(f64, H),
+    /// Filtered out by a comparison.
+    Drop,
+    /// The operand types cannot be combined (annotation, then dropped).
+    Incompatible,
+    /// Histograms with incompatible buckets.
+    HistErr(HistogramError),
+}
+
+fn elem_op(op: BinOp, lf: f64, lh: &H, rf: f64, rh: &H) -> Elem {
+    match (lh, rh) {
+        (None, None) => {
+            let (v, keep) = scalar_op(op, lf, rf);
+            if keep {
+                Elem::Keep(v, None)
+            } else {
+                Elem::Drop
+            }
+        }
+        (Some(a), Some(b)) => match op {
+            BinOp::Add | BinOp::Sub => {
+                let mut h = (**a).clone();
+                let r = if op == BinOp::Add { h.add(b) } else { h.sub(b) };
+                match r {
+                    Ok(()) => {
+                        h.compact();
+                        h.counter_reset_hint = crate::nativehist::CounterResetHint::Gauge;
+                        Elem::Keep(0.0, Some(Arc::new(h)))
+                    }
+                    Err(e) => Elem::HistErr(e),
+                }
+            }
+            BinOp::Eql => {
+                if a.equals(b) {
+                    Elem::Keep(0.0, Some(a.clone()))
+                } else {
+                    Elem::Drop
+                }
+            }
+            BinOp::Neq => {
+                if !a.equals(b) {
+                    Elem::Keep(0.0, Some(a.clone()))
+                } else {
+                    Elem::Drop
+                }
+            }
+            _ => Elem::Incompatible,
+        },
+        (Some(a), None) => match op {
+            BinOp::Mul | BinOp::Div => {
+                let mut h = (**a).clone();
+                if op == BinOp::Mul {
+                    h.mul(rf)
+                } else {
+                    h.div(rf)
+                }
+                Elem::Keep(0.0, Some(Arc::new(h)))
+            }
+            _ => Elem::Incompatible,
+        },
+        (None, Some(b)) => match op {
+            BinOp::Mul => {
+                let mut h = (**b).clone();
+                h.mul(lf);
+                Elem::Keep(0.0, Some(Arc::new(h)))
+            }
+            _ => Elem::Incompatible,
+        },
+    }
+}
+
+fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
+    let ty = |h: &H| if h.is_some() { "histogram" } else { "float" };
+    match e {
+        Elem::Incompatible => {
+            let msg = format!(
+                "incompatible sample types encountered for binary operator {:?}: {} {} {}",
+                op.as_str(),
+                ty(lh),
+                op.as_str(),
+                ty(rh)
+            );
+            if op.is_comparison() { ev.info(msg) } else { ev.warn(msg) }
+        }
+        Elem::HistErr(HistogramError::MixedExponentialCustom) => ev.warn(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\""
+                .to_string(),
+        ),
+        Elem::HistErr(HistogramError::IncompatibleCustomBuckets) => ev.warn(
+            "vector contains histograms with incompatible custom buckets for metric name \"\""
+                .to_string(),
+        ),
+        _ => {}
+    }
+}
 
 /// Applies `op` to two floats; returns the value and whether to keep it (comparisons).
 pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
@@ -37,7 +140,7 @@ fn drops_name(op: BinOp) -> bool {
 }
 
 pub(crate) fn eval_binary(
-    _ev: &mut Evaluator<'_>,
+    ev: &mut Evaluator<'_>,
     op: BinOp,
     l: Value,
     r: Value,
@@ -55,12 +158,22 @@ pub(crate) fn eval_binary(
             };
             Ok(Value::Scalar { t: ts, v })
         }
-        (Value::Vector(v), Value::Scalar { v: s, .. }) => {
-            Ok(Value::Vector(vector_scalar(op, v, s, false, return_bool)))
-        }
-        (Value::Scalar { v: s, .. }, Value::Vector(v)) => {
-            Ok(Value::Vector(vector_scalar(op, v, s, true, return_bool)))
-        }
+        (Value::Vector(v), Value::Scalar { v: s, .. }) => Ok(Value::Vector(vector_scalar(
+            ev,
+            op,
+            v,
+            s,
+            false,
+            return_bool,
+        ))),
+        (Value::Scalar { v: s, .. }, Value::Vector(v)) => Ok(Value::Vector(vector_scalar(
+            ev,
+            op,
+            v,
+            s,
+            true,
+            return_bool,
+        ))),
         (Value::Vector(a), Value::Vector(b)) => {
             let default = VectorMatching {
                 card: if op.is_set() {
@@ -77,7 +190,7 @@ pub(crate) fn eval_binary(
                 BinOp::And => and(a, b, m),
                 BinOp::Or => or(a, b, m),
                 BinOp::Unless => unless(a, b, m),
-                _ => vector_vector(op, a, b, m, return_bool)?,
+                _ => vector_vector(ev, op, a, b, m, return_bool)?,
             };
             Ok(Value::Vector(v))
         }
@@ -89,22 +202,43 @@ pub(crate) fn eval_binary(
     }
 }
 
-fn vector_scalar(op: BinOp, v: Vector, s: f64, swap: bool, return_bool: bool) -> Vector {
+fn vector_scalar(
+    ev: &mut Evaluator<'_>,
+    op: BinOp,
+    v: Vector,
+    s: f64,
+    swap: bool,
+    return_bool: bool,
+) -> Vector {
     let mut out = Vec::with_capacity(v.len());
     for mut smp in v {
-        let (l, r) = if swap { (s, smp.f) } else { (smp.f, s) };
-        let (mut value, mut keep) = scalar_op(op, l, r);
-        if op.is_comparison() && swap {
-            value = r;
+        let e = if swap {
+            elem_op(op, s, &None, smp.f, &smp.h)
+        } else {
+            elem_op(op, smp.f, &smp.h, s, &None)
+        };
+        let (mut value, mut h, mut keep) = match e {
+            Elem::Keep(v, h) => (v, h, true),
+            Elem::Drop => (smp.f, None, false),
+            other => {
+                annotate(ev, op, &smp.h, &None, &other);
+                continue;
+            }
+        };
+        if op.is_comparison() && keep {
+            value = smp.f;
+            h = smp.h.clone();
         }
         if return_bool {
             value = if keep { 1.0 } else { 0.0 };
+            h = None;
             keep = true;
         }
         if !keep {
             continue;
         }
         smp.f = value;
+        smp.h = h;
         if return_bool || drops_name(op) {
             smp.drop_name = true;
         }
@@ -178,6 +312,7 @@ fn result_metric(l: &Labels, r: &Labels, m: &VectorMatching) -> Labels {
 }
 
 fn vector_vector(
+    ev: &mut Evaluator<'_>,
     op: BinOp,
     lhs: Vector,
     rhs: Vector,
@@ -206,9 +341,23 @@ fn vector_vector(
         let Some(&ri) = right.get(&sig) else { continue };
         let rs = &rhs[ri];
         let (fl, fr) = if swapped { (rs.f, ls.f) } else { (ls.f, rs.f) };
-        let (mut value, mut keep) = scalar_op(op, fl, fr);
+        let (hl, hr) = if swapped {
+            (&rs.h, &ls.h)
+        } else {
+            (&ls.h, &rs.h)
+        };
+        let e = elem_op(op, fl, hl, fr, hr);
+        let (mut value, mut h, mut keep) = match e {
+            Elem::Keep(v, h) => (v, h, true),
+            Elem::Drop => (fl, None, false),
+            other => {
+                annotate(ev, op, hl, hr, &other);
+                continue;
+            }
+        };
         if return_bool {
             value = if keep { 1.0 } else { 0.0 };
+            h = None;
             keep = true;
         }
         if !keep {
@@ -236,6 +385,7 @@ fn vector_vector(
             }
         }
         out.push(Sample {
+            h,
             metric,
             t: ls.t,
             f: value,

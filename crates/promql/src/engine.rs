@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aeon_model::{Labels, METRIC_NAME, Sample as RawSample, is_stale_nan};
+use aeon_model::{Labels, METRIC_NAME, is_stale_nan};
 
 use crate::aggregate;
 use crate::ast::{AtModifier, Expr, VectorSelector};
@@ -18,8 +18,11 @@ use crate::binary;
 use crate::error::{Error, Result};
 use crate::functions;
 use crate::parser::parse;
+use crate::storage::{Chunk, Point};
 use crate::storage::{Queryable, SelectHints};
-use crate::value::{Annotation, AnnotationKind, FPoint, Matrix, Sample, Series, Value, Vector};
+use crate::value::{
+    Annotation, AnnotationKind, FPoint, HPoint, Matrix, Sample, Series, Value, Vector,
+};
 
 /// Engine options.
 #[derive(Debug, Clone)]
@@ -167,6 +170,7 @@ impl Engine {
                     Value::Scalar { v, .. } => {
                         let i = *index.entry(Labels::empty()).or_insert_with(|| {
                             out.push(Series {
+                                histograms: vec![],
                                 metric: Labels::empty(),
                                 floats: vec![],
                                 drop_name: false,
@@ -188,6 +192,7 @@ impl Engine {
                                 Some(&i) => i,
                                 None => {
                                     out.push(Series {
+                                        histograms: vec![],
                                         metric: metric.clone(),
                                         floats: vec![],
                                         drop_name: false,
@@ -196,12 +201,17 @@ impl Engine {
                                     out.len() - 1
                                 }
                             };
-                            if out[i].floats.last().is_some_and(|p| p.t == ts) {
+                            if out[i].floats.last().is_some_and(|p| p.t == ts)
+                                || out[i].histograms.last().is_some_and(|p| p.t == ts)
+                            {
                                 return Err(Error::exec(
                                     "vector cannot contain metrics with the same labelset",
                                 ));
                             }
-                            out[i].floats.push(FPoint { t: ts, f: s.f });
+                            match s.h {
+                                Some(h) => out[i].histograms.push(HPoint { t: ts, h }),
+                                None => out[i].floats.push(FPoint { t: ts, f: s.f }),
+                            }
                         }
                     }
                     other => {
@@ -299,7 +309,7 @@ struct PathCtx {
 /// Fetched data of one selector.
 pub(crate) struct SeriesData {
     pub labels: Labels,
-    pub samples: Vec<RawSample>,
+    pub samples: Vec<Point>,
 }
 
 pub(crate) struct Evaluator<'a> {
@@ -436,7 +446,18 @@ impl Evaluator<'_> {
         for s in selected {
             let mut samples = Vec::new();
             for c in s.chunks {
-                samples.extend(c?);
+                match c? {
+                    Chunk::Floats(v) => samples.extend(v.into_iter().map(|x| Point {
+                        t: x.t,
+                        f: x.v,
+                        h: None,
+                    })),
+                    Chunk::Histograms(v) => samples.extend(v.into_iter().map(|(t, h)| Point {
+                        t,
+                        f: 0.0,
+                        h: Some(h),
+                    })),
+                }
             }
             total += samples.len();
             if total > self.opts.max_samples {
@@ -481,14 +502,15 @@ impl Evaluator<'_> {
             if idx == 0 {
                 continue;
             }
-            let smp = s.samples[idx - 1];
-            if smp.t <= lb || is_stale_nan(smp.v) {
+            let smp = &s.samples[idx - 1];
+            if smp.t <= lb || (smp.h.is_none() && is_stale_nan(smp.f)) {
                 continue;
             }
             out.push(Sample {
+                h: smp.h.clone(),
                 metric: s.labels.clone(),
                 t: if keep_ts { smp.t } else { ts },
-                f: smp.v,
+                f: smp.f,
                 drop_name: false,
             });
         }
@@ -513,16 +535,24 @@ impl Evaluator<'_> {
         for s in data.iter() {
             let a = s.samples.partition_point(|x| x.t <= lo);
             let b = s.samples.partition_point(|x| x.t <= t);
-            let floats: Vec<FPoint> = s.samples[a..b]
-                .iter()
-                .filter(|x| !is_stale_nan(x.v))
-                .map(|x| FPoint { t: x.t, f: x.v })
-                .collect();
-            if floats.is_empty() {
+            let mut floats = Vec::new();
+            let mut histograms = Vec::new();
+            for x in &s.samples[a..b] {
+                match &x.h {
+                    Some(h) => histograms.push(HPoint {
+                        t: x.t,
+                        h: h.clone(),
+                    }),
+                    None if !is_stale_nan(x.f) => floats.push(FPoint { t: x.t, f: x.f }),
+                    None => {}
+                }
+            }
+            if floats.is_empty() && histograms.is_empty() {
                 continue;
             }
-            total += floats.len();
+            total += floats.len() + histograms.len();
             out.push(Series {
+                histograms,
                 metric: s.labels.clone(),
                 floats,
                 drop_name: false,
@@ -570,6 +600,7 @@ impl Evaluator<'_> {
                             Some(&i) => i,
                             None => {
                                 out.push(Series {
+                                    histograms: vec![],
                                     metric: s.metric.clone(),
                                     floats: vec![],
                                     drop_name: s.drop_name,
@@ -578,12 +609,16 @@ impl Evaluator<'_> {
                                 out.len() - 1
                             }
                         };
-                        out[i].floats.push(FPoint { t, f: s.f });
+                        match s.h {
+                            Some(h) => out[i].histograms.push(HPoint { t, h }),
+                            None => out[i].floats.push(FPoint { t, f: s.f }),
+                        }
                     }
                 }
                 Value::Scalar { v, .. } => {
                     let i = *index.entry(Labels::empty()).or_insert_with(|| {
                         out.push(Series {
+                            histograms: vec![],
                             metric: Labels::empty(),
                             floats: vec![],
                             drop_name: false,
@@ -659,6 +694,9 @@ impl Evaluator<'_> {
                 Value::Vector(mut v) => {
                     for s in &mut v {
                         s.f = -s.f;
+                        if let Some(h) = &mut s.h {
+                            Arc::make_mut(h).mul(-1.0);
+                        }
                         s.drop_name = true;
                     }
                     Value::Vector(v)

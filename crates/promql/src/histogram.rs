@@ -96,6 +96,9 @@ fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, (Vec<(f64, f64)>, String)> = HashMap::new();
     for s in v {
+        if s.h.is_some() {
+            continue;
+        }
         let le = s.metric.get_or_empty("le");
         let ub = match parse_go_float(le) {
             Some(u) => u,
@@ -134,8 +137,19 @@ pub(crate) fn histogram_quantile(
             format_float(q)
         ));
     }
+    let mut out = Vec::new();
+    for s in &v {
+        if let Some(h) = &s.h {
+            out.push(Sample {
+                h: None,
+                metric: s.metric.clone(),
+                t: ts,
+                f: crate::nativehist::histogram_quantile(q, h),
+                drop_name: true,
+            });
+        }
+    }
     let (order, mut groups) = group_buckets(ev, v);
-    let mut out = Vec::with_capacity(order.len());
     for key in order {
         let Some((mut buckets, name)) = groups.remove(&key) else {
             continue;
@@ -147,6 +161,7 @@ pub(crate) fn histogram_quantile(
             ));
         }
         out.push(Sample {
+            h: None,
             metric: key,
             t: ts,
             f,
@@ -249,14 +264,26 @@ pub(crate) fn histogram_fraction(
     v: Vector,
     ts: i64,
 ) -> Result<Value> {
+    let mut out = Vec::new();
+    for s in &v {
+        if let Some(h) = &s.h {
+            out.push(Sample {
+                h: None,
+                metric: s.metric.clone(),
+                t: ts,
+                f: crate::nativehist::histogram_fraction(lo, hi, h),
+                drop_name: true,
+            });
+        }
+    }
     let (order, mut groups) = group_buckets(ev, v);
-    let mut out = Vec::with_capacity(order.len());
     for key in order {
         let Some((mut buckets, _)) = groups.remove(&key) else {
             continue;
         };
         let f = bucket_fraction(lo, hi, &mut buckets);
         out.push(Sample {
+            h: None,
             metric: key,
             t: ts,
             f,

@@ -16,6 +16,7 @@ mod error;
 pub mod functions;
 mod histogram;
 mod lexer;
+pub mod nativehist;
 mod parser;
 pub mod promqltest;
 mod storage;
@@ -25,8 +26,9 @@ pub use ast::{Expr, ValueType};
 pub use engine::{Engine, EngineOpts, QueryParams, QueryResult};
 pub use error::{Error, Result};
 pub use lexer::parse_duration;
+pub use nativehist::FloatHistogram;
 pub use parser::parse;
-pub use storage::{MemStorage, Queryable, SelectHints, SelectedSeries};
+pub use storage::{Chunk, MemStorage, Queryable, SelectHints, SelectedSeries};
 pub use value::{
-    Annotation, AnnotationKind, FPoint, Matrix, Sample, Series, Value, Vector, format_float,
+    Annotation, AnnotationKind, FPoint, HPoint, Matrix, Sample, Series, Value, Vector, format_float,
 };

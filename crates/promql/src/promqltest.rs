@@ -8,6 +8,7 @@ use aeon_model::{Labels, METRIC_NAME, MatchType, stale_nan};
 
 use crate::ast::Expr;
 use crate::engine::{Engine, EngineOpts, QueryParams};
+use crate::nativehist::FloatHistogram;
 use crate::parser::parse;
 use crate::storage::MemStorage;
 use crate::value::{AnnotationKind, Value, format_float};
@@ -19,8 +20,8 @@ pub enum SeqValue {
     Float(f64),
     /// A missing sample (`_`).
     Omitted,
-    /// A native histogram (not supported; kept as a placeholder).
-    Histogram,
+    /// A native histogram.
+    Histogram(Box<FloatHistogram>),
 }
 
 /// Parses a duration/timestamp of the test language (`50m`, `0`, `10s53ms`) into ms.
@@ -114,25 +115,38 @@ fn parse_values(s: &str) -> Result<Vec<SeqValue>, String> {
         }
         if s[i..].starts_with("{{") {
             // Native histogram, possibly with expanding notation.
-            let mut j = i;
-            loop {
-                let end = s[j..].find("}}").ok_or("unterminated histogram")? + j + 2;
-                j = end;
-                if s[j..].starts_with("+{{") || s[j..].starts_with("-{{") {
-                    j += 1;
-                    continue;
-                }
-                break;
+            let parse_h = |from: usize| -> Result<(FloatHistogram, usize), String> {
+                let end = s[from..].find("}}").ok_or("unterminated histogram")? + from;
+                Ok((FloatHistogram::parse_notation(&s[from + 2..end])?, end + 2))
+            };
+            let (base, mut j) = parse_h(i)?;
+            let mut delta: Option<(FloatHistogram, f64)> = None;
+            if s[j..].starts_with("+{{") || s[j..].starts_with("-{{") {
+                let sign = if s[j..].starts_with('-') { -1.0 } else { 1.0 };
+                let (d, e) = parse_h(j + 1)?;
+                delta = Some((d, sign));
+                j = e;
             }
-            let mut n = 1;
+            let mut n = 0;
             if s[j..].starts_with('x') {
                 let k = s[j + 1..]
                     .find(|c: char| !c.is_ascii_digit())
                     .map_or(s.len(), |k| k + j + 1);
-                n = s[j + 1..k].parse::<usize>().map_err(|e| e.to_string())? + 1;
+                n = s[j + 1..k].parse::<usize>().map_err(|e| e.to_string())?;
                 j = k;
             }
-            out.extend(std::iter::repeat_n(SeqValue::Histogram, n));
+            let mut cur = base;
+            for k in 0..=n {
+                if k > 0 {
+                    if let Some((d, sign)) = &delta {
+                        let mut d = d.clone();
+                        d.mul(*sign);
+                        cur.add(&d).map_err(|e| format!("{e:?}"))?;
+                        cur.counter_reset_hint = d.counter_reset_hint;
+                    }
+                }
+                out.push(SeqValue::Histogram(Box::new(cur.clone())));
+            }
             i = j;
             continue;
         }
@@ -185,6 +199,112 @@ fn expand(tok: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         out.push(SeqValue::Float(a + b * k as f64));
     }
     Ok(())
+}
+
+/// Compares histograms like promqltest: empty buckets ignored, floats within epsilon.
+fn histograms_match(e: &FloatHistogram, a: &FloatHistogram) -> bool {
+    let (mut e, mut a) = (e.clone(), a.clone());
+    e.compact();
+    a.compact();
+    let eq = |x: f64, y: f64| almost_equal(x, y, EPSILON);
+    let maps = |x: &std::collections::BTreeMap<i32, f64>,
+                y: &std::collections::BTreeMap<i32, f64>| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.0 == q.0 && eq(*p.1, *q.1))
+    };
+    e.schema == a.schema
+        && eq(e.count, a.count)
+        && eq(e.sum, a.sum)
+        && (!e.uses_custom_buckets() || e.custom_values == a.custom_values)
+        && e.zero_threshold == a.zero_threshold
+        && eq(e.zero_count, a.zero_count)
+        && maps(&e.positive, &a.positive)
+        && maps(&e.negative, &a.negative)
+}
+
+/// Converts classic histogram series (`_bucket`/`_count`/`_sum`) into native
+/// histograms with custom buckets, as `load_with_nhcb` does.
+fn nhcb_series(series: &[(Labels, Vec<SeqValue>)]) -> Vec<(Labels, Vec<Option<FloatHistogram>>)> {
+    type Parts = (
+        Vec<(f64, Vec<SeqValue>)>,
+        Option<Vec<SeqValue>>,
+        Option<Vec<SeqValue>>,
+    );
+    let mut groups: Vec<(Labels, Parts)> = Vec::new();
+    for (labels, vals) in series {
+        let name = labels.get_or_empty(METRIC_NAME);
+        let (base, kind) = if let Some(b) = name.strip_suffix("_bucket") {
+            (b, 0)
+        } else if let Some(b) = name.strip_suffix("_count") {
+            (b, 1)
+        } else if let Some(b) = name.strip_suffix("_sum") {
+            (b, 2)
+        } else {
+            continue;
+        };
+        let mut b = labels.without(&["le"]).builder();
+        b.set(METRIC_NAME, base);
+        let key = b.build();
+        let idx = match groups.iter().position(|g| g.0 == key) {
+            Some(i) => i,
+            None => {
+                groups.push((key, (vec![], None, None)));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[idx].1;
+        match kind {
+            0 => {
+                let Some(le) = crate::histogram::parse_go_float(labels.get_or_empty("le")) else {
+                    continue;
+                };
+                g.0.push((le, vals.clone()));
+            }
+            1 => g.1 = Some(vals.clone()),
+            _ => g.2 = Some(vals.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    for (labels, (mut buckets, count, sum)) in groups {
+        if buckets.is_empty() {
+            continue;
+        }
+        buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        let n = buckets.iter().map(|b| b.1.len()).max().unwrap_or(0);
+        let mut hs = Vec::with_capacity(n);
+        for k in 0..n {
+            let mut h = FloatHistogram {
+                schema: crate::nativehist::CUSTOM_BUCKETS_SCHEMA,
+                ..Default::default()
+            };
+            let mut prev = 0.0;
+            let mut ok = true;
+            for (i, (le, vals)) in buckets.iter().enumerate() {
+                let Some(SeqValue::Float(c)) = vals.get(k) else {
+                    ok = false;
+                    break;
+                };
+                if le.is_finite() {
+                    h.custom_values.push(*le);
+                }
+                h.positive.insert(i as i32, c - prev);
+                prev = *c;
+            }
+            if !ok {
+                hs.push(None);
+                continue;
+            }
+            h.count = match count.as_ref().and_then(|c| c.get(k)) {
+                Some(SeqValue::Float(c)) => *c,
+                _ => prev,
+            };
+            if let Some(SeqValue::Float(s)) = sum.as_ref().and_then(|c| c.get(k)) {
+                h.sum = *s;
+            }
+            hs.push(Some(h));
+        }
+        out.push((labels, hs));
+    }
+    out
 }
 
 /// Go's `almost.Equal`.
@@ -463,14 +583,29 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
             } => {
                 if nhcb {
                     hist_names.push("nhcb".to_string());
+                    for (labels, h) in nhcb_series(&series) {
+                        for (k, h) in h.into_iter().enumerate() {
+                            if let Some(h) = h {
+                                storage.append_histogram(labels.clone(), k as i64 * interval, h);
+                            }
+                        }
+                    }
                 }
                 for (labels, vals) in series {
-                    if vals.contains(&SeqValue::Histogram) {
+                    if vals.iter().any(|v| matches!(v, SeqValue::Histogram(_))) {
                         hist_names.push(labels.get_or_empty(METRIC_NAME).to_string());
                     }
                     for (k, v) in vals.iter().enumerate() {
-                        if let SeqValue::Float(f) = v {
-                            storage.append(labels.clone(), k as i64 * interval, *f);
+                        match v {
+                            SeqValue::Float(f) => {
+                                storage.append(labels.clone(), k as i64 * interval, *f)
+                            }
+                            SeqValue::Histogram(h) => storage.append_histogram(
+                                labels.clone(),
+                                k as i64 * interval,
+                                (**h).clone(),
+                            ),
+                            SeqValue::Omitted => {}
                         }
                     }
                 }
@@ -484,7 +619,7 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
                     || case
                         .expected
                         .iter()
-                        .any(|(_, v)| v.contains(&SeqValue::Histogram));
+                        .any(|(_, v)| v.iter().any(|x| matches!(x, SeqValue::Histogram(_))));
                 res.cases.push(CaseResult {
                     line: case.line,
                     expr: case.expr.clone(),
@@ -616,6 +751,7 @@ fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
     for s in m {
         if let Some(p) = s.floats.iter().find(|p| p.t == t) {
             vec.push(crate::Sample {
+                h: None,
                 metric: s.metric,
                 t,
                 f: p.f,
@@ -684,6 +820,13 @@ fn compare(case: &EvalCase, v: &Value, ordered: bool) -> Result<(), String> {
                     ));
                 }
                 match vals.first() {
+                    Some(SeqValue::Float(_)) if s.h.is_some() => {
+                        return Err(format!(
+                            "expected float value for {} but got histogram {}",
+                            s.metric,
+                            s.h.as_deref().map(|h| h.to_string()).unwrap_or_default()
+                        ));
+                    }
                     Some(SeqValue::Float(e)) => {
                         if !almost_equal(*e, s.f, EPSILON) {
                             return Err(format!(
@@ -694,12 +837,20 @@ fn compare(case: &EvalCase, v: &Value, ordered: bool) -> Result<(), String> {
                             ));
                         }
                     }
-                    Some(SeqValue::Histogram) => {
-                        return Err(format!(
-                            "expected histogram for {} but got float (native histograms unsupported)",
-                            s.metric
-                        ));
-                    }
+                    Some(SeqValue::Histogram(e)) => match &s.h {
+                        None => {
+                            return Err(format!(
+                                "expected histogram {e} for {} but got float {}",
+                                s.metric,
+                                format_float(s.f)
+                            ));
+                        }
+                        Some(h) => {
+                            if !histograms_match(e, h) {
+                                return Err(format!("expected {e} for {} but got {h}", s.metric));
+                            }
+                        }
+                    },
                     _ => return Err(format!("no expected value for {}", s.metric)),
                 }
             }
@@ -731,16 +882,29 @@ fn compare(case: &EvalCase, v: &Value, ordered: bool) -> Result<(), String> {
                     ));
                 };
                 let mut exp_pts = Vec::new();
+                let mut exp_h = Vec::new();
                 for (k, v) in vals.iter().enumerate() {
+                    let t = case.start + k as i64 * case.step;
                     match v {
-                        SeqValue::Float(f) => exp_pts.push((case.start + k as i64 * case.step, *f)),
-                        SeqValue::Histogram => {
-                            return Err(format!(
-                                "expected histograms for {} (native histograms unsupported)",
-                                s.metric
-                            ));
-                        }
+                        SeqValue::Float(f) => exp_pts.push((t, *f)),
+                        SeqValue::Histogram(h) => exp_h.push((t, h)),
                         SeqValue::Omitted => {}
+                    }
+                }
+                if exp_h.len() != s.histograms.len() {
+                    return Err(format!(
+                        "expected {} histogram points for {}, got {}",
+                        exp_h.len(),
+                        s.metric,
+                        s.histograms.len()
+                    ));
+                }
+                for ((et, eh), p) in exp_h.iter().zip(&s.histograms) {
+                    if *et != p.t || !histograms_match(eh, &p.h) {
+                        return Err(format!(
+                            "expected {eh} at t={et} for {}, got {} at t={}",
+                            s.metric, p.h, p.t
+                        ));
                     }
                 }
                 if exp_pts.len() != s.floats.len() {

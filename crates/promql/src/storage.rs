@@ -2,7 +2,20 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use aeon_model::{Labels, Matcher, Sample};
+
+use crate::nativehist::FloatHistogram;
+
+/// A run of samples of one series, all floats or all histograms, in time order.
+#[derive(Debug, Clone)]
+pub enum Chunk {
+    /// Float samples (stale markers are `aeon_model::stale_nan()`).
+    Floats(Vec<Sample>),
+    /// Native histogram samples.
+    Histograms(Vec<(i64, Arc<FloatHistogram>)>),
+}
 
 use crate::error::Result;
 
@@ -26,7 +39,7 @@ pub struct SelectedSeries {
     /// The series labels.
     pub labels: Labels,
     /// Sample chunks in increasing time order; each chunk is time-ordered.
-    pub chunks: Box<dyn Iterator<Item = Result<Vec<Sample>>> + Send>,
+    pub chunks: Box<dyn Iterator<Item = Result<Chunk>> + Send>,
 }
 
 impl std::fmt::Debug for SelectedSeries {
@@ -47,7 +60,15 @@ pub trait Queryable: Send + Sync {
 /// A simple in-memory [`Queryable`], used by tests and the promqltest runner.
 #[derive(Debug, Default, Clone)]
 pub struct MemStorage {
-    series: BTreeMap<Labels, Vec<Sample>>,
+    series: BTreeMap<Labels, Vec<Point>>,
+}
+
+/// A stored sample: a float or a histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Point {
+    pub(crate) t: i64,
+    pub(crate) f: f64,
+    pub(crate) h: Option<Arc<FloatHistogram>>,
 }
 
 impl MemStorage {
@@ -58,13 +79,29 @@ impl MemStorage {
 
     /// Appends a sample; samples of one series are kept sorted, a duplicate timestamp overwrites.
     pub fn append(&mut self, labels: Labels, t: i64, v: f64) {
+        self.insert(labels, Point { t, f: v, h: None });
+    }
+
+    /// Appends a native histogram sample.
+    pub fn append_histogram(&mut self, labels: Labels, t: i64, h: FloatHistogram) {
+        self.insert(
+            labels,
+            Point {
+                t,
+                f: 0.0,
+                h: Some(Arc::new(h)),
+            },
+        );
+    }
+
+    fn insert(&mut self, labels: Labels, p: Point) {
         let s = self.series.entry(labels).or_default();
         match s.last() {
-            Some(last) if last.t < t => s.push(Sample::new(t, v)),
-            None => s.push(Sample::new(t, v)),
-            _ => match s.binary_search_by_key(&t, |x| x.t) {
-                Ok(i) => s[i].v = v,
-                Err(i) => s.insert(i, Sample::new(t, v)),
+            Some(last) if last.t < p.t => s.push(p),
+            None => s.push(p),
+            _ => match s.binary_search_by_key(&p.t, |x| x.t) {
+                Ok(i) => s[i] = p,
+                Err(i) => s.insert(i, p),
             },
         }
     }
@@ -101,12 +138,22 @@ impl Queryable for MemStorage {
             }
             let lo = samples.partition_point(|s| s.t < hints.start);
             let hi = samples.partition_point(|s| s.t <= hints.end);
-            let part: Vec<Sample> = samples[lo..hi].to_vec();
+            let part = &samples[lo..hi];
             if part.is_empty() {
                 continue;
             }
-            let chunks: Vec<Result<Vec<Sample>>> =
-                part.chunks(CHUNK).map(|c| Ok(c.to_vec())).collect();
+            let mut chunks: Vec<Result<Chunk>> = Vec::new();
+            for run in part.chunk_by(|a, b| a.h.is_some() == b.h.is_some()) {
+                for c in run.chunks(CHUNK) {
+                    chunks.push(Ok(if c[0].h.is_some() {
+                        Chunk::Histograms(
+                            c.iter().filter_map(|p| Some((p.t, p.h.clone()?))).collect(),
+                        )
+                    } else {
+                        Chunk::Floats(c.iter().map(|p| Sample::new(p.t, p.f)).collect())
+                    }));
+                }
+            }
             out.push(SelectedSeries {
                 labels: labels.clone(),
                 chunks: Box::new(chunks.into_iter()),

@@ -2,7 +2,11 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use aeon_model::Labels;
+
+use crate::nativehist::FloatHistogram;
 
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,8 +15,10 @@ pub struct Sample {
     pub metric: Labels,
     /// Timestamp in milliseconds.
     pub t: i64,
-    /// The value.
+    /// The value (unused when `h` is set).
     pub f: f64,
+    /// A native histogram value.
+    pub h: Option<Arc<FloatHistogram>>,
     /// `__name__` must be removed before the result is returned (delayed name removal).
     pub drop_name: bool,
 }
@@ -29,13 +35,24 @@ pub struct FPoint {
     pub f: f64,
 }
 
+/// A histogram point of a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HPoint {
+    /// Timestamp in milliseconds.
+    pub t: i64,
+    /// The histogram.
+    pub h: Arc<FloatHistogram>,
+}
+
 /// A series of a range vector or range-query result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// The series labels.
     pub metric: Labels,
-    /// Points in increasing time order.
+    /// Float points in increasing time order.
     pub floats: Vec<FPoint>,
+    /// Histogram points in increasing time order.
+    pub histograms: Vec<HPoint>,
     /// `__name__` must be removed before the result is returned.
     pub drop_name: bool,
 }

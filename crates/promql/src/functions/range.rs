@@ -7,7 +7,9 @@ use crate::aggregate::{kahan_inc, quantile};
 use crate::ast::Expr;
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
-use crate::value::{FPoint, Sample, Value, format_float};
+use crate::nativehist::{CounterResetHint, FloatHistogram};
+use crate::value::{FPoint, HPoint, Sample, Series, Value, format_float};
+use std::sync::Arc;
 
 fn window(ev: &Evaluator<'_>, e: &Expr, ts: i64) -> (i64, i64) {
     match e.unparen() {
@@ -50,6 +52,7 @@ pub(crate) fn call(
             return Ok(Value::Vector(vec![]));
         }
         return Ok(Value::Vector(vec![Sample {
+            h: None,
             metric: absent_labels(marg),
             t: ts,
             f: 1.0,
@@ -97,6 +100,20 @@ pub(crate) fn call(
     let mut out = Vec::with_capacity(matrix.len());
     for s in matrix {
         let p = &s.floats;
+        if !s.histograms.is_empty() {
+            match histogram_case(ev, name, &s, end, range, ts)? {
+                HistCase::Done(v) => {
+                    if let Some(smp) = v {
+                        out.push(smp);
+                    }
+                    continue;
+                }
+                HistCase::Floats => {}
+            }
+        }
+        if p.is_empty() {
+            continue;
+        }
         let v = match name {
             "rate" => extrapolated_rate(p, end, range, true, true),
             "increase" => extrapolated_rate(p, end, range, true, false),
@@ -169,14 +186,247 @@ pub(crate) fn call(
         };
         let Some(v) = v else { continue };
         let keep_name = name == "last_over_time";
+        let s = &s;
         out.push(Sample {
-            metric: s.metric,
+            h: None,
+            metric: s.metric.clone(),
             t: ts,
             f: v,
             drop_name: s.drop_name || !keep_name,
         });
     }
     Ok(Value::Vector(out))
+}
+
+enum HistCase {
+    /// The function was handled (with or without an output sample).
+    Done(Option<Sample>),
+    /// Continue with the float samples only.
+    Floats,
+}
+
+fn hsample(
+    s: &Series,
+    ts: i64,
+    h: Option<FloatHistogram>,
+    f: f64,
+    keep_name: bool,
+) -> Option<Sample> {
+    Some(Sample {
+        h: h.map(|mut h| {
+            h.compact();
+            Arc::new(h)
+        }),
+        metric: s.metric.clone(),
+        t: ts,
+        f,
+        drop_name: s.drop_name || !keep_name,
+    })
+}
+
+fn histogram_case(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    s: &Series,
+    end: i64,
+    range: i64,
+    ts: i64,
+) -> Result<HistCase> {
+    let hs = &s.histograms;
+    let metric = s.metric.get_or_empty(METRIC_NAME).to_string();
+    let mixed = !s.floats.is_empty();
+    let mix_warn = |ev: &mut Evaluator<'_>| {
+        ev.warn(format!(
+            "encountered a mix of histograms and floats for metric name {metric:?}"
+        ))
+    };
+    Ok(HistCase::Done(match name {
+        "rate" | "increase" | "delta" => {
+            if mixed {
+                mix_warn(ev);
+                return Ok(HistCase::Done(None));
+            }
+            let h = hist_rate(ev, hs, end, range, name != "delta", name == "rate", &metric);
+            h.and_then(|h| hsample(s, ts, Some(h), 0.0, false))
+        }
+        "irate" | "idelta" => {
+            if mixed {
+                mix_warn(ev);
+                return Ok(HistCase::Done(None));
+            }
+            if hs.len() < 2 {
+                return Ok(HistCase::Done(None));
+            }
+            let (prev, last) = (&hs[hs.len() - 2], &hs[hs.len() - 1]);
+            let is_rate = name == "irate";
+            let mut h = (*last.h).clone();
+            if !(is_rate && last.h.detect_reset(&prev.h)) && h.sub(&prev.h).is_err() {
+                ev.warn(format!(
+                    "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
+                ));
+                return Ok(HistCase::Done(None));
+            }
+            if is_rate {
+                h.div((last.t - prev.t) as f64 / 1000.0);
+            }
+            h.counter_reset_hint = CounterResetHint::Gauge;
+            hsample(s, ts, Some(h), 0.0, false)
+        }
+        "sum_over_time" | "avg_over_time" => {
+            if mixed {
+                mix_warn(ev);
+                return Ok(HistCase::Done(None));
+            }
+            let mut acc = (*hs[0].h).clone();
+            for x in &hs[1..] {
+                if acc.add(&x.h).is_err() {
+                    ev.warn(format!(
+                        "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
+                    ));
+                    return Ok(HistCase::Done(None));
+                }
+            }
+            if name == "avg_over_time" {
+                acc.div(hs.len() as f64);
+            }
+            acc.counter_reset_hint = CounterResetHint::Gauge;
+            hsample(s, ts, Some(acc), 0.0, false)
+        }
+        "count_over_time" => hsample(s, ts, None, (hs.len() + s.floats.len()) as f64, false),
+        "present_over_time" => hsample(s, ts, None, 1.0, false),
+        "last_over_time" | "ts_of_last_over_time" => {
+            let lh = &hs[hs.len() - 1];
+            let lf = s.floats.last();
+            let hist_last = lf.is_none_or(|f| f.t < lh.t);
+            if name == "ts_of_last_over_time" {
+                let t = if hist_last {
+                    lh.t
+                } else {
+                    lf.map_or(lh.t, |f| f.t)
+                };
+                hsample(s, ts, None, t as f64 / 1000.0, false)
+            } else if hist_last {
+                hsample(s, ts, Some((*lh.h).clone()), 0.0, true)
+            } else {
+                hsample(s, ts, None, lf.map_or(0.0, |f| f.f), true)
+            }
+        }
+        "changes" | "resets" => {
+            let mut pts: Vec<(i64, Option<&FloatHistogram>, f64)> =
+                s.floats.iter().map(|p| (p.t, None, p.f)).collect();
+            pts.extend(hs.iter().map(|p| (p.t, Some(&*p.h), 0.0)));
+            pts.sort_by_key(|p| p.0);
+            let mut c = 0.0;
+            for w in pts.windows(2) {
+                let (a, b) = (&w[0], &w[1]);
+                let hit = match (a.1, b.1) {
+                    (None, None) => {
+                        if name == "changes" {
+                            b.2 != a.2 && !(b.2.is_nan() && a.2.is_nan())
+                        } else {
+                            b.2 < a.2
+                        }
+                    }
+                    (Some(x), Some(y)) => {
+                        if name == "changes" {
+                            !y.equals(x)
+                        } else {
+                            y.detect_reset(x)
+                        }
+                    }
+                    _ => true,
+                };
+                if hit {
+                    c += 1.0;
+                }
+            }
+            hsample(s, ts, None, c, false)
+        }
+        _ => {
+            ev.info(format!(
+                "ignored histograms in a range containing both floats and histograms for metric name {metric:?}"
+            ));
+            return Ok(HistCase::Floats);
+        }
+    }))
+}
+
+fn hist_rate(
+    ev: &mut Evaluator<'_>,
+    hs: &[HPoint],
+    end: i64,
+    range: i64,
+    counter: bool,
+    is_rate: bool,
+    metric: &str,
+) -> Option<FloatHistogram> {
+    if hs.len() < 2 {
+        return None;
+    }
+    let (first, last) = (&hs[0], &hs[hs.len() - 1]);
+    let custom = first.h.uses_custom_buckets();
+    let mut min_schema = first.h.schema.min(last.h.schema);
+    for p in &hs[1..] {
+        if p.h.uses_custom_buckets() != custom {
+            ev.warn(format!(
+                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
+            ));
+            return None;
+        }
+        if counter && p.h.counter_reset_hint == CounterResetHint::Gauge {
+            ev.warn(format!(
+                "this native histogram metric is not a counter: {metric:?}"
+            ));
+        }
+        min_schema = min_schema.min(p.h.schema);
+    }
+    let mut h = last.h.copy_to_schema(min_schema);
+    if h.sub(&first.h).is_err() {
+        ev.warn(format!(
+            "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
+        ));
+        return None;
+    }
+    if counter {
+        let mut prev = &first.h;
+        for p in &hs[1..] {
+            if p.h.detect_reset(prev) && h.add(prev).is_err() {
+                return None;
+            }
+            prev = &p.h;
+        }
+    } else if first.h.counter_reset_hint != CounterResetHint::Gauge
+        || last.h.counter_reset_hint != CounterResetHint::Gauge
+    {
+        ev.warn(format!(
+            "this native histogram metric is not a gauge: {metric:?}"
+        ));
+    }
+    let start = end - range;
+    let mut to_start = (first.t - start) as f64 / 1000.0;
+    let mut to_end = (end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg_dur = sampled / (hs.len() - 1) as f64;
+    let threshold = avg_dur * 1.1;
+    if to_start >= threshold {
+        to_start = avg_dur / 2.0;
+    }
+    if counter && h.count > 0.0 && first.h.count >= 0.0 {
+        let to_zero = sampled * (first.h.count / h.count);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_dur / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    h.mul(factor);
+    h.counter_reset_hint = CounterResetHint::Gauge;
+    Some(h)
 }
 
 /// Labels for `absent`/`absent_over_time`: the equality matchers of the selector.

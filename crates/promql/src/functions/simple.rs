@@ -31,6 +31,7 @@ fn go_min(a: f64, b: f64) -> f64 {
 fn map(v: Vector, f: impl Fn(f64) -> f64) -> Value {
     Value::Vector(
         v.into_iter()
+            .filter(|s| s.h.is_none())
             .map(|mut s| {
                 s.f = f(s.f);
                 s.drop_name = true;
@@ -153,6 +154,7 @@ pub(crate) fn call(
         "vector" => {
             let v = ev.eval_scalar(&args[0], ts)?;
             return Ok(Value::Vector(vec![Sample {
+                h: None,
                 metric: Labels::empty(),
                 t: ts,
                 f: v,
@@ -184,6 +186,7 @@ pub(crate) fn call(
         | "hour" | "minute" => {
             let v = if args.is_empty() {
                 vec![Sample {
+                    h: None,
                     metric: Labels::empty(),
                     t: ts,
                     f: ts as f64 / 1000.0,
@@ -275,6 +278,7 @@ pub(crate) fn call(
                 return Ok(Value::Vector(vec![]));
             }
             Value::Vector(vec![Sample {
+                h: None,
                 metric: absent_labels(&args[0]),
                 t: ts,
                 f: 1.0,
@@ -391,12 +395,26 @@ pub(crate) fn call(
             check_duplicates(&out)?;
             Value::Vector(out)
         }
-        "histogram_quantile" => {
-            let q = ev.eval_scalar(&args[0], ts)?;
-            return crate::histogram::histogram_quantile(ev, q, v, ts);
-        }
         "histogram_avg" | "histogram_count" | "histogram_sum" | "histogram_stddev"
-        | "histogram_stdvar" | "histogram_fraction" => Value::Vector(vec![]),
+        | "histogram_stdvar" => {
+            use crate::nativehist::histogram_variance;
+            Value::Vector(
+                v.into_iter()
+                    .filter_map(|mut s| {
+                        let h = s.h.take()?;
+                        s.f = match name {
+                            "histogram_avg" => h.sum / h.count,
+                            "histogram_count" => h.count,
+                            "histogram_sum" => h.sum,
+                            "histogram_stddev" => histogram_variance(&h).sqrt(),
+                            _ => histogram_variance(&h),
+                        };
+                        s.drop_name = true;
+                        Some(s)
+                    })
+                    .collect(),
+            )
+        }
         other => return Err(super::unsupported(other)),
     })
 }
