@@ -1,0 +1,217 @@
+//! The store gateway (layer L3, service): serves every TSDB block of an
+//! object storage bucket through the Thanos Store API, like `thanos store`.
+//!
+//! - [`Args`]: Thanos's `thanos store` flags and defaults.
+//! - [`run`]: the whole service (bucket sync loop, gRPC Store/Info/health,
+//!   admin HTTP with `/metrics`, `/-/healthy`, `/-/ready`) until shutdown;
+//!   [`run_with_listeners`] takes already bound listeners (tests).
+//! - [`Gateway`]: store + syncer built from flags or from a bucket, for
+//!   embedding.
+//! - [`BucketStore`]: the [`aeon_storeapi::StoreApi`] implementation.
+//! - [`Syncer`]: bucket listing, meta.json fetch and Thanos's meta filters
+//!   (time, relabel, consistency delay, deletion marks, duplicates).
+//! - [`relabel`]: Prometheus relabelling for `--selector.relabel-config`.
+//!
+//! Per block the gateway keeps only meta.json and, once the block is first
+//! needed (or loaded in the background after a sync), its index-header
+//! (symbols + postings offsets), persisted under `--data-dir/<ULID>/`.
+//! Postings, series and chunks are read with coalesced ranged GETs;
+//! expanded postings and series entries go through an LRU cache bounded by
+//! `--index-cache-size`.
+
+mod args;
+pub mod block;
+pub mod cache;
+mod error;
+pub mod metrics;
+pub mod relabel;
+mod source;
+pub mod store;
+pub mod sync;
+
+use std::sync::Arc;
+
+use aeon_common::Registry;
+use aeon_common::admin::{self, Readiness};
+use aeon_objstore::Bucket;
+use aeon_storeapi::{ServerOptions, StoreServer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use args::Args;
+pub use block::{Block, BlockCtx};
+pub use cache::IndexCache;
+pub use error::{Error, Result};
+pub use metrics::Metrics;
+pub use source::BucketSource;
+pub use store::{BucketStore, StoreConfig};
+pub use sync::{SyncConfig, SyncReport, Syncer};
+
+/// A store with its syncer, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub store: Arc<BucketStore>,
+    pub syncer: Arc<Syncer>,
+    pub metrics: Metrics,
+}
+
+impl Gateway {
+    /// Builds the bucket from `--objstore.config[-file]` and everything else
+    /// from `args`; metrics go to `registry`.
+    pub async fn new(args: &Args, registry: &mut Registry) -> Result<Self> {
+        let (yaml, origin) = args.objstore_yaml()?;
+        let bucket = aeon_objstore::from_yaml(&yaml, &origin, registry)
+            .await
+            .map_err(|source| Error::Bucket {
+                operation: format!("opening the bucket configured by {origin}"),
+                source,
+            })?;
+        Self::with_bucket(bucket, args, registry)
+    }
+
+    /// Builds the gateway over an existing bucket.
+    pub fn with_bucket(
+        bucket: Arc<dyn Bucket>,
+        args: &Args,
+        registry: &mut Registry,
+    ) -> Result<Self> {
+        let relabel = match args.relabel_yaml()? {
+            Some((text, origin)) => relabel::parse_configs(&text, &origin)?,
+            None => Vec::new(),
+        };
+        std::fs::create_dir_all(&args.data_dir).map_err(|source| Error::Local {
+            path: args.data_dir.clone(),
+            operation: "creating data directory",
+            source,
+        })?;
+        let metrics = Metrics::new(registry);
+        let ctx = BlockCtx {
+            bucket: bucket.clone(),
+            data_dir: args.data_dir.clone(),
+            cache: IndexCache::new(args.index_cache_size.bytes(), Some(metrics.clone())),
+            metrics: Some(metrics.clone()),
+        };
+        let store = Arc::new(BucketStore::new(
+            ctx,
+            StoreConfig {
+                min_time: args.min_time,
+                max_time: args.max_time,
+                series_limit: args.request_series_limit,
+                samples_limit: args.request_samples_limit,
+                ..StoreConfig::default()
+            },
+        ));
+        let syncer = Arc::new(Syncer::new(
+            bucket,
+            SyncConfig {
+                min_time: args.min_time,
+                max_time: args.max_time,
+                relabel,
+                consistency_delay: args.consistency_delay.0,
+                ignore_deletion_marks_delay: args.ignore_deletion_marks_delay.0,
+                meta_concurrency: args.block_meta_fetch_concurrency,
+                load_concurrency: args.block_sync_concurrency,
+            },
+            store.clone(),
+            Some(metrics.clone()),
+        ));
+        Ok(Self {
+            store,
+            syncer,
+            metrics,
+        })
+    }
+
+    /// One sync followed by loading the new blocks' index-headers.
+    pub async fn sync_and_load(&self) -> Result<SyncReport> {
+        let report = self.syncer.sync().await?;
+        for (id, e) in self.syncer.load_headers().await {
+            tracing::warn!(block = %id, error = %e, "cannot load block index-header; queries touching it will report it");
+        }
+        Ok(report)
+    }
+}
+
+/// Runs the store gateway until `shutdown` is cancelled.
+pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
+    let http = admin::bind(&args.http_address).await?;
+    let grpc = TcpListener::bind(&args.grpc_address)
+        .await
+        .map_err(|source| {
+            Error::StoreApi(aeon_storeapi::Error::Serve {
+                address: args.grpc_address.clone(),
+                source: Box::new(source),
+            })
+        })?;
+    run_with_listeners(args, http, grpc, shutdown).await
+}
+
+/// [`run`] on already bound HTTP and gRPC listeners.
+pub async fn run_with_listeners(
+    args: Args,
+    http: TcpListener,
+    grpc: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let mut registry = Registry::with_prefix("aeon");
+    let gw = Gateway::new(&args, &mut registry).await?;
+    let ready = Readiness::new("initial block sync has not finished");
+    let http_task = tokio::spawn(admin::serve(
+        http,
+        admin::router(Arc::new(registry), ready.clone()),
+        shutdown.clone(),
+    ));
+    let grpc_task = tokio::spawn(StoreServer::new(gw.store.clone()).serve(
+        grpc,
+        ServerOptions::default(),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let interval = args.sync_interval();
+    let sync_task = {
+        let gw = gw.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                match gw.sync_and_load().await {
+                    Ok(r) => {
+                        tracing::info!(
+                            blocks = r.selected.len(),
+                            added = r.added,
+                            removed = r.removed,
+                            "block sync done"
+                        );
+                        if first {
+                            ready.set_ready();
+                            first = false;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e.chain(), "block sync failed"),
+                }
+                // Retry the initial sync quickly; afterwards every interval.
+                let wait = if first {
+                    std::time::Duration::from_secs(5).min(interval)
+                } else {
+                    interval
+                };
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        })
+    };
+    shutdown.cancelled().await;
+    let _ = sync_task.await;
+    let grpc_res = grpc_task.await;
+    let http_res = http_task.await;
+    match grpc_res {
+        Ok(r) => r?,
+        Err(e) => tracing::warn!(error = %e, "gRPC server task failed"),
+    }
+    match http_res {
+        Ok(r) => r?,
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+    }
+    Ok(())
+}

@@ -1,0 +1,495 @@
+//! [`BucketStore`]: the Store API over the blocks the syncer selected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use aeon_common::flags::TimeOrDuration;
+use aeon_model::{Labels, Matcher};
+use aeon_storeapi::pb::hintspb;
+use aeon_storeapi::pb::thanos::{self, info};
+use aeon_storeapi::{
+    MergeOptions, SeriesStream, ShardMatcher, StoreApi, convert, merge_series, pack_any, unpack_any,
+};
+use aeon_tsdb_block::BlockMeta;
+use futures::StreamExt;
+use ulid::Ulid;
+
+use crate::Error;
+use crate::block::{Block, BlockCtx, BlockQuery, Limiter};
+use crate::metrics::Metrics;
+use crate::sync::BLOCK_ID_LABEL;
+
+/// Serving options of the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub min_time: TimeOrDuration,
+    pub max_time: TimeOrDuration,
+    pub series_limit: u64,
+    pub samples_limit: u64,
+    /// Blocks queried concurrently per request.
+    pub block_concurrency: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            min_time: TimeOrDuration::MIN,
+            max_time: TimeOrDuration::MAX,
+            series_limit: 0,
+            samples_limit: 0,
+            block_concurrency: 8,
+        }
+    }
+}
+
+/// The Store API over the bucket's blocks.
+#[derive(Debug)]
+pub struct BucketStore {
+    blocks: RwLock<BTreeMap<Ulid, Arc<Block>>>,
+    ctx: BlockCtx,
+    cfg: StoreConfig,
+}
+
+type ApiResult<T> = aeon_storeapi::Result<T>;
+
+impl BucketStore {
+    pub fn new(ctx: BlockCtx, cfg: StoreConfig) -> Self {
+        Self {
+            blocks: RwLock::default(),
+            ctx,
+            cfg,
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.ctx.data_dir
+    }
+
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.ctx.metrics.as_ref()
+    }
+
+    /// All blocks currently served, by ULID.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the served set; returns (added, removed ULIDs).
+    pub fn set_blocks(&self, wanted: Vec<Arc<BlockMeta>>) -> (usize, Vec<Ulid>) {
+        let mut g = self.blocks.write().unwrap_or_else(PoisonError::into_inner);
+        let keep: BTreeSet<Ulid> = wanted.iter().map(|m| m.ulid).collect();
+        let removed: Vec<Ulid> = g.keys().filter(|id| !keep.contains(id)).copied().collect();
+        for id in &removed {
+            g.remove(id);
+            self.ctx.cache.remove_block(*id);
+        }
+        let mut added = 0;
+        for m in wanted {
+            if let std::collections::btree_map::Entry::Vacant(v) = g.entry(m.ulid) {
+                v.insert(Arc::new(Block::new(m, self.ctx.clone())));
+                added += 1;
+            }
+        }
+        if let Some(m) = &self.ctx.metrics {
+            m.blocks_loaded.set(g.len() as i64);
+            m.block_drops.inc_by(removed.len() as u64);
+        }
+        (added, removed)
+    }
+
+    fn time_bounds(&self) -> (i64, i64) {
+        let now = chrono::Utc::now().timestamp_millis();
+        (
+            self.cfg.min_time.resolve(now),
+            self.cfg.max_time.resolve(now),
+        )
+    }
+
+    /// Blocks to query: overlapping `[mint, maxt]`, external labels
+    /// compatible with `ms`, passing `block_ms`, resolution chosen per
+    /// external-label group (coarsest allowed first, gaps filled finer).
+    fn select(
+        &self,
+        mint: i64,
+        maxt: i64,
+        max_res: i64,
+        ms: &[Matcher],
+        block_ms: &[Matcher],
+    ) -> Vec<Arc<Block>> {
+        let mut groups: BTreeMap<Labels, Vec<Arc<Block>>> = BTreeMap::new();
+        for b in self.blocks() {
+            if b.meta.max_time < mint || b.meta.min_time > maxt {
+                continue;
+            }
+            if !block_ms.is_empty() {
+                let l = Labels::from_pairs(&[(BLOCK_ID_LABEL, b.id.to_string())]);
+                if !block_ms.iter().all(|m| m.matches_labels(&l)) {
+                    continue;
+                }
+            }
+            if b.index_matchers(ms).is_none() {
+                continue;
+            }
+            groups.entry(b.ext.clone()).or_default().push(b);
+        }
+        let mut out = Vec::new();
+        for (_, mut bs) in groups {
+            bs.sort_by_key(|b| (b.meta.min_time, b.id));
+            let mut resolutions: Vec<i64> = bs
+                .iter()
+                .map(|b| b.resolution)
+                .filter(|&r| r <= max_res.max(0))
+                .collect();
+            resolutions.sort_unstable();
+            resolutions.dedup();
+            get_for(&bs, &resolutions, mint, maxt, &mut out);
+        }
+        out
+    }
+
+    async fn run_blocks<T, F>(&self, blocks: Vec<Arc<Block>>, f: F) -> Vec<(Ulid, crate::Result<T>)>
+    where
+        T: Send + 'static,
+        F: Fn(
+                &Block,
+                &Arc<aeon_tsdb_block::IndexHeader>,
+                &tokio::runtime::Handle,
+            ) -> crate::Result<T>
+            + Send
+            + Sync
+            + Clone
+            + 'static,
+    {
+        futures::stream::iter(blocks)
+            .map(|b| {
+                let f = f.clone();
+                async move {
+                    let id = b.id;
+                    let h = match b.header().await {
+                        Ok(h) => h,
+                        Err(e) => return (id, Err(e)),
+                    };
+                    let rt = tokio::runtime::Handle::current();
+                    let r = tokio::task::spawn_blocking(move || f(&b, &h, &rt))
+                        .await
+                        .unwrap_or_else(|e| Err(Error::block(id, "querying", e.to_string())));
+                    (id, r)
+                }
+            })
+            .buffer_unordered(self.cfg.block_concurrency.max(1))
+            .collect()
+            .await
+    }
+}
+
+/// Thanos's `getFor`: blocks of the coarsest resolution in `res` covering
+/// `[mint, maxt]`, with gaps filled recursively from finer resolutions.
+fn get_for(bs: &[Arc<Block>], res: &[i64], mint: i64, maxt: i64, out: &mut Vec<Arc<Block>>) {
+    let Some((&r, finer)) = res.split_last() else {
+        return;
+    };
+    let here: Vec<&Arc<Block>> = bs
+        .iter()
+        .filter(|b| b.resolution == r && b.meta.max_time >= mint && b.meta.min_time <= maxt)
+        .collect();
+    if here.is_empty() {
+        get_for(bs, finer, mint, maxt, out);
+        return;
+    }
+    if here[0].meta.min_time > mint {
+        get_for(bs, finer, mint, here[0].meta.min_time - 1, out);
+    }
+    for (i, b) in here.iter().enumerate() {
+        out.push((*b).clone());
+        if let Some(next) = here.get(i + 1)
+            && b.meta.max_time < next.meta.min_time
+        {
+            get_for(bs, finer, b.meta.max_time, next.meta.min_time - 1, out);
+        }
+    }
+    if let Some(last) = here.last()
+        && last.meta.max_time < maxt
+    {
+        get_for(bs, finer, last.meta.max_time, maxt, out);
+    }
+}
+
+fn block_matchers<H: prost::Message + Default>(
+    any: Option<&prost_types::Any>,
+    name: &str,
+    get: impl Fn(&H) -> &[thanos::LabelMatcher],
+) -> ApiResult<Vec<Matcher>> {
+    match any {
+        Some(a) => {
+            let h: H = unpack_any(name, a)?;
+            convert::matchers_from_pb(get(&h))
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+fn is_abort(disabled: bool, strategy: i32) -> bool {
+    disabled || strategy == thanos::PartialResponseStrategy::Abort as i32
+}
+
+fn queried_hints(ids: &[Ulid]) -> Vec<hintspb::Block> {
+    ids.iter()
+        .map(|id| hintspb::Block { id: id.to_string() })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl StoreApi for BucketStore {
+    async fn info(&self) -> ApiResult<info::InfoResponse> {
+        let (lo, hi) = self.time_bounds();
+        let blocks = self.blocks();
+        let mut sets: BTreeSet<Labels> = BTreeSet::new();
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        let mut tsdb_infos = Vec::with_capacity(blocks.len());
+        for b in &blocks {
+            sets.insert(b.ext.clone());
+            min = min.min(b.meta.min_time);
+            max = max.max(b.meta.max_time);
+            tsdb_infos.push(info::TsdbInfo {
+                labels: Some(thanos::ZLabelSet {
+                    labels: convert::labels_to_pb(&b.ext),
+                }),
+                min_time: b.meta.min_time,
+                max_time: b.meta.max_time,
+            });
+        }
+        if !blocks.is_empty() {
+            min = min.max(lo);
+            max = max.min(hi);
+        }
+        Ok(info::InfoResponse {
+            label_sets: sets
+                .iter()
+                .map(|l| thanos::ZLabelSet {
+                    labels: convert::labels_to_pb(l),
+                })
+                .collect(),
+            component_type: "store".into(),
+            store: Some(info::StoreInfo {
+                min_time: min,
+                max_time: max,
+                supports_sharding: true,
+                supports_without_replica_labels: true,
+                tsdb_infos,
+                supports_projections: false,
+            }),
+            ..Default::default()
+        })
+    }
+
+    async fn series(&self, req: thanos::SeriesRequest) -> ApiResult<SeriesStream> {
+        let start = Instant::now();
+        let ms = convert::matchers_from_pb(&req.matchers)?;
+        let bms = block_matchers::<hintspb::SeriesRequestHints>(
+            req.hints.as_ref(),
+            "hintspb.SeriesRequestHints",
+            |h| &h.block_matchers,
+        )?;
+        let (lo, hi) = self.time_bounds();
+        let (mint, maxt) = (req.min_time.max(lo), req.max_time.min(hi));
+        if let Some(m) = self.metrics() {
+            m.series_requests.inc();
+        }
+        let blocks = if mint > maxt {
+            Vec::new()
+        } else {
+            self.select(mint, maxt, req.max_resolution_window, &ms, &bms)
+        };
+        let q = BlockQuery {
+            matchers: ms,
+            min_time: mint,
+            max_time: maxt,
+            skip_chunks: req.skip_chunks,
+            aggregates: req.aggregates.clone(),
+            without_replica_labels: req.without_replica_labels.clone(),
+            shard: ShardMatcher::new(req.shard_info.as_ref()),
+            limiter: Arc::new(Limiter::new(self.cfg.series_limit, self.cfg.samples_limit)),
+        };
+        let results = self
+            .run_blocks(blocks, move |b, h, rt| b.series(h, &q, rt))
+            .await;
+        let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
+        let mut warnings = Vec::new();
+        let mut streams: Vec<SeriesStream> = Vec::new();
+        let mut queried = Vec::new();
+        for (id, r) in results {
+            match r {
+                Ok(series) => {
+                    queried.push(id);
+                    streams.push(
+                        futures::stream::iter(
+                            series
+                                .into_iter()
+                                .map(|s| Ok(thanos::SeriesResponse::series(s))),
+                        )
+                        .boxed(),
+                    );
+                }
+                Err(Error::StoreApi(e)) => return Err(e),
+                Err(e) if abort => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(block = %id, error = %e.chain(), "block failed during Series");
+                    warnings.push(e.chain());
+                }
+            }
+        }
+        queried.sort();
+        let merged = merge_series(streams, MergeOptions::default());
+        let limit = u64::try_from(req.limit).unwrap_or(0);
+        let metrics = self.metrics().cloned();
+        let mut n = 0u64;
+        let body = merged
+            .take_while(move |item| {
+                let keep = match item {
+                    Ok(r) if r.as_series().is_some() => {
+                        n += 1;
+                        limit == 0 || n <= limit
+                    }
+                    _ => true,
+                };
+                futures::future::ready(keep)
+            })
+            .inspect(move |item| {
+                if let (Some(m), Ok(r)) = (&metrics, item)
+                    && let Some(s) = r.as_series()
+                {
+                    m.series_returned.inc();
+                    m.chunks_returned.inc_by(s.chunks.len() as u64);
+                }
+            });
+        let hints = thanos::SeriesResponse::hints(pack_any(
+            "hintspb.SeriesResponseHints",
+            &hintspb::SeriesResponseHints {
+                queried_blocks: queried_hints(&queried),
+                query_stats: None,
+            },
+        ));
+        if let Some(m) = self.metrics() {
+            m.series_duration.observe(start.elapsed().as_secs_f64());
+        }
+        Ok(futures::stream::iter(
+            warnings
+                .into_iter()
+                .map(|w| Ok(thanos::SeriesResponse::warning(w))),
+        )
+        .chain(body)
+        .chain(futures::stream::once(async move { Ok(hints) }))
+        .boxed())
+    }
+
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> ApiResult<thanos::LabelNamesResponse> {
+        let ms = convert::matchers_from_pb(&req.matchers)?;
+        let bms = block_matchers::<hintspb::LabelNamesRequestHints>(
+            req.hints.as_ref(),
+            "hintspb.LabelNamesRequestHints",
+            |h| &h.block_matchers,
+        )?;
+        let (lo, hi) = self.time_bounds();
+        let (mint, maxt) = (req.start.max(lo), req.end.min(hi));
+        let blocks = self.select(mint, maxt, i64::MAX, &ms, &bms);
+        let without = req.without_replica_labels.clone();
+        let results = self
+            .run_blocks(blocks, move |b, h, rt| b.label_names(h, &ms, &without, rt))
+            .await;
+        let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
+        let (mut names, mut warnings, mut queried) = (BTreeSet::new(), Vec::new(), Vec::new());
+        for (id, r) in results {
+            match r {
+                Ok(n) => {
+                    queried.push(id);
+                    names.extend(n);
+                }
+                Err(e) if abort => return Err(e.into()),
+                Err(e) => warnings.push(e.chain()),
+            }
+        }
+        queried.sort();
+        let mut names: Vec<String> = names.into_iter().collect();
+        if let Ok(l) = usize::try_from(req.limit)
+            && l > 0
+        {
+            names.truncate(l);
+        }
+        Ok(thanos::LabelNamesResponse {
+            names,
+            warnings,
+            hints: Some(pack_any(
+                "hintspb.LabelNamesResponseHints",
+                &hintspb::LabelNamesResponseHints {
+                    queried_blocks: queried_hints(&queried),
+                },
+            )),
+        })
+    }
+
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> ApiResult<thanos::LabelValuesResponse> {
+        if req.label.is_empty() {
+            return Err(aeon_storeapi::Error::invalid(
+                "label name parameter cannot be empty",
+            ));
+        }
+        let ms = convert::matchers_from_pb(&req.matchers)?;
+        let bms = block_matchers::<hintspb::LabelValuesRequestHints>(
+            req.hints.as_ref(),
+            "hintspb.LabelValuesRequestHints",
+            |h| &h.block_matchers,
+        )?;
+        let (lo, hi) = self.time_bounds();
+        let (mint, maxt) = (req.start.max(lo), req.end.min(hi));
+        let blocks = self.select(mint, maxt, i64::MAX, &ms, &bms);
+        let without = req.without_replica_labels.clone();
+        let name = req.label.clone();
+        let results = self
+            .run_blocks(blocks, move |b, h, rt| {
+                b.label_values(h, &name, &ms, &without, rt)
+            })
+            .await;
+        let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
+        let (mut values, mut warnings, mut queried) = (BTreeSet::new(), Vec::new(), Vec::new());
+        for (id, r) in results {
+            match r {
+                Ok(v) => {
+                    queried.push(id);
+                    values.extend(v);
+                }
+                Err(e) if abort => return Err(e.into()),
+                Err(e) => warnings.push(e.chain()),
+            }
+        }
+        queried.sort();
+        let mut values: Vec<String> = values.into_iter().collect();
+        if let Ok(l) = usize::try_from(req.limit)
+            && l > 0
+        {
+            values.truncate(l);
+        }
+        Ok(thanos::LabelValuesResponse {
+            values,
+            warnings,
+            hints: Some(pack_any(
+                "hintspb.LabelValuesResponseHints",
+                &hintspb::LabelValuesResponseHints {
+                    queried_blocks: queried_hints(&queried),
+                },
+            )),
+        })
+    }
+}
