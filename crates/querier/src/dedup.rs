@@ -1,0 +1,383 @@
+//! Deduplication of HA replicas: pure functions over sample vectors.
+//!
+//! Series that are equal once the replica labels are removed arrive as one
+//! series whose chunks come from several replicas (the Store API merge puts
+//! them together). [`split_lanes`] separates overlapping chunks into lanes
+//! (one per replica, in practice), and the lanes are merged with
+//!
+//! - [`penalty`] (Thanos's default): follow one replica; another replica's
+//!   sample is only taken when the followed one has a gap: every replica not
+//!   followed must be ahead by a penalty of twice the last observed sample
+//!   interval (5 s before any interval is known). This keeps the sample rate
+//!   of the output equal to one replica's, so `rate()` and `count_over_time()`
+//!   do not double.
+//! - [`chain`]: the 1:1 union of all samples (equal timestamps once).
+//!
+//! Counters (when the enclosing function is `rate`, `increase`, `irate` or
+//! `resets`, see [`is_counter_func`]) need more care than Thanos gives them:
+//! two replicas scrape at different moments, so when switching from one to
+//! the other the new replica's value may be a little lower, which PromQL
+//! would read as a counter reset and turn into a huge `rate()` spike. We
+//! shift the new replica up by the difference (as Thanos does), but unlike
+//! Thanos we
+//! - recognise a real reset at the switch (the new replica itself dropped
+//!   since the last emitted timestamp) and keep it a reset, and
+//! - drop a replica's shift as soon as that replica resets itself, so a shift
+//!   never inflates `increase()` after a later real reset.
+
+use aeon_model::Sample;
+
+/// Penalty before any sample interval is known (Thanos: 5000 ms).
+pub const INITIAL_PENALTY_MS: i64 = 5_000;
+
+/// Whether the enclosing PromQL function reads the series as a counter.
+pub fn is_counter_func(func: Option<&str>) -> bool {
+    matches!(func, Some("rate" | "increase" | "irate" | "resets" | "xrate" | "xincrease"))
+}
+
+/// Something with an inclusive time span (a chunk).
+pub trait Span {
+    /// Inclusive `(min_time, max_time)`.
+    fn span(&self) -> (i64, i64);
+}
+
+impl Span for aeon_storeapi::pb::thanos::AggrChunk {
+    fn span(&self) -> (i64, i64) {
+        (self.min_time, self.max_time)
+    }
+}
+
+/// Splits chunks sorted by `min_time` into lanes of non-overlapping chunks:
+/// each chunk goes to the first lane whose last chunk ends before it starts.
+/// Chunks of one replica never overlap, so HA replicas end up in different
+/// lanes.
+pub fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
+    let mut lanes: Vec<Vec<T>> = Vec::new();
+    'outer: for c in chunks {
+        let (min, _) = c.span();
+        for lane in &mut lanes {
+            if lane.last().is_some_and(|l| l.span().1 < min) {
+                lane.push(c);
+                continue 'outer;
+            }
+        }
+        lanes.push(vec![c]);
+    }
+    lanes
+}
+
+/// 1:1 union of time-sorted sample vectors; on equal timestamps the sample
+/// of the earlier vector wins.
+pub fn chain(replicas: &[Vec<Sample>]) -> Vec<Sample> {
+    match replicas {
+        [] => Vec::new(),
+        [one] => one.clone(),
+        _ => {
+            let mut pos = vec![0usize; replicas.len()];
+            let mut out = Vec::with_capacity(replicas.iter().map(Vec::len).max().unwrap_or(0));
+            loop {
+                let mut best: Option<(usize, i64)> = None;
+                for (i, r) in replicas.iter().enumerate() {
+                    if let Some(s) = r.get(pos[i])
+                        && best.is_none_or(|(_, t)| s.t < t)
+                    {
+                        best = Some((i, s.t));
+                    }
+                }
+                let Some((i, t)) = best else { break };
+                out.push(replicas[i][pos[i]]);
+                for (j, r) in replicas.iter().enumerate() {
+                    while r.get(pos[j]).is_some_and(|s| s.t <= t) {
+                        pos[j] += 1;
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Penalty-based deduplication of time-sorted replica sample vectors (see
+/// the module docs). `counter` enables the counter adjustments.
+pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
+    match replicas {
+        [] => return Vec::new(),
+        [one] => return one.clone(),
+        _ => {}
+    }
+    let n = replicas.len();
+    let mut pos = vec![0usize; n];
+    let mut pen = vec![0i64; n];
+    // Counter state: per-replica upward shift, and how far each replica was
+    // scanned for its own resets.
+    let mut shift = vec![0f64; n];
+    let mut scanned = vec![0usize; n];
+    let mut last_t: Option<i64> = None;
+    let mut last_v: Option<f64> = None;
+    let mut cur: Option<usize> = None;
+    let mut out = Vec::with_capacity(replicas.iter().map(Vec::len).max().unwrap_or(0));
+    loop {
+        // Seek every replica to lastT + 1 + its penalty.
+        for i in 0..n {
+            let min_t = match last_t {
+                Some(t) => t.saturating_add(1).saturating_add(pen[i]),
+                None => i64::MIN,
+            };
+            let r = &replicas[i];
+            while r.get(pos[i]).is_some_and(|s| s.t < min_t) {
+                pos[i] += 1;
+            }
+        }
+        // Pick the earliest; ties go to the followed replica, then the lowest index.
+        let mut best: Option<(usize, i64)> = None;
+        for (i, r) in replicas.iter().enumerate() {
+            if let Some(s) = r.get(pos[i]) {
+                let better = match best {
+                    None => true,
+                    Some((_, t)) => s.t < t || (s.t == t && cur == Some(i)),
+                };
+                if better {
+                    best = Some((i, s.t));
+                }
+            }
+        }
+        let Some((i, t)) = best else { break };
+        for (j, p) in pen.iter_mut().enumerate() {
+            *p = if j == i {
+                0
+            } else {
+                match last_t {
+                    Some(lt) => 2 * (t - lt),
+                    None => INITIAL_PENALTY_MS,
+                }
+            };
+        }
+        let raw = replicas[i][pos[i]];
+        let mut v = raw.v;
+        if counter && !raw.v.is_nan() {
+            let r = &replicas[i];
+            // Any own reset of this replica since we last looked voids its shift.
+            let from = scanned[i].max(1);
+            if (from..=pos[i]).any(|k| r[k].v < r[k - 1].v) {
+                shift[i] = 0.0;
+            }
+            scanned[i] = pos[i];
+            if cur != Some(i)
+                && let Some(prev) = last_v
+            {
+                // Did this replica itself reset since the last emitted timestamp?
+                let lt = last_t.unwrap_or(i64::MIN);
+                let j0 = r[..pos[i]].partition_point(|s| s.t <= lt).saturating_sub(1);
+                let own_reset = (j0 + 1..=pos[i]).any(|k| r[k].v < r[k - 1].v);
+                if own_reset {
+                    shift[i] = 0.0;
+                } else if raw.v + shift[i] < prev {
+                    shift[i] = prev - raw.v;
+                }
+            }
+            v = raw.v + shift[i];
+            last_v = Some(v);
+        }
+        out.push(Sample { t, v });
+        last_t = Some(t);
+        cur = Some(i);
+        pos[i] += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: i64, v: f64) -> Sample {
+        Sample { t, v }
+    }
+
+    /// Samples every `step` ms in `[from, to)` with value `f(t)`.
+    fn series(from: i64, to: i64, step: i64, f: impl Fn(i64) -> f64) -> Vec<Sample> {
+        (0..).map(|i| from + i * step).take_while(|&t| t < to).map(|t| s(t, f(t))).collect()
+    }
+
+    fn ts(v: &[Sample]) -> Vec<i64> {
+        v.iter().map(|s| s.t).collect()
+    }
+
+    /// PromQL's counter increase over a whole series (resets compensated).
+    fn increase(v: &[Sample]) -> f64 {
+        let mut total = 0.0;
+        for w in v.windows(2) {
+            total += if w[1].v < w[0].v { w[1].v } else { w[1].v - w[0].v };
+        }
+        total
+    }
+
+    fn resets(v: &[Sample]) -> usize {
+        v.windows(2).filter(|w| w[1].v < w[0].v).count()
+    }
+
+    #[test]
+    fn identical_replicas_give_one_copy() {
+        let a = series(0, 150_000, 15_000, |t| t as f64);
+        for out in [penalty(&[a.clone(), a.clone()], false), penalty(&[a.clone(), a.clone(), a.clone()], true), chain(&[a.clone(), a.clone()])] {
+            assert_eq!(out, a);
+        }
+    }
+
+    #[test]
+    fn offset_replicas_keep_one_sample_rate() {
+        // B scrapes 5 s after A: penalty must follow A only.
+        let a = series(0, 300_000, 15_000, |_| 1.0);
+        let b = series(5_000, 300_000, 15_000, |_| 2.0);
+        let out = penalty(&[a.clone(), b.clone()], false);
+        assert_eq!(out, a);
+        // Order of replicas does not matter for which samples are taken
+        // except that the earliest start wins.
+        let out = penalty(&[b.clone(), a.clone()], false);
+        assert_eq!(out, a);
+        // Chain takes everything.
+        assert_eq!(chain(&[a.clone(), b.clone()]).len(), a.len() + b.len());
+    }
+
+    #[test]
+    fn gap_in_first_replica_is_filled_from_second() {
+        let a: Vec<Sample> = series(0, 600_000, 15_000, |_| 1.0).into_iter().filter(|s| !(150_000..300_000).contains(&s.t)).collect();
+        let b = series(3_000, 600_000, 15_000, |_| 2.0);
+        let out = penalty(&[a.clone(), b.clone()], false);
+        // Before the gap only A, inside the gap B, and after it stays on B (sticky).
+        assert!(out.iter().filter(|s| s.t < 150_000).all(|s| s.v == 1.0));
+        let in_gap: Vec<&Sample> = out.iter().filter(|s| (150_000..300_000).contains(&s.t)).collect();
+        assert!(!in_gap.is_empty() && in_gap.iter().all(|s| s.v == 2.0), "{in_gap:?}");
+        // No two output samples closer than the scrape interval minus the offset.
+        assert!(out.windows(2).all(|w| w[1].t - w[0].t >= 12_000), "{:?}", ts(&out));
+        // The gap is bridged: the largest hole is at most penalty (2 intervals) + offset.
+        let max_gap = out.windows(2).map(|w| w[1].t - w[0].t).max().unwrap();
+        assert!(max_gap <= 2 * 15_000 + 3_000, "{max_gap}");
+        // Sticky: after switching to B, stays on B even when A is back.
+        assert!(out.iter().filter(|s| s.t >= 300_000).all(|s| s.v == 2.0));
+    }
+
+    #[test]
+    fn gap_in_second_replica_changes_nothing() {
+        let a = series(0, 600_000, 15_000, |_| 1.0);
+        let b: Vec<Sample> = series(3_000, 600_000, 15_000, |_| 2.0).into_iter().filter(|s| !(150_000..300_000).contains(&s.t)).collect();
+        assert_eq!(penalty(&[a.clone(), b], false), a);
+    }
+
+    #[test]
+    fn gaps_in_both_replicas_alternate() {
+        let a: Vec<Sample> = series(0, 900_000, 15_000, |_| 1.0).into_iter().filter(|s| !(200_000..400_000).contains(&s.t)).collect();
+        let b: Vec<Sample> = series(7_000, 900_000, 15_000, |_| 2.0).into_iter().filter(|s| !(500_000..700_000).contains(&s.t)).collect();
+        let out = penalty(&[a, b], false);
+        let max_gap = out.windows(2).map(|w| w[1].t - w[0].t).max().unwrap();
+        // At most the penalty (two intervals) plus the replicas' offset (7 s or 8 s).
+        assert!(max_gap <= 2 * 15_000 + 8_000, "{max_gap}");
+        assert!(out.windows(2).all(|w| w[1].t - w[0].t >= 7_000));
+        assert!(out.iter().any(|s| s.v == 2.0 && (200_000..400_000).contains(&s.t)));
+        assert!(out.iter().any(|s| s.v == 1.0 && (500_000..700_000).contains(&s.t)));
+    }
+
+    #[test]
+    fn initial_penalty_is_five_seconds() {
+        // B's first sample is 4 s after A's: within the 5 s initial penalty.
+        let a = vec![s(0, 1.0), s(60_000, 1.0)];
+        let b = vec![s(4_000, 2.0), s(10_000, 2.0), s(20_000, 2.0)];
+        let out = penalty(&[a, b], false);
+        // After t=0 (A), B must be > 0+1+5000 → 10_000 is taken (A has nothing before 60s).
+        assert_eq!(ts(&out), vec![0, 10_000, 20_000, 60_000]);
+    }
+
+    #[test]
+    fn one_replica_exhausted() {
+        let a = series(0, 60_000, 15_000, |_| 1.0);
+        let b = series(2_000, 180_000, 15_000, |_| 2.0);
+        let out = penalty(&[a, b], false);
+        assert_eq!(out.last().unwrap().v, 2.0);
+        assert!(out.iter().filter(|s| s.t > 100_000).count() >= 5);
+    }
+
+    #[test]
+    fn counter_switch_to_lagging_replica_has_no_false_reset() {
+        // Same counter (1/s) seen by two replicas; B scrapes 5 s earlier in the
+        // interval so its values are lower by 5. A has a gap.
+        let f = |t: i64| t as f64 / 1000.0;
+        let a: Vec<Sample> = series(5_000, 900_000, 15_000, f).into_iter().filter(|s| !(300_000..450_000).contains(&s.t)).collect();
+        let b = series(0, 900_000, 15_000, |t| f(t) - 0.5);
+        let plain = penalty(&[a.clone(), b.clone()], false);
+        let out = penalty(&[a, b], true);
+        assert_eq!(ts(&plain), ts(&out));
+        assert_eq!(resets(&out), 0, "{out:?}");
+        // The increase over the whole output is (close to) the true increase.
+        let true_inc = f(out.last().unwrap().t) - f(out[0].t);
+        assert!((increase(&out) - true_inc).abs() <= 0.5 + 1e-9, "{} vs {true_inc}", increase(&out));
+    }
+
+    #[test]
+    fn counter_real_reset_at_switch_stays_a_reset() {
+        // The target restarted at 300 s: both replicas see the counter reset.
+        // A is down from 250 s to 500 s, so the output switches to B across the reset.
+        let f = |t: i64| if t < 300_000 { 1000.0 + t as f64 / 1000.0 } else { (t - 300_000) as f64 / 1000.0 };
+        let a: Vec<Sample> = series(0, 900_000, 15_000, f).into_iter().filter(|s| !(250_000..500_000).contains(&s.t)).collect();
+        let b = series(4_000, 900_000, 15_000, f);
+        let out = penalty(&[a, b], true);
+        assert_eq!(resets(&out), 1, "{out:?}");
+        // After the reset the values are the raw ones (no inflated shift).
+        let after: Vec<&Sample> = out.iter().filter(|s| s.t > 300_000).collect();
+        assert!(after.iter().all(|s| (s.v - f(s.t)).abs() < 1e-9), "{after:?}");
+    }
+
+    #[test]
+    fn counter_shift_dropped_after_own_reset() {
+        // B reads 30 lower than A (skewed replica); A gaps at 100-200 s so we
+        // switch to B and shift it up; later the target restarts at 600 s,
+        // which B (still followed) sees as its own reset.
+        let f = |t: i64| if t < 600_000 { 500.0 + t as f64 / 1000.0 } else { (t - 600_000) as f64 / 1000.0 };
+        let g = move |t: i64| if t < 600_000 { f(t) - 30.0 } else { f(t) };
+        let a: Vec<Sample> = series(0, 900_000, 15_000, f).into_iter().filter(|s| !(100_000..200_000).contains(&s.t)).collect();
+        let b = series(3_000, 900_000, 15_000, g);
+        let out = penalty(&[a, b], true);
+        // The switch happened (B's timestamps appear) without a false reset...
+        assert!(out.iter().any(|s| s.t % 15_000 == 3_000));
+        assert_eq!(resets(&out), 1, "{out:?}");
+        // ...and the shift did not survive B's own reset.
+        let after: Vec<&Sample> = out.iter().filter(|s| s.t > 600_000).collect();
+        assert!(!after.is_empty() && after.iter().all(|s| (s.v - g(s.t)).abs() < 1e-9), "shift survived the reset: {after:?}");
+        // Before the reset the output never decreases.
+        assert!(out.iter().filter(|s| s.t < 600_000).collect::<Vec<_>>().windows(2).all(|w| w[1].v >= w[0].v));
+    }
+
+    #[test]
+    fn gauge_is_not_adjusted() {
+        let a = vec![s(0, 10.0), s(15_000, 10.0)];
+        let b = vec![s(1_000, 3.0), s(16_000, 3.0), s(31_000, 3.0), s(46_000, 3.0)];
+        // After A ends at 15 s, B must wait out the penalty 2×15 s: 31 s is skipped.
+        let out = penalty(&[a, b], false);
+        assert_eq!(out, vec![s(0, 10.0), s(15_000, 10.0), s(46_000, 3.0)]);
+    }
+
+    #[test]
+    fn chain_union_keeps_first_on_equal_timestamps() {
+        let a = vec![s(0, 1.0), s(20, 1.0)];
+        let b = vec![s(0, 2.0), s(10, 2.0), s(30, 2.0)];
+        assert_eq!(chain(&[a, b]), vec![s(0, 1.0), s(10, 2.0), s(20, 1.0), s(30, 2.0)]);
+    }
+
+    #[test]
+    fn lanes_separate_overlapping_spans() {
+        struct C(i64, i64);
+        impl Span for C {
+            fn span(&self) -> (i64, i64) {
+                (self.0, self.1)
+            }
+        }
+        let lanes = split_lanes(vec![C(0, 100), C(5, 105), C(101, 200), C(106, 205), C(300, 400)]);
+        let spans: Vec<Vec<(i64, i64)>> = lanes.iter().map(|l| l.iter().map(Span::span).collect()).collect();
+        assert_eq!(spans, vec![vec![(0, 100), (101, 200), (300, 400)], vec![(5, 105), (106, 205)]]);
+    }
+
+    #[test]
+    fn counter_funcs() {
+        assert!(is_counter_func(Some("rate")) && is_counter_func(Some("increase")));
+        assert!(!is_counter_func(Some("avg_over_time")) && !is_counter_func(None));
+    }
+}

@@ -1,0 +1,502 @@
+//! Endpoint management: which Store API endpoints exist (static flags,
+//! `dns+` lookups, file SD), their health (Info polled every 5 s) and what
+//! they advertise (external label sets, time range), and which of them can
+//! hold data for a request.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use aeon_model::{Labels, Matcher};
+use aeon_storeapi::pb::thanos::info;
+use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
+
+use crate::{Error, Result};
+
+/// How often Info is polled (Thanos: 5 s).
+pub const INFO_INTERVAL: Duration = Duration::from_secs(5);
+/// Deadline of one Info call.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One `--endpoint` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointSpec {
+    /// `host:port` used as is.
+    Static(String),
+    /// `dns+host:port`: A/AAAA lookup, every address with the port.
+    Dns { host: String, port: u16 },
+    /// `dnssrv+name`: SRV lookup (not supported yet).
+    DnsSrv(String),
+}
+
+impl EndpointSpec {
+    /// Parses an endpoint flag value.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidEndpoint { spec: spec.to_owned(), reason: reason.to_owned() };
+        let s = spec.trim();
+        if s.is_empty() {
+            return Err(bad("empty address"));
+        }
+        if let Some(rest) = s.strip_prefix("dnssrv+").or_else(|| s.strip_prefix("dnssrvnoa+")) {
+            return Ok(Self::DnsSrv(rest.to_owned()));
+        }
+        if let Some(rest) = s.strip_prefix("dns+").or_else(|| s.strip_prefix("dnsdualstack+")) {
+            let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("dns+ needs host:port"))?;
+            let port: u16 = port.parse().map_err(|_| bad("invalid port"))?;
+            if host.is_empty() {
+                return Err(bad("empty host"));
+            }
+            return Ok(Self::Dns { host: host.trim_matches(['[', ']']).to_owned(), port });
+        }
+        if s.contains('+') && !s.contains("://") {
+            return Err(bad("unknown prefix (expected dns+, dnssrv+ or none)"));
+        }
+        let hostport = s.split_once("://").map_or(s, |(_, r)| r);
+        match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(Self::Static(s.to_owned())),
+            _ => Err(bad("expected host:port")),
+        }
+    }
+
+    /// The addresses this spec stands for now.
+    pub async fn resolve(&self) -> Result<Vec<String>> {
+        match self {
+            Self::Static(a) => Ok(vec![a.clone()]),
+            Self::Dns { host, port } => {
+                let name = format!("{host}:{port}");
+                let addrs = tokio::net::lookup_host(name.as_str())
+                    .await
+                    .map_err(|source| Error::Dns { name: name.clone(), source })?;
+                let mut out: Vec<String> = addrs.map(|a| a.to_string()).collect();
+                out.sort();
+                out.dedup();
+                Ok(out)
+            }
+            // TODO(lead): SRV lookups need a DNS resolver crate (hickory-resolver); not in the workspace yet.
+            Self::DnsSrv(name) => Err(Error::InvalidEndpoint {
+                spec: format!("dnssrv+{name}"),
+                reason: "dnssrv+ (SRV) discovery is not supported yet; use dns+host:port or file SD".into(),
+            }),
+        }
+    }
+}
+
+/// Expands a glob pattern whose last path component may contain `*` and `?`.
+pub fn expand_glob(pattern: &str) -> Vec<PathBuf> {
+    let path = Path::new(pattern);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if !name.contains(['*', '?']) {
+        return vec![path.to_path_buf()];
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| wildcard(name.as_bytes(), n.as_bytes())))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+fn wildcard(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => wildcard(&p[1..], s) || (!s.is_empty() && wildcard(p, &s[1..])),
+        (Some(b'?'), Some(_)) => wildcard(&p[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => wildcard(&p[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TargetGroup {
+    #[serde(default)]
+    targets: Vec<String>,
+}
+
+/// Reads one Prometheus file_sd file (`[{targets: [...]}]`, YAML or JSON).
+pub fn read_file_sd(path: &Path) -> Result<Vec<String>> {
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| Error::FileSd { path: path.display().to_string(), source };
+    let text = std::fs::read_to_string(path).map_err(|e| err(Box::new(e)))?;
+    let groups: Vec<TargetGroup> = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| err(Box::new(e)))?
+    } else if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_yaml_ng::from_str(&text).map_err(|e| err(Box::new(e)))?
+    };
+    Ok(groups.into_iter().flat_map(|g| g.targets).collect())
+}
+
+/// What an endpoint advertised in its last successful Info call.
+#[derive(Debug, Clone, Default)]
+pub struct Advertised {
+    /// Component type (`sidecar`, `store`, `query`, ...).
+    pub component_type: String,
+    /// External label sets.
+    pub label_sets: Vec<Labels>,
+    /// Inclusive time range in ms.
+    pub min_time: i64,
+    pub max_time: i64,
+    /// Whether the store strips `without_replica_labels` itself.
+    pub supports_without_replica_labels: bool,
+}
+
+impl Advertised {
+    fn from_info(i: &info::InfoResponse) -> Self {
+        let store = i.store.clone().unwrap_or_default();
+        Self {
+            component_type: i.component_type.clone(),
+            label_sets: i.label_sets.iter().map(|s| aeon_storeapi::convert::labels_from_pb(&s.labels)).collect(),
+            min_time: store.min_time,
+            max_time: store.max_time,
+            supports_without_replica_labels: store.supports_without_replica_labels,
+        }
+    }
+
+    /// Whether a request for `[min, max]` with `matchers` can have data here:
+    /// the time ranges overlap and some label set does not contradict the
+    /// matchers (a matcher on a label the set lacks does not contradict).
+    pub fn matches(&self, min: i64, max: i64, matchers: &[Matcher]) -> bool {
+        if self.min_time > max || self.max_time < min {
+            return false;
+        }
+        if self.label_sets.is_empty() {
+            return true;
+        }
+        self.label_sets.iter().any(|ls| {
+            matchers.iter().all(|m| match ls.get(&m.name) {
+                Some(v) => m.matches(v),
+                None => true,
+            })
+        })
+    }
+}
+
+/// The health and advertisement of one endpoint, as shown on the stores page.
+#[derive(Debug, Clone)]
+pub struct EndpointStatus {
+    pub address: String,
+    pub strict: bool,
+    pub healthy: bool,
+    pub last_check: Option<SystemTime>,
+    pub last_error: Option<String>,
+    pub advertised: Option<Advertised>,
+}
+
+#[derive(Debug)]
+struct State {
+    healthy: bool,
+    last_check: Option<SystemTime>,
+    last_error: Option<String>,
+    advertised: Option<Advertised>,
+    unhealthy_since: Option<Instant>,
+}
+
+/// One endpoint: its client and its last known state.
+pub struct Endpoint {
+    address: String,
+    strict: bool,
+    client: Arc<dyn StoreApi>,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint over any store (not yet checked: unhealthy until the first Info).
+    pub fn new(address: impl Into<String>, client: Arc<dyn StoreApi>, strict: bool) -> Self {
+        Self {
+            address: address.into(),
+            strict,
+            client,
+            state: RwLock::new(State { healthy: false, last_check: None, last_error: None, advertised: None, unhealthy_since: Some(Instant::now()) }),
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn client(&self) -> &Arc<dyn StoreApi> {
+        &self.client
+    }
+
+    /// Whether queries may use it (healthy, or strict).
+    pub fn usable(&self) -> bool {
+        self.strict || self.state.read().is_ok_and(|s| s.healthy)
+    }
+
+    /// The last advertisement (None before the first successful Info).
+    pub fn advertised(&self) -> Option<Advertised> {
+        self.state.read().ok().and_then(|s| s.advertised.clone())
+    }
+
+    /// Calls Info and records the outcome.
+    pub async fn check(&self) {
+        let res = tokio::time::timeout(INFO_TIMEOUT, self.client.info()).await;
+        let now = SystemTime::now();
+        let Ok(mut st) = self.state.write() else { return };
+        st.last_check = Some(now);
+        match res {
+            Ok(Ok(info)) => {
+                st.healthy = true;
+                st.last_error = None;
+                st.advertised = Some(Advertised::from_info(&info));
+                st.unhealthy_since = None;
+            }
+            Ok(Err(e)) => mark_unhealthy(&mut st, tonic::Status::from(e).message().to_owned()),
+            Err(_) => mark_unhealthy(&mut st, format!("info call timed out after {INFO_TIMEOUT:?}")),
+        }
+    }
+
+    /// The status for the stores page.
+    pub fn status(&self) -> EndpointStatus {
+        let st = self.state.read();
+        match st {
+            Ok(s) => EndpointStatus {
+                address: self.address.clone(),
+                strict: self.strict,
+                healthy: s.healthy,
+                last_check: s.last_check,
+                last_error: s.last_error.clone(),
+                advertised: s.advertised.clone(),
+            },
+            Err(_) => EndpointStatus { address: self.address.clone(), strict: self.strict, healthy: false, last_check: None, last_error: Some("state poisoned".into()), advertised: None },
+        }
+    }
+
+    fn unhealthy_for(&self) -> Option<Duration> {
+        self.state.read().ok().and_then(|s| s.unhealthy_since.map(|t| t.elapsed()))
+    }
+}
+
+fn mark_unhealthy(st: &mut State, err: String) {
+    if st.healthy || st.unhealthy_since.is_none() {
+        st.unhealthy_since = Some(Instant::now());
+    }
+    st.healthy = false;
+    st.last_error = Some(err);
+}
+
+/// Creates the client of an address.
+pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync>;
+
+/// The gRPC connector (lazy connections, reconnecting as needed).
+pub fn grpc_connector() -> Connector {
+    Arc::new(|addr: &str| {
+        let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
+        Ok(Arc::new(c) as Arc<dyn StoreApi>)
+    })
+}
+
+/// The current set of endpoints.
+pub struct EndpointSet {
+    endpoints: RwLock<BTreeMap<String, Arc<Endpoint>>>,
+    connector: Connector,
+    unhealthy_timeout: Duration,
+}
+
+impl std::fmt::Debug for EndpointSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointSet").finish_non_exhaustive()
+    }
+}
+
+impl EndpointSet {
+    /// An empty set creating clients with `connector`.
+    pub fn new(connector: Connector, unhealthy_timeout: Duration) -> Self {
+        Self { endpoints: RwLock::new(BTreeMap::new()), connector, unhealthy_timeout }
+    }
+
+    /// Adds an endpoint over an existing store (in-process stores, tests).
+    pub fn insert(&self, ep: Endpoint) {
+        if let Ok(mut m) = self.endpoints.write() {
+            m.insert(ep.address.clone(), Arc::new(ep));
+        }
+    }
+
+    /// Makes the set equal to `wanted` (address → strict): new addresses get a
+    /// client, vanished ones are dropped, existing ones keep their state.
+    pub fn sync(&self, wanted: &BTreeMap<String, bool>) -> Vec<Error> {
+        let mut errs = Vec::new();
+        let Ok(mut m) = self.endpoints.write() else { return errs };
+        m.retain(|a, _| wanted.contains_key(a));
+        for (addr, strict) in wanted {
+            if m.get(addr).is_some_and(|e| e.strict == *strict) {
+                continue;
+            }
+            match (self.connector)(addr) {
+                Ok(client) => {
+                    m.insert(addr.clone(), Arc::new(Endpoint::new(addr.clone(), client, *strict)));
+                }
+                Err(e) => errs.push(e),
+            }
+        }
+        errs
+    }
+
+    /// All endpoints.
+    pub fn all(&self) -> Vec<Arc<Endpoint>> {
+        self.endpoints.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Polls Info on every endpoint concurrently.
+    pub async fn check_all(&self) {
+        let eps = self.all();
+        futures::future::join_all(eps.iter().map(|e| e.check())).await;
+    }
+
+    /// Usable endpoints that may hold data for `[min, max]` and `matchers`.
+    pub fn matching(&self, min: i64, max: i64, matchers: &[Matcher]) -> Vec<Arc<Endpoint>> {
+        self.all()
+            .into_iter()
+            .filter(|e| e.usable())
+            .filter(|e| match e.advertised() {
+                Some(a) => a.matches(min, max, matchers),
+                None => e.strict,
+            })
+            .collect()
+    }
+
+    /// Status of every endpoint except those unhealthy for longer than
+    /// `--store.unhealthy-timeout`.
+    pub fn statuses(&self) -> Vec<EndpointStatus> {
+        self.all()
+            .into_iter()
+            .filter(|e| e.unhealthy_for().is_none_or(|d| d <= self.unhealthy_timeout))
+            .map(|e| e.status())
+            .collect()
+    }
+}
+
+/// Where endpoints come from.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub specs: Vec<EndpointSpec>,
+    pub strict: Vec<EndpointSpec>,
+    pub sd_files: Vec<String>,
+}
+
+impl Discovery {
+    /// Parses the flag values.
+    pub fn from_flags(endpoints: &[String], strict: &[String], sd_files: &[String]) -> Result<Self> {
+        Ok(Self {
+            specs: endpoints.iter().map(|s| EndpointSpec::parse(s)).collect::<Result<_>>()?,
+            strict: strict.iter().map(|s| EndpointSpec::parse(s)).collect::<Result<_>>()?,
+            sd_files: sd_files.to_vec(),
+        })
+    }
+
+    /// Resolves everything now: address → strict. Failures are logged and
+    /// skipped (a DNS name that does not resolve contributes nothing).
+    pub async fn resolve(&self) -> BTreeMap<String, bool> {
+        let mut out = BTreeMap::new();
+        let mut specs: Vec<(EndpointSpec, bool)> = self.specs.iter().map(|s| (s.clone(), false)).collect();
+        specs.extend(self.strict.iter().map(|s| (s.clone(), true)));
+        for pattern in &self.sd_files {
+            for path in expand_glob(pattern) {
+                match read_file_sd(&path) {
+                    Ok(targets) => {
+                        for t in targets {
+                            match EndpointSpec::parse(&t) {
+                                Ok(s) => specs.push((s, false)),
+                                Err(e) => tracing::warn!(error = %e, "skipping file SD target"),
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "file SD"),
+                }
+            }
+        }
+        for (spec, strict) in specs {
+            match spec.resolve().await {
+                Ok(addrs) => {
+                    for a in addrs {
+                        let e = out.entry(a).or_insert(false);
+                        *e |= strict;
+                    }
+                }
+                Err(e) => tracing::warn!(error = ?e, "endpoint discovery"),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aeon_model::MatchType;
+
+    #[test]
+    fn spec_parsing() {
+        assert_eq!(EndpointSpec::parse("1.2.3.4:19090").unwrap(), EndpointSpec::Static("1.2.3.4:19090".into()));
+        assert_eq!(EndpointSpec::parse("dns+stores.example.org:9090").unwrap(), EndpointSpec::Dns { host: "stores.example.org".into(), port: 9090 });
+        assert_eq!(EndpointSpec::parse("dnssrv+_grpc._tcp.thanos-store.svc").unwrap(), EndpointSpec::DnsSrv("_grpc._tcp.thanos-store.svc".into()));
+        for bad in ["", "nohost", "dns+noport", "dns+h:x", "foo+h:1", "h:99999"] {
+            assert!(EndpointSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dns_resolves_localhost_and_srv_is_a_clear_error() {
+        let addrs = EndpointSpec::parse("dns+localhost:10901").unwrap().resolve().await.unwrap();
+        assert!(addrs.iter().any(|a| a == "127.0.0.1:10901" || a == "[::1]:10901"), "{addrs:?}");
+        let e = EndpointSpec::parse("dnssrv+_grpc._tcp.x").unwrap().resolve().await.unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn file_sd_yaml_json_and_glob() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "- targets: ['a:1', 'b:2']\n- targets:\n  - c:3\n").unwrap();
+        std::fs::write(dir.path().join("b.json"), r#"[{"targets": ["d:4"], "labels": {"x": "y"}}]"#).unwrap();
+        std::fs::write(dir.path().join("other.txt"), "junk").unwrap();
+        assert_eq!(read_file_sd(&dir.path().join("a.yaml")).unwrap(), ["a:1", "b:2", "c:3"]);
+        assert_eq!(read_file_sd(&dir.path().join("b.json")).unwrap(), ["d:4"]);
+        let pat = format!("{}/*.{{yaml}}", dir.path().display());
+        assert!(expand_glob(&pat).is_empty());
+        let pat = format!("{}/?.*", dir.path().display());
+        let files = expand_glob(&pat);
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(read_file_sd(&dir.path().join("other.txt")).is_err());
+        assert!(read_file_sd(&dir.path().join("missing.yaml")).is_err());
+    }
+
+    #[tokio::test]
+    async fn discovery_combines_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sd.yml"), "- targets: ['f:1']\n").unwrap();
+        let d = Discovery::from_flags(&["s:1".into(), "dns+localhost:7".into()], &["x:9".into()], &[format!("{}/*.yml", dir.path().display())]).unwrap();
+        let got = d.resolve().await;
+        assert_eq!(got.get("s:1"), Some(&false));
+        assert_eq!(got.get("f:1"), Some(&false));
+        assert_eq!(got.get("x:9"), Some(&true));
+        assert!(got.keys().any(|k| k.ends_with(":7")));
+    }
+
+    #[test]
+    fn advertised_matching() {
+        let a = Advertised {
+            label_sets: vec![Labels::from_pairs(&[("cluster", "eu"), ("replica", "a")])],
+            min_time: 100,
+            max_time: 200,
+            ..Default::default()
+        };
+        let m = |k, n: &str, v: &str| Matcher::new(k, n, v).unwrap();
+        assert!(a.matches(0, 100, &[]));
+        assert!(!a.matches(201, 300, &[]));
+        assert!(!a.matches(0, 99, &[]));
+        assert!(a.matches(0, 300, &[m(MatchType::Equal, "cluster", "eu"), m(MatchType::Equal, "job", "x")]));
+        assert!(!a.matches(0, 300, &[m(MatchType::Equal, "cluster", "us")]));
+        assert!(a.matches(0, 300, &[m(MatchType::RegexMatch, "cluster", "e.*")]));
+        assert!(!a.matches(0, 300, &[m(MatchType::NotEqual, "replica", "a")]));
+    }
+}

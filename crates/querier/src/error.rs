@@ -1,0 +1,35 @@
+//! The crate's single error type.
+
+/// Errors of the querier.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An endpoint specification (`--endpoint`, file SD entry) is invalid.
+    #[error("invalid endpoint {spec:?}: {reason}")]
+    InvalidEndpoint { spec: String, reason: String },
+    /// Reading or parsing a file SD file failed.
+    #[error("reading file SD file {path}")]
+    FileSd {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A DNS lookup failed.
+    #[error("resolving {name}")]
+    Dns {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Store API call failed.
+    #[error("store API")]
+    Store(#[from] aeon_storeapi::Error),
+    /// Binding or serving HTTP failed.
+    #[error("http server")]
+    Http(#[from] aeon_common::Error),
+    /// Invalid flags.
+    #[error("invalid flag {flag}: {reason}")]
+    Flag { flag: &'static str, reason: String },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,24 @@
+//! The querier (layer L3): one Prometheus-compatible, deduplicated global
+//! view over many Store API endpoints (sidecars, store gateways, other
+//! queriers), like `thanos query`.
+//!
+//! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
+//! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
+//! [`queryable`] (PromQL adapter), [`memstore`] (in-memory store for tests
+//! and demos).
+
+pub mod api;
+pub mod args;
+pub mod dedup;
+pub mod endpoints;
+mod error;
+pub mod format;
+pub mod memstore;
+pub mod proxy;
+pub mod queryable;
+
+pub use args::{Args, DedupFunc};
+pub use endpoints::{EndpointSet, EndpointStatus};
+pub use error::{Error, Result};
+pub use proxy::Proxy;
+pub use queryable::{QueryOptions, StoreQueryable};

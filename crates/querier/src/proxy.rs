@@ -1,0 +1,236 @@
+//! The Store API over a set of endpoints: fan-out to the endpoints that can
+//! match, k-way merge of their sorted streams, replica-label stripping,
+//! partial response and per-store response timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aeon_model::Matcher;
+use aeon_storeapi::merge::errors_as_warnings;
+use aeon_storeapi::pb::thanos::{self, info};
+use aeon_storeapi::{MergeOptions, SeriesFrame, SeriesStream, StoreApi, convert, merge_series};
+use futures::StreamExt;
+
+use crate::endpoints::{Endpoint, EndpointSet};
+
+/// Warning when no endpoint can hold data for a request (Thanos's text).
+pub const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
+
+/// The querier's own Store API: everything behind its endpoints.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    endpoints: Arc<EndpointSet>,
+    store_timeout: Option<Duration>,
+}
+
+/// Whether a request asks for the WARN strategy (partial response allowed).
+fn warn_strategy(disabled: bool, strategy: i32) -> bool {
+    !disabled && strategy == thanos::PartialResponseStrategy::Warn as i32
+}
+
+fn store_err_msg(ep: &str, e: aeon_storeapi::Error) -> String {
+    format!("store {ep}: {}", tonic::Status::from(e).message())
+}
+
+/// Ends the stream with `DeadlineExceeded` if no frame arrives within `idle`.
+fn with_idle_timeout(stream: SeriesStream, idle: Duration) -> SeriesStream {
+    futures::stream::unfold(Some(stream), move |state| async move {
+        let mut s = state?;
+        match tokio::time::timeout(idle, s.next()).await {
+            Ok(Some(item)) => Some((item, Some(s))),
+            Ok(None) => None,
+            Err(_) => Some((Err(aeon_storeapi::Error::DeadlineExceeded { deadline: idle }), None)),
+        }
+    })
+    .boxed()
+}
+
+/// Collects a stream of a store that does not strip replica labels itself,
+/// strips them and re-sorts, so the merge sees correctly sorted input.
+async fn strip_and_sort(stream: SeriesStream, strip: Vec<String>) -> SeriesStream {
+    let items: Vec<_> = stream.collect().await;
+    let mut series = Vec::new();
+    let mut rest = Vec::new();
+    for item in items {
+        match item {
+            Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Series(mut s)) }) => {
+                convert::remove_labels(&mut s.labels, &strip);
+                series.push(s);
+            }
+            Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Batch(b)) }) => {
+                for mut s in b.series {
+                    convert::remove_labels(&mut s.labels, &strip);
+                    series.push(s);
+                }
+            }
+            other => rest.push(other),
+        }
+    }
+    series.sort_by(|a, b| convert::compare_labels(&a.labels, &b.labels));
+    let out: Vec<_> = series.into_iter().map(|s| Ok(thanos::SeriesResponse::series(s))).chain(rest).collect();
+    futures::stream::iter(out).boxed()
+}
+
+impl Proxy {
+    /// A proxy over `endpoints`; `store_timeout` is `--store.response-timeout`.
+    pub fn new(endpoints: Arc<EndpointSet>, store_timeout: Option<Duration>) -> Self {
+        Self { endpoints, store_timeout }
+    }
+
+    /// The endpoints behind this proxy.
+    pub fn endpoints(&self) -> &Arc<EndpointSet> {
+        &self.endpoints
+    }
+
+    fn select(&self, min: i64, max: i64, pb_matchers: &[thanos::LabelMatcher]) -> aeon_storeapi::Result<Vec<Arc<Endpoint>>> {
+        let matchers: Vec<Matcher> = convert::matchers_from_pb(pb_matchers)?;
+        Ok(self.endpoints.matching(min, max, &matchers))
+    }
+
+    async fn open(&self, ep: &Endpoint, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+        let strip = req.without_replica_labels.clone();
+        let call = ep.client().series(req);
+        let mut stream = match self.store_timeout {
+            Some(t) => match tokio::time::timeout(t, call).await {
+                Ok(r) => r?,
+                Err(_) => return Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t }),
+            },
+            None => call.await?,
+        };
+        if let Some(t) = self.store_timeout {
+            stream = with_idle_timeout(stream, t);
+        }
+        let strips_itself = ep.advertised().is_some_and(|a| a.supports_without_replica_labels);
+        if !strip.is_empty() && !strips_itself {
+            stream = strip_and_sort(stream, strip).await;
+        }
+        Ok(stream)
+    }
+}
+
+#[async_trait::async_trait]
+impl StoreApi for Proxy {
+    async fn info(&self) -> aeon_storeapi::Result<info::InfoResponse> {
+        let mut label_sets: Vec<thanos::ZLabelSet> = Vec::new();
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for ep in self.endpoints.all().into_iter().filter(|e| e.usable()) {
+            if let Some(a) = ep.advertised() {
+                min = min.min(a.min_time);
+                max = max.max(a.max_time);
+                for ls in a.label_sets {
+                    let z = thanos::ZLabelSet { labels: convert::labels_to_pb(&ls) };
+                    if !label_sets.contains(&z) {
+                        label_sets.push(z);
+                    }
+                }
+            }
+        }
+        if min > max {
+            (min, max) = (i64::MAX, i64::MIN);
+        }
+        Ok(info::InfoResponse {
+            label_sets,
+            component_type: "query".into(),
+            store: Some(info::StoreInfo { min_time: min, max_time: max, supports_without_replica_labels: true, ..Default::default() }),
+            query: Some(info::QueryApiInfo {}),
+            ..Default::default()
+        })
+    }
+
+    async fn series(&self, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+        let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
+        let eps = self.select(req.min_time, req.max_time, &req.matchers)?;
+        if eps.is_empty() {
+            return Ok(futures::stream::iter([Ok(thanos::SeriesResponse::warning(NO_STORE_MATCHED))]).boxed());
+        }
+        let opened = futures::future::join_all(eps.iter().map(|ep| {
+            let req = req.clone();
+            async move { (ep.address().to_owned(), self.open(ep, req).await) }
+        }))
+        .await;
+        let mut streams = Vec::with_capacity(opened.len());
+        for (addr, res) in opened {
+            match res {
+                Ok(s) if warn => streams.push(errors_as_warnings(s, addr)),
+                Ok(s) => streams.push(s),
+                Err(e) if warn => {
+                    streams.push(futures::stream::iter([Ok(thanos::SeriesResponse::warning(store_err_msg(&addr, e)))]).boxed());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(merge_series(streams, MergeOptions { without_replica_labels: req.without_replica_labels.clone() }))
+    }
+
+    async fn label_names(&self, req: thanos::LabelNamesRequest) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+        let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
+        let eps = self.select(req.start, req.end, &req.matchers)?;
+        let strip = req.without_replica_labels.clone();
+        let results = futures::future::join_all(eps.iter().map(|ep| {
+            let req = req.clone();
+            async move {
+                let call = ep.client().label_names(req);
+                let r = match self.store_timeout {
+                    Some(t) => tokio::time::timeout(t, call).await.unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
+                    None => call.await,
+                };
+                (ep.address().to_owned(), r)
+            }
+        }))
+        .await;
+        let mut out = thanos::LabelNamesResponse::default();
+        if eps.is_empty() {
+            out.warnings.push(NO_STORE_MATCHED.into());
+        }
+        for (addr, r) in results {
+            match r {
+                Ok(r) => {
+                    out.names.extend(r.names.into_iter().filter(|n| !strip.contains(n)));
+                    out.warnings.extend(r.warnings);
+                }
+                Err(e) if warn => out.warnings.push(store_err_msg(&addr, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        out.names.sort();
+        out.names.dedup();
+        Ok(out)
+    }
+
+    async fn label_values(&self, req: thanos::LabelValuesRequest) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
+        let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
+        let mut out = thanos::LabelValuesResponse::default();
+        if req.without_replica_labels.contains(&req.label) {
+            return Ok(out);
+        }
+        let eps = self.select(req.start, req.end, &req.matchers)?;
+        if eps.is_empty() {
+            out.warnings.push(NO_STORE_MATCHED.into());
+        }
+        let results = futures::future::join_all(eps.iter().map(|ep| {
+            let req = req.clone();
+            async move {
+                let call = ep.client().label_values(req);
+                let r = match self.store_timeout {
+                    Some(t) => tokio::time::timeout(t, call).await.unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
+                    None => call.await,
+                };
+                (ep.address().to_owned(), r)
+            }
+        }))
+        .await;
+        for (addr, r) in results {
+            match r {
+                Ok(r) => {
+                    out.values.extend(r.values);
+                    out.warnings.extend(r.warnings);
+                }
+                Err(e) if warn => out.warnings.push(store_err_msg(&addr, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        out.values.sort();
+        out.values.dedup();
+        Ok(out)
+    }
+}

@@ -1,0 +1,286 @@
+//! The PromQL adapter: aeon-promql's [`Queryable`] over the [`Proxy`]:
+//! matchers and time range become a Series request, wire chunks are decoded
+//! into samples and HA replicas are deduplicated.
+//!
+//! The engine is synchronous; run it on a blocking thread
+//! (`tokio::task::spawn_blocking`) — `select` blocks on the runtime handle.
+
+use std::sync::{Arc, Mutex};
+
+use aeon_model::{Labels, Matcher, Sample};
+use aeon_promql::{Queryable, SelectHints, SelectedSeries};
+use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
+use aeon_storeapi::{SeriesFrame, StoreApi, convert};
+use aeon_tsdb_block::chunkenc::XorChunk;
+use futures::StreamExt;
+
+use crate::args::DedupFunc;
+use crate::dedup;
+use crate::proxy::Proxy;
+
+/// Per-query options (flags overridden by request parameters).
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// Deduplicate replicas (`dedup`, default true).
+    pub dedup: bool,
+    /// Replica labels (`replicaLabels[]` or `--query.replica-label`).
+    pub replica_labels: Vec<String>,
+    /// Deduplication algorithm.
+    pub dedup_func: DedupFunc,
+    /// WARN (true) or ABORT (false) on store failures.
+    pub partial_response: bool,
+    /// `max_source_resolution` in ms (0 = raw only).
+    pub max_source_resolution: i64,
+    /// When the whole query must be done.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl QueryOptions {
+    /// Whether replica labels are stripped and replicas merged.
+    pub fn dedup_active(&self) -> bool {
+        self.dedup && !self.replica_labels.is_empty()
+    }
+}
+
+/// Aggregates of downsampled chunks the enclosing function needs
+/// (COMPAT-NOTES §1.3).
+pub fn aggregates_for(func: Option<&str>) -> Vec<Aggr> {
+    match func.unwrap_or_default() {
+        f if f.starts_with("min") => vec![Aggr::Min],
+        f if f.starts_with("max") => vec![Aggr::Max],
+        f if f.starts_with("count") => vec![Aggr::Count],
+        f if f.starts_with("sum_") => vec![Aggr::Sum],
+        f if dedup::is_counter_func(Some(f)) => vec![Aggr::Counter],
+        _ => vec![Aggr::Count, Aggr::Sum],
+    }
+}
+
+fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<Sample>, String> {
+    if c.r#type != thanos::chunk::Encoding::Xor as i32 {
+        return Err(format!("chunk encoding {} is not supported by this querier yet (native histograms)", c.r#type));
+    }
+    XorChunk::new(&c.data).and_then(|x| x.samples()).map_err(|e| format!("decoding XOR chunk: {e}"))
+}
+
+/// Samples of one chunk: the raw chunk, or the aggregate `func` needs.
+pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<Sample>, String> {
+    if let Some(raw) = &c.raw {
+        return decode_chunk(raw);
+    }
+    let need = |x: &Option<thanos::Chunk>, name: &str| x.as_ref().ok_or_else(|| format!("downsampled chunk lacks the {name} aggregate")).and_then(decode_chunk);
+    match aggregates_for(func).as_slice() {
+        [Aggr::Min] => need(&c.min, "min"),
+        [Aggr::Max] => need(&c.max, "max"),
+        [Aggr::Count] => need(&c.count, "count"),
+        [Aggr::Sum] => need(&c.sum, "sum"),
+        [Aggr::Counter] => need(&c.counter, "counter"),
+        _ => {
+            let sum = need(&c.sum, "sum")?;
+            let count = need(&c.count, "count")?;
+            let mut out = Vec::with_capacity(sum.len());
+            let mut ci = count.iter().peekable();
+            for s in sum {
+                while ci.peek().is_some_and(|c| c.t < s.t) {
+                    ci.next();
+                }
+                if let Some(c) = ci.peek().filter(|c| c.t == s.t) {
+                    out.push(Sample { t: s.t, v: s.v / c.v });
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Decodes the chunks of one (merged) series and deduplicates its lanes.
+pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<Sample>, String> {
+    let lanes = dedup::split_lanes(chunks);
+    let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(lanes.len());
+    for lane in lanes {
+        let mut samples: Vec<Sample> = Vec::new();
+        for c in &lane {
+            for s in decode_aggr(c, func)? {
+                if samples.last().is_none_or(|l| l.t < s.t) {
+                    samples.push(s);
+                }
+            }
+        }
+        decoded.push(samples);
+    }
+    Ok(if opts.dedup_active() && decoded.len() > 1 {
+        match opts.dedup_func {
+            DedupFunc::Penalty => dedup::penalty(&decoded, dedup::is_counter_func(func)),
+            DedupFunc::Chain => dedup::chain(&decoded),
+        }
+    } else {
+        dedup::chain(&decoded)
+    })
+}
+
+/// The Series request for a select.
+pub fn series_request(matchers: &[Matcher], hints: &SelectHints, opts: &QueryOptions) -> thanos::SeriesRequest {
+    let strategy = if opts.partial_response { thanos::PartialResponseStrategy::Warn } else { thanos::PartialResponseStrategy::Abort };
+    thanos::SeriesRequest {
+        min_time: hints.start,
+        max_time: hints.end,
+        matchers: convert::matchers_to_pb(matchers),
+        max_resolution_window: opts.max_source_resolution,
+        aggregates: aggregates_for(hints.func.as_deref()).into_iter().map(|a| a as i32).collect(),
+        partial_response_disabled: !opts.partial_response,
+        partial_response_strategy: strategy as i32,
+        step: hints.step,
+        range: hints.range,
+        query_hints: Some(thanos::QueryHints {
+            step_millis: hints.step,
+            func: hints.func.clone().map(|name| thanos::Func { name }),
+            range: (hints.range > 0).then_some(thanos::Range { millis: hints.range }),
+            ..Default::default()
+        }),
+        without_replica_labels: if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() },
+        ..Default::default()
+    }
+}
+
+/// [`Queryable`] over a [`Proxy`], collecting store warnings.
+#[derive(Debug)]
+pub struct StoreQueryable {
+    proxy: Arc<Proxy>,
+    opts: QueryOptions,
+    handle: tokio::runtime::Handle,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl StoreQueryable {
+    /// A queryable for one query.
+    pub fn new(proxy: Arc<Proxy>, opts: QueryOptions, handle: tokio::runtime::Handle) -> Self {
+        Self { proxy, opts, handle, warnings: Mutex::new(Vec::new()) }
+    }
+
+    /// Warnings collected so far (sorted, unique).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+        w.sort();
+        w.dedup();
+        w
+    }
+
+    fn warn(&self, w: String) {
+        if let Ok(mut g) = self.warnings.lock() {
+            g.push(w);
+        }
+    }
+
+    /// Selects series asynchronously: labels and deduplicated samples.
+    pub async fn fetch(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<(Labels, Vec<Sample>)>> {
+        let work = async {
+            let req = series_request(matchers, hints, &self.opts);
+            let mut stream = self.proxy.series(req).await.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
+            let mut out = Vec::new();
+            while let Some(item) = stream.next().await {
+                let resp = item.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
+                match resp.result {
+                    Some(SeriesFrame::Series(s)) => {
+                        let samples = series_samples(s.chunks, hints.func.as_deref(), &self.opts).map_err(aeon_promql::Error::Storage)?;
+                        out.push((convert::labels_from_pb_owned(s.labels), samples));
+                    }
+                    Some(SeriesFrame::Warning(w)) => self.warn(w),
+                    _ => {}
+                }
+            }
+            Ok(out)
+        };
+        match self.opts.deadline {
+            Some(d) => tokio::time::timeout_at(d, work).await.unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
+            None => work.await,
+        }
+    }
+}
+
+impl Queryable for StoreQueryable {
+    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<SelectedSeries>> {
+        let series = self.handle.block_on(self.fetch(matchers, hints))?;
+        Ok(series
+            .into_iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(labels, samples)| SelectedSeries { labels, chunks: Box::new(std::iter::once(Ok(aeon_promql::Chunk::Floats(samples)))) })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aeon_tsdb_block::chunkenc::XorEncoder;
+
+    fn chunk(samples: &[(i64, f64)]) -> thanos::Chunk {
+        let mut e = XorEncoder::new();
+        for (t, v) in samples {
+            e.append(*t, *v);
+        }
+        thanos::Chunk { r#type: 0, data: e.finish().into(), hash: 0 }
+    }
+
+    fn raw(samples: &[(i64, f64)]) -> AggrChunk {
+        AggrChunk::raw(samples[0].0, samples[samples.len() - 1].0, chunk(samples))
+    }
+
+    #[test]
+    fn aggregates_per_function() {
+        assert_eq!(aggregates_for(Some("min_over_time")), [Aggr::Min]);
+        assert_eq!(aggregates_for(Some("max_over_time")), [Aggr::Max]);
+        assert_eq!(aggregates_for(Some("count_over_time")), [Aggr::Count]);
+        assert_eq!(aggregates_for(Some("sum_over_time")), [Aggr::Sum]);
+        assert_eq!(aggregates_for(Some("rate")), [Aggr::Counter]);
+        assert_eq!(aggregates_for(Some("avg_over_time")), [Aggr::Count, Aggr::Sum]);
+        assert_eq!(aggregates_for(None), [Aggr::Count, Aggr::Sum]);
+    }
+
+    #[test]
+    fn downsampled_average_is_sum_over_count() {
+        let c = AggrChunk {
+            min_time: 0,
+            max_time: 600,
+            sum: Some(chunk(&[(299, 10.0), (599, 30.0)])),
+            count: Some(chunk(&[(299, 5.0), (599, 10.0)])),
+            max: Some(chunk(&[(299, 7.0), (599, 9.0)])),
+            ..Default::default()
+        };
+        assert_eq!(decode_aggr(&c, None).unwrap(), vec![Sample::new(299, 2.0), Sample::new(599, 3.0)]);
+        assert_eq!(decode_aggr(&c, Some("max_over_time")).unwrap(), vec![Sample::new(299, 7.0), Sample::new(599, 9.0)]);
+        assert!(decode_aggr(&c, Some("rate")).unwrap_err().contains("counter"));
+    }
+
+    #[test]
+    fn replicas_in_one_series_are_deduplicated_only_when_asked() {
+        let a = raw(&[(0, 1.0), (15_000, 1.0), (30_000, 1.0)]);
+        let b = raw(&[(5_000, 2.0), (20_000, 2.0), (35_000, 2.0)]);
+        let mut opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], ..Default::default() };
+        let got = series_samples(vec![a.clone(), b.clone()], None, &opts).unwrap();
+        assert_eq!(got.iter().map(|s| s.t).collect::<Vec<_>>(), [0, 15_000, 30_000]);
+        opts.dedup_func = DedupFunc::Chain;
+        assert_eq!(series_samples(vec![a.clone(), b.clone()], None, &opts).unwrap().len(), 6);
+        opts.dedup = false;
+        assert_eq!(series_samples(vec![a, b], None, &opts).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn histogram_chunks_are_a_clear_error() {
+        let c = AggrChunk::raw(0, 1, thanos::Chunk { r#type: 1, data: vec![0, 0].into(), hash: 0 });
+        assert!(decode_aggr(&c, None).unwrap_err().contains("not supported"));
+    }
+
+    #[test]
+    fn request_carries_thanos_fields() {
+        let m = [Matcher::equal("__name__", "up")];
+        let hints = SelectHints { start: 1, end: 2, step: 3, range: 4, func: Some("rate".into()) };
+        let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], partial_response: false, max_source_resolution: 300_000, ..Default::default() };
+        let r = series_request(&m, &hints, &opts);
+        assert_eq!((r.min_time, r.max_time, r.max_resolution_window), (1, 2, 300_000));
+        assert_eq!(r.without_replica_labels, ["replica"]);
+        assert_eq!(r.partial_response_strategy, thanos::PartialResponseStrategy::Abort as i32);
+        assert_eq!(r.aggregates, [Aggr::Counter as i32]);
+        assert_eq!(r.query_hints.unwrap().func.unwrap().name, "rate");
+        let r = series_request(&m, &hints, &QueryOptions { dedup: false, ..opts });
+        assert!(r.without_replica_labels.is_empty());
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the querier over real gRPC endpoints.
