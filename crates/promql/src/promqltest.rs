@@ -752,9 +752,17 @@ fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
         if let Some(p) = s.floats.iter().find(|p| p.t == t) {
             vec.push(crate::Sample {
                 h: None,
-                metric: s.metric,
+                metric: s.metric.clone(),
                 t,
                 f: p.f,
+                drop_name: false,
+            });
+        } else if let Some(p) = s.histograms.iter().find(|p| p.t == t) {
+            vec.push(crate::Sample {
+                h: Some(p.h.clone()),
+                metric: s.metric,
+                t,
+                f: 0.0,
                 drop_name: false,
             });
         }
