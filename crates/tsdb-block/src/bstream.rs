@@ -106,7 +106,7 @@ impl<'a> BitReader<'a> {
         self.end - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&self, byte: usize) -> u64 {
         if byte + 8 <= self.data.len() {
             let mut a = [0u8; 8];
@@ -123,7 +123,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// The next 64 bits (zero-padded past the end), without consuming.
-    #[inline]
+    #[inline(always)]
     pub fn peek64(&self) -> u64 {
         let byte = self.pos >> 3;
         let sh = (self.pos & 7) as u32;

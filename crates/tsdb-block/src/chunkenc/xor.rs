@@ -161,7 +161,7 @@ pub(crate) fn xor_write(
 }
 
 /// Reads an XOR-encoded value; `value` holds the previous bits on entry.
-#[inline]
+#[inline(always)]
 pub(crate) fn xor_read(
     r: &mut BitReader<'_>,
     value: &mut u64,
@@ -169,13 +169,37 @@ pub(crate) fn xor_read(
     trailing: &mut u8,
 ) -> Result<(), Eof> {
     let p = r.peek64();
+    xor_read_peeked(r, p, 64, value, leading, trailing)
+}
+
+/// Like [`xor_read`] with `p` = the next bits at the reader position, of
+/// which the top `avail` are valid; common cases need no further load.
+#[inline(always)]
+fn xor_read_peeked(
+    r: &mut BitReader<'_>,
+    p: u64,
+    avail: u32,
+    value: &mut u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<(), Eof> {
     if p >> 63 == 0 {
-        r.consume(1)?;
-        return Ok(());
+        return r.consume(1);
     }
     if (p >> 62) & 1 == 0 {
-        r.consume(2)?;
-    } else {
+        // Reuse the previous window.
+        let mbits = 64 - u32::from(*leading) - u32::from(*trailing);
+        if mbits == 0 || 2 + mbits > avail {
+            r.consume(2)?;
+            let bits = r.read_bits(mbits)?;
+            *value ^= bits << *trailing;
+            return Ok(());
+        }
+        r.consume(2 + mbits as usize)?;
+        *value ^= ((p << 2) >> (64 - mbits)) << *trailing;
+        return Ok(());
+    }
+    if avail < 13 {
         r.consume(2)?;
         let lead = r.read_bits(5)? as u8;
         let mut mbits = r.read_bits(6)? as u8;
@@ -187,10 +211,30 @@ pub(crate) fn xor_read(
         }
         *leading = lead;
         *trailing = 64 - lead - mbits;
+        let bits = r.read_bits(u32::from(mbits))?;
+        *value ^= bits << *trailing;
+        return Ok(());
     }
-    let mbits = 64 - u32::from(*leading) - u32::from(*trailing);
-    let bits = r.read_bits(mbits)?;
-    *value ^= bits << *trailing;
+    // New window: 5 bits leading, 6 bits significant-bit count.
+    let lead = ((p >> 57) & 0x1f) as u8;
+    let mut mbits = ((p >> 51) & 0x3f) as u8;
+    if mbits == 0 {
+        mbits = 64;
+    }
+    if u32::from(lead) + u32::from(mbits) > 64 {
+        return Err(Eof);
+    }
+    *leading = lead;
+    *trailing = 64 - lead - mbits;
+    let mb = u32::from(mbits);
+    if 13 + mb <= avail {
+        r.consume(13 + mb as usize)?;
+        *value ^= ((p << 13) >> (64 - mb)) << *trailing;
+    } else {
+        r.consume(13)?;
+        let bits = r.read_bits(mb)?;
+        *value ^= bits << *trailing;
+    }
     Ok(())
 }
 
@@ -313,15 +357,27 @@ impl XorIter<'_> {
             }
             _ => {
                 let p = self.br.peek64();
+                if p >> 62 == 0 {
+                    // dod == 0 and value unchanged.
+                    self.br.consume(2).map_err(|_| TRUNC)?;
+                    self.t = self.t.wrapping_add(self.t_delta as i64);
+                    return Ok(());
+                }
                 let ones = p.leading_ones().min(4);
-                let dod: i64 = match ones {
-                    0 => {
-                        self.br.consume(1).map_err(|_| TRUNC)?;
-                        0
-                    }
+                let (dod, used): (i64, u32) = match ones {
+                    0 => (0, 1),
                     4 => {
                         self.br.consume(4).map_err(|_| TRUNC)?;
-                        self.br.read_bits(64).map_err(|_| TRUNC)? as i64
+                        let d = self.br.read_bits(64).map_err(|_| TRUNC)? as i64;
+                        self.t_delta = (self.t_delta as i64).wrapping_add(d) as u64;
+                        self.t = self.t.wrapping_add(self.t_delta as i64);
+                        return xor_read(
+                            &mut self.br,
+                            &mut self.v,
+                            &mut self.leading,
+                            &mut self.trailing,
+                        )
+                        .map_err(|_| "truncated or invalid value");
                     }
                     _ => {
                         let sz: u32 = match ones {
@@ -331,18 +387,21 @@ impl XorIter<'_> {
                         };
                         let prefix = ones + 1;
                         let bits = (p << prefix) >> (64 - sz);
-                        self.br.consume((prefix + sz) as usize).map_err(|_| TRUNC)?;
-                        if bits > (1 << (sz - 1)) {
+                        let d = if bits > (1 << (sz - 1)) {
                             bits as i64 - (1i64 << sz)
                         } else {
                             bits as i64
-                        }
+                        };
+                        (d, prefix + sz)
                     }
                 };
+                self.br.consume(used as usize).map_err(|_| TRUNC)?;
                 self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
-                xor_read(
+                xor_read_peeked(
                     &mut self.br,
+                    p << used,
+                    64 - used,
                     &mut self.v,
                     &mut self.leading,
                     &mut self.trailing,
