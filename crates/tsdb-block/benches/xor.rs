@@ -1,5 +1,6 @@
 //! XOR chunk encode/decode throughput and postings intersection.
 //! Run: `cargo bench -p aeon-tsdb-block --bench xor`.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 
