@@ -12,11 +12,17 @@
 //! [`tools::BucketCommand`] (`aeon tools bucket …`).
 
 pub mod args;
+pub mod compact;
+pub mod compactor;
+pub mod downsample;
 mod error;
 pub mod merge;
 pub mod metrics;
 pub mod planner;
 pub mod relabel;
+pub mod sync;
 
 pub use args::{Args, DedupFunc};
 pub use error::{Error, Result};
+pub use compactor::{Compactor, Config, IterationReport};
+pub use metrics::Metrics;
