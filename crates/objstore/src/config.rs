@@ -201,14 +201,14 @@ pub struct TraceConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SseConfig {
-    /// `""`, `SSE-S3`, `SSE-KMS` or `SSE-C` (SSE-C is not supported yet).
+    /// `""`, `SSE-S3`, `SSE-KMS` or `SSE-C`.
     #[serde(rename = "type")]
     pub kind: String,
     /// KMS key for `SSE-KMS` (required there).
     pub kms_key_id: String,
     /// Optional KMS encryption context.
     pub kms_encryption_context: BTreeMap<String, String>,
-    /// Path to the key file for `SSE-C`.
+    /// Path to the file holding the raw 32-byte key for `SSE-C` (read at startup).
     pub encryption_key: String,
 }
 
@@ -362,6 +362,11 @@ impl BucketConfig {
             }
         };
         let prefix = prefix.unwrap_or_default().trim_matches('/').to_owned();
+        if !prefix.is_empty()
+            && let Err(e) = crate::bucket::validate_key(&prefix)
+        {
+            return Err(Error::config(origin, format!("prefix: {e}")));
+        }
         Ok(Self { backend, prefix })
     }
 
@@ -417,11 +422,15 @@ fn validate_s3(cfg: &S3Config, origin: &str) -> Result<()> {
             return err("config.sse_config.kms_key_id: required for SSE-KMS");
         }
         "SSE-KMS" => {}
-        "SSE-C" => {
+        "SSE-C" if cfg.sse_config.encryption_key.is_empty() => {
             return err(
-                "config.sse_config.type: SSE-C is not supported yet (use SSE-S3 or SSE-KMS)",
+                "config.sse_config.encryption_key: required for SSE-C (path to a 32-byte key file)",
             );
         }
+        "SSE-C" if cfg.insecure => {
+            return err("config.sse_config.type: SSE-C requires HTTPS, set `insecure: false`");
+        }
+        "SSE-C" => {}
         _ => {
             return err(
                 "config.sse_config.type: expected \"\", \"SSE-S3\", \"SSE-KMS\" or \"SSE-C\"",
@@ -555,6 +564,8 @@ prefix: "p"
         assert!(e.contains("prefixx"), "{e}");
         assert!(err("type: GCS\nconfig: {bucket: b}\n").contains("does not support"));
         assert!(err("type: NOPE\n").contains("unknown bucket type"));
+        let e = err("type: FILESYSTEM\nconfig: {directory: /d}\nprefix: a/../b\n");
+        assert!(e.contains("prefix:") && e.contains("bucket.yml"), "{e}");
         assert!(err("config: {directory: /d}\n").contains("missing field `type`"));
         assert!(err("").contains("empty"));
         assert!(err("type: FILESYSTEM\n").contains("config.directory"));
@@ -570,6 +581,15 @@ prefix: "p"
             err("type: S3\nconfig: {bucket: b, sse_config: {type: SSE-KMS}}\n")
                 .contains("kms_key_id")
         );
+        assert!(
+            err("type: S3\nconfig: {bucket: b, sse_config: {type: SSE-C}}\n")
+                .contains("encryption_key")
+        );
+        let e = err(
+            "type: S3\nconfig: {bucket: b, insecure: true, sse_config: {type: SSE-C, encryption_key: /k}}\n",
+        );
+        assert!(e.contains("HTTPS"), "{e}");
+        assert!(err("type: S3\nconfig: {bucket: b, sse_config: {type: AES}}\n").contains("SSE-S3"));
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Inner {
         };
         let mut dir = self.root.clone();
         if !dir_part.is_empty() {
-            let trimmed = dir_part.trim_end_matches('/');
+            let trimmed = dir_part.strip_suffix('/').unwrap_or(dir_part);
             if validate_key(trimmed).is_err() {
                 // No valid key can start with this prefix (S3 would list nothing either).
                 return Ok(Vec::new());
@@ -535,6 +535,14 @@ mod tests {
         // An empty directory is not listed (S3 has none).
         fs::create_dir_all(tmp.path().join("empty/deeper")).unwrap();
         assert_eq!(b.list("", ListMode::Delimited).await.unwrap(), ["a/"]);
+        // A doubled slash matches no key (found by the listing model test).
+        assert!(b.list("a//", ListMode::Delimited).await.unwrap().is_empty());
+        assert!(
+            b.list("a/b//", ListMode::Recursive)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         b.delete("a/b/c").await.unwrap();
         assert!(!tmp.path().join("a").exists());
         b.delete("a/b/c").await.unwrap();

@@ -24,6 +24,9 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
+mod encoding;
+
+use self::encoding::{base64, md5};
 use crate::bucket::{Bucket, ListMode, ObjectAttributes, temp_sibling, validate_key};
 use crate::config::{BucketLookupType, S3Config, ZERO_PART_SIZE_DEFAULT};
 use crate::error::{Error, Operation, Result};
@@ -53,9 +56,39 @@ enum Sse {
         key_id: String,
         context: Option<String>,
     },
+    /// Customer key: base64 key and base64 MD5 of the key, sent on every object request.
+    C {
+        key: String,
+        key_md5: String,
+    },
+}
+
+/// The only SSE-C algorithm S3 supports.
+const SSE_C_ALGORITHM: &str = "AES256";
+
+/// Adds the SSE-C headers (when configured) to a request builder that reads or writes data.
+macro_rules! with_sse_c {
+    ($self:ident, $req:expr) => {{
+        let (alg, key, md5) = $self.sse_c_headers();
+        $req.set_sse_customer_algorithm(alg)
+            .set_sse_customer_key(key)
+            .set_sse_customer_key_md5(md5)
+    }};
 }
 
 impl S3Bucket {
+    /// SSE-C algorithm, key and key MD5 headers; all `None` without SSE-C.
+    fn sse_c_headers(&self) -> (Option<String>, Option<String>, Option<String>) {
+        match &self.sse {
+            Some(Sse::C { key, key_md5 }) => (
+                Some(SSE_C_ALGORITHM.to_owned()),
+                Some(key.clone()),
+                Some(key_md5.clone()),
+            ),
+            _ => (None, None, None),
+        }
+    }
+
     /// Builds the client from a validated config (see [`crate::BucketConfig::parse`]).
     ///
     /// Static keys are used when `access_key`/`secret_key` are set; otherwise the AWS default
@@ -134,6 +167,28 @@ impl S3Bucket {
                         )
                     })?,
             }),
+            "SSE-C" => {
+                let path = &cfg.sse_config.encryption_key;
+                let key = std::fs::read(path).map_err(|e| {
+                    Error::config(
+                        "s3 config",
+                        format!("sse_config.encryption_key: reading {path:?}: {e}"),
+                    )
+                })?;
+                if key.len() != 32 {
+                    return Err(Error::config(
+                        "s3 config",
+                        format!(
+                            "sse_config.encryption_key: {path:?} holds {} bytes, SSE-C needs a 32-byte key",
+                            key.len()
+                        ),
+                    ));
+                }
+                Some(Sse::C {
+                    key: base64(&key),
+                    key_md5: base64(&md5(&key)),
+                })
+            }
             _ => None,
         };
         let mut storage_class = None;
@@ -192,6 +247,12 @@ impl S3Bucket {
                     req = req.ssekms_encryption_context(c);
                 }
             }
+            Some(Sse::C { key, key_md5 }) => {
+                req = req
+                    .sse_customer_algorithm(SSE_C_ALGORITHM)
+                    .sse_customer_key(key)
+                    .sse_customer_key_md5(key_md5);
+            }
             None => {}
         }
         req.send()
@@ -229,6 +290,12 @@ impl S3Bucket {
                     req = req.ssekms_encryption_context(c);
                 }
             }
+            Some(Sse::C { key, key_md5 }) => {
+                req = req
+                    .sse_customer_algorithm(SSE_C_ALGORITHM)
+                    .sse_customer_key(key)
+                    .sse_customer_key_md5(key_md5);
+            }
             None => {}
         }
         let created = req.send().await.map_err(|e| self.classify(op, key, e))?;
@@ -250,18 +317,17 @@ impl S3Bucket {
                     let upload_id = &upload_id;
                     async move {
                         let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                        let resp = self
-                            .client
-                            .upload_part()
-                            .bucket(&self.bucket)
-                            .key(key)
-                            .upload_id(upload_id)
-                            .part_number(number)
-                            .content_length(i64::try_from(len).unwrap_or(i64::MAX))
-                            .body(body.await?)
-                            .send()
-                            .await
-                            .map_err(|e| self.classify(op, key, e))?;
+                        let resp = with_sse_c!(
+                            self,
+                            self.client.upload_part().bucket(&self.bucket).key(key)
+                        )
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+                        .body(body.await?)
+                        .send()
+                        .await
+                        .map_err(|e| self.classify(op, key, e))?;
                         Ok::<_, Error>(
                             CompletedPart::builder()
                                 .part_number(number)
@@ -390,11 +456,7 @@ impl Bucket for S3Bucket {
 
     async fn get(&self, key: &str) -> Result<Bytes> {
         validate_key(key)?;
-        let resp = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
+        let resp = with_sse_c!(self, self.client.get_object().bucket(&self.bucket).key(key))
             .send()
             .await
             .map_err(|e| self.classify(Operation::Get, key, e))?;
@@ -428,11 +490,7 @@ impl Bucket for S3Bucket {
             return beyond_end(self.attributes(key).await?.size);
         }
         let last = offset.saturating_add(len - 1);
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
+        let sent = with_sse_c!(self, self.client.get_object().bucket(&self.bucket).key(key))
             .range(format!("bytes={offset}-{last}"))
             .send()
             .await;
@@ -466,14 +524,13 @@ impl Bucket for S3Bucket {
 
     async fn attributes(&self, key: &str) -> Result<ObjectAttributes> {
         validate_key(key)?;
-        let resp = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.classify(Operation::Attributes, key, e))?;
+        let resp = with_sse_c!(
+            self,
+            self.client.head_object().bucket(&self.bucket).key(key)
+        )
+        .send()
+        .await
+        .map_err(|e| self.classify(Operation::Attributes, key, e))?;
         let size = resp
             .content_length()
             .and_then(|n| u64::try_from(n).ok())
@@ -527,11 +584,7 @@ impl Bucket for S3Bucket {
     async fn download_file(&self, key: &str, path: &Path) -> Result<u64> {
         validate_key(key)?;
         let op = Operation::Get;
-        let resp = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
+        let resp = with_sse_c!(self, self.client.get_object().bucket(&self.bucket).key(key))
             .send()
             .await
             .map_err(|e| self.classify(op, key, e))?;
@@ -665,44 +718,32 @@ fn region_from_endpoint(endpoint: &str) -> Option<String> {
         })
 }
 
-/// Standard base64 with padding (for the KMS encryption context header).
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
+    #[tokio::test]
+    async fn sse_c_key_file_is_read_and_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key_file = tmp.path().join("key");
+        std::fs::write(&key_file, [7u8; 32]).unwrap();
+        let mut cfg = S3Config {
+            bucket: "b".into(),
+            endpoint: "127.0.0.1:1".into(),
+            access_key: "a".into(),
+            secret_key: "s".into(),
+            ..S3Config::default()
+        };
+        cfg.sse_config.kind = "SSE-C".into();
+        cfg.sse_config.encryption_key = key_file.display().to_string();
+        let b = S3Bucket::new(&cfg).await.unwrap();
+        let (alg, key, md5) = b.sse_c_headers();
+        assert_eq!(alg.as_deref(), Some("AES256"));
+        assert_eq!(key, Some(base64(&[7u8; 32])));
+        assert_eq!(md5, Some(base64(&super::md5(&[7u8; 32]))));
+        std::fs::write(&key_file, b"short").unwrap();
+        let e = S3Bucket::new(&cfg).await.unwrap_err();
+        assert!(e.to_string().contains("32-byte"), "{e}");
     }
 
     #[test]
