@@ -30,6 +30,32 @@ pub struct ClientOptions {
     /// Default deadline of every call (None = no deadline). For Series it
     /// covers the whole stream.
     pub timeout: Option<Duration>,
+    /// Connect with TLS (None = plaintext, Thanos' default).
+    pub tls: Option<ClientTls>,
+}
+
+/// Client TLS settings, PEM-encoded (Thanos `--grpc-client-tls-secure`,
+/// `--grpc-client-tls-ca`, `--grpc-client-tls-cert`, `--grpc-client-tls-key`,
+/// `--grpc-client-server-name`).
+#[derive(Clone, Default)]
+pub struct ClientTls {
+    /// CA to verify the server with; None = the system's native roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Client certificate and key for mTLS.
+    pub cert_pem: Option<Vec<u8>>,
+    pub key_pem: Option<Vec<u8>>,
+    /// Server name to verify instead of the endpoint's host.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("custom_ca", &self.ca_pem.is_some())
+            .field("mtls", &self.cert_pem.is_some())
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClientOptions {
@@ -39,6 +65,7 @@ impl Default for ClientOptions {
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(5),
             timeout: None,
+            tls: None,
         }
     }
 }
@@ -52,14 +79,34 @@ pub struct StoreClient {
     timeout: Option<Duration>,
 }
 
-fn endpoint_uri(endpoint: &str) -> String {
-    if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") }
+fn endpoint_uri(endpoint: &str, tls: bool) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else if tls {
+        format!("https://{endpoint}")
+    } else {
+        format!("http://{endpoint}")
+    }
 }
 
 impl StoreClient {
     fn build(endpoint: &str, opts: &ClientOptions) -> Result<Endpoint> {
-        let ep = Endpoint::from_shared(endpoint_uri(endpoint))
+        let mut ep = Endpoint::from_shared(endpoint_uri(endpoint, opts.tls.is_some()))
             .map_err(|e| Error::invalid(format!("store endpoint {endpoint:?}: {e}")))?;
+        if let Some(tls) = &opts.tls {
+            let mut cfg = tonic::transport::ClientTlsConfig::new();
+            cfg = match &tls.ca_pem {
+                Some(ca) => cfg.ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+                None => cfg.with_native_roots(),
+            };
+            if let (Some(cert), Some(key)) = (&tls.cert_pem, &tls.key_pem) {
+                cfg = cfg.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            if let Some(name) = &tls.server_name {
+                cfg = cfg.domain_name(name.clone());
+            }
+            ep = ep.tls_config(cfg).map_err(|e| Error::invalid(format!("client TLS config for {endpoint}: {e}")))?;
+        }
         Ok(ep
             .connect_timeout(opts.connect_timeout)
             .http2_keep_alive_interval(opts.keepalive_interval)
@@ -184,8 +231,9 @@ mod tests {
 
     #[test]
     fn uri_forms() {
-        assert_eq!(endpoint_uri("127.0.0.1:10901"), "http://127.0.0.1:10901");
-        assert_eq!(endpoint_uri("http://x:1"), "http://x:1");
+        assert_eq!(endpoint_uri("127.0.0.1:10901", false), "http://127.0.0.1:10901");
+        assert_eq!(endpoint_uri("127.0.0.1:10901", true), "https://127.0.0.1:10901");
+        assert_eq!(endpoint_uri("http://x:1", true), "http://x:1");
     }
 
     #[tokio::test]

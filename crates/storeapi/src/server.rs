@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::{SeriesFrame, StoreApi};
 use crate::pb::thanos::{self, info, info::info_server, store_server};
+use crate::snappy::SnappyDecompress;
 use crate::{Error, Result};
 
 /// Thanos' message size limit (Go `math.MaxInt32`).
@@ -40,6 +41,24 @@ pub struct ServerOptions {
     pub max_connection_age: Option<Duration>,
     /// Max concurrent HTTP/2 streams per connection (None = h2 default).
     pub max_concurrent_streams: Option<u32>,
+    /// Serve TLS instead of plaintext (None = plaintext, Thanos' default).
+    pub tls: Option<ServerTls>,
+}
+
+/// Server TLS material, PEM-encoded (Thanos `--grpc-server-tls-cert`,
+/// `--grpc-server-tls-key`, `--grpc-server-tls-client-ca`).
+#[derive(Clone)]
+pub struct ServerTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    /// If set, clients must present a certificate signed by this CA (mTLS).
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").field("mtls", &self.client_ca_pem.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerOptions {
@@ -49,6 +68,7 @@ impl Default for ServerOptions {
             keepalive_timeout: Duration::from_secs(10),
             max_connection_age: Some(Duration::from_secs(60 * 60)),
             max_concurrent_streams: None,
+            tls: None,
         }
     }
 }
@@ -72,23 +92,29 @@ impl StoreServer {
         Self { store }
     }
 
-    /// The `thanos.Store` service with raised message limits.
-    pub fn store_service(&self) -> store_server::StoreServer<StoreServer> {
-        store_server::StoreServer::new(self.clone())
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    /// The `thanos.Store` service with raised message limits, accepting
+    /// snappy-compressed requests.
+    pub fn store_service(&self) -> SnappyDecompress<store_server::StoreServer<StoreServer>> {
+        SnappyDecompress::new(
+            store_server::StoreServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
     }
 
-    /// The `thanos.info.Info` service with raised message limits.
-    pub fn info_service(&self) -> info_server::InfoServer<StoreServer> {
-        info_server::InfoServer::new(self.clone())
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    /// The `thanos.info.Info` service with raised message limits, accepting
+    /// snappy-compressed requests.
+    pub fn info_service(&self) -> SnappyDecompress<info_server::InfoServer<StoreServer>> {
+        SnappyDecompress::new(
+            info_server::InfoServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
     }
 
     /// A tonic server builder with [`ServerOptions`] applied, to which the
     /// caller can add more services.
-    pub fn builder(opts: &ServerOptions) -> tonic::transport::Server {
+    pub fn builder(opts: &ServerOptions) -> Result<tonic::transport::Server> {
         let mut b = tonic::transport::Server::builder()
             .http2_keepalive_interval(opts.keepalive_interval)
             .http2_keepalive_timeout(Some(opts.keepalive_timeout))
@@ -97,7 +123,15 @@ impl StoreServer {
         if let Some(age) = opts.max_connection_age {
             b = b.max_connection_age(age);
         }
-        b
+        if let Some(tls) = &opts.tls {
+            let mut cfg = tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+            if let Some(ca) = &tls.client_ca_pem {
+                cfg = cfg.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+            }
+            b = b.tls_config(cfg).map_err(|e| Error::invalid(format!("server TLS config: {e}")))?;
+        }
+        Ok(b)
     }
 
     /// Serves Store, Info and gRPC health on an already bound listener until
@@ -113,7 +147,7 @@ impl StoreServer {
         health.set_serving::<store_server::StoreServer<StoreServer>>().await;
         health.set_serving::<info_server::InfoServer<StoreServer>>().await;
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
-        Self::builder(&opts)
+        Self::builder(&opts)?
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())

@@ -256,3 +256,102 @@ async fn health_and_legacy_info() {
     assert_eq!(legacy.labels, vec![thanos::Label::new("region", "eu"), thanos::Label::new("replica", "A")]);
     assert_eq!(legacy.min_time, aeon_storeapi::testutil::STANDARD_T0);
 }
+
+fn tls_file(name: &str) -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/testdata/tls/").to_owned() + name).unwrap()
+}
+
+#[tokio::test]
+async fn mutual_tls() {
+    use aeon_storeapi::{ClientTls, ServerTls};
+    let tls = ServerTls {
+        cert_pem: tls_file("server.pem"),
+        key_pem: tls_file("server.key"),
+        client_ca_pem: Some(tls_file("ca.pem")),
+    };
+    let opts = ServerOptions { tls: Some(tls), ..Default::default() };
+    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard())), opts).await;
+    let client_tls = ClientTls {
+        ca_pem: Some(tls_file("ca.pem")),
+        cert_pem: Some(tls_file("client.pem")),
+        key_pem: Some(tls_file("client.key")),
+        server_name: Some("localhost".into()),
+    };
+    let ok = StoreClient::connect(&addr.to_string(), ClientOptions { tls: Some(client_tls.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(ok.info().await.unwrap().label_sets.len(), 1);
+    // Without a client certificate the server refuses the handshake.
+    let no_cert = ClientTls { cert_pem: None, key_pem: None, ..client_tls.clone() };
+    let r = match StoreClient::connect(&addr.to_string(), ClientOptions { tls: Some(no_cert), ..Default::default() }).await {
+        Ok(c) => c.info().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(r.is_err(), "mTLS server accepted a client without certificate");
+    // Plaintext clients cannot talk to a TLS server.
+    let r = match StoreClient::connect(&addr.to_string(), ClientOptions::default()).await {
+        Ok(c) => c.info().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(r.is_err(), "TLS server answered a plaintext client");
+}
+
+/// One-frame HTTP body for hand-made gRPC requests.
+struct OneFrame(Option<Bytes>);
+
+impl hyper::body::Body for OneFrame {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.take().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// A Thanos querier with `--grpc-compression=snappy` sends requests as
+/// snappy-framed gRPC messages with `grpc-encoding: snappy`.
+#[tokio::test]
+async fn snappy_compressed_requests_are_accepted() {
+    use hyper::body::Body as _;
+    use prost::Message;
+    use tonic::codegen::Service;
+
+    let f = aeon_storeapi::testutil::Fixture::standard();
+    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&f)), ServerOptions::default()).await;
+    let mut channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let req = thanos::LabelValuesRequest { label: "job".into(), start: f.min_time(), end: f.max_time(), ..Default::default() };
+    let compressed = aeon_storeapi::snappy_compress(&req.encode_to_vec());
+    let mut body = vec![1u8];
+    body.extend((compressed.len() as u32).to_be_bytes());
+    body.extend(compressed);
+    let http_req = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/thanos.Store/LabelValues"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-encoding", "snappy")
+        .header("grpc-accept-encoding", "snappy,identity")
+        .body(tonic::body::Body::new(OneFrame(Some(Bytes::from(body)))))
+        .unwrap();
+    std::future::poll_fn(|cx| channel.poll_ready(cx)).await.unwrap();
+    let resp = channel.call(http_req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let header_status = resp.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
+    let mut body = resp.into_body();
+    let (mut data, mut trailer_status) = (Vec::new(), None);
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.unwrap();
+        if let Some(d) = frame.data_ref() {
+            data.extend_from_slice(d);
+        } else if let Ok(t) = frame.into_trailers() {
+            trailer_status = t.get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(trailer_status.or(header_status).as_deref(), Some("0"));
+    assert_eq!(data[0], 0, "response is sent uncompressed");
+    let msg = thanos::LabelValuesResponse::decode(&data[5..]).unwrap();
+    assert_eq!(msg.values, ["api", "batch", "db"]);
+}
