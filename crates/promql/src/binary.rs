@@ -98,7 +98,7 @@ fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
                 op.as_str(),
                 ty(rh)
             );
-            if op.is_comparison() { ev.info(msg) } else { ev.warn(msg) }
+            ev.info(msg)
         }
         Elem::HistErr(HistogramError::MixedExponentialCustom) => ev.warn(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\""

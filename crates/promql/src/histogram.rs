@@ -90,7 +90,9 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool)
     (start + (end - start) * (rank / count), forced)
 }
 
-type BucketGroups = (Vec<Labels>, HashMap<Labels, (Vec<(f64, f64)>, String)>);
+/// Classic buckets `(upper bound, count)` and the metric name, per group.
+type GroupMap = HashMap<Labels, (Vec<(f64, f64)>, String)>;
+type BucketGroups = (Vec<Labels>, GroupMap);
 
 fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
     let mut order: Vec<Labels> = Vec::new();
@@ -138,18 +140,33 @@ pub(crate) fn histogram_quantile(
         ));
     }
     let mut out = Vec::new();
+    let (order, mut groups) = group_buckets(ev, v.clone());
     for s in &v {
         if let Some(h) = &s.h {
+            if mixed_classic_native(ev, &s.metric, &mut groups) {
+                continue;
+            }
+            let f = crate::nativehist::histogram_quantile(q, h);
+            if h.sum.is_nan() {
+                let what = if f.is_nan() {
+                    "result is NaN"
+                } else {
+                    "result is skewed higher"
+                };
+                ev.info(format!(
+                    "input to histogram_quantile has NaN observations, {what} for metric name {:?}",
+                    s.metric.get_or_empty(METRIC_NAME)
+                ));
+            }
             out.push(Sample {
                 h: None,
                 metric: s.metric.clone(),
                 t: ts,
-                f: crate::nativehist::histogram_quantile(q, h),
+                f,
                 drop_name: true,
             });
         }
     }
-    let (order, mut groups) = group_buckets(ev, v);
     for key in order {
         let Some((mut buckets, name)) = groups.remove(&key) else {
             continue;
@@ -185,6 +202,22 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     }
     let clean: String = t.chars().filter(|&c| c != '_').collect();
     clean.parse().ok()
+}
+
+/// A native histogram whose labels equal a classic bucket group: warn, drop both.
+fn mixed_classic_native(
+    ev: &mut Evaluator<'_>,
+    metric: &Labels,
+    groups: &mut GroupMap,
+) -> bool {
+    if groups.remove(metric).is_some() {
+        ev.warn(format!(
+            "vector contains a mix of classic and native histograms for metric name {:?}",
+            metric.get_or_empty(METRIC_NAME)
+        ));
+        return true;
+    }
+    false
 }
 
 /// Fraction of observations between `lower` and `upper` of classic buckets.
@@ -265,8 +298,18 @@ pub(crate) fn histogram_fraction(
     ts: i64,
 ) -> Result<Value> {
     let mut out = Vec::new();
+    let (order, mut groups) = group_buckets(ev, v.clone());
     for s in &v {
         if let Some(h) = &s.h {
+            if mixed_classic_native(ev, &s.metric, &mut groups) {
+                continue;
+            }
+            if h.sum.is_nan() {
+                ev.info(format!(
+                    "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {:?}",
+                    s.metric.get_or_empty(METRIC_NAME)
+                ));
+            }
             out.push(Sample {
                 h: None,
                 metric: s.metric.clone(),
@@ -276,7 +319,6 @@ pub(crate) fn histogram_fraction(
             });
         }
     }
-    let (order, mut groups) = group_buckets(ev, v);
     for key in order {
         let Some((mut buckets, _)) = groups.remove(&key) else {
             continue;

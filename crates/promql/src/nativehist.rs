@@ -250,6 +250,12 @@ impl FloatHistogram {
         self.count /= f;
         self.sum /= f;
         self.zero_count /= f;
+        if f == 0.0 {
+            // Division by zero removes all buckets, as in Prometheus.
+            self.positive.clear();
+            self.negative.clear();
+            return;
+        }
         for c in self.positive.values_mut() {
             *c /= f;
         }
@@ -495,7 +501,11 @@ pub fn histogram_quantile(q: f64, h: &FloatHistogram) -> f64 {
         count = h.count;
     }
     if count < rank {
-        return bucket.upper;
+        return if h.sum.is_nan() {
+            f64::NAN
+        } else {
+            bucket.upper
+        };
     }
     if forward {
         rank -= count - bucket.count;
@@ -590,13 +600,13 @@ pub fn histogram_fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
         }
         rank += b.count;
     }
-    if !lower_set || lower_rank > h.count {
-        lower_rank = h.count;
+    if !lower_set {
+        lower_rank = rank;
     }
-    if !upper_set || upper_rank > h.count {
-        upper_rank = h.count;
+    if !upper_set {
+        upper_rank = rank;
     }
-    (upper_rank - lower_rank) / h.count
+    (upper_rank.min(h.count) - lower_rank.min(h.count)) / h.count
 }
 
 /// Native `histogram_stdvar`.

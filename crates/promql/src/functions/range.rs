@@ -250,27 +250,63 @@ fn histogram_case(
             h.and_then(|h| hsample(s, ts, Some(h), 0.0, false))
         }
         "irate" | "idelta" => {
-            if mixed {
-                mix_warn(ev);
-                return Ok(HistCase::Done(None));
-            }
-            if hs.len() < 2 {
-                return Ok(HistCase::Done(None));
-            }
-            let (prev, last) = (&hs[hs.len() - 2], &hs[hs.len() - 1]);
             let is_rate = name == "irate";
-            let mut h = (*last.h).clone();
-            if !(is_rate && last.h.detect_reset(&prev.h)) && h.sub(&prev.h).is_err() {
-                ev.warn(format!(
-                    "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
-                ));
+            let mut pts: Vec<(i64, Option<&Arc<FloatHistogram>>, f64)> =
+                s.floats.iter().map(|p| (p.t, None, p.f)).collect();
+            pts.extend(hs.iter().map(|p| (p.t, Some(&p.h), 0.0)));
+            pts.sort_by_key(|p| p.0);
+            if pts.len() < 2 {
                 return Ok(HistCase::Done(None));
             }
-            if is_rate {
-                h.div((last.t - prev.t) as f64 / 1000.0);
+            let (prev, last) = (&pts[pts.len() - 2], &pts[pts.len() - 1]);
+            match (prev.1, last.1) {
+                (None, None) => {
+                    let v = instant_value(
+                        &[
+                            FPoint {
+                                t: prev.0,
+                                f: prev.2,
+                            },
+                            FPoint {
+                                t: last.0,
+                                f: last.2,
+                            },
+                        ],
+                        is_rate,
+                    );
+                    v.and_then(|v| hsample(s, ts, None, v, false))
+                }
+                (Some(ph), Some(lh)) => {
+                    let gauge =
+                        |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
+                    if is_rate && (gauge(ph) || gauge(lh)) {
+                        ev.warn(format!(
+                            "this native histogram metric is not a counter: {metric:?}"
+                        ));
+                    }
+                    if !is_rate && (!gauge(ph) || !gauge(lh)) {
+                        ev.warn(format!(
+                            "this native histogram metric is not a gauge: {metric:?}"
+                        ));
+                    }
+                    let mut h = (**lh).clone();
+                    if !(is_rate && lh.detect_reset(ph)) {
+                        if let Err(e) = h.sub(ph) {
+                            hist_error_warning(ev, e, &metric);
+                            return Ok(HistCase::Done(None));
+                        }
+                    }
+                    if is_rate {
+                        h.div((last.0 - prev.0) as f64 / 1000.0);
+                    }
+                    h.counter_reset_hint = CounterResetHint::Gauge;
+                    hsample(s, ts, Some(h), 0.0, false)
+                }
+                _ => {
+                    mix_warn(ev);
+                    None
+                }
             }
-            h.counter_reset_hint = CounterResetHint::Gauge;
-            hsample(s, ts, Some(h), 0.0, false)
         }
         "sum_over_time" | "avg_over_time" => {
             if mixed {
@@ -351,6 +387,17 @@ fn histogram_case(
     }))
 }
 
+fn hist_error_warning(ev: &mut Evaluator<'_>, e: crate::nativehist::HistogramError, metric: &str) {
+    match e {
+        crate::nativehist::HistogramError::MixedExponentialCustom => ev.warn(format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
+        )),
+        crate::nativehist::HistogramError::IncompatibleCustomBuckets => ev.warn(format!(
+            "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
+        )),
+    }
+}
+
 fn hist_rate(
     ev: &mut Evaluator<'_>,
     hs: &[HPoint],
@@ -366,8 +413,9 @@ fn hist_rate(
     let (first, last) = (&hs[0], &hs[hs.len() - 1]);
     let custom = first.h.uses_custom_buckets();
     let mut min_schema = first.h.schema.min(last.h.schema);
+    let switched = hs.len() == 2 && last.h.uses_custom_buckets() != custom;
     for p in &hs[1..] {
-        if p.h.uses_custom_buckets() != custom {
+        if !switched && p.h.uses_custom_buckets() != custom {
             ev.warn(format!(
                 "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
             ));
@@ -380,14 +428,19 @@ fn hist_rate(
         }
         min_schema = min_schema.min(p.h.schema);
     }
-    let mut h = last.h.copy_to_schema(min_schema);
-    if h.sub(&first.h).is_err() {
+    // A switch between exponential and custom buckets is a reset.
+    let mut h = if switched {
+        (*last.h).clone()
+    } else {
+        last.h.copy_to_schema(min_schema)
+    };
+    if !switched && h.sub(&first.h).is_err() {
         ev.warn(format!(
             "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
         ));
         return None;
     }
-    if counter {
+    if counter && !switched {
         let mut prev = &first.h;
         for p in &hs[1..] {
             if p.h.detect_reset(prev) && h.add(prev).is_err() {
@@ -410,12 +463,6 @@ fn hist_rate(
     let threshold = avg_dur * 1.1;
     if to_start >= threshold {
         to_start = avg_dur / 2.0;
-    }
-    if counter && h.count > 0.0 && first.h.count >= 0.0 {
-        let to_zero = sampled * (first.h.count / h.count);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
     }
     if to_end >= threshold {
         to_end = avg_dur / 2.0;

@@ -163,7 +163,12 @@ pub(crate) fn call(
         }
         "scalar" => {
             let v = ev.eval_vector(&args[0], ts)?;
-            let f = if v.len() == 1 { v[0].f } else { f64::NAN };
+            let floats: Vec<&Sample> = v.iter().filter(|s| s.h.is_none()).collect();
+            let f = if floats.len() == 1 {
+                floats[0].f
+            } else {
+                f64::NAN
+            };
             return Ok(Value::Scalar { t: ts, v: f });
         }
         "timestamp" => {
@@ -175,6 +180,7 @@ pub(crate) fn call(
                 v.into_iter()
                     .map(|mut s| {
                         s.f = s.t as f64 / 1000.0;
+                        s.h = None;
                         s.t = ts;
                         s.drop_name = true;
                         s
@@ -287,6 +293,7 @@ pub(crate) fn call(
         }
         "sort" | "sort_desc" => {
             let mut v = v;
+            v.retain(|s| s.h.is_none());
             let desc = name == "sort_desc";
             v.sort_by(|a, b| match (a.f.is_nan(), b.f.is_nan()) {
                 (true, true) => Ordering::Equal,
