@@ -594,7 +594,12 @@ impl Block {
             return Ok(BTreeSet::new());
         };
         let mut names: BTreeSet<String> = if ims.is_empty() {
-            header.postings.label_names().map(str::to_string).collect()
+            let n: BTreeSet<String> = header.postings.label_names().map(str::to_string).collect();
+            if n.is_empty() {
+                // No series at all: nothing to report, not even external labels.
+                return Ok(n);
+            }
+            n
         } else {
             let (_, reader) = self.index_reader(header, "postings", rt);
             let ids = self.postings(&reader, &ims)?;
@@ -633,7 +638,11 @@ impl Block {
                 return Ok(BTreeSet::new());
             }
             // The block must have at least one matching series.
-            if !ims.is_empty() {
+            if ims.is_empty() {
+                if header.postings.label_names().next().is_none() {
+                    return Ok(BTreeSet::new());
+                }
+            } else {
                 let (_, reader) = self.index_reader(header, "postings", rt);
                 if self.postings(&reader, &ims)?.is_empty() {
                     return Ok(BTreeSet::new());
