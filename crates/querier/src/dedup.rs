@@ -306,6 +306,7 @@ mod tests {
         let plain = penalty(&[a.clone(), b.clone()], false);
         let out = penalty(&[a, b], true);
         assert_eq!(ts(&plain), ts(&out));
+        assert!(resets(&plain) > 0, "the scenario must be a trap without the adjustment");
         assert_eq!(resets(&out), 0, "{out:?}");
         // The increase over the whole output is (close to) the true increase.
         let true_inc = f(out.last().unwrap().t) - f(out[0].t);

@@ -4,8 +4,11 @@
 //!
 //! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
 //! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
-//! [`queryable`] (PromQL adapter), [`memstore`] (in-memory store for tests
-//! and demos).
+//! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
+//! [`ui`] (web UI), [`memstore`] (in-memory store for tests and demos).
+//!
+//! Entry points: [`Args`] and [`run`] (or [`start`], which returns the bound
+//! addresses).
 
 pub mod api;
 pub mod args;
@@ -13,12 +16,16 @@ pub mod dedup;
 pub mod endpoints;
 mod error;
 pub mod format;
+pub mod metrics;
 pub mod memstore;
 pub mod proxy;
 pub mod queryable;
+mod run;
+pub mod ui;
 
 pub use args::{Args, DedupFunc};
 pub use endpoints::{EndpointSet, EndpointStatus};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
 pub use queryable::{QueryOptions, StoreQueryable};
+pub use run::{Running, http_router, run, start};

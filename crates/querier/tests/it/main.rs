@@ -1,1 +1,11 @@
-//! Integration tests of the querier over real gRPC endpoints.
+//! Integration tests of the querier: the real `start()` (HTTP + gRPC servers)
+//! against real Store API gRPC servers (aeon-storeapi's `StoreServer` over
+//! in-memory stores) holding HA replica data, and against a real
+//! Prometheus 3.5 serving the same samples.
+
+// Test helpers outside `#[test]` functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod helpers;
+mod prometheus;

@@ -1,0 +1,166 @@
+//! Wiring: discovery and health loops, the HTTP server (API, UI, admin) and
+//! the gRPC server (Info + the Store API proxy, component type `query`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aeon_common::Registry;
+use aeon_common::admin::{self, Readiness};
+use aeon_storeapi::{ServerOptions, StoreServer};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Api, ApiConfig};
+use crate::endpoints::{Discovery, EndpointSet, INFO_INTERVAL, grpc_connector};
+use crate::metrics::Metrics;
+use crate::proxy::Proxy;
+use crate::{Args, Error, Result, ui};
+
+/// A started querier.
+#[derive(Debug)]
+pub struct Running {
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    /// Bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// The endpoints (for inspection).
+    pub endpoints: Arc<EndpointSet>,
+    /// Ends when the servers stopped (after shutdown).
+    pub task: tokio::task::JoinHandle<Result<()>>,
+}
+
+/// Runs the querier until `shutdown` is cancelled.
+pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
+    let running = start(args, shutdown).await?;
+    running.task.await.map_err(|e| Error::Flag { flag: "run", reason: format!("server task failed: {e}") })?
+}
+
+fn api_config(args: &Args) -> ApiConfig {
+    ApiConfig {
+        replica_labels: args.replica_labels(),
+        dedup_func: args.deduplication_func,
+        partial_response: args.partial_response_default(),
+        auto_downsampling: args.query_auto_downsampling,
+        query_timeout: args.query_timeout.0,
+        lookback_delta: args.query_lookback_delta.0,
+        default_evaluation_interval: args.query_default_evaluation_interval.0,
+        max_concurrent: args.query_max_concurrent,
+        default_step: args.query_default_step.0,
+    }
+}
+
+async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let handler = match path.rsplit_once("/api/v1/") {
+        Some((_, rest)) if rest.starts_with("label/") => "label_values".to_owned(),
+        Some((_, rest)) => rest.to_owned(),
+        None => "ui".to_owned(),
+    };
+    let resp = next.run(req).await;
+    m.request(&handler, resp.status().as_u16());
+    resp
+}
+
+/// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
+/// the UI under the route prefix.
+pub fn http_router(api: Api, registry: Arc<Registry>, ready: Readiness, prefix: &str, metrics: Metrics) -> Router {
+    let step = api.config().default_step.as_secs_f64();
+    let app = api.router().merge(ui::router(prefix, step)).layer(axum::middleware::from_fn_with_state(metrics, count_requests));
+    let app = if prefix.is_empty() {
+        app
+    } else {
+        // `nest` serves "/thanos" for the inner "/"; "/thanos/" is the UI too.
+        Router::new().nest(prefix, app).merge(ui::routes(&[&format!("{prefix}/")], prefix, step))
+    };
+    admin::router(registry, ready).merge(app)
+}
+
+/// Starts the querier: resolves endpoints, checks them once, binds and
+/// serves HTTP and gRPC in the background.
+pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
+    let discovery = Discovery::from_flags(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+    let endpoints = Arc::new(EndpointSet::new(grpc_connector(), args.store_unhealthy_timeout.0));
+    let mut registry = Registry::default();
+    let metrics = Metrics::new(&mut registry);
+    let ready = Readiness::new("discovering endpoints");
+
+    let wanted = discovery.resolve().await;
+    log_sync(&endpoints, &wanted);
+    endpoints.check_all().await;
+    record_health(&endpoints, &metrics);
+
+    let proxy = Arc::new(Proxy::new(endpoints.clone(), args.store_timeout()));
+    let api = Api::new(proxy.clone(), api_config(&args));
+    let router = http_router(api, Arc::new(registry), ready.clone(), &args.route_prefix(), metrics.clone());
+
+    let http = admin::bind(&args.http_address).await?;
+    let http_addr = http.local_addr().map_err(|e| Error::Flag { flag: "http-address", reason: e.to_string() })?;
+    let grpc = tokio::net::TcpListener::bind(&args.grpc_address)
+        .await
+        .map_err(|e| Error::Flag { flag: "grpc-address", reason: format!("binding {}: {e}", args.grpc_address) })?;
+    let grpc_addr = grpc.local_addr().map_err(|e| Error::Flag { flag: "grpc-address", reason: e.to_string() })?;
+    tracing::info!(http = %http_addr, grpc = %grpc_addr, endpoints = endpoints.all().len(), "querier started");
+
+    // Discovery: DNS and file SD re-resolved at the shorter of the two intervals.
+    let resolve_every = args.store_sd_dns_interval.0.min(args.store_sd_interval.0).max(Duration::from_millis(100));
+    let loops = {
+        let (eps, stop, metrics) = (endpoints.clone(), shutdown.clone(), metrics.clone());
+        tokio::spawn(async move {
+            let mut resolve = tokio::time::interval(resolve_every);
+            let mut info = tokio::time::interval(INFO_INTERVAL);
+            resolve.tick().await;
+            info.tick().await;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = resolve.tick() => {
+                        let wanted = discovery.resolve().await;
+                        log_sync(&eps, &wanted);
+                    }
+                    _ = info.tick() => {
+                        eps.check_all().await;
+                        record_health(&eps, &metrics);
+                    }
+                }
+            }
+        })
+    };
+    ready.set_ready();
+
+    let grpc_stop = shutdown.clone();
+    let grpc_task = tokio::spawn(async move {
+        StoreServer::new(proxy).serve(grpc, ServerOptions::default(), async move { grpc_stop.cancelled().await }).await
+    });
+    let http_task = tokio::spawn(admin::serve(http, router, shutdown.clone()));
+    let task = tokio::spawn(async move {
+        let h = http_task.await;
+        let g = grpc_task.await;
+        loops.abort();
+        match h {
+            Ok(r) => r?,
+            Err(e) => return Err(Error::Flag { flag: "http-address", reason: format!("http task: {e}") }),
+        }
+        match g {
+            Ok(r) => r.map_err(Error::Store),
+            Err(e) => Err(Error::Flag { flag: "grpc-address", reason: format!("grpc task: {e}") }),
+        }
+    });
+    Ok(Running { http_addr, grpc_addr, endpoints, task })
+}
+
+fn log_sync(eps: &EndpointSet, wanted: &BTreeMap<String, bool>) {
+    for e in eps.sync(wanted) {
+        tracing::warn!(error = ?e, "cannot create endpoint client");
+    }
+}
+
+fn record_health(eps: &EndpointSet, m: &Metrics) {
+    let all = eps.all();
+    let healthy = all.iter().filter(|e| e.status().healthy).count();
+    m.set_endpoints(healthy, all.len() - healthy);
+}
