@@ -109,11 +109,13 @@ pub struct PromOptions<'a> {
     pub ext: &'a [(&'a str, &'a str)],
     pub with_blocks: bool,
     pub extra_flags: Vec<String>,
+    /// Port to listen on (None = a free one).
+    pub port: Option<u16>,
 }
 
 impl Default for PromOptions<'_> {
     fn default() -> Self {
-        Self { ext: EXT, with_blocks: true, extra_flags: vec![] }
+        Self { ext: EXT, with_blocks: true, extra_flags: vec![], port: None }
     }
 }
 
@@ -137,7 +139,7 @@ pub async fn start_prometheus(opts: PromOptions<'_>) -> Prom {
     }
     let config = tmp.path().join("prometheus.yml");
     std::fs::write(&config, config_yaml(opts.ext)).unwrap();
-    let port = free_port();
+    let port = opts.port.unwrap_or_else(free_port);
     let child = Command::new(peers_bin("prometheus"))
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", data.display()))

@@ -1,6 +1,9 @@
 //! Integration tests of the sidecar against a real Prometheus 3.5
 //! (`$AEON_PEERS_DIR/prometheus3/bin`, default /opt/peers).
 
+#![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
+
 mod common;
 mod store;
 mod shipper;
+mod service;

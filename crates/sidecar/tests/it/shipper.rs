@@ -32,7 +32,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// ULID block directories of a TSDB dir that have a meta.json.
-fn local_blocks(dir: &Path) -> Vec<Ulid> {
+pub fn local_blocks(dir: &Path) -> Vec<Ulid> {
     let mut v: Vec<Ulid> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -46,7 +46,7 @@ fn local_blocks(dir: &Path) -> Vec<Ulid> {
 /// Asserts the bucket holds exactly `ids`, each complete: chunks and index
 /// byte-identical to the local block, meta.json = local meta + a valid
 /// thanos section.
-async fn assert_bucket_has(bucket: &dyn Bucket, tsdb: &Path, ids: &[Ulid], ext: &Labels) {
+pub async fn assert_bucket_has(bucket: &dyn Bucket, tsdb: &Path, ids: &[Ulid], ext: &Labels) {
     let listed = aeon_objstore::block::list_blocks(bucket).await.unwrap();
     assert_eq!(listed, ids, "bucket holds exactly the local blocks");
     for id in ids {
@@ -92,7 +92,7 @@ async fn assert_bucket_has(bucket: &dyn Bucket, tsdb: &Path, ids: &[Ulid], ext: 
     }
 }
 
-fn state_ids(tsdb: &Path) -> Vec<String> {
+pub fn state_ids(tsdb: &Path) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(tsdb.join("thanos.shipper.json")).unwrap()).unwrap();
     assert_eq!(v["version"], 1);
     serde_json::from_value(v["uploaded"].clone()).unwrap()
@@ -176,7 +176,7 @@ async fn partial_upload_and_leftover_staging_are_redone() {
     let stale = tsdb.join("thanos/upload").join(id.to_string());
     std::fs::create_dir_all(stale.join("chunks")).unwrap();
     std::fs::write(stale.join("chunks/000009"), b"junk").unwrap();
-    assert_eq!(aeon_objstore::block::read_meta(bucket.as_ref(), id).await.unwrap_err().is_not_found(), true);
+    assert!(aeon_objstore::block::read_meta(bucket.as_ref(), id).await.unwrap_err().is_not_found());
 
     let shipper = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", false, Metrics::default());
     let out = shipper.sync(&ext).await.unwrap();
@@ -217,7 +217,7 @@ async fn compacted_empty_and_unfinished_blocks() {
 
 #[tokio::test]
 async fn shipper_refuses_without_external_labels_on_real_prometheus() {
-    let prom = start_prometheus(PromOptions { ext: &[], with_blocks: false, extra_flags: vec![] }).await;
+    let prom = start_prometheus(PromOptions { ext: &[], with_blocks: false, ..Default::default() }).await;
     let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
     let facts = aeon_sidecar::state::fetch_facts(&client).await.unwrap();
     assert!(facts.external_labels.is_empty());
