@@ -118,11 +118,38 @@ pub fn dump_selectors(
         samples.sort_by_key(|(t, _)| *t);
         samples.dedup_by_key(|(t, _)| *t);
         let l = labels_string(&ls);
-        for (t, v) in &samples {
+        for (t, v) in promtool_visible(&samples) {
             write_sample_line(out, &l, *t, v).map_err(werr)?;
         }
     }
     Ok(())
+}
+
+/// The samples `promtool tsdb dump` actually prints for one series. It runs
+/// three loops over one iterator (floats, then float histograms, then
+/// histograms); the sample that ends a loop is consumed without being
+/// printed, so e.g. the first two samples of an integer histogram series
+/// never appear. We reproduce that so outputs can be diffed.
+pub fn promtool_visible(
+    samples: &[(i64, SampleValue)],
+) -> impl Iterator<Item = &(i64, SampleValue)> {
+    let mut phase = 0u8;
+    samples.iter().filter(move |(_, v)| {
+        let kind = match v {
+            SampleValue::Float(_) => 0,
+            SampleValue::FloatHistogram(_) => 1,
+            SampleValue::Histogram(_) => 2,
+        };
+        if phase > 2 {
+            return false;
+        }
+        if kind == phase {
+            true
+        } else {
+            phase += 1;
+            false
+        }
+    })
 }
 
 /// `promtool tsdb list` output (without `-r`).
