@@ -40,6 +40,25 @@ pub trait StoreApi: Send + Sync + 'static {
     ) -> Result<thanos::LabelValuesResponse>;
 }
 
+#[async_trait::async_trait]
+impl<T: StoreApi + ?Sized> StoreApi for std::sync::Arc<T> {
+    async fn info(&self) -> Result<info::InfoResponse> {
+        (**self).info().await
+    }
+
+    async fn series(&self, req: thanos::SeriesRequest) -> Result<SeriesStream> {
+        (**self).series(req).await
+    }
+
+    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse> {
+        (**self).label_names(req).await
+    }
+
+    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse> {
+        (**self).label_values(req).await
+    }
+}
+
 /// One item of a Series stream, as an owned enum (the `oneof` of
 /// `SeriesResponse`).
 pub use series_response::Result as SeriesFrame;
@@ -105,6 +124,18 @@ impl thanos::LabelMatcher {
             name: name.into(),
             value: value.into(),
         }
+    }
+}
+
+impl thanos::Chunk {
+    /// Number of samples of an XOR chunk, from its 2-byte big-endian header
+    /// (what Thanos' sample limiter counts); `None` for other encodings or
+    /// truncated data.
+    pub fn xor_num_samples(&self) -> Option<u16> {
+        if self.r#type != thanos::chunk::Encoding::Xor as i32 {
+            return None;
+        }
+        Some(u16::from_be_bytes([*self.data.first()?, *self.data.get(1)?]))
     }
 }
 
@@ -174,6 +205,16 @@ mod tests {
             tonic::Status::from(err).code(),
             tonic::Code::InvalidArgument
         );
+    }
+
+    #[test]
+    fn xor_sample_count_from_header() {
+        let c = thanos::Chunk { r#type: 0, data: bytes::Bytes::from_static(&[0x01, 0x02, 0xff]), hash: 0 };
+        assert_eq!(c.xor_num_samples(), Some(258));
+        let h = thanos::Chunk { r#type: 1, ..c.clone() };
+        assert_eq!(h.xor_num_samples(), None);
+        let short = thanos::Chunk { data: bytes::Bytes::from_static(&[1]), ..c };
+        assert_eq!(short.xor_num_samples(), None);
     }
 
     #[test]

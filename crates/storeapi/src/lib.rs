@@ -33,7 +33,7 @@ pub mod testutil;
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use client::{ClientOptions, ClientTls, StoreClient};
 pub use error::{Error, Result};
-pub use merge::{MergeOptions, errors_as_warnings, merge_series};
+pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
 pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, legacy_info, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};

@@ -51,6 +51,42 @@ pub fn merge_series(streams: Vec<SeriesStream>, opts: MergeOptions) -> SeriesStr
     .boxed()
 }
 
+/// Buffers a whole Series stream, removes `strip` labels and re-sorts it
+/// (Thanos' slow path for stores that do not advertise
+/// `supports_without_replica_labels`). Warnings and hints come first; an
+/// error ends the stream after them.
+pub fn resort_series(stream: SeriesStream, strip: Vec<String>) -> SeriesStream {
+    futures::stream::once(async move {
+        let mut stream = stream;
+        let (mut side, mut series, mut error) = (Vec::new(), Vec::new(), None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+                Ok(r) => match r.result {
+                    Some(SeriesFrame::Series(s)) => series.push(s),
+                    Some(SeriesFrame::Batch(b)) => series.extend(b.series),
+                    Some(other) => side.push(Ok(SeriesResponse { result: Some(other) })),
+                    None => {}
+                },
+            }
+        }
+        for s in &mut series {
+            remove_labels(&mut s.labels, &strip);
+        }
+        // Stable: frames of one series keep their order.
+        series.sort_by(|a, b| compare_labels(&a.labels, &b.labels));
+        let mut out = side;
+        out.extend(series.into_iter().map(|s| Ok(SeriesResponse::series(s))));
+        out.extend(error.map(Err));
+        futures::stream::iter(out)
+    })
+    .flatten()
+    .boxed()
+}
+
 /// Turns errors of a store's stream into a warning naming the store, and ends
 /// that stream (Thanos' `PartialResponseStrategy::WARN`).
 pub fn errors_as_warnings(stream: SeriesStream, store: impl Into<String>) -> SeriesStream {
@@ -389,6 +425,25 @@ mod tests {
             warns[0].contains("s1") && warns[0].contains("boom"),
             "{warns:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn resort_then_merge() {
+        let mk = |r: &str, a: &str| {
+            Ok(SeriesResponse::series(Series {
+                labels: vec![Label::new("a", a), Label::new("replica", r)],
+                chunks: vec![chunk(0, a)],
+            }))
+        };
+        // Sorted with the replica label, unsorted without it.
+        let s = stream(vec![mk("1", "2"), mk("2", "1"), Ok(SeriesResponse::warning("w")), mk("3", "2")]);
+        let resorted = resort_series(s, vec!["replica".into()]);
+        let (got, warns) = collect_series(merge_series(vec![resorted], MergeOptions::default())).await.unwrap();
+        check_sorted(&got).unwrap();
+        let vals: Vec<_> = got.iter().map(|s| s.labels[0].value.as_str()).collect();
+        assert_eq!(vals, ["1", "2"]);
+        assert_eq!(got[1].chunks.len(), 1, "identical chunks of the two frames deduplicated");
+        assert_eq!(warns, ["w"]);
     }
 
     #[tokio::test]
