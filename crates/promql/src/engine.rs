@@ -376,10 +376,18 @@ impl Evaluator<'_> {
                 at,
                 ..
             } => {
-                let sub = PathCtx {
-                    offset: ctx.offset + offset,
-                    range: ctx.range + range,
-                    at: self.resolve_at(*at).or(ctx.at),
+                let sub = match self.resolve_at(*at) {
+                    // An `@` pins the subquery: enclosing offsets no longer matter.
+                    Some(t) => PathCtx {
+                        offset: *offset,
+                        range: *range,
+                        at: Some(t),
+                    },
+                    None => PathCtx {
+                        offset: ctx.offset + offset,
+                        range: ctx.range + range,
+                        at: ctx.at,
+                    },
                 };
                 self.prefetch(expr, &sub)
             }
@@ -431,8 +439,13 @@ impl Evaluator<'_> {
         } else {
             range
         };
-        start -= ctx.offset + ctx.range + vs.offset;
-        end -= ctx.offset + vs.offset;
+        if vs.at.is_none() {
+            // The selector's own `@` overrides everything of enclosing subqueries.
+            start -= ctx.offset + ctx.range;
+            end -= ctx.offset;
+        }
+        start -= vs.offset;
+        end -= vs.offset;
         let hints = SelectHints {
             start,
             end,

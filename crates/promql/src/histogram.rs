@@ -205,11 +205,7 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// A native histogram whose labels equal a classic bucket group: warn, drop both.
-fn mixed_classic_native(
-    ev: &mut Evaluator<'_>,
-    metric: &Labels,
-    groups: &mut GroupMap,
-) -> bool {
+fn mixed_classic_native(ev: &mut Evaluator<'_>, metric: &Labels, groups: &mut GroupMap) -> bool {
     if groups.remove(metric).is_some() {
         ev.warn(format!(
             "vector contains a mix of classic and native histograms for metric name {:?}",

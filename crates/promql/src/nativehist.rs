@@ -272,6 +272,10 @@ impl FloatHistogram {
 
     /// Whether `self` shows a counter reset relative to `prev`.
     pub fn detect_reset(&self, prev: &FloatHistogram) -> bool {
+        // The same sample seen twice (e.g. by a subquery) is never a reset.
+        if self == prev {
+            return false;
+        }
         match self.counter_reset_hint {
             CounterResetHint::CounterReset => return true,
             CounterResetHint::NotCounterReset => return false,
