@@ -79,6 +79,13 @@ pub struct Args {
     /// counted as chunks × 120.
     #[arg(long = "store.limits.request-samples", default_value_t = 0)]
     pub request_samples_limit: u64,
+    /// Drop an index-header from memory after it was not used for this long
+    /// (it is re-read from --data-dir on the next query); 0s keeps them.
+    #[arg(
+        long = "store.index-header-lazy-reader-idle-timeout",
+        default_value = "5m"
+    )]
+    pub index_header_idle_timeout: PromDuration,
     #[command(flatten)]
     #[serde(flatten)]
     pub telemetry: aeon_common::telemetry::TelemetryArgs,
@@ -141,6 +148,7 @@ mod tests {
         assert_eq!(a.consistency_delay.0, Duration::ZERO);
         assert_eq!(a.ignore_deletion_marks_delay.0, Duration::from_secs(86400));
         assert_eq!((a.request_series_limit, a.request_samples_limit), (0, 0));
+        assert_eq!(a.index_header_idle_timeout.0, Duration::from_secs(300));
         assert!(a.objstore_config.is_none() && a.objstore_config_file.is_none());
         Args::command().debug_assert();
     }

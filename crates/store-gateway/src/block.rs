@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use aeon_model::{Label, Labels, Matcher};
 use aeon_objstore::Bucket;
@@ -103,6 +103,24 @@ pub struct BlockQuery {
     pub limiter: Arc<Limiter>,
 }
 
+impl Drop for Block {
+    fn drop(&mut self) {
+        if self.resident.load(Ordering::Relaxed)
+            && let Some(m) = &self.ctx.metrics
+        {
+            m.headers_resident.dec();
+        }
+    }
+}
+
+/// Where a block's index-header lives.
+#[derive(Debug, Default)]
+struct HeaderState {
+    resident: Option<Arc<IndexHeader>>,
+    /// A valid-looking header file exists under `--data-dir`.
+    on_disk: bool,
+}
+
 /// A block known to the gateway.
 #[derive(Debug)]
 pub struct Block {
@@ -112,8 +130,15 @@ pub struct Block {
     pub ext: Labels,
     /// Downsampling resolution in ms (0 = raw).
     pub resolution: i64,
-    header: tokio::sync::OnceCell<Arc<IndexHeader>>,
+    header: tokio::sync::Mutex<HeaderState>,
+    prepared: AtomicBool,
+    resident: AtomicBool,
+    last_used_ms: AtomicI64,
     ctx: BlockCtx,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 impl Block {
@@ -134,14 +159,22 @@ impl Block {
             meta,
             ext,
             resolution,
-            header: tokio::sync::OnceCell::new(),
+            header: tokio::sync::Mutex::default(),
+            prepared: AtomicBool::new(false),
+            resident: AtomicBool::new(false),
+            last_used_ms: AtomicI64::new(0),
             ctx,
         }
     }
 
-    /// Whether the index-header is in memory.
+    /// Whether the index-header has been built (on disk or in memory).
     pub fn is_loaded(&self) -> bool {
-        self.header.initialized()
+        self.prepared.load(Ordering::Relaxed)
+    }
+
+    /// Whether the index-header is currently held in memory.
+    pub fn is_resident(&self) -> bool {
+        self.resident.load(Ordering::Relaxed)
     }
 
     /// Local directory for this block's cached files.
@@ -149,26 +182,121 @@ impl Block {
         self.ctx.data_dir.join(self.id.to_string())
     }
 
+    fn header_path(&self) -> PathBuf {
+        self.local_dir().join(INDEX_HEADER_FILE)
+    }
+
     fn key(&self, file: &str) -> String {
         format!("{}/{file}", self.id)
     }
 
-    /// The index-header: from memory, else from `<data-dir>/<ULID>/index-header`,
-    /// else built from ranged reads of the index in the bucket (and persisted).
-    pub async fn header(&self) -> Result<Arc<IndexHeader>> {
-        self.header
-            .get_or_try_init(|| self.load_header())
-            .await
-            .cloned()
+    fn set_resident(&self, st: &mut HeaderState, h: Option<Arc<IndexHeader>>) {
+        let now = h.is_some();
+        let was = st.resident.is_some();
+        st.resident = h;
+        self.resident.store(now, Ordering::Relaxed);
+        if let Some(m) = &self.ctx.metrics {
+            match (was, now) {
+                (false, true) => m.headers_resident.inc(),
+                (true, false) => m.headers_resident.dec(),
+                _ => 0,
+            };
+        }
     }
 
-    async fn load_header(&self) -> Result<Arc<IndexHeader>> {
-        let path = self.local_dir().join(INDEX_HEADER_FILE);
-        if let Ok(data) = tokio::fs::read(&path).await
-            && let Ok(h) = IndexHeader::decode(&data, &path.display().to_string())
-        {
-            return Ok(Arc::new(h));
+    /// The index-header for a query: from memory, else decoded from
+    /// `<data-dir>/<ULID>/index-header`, else built from ranged reads of
+    /// the index in the bucket (and persisted). Stays in memory until
+    /// [`Block::unload_if_idle`].
+    pub async fn header(&self) -> Result<Arc<IndexHeader>> {
+        let mut st = self.header.lock().await;
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        if let Some(h) = &st.resident {
+            return Ok(h.clone());
         }
+        if st.on_disk
+            && let Some(h) = self.read_local().await
+        {
+            let h = Arc::new(h);
+            self.set_resident(&mut st, Some(h.clone()));
+            return Ok(h);
+        }
+        let h = Arc::new(self.build_header().await?);
+        st.on_disk = self.persist_header(&h).await;
+        self.prepared.store(true, Ordering::Relaxed);
+        self.set_resident(&mut st, Some(h.clone()));
+        Ok(h)
+    }
+
+    /// Makes sure the index-header exists locally (building it from the
+    /// bucket if needed) without keeping it in memory, so that many blocks
+    /// cost little memory until queried.
+    pub async fn prepare(&self) -> Result<()> {
+        let mut st = self.header.lock().await;
+        if st.resident.is_some() || st.on_disk {
+            self.prepared.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        if tokio::fs::metadata(self.header_path())
+            .await
+            .is_ok_and(|m| m.len() > 0)
+        {
+            st.on_disk = true;
+        } else {
+            let h = self.build_header().await?;
+            st.on_disk = self.persist_header(&h).await;
+            if !st.on_disk {
+                self.set_resident(&mut st, Some(Arc::new(h)));
+            }
+        }
+        self.prepared.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Drops the in-memory index-header if unused for `idle` and it can be
+    /// re-read from disk. Returns whether it was dropped.
+    pub fn unload_if_idle(&self, idle: std::time::Duration) -> bool {
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        if now_ms().saturating_sub(self.last_used_ms.load(Ordering::Relaxed)) < idle_ms {
+            return false;
+        }
+        let Ok(mut st) = self.header.try_lock() else {
+            return false;
+        };
+        if st.on_disk && st.resident.is_some() {
+            self.set_resident(&mut st, None);
+            return true;
+        }
+        false
+    }
+
+    async fn read_local(&self) -> Option<IndexHeader> {
+        let path = self.header_path();
+        let data = tokio::fs::read(&path).await.ok()?;
+        let name = path.display().to_string();
+        let r = tokio::task::spawn_blocking(move || IndexHeader::decode(&data, &name))
+            .await
+            .ok()?;
+        match r {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(block = %self.id, error = %e, "local index-header unreadable; rebuilding");
+                None
+            }
+        }
+    }
+
+    async fn persist_header(&self, h: &IndexHeader) -> bool {
+        match persist(&self.header_path(), &h.encode()).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(block = %self.id, error = %e.chain(), "cannot persist index-header; keeping it in memory");
+                false
+            }
+        }
+    }
+
+    async fn build_header(&self) -> Result<IndexHeader> {
         let key = self.key("index");
         let attrs = self
             .ctx
@@ -185,14 +313,10 @@ impl Block {
             "index_header",
         );
         let id = self.id;
-        let h = tokio::task::spawn_blocking(move || IndexHeader::build(&src))
+        tokio::task::spawn_blocking(move || IndexHeader::build(&src))
             .await
             .map_err(|e| Error::block(id, "building index-header", e.to_string()))?
-            .map_err(|e| Error::block(id, "building index-header", e))?;
-        if let Err(e) = persist(&path, &h.encode()).await {
-            tracing::warn!(block = %id, error = %e.chain(), "cannot persist index-header; continuing from memory");
-        }
-        Ok(Arc::new(h))
+            .map_err(|e| Error::block(id, "building index-header", e))
     }
 
     fn index_reader(

@@ -201,8 +201,33 @@ pub async fn run_with_listeners(
             }
         })
     };
+    let idle = args.index_header_idle_timeout.0;
+    let unload_task = {
+        let store = gw.store.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if idle.is_zero() {
+                return;
+            }
+            let tick = (idle / 4).clamp(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(60),
+            );
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(tick) => {}
+                }
+                let n = store.unload_idle(idle);
+                if n > 0 {
+                    tracing::debug!(unloaded = n, "dropped idle index-headers from memory");
+                }
+            }
+        })
+    };
     shutdown.cancelled().await;
     let _ = sync_task.await;
+    let _ = unload_task.await;
     let grpc_res = grpc_task.await;
     let http_res = http_task.await;
     match grpc_res {

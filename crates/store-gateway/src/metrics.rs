@@ -13,6 +13,8 @@ type Labeled = Family<Vec<(String, String)>, Counter>;
 #[derive(Debug, Clone)]
 pub struct Metrics {
     pub blocks_loaded: Gauge,
+    /// Index-headers currently held in memory.
+    pub headers_resident: Gauge,
     pub block_loads: Counter,
     pub block_load_failures: Counter,
     pub block_drops: Counter,
@@ -45,6 +47,7 @@ impl Metrics {
     pub fn new(registry: &mut Registry) -> Self {
         let m = Self {
             blocks_loaded: Gauge::default(),
+            headers_resident: Gauge::default(),
             block_loads: Counter::default(),
             block_load_failures: Counter::default(),
             block_drops: Counter::default(),
@@ -69,6 +72,11 @@ impl Metrics {
             "blocks_loaded",
             "Blocks currently served",
             m.blocks_loaded.clone(),
+        );
+        r.register(
+            "index_headers_resident",
+            "Index-headers currently held in memory",
+            m.headers_resident.clone(),
         );
         r.register(
             "block_loads",

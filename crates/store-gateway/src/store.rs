@@ -104,6 +104,14 @@ impl BucketStore {
         (added, removed)
     }
 
+    /// Drops in-memory index-headers unused for `idle`; returns how many.
+    pub fn unload_idle(&self, idle: std::time::Duration) -> usize {
+        self.blocks()
+            .iter()
+            .filter(|b| b.unload_if_idle(idle))
+            .count()
+    }
+
     fn time_bounds(&self) -> (i64, i64) {
         let now = chrono::Utc::now().timestamp_millis();
         (

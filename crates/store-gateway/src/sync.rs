@@ -279,7 +279,7 @@ impl Syncer {
             .map(|b| {
                 let metrics = metrics.clone();
                 async move {
-                    let r = b.header().await;
+                    let r = b.prepare().await;
                     if let Some(m) = &metrics {
                         match &r {
                             Ok(_) => m.block_loads.inc(),

@@ -131,8 +131,17 @@ async fn filesystem_bucket_series_equal_promtool_dump_in_process_and_over_grpc()
             "no index-header for {id}"
         );
     }
+    // Loaded lazily: after the sync nothing is held in memory...
+    assert!(gw.store.blocks().iter().all(|b| !b.is_resident()));
     let store: Arc<dyn StoreApi> = gw.store.clone();
     compare_with_promtool(store.as_ref(), &tmp.path().join("blocks")).await;
+    // ...queried blocks are, until they go idle.
+    assert!(gw.store.blocks().iter().all(|b| b.is_resident()));
+    assert_eq!(
+        gw.store.unload_idle(std::time::Duration::ZERO),
+        blocks.len()
+    );
+    assert!(gw.store.blocks().iter().all(|b| !b.is_resident()));
 
     // Same answers over gRPC.
     let (addr, stop) = over_the_wire(store.clone()).await;
