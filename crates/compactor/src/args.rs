@@ -132,7 +132,11 @@ impl Args {
 
     /// Retention per resolution (raw, 5m, 1h); zero means forever.
     pub fn retentions(&self) -> [Duration; 3] {
-        [self.retention_raw.0, self.retention_5m.0, self.retention_1h.0]
+        [
+            self.retention_raw.0,
+            self.retention_5m.0,
+            self.retention_1h.0,
+        ]
     }
 }
 
@@ -153,7 +157,11 @@ mod tests {
         assert_eq!(a.delete_delay.0, Duration::from_secs(48 * 3600));
         assert_eq!(a.cleanup_interval.0, Duration::from_secs(300));
         assert_eq!(
-            (a.compact_concurrency, a.downsample_concurrency, a.block_files_concurrency),
+            (
+                a.compact_concurrency,
+                a.downsample_concurrency,
+                a.block_files_concurrency
+            ),
             (1, 1, 1)
         );
         assert_eq!(a.min_time, TimeOrDuration::MIN);

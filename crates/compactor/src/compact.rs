@@ -53,14 +53,20 @@ pub struct Compacted {
 
 /// A directory name for the group key.
 fn scratch_name(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 async fn reset_dir(dir: &Path) -> Result<()> {
     if tokio::fs::try_exists(dir).await.unwrap_or(false) {
-        tokio::fs::remove_dir_all(dir).await.map_err(|e| Error::io(dir, e))?;
+        tokio::fs::remove_dir_all(dir)
+            .await
+            .map_err(|e| Error::io(dir, e))?;
     }
-    tokio::fs::create_dir_all(dir).await.map_err(|e| Error::io(dir, e))
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Downloads blocks into `dir/<ulid>`.
@@ -103,7 +109,9 @@ pub fn finalize_meta(dir: &Path, meta: &mut BlockMeta) -> Result<()> {
         });
     }
     let index = dir.join(INDEX_FILENAME);
-    let size = std::fs::metadata(&index).map_err(|e| Error::io(&index, e))?.len();
+    let size = std::fs::metadata(&index)
+        .map_err(|e| Error::io(&index, e))?
+        .len();
     files.push(ThanosFile {
         rel_path: INDEX_FILENAME.into(),
         size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
@@ -133,12 +141,22 @@ pub async fn upload_and_verify(bucket: &dyn Bucket, dir: &Path, meta: &BlockMeta
     let raw = block::read_meta(bucket, id)
         .await
         .map_err(|e| Error::bucket("read back meta.json of", id, e))?;
-    let back = BlockMeta::parse(&raw, &format!("{id}/meta.json")).map_err(|source| Error::ParseMeta { block: id, source })?;
+    let back = BlockMeta::parse(&raw, &format!("{id}/meta.json"))
+        .map_err(|source| Error::ParseMeta { block: id, source })?;
     let fail = |reason: String| Error::VerifyUpload { block: id, reason };
-    if back.ulid != id || back.stats != meta.stats || back.compaction.sources != meta.compaction.sources {
-        return Err(fail("meta.json read back differs from the one written".into()));
+    if back.ulid != id
+        || back.stats != meta.stats
+        || back.compaction.sources != meta.compaction.sources
+    {
+        return Err(fail(
+            "meta.json read back differs from the one written".into(),
+        ));
     }
-    let files = meta.thanos.as_ref().map(|t| t.files.clone()).unwrap_or_default();
+    let files = meta
+        .thanos
+        .as_ref()
+        .map(|t| t.files.clone())
+        .unwrap_or_default();
     for f in files.iter().filter(|f| f.rel_path != block::META_FILENAME) {
         let key = format!("{id}/{}", f.rel_path);
         let attrs = bucket
@@ -146,14 +164,22 @@ pub async fn upload_and_verify(bucket: &dyn Bucket, dir: &Path, meta: &BlockMeta
             .await
             .map_err(|e| Error::bucket("stat uploaded", &key, e))?;
         if i64::try_from(attrs.size).ok() != Some(f.size_bytes) {
-            return Err(fail(format!("{key} has {} bytes, expected {}", attrs.size, f.size_bytes)));
+            return Err(fail(format!(
+                "{key} has {} bytes, expected {}",
+                attrs.size, f.size_bytes
+            )));
         }
     }
     Ok(())
 }
 
 /// Marks blocks for deletion at `now_s` (unix seconds).
-pub async fn mark_for_deletion(bucket: &dyn Bucket, ids: &[Ulid], details: &str, now_s: i64) -> Result<()> {
+pub async fn mark_for_deletion(
+    bucket: &dyn Bucket,
+    ids: &[Ulid],
+    details: &str,
+    now_s: i64,
+) -> Result<()> {
     for &id in ids {
         if block::read_mark::<DeletionMark>(bucket, id)
             .await
@@ -178,7 +204,10 @@ pub async fn mark_for_deletion(bucket: &dyn Bucket, ids: &[Ulid], details: &str,
 /// The meta of a compaction output: level max+1, sorted union of sources,
 /// the inputs as parents, the group's labels and resolution, source "compactor".
 pub fn output_meta(mut meta: BlockMeta, inputs: &[BlockMeta], group: &Group) -> BlockMeta {
-    let mut sources: Vec<Ulid> = inputs.iter().flat_map(|m| m.compaction.sources.iter().copied()).collect();
+    let mut sources: Vec<Ulid> = inputs
+        .iter()
+        .flat_map(|m| m.compaction.sources.iter().copied())
+        .collect();
     sources.sort();
     sources.dedup();
     meta.compaction.level = inputs.iter().map(|m| m.compaction.level).max().unwrap_or(0) + 1;
@@ -193,7 +222,11 @@ pub fn output_meta(mut meta: BlockMeta, inputs: &[BlockMeta], group: &Group) -> 
         .collect();
     meta.thanos = Some(ThanosMeta {
         version: 1,
-        labels: group.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+        labels: group
+            .labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect(),
         downsample: ThanosDownsample {
             resolution: group.resolution,
         },
@@ -212,7 +245,10 @@ pub async fn compact_blocks(
     settings: &CompactSettings,
     now_ms: i64,
 ) -> Result<Compacted> {
-    let work = settings.data_dir.join("compact").join(scratch_name(&group.key));
+    let work = settings
+        .data_dir
+        .join("compact")
+        .join(scratch_name(&group.key));
     reset_dir(&work).await?;
     let ids: Vec<Ulid> = inputs.iter().map(|m| m.ulid).collect();
     let dirs = download_blocks(bucket.as_ref(), &ids, &work, settings.fetch_concurrency).await?;
@@ -222,7 +258,13 @@ pub async fn compact_blocks(
     let settings_owned = settings.clone();
     let work_owned = work.clone();
     let (meta, out_dir, stats) = tokio::task::spawn_blocking(move || {
-        merge_local(&dirs, &inputs_owned, &group_owned, &settings_owned, &work_owned)
+        merge_local(
+            &dirs,
+            &inputs_owned,
+            &group_owned,
+            &settings_owned,
+            &work_owned,
+        )
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
@@ -232,7 +274,10 @@ pub async fn compact_blocks(
         tracing::info!(group = %group.key, blocks = ?ids, "compacted blocks hold no series; marking them for deletion");
         mark_for_deletion(bucket.as_ref(), &ids, "compaction found no series", now_s).await?;
         let _ = tokio::fs::remove_dir_all(&work).await;
-        return Ok(Compacted { output: None, stats });
+        return Ok(Compacted {
+            output: None,
+            stats,
+        });
     }
     upload_and_verify(bucket.as_ref(), &out_dir, &meta).await?;
     mark_for_deletion(
@@ -259,7 +304,12 @@ fn merge_local(
     let readers: Vec<BlockReader> = dirs
         .iter()
         .zip(inputs)
-        .map(|(d, m)| BlockReader::open(d).map_err(|source| Error::ReadBlock { block: m.ulid, source }))
+        .map(|(d, m)| {
+            BlockReader::open(d).map_err(|source| Error::ReadBlock {
+                block: m.ulid,
+                source,
+            })
+        })
         .collect::<Result<_>>()?;
     // Replica streams: blocks with identical full external labels.
     let mut streams: BTreeMap<BTreeMap<String, String>, usize> = BTreeMap::new();
@@ -267,7 +317,11 @@ fn merge_local(
         .iter()
         .zip(inputs)
         .map(|(r, m)| {
-            let labels = m.thanos.as_ref().map(|t| t.labels.clone()).unwrap_or_default();
+            let labels = m
+                .thanos
+                .as_ref()
+                .map(|t| t.labels.clone())
+                .unwrap_or_default();
             let n = streams.len();
             let stream = *streams.entry(labels).or_insert(n);
             MergeInput { block: r, stream }

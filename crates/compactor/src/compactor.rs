@@ -111,7 +111,11 @@ struct GroupOutcome {
 
 impl Compactor {
     pub fn new(bucket: Arc<dyn Bucket>, cfg: Config, metrics: Metrics) -> Self {
-        Self { bucket, cfg, metrics }
+        Self {
+            bucket,
+            cfg,
+            metrics,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -132,7 +136,9 @@ impl Compactor {
         self.apply_retention(now_ms, &mut rep).await?;
         self.cleanup(now_ms, &mut rep).await?;
         self.metrics.iterations.inc();
-        self.metrics.last_successful_run.set(now_ms.div_euclid(1000));
+        self.metrics
+            .last_successful_run
+            .set(now_ms.div_euclid(1000));
         Ok(rep)
     }
 
@@ -143,7 +149,9 @@ impl Compactor {
         let now_s = now_ms.div_euclid(1000);
         let mut marks = st.deletion_marks.clone();
         for &id in &st.partial {
-            if marks.contains_key(&id) || !planner::is_aborted_partial(id, self.cfg.selection.consistency_delay, now_ms) {
+            if marks.contains_key(&id)
+                || !planner::is_aborted_partial(id, self.cfg.selection.consistency_delay, now_ms)
+            {
                 continue;
             }
             tracing::info!(block = %id, "marking aborted partial upload for deletion");
@@ -209,7 +217,14 @@ impl Compactor {
         Ok(())
     }
 
-    async fn quarantine(&self, group: &Group, blocks: &[BlockMeta], reason: &str, why: &str, now_ms: i64) -> Result<()> {
+    async fn quarantine(
+        &self,
+        group: &Group,
+        blocks: &[BlockMeta],
+        reason: &str,
+        why: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         let names: Vec<String> = blocks
             .iter()
             .map(|b| format!("{} [{}, {})", b.ulid, b.min_time, b.max_time))
@@ -235,7 +250,12 @@ impl Compactor {
         Ok(())
     }
 
-    async fn compact_group(&self, mut group: Group, mut excluded: HashSet<Ulid>, now_ms: i64) -> GroupOutcome {
+    async fn compact_group(
+        &self,
+        mut group: Group,
+        mut excluded: HashSet<Ulid>,
+        now_ms: i64,
+    ) -> GroupOutcome {
         let mut out = GroupOutcome {
             compacted: vec![],
             outputs: vec![],
@@ -257,7 +277,9 @@ impl Compactor {
                 GroupPlan::Quarantine(bs) => {
                     let (reason, why) = if self.cfg.vertical {
                         (
-                            MarkReason::DownsampleVerticalCompaction.as_str().to_string(),
+                            MarkReason::DownsampleVerticalCompaction
+                                .as_str()
+                                .to_string(),
                             "overlapping downsampled blocks cannot be merged vertically",
                         )
                     } else {
@@ -302,13 +324,18 @@ impl Compactor {
                 Err(e) if e.is_data_error() => {
                     self.metrics.compaction_failures.get_or_create(&gl).inc();
                     let culprits: Vec<BlockMeta> = match &e {
-                        Error::ReadBlock { block, .. } | Error::ParseMeta { block, .. } => {
-                            blocks.iter().filter(|b| b.ulid == *block).cloned().collect()
-                        }
+                        Error::ReadBlock { block, .. } | Error::ParseMeta { block, .. } => blocks
+                            .iter()
+                            .filter(|b| b.ulid == *block)
+                            .cloned()
+                            .collect(),
                         _ => blocks.clone(),
                     };
                     let why = format!("compaction failed: {e}");
-                    if let Err(e2) = self.quarantine(&group, &culprits, REASON_CORRUPT, &why, now_ms).await {
+                    if let Err(e2) = self
+                        .quarantine(&group, &culprits, REASON_CORRUPT, &why, now_ms)
+                        .await
+                    {
                         out.failures.push(format!("group {}: {e2}", group.key));
                         break;
                     }
@@ -338,7 +365,9 @@ impl Compactor {
         // Progress gauges: what the planner would do right now.
         let (mut todo_blocks, mut todo_compactions) = (0i64, 0i64);
         for g in &groups {
-            if let GroupPlan::Compact(bs) = planner::plan_group(&g.blocks, &excluded, self.cfg.vertical, &self.cfg.ranges) {
+            if let GroupPlan::Compact(bs) =
+                planner::plan_group(&g.blocks, &excluded, self.cfg.vertical, &self.cfg.ranges)
+            {
                 todo_blocks += bs.len() as i64;
                 todo_compactions += 1;
             }
@@ -363,11 +392,18 @@ impl Compactor {
         let groups = planner::group_blocks(&metas, &self.cfg.replica_labels);
         let q: Vec<&Group> = groups
             .iter()
-            .filter(|g| g.blocks.iter().any(|b| st.no_compact_marks.contains_key(&b.ulid)))
+            .filter(|g| {
+                g.blocks
+                    .iter()
+                    .any(|b| st.no_compact_marks.contains_key(&b.ulid))
+            })
             .collect();
         self.metrics.groups_quarantined.set(q.len() as i64);
         self.metrics.blocks_quarantined.set(
-            metas.iter().filter(|m| st.no_compact_marks.contains_key(&m.ulid)).count() as i64,
+            metas
+                .iter()
+                .filter(|m| st.no_compact_marks.contains_key(&m.ulid))
+                .count() as i64,
         );
         self.metrics.todo_compaction_blocks.set(0);
         self.metrics.todo_compactions.set(0);
@@ -389,7 +425,13 @@ impl Compactor {
             return Ok(());
         }
         tracing::info!(blocks = ?expired, "marking blocks past retention for deletion");
-        mark_for_deletion(self.bucket.as_ref(), &expired, "block past retention", now_ms.div_euclid(1000)).await?;
+        mark_for_deletion(
+            self.bucket.as_ref(),
+            &expired,
+            "block past retention",
+            now_ms.div_euclid(1000),
+        )
+        .await?;
         self.metrics
             .marks
             .get_or_create(&Metrics::mark(block::DELETION_MARK_FILENAME, "retention"))

@@ -135,9 +135,14 @@ pub fn encode_aggr(subs: &[Option<Vec<u8>>; 5]) -> Vec<u8> {
     out
 }
 
+/// The five sub-chunks of an aggregate chunk: (encoding, payload) when present.
+pub type SubChunks<'a> = [Option<(Encoding, &'a [u8])>; 5];
+/// Decoded float samples per aggregate.
+type AggrSamples = [Option<Vec<(i64, f64)>>; 5];
+
 /// Splits an aggregate chunk payload into its five sub-chunks (encoding, data).
-pub fn decode_aggr(data: &[u8]) -> std::result::Result<[Option<(Encoding, &[u8])>; 5], String> {
-    let mut out: [Option<(Encoding, &[u8])>; 5] = [None; 5];
+pub fn decode_aggr(data: &[u8]) -> std::result::Result<SubChunks<'_>, String> {
+    let mut out: SubChunks<'_> = [None; 5];
     let mut b = data;
     for slot in out.iter_mut() {
         let (l, n) = uvarint(b).ok_or("invalid sub-chunk length")?;
@@ -158,7 +163,11 @@ pub fn decode_aggr(data: &[u8]) -> std::result::Result<[Option<(Encoding, &[u8])
 /// Float samples of one XOR sub-chunk.
 pub fn xor_samples(data: &[u8]) -> std::result::Result<Vec<(i64, f64)>, String> {
     let c = XorChunk::new(data).map_err(|e| e.to_string())?;
-    Ok(c.samples().map_err(|e| e.to_string())?.into_iter().map(|s| (s.t, s.v)).collect())
+    Ok(c.samples()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| (s.t, s.v))
+        .collect())
 }
 
 struct Builder {
@@ -219,7 +228,11 @@ pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
         while j < rest.len() && rest[j].0 <= cur_w {
             j += 1;
         }
-        let batch: Vec<(i64, f64)> = rest[..j].iter().copied().filter(|s| !s.1.is_nan()).collect();
+        let batch: Vec<(i64, f64)> = rest[..j]
+            .iter()
+            .copied()
+            .filter(|s| !s.1.is_nan())
+            .collect();
         rest = &rest[j..];
         let (Some(&b0), Some(&bl)) = (batch.first(), batch.last()) else {
             continue;
@@ -277,15 +290,18 @@ pub fn downsample_aggr(
     let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else {
         return Ok(Vec::new());
     };
-    let decoded: Vec<[Option<Vec<(i64, f64)>>; 5]> = chunks
+    let decoded: Vec<AggrSamples> = chunks
         .iter()
         .map(|c| {
             let subs = decode_aggr(&c.data)?;
-            let mut out: [Option<Vec<(i64, f64)>>; 5] = Default::default();
+            let mut out: AggrSamples = Default::default();
             for (i, s) in subs.iter().enumerate() {
                 if let Some((enc, d)) = s {
                     if *enc != Encoding::Xor {
-                        return Err(format!("aggregate {i} has encoding {}; only XOR is supported", enc.name()));
+                        return Err(format!(
+                            "aggregate {i} has encoding {}; only XOR is supported",
+                            enc.name()
+                        ));
                     }
                     out[i] = Some(xor_samples(d)?);
                 }
@@ -293,7 +309,10 @@ pub fn downsample_aggr(
             Ok(out)
         })
         .collect::<std::result::Result<_, String>>()?;
-    let num_samples: usize = decoded.iter().map(|d| d[COUNT].as_ref().map_or(0, Vec::len)).sum();
+    let num_samples: usize = decoded
+        .iter()
+        .map(|d| d[COUNT].as_ref().map_or(0, Vec::len))
+        .sum();
     let num_chunks = target_chunk_count(first.min_time, last.max_time, in_res, r, num_samples);
     let batch_size = (decoded.len() / num_chunks).max(1);
     let mut out = Vec::new();
@@ -326,7 +345,8 @@ pub fn downsample_aggr(
                 b.push(i, t, v);
             }
         }
-        let counters: Vec<Vec<(i64, f64)>> = part.iter().filter_map(|d| d[COUNTER].clone()).collect();
+        let counters: Vec<Vec<(i64, f64)>> =
+            part.iter().filter_map(|d| d[COUNTER].clone()).collect();
         let (buf, last_v) = apply_counter_resets(&counters);
         if let Some(&b0) = buf.first() {
             b.push(COUNTER, b0.0, b0.1);
@@ -352,7 +372,11 @@ pub fn aggr_num_samples(data: &[u8]) -> u64 {
 }
 
 /// Downsamples one local block into a new block under `out_parent`.
-pub fn downsample_local(src: &BlockReader, target: i64, out_parent: &Path) -> Result<(BlockMeta, std::path::PathBuf)> {
+pub fn downsample_local(
+    src: &BlockReader,
+    target: i64,
+    out_parent: &Path,
+) -> Result<(BlockMeta, std::path::PathBuf)> {
     let meta = src.meta().clone();
     let id = meta.ulid;
     let in_res = crate::planner::resolution(&meta);
@@ -373,7 +397,12 @@ pub fn downsample_local(src: &BlockReader, target: i64, out_parent: &Path) -> Re
         let out = if in_res == RES_RAW {
             let mut samples = Vec::new();
             for (t, v) in src.samples(&s, i64::MIN, i64::MAX).map_err(read)? {
-                let f = float_value(v).ok_or_else(|| fail(format!("series {} holds native histograms, which are not downsampled yet", s.labels)))?;
+                let f = float_value(v).ok_or_else(|| {
+                    fail(format!(
+                        "series {} holds native histograms, which are not downsampled yet",
+                        s.labels
+                    ))
+                })?;
                 samples.push((t, f));
             }
             downsample_raw(&samples, target)
@@ -382,7 +411,11 @@ pub fn downsample_local(src: &BlockReader, target: i64, out_parent: &Path) -> Re
             for m in &s.chunks {
                 let c = src.chunk(m).map_err(read)?;
                 if c.encoding != Encoding::Aggr {
-                    return Err(fail(format!("series {}: expected aggregate chunks, found {}", s.labels, c.encoding.name())));
+                    return Err(fail(format!(
+                        "series {}: expected aggregate chunks, found {}",
+                        s.labels,
+                        c.encoding.name()
+                    )));
                 }
                 chunks.push(EncodedChunk {
                     min_time: m.min_time,
@@ -391,13 +424,15 @@ pub fn downsample_local(src: &BlockReader, target: i64, out_parent: &Path) -> Re
                     data: c.data.to_vec(),
                 });
             }
-            downsample_aggr(&chunks, in_res, target).map_err(|e| fail(format!("series {}: {e}", s.labels)))?
+            downsample_aggr(&chunks, in_res, target)
+                .map_err(|e| fail(format!("series {}: {e}", s.labels)))?
         };
         if out.is_empty() {
             continue;
         }
         num_samples += out.iter().map(|c| aggr_num_samples(&c.data)).sum::<u64>();
-        w.add_series_chunks(s.labels.clone(), &out).map_err(|e| fail(e.to_string()))?;
+        w.add_series_chunks(s.labels.clone(), &out)
+            .map_err(|e| fail(e.to_string()))?;
     }
     let (mut out_meta, dir) = w.finish().map_err(|e| fail(e.to_string()))?;
     out_meta.stats.num_samples = num_samples;
@@ -414,19 +449,32 @@ pub fn downsample_local(src: &BlockReader, target: i64, out_parent: &Path) -> Re
 }
 
 /// Downloads a block, downsamples it to `target` and uploads the result (meta.json last, verified).
-pub async fn downsample_block(bucket: Arc<dyn Bucket>, meta: &BlockMeta, target: i64, data_dir: &Path) -> Result<Ulid> {
+pub async fn downsample_block(
+    bucket: Arc<dyn Bucket>,
+    meta: &BlockMeta,
+    target: i64,
+    data_dir: &Path,
+) -> Result<Ulid> {
     let work = data_dir.join("downsample").join(meta.ulid.to_string());
     if tokio::fs::try_exists(&work).await.unwrap_or(false) {
-        tokio::fs::remove_dir_all(&work).await.map_err(|e| Error::io(&work, e))?;
+        tokio::fs::remove_dir_all(&work)
+            .await
+            .map_err(|e| Error::io(&work, e))?;
     }
-    tokio::fs::create_dir_all(&work).await.map_err(|e| Error::io(&work, e))?;
+    tokio::fs::create_dir_all(&work)
+        .await
+        .map_err(|e| Error::io(&work, e))?;
     let dirs = download_blocks(bucket.as_ref(), &[meta.ulid], &work, 1).await?;
-    let src_dir = dirs.into_iter().next().ok_or_else(|| Error::Task("download returned nothing".into()))?;
+    let src_dir = dirs
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Task("download returned nothing".into()))?;
     let out_parent = work.join("out");
     let id = meta.ulid;
     let (out_meta, out_dir) = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&out_parent).map_err(|e| Error::io(&out_parent, e))?;
-        let src = BlockReader::open(&src_dir).map_err(|source| Error::ReadBlock { block: id, source })?;
+        let src =
+            BlockReader::open(&src_dir).map_err(|source| Error::ReadBlock { block: id, source })?;
         downsample_local(&src, target, &out_parent)
     })
     .await

@@ -65,7 +65,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn bucket(op: &'static str, what: impl ToString, source: aeon_objstore::Error) -> Self {
+    pub(crate) fn bucket(
+        op: &'static str,
+        what: impl ToString,
+        source: aeon_objstore::Error,
+    ) -> Self {
         Error::Bucket {
             op,
             what: what.to_string(),

@@ -20,9 +20,13 @@ pub mod merge;
 pub mod metrics;
 pub mod planner;
 pub mod relabel;
+mod service;
 pub mod sync;
+pub mod tools;
 
 pub use args::{Args, DedupFunc};
-pub use error::{Error, Result};
 pub use compactor::{Compactor, Config, IterationReport};
+pub use error::{Error, Result};
 pub use metrics::Metrics;
+pub use service::run;
+pub use tools::{BucketArgs, BucketCommand};

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use aeon_model::Labels;
 use aeon_tsdb_block::chunkenc::{self, Encoding, SampleValue, XorEncoder};
-use aeon_tsdb_block::{BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, ChunkMeta, EncodedChunk};
+use aeon_tsdb_block::{
+    BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, ChunkMeta, EncodedChunk,
+};
 
 use crate::args::DedupFunc;
 use crate::{Error, Result};
@@ -99,7 +101,10 @@ pub fn merge_blocks(
             continue;
         }
         stats.series += 1;
-        stats.samples += out.iter().map(|c| chunkenc::num_samples(&c.data) as u64).sum::<u64>();
+        stats.samples += out
+            .iter()
+            .map(|c| chunkenc::num_samples(&c.data) as u64)
+            .sum::<u64>();
         w.add_series_chunks(labels, &out).map_err(werr)?;
     }
     let (meta, dir) = w.finish().map_err(werr)?;
@@ -143,10 +148,11 @@ fn merge_series_chunks(
             let mut streams: BTreeMap<usize, Vec<(i64, f64)>> = BTreeMap::new();
             for (b, m) in &chunks[i..j] {
                 let c = read_chunk(&inputs[*b], m)?;
-                let decoded = chunkenc::decode(c.encoding, &c.data).map_err(|source| Error::ReadBlock {
-                    block: inputs[*b].block.meta().ulid,
-                    source,
-                })?;
+                let decoded =
+                    chunkenc::decode(c.encoding, &c.data).map_err(|source| Error::ReadBlock {
+                        block: inputs[*b].block.meta().ulid,
+                        source,
+                    })?;
                 let s = streams.entry(inputs[*b].stream).or_default();
                 for (t, v) in decoded {
                     let f = float_value(v).ok_or_else(|| {
@@ -251,12 +257,20 @@ pub fn penalty_merge(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(i64, f64)> {
             }
             (Some(&sa), Some(&sb)) => {
                 if sa.0 <= sb.0 {
-                    pen_b = if last_t == i64::MIN { INITIAL_PENALTY } else { 2 * (sa.0 - last_t) };
+                    pen_b = if last_t == i64::MIN {
+                        INITIAL_PENALTY
+                    } else {
+                        2 * (sa.0 - last_t)
+                    };
                     pen_a = 0;
                     last_t = sa.0;
                     out.push(sa);
                 } else {
-                    pen_a = if last_t == i64::MIN { INITIAL_PENALTY } else { 2 * (sb.0 - last_t) };
+                    pen_a = if last_t == i64::MIN {
+                        INITIAL_PENALTY
+                    } else {
+                        2 * (sb.0 - last_t)
+                    };
                     pen_b = 0;
                     last_t = sb.0;
                     out.push(sb);
@@ -321,7 +335,10 @@ mod tests {
             },
         )
         .unwrap();
-        let mut sorted: Vec<_> = series.iter().map(|(n, s)| (Labels::from_pairs(&[("__name__", n)]), s)).collect();
+        let mut sorted: Vec<_> = series
+            .iter()
+            .map(|(n, s)| (Labels::from_pairs(&[("__name__", n)]), s))
+            .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         for (l, s) in sorted {
             w.add_float_series(l, s).unwrap();
@@ -349,18 +366,41 @@ mod tests {
     #[test]
     fn disjoint_blocks_copy_chunks_and_overlaps_reencode() {
         let tmp = tempfile::tempdir().unwrap();
-        let ser = |from: i64, n: i64| (from..from + n).map(|i| (i * 15_000, i as f64)).collect::<Vec<_>>();
-        let a = write_block(tmp.path(), 1, &[("up", ser(0, 200)), ("only_a", ser(0, 10))]);
+        let ser = |from: i64, n: i64| {
+            (from..from + n)
+                .map(|i| (i * 15_000, i as f64))
+                .collect::<Vec<_>>()
+        };
+        let a = write_block(
+            tmp.path(),
+            1,
+            &[("up", ser(0, 200)), ("only_a", ser(0, 10))],
+        );
         let b = write_block(tmp.path(), 2, &[("up", ser(200, 200))]);
-        let c = write_block(tmp.path(), 3, &[("up", ser(100, 50)), ("only_c", ser(5, 5))]);
+        let c = write_block(
+            tmp.path(),
+            3,
+            &[("up", ser(100, 50)), ("only_c", ser(5, 5))],
+        );
         let out = tmp.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
         let inputs = [
-            MergeInput { block: &a, stream: 0 },
-            MergeInput { block: &b, stream: 0 },
+            MergeInput {
+                block: &a,
+                stream: 0,
+            },
+            MergeInput {
+                block: &b,
+                stream: 0,
+            },
         ];
-        let (meta, dir, stats) =
-            merge_blocks(&inputs, &out, BlockWriterOptions::default(), &MergeOptions::default()).unwrap();
+        let (meta, dir, stats) = merge_blocks(
+            &inputs,
+            &out,
+            BlockWriterOptions::default(),
+            &MergeOptions::default(),
+        )
+        .unwrap();
         assert_eq!(stats.chunks_reencoded, 0);
         assert_eq!(stats.chunks_copied, meta.stats.num_chunks);
         assert_eq!(meta.stats.num_samples, 410);
@@ -371,14 +411,31 @@ mod tests {
 
         // Now with the overlapping block c: union with duplicates removed.
         let inputs = [
-            MergeInput { block: &a, stream: 0 },
-            MergeInput { block: &b, stream: 0 },
-            MergeInput { block: &c, stream: 1 },
+            MergeInput {
+                block: &a,
+                stream: 0,
+            },
+            MergeInput {
+                block: &b,
+                stream: 0,
+            },
+            MergeInput {
+                block: &c,
+                stream: 1,
+            },
         ];
-        let (meta, dir, stats) =
-            merge_blocks(&inputs, &out, BlockWriterOptions::default(), &MergeOptions::default()).unwrap();
+        let (meta, dir, stats) = merge_blocks(
+            &inputs,
+            &out,
+            BlockWriterOptions::default(),
+            &MergeOptions::default(),
+        )
+        .unwrap();
         assert!(stats.chunks_reencoded > 0);
-        assert!(stats.chunks_copied > 0, "chunks outside the overlap stay as they were");
+        assert!(
+            stats.chunks_copied > 0,
+            "chunks outside the overlap stay as they were"
+        );
         assert_eq!(meta.stats.num_series, 3);
         let got = all_samples(&BlockReader::open(&dir).unwrap());
         let up = got.iter().find(|(l, _)| l.contains("\"up\"")).unwrap();

@@ -57,26 +57,98 @@ impl Metrics {
     pub fn new(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("aeon_compact");
-        r.register("todo_compaction_blocks", "Blocks planned to be compacted", m.todo_compaction_blocks.clone());
-        r.register("todo_compactions", "Compactions planned", m.todo_compactions.clone());
-        r.register("todo_downsample_blocks", "Blocks waiting to be downsampled", m.todo_downsample_blocks.clone());
-        r.register("todo_deletion_blocks", "Blocks marked for deletion waiting for the delete delay", m.todo_deletion_blocks.clone());
-        r.register("halted", "Always 0: problems are quarantined, the compactor never halts", m.halted.clone());
-        r.register("groups_quarantined", "Groups with at least one block carrying a no-compact mark", m.groups_quarantined.clone());
-        r.register("blocks_quarantined", "Blocks carrying a no-compact mark", m.blocks_quarantined.clone());
-        r.register("group_compactions", "Group compactions done", m.compactions.clone());
-        r.register("group_compaction_failures", "Group compactions failed", m.compaction_failures.clone());
+        r.register(
+            "todo_compaction_blocks",
+            "Blocks planned to be compacted",
+            m.todo_compaction_blocks.clone(),
+        );
+        r.register(
+            "todo_compactions",
+            "Compactions planned",
+            m.todo_compactions.clone(),
+        );
+        r.register(
+            "todo_downsample_blocks",
+            "Blocks waiting to be downsampled",
+            m.todo_downsample_blocks.clone(),
+        );
+        r.register(
+            "todo_deletion_blocks",
+            "Blocks marked for deletion waiting for the delete delay",
+            m.todo_deletion_blocks.clone(),
+        );
+        r.register(
+            "halted",
+            "Always 0: problems are quarantined, the compactor never halts",
+            m.halted.clone(),
+        );
+        r.register(
+            "groups_quarantined",
+            "Groups with at least one block carrying a no-compact mark",
+            m.groups_quarantined.clone(),
+        );
+        r.register(
+            "blocks_quarantined",
+            "Blocks carrying a no-compact mark",
+            m.blocks_quarantined.clone(),
+        );
+        r.register(
+            "group_compactions",
+            "Group compactions done",
+            m.compactions.clone(),
+        );
+        r.register(
+            "group_compaction_failures",
+            "Group compactions failed",
+            m.compaction_failures.clone(),
+        );
         r.register("downsamples", "Downsamplings done", m.downsamples.clone());
-        r.register("downsample_failures", "Downsamplings failed", m.downsample_failures.clone());
+        r.register(
+            "downsample_failures",
+            "Downsamplings failed",
+            m.downsample_failures.clone(),
+        );
         r.register("blocks_marked", "Marker files written", m.marks.clone());
-        r.register("blocks_cleaned", "Blocks deleted from the bucket", m.blocks_cleaned.clone());
-        r.register("aborted_partial_uploads_marked", "Aborted partial uploads marked for deletion", m.partial_uploads_marked.clone());
-        r.register("garbage_collected_blocks", "Blocks marked for deletion because another block holds their data", m.garbage_collected.clone());
-        r.register("compacted_samples", "Samples written by compactions", m.compacted_samples.clone());
-        r.register("chunks", "Chunks written by compactions, copied or reencoded", m.chunks.clone());
-        r.register("iterations", "Compactor iterations done", m.iterations.clone());
-        r.register("iteration_failures", "Compactor iterations that failed", m.iteration_failures.clone());
-        r.register("last_successful_run_timestamp_seconds", "Unix time of the last successful iteration", m.last_successful_run.clone());
+        r.register(
+            "blocks_cleaned",
+            "Blocks deleted from the bucket",
+            m.blocks_cleaned.clone(),
+        );
+        r.register(
+            "aborted_partial_uploads_marked",
+            "Aborted partial uploads marked for deletion",
+            m.partial_uploads_marked.clone(),
+        );
+        r.register(
+            "garbage_collected_blocks",
+            "Blocks marked for deletion because another block holds their data",
+            m.garbage_collected.clone(),
+        );
+        r.register(
+            "compacted_samples",
+            "Samples written by compactions",
+            m.compacted_samples.clone(),
+        );
+        r.register(
+            "chunks",
+            "Chunks written by compactions, copied or reencoded",
+            m.chunks.clone(),
+        );
+        r.register(
+            "iterations",
+            "Compactor iterations done",
+            m.iterations.clone(),
+        );
+        r.register(
+            "iteration_failures",
+            "Compactor iterations that failed",
+            m.iteration_failures.clone(),
+        );
+        r.register(
+            "last_successful_run_timestamp_seconds",
+            "Unix time of the last successful iteration",
+            m.last_successful_run.clone(),
+        );
         m
     }
 

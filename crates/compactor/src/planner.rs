@@ -15,7 +15,13 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// Compaction ranges in Thanos's code: 1h, 2h, 8h, 2d, 14d. The planner works
 /// with `ranges[1..]` (2h → 8h → 2d → 14d); windows are aligned to multiples
 /// of the range since the epoch.
-pub const DEFAULT_RANGES: [i64; 5] = [HOUR_MS, 2 * HOUR_MS, 8 * HOUR_MS, 48 * HOUR_MS, 336 * HOUR_MS];
+pub const DEFAULT_RANGES: [i64; 5] = [
+    HOUR_MS,
+    2 * HOUR_MS,
+    8 * HOUR_MS,
+    48 * HOUR_MS,
+    336 * HOUR_MS,
+];
 /// Raw resolution.
 pub const RES_RAW: i64 = 0;
 /// 5m resolution in ms.
@@ -81,7 +87,7 @@ impl Group {
 }
 
 fn sort_by_min_time(v: &mut [BlockMeta]) {
-    v.sort_by(|a, b| (a.min_time, a.ulid).cmp(&(b.min_time, b.ulid)));
+    v.sort_by_key(|m| (m.min_time, m.ulid));
 }
 
 /// Groups blocks into streams, ordered by group key.
@@ -128,7 +134,10 @@ pub fn plan_group(
     vertical: bool,
     ranges: &[i64],
 ) -> GroupPlan {
-    let not_excluded: Vec<&BlockMeta> = blocks.iter().filter(|b| !excluded.contains(&b.ulid)).collect();
+    let not_excluded: Vec<&BlockMeta> = blocks
+        .iter()
+        .filter(|b| !excluded.contains(&b.ulid))
+        .collect();
     let overlapping = select_overlapping(&not_excluded);
     if !overlapping.is_empty() {
         let v = overlapping.into_iter().cloned().collect();
@@ -255,7 +264,10 @@ pub fn plan_downsample(metas: &[BlockMeta], no_downsample: &HashSet<Ulid>) -> Ve
     for m in metas {
         let r = resolution(m);
         if r == RES_5M || r == RES_1H {
-            covered.entry(r).or_default().extend(m.compaction.sources.iter().copied());
+            covered
+                .entry(r)
+                .or_default()
+                .extend(m.compaction.sources.iter().copied());
         }
     }
     let mut out = Vec::new();

@@ -139,7 +139,11 @@ impl RelabelConfig {
                 Action::Replace => {}
             }
         }
-        if cur.len() == 0 { None } else { Some(cur) }
+        if cur.iter().next().is_none() {
+            None
+        } else {
+            Some(cur)
+        }
     }
 }
 
@@ -167,8 +171,12 @@ fn md5(data: &[u8]) -> [u8; 16] {
         msg.push(0);
     }
     msg.extend_from_slice(&bit_len.to_le_bytes());
-    let (mut a0, mut b0, mut c0, mut d0) =
-        (0x6745_2301u32, 0xefcd_ab89u32, 0x98ba_dcfeu32, 0x1032_5476u32);
+    let (mut a0, mut b0, mut c0, mut d0) = (
+        0x6745_2301u32,
+        0xefcd_ab89u32,
+        0x98ba_dcfeu32,
+        0x1032_5476u32,
+    );
     for chunk in msg.chunks_exact(64) {
         let mut m = [0u32; 16];
         for (i, w) in chunk.chunks_exact(4).enumerate() {
@@ -182,10 +190,7 @@ fn md5(data: &[u8]) -> [u8; 16] {
                 2 => (b ^ c ^ d, (3 * i + 5) % 16),
                 _ => (c ^ (b | !d), (7 * i) % 16),
             };
-            let f = f
-                .wrapping_add(a)
-                .wrapping_add(k[i])
-                .wrapping_add(m[g]);
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
             a = d;
             d = c;
             c = b;
@@ -217,7 +222,9 @@ mod tests {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(
-            hex(&md5(b"12345678901234567890123456789012345678901234567890123456789012345678901234567890")),
+            hex(&md5(
+                b"12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+            )),
             "57edf4a22be3c955ac49da2e2107b67a"
         );
         assert_eq!(
@@ -249,9 +256,20 @@ mod tests {
             let dev = Labels::from_pairs(&[("cluster", c), ("env", "dev")]);
             assert!(cfg.process(&dev).is_none());
         }
-        assert!(kept > 0 && kept < 5, "hashmod should split 5 clusters: {kept}");
-        assert!(RelabelConfig::default().process(&Labels::from_pairs(&[("a", "b")])).is_some());
-        assert!(RelabelConfig::default().process(&Labels::new(vec![])).is_none());
+        assert!(
+            kept > 0 && kept < 5,
+            "hashmod should split 5 clusters: {kept}"
+        );
+        assert!(
+            RelabelConfig::default()
+                .process(&Labels::from_pairs(&[("a", "b")]))
+                .is_some()
+        );
+        assert!(
+            RelabelConfig::default()
+                .process(&Labels::new(vec![]))
+                .is_none()
+        );
     }
 
     #[test]

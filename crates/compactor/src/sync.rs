@@ -8,8 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use aeon_objstore::block::{
-    self, DeletionMark, NoCompactMark, NoDownsampleMark, DELETION_MARK_FILENAME, META_FILENAME,
-    NO_COMPACT_MARK_FILENAME, NO_DOWNSAMPLE_MARK_FILENAME,
+    self, DELETION_MARK_FILENAME, DeletionMark, META_FILENAME, NO_COMPACT_MARK_FILENAME,
+    NO_DOWNSAMPLE_MARK_FILENAME, NoCompactMark, NoDownsampleMark,
 };
 use aeon_objstore::{Bucket, ListMode};
 use aeon_tsdb_block::BlockMeta;
@@ -56,7 +56,11 @@ async fn fetch_one(bucket: &dyn Bucket, id: Ulid) -> Result<Fetched> {
         .list(&format!("{id}/"), ListMode::Delimited)
         .await
         .map_err(|e| Error::bucket("list", id, e))?;
-    let has = |name: &str| files.iter().any(|f| f.strip_prefix(&format!("{id}/")) == Some(name));
+    let has = |name: &str| {
+        files
+            .iter()
+            .any(|f| f.strip_prefix(&format!("{id}/")) == Some(name))
+    };
     let entry = if has(META_FILENAME) {
         match block::read_meta(bucket, id).await {
             Ok(raw) => match BlockMeta::parse(&raw, &format!("{id}/{META_FILENAME}")) {
@@ -167,7 +171,9 @@ impl Selection {
         st.metas
             .iter()
             .filter(|m| !st.deletion_marks.contains_key(&m.ulid))
-            .filter(|m| self.selects_labels(m) && self.in_time_range(m) && self.is_consistent(m, now_ms))
+            .filter(|m| {
+                self.selects_labels(m) && self.in_time_range(m) && self.is_consistent(m, now_ms)
+            })
             .cloned()
             .collect()
     }
@@ -199,23 +205,54 @@ mod tests {
     async fn fetch_sorts_blocks_partials_corrupt_and_marks() {
         let b = InMemoryBucket::new("m");
         let now = 1_800_000_000_000u64;
-        let ids: Vec<Ulid> = (0..4).map(|i| Ulid::from_parts(now - 10_000_000 + i, 1)).collect();
+        let ids: Vec<Ulid> = (0..4)
+            .map(|i| Ulid::from_parts(now - 10_000_000 + i, 1))
+            .collect();
         for &id in &ids[..2] {
-            b.upload(&format!("{id}/meta.json"), Bytes::from(meta(id, "sidecar", "a").to_json().unwrap()))
-                .await
-                .unwrap();
+            b.upload(
+                &format!("{id}/meta.json"),
+                Bytes::from(meta(id, "sidecar", "a").to_json().unwrap()),
+            )
+            .await
+            .unwrap();
         }
-        b.upload(&format!("{}/index", ids[2]), Bytes::from_static(b"x")).await.unwrap();
-        b.upload(&format!("{}/meta.json", ids[3]), Bytes::from_static(b"{nope")).await.unwrap();
-        write_mark(&b, &DeletionMark { id: ids[0], version: 1, details: None, deletion_time: 5 }).await.unwrap();
+        b.upload(&format!("{}/index", ids[2]), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        b.upload(
+            &format!("{}/meta.json", ids[3]),
+            Bytes::from_static(b"{nope"),
+        )
+        .await
+        .unwrap();
         write_mark(
             &b,
-            &NoCompactMark { id: ids[1], version: 1, details: None, no_compact_time: 5, reason: MarkReason::Manual },
+            &DeletionMark {
+                id: ids[0],
+                version: 1,
+                details: None,
+                deletion_time: 5,
+            },
+        )
+        .await
+        .unwrap();
+        write_mark(
+            &b,
+            &NoCompactMark {
+                id: ids[1],
+                version: 1,
+                details: None,
+                no_compact_time: 5,
+                reason: MarkReason::Manual,
+            },
         )
         .await
         .unwrap();
         let st = fetch(&b).await.unwrap();
-        assert_eq!(st.metas.iter().map(|m| m.ulid).collect::<Vec<_>>(), ids[..2]);
+        assert_eq!(
+            st.metas.iter().map(|m| m.ulid).collect::<Vec<_>>(),
+            ids[..2]
+        );
         assert_eq!(st.partial, vec![ids[2]]);
         assert_eq!(st.corrupt.len(), 1);
         assert_eq!(st.corrupt[0].0, ids[3]);
@@ -230,8 +267,14 @@ mod tests {
         };
         // ids[1] is 10_000 s old: consistent; ids[0] is marked for deletion.
         let picked = sel.filter(&st, now as i64);
-        assert_eq!(picked.iter().map(|m| m.ulid).collect::<Vec<_>>(), vec![ids[1]]);
-        assert!(sel.filter(&st, now as i64 - 9_000_000).is_empty(), "too fresh");
+        assert_eq!(
+            picked.iter().map(|m| m.ulid).collect::<Vec<_>>(),
+            vec![ids[1]]
+        );
+        assert!(
+            sel.filter(&st, now as i64 - 9_000_000).is_empty(),
+            "too fresh"
+        );
     }
 
     #[test]
@@ -239,7 +282,11 @@ mod tests {
         let now = 1_800_000_000_000i64;
         let fresh = Ulid::from_parts(now as u64 - 1000, 1);
         let sel = Selection {
-            relabel: RelabelConfig::parse("- action: keep\n  source_labels: [cluster]\n  regex: eu.*\n", "t").unwrap(),
+            relabel: RelabelConfig::parse(
+                "- action: keep\n  source_labels: [cluster]\n  regex: eu.*\n",
+                "t",
+            )
+            .unwrap(),
             min_time: 7_200_000,
             max_time: i64::MAX,
             consistency_delay: Duration::from_secs(1800),
@@ -248,7 +295,10 @@ mod tests {
         assert!(sel.is_consistent(&meta(fresh, "compactor", "eu1"), now));
         assert!(sel.selects_labels(&meta(fresh, "x", "eu1")));
         assert!(!sel.selects_labels(&meta(fresh, "x", "us1")));
-        assert!(!sel.in_time_range(&meta(fresh, "x", "eu1")), "block ends at min-time");
+        assert!(
+            !sel.in_time_range(&meta(fresh, "x", "eu1")),
+            "block ends at min-time"
+        );
         let mut m = meta(fresh, "x", "eu1");
         m.max_time = 7_200_001;
         assert!(sel.in_time_range(&m));

@@ -7,7 +7,9 @@ const M5: i64 = 300_000;
 const H1: i64 = 3_600_000;
 
 /// A counter with resets and a noisy gauge, 15s apart, with one gap.
-fn raw_series(hours: i64) -> (Vec<(i64, f64)>, Vec<(i64, f64)>) {
+type Series = Vec<(i64, f64)>;
+
+fn raw_series(hours: i64) -> (Series, Series) {
     let mut counter = Vec::new();
     let mut gauge = Vec::new();
     let mut c = 100.0;
@@ -53,25 +55,52 @@ fn check_against_raw(raw: &[(i64, f64)], chunks: &[EncodedChunk], r: i64, is_cou
     let mut total = 0usize;
     for c in chunks {
         assert_eq!(c.encoding, Encoding::Aggr);
-        let (count, sum, min, max, counter) = (sub(c, COUNT), sub(c, SUM), sub(c, MIN), sub(c, MAX), sub(c, COUNTER));
+        let (count, sum, min, max, counter) = (
+            sub(c, COUNT),
+            sub(c, SUM),
+            sub(c, MIN),
+            sub(c, MAX),
+            sub(c, COUNTER),
+        );
         assert_eq!(count.len(), sum.len());
         assert_eq!(count.len(), min.len());
         assert_eq!(count.len(), max.len());
-        assert_eq!(counter.len(), count.len() + 2, "counter holds first and last raw values too");
-        assert_eq!((c.min_time, c.max_time), (count[0].0, count[count.len() - 1].0));
+        assert_eq!(
+            counter.len(),
+            count.len() + 2,
+            "counter holds first and last raw values too"
+        );
+        assert_eq!(
+            (c.min_time, c.max_time),
+            (count[0].0, count[count.len() - 1].0)
+        );
         for k in 0..count.len() {
             let t = count[k].0;
             assert!(t > prev_t);
             // Output timestamps are window ends, or the last raw sample when clipped.
-            assert!(t == window_end(t, r) || raw.iter().any(|s| s.0 == t), "t={t}");
-            let in_window: Vec<f64> = raw.iter().filter(|s| s.0 > prev_t && s.0 <= t).map(|s| s.1).collect();
+            assert!(
+                t == window_end(t, r) || raw.iter().any(|s| s.0 == t),
+                "t={t}"
+            );
+            let in_window: Vec<f64> = raw
+                .iter()
+                .filter(|s| s.0 > prev_t && s.0 <= t)
+                .map(|s| s.1)
+                .collect();
             assert!(!in_window.is_empty());
             assert!(in_window.len() as i64 <= r / 1000, "one window at most");
             assert_eq!(count[k].1, in_window.len() as f64, "count at {t}");
             let s: f64 = in_window.iter().sum();
-            assert!((sum[k].1 - s).abs() <= 1e-9 * s.abs().max(1.0), "sum at {t}: {} vs {s}", sum[k].1);
+            assert!(
+                (sum[k].1 - s).abs() <= 1e-9 * s.abs().max(1.0),
+                "sum at {t}: {} vs {s}",
+                sum[k].1
+            );
             assert_eq!(min[k].1, in_window.iter().copied().fold(f64::MAX, f64::min));
-            assert_eq!(max[k].1, in_window.iter().copied().fold(-f64::MAX, f64::max));
+            assert_eq!(
+                max[k].1,
+                in_window.iter().copied().fold(-f64::MAX, f64::max)
+            );
             total += in_window.len();
             prev_t = t;
         }
@@ -89,10 +118,14 @@ fn check_against_raw(raw: &[(i64, f64)], chunks: &[EncodedChunk], r: i64, is_cou
         }
         let (lt, lv) = counter[counter.len() - 1];
         assert_eq!(lt, count[count.len() - 1].0);
-        let last_raw = raw.iter().filter(|s| s.0 <= lt).last().unwrap();
+        let last_raw = raw.iter().rfind(|s| s.0 <= lt).unwrap();
         assert_eq!(lv, last_raw.1);
     }
-    assert_eq!(total, raw.len(), "every raw sample is in exactly one window");
+    assert_eq!(
+        total,
+        raw.len(),
+        "every raw sample is in exactly one window"
+    );
 }
 
 #[test]
@@ -140,7 +173,12 @@ fn five_minute_to_1h_aggregates_match_independent_computation() {
 
 #[test]
 fn stale_markers_and_nans_are_skipped() {
-    let raw = vec![(1000, 1.0), (2000, aeon_model::stale_nan()), (3000, f64::NAN), (4000, 3.0)];
+    let raw = vec![
+        (1000, 1.0),
+        (2000, aeon_model::stale_nan()),
+        (3000, f64::NAN),
+        (4000, 3.0),
+    ];
     let c = downsample_raw(&raw, M5);
     assert_eq!(c.len(), 1);
     assert_eq!(sub(&c[0], COUNT), vec![(4000, 2.0)]);
@@ -164,8 +202,10 @@ fn local_blocks_downsample_to_5m_then_1h() {
         },
     )
     .unwrap();
-    w.add_float_series(Labels::from_pairs(&[("__name__", "a_total")]), &counter).unwrap();
-    w.add_float_series(Labels::from_pairs(&[("__name__", "b")]), &gauge).unwrap();
+    w.add_float_series(Labels::from_pairs(&[("__name__", "a_total")]), &counter)
+        .unwrap();
+    w.add_float_series(Labels::from_pairs(&[("__name__", "b")]), &gauge)
+        .unwrap();
     let (raw_meta, raw_dir) = w.finish().unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -175,7 +215,10 @@ fn local_blocks_downsample_to_5m_then_1h() {
     assert_eq!(t.downsample.resolution, M5);
     assert_eq!(t.labels["cluster"], "eu1");
     assert_eq!(t.source, "compactor");
-    assert_eq!((m5.min_time, m5.max_time), (raw_meta.min_time, raw_meta.max_time));
+    assert_eq!(
+        (m5.min_time, m5.max_time),
+        (raw_meta.min_time, raw_meta.max_time)
+    );
     assert_eq!(m5.compaction.sources, raw_meta.compaction.sources);
     assert_eq!(m5.stats.num_series, 2);
     let b5 = BlockReader::open(&m5_dir).unwrap();
@@ -184,16 +227,28 @@ fn local_blocks_downsample_to_5m_then_1h() {
     for m in &series[0].chunks {
         let c = b5.chunk(m).unwrap();
         assert_eq!(c.encoding, Encoding::Aggr);
-        chunks.push(EncodedChunk { min_time: m.min_time, max_time: m.max_time, encoding: c.encoding, data: c.data.to_vec() });
+        chunks.push(EncodedChunk {
+            min_time: m.min_time,
+            max_time: m.max_time,
+            encoding: c.encoding,
+            data: c.data.to_vec(),
+        });
     }
     check_against_raw(&counter, &chunks, M5, true);
-    assert_eq!(m5.stats.num_samples, chunks.iter().map(|c| aggr_num_samples(&c.data)).sum::<u64>() + {
-        let mut n = 0;
-        for m in &series[1].chunks {
-            n += aggr_num_samples(&b5.chunk(m).unwrap().data);
-        }
-        n
-    });
+    assert_eq!(
+        m5.stats.num_samples,
+        chunks
+            .iter()
+            .map(|c| aggr_num_samples(&c.data))
+            .sum::<u64>()
+            + {
+                let mut n = 0;
+                for m in &series[1].chunks {
+                    n += aggr_num_samples(&b5.chunk(m).unwrap().data);
+                }
+                n
+            }
+    );
     let (h1, h1_dir) = downsample_local(&b5, H1, &out).unwrap();
     assert_eq!(h1.thanos.as_ref().unwrap().downsample.resolution, H1);
     let bh = BlockReader::open(&h1_dir).unwrap();
@@ -203,7 +258,12 @@ fn local_blocks_downsample_to_5m_then_1h() {
         .iter()
         .map(|m| {
             let c = bh.chunk(m).unwrap();
-            EncodedChunk { min_time: m.min_time, max_time: m.max_time, encoding: c.encoding, data: c.data.to_vec() }
+            EncodedChunk {
+                min_time: m.min_time,
+                max_time: m.max_time,
+                encoding: c.encoding,
+                data: c.data.to_vec(),
+            }
         })
         .collect();
     check_against_raw(&gauge, &chunks, H1, false);

@@ -44,12 +44,17 @@ fn plan(blocks: &[BlockMeta]) -> GroupPlan {
 fn empty_and_single_blocks_plan_nothing() {
     assert_eq!(plan(&[]), GroupPlan::Nothing);
     assert_eq!(plan(&[meta(1, 0, 2 * H)]), GroupPlan::Nothing);
-    assert_eq!(plan(&[meta(1, 0, 2 * H), meta(2, 2 * H, 4 * H)]), GroupPlan::Nothing);
+    assert_eq!(
+        plan(&[meta(1, 0, 2 * H), meta(2, 2 * H, 4 * H)]),
+        GroupPlan::Nothing
+    );
 }
 
 #[test]
 fn four_2h_blocks_wait_for_the_window_to_close() {
-    let b: Vec<BlockMeta> = (0..4).map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H)).collect();
+    let b: Vec<BlockMeta> = (0..4)
+        .map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H))
+        .collect();
     // The 8h window [0, 8h) holds all four, but the last one is the most recent
     // block and is left out, so the three left neither fill the window nor end
     // before the most recent block.
@@ -75,7 +80,9 @@ fn windows_before_the_most_recent_block_are_compacted_even_with_gaps() {
 #[test]
 fn bigger_ranges_follow_once_smaller_windows_are_done() {
     // Six 8h blocks fill the 2d window [0, 48h); a newer 2h block follows.
-    let mut b: Vec<BlockMeta> = (0..6).map(|i| meta(i, i as i64 * 8 * H, (i as i64 + 1) * 8 * H)).collect();
+    let mut b: Vec<BlockMeta> = (0..6)
+        .map(|i| meta(i, i as i64 * 8 * H, (i as i64 + 1) * 8 * H))
+        .collect();
     b.push(meta(9, 48 * H, 50 * H));
     assert_eq!(ids(&plan(&b)), (0..6).map(id).collect::<Vec<_>>());
     // A 2d block followed by 2h blocks in the next 8h window: compact those
@@ -91,14 +98,22 @@ fn bigger_ranges_follow_once_smaller_windows_are_done() {
     assert_eq!(ids(&plan(&b)), vec![id(2), id(3)]);
     // Fourteen-day blocks are never merged further.
     let d14 = 336 * H;
-    let b = vec![meta(1, 0, d14), meta(2, d14, 2 * d14), meta(3, 2 * d14, 3 * d14)];
+    let b = vec![
+        meta(1, 0, d14),
+        meta(2, d14, 2 * d14),
+        meta(3, 2 * d14, 3 * d14),
+    ];
     assert_eq!(plan(&b), GroupPlan::Nothing);
 }
 
 #[test]
 fn windows_are_aligned_to_the_epoch() {
     // Blocks [6h,8h) and [8h,10h) straddle the 8h boundary: never together.
-    let b = vec![meta(1, 6 * H, 8 * H), meta(2, 8 * H, 10 * H), meta(3, 20 * H, 22 * H)];
+    let b = vec![
+        meta(1, 6 * H, 8 * H),
+        meta(2, 8 * H, 10 * H),
+        meta(3, 20 * H, 22 * H),
+    ];
     assert_eq!(plan(&b), GroupPlan::Nothing);
     let m = [meta(1, -2 * H, 0), meta(2, 0, 2 * H)];
     let refs: Vec<&BlockMeta> = m.iter().collect();
@@ -111,18 +126,25 @@ fn windows_are_aligned_to_the_epoch() {
 
 #[test]
 fn no_compact_marks_split_a_window_without_gaps() {
-    let mut b: Vec<BlockMeta> = (0..4).map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H)).collect();
+    let mut b: Vec<BlockMeta> = (0..4)
+        .map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H))
+        .collect();
     b.push(meta(9, 8 * H, 10 * H));
     let excluded: HashSet<Ulid> = [id(1)].into();
     let p = plan_group(&b, &excluded, false, &DEFAULT_RANGES);
     assert_eq!(ids(&p), vec![id(2), id(3)]);
     let excluded: HashSet<Ulid> = [id(0), id(2)].into();
-    assert_eq!(plan_group(&b, &excluded, false, &DEFAULT_RANGES), GroupPlan::Nothing);
+    assert_eq!(
+        plan_group(&b, &excluded, false, &DEFAULT_RANGES),
+        GroupPlan::Nothing
+    );
 }
 
 #[test]
 fn failed_compactions_block_their_window() {
-    let mut b: Vec<BlockMeta> = (0..4).map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H)).collect();
+    let mut b: Vec<BlockMeta> = (0..4)
+        .map(|i| meta(i, i as i64 * 2 * H, (i as i64 + 1) * 2 * H))
+        .collect();
     b.push(meta(9, 8 * H, 10 * H));
     b[1].compaction.failed = true;
     assert_eq!(plan(&b), GroupPlan::Nothing);
@@ -139,15 +161,25 @@ fn overlaps_are_quarantined_or_merged_vertically() {
     ];
     let p = plan(&b);
     assert!(matches!(p, GroupPlan::Quarantine(_)));
-    assert_eq!(ids(&p), vec![id(1), id(2), id(3)], "first overlapping run only");
+    assert_eq!(
+        ids(&p),
+        vec![id(1), id(2), id(3)],
+        "first overlapping run only"
+    );
     let p = plan_group(&b, &HashSet::new(), true, &DEFAULT_RANGES);
     assert!(matches!(p, GroupPlan::Compact(_)));
     assert_eq!(ids(&p), vec![id(1), id(2), id(3)]);
     // Once quarantined, the next overlap is found, then normal planning resumes.
     let ex: HashSet<Ulid> = [id(1), id(2), id(3)].into();
-    assert_eq!(ids(&plan_group(&b, &ex, false, &DEFAULT_RANGES)), vec![id(4), id(5)]);
+    assert_eq!(
+        ids(&plan_group(&b, &ex, false, &DEFAULT_RANGES)),
+        vec![id(4), id(5)]
+    );
     let ex: HashSet<Ulid> = [id(1), id(2), id(3), id(4), id(5)].into();
-    assert_eq!(plan_group(&b, &ex, false, &DEFAULT_RANGES), GroupPlan::Nothing);
+    assert_eq!(
+        plan_group(&b, &ex, false, &DEFAULT_RANGES),
+        GroupPlan::Nothing
+    );
 }
 
 #[test]
@@ -155,7 +187,11 @@ fn groups_by_labels_and_resolution_ignoring_replica_labels() {
     let mut a = meta(1, 0, 2 * H);
     let mut b = meta(2, 0, 2 * H);
     for (m, r) in [(&mut a, "0"), (&mut b, "1")] {
-        m.thanos.as_mut().unwrap().labels.insert("replica".into(), r.into());
+        m.thanos
+            .as_mut()
+            .unwrap()
+            .labels
+            .insert("replica".into(), r.into());
     }
     let c = with_res(meta(3, 0, 48 * H), RES_5M);
     let metas = vec![a, b, c];
@@ -168,7 +204,10 @@ fn groups_by_labels_and_resolution_ignoring_replica_labels() {
     assert_eq!(raw.labels, Labels::from_pairs(&[("cluster", "eu1")]));
     assert_eq!(
         raw.key,
-        format!("0@{}", Labels::from_pairs(&[("cluster", "eu1")]).stable_hash())
+        format!(
+            "0@{}",
+            Labels::from_pairs(&[("cluster", "eu1")]).stable_hash()
+        )
     );
     assert!(g.iter().any(|g| g.key.starts_with("300000@")));
 }
@@ -186,7 +225,10 @@ fn downsampling_plan_follows_ranges_and_existing_outputs() {
     let h1 = with_res(meta(7, 0, 336 * H), RES_1H);
     let metas = vec![raw2d, raw1d, raw2d_done, ds_done, m14, m9, h1];
     let jobs = plan_downsample(&metas, &HashSet::new());
-    let got: Vec<(Ulid, i64)> = jobs.iter().map(|j| (j.block.ulid, j.target_resolution)).collect();
+    let got: Vec<(Ulid, i64)> = jobs
+        .iter()
+        .map(|j| (j.block.ulid, j.target_resolution))
+        .collect();
     assert_eq!(got, vec![(id(1), RES_5M), (id(5), RES_1H)]);
     let skip: HashSet<Ulid> = [id(1)].into();
     assert_eq!(plan_downsample(&metas, &skip).len(), 1);
@@ -203,7 +245,10 @@ fn retention_applies_per_resolution() {
     let metas = vec![old_raw, young_raw, old_5m, old_1h];
     let d = |days: u64| Duration::from_secs(days * 86400);
     assert_eq!(plan_retention(&metas, [d(1), d(0), d(0)], now), vec![id(1)]);
-    assert_eq!(plan_retention(&metas, [d(0), d(5), d(365)], now), vec![id(3)]);
+    assert_eq!(
+        plan_retention(&metas, [d(0), d(5), d(365)], now),
+        vec![id(3)]
+    );
     assert!(plan_retention(&metas, [d(0); 3], now).is_empty());
     // Exactly at the boundary the block is kept (`now > maxTime + retention`).
     let edge = meta(5, now - 2 * day, now - day);
@@ -214,13 +259,25 @@ fn retention_applies_per_resolution() {
 fn delete_delay_and_aborted_partials() {
     let now = 1_800_000_000_000;
     assert!(past_delete_delay(1_800_000_000, Duration::ZERO, now));
-    assert!(!past_delete_delay(1_800_000_000, Duration::from_secs(1), now));
-    assert!(past_delete_delay(1_800_000_000 - 3600, Duration::from_secs(3600), now));
+    assert!(!past_delete_delay(
+        1_800_000_000,
+        Duration::from_secs(1),
+        now
+    ));
+    assert!(past_delete_delay(
+        1_800_000_000 - 3600,
+        Duration::from_secs(3600),
+        now
+    ));
     let young = Ulid::from_parts((now - 47 * H) as u64, 1);
     let old = Ulid::from_parts((now - 49 * H) as u64, 1);
     assert!(!is_aborted_partial(young, Duration::from_secs(1800), now));
     assert!(is_aborted_partial(old, Duration::from_secs(1800), now));
-    assert!(!is_aborted_partial(old, Duration::from_secs(50 * 3600), now));
+    assert!(!is_aborted_partial(
+        old,
+        Duration::from_secs(50 * 3600),
+        now
+    ));
 }
 
 #[test]

@@ -1,0 +1,123 @@
+//! The `aeon compact` service: admin HTTP (`/metrics`, `/-/healthy`,
+//! `/-/ready`), one iteration or a loop with `--wait`, cleanup every
+//! `--compact.cleanup-interval` while waiting, graceful shutdown.
+
+use std::sync::Arc;
+
+use aeon_common::admin::{self, Readiness};
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::compactor::{Compactor, Config, IterationReport};
+use crate::metrics::Metrics;
+use crate::tools::open_bucket;
+use crate::{Args, Error, Result};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn log_report(r: &IterationReport) {
+    tracing::info!(
+        compactions = r.compactions,
+        compacted_blocks = r.compacted_blocks.len(),
+        quarantined = r.quarantined.len(),
+        downsampled = r.downsampled.len(),
+        garbage_collected = r.garbage_collected.len(),
+        retention_marked = r.retention_marked.len(),
+        partial_marked = r.partial_marked.len(),
+        deleted = r.deleted.len(),
+        failures = r.failures.len(),
+        "compactor iteration done"
+    );
+    for f in &r.failures {
+        tracing::warn!(failure = %f, "skipped in this iteration; retried next time");
+    }
+}
+
+/// Runs the compactor until done (without `--wait`) or until `shutdown`.
+pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
+    // Validate everything before serving.
+    Config::from_args(&args, now_ms())?;
+    let mut registry = Registry::default();
+    let metrics = Metrics::new(&mut registry);
+    let bucket = open_bucket(
+        args.objstore_config.as_deref(),
+        args.objstore_config_file.as_deref(),
+        &mut registry,
+    )
+    .await?;
+    tokio::fs::create_dir_all(&args.data_dir)
+        .await
+        .map_err(|e| Error::io(&args.data_dir, e))?;
+    let ready = Readiness::new("first iteration not started");
+    let listener = admin::bind(&args.http_address).await?;
+    let http_stop = shutdown.child_token();
+    let http = tokio::spawn(admin::serve(
+        listener,
+        admin::router(Arc::new(registry), ready.clone()),
+        http_stop.clone(),
+    ));
+    ready.set_ready();
+    let result = main_loop(&args, bucket, metrics, &shutdown).await;
+    http_stop.cancel();
+    match http.await {
+        Ok(r) => r?,
+        Err(e) => return Err(Error::Task(e.to_string())),
+    }
+    result
+}
+
+async fn main_loop(
+    args: &Args,
+    bucket: Arc<dyn aeon_objstore::Bucket>,
+    metrics: Metrics,
+    shutdown: &CancellationToken,
+) -> Result<()> {
+    loop {
+        let compactor = Compactor::new(
+            bucket.clone(),
+            Config::from_args(args, now_ms())?,
+            metrics.clone(),
+        );
+        let res = tokio::select! {
+            r = compactor.run_once(now_ms()) => r,
+            () = shutdown.cancelled() => {
+                tracing::info!("shutdown during an iteration; the bucket stays consistent (uploads end with meta.json)");
+                return Ok(());
+            }
+        };
+        match res {
+            Ok(rep) => log_report(&rep),
+            Err(e) => {
+                metrics.iteration_failures.inc();
+                if !args.wait {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "compactor iteration failed; retrying after the wait interval");
+            }
+        }
+        if !args.wait {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + args.wait_interval.0;
+        let cleanup_every = args
+            .cleanup_interval
+            .0
+            .max(std::time::Duration::from_secs(1));
+        loop {
+            let next = (tokio::time::Instant::now() + cleanup_every).min(deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            let mut rep = IterationReport::default();
+            if let Err(e) = compactor.cleanup(now_ms(), &mut rep).await {
+                tracing::warn!(error = %e, "cleanup failed");
+            }
+        }
+    }
+}
