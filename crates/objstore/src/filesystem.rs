@@ -160,18 +160,31 @@ impl Inner {
         fill: impl FnOnce(&mut fs::File) -> std::io::Result<u64>,
     ) -> Result<u64> {
         let op = Operation::Upload;
-        let path = self.prepare_parent(op, key)?;
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::backend(
-                op,
-                &self.name,
-                key,
-                "a directory exists at this key",
-            ));
-        }
-        let tmp = temp_sibling(&path);
+        let write_err = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Error::auth(op, &self.name, key, e),
+            _ => Error::backend(op, &self.name, key, e),
+        };
+        // A concurrent delete may prune the freshly created parent before the temporary file
+        // exists in it; create the directories again in that case.
+        let mut attempt = 0;
+        let (path, tmp, mut file) = loop {
+            let path = self.prepare_parent(op, key)?;
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                return Err(Error::backend(
+                    op,
+                    &self.name,
+                    key,
+                    "a directory exists at this key",
+                ));
+            }
+            let tmp = temp_sibling(&path);
+            match fs::File::create_new(&tmp) {
+                Ok(f) => break (path, tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => attempt += 1,
+                Err(e) => return Err(write_err(e)),
+            }
+        };
         let result = (|| {
-            let mut file = fs::File::create_new(&tmp)?;
             let n = fill(&mut file)?;
             file.flush()?;
             file.sync_all()?;
@@ -181,7 +194,7 @@ impl Inner {
         })();
         result.map_err(|e: std::io::Error| {
             let _ = fs::remove_file(&tmp);
-            self.io_error(op, key, e)
+            write_err(e)
         })
     }
 
@@ -518,6 +531,24 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uploads_survive_concurrent_pruning_deletes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = FilesystemBucket::new(tmp.path()).unwrap();
+        for i in 0..200 {
+            let (b1, b2) = (b.clone(), b.clone());
+            let up =
+                tokio::spawn(async move { b1.upload("race/d/a", Bytes::from(vec![1u8; i])).await });
+            let del = tokio::spawn(async move { b2.delete("race/d/b").await });
+            b.upload("race/d/b", Bytes::from_static(b"b"))
+                .await
+                .unwrap();
+            up.await.unwrap().unwrap();
+            del.await.unwrap().unwrap();
+            b.delete("race/d/a").await.unwrap();
+        }
     }
 
     #[tokio::test]
