@@ -111,11 +111,13 @@ pub struct PromOptions<'a> {
     pub extra_flags: Vec<String>,
     /// Port to listen on (None = a free one).
     pub port: Option<u16>,
+    /// OpenMetrics to backfill instead of [`openmetrics`] (with_blocks).
+    pub data: Option<String>,
 }
 
 impl Default for PromOptions<'_> {
     fn default() -> Self {
-        Self { ext: EXT, with_blocks: true, extra_flags: vec![], port: None }
+        Self { ext: EXT, with_blocks: true, extra_flags: vec![], port: None, data: None }
     }
 }
 
@@ -128,7 +130,7 @@ pub async fn start_prometheus(opts: PromOptions<'_>) -> Prom {
     let start_ms = data_start();
     if opts.with_blocks {
         let om = tmp.path().join("in.om");
-        std::fs::write(&om, openmetrics(start_ms)).unwrap();
+        std::fs::write(&om, opts.data.clone().unwrap_or_else(|| openmetrics(start_ms))).unwrap();
         let out = Command::new(peers_bin("promtool"))
             .args(["tsdb", "create-blocks-from", "openmetrics"])
             .arg(&om)

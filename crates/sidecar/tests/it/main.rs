@@ -7,3 +7,4 @@ mod common;
 mod store;
 mod shipper;
 mod service;
+mod acceptance;
