@@ -193,6 +193,14 @@ struct Merger {
 impl Merger {
     /// Reads the next head of every input in `to_fill`, concurrently.
     async fn fill(&mut self) {
+        if self.to_fill.len() == 1 {
+            // Fast path: one input to read, no join machinery.
+            let idx = self.to_fill[0];
+            self.to_fill.clear();
+            let (side, res) = self.inputs[idx].next_series(&self.strip).await;
+            self.absorb(idx, side, res);
+            return;
+        }
         if self.to_fill.is_empty() {
             return;
         }
@@ -210,16 +218,20 @@ impl Merger {
             .map(|(i, input)| async move { (i, input.next_series(strip).await) });
         let results = futures::future::join_all(reads).await;
         for (idx, (side, res)) in results {
-            self.out.extend(side.into_iter().map(Ok));
-            match res {
-                Ok(Some(series)) => self.heap.push(Entry { series, idx }),
-                Ok(None) => {}
-                Err(e) => {
-                    if !self.failed {
-                        self.out.push_back(Err(e));
-                    }
-                    self.failed = true;
+            self.absorb(idx, side, res);
+        }
+    }
+
+    fn absorb(&mut self, idx: usize, side: Vec<SeriesResponse>, res: Result<Option<Series>>) {
+        self.out.extend(side.into_iter().map(Ok));
+        match res {
+            Ok(Some(series)) => self.heap.push(Entry { series, idx }),
+            Ok(None) => {}
+            Err(e) => {
+                if !self.failed {
+                    self.out.push_back(Err(e));
                 }
+                self.failed = true;
             }
         }
     }
