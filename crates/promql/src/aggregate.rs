@@ -147,7 +147,10 @@ pub(crate) fn aggregate(
             let mut counts: HashMap<Labels, f64> = HashMap::new();
             for s in &input {
                 let mut b = group_labels(&s.metric, grouping, without).builder();
-                b.set(label.clone(), format_float(s.f));
+                match &s.h {
+                    Some(h) => b.set(label.clone(), h.go_string()),
+                    None => b.set(label.clone(), format_float(s.f)),
+                };
                 let l = b.build();
                 let c = counts.entry(l.clone()).or_insert_with(|| {
                     order.push(l);

@@ -650,3 +650,64 @@ mod tests {
         assert_eq!(a.positive.get(&1), Some(&4.0));
     }
 }
+
+/// Formats like Go's `%g` (shortest representation).
+pub fn go_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let e = format!("{v:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{v}")
+    }
+}
+
+impl FloatHistogram {
+    /// Go's `FloatHistogram.String()`, e.g. `{count:20, sum:10, [-2,-1):2, (0.5,1]:1}`.
+    pub fn go_string(&self) -> String {
+        let mut out = format!("{{count:{}, sum:{}", go_g(self.count), go_g(self.sum));
+        for b in self.all_buckets() {
+            if b.count == 0.0 {
+                continue;
+            }
+            let zero = !self.uses_custom_buckets()
+                && b.lower <= 0.0
+                && b.upper >= 0.0
+                && b.lower != b.upper;
+            let (open, close) = if zero {
+                ('[', ']')
+            } else if b.upper <= 0.0 && !self.uses_custom_buckets() {
+                ('[', ')')
+            } else {
+                ('(', ']')
+            };
+            out.push_str(&format!(
+                ", {open}{},{}{close}:{}",
+                go_g(b.lower),
+                go_g(b.upper),
+                go_g(b.count)
+            ));
+        }
+        out.push('}');
+        out
+    }
+}
