@@ -635,22 +635,6 @@ pub fn histogram_variance(h: &FloatHistogram) -> f64 {
     (var + c) / h.count
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantile_of_simple_histogram() {
-        let h = FloatHistogram::parse_notation("schema:0 sum:5 count:4 buckets:[1 2 1]").unwrap();
-        assert!((histogram_quantile(0.5, &h) - std::f64::consts::SQRT_2).abs() < 1e-12);
-        assert_eq!(histogram_fraction(1.0, 2.0, &h), 0.5);
-        let mut a = h.clone();
-        a.add(&h).unwrap();
-        assert_eq!(a.count, 8.0);
-        assert_eq!(a.positive.get(&1), Some(&4.0));
-    }
-}
-
 /// Formats like Go's `%g` (shortest representation).
 pub fn go_g(v: f64) -> String {
     if v.is_nan() {
@@ -709,5 +693,21 @@ impl FloatHistogram {
         }
         out.push('}');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_of_simple_histogram() {
+        let h = FloatHistogram::parse_notation("schema:0 sum:5 count:4 buckets:[1 2 1]").unwrap();
+        assert!((histogram_quantile(0.5, &h) - std::f64::consts::SQRT_2).abs() < 1e-12);
+        assert_eq!(histogram_fraction(1.0, 2.0, &h), 0.5);
+        let mut a = h.clone();
+        a.add(&h).unwrap();
+        assert_eq!(a.count, 8.0);
+        assert_eq!(a.positive.get(&1), Some(&4.0));
     }
 }
