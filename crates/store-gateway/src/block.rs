@@ -12,7 +12,7 @@ use aeon_model::{Label, Labels, Matcher};
 use aeon_objstore::Bucket;
 use aeon_storeapi::pb::thanos::{self, AggrChunk, Chunk, chunk::Encoding as WireEnc};
 use aeon_storeapi::{ShardMatcher, convert};
-use aeon_tsdb_block::chunkenc::Encoding;
+use aeon_tsdb_block::chunkenc::{AggrChunk as AggrView, Encoding};
 use aeon_tsdb_block::chunks::{SEGMENT_HEADER_SIZE, segment_file_name};
 use aeon_tsdb_block::index::FORMAT_V1;
 use aeon_tsdb_block::varint::{crc32, uvarint};
@@ -551,11 +551,11 @@ impl Block {
             c.raw = Some(wire(enc, data.clone())?);
             return Ok(c);
         }
-        let subs = split_aggr_chunk(data).map_err(|reason| {
+        let subs = AggrView::new(data).all().map_err(|e| {
             Error::block(
                 self.id,
                 "decoding aggregate chunk",
-                format!("chunk {:#x}: {reason}", m.r#ref),
+                format!("chunk {:#x}: {e}", m.r#ref),
             )
         })?;
         // No aggregates asked: return all that are present.
@@ -572,7 +572,7 @@ impl Block {
             else {
                 continue; // RAW asked of a downsampled block: nothing to add.
             };
-            let Some((e, d)) = subs[idx].clone() else {
+            let Some((e, d)) = subs[idx] else {
                 if aggrs.is_empty() {
                     continue;
                 }
@@ -585,7 +585,7 @@ impl Block {
                     ),
                 ));
             };
-            let ch = Some(wire(e, d)?);
+            let ch = Some(wire(e, data.slice_ref(d))?);
             match idx {
                 0 => c.count = ch,
                 1 => c.sum = ch,
@@ -834,36 +834,6 @@ fn parse_chunk(b: &[u8], whole: &Bytes, rel: usize) -> ParsedChunk {
     )
 }
 
-/// Splits a Thanos aggregate chunk (encoding 0xFF) into its five sub-chunks
-/// count, sum, min, max, counter: each `uvarint len` then, if `len > 0`,
-/// `encoding byte | data[len]`.
-///
-/// TODO(lead): move to aeon-tsdb-block's chunkenc (the compactor writes these).
-pub fn split_aggr_chunk(
-    data: &Bytes,
-) -> std::result::Result<[Option<(Encoding, Bytes)>; 5], String> {
-    let mut out: [Option<(Encoding, Bytes)>; 5] = Default::default();
-    let mut pos = 0usize;
-    for (i, slot) in out.iter_mut().enumerate() {
-        let (len, n) = uvarint(data.get(pos..).unwrap_or_default())
-            .ok_or_else(|| format!("invalid length of {} sub-chunk", AGGR_NAMES[i]))?;
-        pos += n;
-        if len == 0 {
-            continue;
-        }
-        let len = usize::try_from(len).map_err(|_| "sub-chunk too long".to_string())?;
-        if pos + 1 + len > data.len() {
-            return Err(format!("{} sub-chunk runs past the chunk", AGGR_NAMES[i]));
-        }
-        *slot = Some((
-            Encoding::from_byte(data[pos]),
-            data.slice(pos + 1..pos + 1 + len),
-        ));
-        pos += 1 + len;
-    }
-    Ok(out)
-}
-
 async fn persist(path: &Path, data: &[u8]) -> Result<()> {
     let io = |operation, source| Error::Local {
         path: path.to_path_buf(),
@@ -888,40 +858,6 @@ async fn persist(path: &Path, data: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use aeon_tsdb_block::varint::put_uvarint;
-
-    #[test]
-    fn aggr_chunk_split() {
-        let mut b = Vec::new();
-        for (i, sub) in [
-            Some(b"cnt".as_slice()),
-            Some(b"sum!"),
-            None,
-            Some(b"x"),
-            None,
-        ]
-        .iter()
-        .enumerate()
-        {
-            match sub {
-                Some(d) => {
-                    put_uvarint(&mut b, d.len() as u64);
-                    b.push(if i == 3 { 3 } else { 1 });
-                    b.extend_from_slice(d);
-                }
-                None => put_uvarint(&mut b, 0),
-            }
-        }
-        let s = split_aggr_chunk(&Bytes::from(b.clone())).unwrap();
-        assert_eq!(s[0], Some((Encoding::Xor, Bytes::from_static(b"cnt"))));
-        assert_eq!(s[1], Some((Encoding::Xor, Bytes::from_static(b"sum!"))));
-        assert_eq!(s[2], None);
-        assert_eq!(
-            s[3],
-            Some((Encoding::FloatHistogram, Bytes::from_static(b"x")))
-        );
-        assert_eq!(s[4], None);
-        assert!(split_aggr_chunk(&Bytes::from(b[..6].to_vec())).is_err());
-    }
 
     #[test]
     fn chunk_parse_checks_crc_and_length() {
