@@ -112,6 +112,7 @@ impl StoreClient {
             .http2_keep_alive_interval(opts.keepalive_interval)
             .keep_alive_timeout(opts.keepalive_timeout)
             .keep_alive_while_idle(true)
+            .http2_adaptive_window(true)
             .tcp_nodelay(true))
     }
 

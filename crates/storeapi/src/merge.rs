@@ -540,7 +540,7 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(96))]
             #[test]
-            fn merged_is_sorted_complete_deduplicated(stores in proptest::collection::vec(store(), 0..8)) {
+            fn merged_is_sorted_complete_deduplicated(stores in proptest::collection::vec(store(), 0..8), with_replica in any::<bool>()) {
                 let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
                 let mut expect: BTreeMap<u8, BTreeSet<u8>> = BTreeMap::new();
                 let mut want_warnings = 0;
@@ -556,8 +556,13 @@ mod tests {
                         let mut frames: Vec<Vec<u8>> = cids.chunks(per).map(|c| c.to_vec()).collect();
                         if frames.is_empty() { frames.push(vec![]); }
                         for f in frames {
+                            let mut labels = labels_of(*id);
+                            if with_replica {
+                                // A per-store replica label, sorted last; the merge strips it.
+                                labels.push(Label::new("replica", format!("{}", inputs.len())));
+                            }
                             items.push(Ok(SeriesResponse::series(Series {
-                                labels: labels_of(*id),
+                                labels,
                                 chunks: f.into_iter().map(mk_chunk).collect(),
                             })));
                         }
@@ -568,7 +573,8 @@ mod tests {
                     }
                     inputs.push(stream(items));
                 }
-                let (got, warns) = rt.block_on(collect_series(merge_series(inputs, MergeOptions::default()))).unwrap();
+                let opts = MergeOptions { without_replica_labels: if with_replica { vec!["replica".into()] } else { vec![] } };
+                let (got, warns) = rt.block_on(collect_series(merge_series(inputs, opts))).unwrap();
                 check_sorted(&got).unwrap();
                 prop_assert_eq!(warns.len(), want_warnings);
                 let mut expect_sorted: Vec<(u8, BTreeSet<u8>)> = expect.into_iter().collect();

@@ -119,6 +119,9 @@ impl StoreServer {
             .http2_keepalive_interval(opts.keepalive_interval)
             .http2_keepalive_timeout(Some(opts.keepalive_timeout))
             .max_concurrent_streams(opts.max_concurrent_streams)
+            // BDP-based flow-control windows: large Series streams are not
+            // throttled by the 64 KiB default window on high-latency links.
+            .http2_adaptive_window(Some(true))
             .tcp_nodelay(true);
         if let Some(age) = opts.max_connection_age {
             b = b.max_connection_age(age);
