@@ -51,7 +51,7 @@ fn http(
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -519,4 +519,138 @@ fn prometheus_chunks_reencode_bit_exactly_and_rewrite() {
     let snap = tmp.path().join("data/snapshots").join(name);
     let want = promtool_dump(&snap);
     reencode_and_rewrite(&snap, &want);
+}
+
+/// A block written by our writer (floats + native histograms) is served by
+/// a real Prometheus 3.5 started on it: its query API returns our samples.
+#[test]
+fn prometheus_serves_blocks_we_write() {
+    use aeon_model::Labels;
+    use aeon_tsdb_block::chunkenc::{
+        CounterResetHint, Encoding, Histogram, HistogramEncoder, Span,
+    };
+    use aeon_tsdb_block::{BlockWriter, BlockWriterOptions, EncodedChunk};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let start = (now - 3 * 3_600_000) / 1000 * 1000;
+    let mut w = BlockWriter::new(&data, BlockWriterOptions::default()).unwrap();
+    let mut expect_floats: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    let mut r = Rng::new(9);
+    // Histogram series first in label order ("a_hist" < "b_float").
+    let hl = Labels::from_pairs(&[("__name__", "a_hist"), ("job", "x")]);
+    let mut e = HistogramEncoder::new(CounterResetHint::Unknown);
+    let mut hs = Vec::new();
+    for i in 0..100i64 {
+        let h = Histogram {
+            schema: 0,
+            count: 3 * i as u64,
+            sum: i as f64 * 2.5,
+            zero_threshold: 2f64.powi(-128),
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
+            positive_buckets: vec![i, i],
+            zero_count: i as u64,
+            ..Default::default()
+        };
+        e.append(start + i * 30_000, &h).unwrap();
+        hs.push((start + i * 30_000, h));
+    }
+    w.add_series_chunks(
+        hl.clone(),
+        &[EncodedChunk {
+            min_time: start,
+            max_time: start + 99 * 30_000,
+            encoding: Encoding::Histogram,
+            data: e.finish(),
+        }],
+    )
+    .unwrap();
+    for s in 0..5 {
+        let ls = Labels::from_pairs(&[("__name__", "b_float"), ("i", &s.to_string())]);
+        let samples: Vec<(i64, f64)> = (0..600)
+            .map(|k| {
+                (
+                    start + k * 15_000 + s,
+                    (r.below(100_000) as f64) / 7.0 - 5000.0,
+                )
+            })
+            .collect();
+        w.add_float_series(ls.clone(), &samples).unwrap();
+        expect_floats.push((ls, samples));
+    }
+    w.finish().unwrap();
+
+    let cfg = tmp.path().join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(prometheus_bin())
+        .args([
+            &format!("--config.file={}", cfg.display()),
+            &format!("--storage.tsdb.path={}", data.display()),
+            &format!("--web.listen-address={addr}"),
+            "--storage.tsdb.retention.time=100y",
+            "--enable-feature=native-histograms",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let srv = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(TcpStream::connect(&srv.addr).is_ok()
+        && http(&srv.addr, "GET", "/-/ready", &[], b"").0 == 200)
+    {
+        assert!(Instant::now() < deadline, "prometheus did not become ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let at = (start + 4 * 3_600_000) as f64 / 1000.0;
+    let (code, body) = http(
+        &srv.addr,
+        "GET",
+        &format!("/api/v1/query?query=%7B__name__%3D~%22.%2B%22%7D%5B5h%5D&time={at}"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 6, "{v}");
+    for series in result {
+        let name = series["metric"]["__name__"].as_str().unwrap();
+        if name == "a_hist" {
+            let got = series["histograms"].as_array().unwrap();
+            assert_eq!(got.len(), hs.len());
+            for (g, (t, h)) in got.iter().zip(&hs) {
+                assert_eq!((g[0].as_f64().unwrap() * 1000.0).round() as i64, *t);
+                assert_eq!(
+                    g[1]["count"].as_str().unwrap().parse::<f64>().unwrap(),
+                    h.count as f64
+                );
+                assert_eq!(g[1]["sum"].as_str().unwrap().parse::<f64>().unwrap(), h.sum);
+            }
+            continue;
+        }
+        let i = series["metric"]["i"].as_str().unwrap();
+        let (_, want) = expect_floats
+            .iter()
+            .find(|(l, _)| l.get("i") == Some(i))
+            .unwrap();
+        let got = series["values"].as_array().unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, (t, v)) in got.iter().zip(want) {
+            assert_eq!((g[0].as_f64().unwrap() * 1000.0).round() as i64, *t);
+            assert_eq!(
+                g[1].as_str().unwrap().parse::<f64>().unwrap().to_bits(),
+                v.to_bits()
+            );
+        }
+    }
 }
