@@ -700,6 +700,69 @@ fn check_annotations(case: &EvalCase, annos: &[crate::Annotation]) -> Result<(),
     Ok(())
 }
 
+const AT_UNSAFE_FUNCTIONS: [&str; 11] = [
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+];
+
+/// Pins every selector and subquery not under a pinned subquery with `@ ts`,
+/// as Prometheus's runner does; false if the expression is not step invariant.
+fn pin_at(e: &mut Expr, ts: i64) -> bool {
+    use crate::ast::AtModifier;
+    match e {
+        Expr::Vector(vs) | Expr::Matrix { vs, .. } => {
+            if vs.at.is_none() {
+                vs.at = Some(AtModifier::At(ts));
+            }
+            true
+        }
+        Expr::Subquery { expr, at, .. } => {
+            if at.is_none() {
+                *at = Some(AtModifier::At(ts));
+                return !contains_unsafe(expr);
+            }
+            !contains_unsafe(expr)
+        }
+        Expr::Neg(e) | Expr::Paren(e) => pin_at(e, ts),
+        Expr::Binary { lhs, rhs, .. } => pin_at(lhs, ts) & pin_at(rhs, ts),
+        Expr::Aggregate { expr, param, .. } => {
+            let a = param.as_mut().is_none_or(|p| pin_at(p, ts));
+            a & pin_at(expr, ts)
+        }
+        Expr::Call { func, args } => {
+            let mut ok = !AT_UNSAFE_FUNCTIONS.contains(&func.name);
+            for a in args {
+                ok &= pin_at(a, ts);
+            }
+            ok
+        }
+        Expr::Number(_) | Expr::String(_) => true,
+    }
+}
+
+fn contains_unsafe(e: &Expr) -> bool {
+    match e {
+        Expr::Call { func, args } => {
+            AT_UNSAFE_FUNCTIONS.contains(&func.name) || args.iter().any(contains_unsafe)
+        }
+        Expr::Subquery { expr, .. } | Expr::Neg(expr) | Expr::Paren(expr) => contains_unsafe(expr),
+        Expr::Binary { lhs, rhs, .. } => contains_unsafe(lhs) || contains_unsafe(rhs),
+        Expr::Aggregate { expr, param, .. } => {
+            contains_unsafe(expr) || param.as_deref().is_some_and(contains_unsafe)
+        }
+        _ => false,
+    }
+}
+
 fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<(), String> {
     let expr = match parse(&case.expr) {
         Ok(e) => e,
@@ -710,13 +773,43 @@ fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
             return Err(format!("parse error: {e}"));
         }
     };
+    run_one(engine, storage, case, &expr, case.start)?;
+    if case.is_range {
+        return Ok(());
+    }
+    // Like Prometheus's runner: the same query with every selector pinned by
+    // `@ <eval time>` must give the same result at other evaluation times.
+    let ts = case.start;
+    let mut pinned = expr.clone();
+    if !pin_at(&mut pinned, ts) {
+        return Ok(());
+    }
+    let times: Vec<i64> = if ts == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * ts, 0, ts / 5, ts, 10 * ts]
+    };
+    for t in times {
+        run_one(engine, storage, case, &pinned, t)
+            .map_err(|e| format!("with @ {ts} at {t}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn run_one(
+    engine: &Engine,
+    storage: &MemStorage,
+    case: &EvalCase,
+    expr: &Expr,
+    start: i64,
+) -> Result<(), String> {
     let params = QueryParams {
-        start: case.start,
-        end: case.end,
+        start,
+        end: if case.is_range { case.end } else { start },
         step: case.step,
         cancel: None,
     };
-    let res = match engine.exec(storage, &expr, &params) {
+    let res = match engine.exec(storage, expr, &params) {
         Ok(r) => r,
         Err(e) => {
             if case.fail {
@@ -734,7 +827,7 @@ fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
         return Ok(());
     }
     // Same result in range mode at the middle step.
-    let t = case.start;
+    let t = start;
     let rp = QueryParams {
         start: t - 60_000,
         end: t + 60_000,
@@ -742,7 +835,7 @@ fn run_eval(engine: &Engine, storage: &MemStorage, case: &EvalCase) -> Result<()
         cancel: None,
     };
     let rr = engine
-        .exec(storage, &expr, &rp)
+        .exec(storage, expr, &rp)
         .map_err(|e| format!("error in range mode: {e}"))?;
     let Value::Matrix(m) = rr.value else {
         return Err("range mode did not return a matrix".into());
