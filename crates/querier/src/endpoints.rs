@@ -324,9 +324,10 @@ impl EndpointSet {
 
     /// Makes the set equal to `wanted` (address → strict): new addresses get a
     /// client, vanished ones are dropped, existing ones keep their state.
-    pub fn sync(&self, wanted: &BTreeMap<String, bool>) -> Vec<Error> {
-        let mut errs = Vec::new();
-        let Ok(mut m) = self.endpoints.write() else { return errs };
+    /// Returns the new endpoints (not yet checked) and client errors.
+    pub fn sync(&self, wanted: &BTreeMap<String, bool>) -> (Vec<Arc<Endpoint>>, Vec<Error>) {
+        let (mut added, mut errs) = (Vec::new(), Vec::new());
+        let Ok(mut m) = self.endpoints.write() else { return (added, errs) };
         m.retain(|a, _| wanted.contains_key(a));
         for (addr, strict) in wanted {
             if m.get(addr).is_some_and(|e| e.strict == *strict) {
@@ -334,12 +335,14 @@ impl EndpointSet {
             }
             match (self.connector)(addr) {
                 Ok(client) => {
-                    m.insert(addr.clone(), Arc::new(Endpoint::new(addr.clone(), client, *strict)));
+                    let ep = Arc::new(Endpoint::new(addr.clone(), client, *strict));
+                    added.push(ep.clone());
+                    m.insert(addr.clone(), ep);
                 }
                 Err(e) => errs.push(e),
             }
         }
-        errs
+        (added, errs)
     }
 
     /// All endpoints.

@@ -90,7 +90,7 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     let ready = Readiness::new("discovering endpoints");
 
     let wanted = discovery.resolve().await;
-    log_sync(&endpoints, &wanted);
+    sync(&endpoints, &wanted).await;
     endpoints.check_all().await;
     record_health(&endpoints, &metrics);
 
@@ -120,7 +120,8 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
                     () = stop.cancelled() => break,
                     _ = resolve.tick() => {
                         let wanted = discovery.resolve().await;
-                        log_sync(&eps, &wanted);
+                        sync(&eps, &wanted).await;
+                        record_health(&eps, &metrics);
                     }
                     _ = info.tick() => {
                         eps.check_all().await;
@@ -153,10 +154,13 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     Ok(Running { http_addr, grpc_addr, endpoints, task })
 }
 
-fn log_sync(eps: &EndpointSet, wanted: &BTreeMap<String, bool>) {
-    for e in eps.sync(wanted) {
+/// Applies a discovery result; new endpoints are checked right away.
+async fn sync(eps: &EndpointSet, wanted: &BTreeMap<String, bool>) {
+    let (added, errs) = eps.sync(wanted);
+    for e in errs {
         tracing::warn!(error = ?e, "cannot create endpoint client");
     }
+    futures::future::join_all(added.iter().map(|e| e.check())).await;
 }
 
 fn record_health(eps: &EndpointSet, m: &Metrics) {

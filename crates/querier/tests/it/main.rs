@@ -9,3 +9,4 @@
 mod api;
 mod helpers;
 mod prometheus;
+mod discovery;
