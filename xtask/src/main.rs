@@ -6,6 +6,7 @@
 //! - `lint`  rustfmt check, clippy with `-D warnings`, and the layering rule.
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
 
+mod demo;
 mod layers;
 mod peers;
 
@@ -34,6 +35,8 @@ enum Cmd {
     Lint,
     /// Check only the layering rule (no L3 crate depends on another; no upward edges).
     Layers,
+    /// Run the whole stack locally on a filesystem bucket (README's first command).
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> Result<()> {
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
         Cmd::Test { nextest_args } => test(&root, &nextest_args),
         Cmd::Lint => lint(&root),
         Cmd::Layers => layers::check_workspace(&root),
+        Cmd::Demo(args) => demo::run(&root, args),
     }
 }
 
@@ -74,7 +78,7 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
@@ -95,7 +99,17 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     if let Some(dir) = peers::promql_testdata(root) {
         cmd.env("AEON_PROMQL_TESTDATA", dir);
     }
-    run(&mut cmd)
+    let tests = run(&mut cmd);
+    // The README's demo, end to end: the real binaries on loopback, checked by queries.
+    let demo = if extra.is_empty() {
+        demo::run(
+            root,
+            demo::DemoArgs::for_check(std::env::temp_dir().join("aeon-demo-check")),
+        )
+    } else {
+        Ok(())
+    };
+    tests.and(demo)
 }
 
 fn lint(root: &Path) -> Result<()> {

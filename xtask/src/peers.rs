@@ -32,6 +32,23 @@ pub fn promql_testdata(root: &Path) -> Option<PathBuf> {
     p.is_dir().then(|| p.canonicalize().unwrap_or(p))
 }
 
+fn peers_dir() -> PathBuf {
+    PathBuf::from(std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into()))
+}
+
+/// The Prometheus binary, if installed where the tests look or on PATH.
+pub fn prometheus_bin() -> Option<PathBuf> {
+    let p = peers_dir().join("prometheus3/bin/prometheus");
+    if p.is_file() {
+        return Some(p);
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join("prometheus"))
+        .find(|p| p.is_file())
+}
+
 pub fn ensure(root: &Path) -> Result<Peers> {
     let peers_dir =
         PathBuf::from(std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into()));
