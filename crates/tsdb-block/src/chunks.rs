@@ -175,6 +175,82 @@ impl ChunkReader {
     }
 }
 
+impl ChunkReader {
+    /// Reads several chunks; chunks of the same segment that lie close
+    /// together are fetched with one coalesced ranged read. Results are in
+    /// the order of `refs`.
+    pub fn chunks(&self, refs: &[ChunkRef]) -> Result<Vec<RawChunk>> {
+        const GUESS: u64 = 16 * 1024;
+        let mut order: Vec<usize> = (0..refs.len()).collect();
+        order.sort_by_key(|&i| refs[i]);
+        let mut out: Vec<Option<RawChunk>> = vec![None; refs.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let seq = refs[order[i]] >> 32;
+            let mut j = i;
+            while j < order.len() && refs[order[j]] >> 32 == seq {
+                j += 1;
+            }
+            let Some(seg) = self.segments.get(seq as usize) else {
+                return self.chunk(refs[order[i]]).map(|_| Vec::new());
+            };
+            // Each chunk ends at most where the next one starts.
+            let mut ranges = Vec::new();
+            for k in i..j {
+                let off = refs[order[k]] & 0xffff_ffff;
+                let end = if k + 1 < j {
+                    refs[order[k + 1]] & 0xffff_ffff
+                } else {
+                    off.saturating_add(GUESS)
+                };
+                let end = end.max(off + 1).min(seg.len());
+                if off < SEGMENT_HEADER_SIZE || off >= seg.len() {
+                    return self.chunk(refs[order[k]]).map(|_| Vec::new());
+                }
+                ranges.push((off, end - off));
+            }
+            let bufs = seg.read_ranges(&ranges, 64 * 1024)?;
+            for (k, b) in (i..j).zip(bufs) {
+                let r = refs[order[k]];
+                out[order[k]] = Some(match parse_chunk(seg.name(), r & 0xffff_ffff, &b) {
+                    Some(res) => res?,
+                    None => self.chunk(r)?,
+                });
+            }
+            i = j;
+        }
+        out.into_iter()
+            .map(|c| c.ok_or_else(|| Error::Invalid("chunk not read".into())))
+            .collect()
+    }
+}
+
+/// Parses a framed chunk from `b` (read at `off`); `None` if `b` is too
+/// short to hold it.
+fn parse_chunk(name: &str, off: u64, b: &Bytes) -> Option<Result<RawChunk>> {
+    let (len, n) = uvarint(b)?;
+    let total = usize::try_from(len).ok()?.checked_add(n + 1 + 4)?;
+    if total > b.len() {
+        return None;
+    }
+    let payload = &b[n..total - 4];
+    let s = &b[total - 4..total];
+    let stored = u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
+    let computed = crc32(payload);
+    if stored != computed {
+        return Some(Err(Error::Checksum {
+            file: name.to_string(),
+            offset: off,
+            stored,
+            computed,
+        }));
+    }
+    Some(Ok(RawChunk {
+        encoding: Encoding::from_byte(b[n]),
+        data: b.slice(n + 1..total - 4),
+    }))
+}
+
 /// Writes chunks into `chunks/000001...`, cutting segments at a size limit.
 #[derive(Debug)]
 pub struct ChunkWriter {
@@ -295,6 +371,21 @@ mod tests {
             assert_eq!(&c.data[..], &data[..]);
         }
         assert_eq!(refs[0], 8);
+    }
+
+    #[test]
+    fn batched_reads_equal_single_reads() {
+        let d = tempfile::tempdir().unwrap();
+        let (refs, datas) = write_some(d.path(), 300);
+        let r = ChunkReader::open_dir(d.path()).unwrap();
+        let mut shuffled: Vec<ChunkRef> = refs.iter().rev().copied().collect();
+        shuffled.push(refs[3]);
+        let got = r.chunks(&shuffled).unwrap();
+        for (rf, c) in shuffled.iter().zip(&got) {
+            let i = refs.iter().position(|x| x == rf).unwrap();
+            assert_eq!(&c.data[..], &datas[i][..]);
+        }
+        assert!(r.chunks(&[refs[0], 99 << 32]).is_err());
     }
 
     #[test]

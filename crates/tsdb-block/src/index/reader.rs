@@ -326,6 +326,39 @@ impl IndexReader {
         self.decode_series(&content, off + n as u64)
     }
 
+    /// Several series at once; neighbouring entries are fetched with
+    /// coalesced reads (one ranged read for a run of close series).
+    pub fn series_many(&self, ids: &[u32]) -> Result<Vec<SeriesEntry>> {
+        let mut ranges = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let off = self.series_offset(id);
+            if off < self.header.toc.series || off >= self.series_end {
+                return Err(Error::OutOfRange {
+                    file: self.name().to_string(),
+                    reference: u64::from(id),
+                    reason: format!("series offset {off} outside series section"),
+                });
+            }
+            ranges.push((off, SERIES_READ.min(self.series_end - off)));
+        }
+        let bufs = self.src.read_ranges(&ranges, COALESCE_GAP)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for ((&id, &(off, _)), b) in ids.iter().zip(&ranges).zip(bufs) {
+            let parsed = uvarint(&b).and_then(|(len, n)| {
+                let need = n as u64 + len + 4;
+                (need <= b.len() as u64).then_some((n, need))
+            });
+            match parsed {
+                Some((n, need)) => {
+                    let content = check_section(&b.slice(n..need as usize), self.name(), off)?;
+                    out.push(self.decode_series(&content, off + n as u64)?);
+                }
+                None => out.push(self.series(id)?),
+            }
+        }
+        Ok(out)
+    }
+
     fn decode_series(&self, b: &[u8], off: u64) -> Result<SeriesEntry> {
         let mut c = Cursor::new(b, self.name(), off);
         let k = c.uvarint()?;

@@ -114,6 +114,12 @@ fn series_labels_and_chunk_metas_round_trip() {
     assert_eq!(r.series_in_range(all[1], 15, 19).unwrap().chunks.len(), 0);
     assert_eq!(r.series_in_range(all[1], 31, 100).unwrap().chunks.len(), 1);
     assert!(r.postings("job", "zzz").unwrap().is_empty());
+    let many = r.series_many(&all).unwrap();
+    assert_eq!(many.len(), 3);
+    for (id, s) in all.iter().zip(&many) {
+        assert_eq!(&r.series(*id).unwrap(), s);
+    }
+    assert!(r.series_many(&[all[0], 1]).is_err());
     let h = IndexHeader::decode(&r.header().encode(), "h").unwrap();
     assert_eq!(h.symbols.len(), r.header().symbols.len());
     assert_eq!(h.toc, r.header().toc);

@@ -48,6 +48,7 @@ fn exercise_index(data: Vec<u8>) {
     };
     let _ = r.label_names();
     if let Ok(all) = r.all_postings() {
+        let _ = r.series_many(&all);
         for id in all.into_iter().take(20) {
             let _ = r.series(id);
         }
@@ -90,6 +91,7 @@ proptest! {
                     }
                 }
             }
+            let _ = cr.chunks(&refs);
             for r in refs {
                 let _ = cr.chunk(r);
                 let _ = cr.chunk(r & 0xffff);
