@@ -3,6 +3,8 @@
 //! rendered object against Kubernetes 1.30 and 1.35, for the default values
 //! and for a sharded, S3-backed production-like values file.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
