@@ -1,0 +1,11 @@
+//! Integration tests of the compactor against the real promtool (Prometheus
+//! 3.5) and a filesystem bucket.
+
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod compaction;
+mod crash;
+mod retention;
+mod service;
+mod util;
