@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::{SeriesFrame, StoreApi};
 use crate::pb::thanos::{self, info, info::info_server, store_server};
+use crate::metrics::{CallGuard, GrpcMetrics};
 use crate::snappy::SnappyDecompress;
 use crate::{Error, Result};
 
@@ -78,6 +79,7 @@ impl Default for ServerOptions {
 #[derive(Clone)]
 pub struct StoreServer {
     store: Arc<dyn StoreApi>,
+    metrics: Option<GrpcMetrics>,
 }
 
 impl std::fmt::Debug for StoreServer {
@@ -89,7 +91,19 @@ impl std::fmt::Debug for StoreServer {
 impl StoreServer {
     /// Wraps a store.
     pub fn new(store: Arc<dyn StoreApi>) -> Self {
-        Self { store }
+        Self { store, metrics: None }
+    }
+
+    /// Records call metrics (see [`GrpcMetrics::register`]).
+    pub fn with_metrics(mut self, metrics: GrpcMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn record<T>(&self, method: &'static str, start: std::time::Instant, r: &Result<T>) {
+        if let Some(m) = &self.metrics {
+            m.observe(method, r.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok), start);
+        }
     }
 
     /// The `thanos.Store` service with raised message limits, accepting
@@ -219,6 +233,30 @@ pub(crate) fn with_deadline<T: Send + 'static>(
     .boxed()
 }
 
+/// Counts series/chunks sent and records the call when the stream ends,
+/// fails or is dropped (cancelled).
+fn observed(stream: crate::api::SeriesStream, guard: CallGuard) -> crate::api::SeriesStream {
+    futures::stream::unfold((stream, guard), |(mut s, mut guard)| async move {
+        match s.next().await {
+            None => {
+                guard.finish(tonic::Code::Ok);
+                None
+            }
+            Some(Err(e)) => {
+                guard.finish(e.code());
+                Some((Err(e), (s, guard)))
+            }
+            Some(Ok(r)) => {
+                if let (Some(m), Some(SeriesFrame::Series(series))) = (guard.metrics(), &r.result) {
+                    m.sent(1, series.chunks.len() as u64);
+                }
+                Some((Ok(r), (s, guard)))
+            }
+        }
+    })
+    .boxed()
+}
+
 /// Packs runs of ready series into `SeriesBatch` frames of up to `n`.
 fn batched(stream: crate::api::SeriesStream, n: usize) -> crate::api::SeriesStream {
     stream
@@ -250,8 +288,10 @@ fn batched(stream: crate::api::SeriesStream, n: usize) -> crate::api::SeriesStre
 #[async_trait::async_trait]
 impl store_server::Store for StoreServer {
     async fn info(&self, _req: Request<thanos::InfoRequest>) -> Result<Response<thanos::InfoResponse>, Status> {
-        let info = self.store.info().await?;
-        Ok(Response::new(legacy_info(info)))
+        let start = std::time::Instant::now();
+        let r = self.store.info().await;
+        self.record("Store.Info", start, &r);
+        Ok(Response::new(legacy_info(r?)))
     }
 
     type SeriesStream = ResponseStream;
@@ -260,9 +300,19 @@ impl store_server::Store for StoreServer {
         let deadline = deadline_of(&req);
         let req = req.into_inner();
         let batch = usize::try_from(req.response_batch_size).unwrap_or(0);
-        let mut stream = self.store.series(req).await?;
+        let mut guard = CallGuard::new(self.metrics.clone(), "Series");
+        let mut stream = match self.store.series(req).await {
+            Ok(s) => s,
+            Err(e) => {
+                guard.finish(e.code());
+                return Err(e.into());
+            }
+        };
         if let Some(d) = deadline {
             stream = with_deadline(stream, d);
+        }
+        if guard.metrics().is_some() {
+            stream = observed(stream, guard);
         }
         if batch > 1 {
             stream = batched(stream, batch);
@@ -274,21 +324,30 @@ impl store_server::Store for StoreServer {
         &self,
         req: Request<thanos::LabelNamesRequest>,
     ) -> Result<Response<thanos::LabelNamesResponse>, Status> {
-        Ok(Response::new(self.store.label_names(req.into_inner()).await?))
+        let start = std::time::Instant::now();
+        let r = self.store.label_names(req.into_inner()).await;
+        self.record("LabelNames", start, &r);
+        Ok(Response::new(r?))
     }
 
     async fn label_values(
         &self,
         req: Request<thanos::LabelValuesRequest>,
     ) -> Result<Response<thanos::LabelValuesResponse>, Status> {
-        Ok(Response::new(self.store.label_values(req.into_inner()).await?))
+        let start = std::time::Instant::now();
+        let r = self.store.label_values(req.into_inner()).await;
+        self.record("LabelValues", start, &r);
+        Ok(Response::new(r?))
     }
 }
 
 #[async_trait::async_trait]
 impl info_server::Info for StoreServer {
     async fn info(&self, _req: Request<info::InfoRequest>) -> Result<Response<info::InfoResponse>, Status> {
-        Ok(Response::new(self.store.info().await?))
+        let start = std::time::Instant::now();
+        let r = self.store.info().await;
+        self.record("Info", start, &r);
+        Ok(Response::new(r?))
     }
 }
 

@@ -355,3 +355,75 @@ async fn snappy_compressed_requests_are_accepted() {
     let msg = thanos::LabelValuesResponse::decode(&data[5..]).unwrap();
     assert_eq!(msg.values, ["api", "batch", "db"]);
 }
+
+async fn serve_with_metrics(
+    store: Arc<dyn StoreApi>,
+) -> (SocketAddr, prometheus_client::registry::Registry, oneshot::Sender<()>) {
+    use aeon_storeapi::{GrpcMetrics, StoreServer};
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = GrpcMetrics::register(&mut registry);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = StoreServer::new(store).with_metrics(metrics);
+    tokio::spawn(server.serve(listener, ServerOptions::default(), async move {
+        let _ = rx.await;
+    }));
+    (addr, registry, tx)
+}
+
+fn encode(registry: &prometheus_client::registry::Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text
+}
+
+#[tokio::test]
+async fn server_metrics_count_calls_codes_and_series() {
+    let f = aeon_storeapi::testutil::Fixture::standard();
+    let (addr, registry, _stop) = serve_with_metrics(Arc::new(MemStore::from_fixture(&f))).await;
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let req = thanos::SeriesRequest {
+        min_time: f.min_time(),
+        max_time: f.max_time(),
+        matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Re, "__name__", ".+")],
+        ..Default::default()
+    };
+    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap()).await.unwrap();
+    let bad = thanos::LabelValuesRequest {
+        label: "job".into(),
+        matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Re, "job", "(")],
+        ..Default::default()
+    };
+    client.label_values(bad).await.unwrap_err();
+    let text = encode(&registry);
+    let chunks: usize = series.iter().map(|s| s.chunks.len()).sum();
+    assert!(text.contains(r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Ok"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"aeon_grpc_server_handled_total{grpc_method="LabelValues",grpc_code="InvalidArgument"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"aeon_grpc_server_handling_seconds_count{grpc_method="Series"} 1"#), "{text}");
+    assert!(text.contains(&format!("aeon_storeapi_series_sent_total {}", series.len())), "{text}");
+    assert!(text.contains(&format!("aeon_storeapi_chunks_sent_total {chunks}")), "{text}");
+}
+
+#[tokio::test]
+async fn server_metrics_record_cancelled_streams() {
+    let (addr, registry, _stop) = serve_with_metrics(Arc::new(Hanging::default())).await;
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let mut s = client.series(thanos::SeriesRequest::default()).await.unwrap();
+    s.next().await.unwrap().unwrap();
+    drop(s);
+    let want = r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Cancelled"} 1"#;
+    let mut text = encode(&registry);
+    for _ in 0..100 {
+        if text.contains(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = encode(&registry);
+    }
+    assert!(text.contains(want), "{text}");
+    assert!(text.contains("aeon_storeapi_series_sent_total 1"), "{text}");
+}
