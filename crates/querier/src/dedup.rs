@@ -1,9 +1,8 @@
 //! Deduplication of HA replicas: pure functions over sample vectors.
 //!
-//! Series that are equal once the replica labels are removed arrive as one
-//! series whose chunks come from several replicas (the Store API merge puts
-//! them together). [`split_lanes`] separates overlapping chunks into lanes
-//! (one per replica, in practice), and the lanes are merged with
+//! The querier asks stores for series with their replica labels, so each
+//! replica's samples are known (see `queryable::dedup_series`); series equal
+//! once the replica labels are removed are merged with
 //!
 //! - [`penalty`] (Thanos's default): follow one replica; another replica's
 //!   sample is only taken when the followed one has a gap: every replica not
@@ -12,6 +11,11 @@
 //!   of the output equal to one replica's, so `rate()` and `count_over_time()`
 //!   do not double.
 //! - [`chain`]: the 1:1 union of all samples (equal timestamps once).
+//!
+//! [`split_lanes`] separates overlapping chunks of one series into lanes: the
+//! chunks of one replica served by two stores (sidecar and store gateway),
+//! or, for series whose replica labels a store already stripped, Thanos's
+//! guess at the replicas.
 //!
 //! Counters (when the enclosing function is `rate`, `increase`, `irate` or
 //! `resets`, see [`is_counter_func`]) need more care than Thanos gives them:

@@ -92,7 +92,54 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<Sample>, Str
     }
 }
 
-/// Decodes the chunks of one (merged) series and deduplicates its lanes.
+/// Samples of one replica's series: chunks from several stores serving the
+/// same replica (sidecar and store gateway) may overlap; their union is taken.
+pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec<Sample>, String> {
+    let mut lanes = Vec::new();
+    for lane in dedup::split_lanes(chunks) {
+        let mut samples: Vec<Sample> = Vec::new();
+        for c in &lane {
+            for s in decode_aggr(c, func)? {
+                if samples.last().is_none_or(|l| l.t < s.t) {
+                    samples.push(s);
+                }
+            }
+        }
+        lanes.push(samples);
+    }
+    Ok(dedup::chain(&lanes))
+}
+
+/// Decodes series that still carry their replica labels and, when dedup is
+/// active, merges the replicas of each series (labels minus replica labels)
+/// with the configured algorithm. Keeping the replica identity (instead of
+/// letting stores strip the labels and then guessing replicas from
+/// overlapping chunks, as Thanos does) means a replica is never mixed with
+/// another inside one lane, so counters stay monotonic per replica.
+pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<(Labels, Vec<Sample>)>, String> {
+    if !opts.dedup_active() {
+        return series.into_iter().map(|(l, c)| Ok((l, replica_samples(c, func)?))).collect();
+    }
+    let names: Vec<&str> = opts.replica_labels.iter().map(String::as_str).collect();
+    let mut groups: std::collections::BTreeMap<Labels, Vec<Vec<Sample>>> = std::collections::BTreeMap::new();
+    for (l, chunks) in series {
+        groups.entry(l.without(&names)).or_default().push(replica_samples(chunks, func)?);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(l, replicas)| {
+            let samples = match opts.dedup_func {
+                DedupFunc::Penalty => dedup::penalty(&replicas, dedup::is_counter_func(func)),
+                DedupFunc::Chain => dedup::chain(&replicas),
+            };
+            (l, samples)
+        })
+        .collect())
+}
+
+/// Decodes the chunks of one series whose replicas were merged by the
+/// stores (replica labels already stripped): overlapping chunks are split
+/// into lanes that stand in for replicas (Thanos's approach).
 pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<Sample>, String> {
     let lanes = dedup::split_lanes(chunks);
     let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(lanes.len());
@@ -136,7 +183,8 @@ pub fn series_request(matchers: &[Matcher], hints: &SelectHints, opts: &QueryOpt
             range: (hints.range > 0).then_some(thanos::Range { millis: hints.range }),
             ..Default::default()
         }),
-        without_replica_labels: if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() },
+        // Replica labels stay on: dedup_series needs each series' replica.
+        without_replica_labels: Vec::new(),
         ..Default::default()
     }
 }
@@ -175,19 +223,16 @@ impl StoreQueryable {
         let work = async {
             let req = series_request(matchers, hints, &self.opts);
             let mut stream = self.proxy.series(req).await.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
-            let mut out = Vec::new();
+            let mut raw: Vec<(Labels, Vec<AggrChunk>)> = Vec::new();
             while let Some(item) = stream.next().await {
                 let resp = item.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
                 match resp.result {
-                    Some(SeriesFrame::Series(s)) => {
-                        let samples = series_samples(s.chunks, hints.func.as_deref(), &self.opts).map_err(aeon_promql::Error::Storage)?;
-                        out.push((convert::labels_from_pb_owned(s.labels), samples));
-                    }
+                    Some(SeriesFrame::Series(s)) => raw.push((convert::labels_from_pb_owned(s.labels), s.chunks)),
                     Some(SeriesFrame::Warning(w)) => self.warn(w),
                     _ => {}
                 }
             }
-            Ok(out)
+            dedup_series(raw, hints.func.as_deref(), &self.opts).map_err(aeon_promql::Error::Storage)
         };
         match self.opts.deadline {
             Some(d) => tokio::time::timeout_at(d, work).await.unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
@@ -263,6 +308,35 @@ mod tests {
         assert_eq!(series_samples(vec![a, b], None, &opts).unwrap().len(), 6);
     }
 
+    /// Replica a: 0–90 s and 200–300 s; replica b (reads 40 lower, 5 s
+    /// later) only 105–195 s and 205–300 s. Guessing replicas from chunk
+    /// overlap puts a, b, a into one lane — a false counter reset at 105 s.
+    #[test]
+    fn replica_identity_keeps_counters_monotonic() {
+        let f = |t: i64| 1000.0 + t as f64 / 1000.0;
+        let pts = |from: i64, to: i64, off: f64| (0..).map(|i| from + i * 15_000).take_while(|t| *t <= to).map(|t| (t, f(t) - off)).collect::<Vec<_>>();
+        let a1 = raw(&pts(0, 90_000, 0.0));
+        let a2 = raw(&pts(200_000, 300_000, 0.0));
+        let b1 = raw(&pts(105_000, 195_000, 40.0));
+        let b2 = raw(&pts(205_000, 300_000, 40.0));
+        let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], ..Default::default() };
+        let resets = |s: &[Sample]| s.windows(2).filter(|w| w[1].v < w[0].v).count();
+        // Thanos-style lanes (labels already stripped, chunks merged by min time).
+        let guessed = series_samples(vec![a1.clone(), b1.clone(), a2.clone(), b2.clone()], Some("rate"), &opts).unwrap();
+        assert!(resets(&guessed) > 0, "the lane guess mixes replicas: {guessed:?}");
+        // With replica identity: no reset, and one output series without the replica label.
+        let la = Labels::from_pairs(&[("__name__", "c"), ("replica", "a")]);
+        let lb = Labels::from_pairs(&[("__name__", "c"), ("replica", "b")]);
+        let out = dedup_series(vec![(la.clone(), vec![a1, a2]), (lb.clone(), vec![b1, b2])], Some("rate"), &opts).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, Labels::from_pairs(&[("__name__", "c")]));
+        assert_eq!(resets(&out[0].1), 0, "{:?}", out[0].1);
+        assert!(out[0].1.len() >= 15, "{:?}", out[0].1);
+        // Dedup off: both replicas, labels kept.
+        let off = dedup_series(vec![(la, vec![raw(&[(0, 1.0)])]), (lb, vec![raw(&[(0, 1.0)])])], None, &QueryOptions { dedup: false, ..opts }).unwrap();
+        assert_eq!(off.len(), 2);
+    }
+
     #[test]
     fn histogram_chunks_are_a_clear_error() {
         let c = AggrChunk::raw(0, 1, thanos::Chunk { r#type: 1, data: vec![0, 0].into(), hash: 0 });
@@ -276,7 +350,7 @@ mod tests {
         let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], partial_response: false, max_source_resolution: 300_000, ..Default::default() };
         let r = series_request(&m, &hints, &opts);
         assert_eq!((r.min_time, r.max_time, r.max_resolution_window), (1, 2, 300_000));
-        assert_eq!(r.without_replica_labels, ["replica"]);
+        assert!(r.without_replica_labels.is_empty(), "replicas are told apart by their labels");
         assert_eq!(r.partial_response_strategy, thanos::PartialResponseStrategy::Abort as i32);
         assert_eq!(r.aggregates, [Aggr::Counter as i32]);
         assert_eq!(r.query_hints.unwrap().func.unwrap().name, "rate");
