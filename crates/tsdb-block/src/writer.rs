@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use aeon_model::Labels;
 use ulid::Ulid;
 
-use crate::chunkenc::{Encoding, XorEncoder};
+use crate::chunkenc::{
+    CounterResetHint, Encoding, FloatHistogram, FloatHistogramEncoder, Histogram, HistogramEncoder,
+    XorEncoder,
+};
 use crate::chunks::{ChunkWriter, DEFAULT_SEGMENT_SIZE};
 use crate::index::{ChunkMeta, IndexWriter};
 use crate::meta::{BlockMeta, ThanosMeta};
@@ -139,6 +142,136 @@ pub fn cut_xor_chunks(samples: &[(i64, f64)], chunk_range: i64) -> Result<Vec<En
     Ok(out)
 }
 
+/// Target size of a histogram chunk (Prometheus `TargetBytesPerHistogramChunk`).
+pub const TARGET_BYTES_PER_HISTOGRAM_CHUNK: usize = 1024;
+/// Minimum samples before a histogram chunk is cut for size.
+pub const MIN_SAMPLES_PER_HISTOGRAM_CHUNK: usize = 10;
+
+fn histogram_header(
+    prev_count: Option<f64>,
+    count: f64,
+    hint: CounterResetHint,
+) -> CounterResetHint {
+    match (hint, prev_count) {
+        (CounterResetHint::Gauge, _) => CounterResetHint::Gauge,
+        (_, None) => CounterResetHint::Unknown,
+        (_, Some(p)) if count < p => CounterResetHint::CounterReset,
+        _ => CounterResetHint::NotCounterReset,
+    }
+}
+
+/// Cuts integer histograms into histogram chunks: a new chunk when the
+/// bucket layout changes, after a stale marker, on a counter reset (count
+/// decreasing; the chunk header then says so) or once a chunk holds ~1 KiB
+/// and at least 10 samples. Valid for Prometheus, but unlike
+/// [`cut_xor_chunks`] not guaranteed to cut at the same places as its head.
+pub fn cut_histogram_chunks(samples: &[(i64, Histogram)]) -> Result<Vec<EncodedChunk>> {
+    let mut out = Vec::new();
+    let mut cur: Option<(HistogramEncoder, i64, i64)> = None;
+    let mut prev: Option<f64> = None;
+    for (t, h) in samples {
+        let stale = aeon_model::is_stale_nan(h.sum);
+        let reset = !stale && prev.is_some_and(|p| (h.count as f64) < p);
+        let full = cur.as_ref().is_some_and(|(e, _, _)| {
+            e.size() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
+                && e.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
+        });
+        let cut = match &cur {
+            None => true,
+            Some((e, _, maxt)) => {
+                if *maxt >= *t {
+                    return Err(Error::WriteBlock(format!(
+                        "out of order histogram sample at {t} (last {maxt})"
+                    )));
+                }
+                !e.can_append(h) || reset || full
+            }
+        };
+        if cut {
+            if let Some((e, mint, maxt)) = cur.take() {
+                out.push(EncodedChunk {
+                    min_time: mint,
+                    max_time: maxt,
+                    encoding: Encoding::Histogram,
+                    data: e.finish(),
+                });
+            }
+            let header = histogram_header(prev, h.count as f64, h.counter_reset_hint);
+            cur = Some((HistogramEncoder::new(header), *t, *t));
+        }
+        if let Some((e, _, maxt)) = cur.as_mut() {
+            e.append(*t, h)?;
+            *maxt = *t;
+        }
+        if !stale {
+            prev = Some(h.count as f64);
+        }
+    }
+    if let Some((e, mint, maxt)) = cur.take() {
+        out.push(EncodedChunk {
+            min_time: mint,
+            max_time: maxt,
+            encoding: Encoding::Histogram,
+            data: e.finish(),
+        });
+    }
+    Ok(out)
+}
+
+/// Float-histogram version of [`cut_histogram_chunks`].
+pub fn cut_float_histogram_chunks(samples: &[(i64, FloatHistogram)]) -> Result<Vec<EncodedChunk>> {
+    let mut out = Vec::new();
+    let mut cur: Option<(FloatHistogramEncoder, i64, i64)> = None;
+    let mut prev: Option<f64> = None;
+    for (t, h) in samples {
+        let stale = aeon_model::is_stale_nan(h.sum);
+        let reset = !stale && prev.is_some_and(|p| h.count < p);
+        let full = cur.as_ref().is_some_and(|(e, _, _)| {
+            e.size() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
+                && e.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
+        });
+        let cut = match &cur {
+            None => true,
+            Some((e, _, maxt)) => {
+                if *maxt >= *t {
+                    return Err(Error::WriteBlock(format!(
+                        "out of order histogram sample at {t} (last {maxt})"
+                    )));
+                }
+                !e.can_append(h) || reset || full
+            }
+        };
+        if cut {
+            if let Some((e, mint, maxt)) = cur.take() {
+                out.push(EncodedChunk {
+                    min_time: mint,
+                    max_time: maxt,
+                    encoding: Encoding::FloatHistogram,
+                    data: e.finish(),
+                });
+            }
+            let header = histogram_header(prev, h.count, h.counter_reset_hint);
+            cur = Some((FloatHistogramEncoder::new(header), *t, *t));
+        }
+        if let Some((e, _, maxt)) = cur.as_mut() {
+            e.append(*t, h)?;
+            *maxt = *t;
+        }
+        if !stale {
+            prev = Some(h.count);
+        }
+    }
+    if let Some((e, mint, maxt)) = cur.take() {
+        out.push(EncodedChunk {
+            min_time: mint,
+            max_time: maxt,
+            encoding: Encoding::FloatHistogram,
+            data: e.finish(),
+        });
+    }
+    Ok(out)
+}
+
 /// Streams series (in label order) into a new block.
 #[derive(Debug)]
 pub struct BlockWriter {
@@ -224,6 +357,28 @@ impl BlockWriter {
         self.add_series_chunks(labels, &chunks)
     }
 
+    /// Adds an integer native histogram series (see [`cut_histogram_chunks`]).
+    pub fn add_histogram_series(
+        &mut self,
+        labels: Labels,
+        samples: &[(i64, Histogram)],
+    ) -> Result<()> {
+        let chunks = cut_histogram_chunks(samples)
+            .map_err(|e| Error::WriteBlock(format!("series {labels}: {e}")))?;
+        self.add_series_chunks(labels, &chunks)
+    }
+
+    /// Adds a float native histogram series.
+    pub fn add_float_histogram_series(
+        &mut self,
+        labels: Labels,
+        samples: &[(i64, FloatHistogram)],
+    ) -> Result<()> {
+        let chunks = cut_float_histogram_chunks(samples)
+            .map_err(|e| Error::WriteBlock(format!("series {labels}: {e}")))?;
+        self.add_series_chunks(labels, &chunks)
+    }
+
     /// Discards the partially written block.
     pub fn abort(mut self) -> Result<()> {
         self.chunks.take();
@@ -275,5 +430,74 @@ impl BlockWriter {
         std::fs::rename(&self.tmp, &dst).map_err(|e| Error::write(&dst, e))?;
         fsutil::sync_dir(&self.parent)?;
         Ok((meta, dst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BlockReader;
+    use crate::chunkenc::{SampleValue, Span};
+
+    fn h(count: u64, schema: i32) -> Histogram {
+        Histogram {
+            schema,
+            count,
+            sum: count as f64,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
+            positive_buckets: vec![count as i64 / 2, 0],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn histogram_series_round_trip_with_cuts() {
+        let mut samples: Vec<(i64, Histogram)> =
+            (0..300).map(|i| (i * 1000, h(i as u64 * 2, 0))).collect();
+        samples[150].1 = h(1, 0); // counter reset
+        samples[200].1 = h(500, 1); // layout change
+        for s in samples.iter_mut().skip(201) {
+            s.1.schema = 1;
+        }
+        samples[250].1 = Histogram::stale();
+        let chunks = cut_histogram_chunks(&samples).unwrap();
+        assert!(chunks.len() >= 4, "{}", chunks.len());
+        let d = tempfile::tempdir().unwrap();
+        let mut w = BlockWriter::new(d.path(), BlockWriterOptions::default()).unwrap();
+        let ls = Labels::from_pairs(&[("__name__", "h")]);
+        w.add_histogram_series(ls.clone(), &samples).unwrap();
+        let fs: Vec<(i64, FloatHistogram)> =
+            samples.iter().map(|(t, h)| (*t, h.to_float())).collect();
+        w.add_float_histogram_series(Labels::from_pairs(&[("__name__", "hf")]), &fs)
+            .unwrap();
+        let (meta, dir) = w.finish().unwrap();
+        assert_eq!(meta.stats.num_samples, 600);
+        let b = BlockReader::open(&dir).unwrap();
+        let all = b.select(&[], i64::MIN, i64::MAX).unwrap();
+        let got = b.samples(&all[0], i64::MIN, i64::MAX).unwrap();
+        assert_eq!(got.len(), 300);
+        for ((t, v), (wt, wh)) in got.iter().zip(&samples) {
+            assert_eq!(t, wt);
+            let SampleValue::Histogram(g) = v else {
+                panic!("not a histogram")
+            };
+            assert_eq!(
+                (g.count, g.schema, g.sum.to_bits()),
+                (wh.count, wh.schema, wh.sum.to_bits())
+            );
+        }
+        let got = b.samples(&all[1], i64::MIN, i64::MAX).unwrap();
+        assert_eq!(got.len(), 300);
+        let reset_chunk =
+            crate::chunkenc::HistogramChunk::new(&b.chunk(&all[0].chunks[1]).unwrap().data)
+                .unwrap()
+                .counter_reset_header();
+        assert!(matches!(
+            reset_chunk,
+            CounterResetHint::NotCounterReset | CounterResetHint::CounterReset
+        ));
     }
 }
