@@ -12,7 +12,11 @@
 //!   [`ChunkReader`], [`BlockReader`] (all of a block together).
 //! - [`BlockWriter`]: sorted series in, a complete block out.
 //! - [`dump`] / [`openmetrics`]: `promtool tsdb dump` and
-//!   `create-blocks-from openmetrics` equivalents; [`cli`] mounts them.
+//!   `create-blocks-from openmetrics` equivalents; [`cli`] mounts them as
+//!   [`TsdbCommand`].
+//!
+//! Every reader returns a typed [`Error`] naming the file (and so the
+//! block) and the byte offset for corrupt input; nothing panics on bad data.
 
 pub mod block;
 pub mod bstream;
