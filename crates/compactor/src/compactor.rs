@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aeon_objstore::Bucket;
-use aeon_objstore::block::{self, MARK_VERSION_1, MarkReason, NoCompactMark};
+use aeon_objstore::block::{self, MARK_VERSION_1, MarkReason, NoCompactMark, NoDownsampleMark};
 use aeon_tsdb_block::BlockMeta;
 use futures::StreamExt;
 use ulid::Ulid;
@@ -24,6 +24,8 @@ use crate::{Args, DedupFunc, Error, Result};
 pub const REASON_OVERLAP: &str = "overlapping-blocks";
 /// No-compact reason written for blocks that cannot be read or merged.
 pub const REASON_CORRUPT: &str = "corrupt-block";
+/// No-downsample reason written for blocks that cannot be downsampled.
+pub const REASON_DOWNSAMPLE_FAILED: &str = "downsample-failed";
 /// Upper bound of compactions of one group in one iteration (safety net).
 const MAX_COMPACTIONS_PER_GROUP: usize = 10_000;
 
@@ -100,6 +102,7 @@ pub struct Compactor {
     bucket: Arc<dyn Bucket>,
     cfg: Config,
     metrics: Metrics,
+    cache: Arc<sync::MetaCache>,
 }
 
 struct GroupOutcome {
@@ -115,7 +118,18 @@ impl Compactor {
             bucket,
             cfg,
             metrics,
+            cache: Arc::default(),
         }
+    }
+
+    /// Shares a meta cache with earlier compactors (e.g. across iterations).
+    pub fn with_meta_cache(mut self, cache: Arc<sync::MetaCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    async fn fetch(&self) -> Result<sync::BucketState> {
+        sync::fetch_cached(self.bucket.as_ref(), &self.cache).await
     }
 
     pub fn config(&self) -> &Config {
@@ -145,7 +159,7 @@ impl Compactor {
     /// Marks aborted partial uploads for deletion and deletes every block
     /// whose deletion mark is older than the delete delay.
     pub async fn cleanup(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let now_s = now_ms.div_euclid(1000);
         let mut marks = st.deletion_marks.clone();
         for &id in &st.partial {
@@ -193,7 +207,7 @@ impl Compactor {
 
     /// Marks blocks whose data another block already holds.
     pub async fn garbage_collect(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let metas: Vec<BlockMeta> = st
             .metas
             .iter()
@@ -358,7 +372,7 @@ impl Compactor {
 
     /// Plans and runs compactions for every group, `compact_concurrency` groups at once.
     pub async fn compact_all(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let metas = self.cfg.selection.filter(&st, now_ms);
         let groups = planner::group_blocks(&metas, &self.cfg.replica_labels);
         let excluded: HashSet<Ulid> = st.no_compact_marks.keys().copied().collect();
@@ -387,7 +401,7 @@ impl Compactor {
             rep.failures.extend(o.failures);
         }
         // Quarantine gauges over the whole selection.
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let metas = self.cfg.selection.filter(&st, now_ms);
         let groups = planner::group_blocks(&metas, &self.cfg.replica_labels);
         let q: Vec<&Group> = groups
@@ -412,7 +426,7 @@ impl Compactor {
 
     /// Marks blocks past retention for deletion.
     pub async fn apply_retention(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let metas: Vec<BlockMeta> = st
             .metas
             .iter()
@@ -442,7 +456,7 @@ impl Compactor {
 
     /// Downsamples every block the plan asks for.
     pub async fn downsample_all(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
-        let st = sync::fetch(self.bucket.as_ref()).await?;
+        let st = self.fetch().await?;
         let metas = self.cfg.selection.filter(&st, now_ms);
         let jobs = planner::plan_downsample(&metas, &st.no_downsample);
         self.metrics.todo_downsample_blocks.set(jobs.len() as i64);
@@ -473,10 +487,120 @@ impl Compactor {
                     self.metrics.downsample_failures.get_or_create(&l).inc();
                     tracing::warn!(block = %id, error = %e, "downsampling failed");
                     rep.failures.push(format!("downsample {id}: {e}"));
+                    if e.is_data_error() {
+                        // Do not retry a block that cannot be downsampled every iteration.
+                        let mark = NoDownsampleMark {
+                            id,
+                            version: MARK_VERSION_1,
+                            details: Some(format!("downsampling failed: {e}")),
+                            no_downsample_time: now_ms.div_euclid(1000),
+                            reason: MarkReason::from(REASON_DOWNSAMPLE_FAILED),
+                        };
+                        match block::write_mark(self.bucket.as_ref(), &mark).await {
+                            Ok(()) => {
+                                tracing::warn!(block = %id, "marked no-downsample; remove the mark to retry");
+                                self.metrics
+                                    .marks
+                                    .get_or_create(&Metrics::mark(
+                                        block::NO_DOWNSAMPLE_MARK_FILENAME,
+                                        REASON_DOWNSAMPLE_FAILED,
+                                    ))
+                                    .inc();
+                            }
+                            Err(e) => rep.failures.push(format!("mark {id} no-downsample: {e}")),
+                        }
+                    }
                 }
             }
         }
         self.metrics.todo_downsample_blocks.set(0);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aeon_model::Labels;
+    use aeon_objstore::InMemoryBucket;
+    use aeon_tsdb_block::meta::ThanosDownsample;
+    use aeon_tsdb_block::{BlockWriter, BlockWriterOptions, ThanosMeta};
+
+    use super::*;
+
+    fn config(dir: &std::path::Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            selection: Selection {
+                min_time: i64::MIN,
+                max_time: i64::MAX,
+                ..Default::default()
+            },
+            vertical: false,
+            dedup: DedupFunc::OneToOne,
+            replica_labels: vec![],
+            retentions: [Duration::ZERO; 3],
+            delete_delay: Duration::ZERO,
+            downsampling: true,
+            compact_concurrency: 1,
+            downsample_concurrency: 1,
+            fetch_concurrency: 1,
+            ranges: planner::DEFAULT_RANGES.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn undownsamplable_blocks_get_a_no_downsample_mark_and_are_not_retried() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bucket: Arc<dyn Bucket> = Arc::new(InMemoryBucket::new("m"));
+        // A "5m" block spanning 11 days whose chunks are plain XOR: corrupt
+        // for a downsampled block.
+        let mut w = BlockWriter::new(
+            tmp.path(),
+            BlockWriterOptions {
+                thanos: Some(ThanosMeta {
+                    labels: [("cluster".to_string(), "eu1".to_string())].into(),
+                    downsample: ThanosDownsample {
+                        resolution: planner::RES_5M,
+                    },
+                    source: "compactor".into(),
+                    ..Default::default()
+                }),
+                min_time: Some(0),
+                max_time: Some(11 * 24 * planner::HOUR_MS),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        w.add_float_series(
+            Labels::from_pairs(&[("__name__", "x")]),
+            &[(1000, 1.0), (2000, 2.0)],
+        )
+        .unwrap();
+        let (meta, dir) = w.finish().unwrap();
+        block::upload_block(bucket.as_ref(), &dir).await.unwrap();
+        let c = Compactor::new(bucket.clone(), config(tmp.path()), Metrics::default());
+        let mut rep = IterationReport::default();
+        c.downsample_all(1_800_000_000_000, &mut rep).await.unwrap();
+        assert_eq!(rep.failures.len(), 1, "{:?}", rep.failures);
+        assert!(
+            rep.failures[0].contains("expected aggregate chunks"),
+            "{:?}",
+            rep.failures
+        );
+        let m = block::read_mark::<NoDownsampleMark>(bucket.as_ref(), meta.ulid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.reason.as_str(), REASON_DOWNSAMPLE_FAILED);
+        let mut rep = IterationReport::default();
+        c.downsample_all(1_800_000_000_000, &mut rep).await.unwrap();
+        assert!(rep.failures.is_empty() && rep.downsampled.is_empty());
+        // The meta cache holds the block; it is dropped once the block is gone.
+        assert_eq!(c.cache.len(), 1);
+        block::delete_block(bucket.as_ref(), meta.ulid)
+            .await
+            .unwrap();
+        c.fetch().await.unwrap();
+        assert!(c.cache.is_empty());
     }
 }

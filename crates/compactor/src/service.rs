@@ -35,10 +35,28 @@ fn log_report(r: &IterationReport) {
     }
 }
 
+/// Thanos's pitfall (#1353): data deleted before it could be downsampled.
+fn warn_on_retention_combos(cfg: &Config) {
+    if !cfg.downsampling {
+        return;
+    }
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let [raw, m5, _] = cfg.retentions;
+    if !raw.is_zero()
+        && ms(raw) < crate::planner::DOWNSAMPLE_RANGE_5M + 2 * crate::planner::HOUR_MS * 24
+    {
+        tracing::warn!(retention_raw = ?raw, "raw retention is shorter than the time raw blocks need to be compacted to 2d and downsampled to 5m; some data will never be downsampled");
+    }
+    if !m5.is_zero() && ms(m5) < 14 * 24 * crate::planner::HOUR_MS {
+        tracing::warn!(retention_5m = ?m5, "5m retention is shorter than 14d; 5m blocks may be deleted before they are downsampled to 1h");
+    }
+}
+
 /// Runs the compactor until done (without `--wait`) or until `shutdown`.
 pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
     // Validate everything before serving.
-    Config::from_args(&args, now_ms())?;
+    let cfg = Config::from_args(&args, now_ms())?;
+    warn_on_retention_combos(&cfg);
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let bucket = open_bucket(
@@ -74,12 +92,14 @@ async fn main_loop(
     metrics: Metrics,
     shutdown: &CancellationToken,
 ) -> Result<()> {
+    let cache = Arc::new(crate::sync::MetaCache::default());
     loop {
         let compactor = Compactor::new(
             bucket.clone(),
             Config::from_args(args, now_ms())?,
             metrics.clone(),
-        );
+        )
+        .with_meta_cache(cache.clone());
         let res = tokio::select! {
             r = compactor.run_once(now_ms()) => r,
             () = shutdown.cancelled() => {

@@ -51,7 +51,40 @@ struct Fetched {
     no_downsample: bool,
 }
 
-async fn fetch_one(bucket: &dyn Bucket, id: Ulid) -> Result<Fetched> {
+/// meta.json files never change once uploaded: parsed metas are kept across
+/// fetches (and iterations), so a sync costs one listing per block.
+#[derive(Debug, Default)]
+pub struct MetaCache(std::sync::Mutex<HashMap<Ulid, BlockMeta>>);
+
+impl MetaCache {
+    fn get(&self, id: Ulid) -> Option<BlockMeta> {
+        self.0.lock().ok().and_then(|m| m.get(&id).cloned())
+    }
+
+    fn put(&self, m: &BlockMeta) {
+        if let Ok(mut c) = self.0.lock() {
+            c.insert(m.ulid, m.clone());
+        }
+    }
+
+    fn retain(&self, ids: &HashSet<Ulid>) {
+        if let Ok(mut c) = self.0.lock() {
+            c.retain(|k, _| ids.contains(k));
+        }
+    }
+
+    /// Number of cached metas.
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+async fn fetch_one(bucket: &dyn Bucket, id: Ulid, cache: &MetaCache) -> Result<Fetched> {
     let files = bucket
         .list(&format!("{id}/"), ListMode::Delimited)
         .await
@@ -61,7 +94,11 @@ async fn fetch_one(bucket: &dyn Bucket, id: Ulid) -> Result<Fetched> {
             .iter()
             .any(|f| f.strip_prefix(&format!("{id}/")) == Some(name))
     };
-    let entry = if has(META_FILENAME) {
+    let entry = if !has(META_FILENAME) {
+        Entry::Partial
+    } else if let Some(m) = cache.get(id) {
+        Entry::Meta(Box::new(m))
+    } else {
         match block::read_meta(bucket, id).await {
             Ok(raw) => match BlockMeta::parse(&raw, &format!("{id}/{META_FILENAME}")) {
                 Ok(m) => Entry::Meta(Box::new(m)),
@@ -71,9 +108,10 @@ async fn fetch_one(bucket: &dyn Bucket, id: Ulid) -> Result<Fetched> {
             Err(e) if e.is_not_found() => Entry::Partial,
             Err(e) => return Err(Error::bucket("get", format!("{id}/{META_FILENAME}"), e)),
         }
-    } else {
-        Entry::Partial
     };
+    if let Entry::Meta(m) = &entry {
+        cache.put(m);
+    }
     let mark_err = |f: &str, e| Error::bucket("read marker", format!("{id}/{f}"), e);
     let deletion = if has(DELETION_MARK_FILENAME) {
         block::read_mark::<DeletionMark>(bucket, id)
@@ -105,11 +143,17 @@ async fn fetch_one(bucket: &dyn Bucket, id: Ulid) -> Result<Fetched> {
 
 /// Lists and reads every block of the bucket.
 pub async fn fetch(bucket: &dyn Bucket) -> Result<BucketState> {
+    fetch_cached(bucket, &MetaCache::default()).await
+}
+
+/// [`fetch`], reusing (and refreshing) already parsed metas.
+pub async fn fetch_cached(bucket: &dyn Bucket, cache: &MetaCache) -> Result<BucketState> {
     let ids = block::list_blocks(bucket)
         .await
         .map_err(|e| Error::bucket("list", "blocks", e))?;
+    cache.retain(&ids.iter().copied().collect());
     let fetched: Vec<Fetched> = futures::stream::iter(ids)
-        .map(|id| fetch_one(bucket, id))
+        .map(|id| fetch_one(bucket, id, cache))
         .buffered(META_FETCH_CONCURRENCY)
         .try_collect()
         .await?;
