@@ -117,6 +117,36 @@ fn point(t: i64, v: f64) -> String {
     format!("[{},\"{}\"]", format_ts(t), format_float(v))
 }
 
+/// A native histogram as Prometheus writes it: count, sum and the non-empty
+/// buckets as `[boundary_rule, "lower", "upper", "count"]` (0 open left,
+/// 1 open right, 3 closed both).
+pub fn histogram_json(h: &aeon_promql::FloatHistogram) -> String {
+    let mut out = format!("{{\"count\":\"{}\",\"sum\":\"{}\"", format_float(h.count), format_float(h.sum));
+    let custom = h.uses_custom_buckets();
+    let buckets: Vec<String> = h
+        .all_buckets()
+        .into_iter()
+        .filter(|b| b.count != 0.0)
+        .map(|b| {
+            let rule = if custom {
+                0
+            } else if b.lower == -h.zero_threshold && b.upper == h.zero_threshold {
+                3
+            } else if b.upper <= 0.0 {
+                1
+            } else {
+                0
+            };
+            format!("[{rule},\"{}\",\"{}\",\"{}\"]", format_float(b.lower), format_float(b.upper), format_float(b.count))
+        })
+        .collect();
+    if !buckets.is_empty() {
+        let _ = write!(out, ",\"buckets\":[{}]", buckets.join(","));
+    }
+    out.push('}');
+    out
+}
+
 fn labels_json(l: &Labels) -> String {
     serde_json::to_string(l).unwrap_or_else(|_| "{}".into())
 }
@@ -131,7 +161,10 @@ pub fn encode_value(v: &Value) -> String {
                 .iter()
                 .map(|s| {
                     let m = if s.drop_name { s.metric.without(&[aeon_model::METRIC_NAME]) } else { s.metric.clone() };
-                    format!("{{\"metric\":{},\"value\":{}}}", labels_json(&m), point(s.t, s.f))
+                    match &s.h {
+                        Some(h) => format!("{{\"metric\":{},\"histogram\":[{},{}]}}", labels_json(&m), format_ts(s.t), histogram_json(h)),
+                        None => format!("{{\"metric\":{},\"value\":{}}}", labels_json(&m), point(s.t, s.f)),
+                    }
                 })
                 .collect();
             format!("{{\"resultType\":\"vector\",\"result\":[{}]}}", items.join(","))
@@ -141,8 +174,17 @@ pub fn encode_value(v: &Value) -> String {
                 .iter()
                 .map(|s| {
                     let metric = if s.drop_name { s.metric.without(&[aeon_model::METRIC_NAME]) } else { s.metric.clone() };
-                    let pts: Vec<String> = s.floats.iter().map(|p| point(p.t, p.f)).collect();
-                    format!("{{\"metric\":{},\"values\":[{}]}}", labels_json(&metric), pts.join(","))
+                    let mut out = format!("{{\"metric\":{}", labels_json(&metric));
+                    if !s.floats.is_empty() || s.histograms.is_empty() {
+                        let pts: Vec<String> = s.floats.iter().map(|p| point(p.t, p.f)).collect();
+                        let _ = write!(out, ",\"values\":[{}]", pts.join(","));
+                    }
+                    if !s.histograms.is_empty() {
+                        let hs: Vec<String> = s.histograms.iter().map(|p| format!("[{},{}]", format_ts(p.t), histogram_json(&p.h))).collect();
+                        let _ = write!(out, ",\"histograms\":[{}]", hs.join(","));
+                    }
+                    out.push('}');
+                    out
                 })
                 .collect();
             format!("{{\"resultType\":\"matrix\",\"result\":[{}]}}", items.join(","))
@@ -641,6 +683,34 @@ mod tests {
             drop_name: false,
         }]);
         assert_eq!(encode_value(&m), r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[0,"NaN"],[15,"-0.0000001"]]}]}"#);
+    }
+
+    #[test]
+    fn histograms_encode_like_prometheus() {
+        let h = aeon_promql::FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 10.0,
+            sum: 12.5,
+            positive: [(0, 2.0), (1, 3.0), (2, 0.0)].into_iter().collect(),
+            negative: [(1, 2.0)].into_iter().collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            histogram_json(&h),
+            r#"{"count":"10","sum":"12.5","buckets":[[1,"-2","-1","2"],[3,"-0.001","0.001","1"],[0,"0.5","1","2"],[0,"1","2","3"]]}"#
+        );
+        let v = Value::Vector(vec![aeon_promql::Sample { metric: Labels::from_pairs(&[("a", "b")]), t: 1000, f: 0.0, h: Some(std::sync::Arc::new(h.clone())), drop_name: false }]);
+        assert!(encode_value(&v).contains(r#""histogram":[1,{"count":"10""#));
+        let m = Value::Matrix(vec![aeon_promql::Series {
+            metric: Labels::from_pairs(&[("a", "b")]),
+            floats: vec![],
+            histograms: vec![aeon_promql::HPoint { t: 2000, h: std::sync::Arc::new(h) }],
+            drop_name: false,
+        }]);
+        let e = encode_value(&m);
+        assert!(e.contains(r#""histograms":[[2,{"count""#) && !e.contains("values"), "{e}");
     }
 
     #[test]

@@ -31,6 +31,34 @@
 
 use aeon_model::Sample;
 
+/// A sample the algorithms can merge: a timestamp and, for floats, a value
+/// (counter adjustments only apply to floats).
+pub trait Point: Clone {
+    /// Timestamp in ms.
+    fn t(&self) -> i64;
+    /// The float value (None for histograms).
+    fn float(&self) -> Option<f64>;
+    /// A copy with another float value.
+    fn with_float(&self, v: f64) -> Self;
+}
+
+impl Point for Sample {
+    fn t(&self) -> i64 {
+        self.t
+    }
+    fn float(&self) -> Option<f64> {
+        Some(self.v)
+    }
+    fn with_float(&self, v: f64) -> Self {
+        Sample { t: self.t, v }
+    }
+}
+
+/// Whether `b` is lower than `a` (both floats): a counter drop.
+fn drops<P: Point>(a: &P, b: &P) -> bool {
+    matches!((a.float(), b.float()), (Some(x), Some(y)) if y < x)
+}
+
 /// Penalty before any sample interval is known (Thanos: 5000 ms).
 pub const INITIAL_PENALTY_MS: i64 = 5_000;
 
@@ -72,7 +100,7 @@ pub fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
 
 /// 1:1 union of time-sorted sample vectors; on equal timestamps the sample
 /// of the earlier vector wins.
-pub fn chain(replicas: &[Vec<Sample>]) -> Vec<Sample> {
+pub fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
     match replicas {
         [] => Vec::new(),
         [one] => one.clone(),
@@ -83,15 +111,15 @@ pub fn chain(replicas: &[Vec<Sample>]) -> Vec<Sample> {
                 let mut best: Option<(usize, i64)> = None;
                 for (i, r) in replicas.iter().enumerate() {
                     if let Some(s) = r.get(pos[i])
-                        && best.is_none_or(|(_, t)| s.t < t)
+                        && best.is_none_or(|(_, t)| s.t() < t)
                     {
-                        best = Some((i, s.t));
+                        best = Some((i, s.t()));
                     }
                 }
                 let Some((i, t)) = best else { break };
-                out.push(replicas[i][pos[i]]);
+                out.push(replicas[i][pos[i]].clone());
                 for (j, r) in replicas.iter().enumerate() {
-                    while r.get(pos[j]).is_some_and(|s| s.t <= t) {
+                    while r.get(pos[j]).is_some_and(|s| s.t() <= t) {
                         pos[j] += 1;
                     }
                 }
@@ -103,7 +131,7 @@ pub fn chain(replicas: &[Vec<Sample>]) -> Vec<Sample> {
 
 /// Penalty-based deduplication of time-sorted replica sample vectors (see
 /// the module docs). `counter` enables the counter adjustments.
-pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
+pub fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
     match replicas {
         [] => return Vec::new(),
         [one] => return one.clone(),
@@ -128,7 +156,7 @@ pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
                 None => i64::MIN,
             };
             let r = &replicas[i];
-            while r.get(pos[i]).is_some_and(|s| s.t < min_t) {
+            while r.get(pos[i]).is_some_and(|s| s.t() < min_t) {
                 pos[i] += 1;
             }
         }
@@ -138,10 +166,10 @@ pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
             if let Some(s) = r.get(pos[i]) {
                 let better = match best {
                     None => true,
-                    Some((_, t)) => s.t < t || (s.t == t && cur == Some(i)),
+                    Some((_, t)) => s.t() < t || (s.t() == t && cur == Some(i)),
                 };
                 if better {
-                    best = Some((i, s.t));
+                    best = Some((i, s.t()));
                 }
             }
         }
@@ -156,13 +184,13 @@ pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
                 }
             };
         }
-        let raw = replicas[i][pos[i]];
-        let mut v = raw.v;
-        if counter && !raw.v.is_nan() {
+        let raw = &replicas[i][pos[i]];
+        let mut emitted = raw.clone();
+        if let Some(rv) = raw.float().filter(|v| counter && !v.is_nan()) {
             let r = &replicas[i];
             // Any own reset of this replica since we last looked voids its shift.
             let from = scanned[i].max(1);
-            if (from..=pos[i]).any(|k| r[k].v < r[k - 1].v) {
+            if (from..=pos[i]).any(|k| drops(&r[k - 1], &r[k])) {
                 shift[i] = 0.0;
             }
             scanned[i] = pos[i];
@@ -171,18 +199,21 @@ pub fn penalty(replicas: &[Vec<Sample>], counter: bool) -> Vec<Sample> {
             {
                 // Did this replica itself reset since the last emitted timestamp?
                 let lt = last_t.unwrap_or(i64::MIN);
-                let j0 = r[..pos[i]].partition_point(|s| s.t <= lt).saturating_sub(1);
-                let own_reset = (j0 + 1..=pos[i]).any(|k| r[k].v < r[k - 1].v);
+                let j0 = r[..pos[i]].partition_point(|s| s.t() <= lt).saturating_sub(1);
+                let own_reset = (j0 + 1..=pos[i]).any(|k| drops(&r[k - 1], &r[k]));
                 if own_reset {
                     shift[i] = 0.0;
-                } else if raw.v + shift[i] < prev {
-                    shift[i] = prev - raw.v;
+                } else if rv + shift[i] < prev {
+                    shift[i] = prev - rv;
                 }
             }
-            v = raw.v + shift[i];
+            let v = rv + shift[i];
             last_v = Some(v);
+            if shift[i] != 0.0 {
+                emitted = raw.with_float(v);
+            }
         }
-        out.push(Sample { t, v });
+        out.push(emitted);
         last_t = Some(t);
         cur = Some(i);
         pos[i] += 1;

@@ -5,13 +5,16 @@
 //! The engine is synchronous; run it on a blocking thread
 //! (`tokio::task::spawn_blocking`) — `select` blocks on the runtime handle.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aeon_model::{Labels, Matcher, Sample};
 use aeon_promql::{Queryable, SelectHints, SelectedSeries};
 use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
-use aeon_tsdb_block::chunkenc::XorChunk;
+use aeon_promql::FloatHistogram;
+use aeon_promql::nativehist::CounterResetHint;
+use aeon_tsdb_block::chunkenc::{self as enc, FloatHistogramChunk, HistogramChunk, XorChunk};
 use futures::StreamExt;
 
 use crate::args::DedupFunc;
@@ -55,15 +58,91 @@ pub fn aggregates_for(func: Option<&str>) -> Vec<Aggr> {
     }
 }
 
-fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<Sample>, String> {
-    if c.r#type != thanos::chunk::Encoding::Xor as i32 {
-        return Err(format!("chunk encoding {} is not supported by this querier yet (native histograms)", c.r#type));
+/// One decoded sample: a float, or a native histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QPoint {
+    pub t: i64,
+    /// The float value (0 for histograms).
+    pub v: f64,
+    pub h: Option<Arc<FloatHistogram>>,
+}
+
+impl QPoint {
+    /// A float sample.
+    pub fn float(t: i64, v: f64) -> Self {
+        Self { t, v, h: None }
     }
-    XorChunk::new(&c.data).and_then(|x| x.samples()).map_err(|e| format!("decoding XOR chunk: {e}"))
+}
+
+impl dedup::Point for QPoint {
+    fn t(&self) -> i64 {
+        self.t
+    }
+    fn float(&self) -> Option<f64> {
+        self.h.is_none().then_some(self.v)
+    }
+    fn with_float(&self, v: f64) -> Self {
+        Self { t: self.t, v, h: self.h.clone() }
+    }
+}
+
+fn expand_buckets(spans: &[enc::Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
+    let mut out = BTreeMap::new();
+    let (mut idx, mut bi) = (0i32, 0usize);
+    for sp in spans {
+        idx = idx.saturating_add(sp.offset);
+        for _ in 0..sp.length {
+            if let Some(c) = buckets.get(bi) {
+                out.insert(idx, *c);
+            }
+            idx = idx.saturating_add(1);
+            bi += 1;
+        }
+    }
+    out
+}
+
+/// A decoded wire histogram (spans + absolute counts) as the engine's sparse one.
+pub fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: match h.counter_reset_hint {
+            enc::CounterResetHint::Unknown => CounterResetHint::Unknown,
+            enc::CounterResetHint::CounterReset => CounterResetHint::CounterReset,
+            enc::CounterResetHint::NotCounterReset => CounterResetHint::NotCounterReset,
+            enc::CounterResetHint::Gauge => CounterResetHint::Gauge,
+        },
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive: expand_buckets(&h.positive_spans, &h.positive_buckets),
+        negative: expand_buckets(&h.negative_spans, &h.negative_buckets),
+        custom_values: h.custom_values.clone(),
+    }
+}
+
+fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
+    let hist = |t: i64, h: &enc::FloatHistogram| QPoint { t, v: 0.0, h: Some(Arc::new(to_engine_histogram(h))) };
+    match thanos::chunk::Encoding::try_from(c.r#type) {
+        Ok(thanos::chunk::Encoding::Xor) => XorChunk::new(&c.data)
+            .and_then(|x| x.samples())
+            .map(|s| s.into_iter().map(|s| QPoint::float(s.t, s.v)).collect())
+            .map_err(|e| format!("decoding XOR chunk: {e}")),
+        Ok(thanos::chunk::Encoding::Histogram) => HistogramChunk::new(&c.data)
+            .and_then(|x| x.samples())
+            .map(|s| s.iter().map(|(t, h)| hist(*t, &h.to_float())).collect())
+            .map_err(|e| format!("decoding histogram chunk: {e}")),
+        Ok(thanos::chunk::Encoding::FloatHistogram) => FloatHistogramChunk::new(&c.data)
+            .and_then(|x| x.samples())
+            .map(|s| s.iter().map(|(t, h)| hist(*t, h)).collect())
+            .map_err(|e| format!("decoding float histogram chunk: {e}")),
+        _ => Err(format!("unknown chunk encoding {}", c.r#type)),
+    }
 }
 
 /// Samples of one chunk: the raw chunk, or the aggregate `func` needs.
-pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<Sample>, String> {
+pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, String> {
     if let Some(raw) = &c.raw {
         return decode_chunk(raw);
     }
@@ -84,7 +163,7 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<Sample>, Str
                     ci.next();
                 }
                 if let Some(c) = ci.peek().filter(|c| c.t == s.t) {
-                    out.push(Sample { t: s.t, v: s.v / c.v });
+                    out.push(QPoint::float(s.t, s.v / c.v));
                 }
             }
             Ok(out)
@@ -94,10 +173,10 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<Sample>, Str
 
 /// Samples of one replica's series: chunks from several stores serving the
 /// same replica (sidecar and store gateway) may overlap; their union is taken.
-pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec<Sample>, String> {
+pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec<QPoint>, String> {
     let mut lanes = Vec::new();
     for lane in dedup::split_lanes(chunks) {
-        let mut samples: Vec<Sample> = Vec::new();
+        let mut samples: Vec<QPoint> = Vec::new();
         for c in &lane {
             for s in decode_aggr(c, func)? {
                 if samples.last().is_none_or(|l| l.t < s.t) {
@@ -116,12 +195,12 @@ pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec
 /// letting stores strip the labels and then guessing replicas from
 /// overlapping chunks, as Thanos does) means a replica is never mixed with
 /// another inside one lane, so counters stay monotonic per replica.
-pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<(Labels, Vec<Sample>)>, String> {
+pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<(Labels, Vec<QPoint>)>, String> {
     if !opts.dedup_active() {
         return series.into_iter().map(|(l, c)| Ok((l, replica_samples(c, func)?))).collect();
     }
     let names: Vec<&str> = opts.replica_labels.iter().map(String::as_str).collect();
-    let mut groups: std::collections::BTreeMap<Labels, Vec<Vec<Sample>>> = std::collections::BTreeMap::new();
+    let mut groups: BTreeMap<Labels, Vec<Vec<QPoint>>> = BTreeMap::new();
     for (l, chunks) in series {
         groups.entry(l.without(&names)).or_default().push(replica_samples(chunks, func)?);
     }
@@ -140,11 +219,11 @@ pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, o
 /// Decodes the chunks of one series whose replicas were merged by the
 /// stores (replica labels already stripped): overlapping chunks are split
 /// into lanes that stand in for replicas (Thanos's approach).
-pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<Sample>, String> {
+pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<QPoint>, String> {
     let lanes = dedup::split_lanes(chunks);
-    let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(lanes.len());
+    let mut decoded: Vec<Vec<QPoint>> = Vec::with_capacity(lanes.len());
     for lane in lanes {
-        let mut samples: Vec<Sample> = Vec::new();
+        let mut samples: Vec<QPoint> = Vec::new();
         for c in &lane {
             for s in decode_aggr(c, func)? {
                 if samples.last().is_none_or(|l| l.t < s.t) {
@@ -219,7 +298,7 @@ impl StoreQueryable {
     }
 
     /// Selects series asynchronously: labels and deduplicated samples.
-    pub async fn fetch(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<(Labels, Vec<Sample>)>> {
+    pub async fn fetch(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<(Labels, Vec<QPoint>)>> {
         let work = async {
             let req = series_request(matchers, hints, &self.opts);
             let mut stream = self.proxy.series(req).await.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
@@ -241,13 +320,27 @@ impl StoreQueryable {
     }
 }
 
+/// Splits points into runs of floats and runs of histograms.
+fn to_chunks(points: Vec<QPoint>) -> Vec<aeon_promql::Chunk> {
+    let mut out: Vec<aeon_promql::Chunk> = Vec::new();
+    for p in points {
+        match (p.h, out.last_mut()) {
+            (None, Some(aeon_promql::Chunk::Floats(v))) => v.push(Sample::new(p.t, p.v)),
+            (None, _) => out.push(aeon_promql::Chunk::Floats(vec![Sample::new(p.t, p.v)])),
+            (Some(h), Some(aeon_promql::Chunk::Histograms(v))) => v.push((p.t, h)),
+            (Some(h), _) => out.push(aeon_promql::Chunk::Histograms(vec![(p.t, h)])),
+        }
+    }
+    out
+}
+
 impl Queryable for StoreQueryable {
     fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<SelectedSeries>> {
         let series = self.handle.block_on(self.fetch(matchers, hints))?;
         Ok(series
             .into_iter()
             .filter(|(_, s)| !s.is_empty())
-            .map(|(labels, samples)| SelectedSeries { labels, chunks: Box::new(std::iter::once(Ok(aeon_promql::Chunk::Floats(samples)))) })
+            .map(|(labels, points)| SelectedSeries { labels, chunks: Box::new(to_chunks(points).into_iter().map(Ok)) })
             .collect())
     }
 }
@@ -290,8 +383,8 @@ mod tests {
             max: Some(chunk(&[(299, 7.0), (599, 9.0)])),
             ..Default::default()
         };
-        assert_eq!(decode_aggr(&c, None).unwrap(), vec![Sample::new(299, 2.0), Sample::new(599, 3.0)]);
-        assert_eq!(decode_aggr(&c, Some("max_over_time")).unwrap(), vec![Sample::new(299, 7.0), Sample::new(599, 9.0)]);
+        assert_eq!(decode_aggr(&c, None).unwrap(), vec![QPoint::float(299, 2.0), QPoint::float(599, 3.0)]);
+        assert_eq!(decode_aggr(&c, Some("max_over_time")).unwrap(), vec![QPoint::float(299, 7.0), QPoint::float(599, 9.0)]);
         assert!(decode_aggr(&c, Some("rate")).unwrap_err().contains("counter"));
     }
 
@@ -320,7 +413,7 @@ mod tests {
         let b1 = raw(&pts(105_000, 195_000, 40.0));
         let b2 = raw(&pts(205_000, 300_000, 40.0));
         let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], ..Default::default() };
-        let resets = |s: &[Sample]| s.windows(2).filter(|w| w[1].v < w[0].v).count();
+        let resets = |s: &[QPoint]| s.windows(2).filter(|w| w[1].v < w[0].v).count();
         // Thanos-style lanes (labels already stripped, chunks merged by min time).
         let guessed = series_samples(vec![a1.clone(), b1.clone(), a2.clone(), b2.clone()], Some("rate"), &opts).unwrap();
         assert!(resets(&guessed) > 0, "the lane guess mixes replicas: {guessed:?}");
@@ -338,9 +431,35 @@ mod tests {
     }
 
     #[test]
-    fn histogram_chunks_are_a_clear_error() {
-        let c = AggrChunk::raw(0, 1, thanos::Chunk { r#type: 1, data: vec![0, 0].into(), hash: 0 });
-        assert!(decode_aggr(&c, None).unwrap_err().contains("not supported"));
+    fn native_histogram_chunks_decode_to_engine_histograms() {
+        let h = enc::Histogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1,
+            count: 10,
+            sum: 12.5,
+            positive_spans: vec![enc::Span { offset: 0, length: 2 }, enc::Span { offset: 2, length: 1 }],
+            positive_buckets: vec![2, 1, -1], // deltas: 2, 3, 2
+            negative_spans: vec![enc::Span { offset: 1, length: 1 }],
+            negative_buckets: vec![2],
+            ..Default::default()
+        };
+        let mut e = enc::HistogramEncoder::new(enc::CounterResetHint::Unknown);
+        e.append(1_000, &h).unwrap();
+        e.append(2_000, &h).unwrap();
+        let c = AggrChunk::raw(1_000, 2_000, thanos::Chunk { r#type: thanos::chunk::Encoding::Histogram as i32, data: e.finish().into(), hash: 0 });
+        let pts = decode_aggr(&c, None).unwrap();
+        assert_eq!(pts.len(), 2);
+        let got = pts[1].h.as_ref().unwrap();
+        assert_eq!((got.count, got.sum, got.zero_count, got.schema), (10.0, 12.5, 1.0, 0));
+        assert_eq!(got.positive, BTreeMap::from([(0, 2.0), (1, 3.0), (4, 2.0)]));
+        assert_eq!(got.negative, BTreeMap::from([(1, 2.0)]));
+        // Runs of floats and histograms become separate engine chunks.
+        let mixed = vec![QPoint::float(0, 1.0), pts[0].clone(), pts[1].clone(), QPoint::float(3_000, 2.0)];
+        let kinds: Vec<&str> = to_chunks(mixed).iter().map(|c| match c { aeon_promql::Chunk::Floats(_) => "f", aeon_promql::Chunk::Histograms(_) => "h" }).collect();
+        assert_eq!(kinds, ["f", "h", "f"]);
+        let bad = AggrChunk::raw(0, 1, thanos::Chunk { r#type: 9, data: vec![0, 0].into(), hash: 0 });
+        assert!(decode_aggr(&bad, None).unwrap_err().contains("unknown chunk encoding"));
     }
 
     #[test]
