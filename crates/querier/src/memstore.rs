@@ -10,7 +10,7 @@ use std::time::Duration;
 use aeon_model::{Labels, Sample};
 use aeon_storeapi::pb::thanos::{self, info};
 use aeon_storeapi::{Error, Result, SeriesStream, StoreApi, convert};
-use aeon_tsdb_block::chunkenc::XorEncoder;
+use aeon_tsdb_block::chunkenc::{Encoding, Histogram, XorEncoder};
 use futures::StreamExt;
 
 /// Samples per chunk, as Prometheus cuts them.
@@ -23,6 +23,8 @@ pub struct MemStore {
     pub external_labels: Labels,
     /// Series (labels without external labels) and time-sorted samples.
     pub series: Vec<(Labels, Vec<Sample>)>,
+    /// Native histogram series (integer counts), time-sorted.
+    pub histograms: Vec<(Labels, Vec<(i64, Histogram)>)>,
     /// Component type reported by Info.
     pub component_type: String,
     /// Delay before answering Series (simulates a slow store).
@@ -42,23 +44,31 @@ impl MemStore {
     }
 
     fn time_range(&self) -> (i64, i64) {
-        let min = self.series.iter().filter_map(|(_, s)| s.first().map(|s| s.t)).min();
-        let max = self.series.iter().filter_map(|(_, s)| s.last().map(|s| s.t)).max();
+        let firsts = self.series.iter().filter_map(|(_, s)| s.first().map(|s| s.t)).chain(self.histograms.iter().filter_map(|(_, h)| h.first().map(|h| h.0)));
+        let lasts = self.series.iter().filter_map(|(_, s)| s.last().map(|s| s.t)).chain(self.histograms.iter().filter_map(|(_, h)| h.last().map(|h| h.0)));
+        let (min, max) = (firsts.min(), lasts.max());
         match (min, max) {
             (Some(a), Some(b)) => (a, b),
             _ => (i64::MAX, i64::MIN),
         }
     }
 
-    fn selected(&self, matchers: &[thanos::LabelMatcher], min: i64, max: i64) -> Result<Vec<(Labels, &Vec<Sample>)>> {
+    fn selected(&self, matchers: &[thanos::LabelMatcher], min: i64, max: i64) -> Result<Vec<(Labels, Vec<thanos::AggrChunk>)>> {
         let ms = convert::matchers_from_pb(matchers)?;
-        Ok(self
+        let floats = self
             .series
             .iter()
-            .map(|(l, s)| (self.full_labels(l), s))
-            .filter(|(l, _)| ms.iter().all(|m| m.matches_labels(l)))
             .filter(|(_, s)| s.iter().any(|x| x.t >= min && x.t <= max))
-            .collect())
+            .map(|(l, s)| Ok((self.full_labels(l), encode_chunks(s, min, max))));
+        let hists = self
+            .histograms
+            .iter()
+            .filter(|(_, h)| h.iter().any(|x| x.0 >= min && x.0 <= max))
+            .map(|(l, h)| Ok((self.full_labels(l), encode_histogram_chunks(h, min, max)?)));
+        floats
+            .chain(hists)
+            .filter(|r: &Result<(Labels, Vec<thanos::AggrChunk>)>| r.as_ref().map_or(true, |(l, _)| ms.iter().all(|m| m.matches_labels(l))))
+            .collect()
     }
 }
 
@@ -77,6 +87,18 @@ fn encode_chunks(samples: &[Sample], min: i64, max: i64) -> Vec<thanos::AggrChun
         out.push(thanos::AggrChunk::raw(first.t, last.t, chunk));
     }
     out
+}
+
+fn encode_histogram_chunks(samples: &[(i64, Histogram)], min: i64, max: i64) -> Result<Vec<thanos::AggrChunk>> {
+    let chunks = aeon_tsdb_block::writer::cut_histogram_chunks(samples).map_err(|e| Error::storage("encoding histograms", e.to_string()))?;
+    Ok(chunks
+        .into_iter()
+        .filter(|c| c.max_time >= min && c.min_time <= max && c.encoding == Encoding::Histogram)
+        .map(|c| {
+            let chunk = thanos::Chunk { r#type: thanos::chunk::Encoding::Histogram as i32, data: c.data.into(), hash: 0 };
+            thanos::AggrChunk::raw(c.min_time, c.max_time, chunk)
+        })
+        .collect())
 }
 
 #[async_trait::async_trait]
@@ -101,10 +123,10 @@ impl StoreApi for MemStore {
         let mut out: Vec<thanos::Series> = self
             .selected(&req.matchers, req.min_time, req.max_time)?
             .into_iter()
-            .map(|(l, s)| {
+            .map(|(l, chunks)| {
                 let mut labels = convert::labels_to_pb(&l);
                 convert::remove_labels(&mut labels, &req.without_replica_labels);
-                let chunks = if req.skip_chunks { Vec::new() } else { encode_chunks(s, req.min_time, req.max_time) };
+                let chunks = if req.skip_chunks { Vec::new() } else { chunks };
                 thanos::Series { labels, chunks }
             })
             .collect();

@@ -225,3 +225,123 @@ async fn range_and_instant_queries_equal_prometheus() {
         }
     }
 }
+
+/// JSON equality with numeric strings compared with a relative tolerance.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => close(x, y),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// `data.result` with `cluster` removed from metrics, sorted by metric.
+fn result_without_cluster(v: &Value) -> Vec<Value> {
+    assert_eq!(v["status"], "success", "{v}");
+    let mut out: Vec<Value> = v["data"]["result"].as_array().unwrap().clone();
+    for s in &mut out {
+        s["metric"].as_object_mut().unwrap().remove("cluster");
+    }
+    out.sort_by_key(|s| s["metric"].to_string());
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_histogram_queries_equal_prometheus() {
+    use aeon_tsdb_block::chunkenc::{Histogram, Span};
+    use aeon_tsdb_block::{BlockWriter, BlockWriterOptions};
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let start = (now - 3 * 3_600_000) / 60_000 * 60_000;
+    let hist = |i: i64, inst: i64| {
+        let (c0, c1, c2) = (3 * i * inst, 2 * i, i);
+        Histogram {
+            schema: 0,
+            zero_threshold: 2f64.powi(-128),
+            zero_count: i as u64,
+            count: (i + c0 + c1 + c2) as u64,
+            sum: i as f64 * 4.5 * inst as f64,
+            positive_spans: vec![Span { offset: -1, length: 2 }, Span { offset: 1, length: 1 }],
+            positive_buckets: vec![c0, c1 - c0, c2 - c1],
+            ..Default::default()
+        }
+    };
+    let mut series = Vec::new();
+    for inst in [1i64, 2] {
+        let l = Labels::from_pairs(&[("__name__", "req_hist"), ("job", "api"), ("instance", &format!("i{inst}"))]);
+        series.push((l, (0..480).map(|i| (start + i * 15_000, hist(i, inst))).collect::<Vec<_>>()));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tsdb");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut w = BlockWriter::new(&data, BlockWriterOptions::default()).unwrap();
+    for (l, h) in &series {
+        w.add_histogram_series(l.clone(), h).unwrap();
+    }
+    w.finish().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(peer_bin("prometheus"))
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=30d")
+        .arg("--enable-feature=native-histograms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let prom = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if client.get(format!("{}/-/ready", prom.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "prometheus did not become ready");
+
+    let stop = CancellationToken::new();
+    let mut flags = vec!["--query.replica-label=replica".to_string()];
+    for r in ["a", "b"] {
+        let mut store = MemStore::new(Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]), vec![]);
+        store.histograms = series.clone();
+        flags.push(format!("--store={}", serve(store, &stop).await));
+    }
+    let q = Querier::start(&flags, stop).await;
+
+    let queries = [
+        "req_hist",
+        "rate(req_hist[5m])",
+        "sum(rate(req_hist[5m]))",
+        "histogram_quantile(0.9, rate(req_hist[5m]))",
+        "histogram_count(rate(req_hist[5m]))",
+        "histogram_sum(req_hist)",
+        "histogram_fraction(0, 1, req_hist)",
+    ];
+    let (s, e) = ((start + 600_000) as f64 / 1000.0, (start + 7_000_000) as f64 / 1000.0);
+    for query in queries {
+        for (path, params) in [
+            ("/api/v1/query_range", vec![("query", query.to_string()), ("start", s.to_string()), ("end", e.to_string()), ("step", "120".to_string())]),
+            ("/api/v1/query", vec![("query", query.to_string()), ("time", (s + 1234.5).to_string())]),
+        ] {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (code, ours) = q.get(path, &p).await;
+            assert_eq!(code, 200, "{query}: {ours}");
+            let theirs = client.get(format!("{}{path}", prom.url)).query(&params).send().await.unwrap().text().await.unwrap();
+            let theirs: Value = serde_json::from_str(&theirs).unwrap();
+            let (a, b) = (result_without_cluster(&ours), result_without_cluster(&theirs));
+            assert!(!b.is_empty(), "{query}: prometheus returned nothing: {theirs}");
+            assert!(same(&Value::Array(a.clone()), &Value::Array(b.clone())), "{path} {query}:\nours   {}\ntheirs {}", Value::Array(a), Value::Array(b));
+        }
+    }
+}
