@@ -230,3 +230,87 @@ async fn shipper_refuses_without_external_labels_on_real_prometheus() {
     let why = Shipper::precondition(&f).unwrap();
     assert!(why.contains("min-block-duration=2h") && why.contains("max-block-duration=1d12h"), "{why}");
 }
+
+/// A filesystem bucket whose uploads fail for keys under one prefix (an
+/// unreachable or refusing bucket, for one block only).
+#[derive(Debug)]
+struct FlakyBucket {
+    inner: FilesystemBucket,
+    fail_prefix: std::sync::Mutex<Option<String>>,
+}
+
+impl FlakyBucket {
+    fn check(&self, key: &str) -> aeon_objstore::Result<()> {
+        let p = self.fail_prefix.lock().unwrap().clone();
+        match p {
+            Some(p) if key.starts_with(&p) => Err(aeon_objstore::Error::Transient {
+                op: aeon_objstore::Operation::Upload,
+                bucket: "flaky".into(),
+                key: key.into(),
+                message: "connection refused".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Bucket for FlakyBucket {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    async fn get(&self, key: &str) -> aeon_objstore::Result<bytes::Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> aeon_objstore::Result<bytes::Bytes> {
+        self.inner.get_range(key, offset, len).await
+    }
+    async fn attributes(&self, key: &str) -> aeon_objstore::Result<aeon_objstore::ObjectAttributes> {
+        self.inner.attributes(key).await
+    }
+    async fn upload(&self, key: &str, data: bytes::Bytes) -> aeon_objstore::Result<()> {
+        self.check(key)?;
+        self.inner.upload(key, data).await
+    }
+    async fn upload_file(&self, key: &str, path: &Path) -> aeon_objstore::Result<u64> {
+        self.check(key)?;
+        self.inner.upload_file(key, path).await
+    }
+    async fn delete(&self, key: &str) -> aeon_objstore::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str, mode: ListMode) -> aeon_objstore::Result<Vec<String>> {
+        self.inner.list(prefix, mode).await
+    }
+}
+
+#[tokio::test]
+async fn failed_block_is_retried_without_blocking_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocks = promtool_tsdb(tmp.path());
+    let tsdb = tmp.path().join("tsdb");
+    let ext = Labels::from_pairs(EXT);
+    let bad = blocks[1];
+    let flaky = Arc::new(FlakyBucket {
+        inner: FilesystemBucket::new(tmp.path().join("bucket")).unwrap(),
+        fail_prefix: std::sync::Mutex::new(Some(format!("{bad}/"))),
+    });
+    let bucket: Arc<dyn Bucket> = flaky.clone();
+    let metrics = Metrics::default();
+    let shipper = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", false, metrics.clone());
+    let out = shipper.sync(&ext).await.unwrap();
+    let others: Vec<Ulid> = blocks.iter().copied().filter(|b| *b != bad).collect();
+    assert_eq!(out.uploaded, others);
+    assert_eq!(out.failed, vec![bad]);
+    assert_eq!(metrics.shipper_upload_failures.get(), 1);
+    assert!(!state_ids(&tsdb).contains(&bad.to_string()));
+    // Nothing of the failed block is visible as a block.
+    assert!(aeon_objstore::block::read_meta(bucket.as_ref(), bad).await.unwrap_err().is_not_found());
+
+    // The bucket recovers: the next round ships the missing block only.
+    *flaky.fail_prefix.lock().unwrap() = None;
+    let out = shipper.sync(&ext).await.unwrap();
+    assert_eq!(out.uploaded, vec![bad]);
+    assert_bucket_has(bucket.as_ref(), &tsdb, &blocks, &ext).await;
+    assert_eq!(metrics.shipper_uploads.get(), blocks.len() as u64);
+}
