@@ -259,6 +259,7 @@ impl Api {
             .route("/api/v1/status/buildinfo", get(buildinfo))
             .route("/api/v1/stores", get(stores))
             .route("/api/v1/format_query", get(format_query).post(format_query))
+            .route("/api/v1/parse_query", get(parse_query).post(parse_query))
             .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
             .with_state(self)
     }
@@ -283,6 +284,23 @@ impl Api {
             None => 0,
         };
         Ok(QueryOptions { dedup, replica_labels, dedup_func: self.cfg.dedup_func, partial_response, max_source_resolution, deadline: None })
+    }
+
+    /// The proxy for a request: restricted by `storeMatch[]` if given.
+    fn proxy_for(&self, p: &Params) -> Result<Arc<Proxy>, ApiError> {
+        let raw = p.all("storeMatch[]");
+        if raw.is_empty() {
+            return Ok(self.proxy.clone());
+        }
+        let sets = raw
+            .into_iter()
+            .map(|s| match aeon_promql::parse(s) {
+                Ok(Expr::Vector(vs)) => Ok(vs.matchers),
+                Ok(_) => Err(ApiError::bad_data(format!("invalid parameter \"storeMatch[]\": {s:?} is not a series selector"))),
+                Err(e) => Err(ApiError::bad_data(format!("invalid parameter \"storeMatch[]\": {e}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(self.proxy.with_store_match(sets)))
     }
 
     fn timeout(&self, p: &Params) -> Result<Duration, ApiError> {
@@ -310,6 +328,10 @@ impl Api {
             Some(Ok(n)) => n,
             None => 0,
         };
+        let proxy = match self.proxy_for(p) {
+            Ok(x) => x,
+            Err(e) => return e.into_response(),
+        };
         let Ok(_permit) = self.gate.acquire().await else {
             return ApiError::unavailable("query gate closed").into_response();
         };
@@ -320,7 +342,7 @@ impl Api {
             default_subquery_step: self.cfg.default_evaluation_interval.as_millis() as i64,
             ..EngineOpts::default()
         });
-        let q = StoreQueryable::new(self.proxy.clone(), opts, tokio::runtime::Handle::current());
+        let q = StoreQueryable::new(proxy, opts, tokio::runtime::Handle::current());
         let res = tokio::task::spawn_blocking(move || {
             let r = engine.exec(&q, &expr, &QueryParams { start, end, step, cancel: None });
             (r, q.warnings())
@@ -469,6 +491,7 @@ async fn series(State(api): State<Api>, req: Request) -> Response {
         let opts = api.query_options(&p, 0)?;
         let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
         let (disabled, strat) = strategy(opts.partial_response);
+        let proxy = api.proxy_for(&p)?;
         let mut out: Vec<Labels> = Vec::new();
         let mut warnings = Vec::new();
         for ms in sets {
@@ -482,7 +505,7 @@ async fn series(State(api): State<Api>, req: Request) -> Response {
                 without_replica_labels: strip.clone(),
                 ..Default::default()
             };
-            let mut stream = api.proxy.series(req).await.map_err(ApiError::from_store)?;
+            let mut stream = proxy.series(req).await.map_err(ApiError::from_store)?;
             while let Some(item) = stream.next().await {
                 match item.map_err(ApiError::from_store)?.result {
                     Some(SeriesFrame::Series(s)) => out.push(convert::labels_from_pb_owned(s.labels)),
@@ -529,9 +552,9 @@ async fn labels(State(api): State<Api>, req: Request) -> Response {
         let (disabled, strat) = strategy(opts.partial_response);
         let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
         let (mut names, mut warnings) = (Vec::new(), Vec::new());
+        let proxy = api.proxy_for(&p)?;
         for ms in sets {
-            let r = api
-                .proxy
+            let r = proxy
                 .label_names(thanos::LabelNamesRequest {
                     partial_response_disabled: disabled,
                     partial_response_strategy: strat,
@@ -586,9 +609,9 @@ async fn label_values(State(api): State<Api>, Path(name): Path<String>, req: Req
         let (disabled, strat) = strategy(opts.partial_response);
         let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
         let (mut values, mut warnings) = (Vec::new(), Vec::new());
+        let proxy = api.proxy_for(&p)?;
         for ms in sets {
-            let r = api
-                .proxy
+            let r = proxy
                 .label_values(thanos::LabelValuesRequest {
                     label: name.clone(),
                     partial_response_disabled: disabled,
@@ -653,6 +676,17 @@ async fn format_query(req: Request) -> Response {
     };
     match parse_query_param(&p) {
         Ok(e) => success(&json_str(&crate::format::expr(&e)), &[], &[]),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn parse_query(req: Request) -> Response {
+    let p = match read_params(req).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match parse_query_param(&p) {
+        Ok(e) => success(&crate::format::ast_json(&e).to_string(), &[], &[]),
         Err(e) => e.into_response(),
     }
 }

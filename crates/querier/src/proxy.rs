@@ -21,6 +21,9 @@ pub const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
 pub struct Proxy {
     endpoints: Arc<EndpointSet>,
     store_timeout: Option<Duration>,
+    /// Thanos's `storeMatch[]`: only endpoints whose `__address__` matches
+    /// one of these matcher sets are asked (None = all).
+    store_match: Option<Arc<Vec<Vec<Matcher>>>>,
 }
 
 /// Whether a request asks for the WARN strategy (partial response allowed).
@@ -74,7 +77,19 @@ async fn strip_and_sort(stream: SeriesStream, strip: Vec<String>) -> SeriesStrea
 impl Proxy {
     /// A proxy over `endpoints`; `store_timeout` is `--store.response-timeout`.
     pub fn new(endpoints: Arc<EndpointSet>, store_timeout: Option<Duration>) -> Self {
-        Self { endpoints, store_timeout }
+        Self { endpoints, store_timeout, store_match: None }
+    }
+
+    /// A copy asking only the endpoints whose `__address__` matches one of
+    /// `sets` (Thanos's `storeMatch[]`; other label names never match).
+    pub fn with_store_match(&self, sets: Vec<Vec<Matcher>>) -> Self {
+        Self { store_match: Some(Arc::new(sets)), ..self.clone() }
+    }
+
+    fn store_allowed(&self, address: &str) -> bool {
+        let Some(sets) = &self.store_match else { return true };
+        let labels = aeon_model::Labels::from_pairs(&[("__address__", address)]);
+        sets.iter().any(|ms| ms.iter().all(|m| m.matches_labels(&labels)))
     }
 
     /// The endpoints behind this proxy.
@@ -84,7 +99,7 @@ impl Proxy {
 
     fn select(&self, min: i64, max: i64, pb_matchers: &[thanos::LabelMatcher]) -> aeon_storeapi::Result<Vec<Arc<Endpoint>>> {
         let matchers: Vec<Matcher> = convert::matchers_from_pb(pb_matchers)?;
-        Ok(self.endpoints.matching(min, max, &matchers))
+        Ok(self.endpoints.matching(min, max, &matchers).into_iter().filter(|e| self.store_allowed(e.address())).collect())
     }
 
     async fn open(&self, ep: &Endpoint, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {

@@ -44,6 +44,19 @@ async fn instant_query_deduplicates_replicas() {
     assert_eq!(eu["value"][0].as_f64().unwrap(), t as f64 / 1000.0);
     assert_eq!(num(&eu["value"][1]), 1.0);
 
+    // storeMatch[] restricts the stores asked (Thanos: `__address__` only).
+    let addrs: Vec<String> = q.running.endpoints.all().iter().map(|e| e.address().to_owned()).collect();
+    for a in &addrs {
+        let (code, v) = q.get("/api/v1/query", &[("query", "up"), ("time", &secs(t)), ("storeMatch[]", &format!("{{__address__=\"{a}\"}}"))]).await;
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(result(&v).len(), 1, "only {a} asked: {v}");
+    }
+    let (_, v) = q.get("/api/v1/query", &[("query", "up"), ("time", &secs(t)), ("storeMatch[]", "{__address__=\"nowhere:1\"}")]).await;
+    assert!(result(&v).is_empty());
+    assert_eq!(v["warnings"][0], "No StoreAPIs matched for this query");
+    let (code, v) = q.get("/api/v1/series", &[("match[]", "up"), ("storeMatch[]", "up[")]).await;
+    assert_eq!((code, v["errorType"].as_str()), (400, Some("bad_data")));
+
     // dedup=false: both replicas, with their replica label.
     let (_, v) = q.get("/api/v1/query", &[("query", "up{cluster=\"eu\"}"), ("time", &secs(t)), ("dedup", "false")]).await;
     let mut reps: Vec<String> = result(&v).iter().map(|s| s["metric"]["replica"].as_str().unwrap().to_owned()).collect();
@@ -247,6 +260,11 @@ async fn series_labels_and_values() {
     assert!(v["data"]["version"].is_string());
     let (_, v) = q.get("/api/v1/format_query", &[("query", "sum by(job)(rate(x[5m]))")]).await;
     assert_eq!(v["data"], "sum by (job) (rate(x[5m]))");
+    let (_, v) = q.post_form("/api/v1/parse_query", &[("query", "foo/bar")]).await;
+    assert_eq!(v["data"]["type"], "binaryExpr");
+    assert_eq!(v["data"]["lhs"]["name"], "foo");
+    let (code, v) = q.get("/api/v1/parse_query", &[("query", "foo/")]).await;
+    assert_eq!((code, v["errorType"].as_str()), (400, Some("bad_data")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,6 +182,16 @@ async fn range_and_instant_queries_equal_prometheus() {
         "topk(1, temperature)",
     ];
     let client = reqwest::Client::new();
+    // format_query and parse_query agree with Prometheus's.
+    for query in queries {
+        for path in ["/api/v1/format_query", "/api/v1/parse_query"] {
+            let (code, ours) = q.get(path, &[("query", query)]).await;
+            assert_eq!(code, 200, "{query}: {ours}");
+            let theirs = client.get(format!("{}{path}", prom.url)).query(&[("query", query)]).send().await.unwrap().text().await.unwrap();
+            let theirs: Value = serde_json::from_str(&theirs).unwrap();
+            assert_eq!(ours["data"], theirs["data"], "{path} {query}");
+        }
+    }
     // Instant queries at a few times, including inside the gap of `up` for i2.
     for t in [d.start + 1_800_000, d.start + 3_000_000 + 7_000, d.start + 7_199_000] {
         for query in queries {
