@@ -6,8 +6,9 @@
 //!    adds the Thanos section to each block and puts it in the bucket;
 //! 3. when Prometheus is installed, starts an HA pair of Prometheus servers
 //!    with a sidecar each (the seed's walkthrough);
-//! 4. starts a store-gateway over the bucket and a querier over everything,
-//!    deduplicating on `replica`, and prints the UI and Grafana URLs.
+//! 4. starts a store-gateway and a compactor over the bucket and a querier
+//!    over everything, deduplicating on `replica`, and prints the UI and
+//!    Grafana URLs.
 //!
 //! `--check` runs a few queries against the stack, prints
 //! `demo: N passed, N failed` and exits instead of waiting for Ctrl-C.
@@ -26,7 +27,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = ".aeon/demo")]
     dir: PathBuf,
     /// First port of the range the demo uses: Prometheus base+90.., sidecars base+100.. (gRPC)
-    /// and base+110.. (HTTP), store-gateway base+120/121, querier HTTP base+192 (19192, as in the
+    /// and base+110.. (HTTP), store-gateway base+120/121, compactor HTTP base+123, querier HTTP base+192 (19192, as in the
     /// Thanos tutorial) and gRPC base+122.
     #[arg(long, default_value_t = 19000)]
     base_port: u16,
@@ -207,6 +208,15 @@ pub fn run(root: &Path, args: DemoArgs) -> Result<()> {
             .args(["--index-cache-size=250MB", "--sync-block-duration=5m"]),
     )?;
     endpoints.push(format!("127.0.0.1:{sg_grpc}"));
+    stack.spawn(
+        "compact",
+        Command::new(&aeon)
+            .arg("compact")
+            .arg("--wait")
+            .arg(format!("--data-dir={}", dir.join("compact").display()))
+            .arg(format!("--objstore.config-file={}", bucket_yml.display()))
+            .arg(format!("--http-address=127.0.0.1:{}", p + 123)),
+    )?;
 
     let mut q = Command::new(&aeon);
     q.arg("query")
@@ -219,6 +229,7 @@ pub fn run(root: &Path, args: DemoArgs) -> Result<()> {
     stack.spawn("query", &mut q)?;
 
     wait_ready(&mut stack, sg_http, "store-gateway")?;
+    wait_ready(&mut stack, p + 123, "compactor")?;
     wait_ready(&mut stack, q_http, "querier")?;
     let ui = format!("http://127.0.0.1:{q_http}/");
     println!("\nAeon demo is up.");

@@ -29,6 +29,8 @@ enum Cmd {
     Store(aeon_store_gateway::Args),
     /// Querier: Prometheus HTTP API over every Store API endpoint, deduplicated.
     Query(aeon_querier::Args),
+    /// Compactor: compaction, downsampling, retention and safe deletion in the bucket.
+    Compact(aeon_compactor::Args),
     /// Offline tools.
     #[command(subcommand)]
     Tools(Tools),
@@ -39,6 +41,8 @@ enum Tools {
     /// Prometheus TSDB tools (promtool-compatible output).
     #[command(subcommand)]
     Tsdb(aeon_tsdb_block::TsdbCommand),
+    /// Bucket tools: ls, inspect, verify, mark, cleanup.
+    Bucket(aeon_compactor::BucketArgs),
     /// Parse a Thanos time flag value (RFC3339 or relative like -2w) and print it as
     /// milliseconds since the epoch.
     ParseTime {
@@ -81,6 +85,22 @@ fn real_main() -> anyhow::Result<()> {
             serve("query", &args.telemetry.clone(), |t| {
                 aeon_querier::run(args, t)
             })
+        }
+        Cmd::Compact(_) => {
+            let args: aeon_compactor::Args = layered(sub)?;
+            serve("compact", &args.telemetry.clone(), |t| {
+                aeon_compactor::run(args, t)
+            })
+        }
+        Cmd::Tools(Tools::Bucket(cmd)) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut out = std::io::stdout();
+                cmd.run(&mut out).await
+            })?;
+            Ok(())
         }
         Cmd::Tools(Tools::Tsdb(cmd)) => {
             let stdout = std::io::stdout();
