@@ -5,8 +5,10 @@
 //!   cargo-nextest.
 //! - `lint`  rustfmt check, clippy with `-D warnings`, and the layering rule.
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
+//! - `images` static binaries and a `FROM scratch` image per component (deploy/docker/).
 
 mod demo;
+mod images;
 mod layers;
 mod peers;
 
@@ -37,6 +39,8 @@ enum Cmd {
     Layers,
     /// Run the whole stack locally on a filesystem bucket (README's first command).
     Demo(demo::DemoArgs),
+    /// Build static binaries and the container image of every component (needs docker).
+    Images(images::ImagesArgs),
 }
 
 fn main() -> Result<()> {
@@ -47,6 +51,7 @@ fn main() -> Result<()> {
         Cmd::Lint => lint(&root),
         Cmd::Layers => layers::check_workspace(&root),
         Cmd::Demo(args) => demo::run(&root, args),
+        Cmd::Images(args) => images::run(&root, args),
     }
 }
 
