@@ -18,7 +18,15 @@ const SERIES_PER_STREAM: usize = 2_000;
 
 fn chunk(min: i64, seed: u64) -> AggrChunk {
     let data = Bytes::from(seed.to_le_bytes().repeat(16));
-    AggrChunk::raw(min, min + 7_200_000, Chunk { r#type: 0, data, hash: 0 })
+    AggrChunk::raw(
+        min,
+        min + 7_200_000,
+        Chunk {
+            r#type: 0,
+            data,
+            hash: 0,
+        },
+    )
 }
 
 /// Stream `s` of `n` holds series ids `s, s+n/2, ...` interleaved so that
@@ -38,7 +46,10 @@ fn inputs(n: usize) -> Vec<Vec<Series>> {
                             Label::new("job", "bench"),
                         ],
                         // One shared chunk (identical in both replicas) and one own chunk.
-                        chunks: vec![chunk(0, id as u64), chunk(7_200_000, (id as u64) << 20 | s as u64)],
+                        chunks: vec![
+                            chunk(0, id as u64),
+                            chunk(7_200_000, (id as u64) << 20 | s as u64),
+                        ],
                     }
                 })
                 .collect()
@@ -47,7 +58,9 @@ fn inputs(n: usize) -> Vec<Vec<Series>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("merge");
     g.measurement_time(Duration::from_secs(8)).sample_size(10);
     for n in [10usize, 100] {
@@ -58,7 +71,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let streams: Vec<SeriesStream> = data
                     .iter()
-                    .map(|v| futures::stream::iter(v.clone().into_iter().map(|s| Ok(SeriesResponse::series(s)))).boxed())
+                    .map(|v| {
+                        futures::stream::iter(
+                            v.clone().into_iter().map(|s| Ok(SeriesResponse::series(s))),
+                        )
+                        .boxed()
+                    })
                     .collect();
                 let (count, chunks) = rt.block_on(async {
                     let mut m = merge_series(streams, MergeOptions::default());

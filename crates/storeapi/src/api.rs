@@ -50,11 +50,17 @@ impl<T: StoreApi + ?Sized> StoreApi for std::sync::Arc<T> {
         (**self).series(req).await
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> Result<thanos::LabelNamesResponse> {
         (**self).label_names(req).await
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> Result<thanos::LabelValuesResponse> {
         (**self).label_values(req).await
     }
 }
@@ -135,7 +141,10 @@ impl thanos::Chunk {
         if self.r#type != thanos::chunk::Encoding::Xor as i32 {
             return None;
         }
-        Some(u16::from_be_bytes([*self.data.first()?, *self.data.get(1)?]))
+        Some(u16::from_be_bytes([
+            *self.data.first()?,
+            *self.data.get(1)?,
+        ]))
     }
 }
 
@@ -209,11 +218,21 @@ mod tests {
 
     #[test]
     fn xor_sample_count_from_header() {
-        let c = thanos::Chunk { r#type: 0, data: bytes::Bytes::from_static(&[0x01, 0x02, 0xff]), hash: 0 };
+        let c = thanos::Chunk {
+            r#type: 0,
+            data: bytes::Bytes::from_static(&[0x01, 0x02, 0xff]),
+            hash: 0,
+        };
         assert_eq!(c.xor_num_samples(), Some(258));
-        let h = thanos::Chunk { r#type: 1, ..c.clone() };
+        let h = thanos::Chunk {
+            r#type: 1,
+            ..c.clone()
+        };
         assert_eq!(h.xor_num_samples(), None);
-        let short = thanos::Chunk { data: bytes::Bytes::from_static(&[1]), ..c };
+        let short = thanos::Chunk {
+            data: bytes::Bytes::from_static(&[1]),
+            ..c
+        };
         assert_eq!(short.xor_num_samples(), None);
     }
 

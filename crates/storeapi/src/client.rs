@@ -105,7 +105,9 @@ impl StoreClient {
             if let Some(name) = &tls.server_name {
                 cfg = cfg.domain_name(name.clone());
             }
-            ep = ep.tls_config(cfg).map_err(|e| Error::invalid(format!("client TLS config for {endpoint}: {e}")))?;
+            ep = ep
+                .tls_config(cfg)
+                .map_err(|e| Error::invalid(format!("client TLS config for {endpoint}: {e}")))?;
         }
         Ok(ep
             .connect_timeout(opts.connect_timeout)
@@ -132,10 +134,14 @@ impl StoreClient {
     /// Connects now to `endpoint` (`host:port` as Thanos' `--endpoint`, or a
     /// full `http://` URI); fails with `Unavailable` if it cannot.
     pub async fn connect(endpoint: &str, opts: ClientOptions) -> Result<Self> {
-        let channel = Self::build(endpoint, &opts)?
-            .connect()
-            .await
-            .map_err(|e| Error::Unavailable { endpoint: endpoint.to_owned(), source: Box::new(e) })?;
+        let channel =
+            Self::build(endpoint, &opts)?
+                .connect()
+                .await
+                .map_err(|e| Error::Unavailable {
+                    endpoint: endpoint.to_owned(),
+                    source: Box::new(e),
+                })?;
         Ok(Self::from_channel(endpoint, channel, &opts))
     }
 
@@ -165,11 +171,19 @@ impl StoreClient {
     }
 
     fn rpc_err(&self, method: &'static str, status: tonic::Status) -> Error {
-        Error::Rpc { endpoint: self.endpoint.clone(), method, status }
+        Error::Rpc {
+            endpoint: self.endpoint.clone(),
+            method,
+            status,
+        }
     }
 
     /// Series with an explicit deadline for the whole stream (overrides the default).
-    pub async fn series_with_timeout(&self, req: thanos::SeriesRequest, timeout: Option<Duration>) -> Result<SeriesStream> {
+    pub async fn series_with_timeout(
+        &self,
+        req: thanos::SeriesRequest,
+        timeout: Option<Duration>,
+    ) -> Result<SeriesStream> {
         let started = tokio::time::Instant::now();
         let resp = self
             .store
@@ -182,11 +196,19 @@ impl StoreClient {
             .into_inner()
             .flat_map(move |item| {
                 let out: Vec<Result<thanos::SeriesResponse>> = match item {
-                    Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Batch(b)) }) => {
-                        b.series.into_iter().map(|s| Ok(thanos::SeriesResponse::series(s))).collect()
-                    }
+                    Ok(thanos::SeriesResponse {
+                        result: Some(SeriesFrame::Batch(b)),
+                    }) => b
+                        .series
+                        .into_iter()
+                        .map(|s| Ok(thanos::SeriesResponse::series(s)))
+                        .collect(),
                     Ok(r) => vec![Ok(r)],
-                    Err(status) => vec![Err(Error::Rpc { endpoint: endpoint.clone(), method: "Series", status })],
+                    Err(status) => vec![Err(Error::Rpc {
+                        endpoint: endpoint.clone(),
+                        method: "Series",
+                        status,
+                    })],
                 };
                 futures::stream::iter(out)
             })
@@ -199,30 +221,56 @@ impl StoreClient {
 
     /// Calls the deprecated `thanos.Store/Info` (pre-v0.37 endpoints).
     pub async fn legacy_info(&self) -> Result<thanos::InfoResponse> {
-        let r = self.store.clone().info(self.request(thanos::InfoRequest {}, self.timeout)).await;
-        r.map(|r| r.into_inner()).map_err(|s| self.rpc_err("Store.Info", s))
+        let r = self
+            .store
+            .clone()
+            .info(self.request(thanos::InfoRequest {}, self.timeout))
+            .await;
+        r.map(|r| r.into_inner())
+            .map_err(|s| self.rpc_err("Store.Info", s))
     }
 }
 
 #[async_trait::async_trait]
 impl StoreApi for StoreClient {
     async fn info(&self) -> Result<info::InfoResponse> {
-        let r = self.info.clone().info(self.request(info::InfoRequest {}, self.timeout)).await;
-        r.map(|r| r.into_inner()).map_err(|s| self.rpc_err("Info", s))
+        let r = self
+            .info
+            .clone()
+            .info(self.request(info::InfoRequest {}, self.timeout))
+            .await;
+        r.map(|r| r.into_inner())
+            .map_err(|s| self.rpc_err("Info", s))
     }
 
     async fn series(&self, req: thanos::SeriesRequest) -> Result<SeriesStream> {
         self.series_with_timeout(req, self.timeout).await
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse> {
-        let r = self.store.clone().label_names(self.request(req, self.timeout)).await;
-        r.map(|r| r.into_inner()).map_err(|s| self.rpc_err("LabelNames", s))
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> Result<thanos::LabelNamesResponse> {
+        let r = self
+            .store
+            .clone()
+            .label_names(self.request(req, self.timeout))
+            .await;
+        r.map(|r| r.into_inner())
+            .map_err(|s| self.rpc_err("LabelNames", s))
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse> {
-        let r = self.store.clone().label_values(self.request(req, self.timeout)).await;
-        r.map(|r| r.into_inner()).map_err(|s| self.rpc_err("LabelValues", s))
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> Result<thanos::LabelValuesResponse> {
+        let r = self
+            .store
+            .clone()
+            .label_values(self.request(req, self.timeout))
+            .await;
+        r.map(|r| r.into_inner())
+            .map_err(|s| self.rpc_err("LabelValues", s))
     }
 }
 
@@ -232,8 +280,14 @@ mod tests {
 
     #[test]
     fn uri_forms() {
-        assert_eq!(endpoint_uri("127.0.0.1:10901", false), "http://127.0.0.1:10901");
-        assert_eq!(endpoint_uri("127.0.0.1:10901", true), "https://127.0.0.1:10901");
+        assert_eq!(
+            endpoint_uri("127.0.0.1:10901", false),
+            "http://127.0.0.1:10901"
+        );
+        assert_eq!(
+            endpoint_uri("127.0.0.1:10901", true),
+            "https://127.0.0.1:10901"
+        );
         assert_eq!(endpoint_uri("http://x:1", true), "http://x:1");
     }
 
@@ -243,7 +297,9 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        let err = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap_err();
+        let err = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+            .await
+            .unwrap_err();
         assert_eq!(tonic::Status::from(err).code(), tonic::Code::Unavailable);
     }
 }

@@ -7,8 +7,10 @@
 //! - [`StoreApi`]: the transport-independent store trait (info, series as a
 //!   stream, label names, label values), object safe (`Arc<dyn StoreApi>`).
 //! - [`StoreServer`] / [`spawn_server`]: serve any `StoreApi` over gRPC with
-//!   Thanos' transport settings; [`StoreClient`]: a remote endpoint as a
-//!   `StoreApi`.
+//!   Thanos' transport settings (limits `i32::MAX`, 10 s client pings, TLS,
+//!   snappy-compressed requests, gRPC health, [`GrpcMetrics`]);
+//!   [`StoreClient`]: a remote endpoint as a `StoreApi` (keepalive, TLS,
+//!   deadlines, cancellation by dropping the stream).
 //! - [`merge_series`]: k-way merge of sorted Series streams with chunk dedup;
 //!   [`ShardMatcher`]: `ShardInfo` semantics; [`convert`]: wire ↔ model.
 //! - [`Error`]: one error type, mapped to gRPC status in one place.
@@ -20,8 +22,8 @@ mod api;
 mod client;
 pub mod convert;
 mod error;
-mod metrics;
 pub mod merge;
+mod metrics;
 pub mod pb;
 mod server;
 mod shard;
@@ -34,8 +36,10 @@ pub mod testutil;
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use client::{ClientOptions, ClientTls, StoreClient};
 pub use error::{Error, Result};
-pub use metrics::GrpcMetrics;
 pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
-pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, legacy_info, spawn_server};
+pub use metrics::GrpcMetrics;
+pub use server::{
+    MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, legacy_info, spawn_server,
+};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};

@@ -68,7 +68,9 @@ pub fn resort_series(stream: SeriesStream, strip: Vec<String>) -> SeriesStream {
                 Ok(r) => match r.result {
                     Some(SeriesFrame::Series(s)) => series.push(s),
                     Some(SeriesFrame::Batch(b)) => series.extend(b.series),
-                    Some(other) => side.push(Ok(SeriesResponse { result: Some(other) })),
+                    Some(other) => side.push(Ok(SeriesResponse {
+                        result: Some(other),
+                    })),
                     None => {}
                 },
             }
@@ -448,13 +450,24 @@ mod tests {
             }))
         };
         // Sorted with the replica label, unsorted without it.
-        let s = stream(vec![mk("1", "2"), mk("2", "1"), Ok(SeriesResponse::warning("w")), mk("3", "2")]);
+        let s = stream(vec![
+            mk("1", "2"),
+            mk("2", "1"),
+            Ok(SeriesResponse::warning("w")),
+            mk("3", "2"),
+        ]);
         let resorted = resort_series(s, vec!["replica".into()]);
-        let (got, warns) = collect_series(merge_series(vec![resorted], MergeOptions::default())).await.unwrap();
+        let (got, warns) = collect_series(merge_series(vec![resorted], MergeOptions::default()))
+            .await
+            .unwrap();
         check_sorted(&got).unwrap();
         let vals: Vec<_> = got.iter().map(|s| s.labels[0].value.as_str()).collect();
         assert_eq!(vals, ["1", "2"]);
-        assert_eq!(got[1].chunks.len(), 1, "identical chunks of the two frames deduplicated");
+        assert_eq!(
+            got[1].chunks.len(),
+            1,
+            "identical chunks of the two frames deduplicated"
+        );
         assert_eq!(warns, ["w"]);
     }
 

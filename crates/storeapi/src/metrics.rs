@@ -56,15 +56,32 @@ impl GrpcMetrics {
             "Time to complete a Store API call (Series: until its stream ends)",
             m.seconds.clone(),
         );
-        registry.register("aeon_storeapi_series_sent", "Series sent in Series responses", m.series_sent.clone());
-        registry.register("aeon_storeapi_chunks_sent", "Chunks sent in Series responses", m.chunks_sent.clone());
+        registry.register(
+            "aeon_storeapi_series_sent",
+            "Series sent in Series responses",
+            m.series_sent.clone(),
+        );
+        registry.register(
+            "aeon_storeapi_chunks_sent",
+            "Chunks sent in Series responses",
+            m.chunks_sent.clone(),
+        );
         m
     }
 
     pub(crate) fn observe(&self, method: &'static str, code: tonic::Code, start: Instant) {
         let code = format!("{code:?}");
-        self.handled.get_or_create(&MethodCode { grpc_method: method, grpc_code: code }).inc();
-        self.seconds.get_or_create(&Method { grpc_method: method }).observe(start.elapsed().as_secs_f64());
+        self.handled
+            .get_or_create(&MethodCode {
+                grpc_method: method,
+                grpc_code: code,
+            })
+            .inc();
+        self.seconds
+            .get_or_create(&Method {
+                grpc_method: method,
+            })
+            .observe(start.elapsed().as_secs_f64());
     }
 
     pub(crate) fn sent(&self, series: u64, chunks: u64) {
@@ -83,7 +100,11 @@ pub(crate) struct CallGuard {
 
 impl CallGuard {
     pub(crate) fn new(metrics: Option<GrpcMetrics>, method: &'static str) -> Self {
-        Self { metrics, method, start: Instant::now() }
+        Self {
+            metrics,
+            method,
+            start: Instant::now(),
+        }
     }
 
     pub(crate) fn metrics(&self) -> Option<&GrpcMetrics> {

@@ -23,8 +23,8 @@ use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 use crate::api::{SeriesFrame, StoreApi};
-use crate::pb::thanos::{self, info, info::info_server, store_server};
 use crate::metrics::{CallGuard, GrpcMetrics};
+use crate::pb::thanos::{self, info, info::info_server, store_server};
 use crate::snappy::SnappyDecompress;
 use crate::{Error, Result};
 
@@ -58,7 +58,9 @@ pub struct ServerTls {
 
 impl std::fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerTls").field("mtls", &self.client_ca_pem.is_some()).finish_non_exhaustive()
+        f.debug_struct("ServerTls")
+            .field("mtls", &self.client_ca_pem.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +93,10 @@ impl std::fmt::Debug for StoreServer {
 impl StoreServer {
     /// Wraps a store.
     pub fn new(store: Arc<dyn StoreApi>) -> Self {
-        Self { store, metrics: None }
+        Self {
+            store,
+            metrics: None,
+        }
     }
 
     /// Records call metrics (see [`GrpcMetrics::register`]).
@@ -102,7 +107,11 @@ impl StoreServer {
 
     fn record<T>(&self, method: &'static str, start: std::time::Instant, r: &Result<T>) {
         if let Some(m) = &self.metrics {
-            m.observe(method, r.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok), start);
+            m.observe(
+                method,
+                r.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok),
+                start,
+            );
         }
     }
 
@@ -141,12 +150,15 @@ impl StoreServer {
             b = b.max_connection_age(age);
         }
         if let Some(tls) = &opts.tls {
-            let mut cfg = tonic::transport::ServerTlsConfig::new()
-                .identity(tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+            let mut cfg = tonic::transport::ServerTlsConfig::new().identity(
+                tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem),
+            );
             if let Some(ca) = &tls.client_ca_pem {
                 cfg = cfg.client_ca_root(tonic::transport::Certificate::from_pem(ca));
             }
-            b = b.tls_config(cfg).map_err(|e| Error::invalid(format!("server TLS config: {e}")))?;
+            b = b
+                .tls_config(cfg)
+                .map_err(|e| Error::invalid(format!("server TLS config: {e}")))?;
         }
         Ok(b)
     }
@@ -159,18 +171,33 @@ impl StoreServer {
         opts: ServerOptions,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let address = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<store_server::StoreServer<StoreServer>>().await;
-        health.set_serving::<info_server::InfoServer<StoreServer>>().await;
-        health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        health
+            .set_serving::<store_server::StoreServer<StoreServer>>()
+            .await;
+        health
+            .set_serving::<info_server::InfoServer<StoreServer>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
         Self::builder(&opts)?
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                shutdown,
+            )
             .await
-            .map_err(|e| Error::Serve { address, source: Box::new(e) })
+            .map_err(|e| Error::Serve {
+                address,
+                source: Box::new(e),
+            })
     }
 }
 
@@ -182,12 +209,14 @@ pub async fn spawn_server(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Serve { address: addr.to_string(), source: Box::new(e) })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Serve { address: addr.to_string(), source: Box::new(e) })?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| Error::Serve {
+        address: addr.to_string(),
+        source: Box::new(e),
+    })?;
+    let local = listener.local_addr().map_err(|e| Error::Serve {
+        address: addr.to_string(),
+        source: Box::new(e),
+    })?;
     let handle = tokio::spawn(StoreServer::new(store).serve(listener, opts, shutdown));
     Ok((local, handle))
 }
@@ -211,10 +240,14 @@ pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
 }
 
 fn deadline_of<T>(req: &Request<T>) -> Option<Duration> {
-    req.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout)
+    req.metadata()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
 }
 
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<thanos::SeriesResponse, Status>> + Send + 'static>>;
+type ResponseStream =
+    Pin<Box<dyn Stream<Item = Result<thanos::SeriesResponse, Status>> + Send + 'static>>;
 
 /// Ends `stream` with `DeadlineExceeded` once `deadline` passes (dropping the
 /// store's stream, which stops its work).
@@ -264,15 +297,20 @@ fn batched(stream: crate::api::SeriesStream, n: usize) -> crate::api::SeriesStre
         .flat_map(|items| {
             let mut out: Vec<Result<thanos::SeriesResponse>> = Vec::new();
             let mut batch: Vec<thanos::Series> = Vec::new();
-            let flush = |batch: &mut Vec<thanos::Series>, out: &mut Vec<Result<thanos::SeriesResponse>>| {
+            let flush = |batch: &mut Vec<thanos::Series>,
+                         out: &mut Vec<Result<thanos::SeriesResponse>>| {
                 if !batch.is_empty() {
                     let series = std::mem::take(batch);
-                    out.push(Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Batch(thanos::SeriesBatch { series })) }));
+                    out.push(Ok(thanos::SeriesResponse {
+                        result: Some(SeriesFrame::Batch(thanos::SeriesBatch { series })),
+                    }));
                 }
             };
             for item in items {
                 match item {
-                    Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Series(s)) }) => batch.push(s),
+                    Ok(thanos::SeriesResponse {
+                        result: Some(SeriesFrame::Series(s)),
+                    }) => batch.push(s),
                     other => {
                         flush(&mut batch, &mut out);
                         out.push(other);
@@ -287,7 +325,10 @@ fn batched(stream: crate::api::SeriesStream, n: usize) -> crate::api::SeriesStre
 
 #[async_trait::async_trait]
 impl store_server::Store for StoreServer {
-    async fn info(&self, _req: Request<thanos::InfoRequest>) -> Result<Response<thanos::InfoResponse>, Status> {
+    async fn info(
+        &self,
+        _req: Request<thanos::InfoRequest>,
+    ) -> Result<Response<thanos::InfoResponse>, Status> {
         let start = std::time::Instant::now();
         let r = self.store.info().await;
         self.record("Store.Info", start, &r);
@@ -296,7 +337,10 @@ impl store_server::Store for StoreServer {
 
     type SeriesStream = ResponseStream;
 
-    async fn series(&self, req: Request<thanos::SeriesRequest>) -> Result<Response<Self::SeriesStream>, Status> {
+    async fn series(
+        &self,
+        req: Request<thanos::SeriesRequest>,
+    ) -> Result<Response<Self::SeriesStream>, Status> {
         let deadline = deadline_of(&req);
         let req = req.into_inner();
         let batch = usize::try_from(req.response_batch_size).unwrap_or(0);
@@ -317,7 +361,9 @@ impl store_server::Store for StoreServer {
         if batch > 1 {
             stream = batched(stream, batch);
         }
-        Ok(Response::new(stream.map(|r| r.map_err(Status::from)).boxed()))
+        Ok(Response::new(
+            stream.map(|r| r.map_err(Status::from)).boxed(),
+        ))
     }
 
     async fn label_names(
@@ -343,7 +389,10 @@ impl store_server::Store for StoreServer {
 
 #[async_trait::async_trait]
 impl info_server::Info for StoreServer {
-    async fn info(&self, _req: Request<info::InfoRequest>) -> Result<Response<info::InfoResponse>, Status> {
+    async fn info(
+        &self,
+        _req: Request<info::InfoRequest>,
+    ) -> Result<Response<info::InfoResponse>, Status> {
         let start = std::time::Instant::now();
         let r = self.store.info().await;
         self.record("Info", start, &r);
@@ -362,13 +411,25 @@ pub fn legacy_info(info: info::InfoResponse) -> thanos::InfoResponse {
         "debug" => thanos::StoreType::Debug,
         _ => thanos::StoreType::Unknown,
     };
-    let (min_time, max_time) = info.store.as_ref().map(|s| (s.min_time, s.max_time)).unwrap_or_default();
+    let (min_time, max_time) = info
+        .store
+        .as_ref()
+        .map(|s| (s.min_time, s.max_time))
+        .unwrap_or_default();
     thanos::InfoResponse {
-        labels: info.label_sets.first().map(|s| s.labels.clone()).unwrap_or_default(),
+        labels: info
+            .label_sets
+            .first()
+            .map(|s| s.labels.clone())
+            .unwrap_or_default(),
         min_time,
         max_time,
         store_type: store_type as i32,
-        label_sets: info.label_sets.into_iter().map(|s| thanos::LabelSet { labels: s.labels }).collect(),
+        label_sets: info
+            .label_sets
+            .into_iter()
+            .map(|s| thanos::LabelSet { labels: s.labels })
+            .collect(),
     }
 }
 
@@ -388,9 +449,22 @@ mod tests {
 
     #[tokio::test]
     async fn batching_packs_ready_series_only_between_other_frames() {
-        let s = |v: &str| Ok(thanos::SeriesResponse::series(thanos::Series { labels: vec![thanos::Label::new("a", v)], chunks: vec![] }));
-        let items = vec![s("1"), s("2"), s("3"), Ok(thanos::SeriesResponse::warning("w")), s("4")];
-        let out: Vec<_> = batched(futures::stream::iter(items).boxed(), 2).collect().await;
+        let s = |v: &str| {
+            Ok(thanos::SeriesResponse::series(thanos::Series {
+                labels: vec![thanos::Label::new("a", v)],
+                chunks: vec![],
+            }))
+        };
+        let items = vec![
+            s("1"),
+            s("2"),
+            s("3"),
+            Ok(thanos::SeriesResponse::warning("w")),
+            s("4"),
+        ];
+        let out: Vec<_> = batched(futures::stream::iter(items).boxed(), 2)
+            .collect()
+            .await;
         let shapes: Vec<String> = out
             .iter()
             .map(|r| match &r.as_ref().unwrap().result {
@@ -405,7 +479,9 @@ mod tests {
     #[tokio::test]
     async fn deadline_ends_stream() {
         let pending = futures::stream::pending::<Result<u8>>().boxed();
-        let out: Vec<_> = with_deadline(pending, Duration::from_millis(20)).collect().await;
+        let out: Vec<_> = with_deadline(pending, Duration::from_millis(20))
+            .collect()
+            .await;
         assert_eq!(out.len(), 1);
         assert!(matches!(out[0], Err(Error::DeadlineExceeded { .. })));
     }
@@ -413,9 +489,15 @@ mod tests {
     #[test]
     fn legacy_info_maps_component() {
         let info = info::InfoResponse {
-            label_sets: vec![thanos::ZLabelSet { labels: vec![thanos::Label::new("ext", "1")] }],
+            label_sets: vec![thanos::ZLabelSet {
+                labels: vec![thanos::Label::new("ext", "1")],
+            }],
             component_type: "sidecar".into(),
-            store: Some(info::StoreInfo { min_time: 5, max_time: 9, ..Default::default() }),
+            store: Some(info::StoreInfo {
+                min_time: 5,
+                max_time: 9,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let l = legacy_info(info);

@@ -36,7 +36,10 @@ impl<S: NamedService> NamedService for SnappyDecompress<S> {
 
 impl<S> Service<http::Request<Body>> for SnappyDecompress<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -48,7 +51,10 @@ where
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let snappy = req.headers().get("grpc-encoding").is_some_and(|v| v.as_bytes() == b"snappy");
+        let snappy = req
+            .headers()
+            .get("grpc-encoding")
+            .is_some_and(|v| v.as_bytes() == b"snappy");
         if !snappy {
             return Box::pin(self.inner.call(req));
         }
@@ -60,7 +66,12 @@ where
             match read_body(body).await.and_then(|b| decompress_frames(&b)) {
                 Ok(bytes) => {
                     parts.headers.remove("grpc-encoding");
-                    inner.call(http::Request::from_parts(parts, Body::new(Full(Some(bytes))))).await
+                    inner
+                        .call(http::Request::from_parts(
+                            parts,
+                            Body::new(Full(Some(bytes))),
+                        ))
+                        .await
                 }
                 Err(status) => Ok(status.into_http()),
             }
@@ -88,19 +99,28 @@ pub(crate) fn decompress_frames(mut b: &[u8]) -> Result<Bytes, tonic::Status> {
         }
         let flag = b[0];
         let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
-        let msg = b.get(5..5 + len).ok_or_else(|| tonic::Status::internal("truncated gRPC message"))?;
+        let msg = b
+            .get(5..5 + len)
+            .ok_or_else(|| tonic::Status::internal("truncated gRPC message"))?;
         let data = match flag {
             0 => msg.to_vec(),
             1 => {
                 let mut d = Vec::new();
                 snap::read::FrameDecoder::new(msg)
                     .read_to_end(&mut d)
-                    .map_err(|e| tonic::Status::internal(format!("snappy decompression failed: {e}")))?;
+                    .map_err(|e| {
+                        tonic::Status::internal(format!("snappy decompression failed: {e}"))
+                    })?;
                 d
             }
-            f => return Err(tonic::Status::internal(format!("bad gRPC compression flag {f}"))),
+            f => {
+                return Err(tonic::Status::internal(format!(
+                    "bad gRPC compression flag {f}"
+                )));
+            }
         };
-        let n = u32::try_from(data.len()).map_err(|_| tonic::Status::resource_exhausted("message too large"))?;
+        let n = u32::try_from(data.len())
+            .map_err(|_| tonic::Status::resource_exhausted("message too large"))?;
         out.put_u8(0);
         out.put_u32(n);
         out.put_slice(&data);
@@ -124,7 +144,10 @@ impl hyper::body::Body for Full {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Poll::Ready(self.0.take().map(|b| Ok(Frame::data(b))))
     }
 

@@ -32,7 +32,9 @@ pub struct StoreUnderTest {
 
 impl std::fmt::Debug for StoreUnderTest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreUnderTest").field("has_guard", &self.guard.is_some()).finish_non_exhaustive()
+        f.debug_struct("StoreUnderTest")
+            .field("has_guard", &self.guard.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,7 +46,10 @@ impl StoreUnderTest {
 
     /// A store plus a guard dropped after the suite is done with the store.
     pub fn with_guard(store: Arc<dyn StoreApi>, guard: impl Any + Send + Sync) -> Self {
-        Self { store, guard: Some(Box::new(guard)) }
+        Self {
+            store,
+            guard: Some(Box::new(guard)),
+        }
     }
 }
 
@@ -68,13 +73,23 @@ where
 {
     let failures = check_acceptance_at(t0, &mut make_store).await;
     if !failures.is_empty() {
-        let list: Vec<String> = failures.iter().map(|(c, e)| format!("- {c}: {e}")).collect();
-        panic!("{} Store API acceptance case(s) failed:\n{}", failures.len(), list.join("\n"));
+        let list: Vec<String> = failures
+            .iter()
+            .map(|(c, e)| format!("- {c}: {e}"))
+            .collect();
+        panic!(
+            "{} Store API acceptance case(s) failed:\n{}",
+            failures.len(),
+            list.join("\n")
+        );
     }
 }
 
 /// Runs the suite and returns `(case, failure)` for every failed case.
-pub async fn check_acceptance_at<F, Fut>(t0: Timestamp, make_store: &mut F) -> Vec<(&'static str, String)>
+pub async fn check_acceptance_at<F, Fut>(
+    t0: Timestamp,
+    make_store: &mut F,
+) -> Vec<(&'static str, String)>
 where
     F: FnMut(Fixture) -> Fut,
     Fut: Future<Output = StoreUnderTest>,
@@ -91,11 +106,17 @@ where
     record("info", case_info(s, &f).await);
     record("series_all", case_series_all(s, &f).await);
     record("series_matchers", case_series_matchers(s, &f).await);
-    record("external_labels_matchers", case_external_label_matchers(s, &f).await);
+    record(
+        "external_labels_matchers",
+        case_external_label_matchers(s, &f).await,
+    );
     record("time_range", case_time_range(s, &f).await);
     record("skip_chunks", case_skip_chunks(s, &f).await);
     record("limit", case_limit(s, &f).await);
-    record("without_replica_labels", case_without_replica_labels(s, &f).await);
+    record(
+        "without_replica_labels",
+        case_without_replica_labels(s, &f).await,
+    );
     record("shard_info", case_shard_info(s, &f).await);
     record("label_names", case_label_names(s, &f).await);
     record("label_values", case_label_values(s, &f).await);
@@ -104,7 +125,10 @@ where
     drop(sut);
     let empty = Fixture::empty();
     let sut = make_store(empty.clone()).await;
-    record("empty_store", case_empty_store(sut.store.as_ref(), &empty).await);
+    record(
+        "empty_store",
+        case_empty_store(sut.store.as_ref(), &empty).await,
+    );
     failures
 }
 
@@ -121,7 +145,12 @@ fn all_series() -> Result<Vec<Matcher>, String> {
 }
 
 fn series_req(matchers: &[Matcher], mint: Timestamp, maxt: Timestamp) -> thanos::SeriesRequest {
-    thanos::SeriesRequest { min_time: mint, max_time: maxt, matchers: matchers_to_pb(matchers), ..Default::default() }
+    thanos::SeriesRequest {
+        min_time: mint,
+        max_time: maxt,
+        matchers: matchers_to_pb(matchers),
+        ..Default::default()
+    }
 }
 
 /// A returned series: final labels and decoded samples within the range.
@@ -138,14 +167,29 @@ fn samples_key(s: &[Sample]) -> Vec<(i64, u64)> {
 
 /// What the store must return: series matching (on labels with external
 /// labels), with samples in range, labels after replica removal, sorted.
-fn expected(f: &Fixture, matchers: &[Matcher], mint: Timestamp, maxt: Timestamp, without: &[&str]) -> Vec<Got> {
+fn expected(
+    f: &Fixture,
+    matchers: &[Matcher],
+    mint: Timestamp,
+    maxt: Timestamp,
+    without: &[&str],
+) -> Vec<Got> {
     let ext = f.external_labels.without(without);
     let mut out: Vec<Got> = f
         .series
         .iter()
-        .filter(|s| matchers.iter().all(|m| m.matches_labels(&f.final_labels(s))))
+        .filter(|s| {
+            matchers
+                .iter()
+                .all(|m| m.matches_labels(&f.final_labels(s)))
+        })
         .filter_map(|s| {
-            let in_range: Vec<Sample> = s.samples.iter().copied().filter(|x| x.t >= mint && x.t <= maxt).collect();
+            let in_range: Vec<Sample> = s
+                .samples
+                .iter()
+                .copied()
+                .filter(|x| x.t >= mint && x.t <= maxt)
+                .collect();
             (!in_range.is_empty()).then(|| Got {
                 labels: s.labels.merged_with(&ext),
                 samples: samples_key(&in_range),
@@ -162,7 +206,10 @@ fn expected(f: &Fixture, matchers: &[Matcher], mint: Timestamp, maxt: Timestamp,
 /// by min_time, XOR data decodable.
 async fn run_series(s: &dyn StoreApi, req: thanos::SeriesRequest) -> Result<Vec<Got>, String> {
     let (mint, maxt) = (req.min_time, req.max_time);
-    let mut stream = s.series(req).await.map_err(|e| format!("series call failed: {}", tonic::Status::from(e)))?;
+    let mut stream = s
+        .series(req)
+        .await
+        .map_err(|e| format!("series call failed: {}", tonic::Status::from(e)))?;
     let mut frames: Vec<thanos::Series> = Vec::new();
     while let Some(item) = stream.next().await {
         let item = item.map_err(|e| format!("series stream failed: {}", tonic::Status::from(e)))?;
@@ -187,11 +234,18 @@ async fn run_series(s: &dyn StoreApi, req: thanos::SeriesRequest) -> Result<Vec<
         }
         let mut samples = Vec::new();
         for c in &fr.chunks {
-            let raw = c.raw.as_ref().ok_or_else(|| format!("chunk without raw data in {:?}", fr.labels))?;
+            let raw = c
+                .raw
+                .as_ref()
+                .ok_or_else(|| format!("chunk without raw data in {:?}", fr.labels))?;
             if raw.r#type != thanos::chunk::Encoding::Xor as i32 {
-                return Err(format!("chunk encoding {} (want XOR) in {:?}", raw.r#type, fr.labels));
+                return Err(format!(
+                    "chunk encoding {} (want XOR) in {:?}",
+                    raw.r#type, fr.labels
+                ));
             }
-            let dec = decode_xor(&raw.data).ok_or_else(|| format!("undecodable XOR chunk in {:?}", fr.labels))?;
+            let dec = decode_xor(&raw.data)
+                .ok_or_else(|| format!("undecodable XOR chunk in {:?}", fr.labels))?;
             samples.extend(dec);
         }
         let same = match &prev {
@@ -211,7 +265,11 @@ async fn run_series(s: &dyn StoreApi, req: thanos::SeriesRequest) -> Result<Vec<
                 last.chunks += n;
             }
         } else {
-            out.push(Got { labels: labels_from_pb(&fr.labels), samples: samples_key(&samples), chunks: n });
+            out.push(Got {
+                labels: labels_from_pb(&fr.labels),
+                samples: samples_key(&samples),
+                chunks: n,
+            });
         }
         prev = Some(fr.labels);
     }
@@ -229,7 +287,11 @@ fn names(v: &[Got]) -> Vec<String> {
 
 fn compare(what: &str, got: &[Got], want: &[Got], check_samples: bool) -> CaseResult {
     if names(got) != names(want) {
-        return Err(format!("{what}: got series {:?}, want {:?}", names(got), names(want)));
+        return Err(format!(
+            "{what}: got series {:?}, want {:?}",
+            names(got),
+            names(want)
+        ));
     }
     if check_samples {
         for (g, w) in got.iter().zip(want) {
@@ -248,8 +310,17 @@ fn compare(what: &str, got: &[Got], want: &[Got], check_samples: bool) -> CaseRe
     Ok(())
 }
 
-async fn check_series(s: &dyn StoreApi, f: &Fixture, what: &str, ms: &[Matcher], mint: i64, maxt: i64) -> CaseResult {
-    let got = run_series(s, series_req(ms, mint, maxt)).await.map_err(|e| format!("{what}: {e}"))?;
+async fn check_series(
+    s: &dyn StoreApi,
+    f: &Fixture,
+    what: &str,
+    ms: &[Matcher],
+    mint: i64,
+    maxt: i64,
+) -> CaseResult {
+    let got = run_series(s, series_req(ms, mint, maxt))
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
     compare(what, &got, &expected(f, ms, mint, maxt, &[]), true)
 }
 
@@ -260,12 +331,20 @@ fn full_range(f: &Fixture) -> (i64, i64) {
 // ---------------------------------------------------------------- cases
 
 async fn case_info(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
-    let info = s.info().await.map_err(|e| format!("info failed: {}", tonic::Status::from(e)))?;
+    let info = s
+        .info()
+        .await
+        .map_err(|e| format!("info failed: {}", tonic::Status::from(e)))?;
     let want = labels_to_pb(&f.external_labels);
     if !info.label_sets.iter().any(|ls| ls.labels == want) {
-        return Err(format!("label_sets {:?} lack the external labels {want:?}", info.label_sets));
+        return Err(format!(
+            "label_sets {:?} lack the external labels {want:?}",
+            info.label_sets
+        ));
     }
-    let st = info.store.ok_or("no StoreInfo: endpoint would not be used as a store")?;
+    let st = info
+        .store
+        .ok_or("no StoreInfo: endpoint would not be used as a store")?;
     if !st.supports_sharding || !st.supports_without_replica_labels {
         return Err(format!(
             "must support sharding and without_replica_labels (got {} / {})",
@@ -288,22 +367,48 @@ async fn case_series_all(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let (mint, maxt) = full_range(f);
     check_series(s, f, "all series", &all_series()?, mint, maxt).await?;
     // Sub-millisecond edges: exactly the first and last sample are inclusive.
-    check_series(s, f, "inclusive edges", &all_series()?, f.max_time(), f.max_time()).await
+    check_series(
+        s,
+        f,
+        "inclusive edges",
+        &all_series()?,
+        f.max_time(),
+        f.max_time(),
+    )
+    .await
 }
 
 async fn case_series_matchers(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let (mint, maxt) = full_range(f);
     let sets = vec![
         vec![m(MatchType::Equal, "job", "api")?],
-        vec![m(MatchType::RegexMatch, "job", "api|db")?, m(MatchType::Equal, "__name__", "up")?],
-        vec![m(MatchType::RegexMatch, "__name__", ".+")?, m(MatchType::NotEqual, "instance", "a:9090")?],
-        vec![m(MatchType::Equal, "__name__", "up")?, m(MatchType::RegexNoMatch, "job", "a.*")?],
-        vec![m(MatchType::RegexMatch, "__name__", ".+")?, m(MatchType::Equal, "code", "")?],
-        vec![m(MatchType::RegexMatch, "__name__", "http_.*")?, m(MatchType::RegexMatch, "code", "2..")?],
+        vec![
+            m(MatchType::RegexMatch, "job", "api|db")?,
+            m(MatchType::Equal, "__name__", "up")?,
+        ],
+        vec![
+            m(MatchType::RegexMatch, "__name__", ".+")?,
+            m(MatchType::NotEqual, "instance", "a:9090")?,
+        ],
+        vec![
+            m(MatchType::Equal, "__name__", "up")?,
+            m(MatchType::RegexNoMatch, "job", "a.*")?,
+        ],
+        vec![
+            m(MatchType::RegexMatch, "__name__", ".+")?,
+            m(MatchType::Equal, "code", "")?,
+        ],
+        vec![
+            m(MatchType::RegexMatch, "__name__", "http_.*")?,
+            m(MatchType::RegexMatch, "code", "2..")?,
+        ],
         vec![m(MatchType::Equal, "__name__", "no_such_metric")?],
     ];
     for ms in sets {
-        let what = format!("matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+        let what = format!(
+            "matchers {:?}",
+            ms.iter().map(|m| m.to_string()).collect::<Vec<_>>()
+        );
         check_series(s, f, &what, &ms, mint, maxt).await?;
     }
     Ok(())
@@ -317,13 +422,23 @@ async fn case_external_label_matchers(s: &dyn StoreApi, f: &Fixture) -> CaseResu
         vec![any.clone(), m(MatchType::Equal, "region", "us")?],
         vec![any.clone(), m(MatchType::RegexMatch, "region", "e.*")?],
         vec![any.clone(), m(MatchType::NotEqual, "region", "eu")?],
-        vec![any.clone(), m(MatchType::Equal, "replica", "A")?, m(MatchType::Equal, "job", "db")?],
+        vec![
+            any.clone(),
+            m(MatchType::Equal, "replica", "A")?,
+            m(MatchType::Equal, "job", "db")?,
+        ],
         // The series' own value is hidden by the external label.
         vec![any.clone(), m(MatchType::Equal, "region", "series-own")?],
-        vec![m(MatchType::Equal, "__name__", "conflict_metric")?, m(MatchType::Equal, "region", "eu")?],
+        vec![
+            m(MatchType::Equal, "__name__", "conflict_metric")?,
+            m(MatchType::Equal, "region", "eu")?,
+        ],
     ];
     for ms in sets {
-        let what = format!("matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+        let what = format!(
+            "matchers {:?}",
+            ms.iter().map(|m| m.to_string()).collect::<Vec<_>>()
+        );
         check_series(s, f, &what, &ms, mint, maxt).await?;
     }
     Ok(())
@@ -334,8 +449,24 @@ async fn case_time_range(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let all = all_series()?;
     check_series(s, f, "second hour", &all, t0 + HOUR + 60_000, t0 + 2 * HOUR).await?;
     check_series(s, f, "first 10 minutes", &all, t0, t0 + 600_000).await?;
-    check_series(s, f, "middle 40 minutes", &all, t0 + 40 * 60_000, t0 + 80 * 60_000).await?;
-    check_series(s, f, "after all data", &all, f.max_time() + HOUR, f.max_time() + 2 * HOUR).await?;
+    check_series(
+        s,
+        f,
+        "middle 40 minutes",
+        &all,
+        t0 + 40 * 60_000,
+        t0 + 80 * 60_000,
+    )
+    .await?;
+    check_series(
+        s,
+        f,
+        "after all data",
+        &all,
+        f.max_time() + HOUR,
+        f.max_time() + 2 * HOUR,
+    )
+    .await?;
     check_series(s, f, "before all data", &all, t0 - 2 * HOUR, t0 - HOUR).await
 }
 
@@ -344,9 +475,17 @@ async fn case_skip_chunks(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let mut req = series_req(&all_series()?, mint, maxt);
     req.skip_chunks = true;
     let got = run_series(s, req).await?;
-    compare("skip_chunks", &got, &expected(f, &all_series()?, mint, maxt, &[]), false)?;
+    compare(
+        "skip_chunks",
+        &got,
+        &expected(f, &all_series()?, mint, maxt, &[]),
+        false,
+    )?;
     if let Some(g) = got.iter().find(|g| g.chunks > 0) {
-        return Err(format!("skip_chunks: {} came with {} chunks", g.labels, g.chunks));
+        return Err(format!(
+            "skip_chunks: {} came with {} chunks",
+            g.labels, g.chunks
+        ));
     }
     Ok(())
 }
@@ -371,40 +510,70 @@ async fn case_without_replica_labels(s: &dyn StoreApi, f: &Fixture) -> CaseResul
     let mut req = series_req(&all, mint, maxt);
     req.without_replica_labels = vec!["replica".into()];
     let got = run_series(s, req).await?;
-    compare("without replica", &got, &expected(f, &all, mint, maxt, &["replica"]), true)?;
+    compare(
+        "without replica",
+        &got,
+        &expected(f, &all, mint, maxt, &["replica"]),
+        true,
+    )?;
     // Only external labels are removed; a series label of that name stays.
     let mut req = series_req(&all, mint, maxt);
     req.without_replica_labels = vec!["job".into(), "replica".into()];
     let got = run_series(s, req).await?;
-    compare("without job (not external)", &got, &expected(f, &all, mint, maxt, &["replica"]), true)
+    compare(
+        "without job (not external)",
+        &got,
+        &expected(f, &all, mint, maxt, &["replica"]),
+        true,
+    )
 }
 
 async fn case_shard_info(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let (mint, maxt) = full_range(f);
     let all = all_series()?;
     let want = expected(f, &all, mint, maxt, &[]);
-    for (total, by, labels) in [(3i64, false, vec![]), (2, true, vec!["job".to_string()]), (4, false, vec!["instance".to_string()])] {
+    for (total, by, labels) in [
+        (3i64, false, vec![]),
+        (2, true, vec!["job".to_string()]),
+        (4, false, vec!["instance".to_string()]),
+    ] {
         let mut union: Vec<Got> = Vec::new();
         for idx in 0..total {
-            let info = thanos::ShardInfo { shard_index: idx, total_shards: total, by, labels: labels.clone() };
+            let info = thanos::ShardInfo {
+                shard_index: idx,
+                total_shards: total,
+                by,
+                labels: labels.clone(),
+            };
             let mut req = series_req(&all, mint, maxt);
             req.shard_info = Some(info.clone());
             let got = run_series(s, req).await?;
             for g in &got {
                 if !shard_matches(Some(&info), &labels_to_pb(&g.labels)) {
-                    return Err(format!("shard {idx}/{total} (by={by} {labels:?}) returned {} of another shard", g.labels));
+                    return Err(format!(
+                        "shard {idx}/{total} (by={by} {labels:?}) returned {} of another shard",
+                        g.labels
+                    ));
                 }
             }
             union.extend(got);
         }
         union.sort_by(|a, b| a.labels.cmp(&b.labels));
-        compare(&format!("union of {total} shards (by={by} {labels:?})"), &union, &want, true)?;
+        compare(
+            &format!("union of {total} shards (by={by} {labels:?})"),
+            &union,
+            &want,
+            true,
+        )?;
     }
     Ok(())
 }
 
 fn label_names_of(series: &[Got]) -> BTreeSet<String> {
-    series.iter().flat_map(|g| g.labels.iter().map(|l| l.name.clone())).collect()
+    series
+        .iter()
+        .flat_map(|g| g.labels.iter().map(|l| l.name.clone()))
+        .collect()
 }
 
 async fn label_names(
@@ -423,7 +592,10 @@ async fn label_names(
         limit,
         ..Default::default()
     };
-    let r = s.label_names(req).await.map_err(|e| format!("label_names failed: {}", tonic::Status::from(e)))?;
+    let r = s
+        .label_names(req)
+        .await
+        .map_err(|e| format!("label_names failed: {}", tonic::Status::from(e)))?;
     if !r.names.windows(2).all(|w| w[0] < w[1]) {
         return Err(format!("label names not sorted/unique: {:?}", r.names));
     }
@@ -432,23 +604,39 @@ async fn label_names(
 
 async fn case_label_names(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let (mint, maxt) = full_range(f);
-    let want_all: Vec<String> = label_names_of(&expected(f, &[], mint, maxt, &[])).into_iter().collect();
+    let want_all: Vec<String> = label_names_of(&expected(f, &[], mint, maxt, &[]))
+        .into_iter()
+        .collect();
     let got = label_names(s, &[], mint, maxt, &[], 0).await?;
     if got != want_all {
         return Err(format!("all names: got {got:?}, want {want_all:?}"));
     }
     let db = [m(MatchType::Equal, "job", "db")?];
-    let want: Vec<String> = label_names_of(&expected(f, &db, mint, maxt, &[])).into_iter().collect();
+    let want: Vec<String> = label_names_of(&expected(f, &db, mint, maxt, &[]))
+        .into_iter()
+        .collect();
     let got = label_names(s, &db, mint, maxt, &[], 0).await?;
     if got != want {
         return Err(format!("names for job=\"db\": got {got:?}, want {want:?}"));
     }
     let got = label_names(s, &[], mint, maxt, &["replica"], 0).await?;
-    let want: Vec<String> = want_all.iter().filter(|n| *n != "replica").cloned().collect();
+    let want: Vec<String> = want_all
+        .iter()
+        .filter(|n| *n != "replica")
+        .cloned()
+        .collect();
     if got != want {
         return Err(format!("names without replica: got {got:?}, want {want:?}"));
     }
-    let got = label_names(s, &[m(MatchType::Equal, "__name__", "nope")?], mint, maxt, &[], 0).await?;
+    let got = label_names(
+        s,
+        &[m(MatchType::Equal, "__name__", "nope")?],
+        mint,
+        maxt,
+        &[],
+        0,
+    )
+    .await?;
     if !got.is_empty() {
         return Err(format!("names for a matcher matching nothing: {got:?}"));
     }
@@ -460,13 +648,21 @@ async fn case_label_names(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     // lies between the exact names in range and all names.
     let (a, b) = (mint + HOUR + 60_000, maxt);
     let exact = label_names_of(&expected(f, &[], a, b, &[]));
-    let got: BTreeSet<String> = label_names(s, &[], a, b, &[], 0).await?.into_iter().collect();
+    let got: BTreeSet<String> = label_names(s, &[], a, b, &[], 0)
+        .await?
+        .into_iter()
+        .collect();
     if !exact.is_subset(&got) || !got.iter().all(|n| want_all.contains(n)) {
-        return Err(format!("names in second hour: got {got:?}, want between {exact:?} and {want_all:?}"));
+        return Err(format!(
+            "names in second hour: got {got:?}, want between {exact:?} and {want_all:?}"
+        ));
     }
     let got = label_names(s, &[], mint, maxt, &[], 2).await?;
     if got != want_all[..2] {
-        return Err(format!("names with limit 2: got {got:?}, want {:?}", &want_all[..2]));
+        return Err(format!(
+            "names with limit 2: got {got:?}, want {:?}",
+            &want_all[..2]
+        ));
     }
     Ok(())
 }
@@ -490,15 +686,24 @@ async fn label_values(
         limit,
         ..Default::default()
     };
-    let r = s.label_values(req).await.map_err(|e| format!("label_values({label}) failed: {}", tonic::Status::from(e)))?;
+    let r = s
+        .label_values(req)
+        .await
+        .map_err(|e| format!("label_values({label}) failed: {}", tonic::Status::from(e)))?;
     if !r.values.windows(2).all(|w| w[0] < w[1]) {
-        return Err(format!("label values of {label} not sorted/unique: {:?}", r.values));
+        return Err(format!(
+            "label values of {label} not sorted/unique: {:?}",
+            r.values
+        ));
     }
     Ok(r.values)
 }
 
 fn values_of(series: &[Got], label: &str) -> Vec<String> {
-    let set: BTreeSet<String> = series.iter().filter_map(|g| g.labels.get(label).map(str::to_owned)).collect();
+    let set: BTreeSet<String> = series
+        .iter()
+        .filter_map(|g| g.labels.get(label).map(str::to_owned))
+        .collect();
     set.into_iter().collect()
 }
 
@@ -508,7 +713,11 @@ async fn case_label_values(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let up = [m(MatchType::Equal, "__name__", "up")?];
     let cases: Vec<(&str, Vec<Matcher>, Vec<String>)> = vec![
         ("job", vec![], values_of(&all, "job")),
-        ("job", up.to_vec(), values_of(&expected(f, &up, mint, maxt, &[]), "job")),
+        (
+            "job",
+            up.to_vec(),
+            values_of(&expected(f, &up, mint, maxt, &[]), "job"),
+        ),
         ("region", vec![], vec!["eu".to_string()]),
         ("__name__", vec![], values_of(&all, "__name__")),
         ("no_such_label", vec![], vec![]),
@@ -518,7 +727,9 @@ async fn case_label_values(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
         let got = label_values(s, label, &ms, mint, maxt, &[], 0).await?;
         if got != want {
             let ms: Vec<String> = ms.iter().map(|m| m.to_string()).collect();
-            return Err(format!("values of {label} with {ms:?}: got {got:?}, want {want:?}"));
+            return Err(format!(
+                "values of {label} with {ms:?}: got {got:?}, want {want:?}"
+            ));
         }
     }
     let got = label_values(s, "replica", &[], mint, maxt, &["replica"], 0).await?;
@@ -530,11 +741,18 @@ async fn case_label_values(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
         return Err(format!("values for a range after all data: {got:?}"));
     }
     let (a, b) = (mint + HOUR + 60_000, maxt);
-    let exact: BTreeSet<String> = values_of(&expected(f, &[], a, b, &[]), "__name__").into_iter().collect();
+    let exact: BTreeSet<String> = values_of(&expected(f, &[], a, b, &[]), "__name__")
+        .into_iter()
+        .collect();
     let all_names = values_of(&all, "__name__");
-    let got: BTreeSet<String> = label_values(s, "__name__", &[], a, b, &[], 0).await?.into_iter().collect();
+    let got: BTreeSet<String> = label_values(s, "__name__", &[], a, b, &[], 0)
+        .await?
+        .into_iter()
+        .collect();
     if !exact.is_subset(&got) || !got.iter().all(|n| all_names.contains(n)) {
-        return Err(format!("names in second hour: got {got:?}, want between {exact:?} and {all_names:?}"));
+        return Err(format!(
+            "names in second hour: got {got:?}, want between {exact:?} and {all_names:?}"
+        ));
     }
     let got = label_values(s, "job", &[], mint, maxt, &[], 1).await?;
     let want = &values_of(&all, "job")[..1];
@@ -560,8 +778,17 @@ fn expect_invalid_argument<T>(what: &str, r: crate::Result<T>) -> CaseResult {
 
 async fn case_invalid_matchers(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     let (mint, maxt) = full_range(f);
-    let bad = vec![thanos::LabelMatcher { r#type: 2, name: "job".into(), value: "(unclosed".into() }];
-    let req = thanos::SeriesRequest { min_time: mint, max_time: maxt, matchers: bad.clone(), ..Default::default() };
+    let bad = vec![thanos::LabelMatcher {
+        r#type: 2,
+        name: "job".into(),
+        value: "(unclosed".into(),
+    }];
+    let req = thanos::SeriesRequest {
+        min_time: mint,
+        max_time: maxt,
+        matchers: bad.clone(),
+        ..Default::default()
+    };
     // The error may come from the call or as the first stream item.
     let r = match s.series(req).await {
         Err(e) => Err(e),
@@ -571,10 +798,20 @@ async fn case_invalid_matchers(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
         },
     };
     expect_invalid_argument("series with a bad regex", r)?;
-    let req = thanos::LabelNamesRequest { start: mint, end: maxt, matchers: bad.clone(), ..Default::default() };
+    let req = thanos::LabelNamesRequest {
+        start: mint,
+        end: maxt,
+        matchers: bad.clone(),
+        ..Default::default()
+    };
     expect_invalid_argument("label_names with a bad regex", s.label_names(req).await)?;
-    let req =
-        thanos::LabelValuesRequest { label: "job".into(), start: mint, end: maxt, matchers: bad, ..Default::default() };
+    let req = thanos::LabelValuesRequest {
+        label: "job".into(),
+        start: mint,
+        end: maxt,
+        matchers: bad,
+        ..Default::default()
+    };
     expect_invalid_argument("label_values with a bad regex", s.label_values(req).await)
 }
 
@@ -584,7 +821,10 @@ async fn case_cancellation(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     // Abandon several streams after their first item, concurrently.
     let mut streams = Vec::new();
     for _ in 0..4 {
-        let st = s.series(series_req(&all, mint, maxt)).await.map_err(|e| format!("series failed: {e}"))?;
+        let st = s
+            .series(series_req(&all, mint, maxt))
+            .await
+            .map_err(|e| format!("series failed: {e}"))?;
         streams.push(st);
     }
     for st in &mut streams {
@@ -596,16 +836,26 @@ async fn case_cancellation(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
     }
     drop(streams);
     // Dropping before reading anything.
-    drop(s.series(series_req(&all, mint, maxt)).await.map_err(|e| format!("series failed: {e}"))?);
+    drop(
+        s.series(series_req(&all, mint, maxt))
+            .await
+            .map_err(|e| format!("series failed: {e}"))?,
+    );
     // The store still answers fully and correctly afterwards.
     check_series(s, f, "after cancelled streams", &all, mint, maxt).await
 }
 
 async fn case_empty_store(s: &dyn StoreApi, f: &Fixture) -> CaseResult {
-    let info = s.info().await.map_err(|e| format!("info failed: {}", tonic::Status::from(e)))?;
+    let info = s
+        .info()
+        .await
+        .map_err(|e| format!("info failed: {}", tonic::Status::from(e)))?;
     let want = labels_to_pb(&f.external_labels);
     if !info.label_sets.iter().any(|ls| ls.labels == want) {
-        return Err(format!("label_sets {:?} lack the external labels {want:?}", info.label_sets));
+        return Err(format!(
+            "label_sets {:?} lack the external labels {want:?}",
+            info.label_sets
+        ));
     }
     let (mint, maxt) = (STANDARD_T0 - HOUR, STANDARD_T0 + 3 * HOUR);
     let got = run_series(s, series_req(&all_series()?, mint, maxt)).await?;

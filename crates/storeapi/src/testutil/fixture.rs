@@ -62,33 +62,84 @@ impl Fixture {
     /// hour only) and `conflict_metric` whose own `region` label loses to the
     /// external one.
     pub fn standard_at(t0: Timestamp) -> Self {
-        let s = |pairs: &[(&str, &str)], from: i64, to: i64, seed: u32, counter: bool| FixtureSeries {
-            labels: Labels::from_pairs(pairs),
-            samples: gen_samples(t0 + from, t0 + to, seed, counter),
-        };
+        let s =
+            |pairs: &[(&str, &str)], from: i64, to: i64, seed: u32, counter: bool| FixtureSeries {
+                labels: Labels::from_pairs(pairs),
+                samples: gen_samples(t0 + from, t0 + to, seed, counter),
+            };
         Fixture {
             external_labels: Labels::from_pairs(&[("region", "eu"), ("replica", "A")]),
             series: vec![
-                s(&[("__name__", "up"), ("job", "api"), ("instance", "a:9090")], 0, 2 * HOUR, 1, false),
-                s(&[("__name__", "up"), ("job", "api"), ("instance", "b:9090")], 0, 2 * HOUR, 2, false),
-                s(&[("__name__", "up"), ("job", "db"), ("instance", "c:9090")], 0, 2 * HOUR, 3, false),
                 s(
-                    &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "a:9090"), ("code", "200")],
+                    &[("__name__", "up"), ("job", "api"), ("instance", "a:9090")],
+                    0,
+                    2 * HOUR,
+                    1,
+                    false,
+                ),
+                s(
+                    &[("__name__", "up"), ("job", "api"), ("instance", "b:9090")],
+                    0,
+                    2 * HOUR,
+                    2,
+                    false,
+                ),
+                s(
+                    &[("__name__", "up"), ("job", "db"), ("instance", "c:9090")],
+                    0,
+                    2 * HOUR,
+                    3,
+                    false,
+                ),
+                s(
+                    &[
+                        ("__name__", "http_requests_total"),
+                        ("job", "api"),
+                        ("instance", "a:9090"),
+                        ("code", "200"),
+                    ],
                     0,
                     2 * HOUR,
                     4,
                     true,
                 ),
                 s(
-                    &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "a:9090"), ("code", "500")],
+                    &[
+                        ("__name__", "http_requests_total"),
+                        ("job", "api"),
+                        ("instance", "a:9090"),
+                        ("code", "500"),
+                    ],
                     0,
                     2 * HOUR,
                     5,
                     true,
                 ),
-                s(&[("__name__", "early_metric"), ("job", "batch")], 0, HOUR / 2, 6, false),
-                s(&[("__name__", "late_metric"), ("job", "batch")], HOUR, 2 * HOUR, 7, false),
-                s(&[("__name__", "conflict_metric"), ("job", "api"), ("region", "series-own")], 0, 2 * HOUR, 8, false),
+                s(
+                    &[("__name__", "early_metric"), ("job", "batch")],
+                    0,
+                    HOUR / 2,
+                    6,
+                    false,
+                ),
+                s(
+                    &[("__name__", "late_metric"), ("job", "batch")],
+                    HOUR,
+                    2 * HOUR,
+                    7,
+                    false,
+                ),
+                s(
+                    &[
+                        ("__name__", "conflict_metric"),
+                        ("job", "api"),
+                        ("region", "series-own"),
+                    ],
+                    0,
+                    2 * HOUR,
+                    8,
+                    false,
+                ),
             ],
         }
     }
@@ -100,17 +151,30 @@ impl Fixture {
 
     /// A store with external labels but no series.
     pub fn empty() -> Self {
-        Fixture { external_labels: Labels::from_pairs(&[("region", "eu"), ("replica", "A")]), series: vec![] }
+        Fixture {
+            external_labels: Labels::from_pairs(&[("region", "eu"), ("replica", "A")]),
+            series: vec![],
+        }
     }
 
     /// Earliest sample time (`i64::MAX` when empty).
     pub fn min_time(&self) -> Timestamp {
-        self.series.iter().filter_map(|s| s.samples.first()).map(|s| s.t).min().unwrap_or(i64::MAX)
+        self.series
+            .iter()
+            .filter_map(|s| s.samples.first())
+            .map(|s| s.t)
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     /// Latest sample time (`i64::MIN` when empty).
     pub fn max_time(&self) -> Timestamp {
-        self.series.iter().filter_map(|s| s.samples.last()).map(|s| s.t).max().unwrap_or(i64::MIN)
+        self.series
+            .iter()
+            .filter_map(|s| s.samples.last())
+            .map(|s| s.t)
+            .max()
+            .unwrap_or(i64::MIN)
     }
 
     /// The labels a store must return for a series: series labels with the
@@ -130,11 +194,19 @@ impl Fixture {
         for s in series {
             let name = s.labels.get_or_empty(aeon_model::METRIC_NAME);
             let mut lbls = String::new();
-            for l in s.labels.iter().filter(|l| l.name != aeon_model::METRIC_NAME) {
+            for l in s
+                .labels
+                .iter()
+                .filter(|l| l.name != aeon_model::METRIC_NAME)
+            {
                 if !lbls.is_empty() {
                     lbls.push(',');
                 }
-                let v = l.value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                let v = l
+                    .value
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
                 let _ = write!(lbls, "{}=\"{}\"", l.name, v);
             }
             for smp in &s.samples {
@@ -157,10 +229,18 @@ mod tests {
         assert_eq!(f.series.len(), 8);
         assert_eq!(f.min_time(), STANDARD_T0);
         assert!(f.max_time() < STANDARD_T0 + 2 * HOUR);
-        let late = f.series.iter().find(|s| s.labels.get("__name__") == Some("late_metric")).unwrap();
+        let late = f
+            .series
+            .iter()
+            .find(|s| s.labels.get("__name__") == Some("late_metric"))
+            .unwrap();
         assert!(late.samples.iter().all(|s| s.t >= STANDARD_T0 + HOUR));
         assert_eq!(late.samples.len(), 240);
-        let c = f.series.iter().find(|s| s.labels.get("__name__") == Some("conflict_metric")).unwrap();
+        let c = f
+            .series
+            .iter()
+            .find(|s| s.labels.get("__name__") == Some("conflict_metric"))
+            .unwrap();
         assert_eq!(f.final_labels(c).get("region"), Some("eu"));
     }
 

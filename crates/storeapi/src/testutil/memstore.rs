@@ -34,7 +34,9 @@ struct StoredSeries {
 
 impl StoredSeries {
     fn overlaps(&self, mint: Timestamp, maxt: Timestamp) -> bool {
-        self.chunks.iter().any(|c| c.min_time <= maxt && c.max_time >= mint)
+        self.chunks
+            .iter()
+            .any(|c| c.min_time <= maxt && c.max_time >= mint)
     }
 }
 
@@ -49,7 +51,11 @@ pub struct MemStore {
 impl MemStore {
     /// An empty store with these external labels.
     pub fn new(external_labels: Labels) -> Self {
-        Self { external_labels, component: "store".into(), series: Vec::new() }
+        Self {
+            external_labels,
+            component: "store".into(),
+            series: Vec::new(),
+        }
     }
 
     /// A store loaded with a fixture (samples cut into 120-sample XOR chunks).
@@ -72,7 +78,11 @@ impl MemStore {
         let chunks = samples
             .chunks(SAMPLES_PER_CHUNK)
             .filter_map(|c| {
-                Some(StoredChunk { min_time: c.first()?.t, max_time: c.last()?.t, data: encode_xor(c) })
+                Some(StoredChunk {
+                    min_time: c.first()?.t,
+                    max_time: c.last()?.t,
+                    data: encode_xor(c),
+                })
             })
             .collect();
         self.series.push(StoredSeries { labels, chunks });
@@ -80,13 +90,28 @@ impl MemStore {
 
     /// Adds a series with opaque XOR chunk bytes and their time ranges.
     pub fn add_chunks(&mut self, labels: Labels, chunks: Vec<(Timestamp, Timestamp, Bytes)>) {
-        let chunks = chunks.into_iter().map(|(min_time, max_time, data)| StoredChunk { min_time, max_time, data }).collect();
+        let chunks = chunks
+            .into_iter()
+            .map(|(min_time, max_time, data)| StoredChunk {
+                min_time,
+                max_time,
+                data,
+            })
+            .collect();
         self.series.push(StoredSeries { labels, chunks });
     }
 
     fn time_range(&self) -> (Timestamp, Timestamp) {
-        let mint = self.series.iter().flat_map(|s| s.chunks.iter().map(|c| c.min_time)).min();
-        let maxt = self.series.iter().flat_map(|s| s.chunks.iter().map(|c| c.max_time)).max();
+        let mint = self
+            .series
+            .iter()
+            .flat_map(|s| s.chunks.iter().map(|c| c.min_time))
+            .min();
+        let maxt = self
+            .series
+            .iter()
+            .flat_map(|s| s.chunks.iter().map(|c| c.max_time))
+            .max();
         (mint.unwrap_or(i64::MAX), maxt.unwrap_or(i64::MIN))
     }
 
@@ -124,14 +149,20 @@ impl MemStore {
 }
 
 fn limit_of(limit: i64) -> usize {
-    if limit > 0 { usize::try_from(limit).unwrap_or(usize::MAX) } else { usize::MAX }
+    if limit > 0 {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    }
 }
 
 #[async_trait::async_trait]
 impl StoreApi for MemStore {
     async fn info(&self) -> Result<info::InfoResponse> {
         let (min_time, max_time) = self.time_range();
-        let ext = thanos::ZLabelSet { labels: labels_to_pb(&self.external_labels) };
+        let ext = thanos::ZLabelSet {
+            labels: labels_to_pb(&self.external_labels),
+        };
         Ok(info::InfoResponse {
             label_sets: vec![ext.clone()],
             component_type: self.component.clone(),
@@ -140,7 +171,11 @@ impl StoreApi for MemStore {
                 max_time,
                 supports_sharding: true,
                 supports_without_replica_labels: true,
-                tsdb_infos: vec![info::TsdbInfo { labels: Some(ext), min_time, max_time }],
+                tsdb_infos: vec![info::TsdbInfo {
+                    labels: Some(ext),
+                    min_time,
+                    max_time,
+                }],
                 supports_projections: false,
             }),
             ..Default::default()
@@ -150,11 +185,19 @@ impl StoreApi for MemStore {
     async fn series(&self, req: thanos::SeriesRequest) -> Result<SeriesStream> {
         let matchers = matchers_from_pb(&req.matchers)?;
         if req.min_time > req.max_time {
-            return Err(Error::invalid(format!("min_time {} after max_time {}", req.min_time, req.max_time)));
+            return Err(Error::invalid(format!(
+                "min_time {} after max_time {}",
+                req.min_time, req.max_time
+            )));
         }
         let shard = ShardMatcher::new(req.shard_info.as_ref());
         let mut out = Vec::new();
-        for (labels, s) in self.select(&matchers, req.min_time, req.max_time, &req.without_replica_labels) {
+        for (labels, s) in self.select(
+            &matchers,
+            req.min_time,
+            req.max_time,
+            &req.without_replica_labels,
+        ) {
             let labels = labels_to_pb(&labels);
             if !shard.matches(&labels) {
                 continue;
@@ -178,7 +221,10 @@ impl StoreApi for MemStore {
                     })
                     .collect()
             };
-            out.push(Ok(thanos::SeriesResponse::series(thanos::Series { labels, chunks })));
+            out.push(Ok(thanos::SeriesResponse::series(thanos::Series {
+                labels,
+                chunks,
+            })));
             if out.len() >= limit_of(req.limit) {
                 break;
             }
@@ -186,7 +232,10 @@ impl StoreApi for MemStore {
         Ok(futures::stream::iter(out).boxed())
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> Result<thanos::LabelNamesResponse> {
         let matchers = matchers_from_pb(&req.matchers)?;
         let mut names = BTreeSet::new();
         for (labels, _) in self.select(&matchers, req.start, req.end, &req.without_replica_labels) {
@@ -198,7 +247,10 @@ impl StoreApi for MemStore {
         })
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> Result<thanos::LabelValuesResponse> {
         let matchers = matchers_from_pb(&req.matchers)?;
         if req.label.is_empty() {
             return Err(Error::invalid("label name is empty"));

@@ -205,7 +205,10 @@ pub fn decode_xor(data: &[u8]) -> Option<Vec<Sample>> {
                 }
             }
         }
-        out.push(Sample { t, v: f64::from_bits(v) });
+        out.push(Sample {
+            t,
+            v: f64::from_bits(v),
+        });
     }
     Some(out)
 }
@@ -219,7 +222,10 @@ mod tests {
     fn known_small_chunk() {
         // One sample t=1000 v=1.0: count 0x0001, zigzag varint(1000)=2000 → d0 0f, then 1.0 bits.
         let c = encode_xor(&[Sample { t: 1000, v: 1.0 }]);
-        assert_eq!(&c[..], &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &c[..],
+            &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     proptest! {

@@ -12,7 +12,8 @@ use futures::StreamExt;
 
 #[tokio::test]
 async fn memstore_passes_acceptance() {
-    run_acceptance(|f| async move { StoreUnderTest::new(Arc::new(MemStore::from_fixture(&f))) }).await;
+    run_acceptance(|f| async move { StoreUnderTest::new(Arc::new(MemStore::from_fixture(&f))) })
+        .await;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +61,10 @@ impl StoreApi for Mutant {
         Ok(futures::stream::iter(items).boxed())
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
         self.inner.label_names(req).await
     }
 
@@ -107,7 +111,10 @@ async fn suite_catches_broken_stores() {
     ];
     for (bug, case) in cases {
         let mut make = |f: Fixture| async move {
-            StoreUnderTest::new(Arc::new(Mutant { inner: build(bug, &f), bug }))
+            StoreUnderTest::new(Arc::new(Mutant {
+                inner: build(bug, &f),
+                bug,
+            }))
         };
         let failures = check_acceptance_at(STANDARD_T0, &mut make).await;
         assert!(

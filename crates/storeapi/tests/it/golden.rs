@@ -3,21 +3,32 @@
 //! | wire type; wire type 0 = varint, 2 = length-delimited. proto3 omits
 //! fields at their default value and packs repeated scalars/enums.
 
+use aeon_model::Sample;
 use aeon_storeapi::pb::{prometheus as prom, thanos};
 use aeon_storeapi::testutil::encode_xor;
-use aeon_model::Sample;
 use bytes::Bytes;
 use prost::Message;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn assert_wire<M: Message + Default + PartialEq + std::fmt::Debug>(msg: &M, want_hex: &str) {
     let want = hex(want_hex);
-    assert_eq!(msg.encode_to_vec(), want, "encoding differs from the hand-derived bytes");
-    assert_eq!(&M::decode(want.as_slice()).unwrap(), msg, "decoding the hand-derived bytes differs");
+    assert_eq!(
+        msg.encode_to_vec(),
+        want,
+        "encoding differs from the hand-derived bytes"
+    );
+    assert_eq!(
+        &M::decode(want.as_slice()).unwrap(),
+        msg,
+        "decoding the hand-derived bytes differs"
+    );
 }
 
 #[test]
@@ -25,25 +36,40 @@ fn series_request_every_field() {
     let req = thanos::SeriesRequest {
         min_time: 1,
         max_time: 2,
-        matchers: vec![thanos::LabelMatcher { r#type: 2, name: "a".into(), value: "b".into() }],
+        matchers: vec![thanos::LabelMatcher {
+            r#type: 2,
+            name: "a".into(),
+            value: "b".into(),
+        }],
         max_resolution_window: 300_000,
         aggregates: vec![thanos::Aggr::Count as i32, thanos::Aggr::Sum as i32],
         partial_response_disabled: true,
         partial_response_strategy: thanos::PartialResponseStrategy::Abort as i32,
         skip_chunks: true,
-        hints: Some(prost_types::Any { type_url: "x".into(), value: vec![1] }),
+        hints: Some(prost_types::Any {
+            type_url: "x".into(),
+            value: vec![1],
+        }),
         step: 3,
         range: 4,
         query_hints: Some(thanos::QueryHints {
             step_millis: 5,
             func: Some(thanos::Func { name: "f".into() }),
-            grouping: Some(thanos::Grouping { by: true, labels: vec!["g".into()] }),
+            grouping: Some(thanos::Grouping {
+                by: true,
+                labels: vec!["g".into()],
+            }),
             range: Some(thanos::Range { millis: 6 }),
             projection_labels: vec!["p".into()],
             projection_include: true,
             series_hash_label_name: "h".into(),
         }),
-        shard_info: Some(thanos::ShardInfo { shard_index: 1, total_shards: 2, by: true, labels: vec!["l".into()] }),
+        shard_info: Some(thanos::ShardInfo {
+            shard_index: 1,
+            total_shards: 2,
+            by: true,
+            labels: vec!["l".into()],
+        }),
         without_replica_labels: vec!["r".into()],
         limit: 7,
         response_batch_size: 8,
@@ -94,7 +120,10 @@ fn xor_chunk_by_hand() {
 }
 
 fn strip_comments(s: &str) -> String {
-    s.lines().map(|l| l.split('#').next().unwrap_or("")).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -104,7 +133,11 @@ fn series_response_with_xor_chunk() {
         chunks: vec![thanos::AggrChunk::raw(
             1000,
             2000,
-            thanos::Chunk { r#type: thanos::chunk::Encoding::Xor as i32, data: Bytes::from(hex(XOR_2)), hash: 300 },
+            thanos::Chunk {
+                r#type: thanos::chunk::Encoding::Xor as i32,
+                data: Bytes::from(hex(XOR_2)),
+                hash: 300,
+            },
         )],
     });
     let want = format!(
@@ -126,7 +159,9 @@ fn series_response_with_xor_chunk() {
 #[test]
 fn info_response() {
     use thanos::info;
-    let ext = thanos::ZLabelSet { labels: vec![thanos::Label::new("region", "eu")] };
+    let ext = thanos::ZLabelSet {
+        labels: vec![thanos::Label::new("region", "eu")],
+    };
     let resp = info::InfoResponse {
         label_sets: vec![ext.clone()],
         component_type: "sidecar".into(),
@@ -135,11 +170,18 @@ fn info_response() {
             max_time: i64::MAX,
             supports_sharding: true,
             supports_without_replica_labels: true,
-            tsdb_infos: vec![info::TsdbInfo { labels: Some(ext), min_time: 1000, max_time: 2000 }],
+            tsdb_infos: vec![info::TsdbInfo {
+                labels: Some(ext),
+                min_time: 1000,
+                max_time: 2000,
+            }],
             supports_projections: false,
         }),
         rules: Some(info::RulesInfo {}),
-        exemplars: Some(info::ExemplarsInfo { min_time: 1, max_time: 2 }),
+        exemplars: Some(info::ExemplarsInfo {
+            min_time: 1,
+            max_time: 2,
+        }),
         query: Some(info::QueryApiInfo {}),
         ..Default::default()
     };
@@ -169,7 +211,11 @@ fn prometheus_read_request() {
         queries: vec![prom::Query {
             start_timestamp_ms: 1000,
             end_timestamp_ms: 2000,
-            matchers: vec![prom::LabelMatcher { r#type: 0, name: "__name__".into(), value: "up".into() }],
+            matchers: vec![prom::LabelMatcher {
+                r#type: 0,
+                name: "__name__".into(),
+                value: "up".into(),
+            }],
             hints: None,
         }],
         accepted_response_types: vec![prom::read_request::ResponseType::StreamedXorChunks as i32],
@@ -188,7 +234,10 @@ fn prometheus_read_request() {
 fn prometheus_chunked_read_response() {
     let resp = prom::ChunkedReadResponse {
         chunked_series: vec![prom::ChunkedSeries {
-            labels: vec![prom::Label { name: "a".into(), value: "b".into() }],
+            labels: vec![prom::Label {
+                name: "a".into(),
+                value: "b".into(),
+            }],
             chunks: vec![prom::Chunk {
                 min_time_ms: 1000,
                 max_time_ms: 2000,

@@ -13,7 +13,11 @@ use aeon_storeapi::testutil::{Fixture, decode_xor};
 fn promtool() -> PathBuf {
     let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
     let p = Path::new(&dir).join("prometheus3/bin/promtool");
-    assert!(p.exists(), "promtool not found at {} (install the peers or set AEON_PEERS_DIR)", p.display());
+    assert!(
+        p.exists(),
+        "promtool not found at {} (install the peers or set AEON_PEERS_DIR)",
+        p.display()
+    );
     p
 }
 
@@ -36,21 +40,37 @@ fn uvarint(b: &[u8], pos: &mut usize) -> u64 {
 /// uvarint len, encoding byte, data, CRC32C of encoding+data).
 fn chunk_samples(block: &Path) -> Vec<(i64, u64)> {
     let mut out = Vec::new();
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(block.join("chunks")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(block.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for f in files {
         let b = std::fs::read(&f).unwrap();
-        assert_eq!(&b[..4], &[0x85, 0xbd, 0x40, 0xdd], "segment magic of {}", f.display());
+        assert_eq!(
+            &b[..4],
+            &[0x85, 0xbd, 0x40, 0xdd],
+            "segment magic of {}",
+            f.display()
+        );
         let mut pos = 8;
         while pos < b.len() {
             let len = uvarint(&b, &mut pos) as usize;
             let enc = b[pos];
             let data = &b[pos + 1..pos + 1 + len];
             let crc = u32::from_be_bytes(b[pos + 1 + len..pos + 5 + len].try_into().unwrap());
-            assert_eq!(crc32c::crc32c(&b[pos..pos + 1 + len]), crc, "chunk CRC at {pos}");
+            assert_eq!(
+                crc32c::crc32c(&b[pos..pos + 1 + len]),
+                crc,
+                "chunk CRC at {pos}"
+            );
             assert_eq!(enc, 1, "float chunks are XOR (encoding 1)");
-            out.extend(decode_xor(data).expect("decodable XOR chunk").into_iter().map(|s| (s.t, s.v.to_bits())));
+            out.extend(
+                decode_xor(data)
+                    .expect("decodable XOR chunk")
+                    .into_iter()
+                    .map(|s| (s.t, s.v.to_bits())),
+            );
             pos += 5 + len;
         }
     }
@@ -71,7 +91,11 @@ fn promtool_blocks_of_the_fixture_decode_to_its_samples() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(st.status.success(), "promtool failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "promtool failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let mut got = Vec::new();
     for e in std::fs::read_dir(&out).unwrap() {
         let p = e.unwrap().path();
@@ -79,12 +103,17 @@ fn promtool_blocks_of_the_fixture_decode_to_its_samples() {
             got.extend(chunk_samples(&p));
         }
     }
-    let mut want: Vec<(i64, u64)> =
-        f.series.iter().flat_map(|s| s.samples.iter().map(|x| (x.t, x.v.to_bits()))).collect();
-    let count = |v: &[(i64, u64)]| v.iter().fold(BTreeMap::new(), |mut m, k| {
-        *m.entry(*k).or_insert(0usize) += 1;
-        m
-    });
+    let mut want: Vec<(i64, u64)> = f
+        .series
+        .iter()
+        .flat_map(|s| s.samples.iter().map(|x| (x.t, x.v.to_bits())))
+        .collect();
+    let count = |v: &[(i64, u64)]| {
+        v.iter().fold(BTreeMap::new(), |mut m, k| {
+            *m.entry(*k).or_insert(0usize) += 1;
+            m
+        })
+    };
     want.sort();
     got.sort();
     assert_eq!(got.len(), want.len(), "sample count in promtool's chunks");

@@ -11,7 +11,10 @@ use aeon_model::Labels;
 use aeon_storeapi::pb::thanos::{self, info};
 use aeon_storeapi::testsuite::{StoreUnderTest, run_acceptance};
 use aeon_storeapi::testutil::MemStore;
-use aeon_storeapi::{ClientOptions, Error, SeriesFrame, SeriesStream, ServerOptions, StoreApi, StoreClient, spawn_server};
+use aeon_storeapi::{
+    ClientOptions, Error, SeriesFrame, SeriesStream, ServerOptions, StoreApi, StoreClient,
+    spawn_server,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::oneshot;
@@ -30,8 +33,14 @@ async fn serve(store: Arc<dyn StoreApi>, opts: ServerOptions) -> (SocketAddr, on
 #[tokio::test]
 async fn memstore_passes_acceptance_over_grpc() {
     run_acceptance(|f| async move {
-        let (addr, stop) = serve(Arc::new(MemStore::from_fixture(&f)), ServerOptions::default()).await;
-        let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+        let (addr, stop) = serve(
+            Arc::new(MemStore::from_fixture(&f)),
+            ServerOptions::default(),
+        )
+        .await;
+        let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+            .await
+            .unwrap();
         StoreUnderTest::with_guard(Arc::new(client), stop)
     })
     .await;
@@ -51,7 +60,10 @@ impl StoreApi for Batching {
         req.response_batch_size = 3;
         self.0.series(req).await
     }
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
         self.0.label_names(req).await
     }
     async fn label_values(
@@ -65,8 +77,14 @@ impl StoreApi for Batching {
 #[tokio::test]
 async fn batched_responses_pass_acceptance() {
     run_acceptance(|f| async move {
-        let (addr, stop) = serve(Arc::new(MemStore::from_fixture(&f)), ServerOptions::default()).await;
-        let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+        let (addr, stop) = serve(
+            Arc::new(MemStore::from_fixture(&f)),
+            ServerOptions::default(),
+        )
+        .await;
+        let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+            .await
+            .unwrap();
         StoreUnderTest::with_guard(Arc::new(Batching(client)), stop)
     })
     .await;
@@ -75,12 +93,22 @@ async fn batched_responses_pass_acceptance() {
 #[tokio::test]
 async fn server_sends_batches_on_the_wire() {
     let f = aeon_storeapi::testutil::Fixture::standard();
-    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&f)), ServerOptions::default()).await;
-    let mut raw = thanos::store_client::StoreClient::connect(format!("http://{addr}")).await.unwrap();
+    let (addr, _stop) = serve(
+        Arc::new(MemStore::from_fixture(&f)),
+        ServerOptions::default(),
+    )
+    .await;
+    let mut raw = thanos::store_client::StoreClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
     let req = thanos::SeriesRequest {
         min_time: f.min_time(),
         max_time: f.max_time(),
-        matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Re, "__name__", ".+")],
+        matchers: vec![thanos::LabelMatcher::new(
+            thanos::label_matcher::Type::Re,
+            "__name__",
+            ".+",
+        )],
         skip_chunks: true,
         response_batch_size: 100,
         ..Default::default()
@@ -98,16 +126,24 @@ async fn server_sends_batches_on_the_wire() {
         }
     }
     assert_eq!(series, f.series.len());
-    assert!(batches >= 1 && batches < series, "{batches} batches for {series} series");
+    assert!(
+        batches >= 1 && batches < series,
+        "{batches} batches for {series} series"
+    );
 }
 
 #[tokio::test]
 async fn messages_above_4mib_pass_both_ways() {
     let mut store = MemStore::new(Labels::from_pairs(&[("ext", "1")]));
     let big = Bytes::from(vec![0xabu8; 6 << 20]);
-    store.add_chunks(Labels::from_pairs(&[("__name__", "big")]), vec![(0, 10, big.clone())]);
+    store.add_chunks(
+        Labels::from_pairs(&[("__name__", "big")]),
+        vec![(0, 10, big.clone())],
+    );
     let (addr, _stop) = serve(Arc::new(store), ServerOptions::default()).await;
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     // Request above 4 MiB: a 5 MiB matcher value.
     let req = thanos::SeriesRequest {
         min_time: 0,
@@ -118,21 +154,34 @@ async fn messages_above_4mib_pass_both_ways() {
         ],
         ..Default::default()
     };
-    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap()).await.unwrap();
+    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].chunks[0].raw.as_ref().unwrap().data, big);
 }
 
 #[tokio::test]
 async fn frequent_client_pings_are_tolerated() {
-    let opts = ServerOptions { keepalive_interval: Some(Duration::from_millis(100)), ..Default::default() };
-    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard())), opts).await;
+    let opts = ServerOptions {
+        keepalive_interval: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+    let (addr, _stop) = serve(
+        Arc::new(MemStore::from_fixture(
+            &aeon_storeapi::testutil::Fixture::standard(),
+        )),
+        opts,
+    )
+    .await;
     let copts = ClientOptions {
         keepalive_interval: Duration::from_millis(50),
         keepalive_timeout: Duration::from_secs(1),
         ..Default::default()
     };
-    let client = StoreClient::connect(&addr.to_string(), copts).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), copts)
+        .await
+        .unwrap();
     client.info().await.unwrap();
     // ~30 client pings (far more often than Thanos' 10 s) on an idle connection.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -174,7 +223,10 @@ impl StoreApi for Hanging {
             })
             .boxed())
     }
-    async fn label_names(&self, _req: thanos::LabelNamesRequest) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        _req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
         Err(Error::limit("label names", 10))
     }
     async fn label_values(
@@ -200,12 +252,23 @@ async fn dropping_the_client_stream_cancels_server_work() {
     let store = Arc::new(Hanging::default());
     let dropped = store.dropped.clone();
     let (addr, _stop) = serve(store, ServerOptions::default()).await;
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
-    let mut stream = client.series(thanos::SeriesRequest::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
+    let mut stream = client
+        .series(thanos::SeriesRequest::default())
+        .await
+        .unwrap();
     assert!(stream.next().await.unwrap().unwrap().as_series().is_some());
-    assert!(!dropped.load(Ordering::SeqCst), "server stream dropped too early");
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "server stream dropped too early"
+    );
     drop(stream);
-    assert!(wait_for(&dropped).await, "server-side stream still alive 5 s after the client dropped it");
+    assert!(
+        wait_for(&dropped).await,
+        "server-side stream still alive 5 s after the client dropped it"
+    );
 }
 
 #[tokio::test]
@@ -213,23 +276,52 @@ async fn deadline_ends_stream_and_server_work() {
     let store = Arc::new(Hanging::default());
     let dropped = store.dropped.clone();
     let (addr, _stop) = serve(store, ServerOptions::default()).await;
-    let opts = ClientOptions { timeout: Some(Duration::from_millis(300)), ..Default::default() };
+    let opts = ClientOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
     let client = StoreClient::connect(&addr.to_string(), opts).await.unwrap();
-    let mut stream = client.series(thanos::SeriesRequest::default()).await.unwrap();
+    let mut stream = client
+        .series(thanos::SeriesRequest::default())
+        .await
+        .unwrap();
     assert!(stream.next().await.unwrap().is_ok());
     let err = stream.next().await.unwrap().unwrap_err();
-    assert_eq!(tonic::Status::from(err).code(), tonic::Code::DeadlineExceeded);
-    assert!(stream.next().await.is_none(), "stream continues after its deadline");
-    assert!(wait_for(&dropped).await, "server-side stream still alive after the deadline");
+    assert_eq!(
+        tonic::Status::from(err).code(),
+        tonic::Code::DeadlineExceeded
+    );
+    assert!(
+        stream.next().await.is_none(),
+        "stream continues after its deadline"
+    );
+    assert!(
+        wait_for(&dropped).await,
+        "server-side stream still alive after the deadline"
+    );
 }
 
 #[tokio::test]
 async fn error_codes_survive_the_wire() {
     let (addr, _stop) = serve(Arc::new(Hanging::default()), ServerOptions::default()).await;
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let e = client.label_names(Default::default()).await.unwrap_err();
-    assert!(matches!(e, Error::Rpc { method: "LabelNames", .. }), "{e:?}");
-    assert_eq!(tonic::Status::from(e).code(), tonic::Code::ResourceExhausted);
+    assert!(
+        matches!(
+            e,
+            Error::Rpc {
+                method: "LabelNames",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        tonic::Status::from(e).code(),
+        tonic::Code::ResourceExhausted
+    );
     let e = client.label_values(Default::default()).await.unwrap_err();
     let st = tonic::Status::from(e);
     assert_eq!(st.code(), tonic::Code::Aborted);
@@ -238,27 +330,47 @@ async fn error_codes_survive_the_wire() {
 
 #[tokio::test]
 async fn health_and_legacy_info() {
-    let store = MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard()).with_component("sidecar");
+    let store = MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard())
+        .with_component("sidecar");
     let (addr, _stop) = serve(Arc::new(store), ServerOptions::default()).await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     for service in ["", "thanos.Store", "thanos.info.Info"] {
         let r = health
-            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+        assert_eq!(
+            r.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
     }
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let legacy = client.legacy_info().await.unwrap();
     assert_eq!(legacy.store_type, thanos::StoreType::Sidecar as i32);
-    assert_eq!(legacy.labels, vec![thanos::Label::new("region", "eu"), thanos::Label::new("replica", "A")]);
+    assert_eq!(
+        legacy.labels,
+        vec![
+            thanos::Label::new("region", "eu"),
+            thanos::Label::new("replica", "A")
+        ]
+    );
     assert_eq!(legacy.min_time, aeon_storeapi::testutil::STANDARD_T0);
 }
 
 fn tls_file(name: &str) -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/testdata/tls/").to_owned() + name).unwrap()
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/testdata/tls/").to_owned() + name)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -269,25 +381,55 @@ async fn mutual_tls() {
         key_pem: tls_file("server.key"),
         client_ca_pem: Some(tls_file("ca.pem")),
     };
-    let opts = ServerOptions { tls: Some(tls), ..Default::default() };
-    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard())), opts).await;
+    let opts = ServerOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    let (addr, _stop) = serve(
+        Arc::new(MemStore::from_fixture(
+            &aeon_storeapi::testutil::Fixture::standard(),
+        )),
+        opts,
+    )
+    .await;
     let client_tls = ClientTls {
         ca_pem: Some(tls_file("ca.pem")),
         cert_pem: Some(tls_file("client.pem")),
         key_pem: Some(tls_file("client.key")),
         server_name: Some("localhost".into()),
     };
-    let ok = StoreClient::connect(&addr.to_string(), ClientOptions { tls: Some(client_tls.clone()), ..Default::default() })
-        .await
-        .unwrap();
+    let ok = StoreClient::connect(
+        &addr.to_string(),
+        ClientOptions {
+            tls: Some(client_tls.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.info().await.unwrap().label_sets.len(), 1);
     // Without a client certificate the server refuses the handshake.
-    let no_cert = ClientTls { cert_pem: None, key_pem: None, ..client_tls.clone() };
-    let r = match StoreClient::connect(&addr.to_string(), ClientOptions { tls: Some(no_cert), ..Default::default() }).await {
+    let no_cert = ClientTls {
+        cert_pem: None,
+        key_pem: None,
+        ..client_tls.clone()
+    };
+    let r = match StoreClient::connect(
+        &addr.to_string(),
+        ClientOptions {
+            tls: Some(no_cert),
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(c) => c.info().await.map(|_| ()),
         Err(e) => Err(e),
     };
-    assert!(r.is_err(), "mTLS server accepted a client without certificate");
+    assert!(
+        r.is_err(),
+        "mTLS server accepted a client without certificate"
+    );
     // Plaintext clients cannot talk to a TLS server.
     let r = match StoreClient::connect(&addr.to_string(), ClientOptions::default()).await {
         Ok(c) => c.info().await.map(|_| ()),
@@ -319,10 +461,22 @@ async fn snappy_compressed_requests_are_accepted() {
     use tonic::codegen::Service;
 
     let f = aeon_storeapi::testutil::Fixture::standard();
-    let (addr, _stop) = serve(Arc::new(MemStore::from_fixture(&f)), ServerOptions::default()).await;
-    let mut channel =
-        tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let req = thanos::LabelValuesRequest { label: "job".into(), start: f.min_time(), end: f.max_time(), ..Default::default() };
+    let (addr, _stop) = serve(
+        Arc::new(MemStore::from_fixture(&f)),
+        ServerOptions::default(),
+    )
+    .await;
+    let mut channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let req = thanos::LabelValuesRequest {
+        label: "job".into(),
+        start: f.min_time(),
+        end: f.max_time(),
+        ..Default::default()
+    };
     let compressed = aeon_storeapi::snappy_compress(&req.encode_to_vec());
     let mut body = vec![1u8];
     body.extend((compressed.len() as u32).to_be_bytes());
@@ -336,13 +490,20 @@ async fn snappy_compressed_requests_are_accepted() {
         .header("grpc-accept-encoding", "snappy,identity")
         .body(tonic::body::Body::new(OneFrame(Some(Bytes::from(body)))))
         .unwrap();
-    std::future::poll_fn(|cx| channel.poll_ready(cx)).await.unwrap();
+    std::future::poll_fn(|cx| channel.poll_ready(cx))
+        .await
+        .unwrap();
     let resp = channel.call(http_req).await.unwrap();
     assert_eq!(resp.status(), 200);
-    let header_status = resp.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
+    let header_status = resp
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
     let mut body = resp.into_body();
     let (mut data, mut trailer_status) = (Vec::new(), None);
-    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
         let frame = frame.unwrap();
         if let Some(d) = frame.data_ref() {
             data.extend_from_slice(d);
@@ -358,7 +519,11 @@ async fn snappy_compressed_requests_are_accepted() {
 
 async fn serve_with_metrics(
     store: Arc<dyn StoreApi>,
-) -> (SocketAddr, prometheus_client::registry::Registry, oneshot::Sender<()>) {
+) -> (
+    SocketAddr,
+    prometheus_client::registry::Registry,
+    oneshot::Sender<()>,
+) {
     use aeon_storeapi::{GrpcMetrics, StoreServer};
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = GrpcMetrics::register(&mut registry);
@@ -366,9 +531,11 @@ async fn serve_with_metrics(
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = StoreServer::new(store).with_metrics(metrics);
-    tokio::spawn(server.serve(listener, ServerOptions::default(), async move {
-        let _ = rx.await;
-    }));
+    tokio::spawn(
+        server.serve(listener, ServerOptions::default(), async move {
+            let _ = rx.await;
+        }),
+    );
     (addr, registry, tx)
 }
 
@@ -382,37 +549,66 @@ fn encode(registry: &prometheus_client::registry::Registry) -> String {
 async fn server_metrics_count_calls_codes_and_series() {
     let f = aeon_storeapi::testutil::Fixture::standard();
     let (addr, registry, _stop) = serve_with_metrics(Arc::new(MemStore::from_fixture(&f))).await;
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let req = thanos::SeriesRequest {
         min_time: f.min_time(),
         max_time: f.max_time(),
-        matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Re, "__name__", ".+")],
+        matchers: vec![thanos::LabelMatcher::new(
+            thanos::label_matcher::Type::Re,
+            "__name__",
+            ".+",
+        )],
         ..Default::default()
     };
-    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap()).await.unwrap();
+    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap())
+        .await
+        .unwrap();
     let bad = thanos::LabelValuesRequest {
         label: "job".into(),
-        matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Re, "job", "(")],
+        matchers: vec![thanos::LabelMatcher::new(
+            thanos::label_matcher::Type::Re,
+            "job",
+            "(",
+        )],
         ..Default::default()
     };
     client.label_values(bad).await.unwrap_err();
     let text = encode(&registry);
     let chunks: usize = series.iter().map(|s| s.chunks.len()).sum();
-    assert!(text.contains(r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Ok"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Ok"} 1"#),
+        "{text}"
+    );
     assert!(
         text.contains(r#"aeon_grpc_server_handled_total{grpc_method="LabelValues",grpc_code="InvalidArgument"} 1"#),
         "{text}"
     );
-    assert!(text.contains(r#"aeon_grpc_server_handling_seconds_count{grpc_method="Series"} 1"#), "{text}");
-    assert!(text.contains(&format!("aeon_storeapi_series_sent_total {}", series.len())), "{text}");
-    assert!(text.contains(&format!("aeon_storeapi_chunks_sent_total {chunks}")), "{text}");
+    assert!(
+        text.contains(r#"aeon_grpc_server_handling_seconds_count{grpc_method="Series"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("aeon_storeapi_series_sent_total {}", series.len())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("aeon_storeapi_chunks_sent_total {chunks}")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn server_metrics_record_cancelled_streams() {
     let (addr, registry, _stop) = serve_with_metrics(Arc::new(Hanging::default())).await;
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
-    let mut s = client.series(thanos::SeriesRequest::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
+    let mut s = client
+        .series(thanos::SeriesRequest::default())
+        .await
+        .unwrap();
     s.next().await.unwrap().unwrap();
     drop(s);
     let want = r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Cancelled"} 1"#;
