@@ -254,3 +254,50 @@ async fn killed_before_marking_sources_is_repaired_by_garbage_collection() {
     );
     assert_eq!(live_dump(inner.as_ref(), &work.join("d")).await, want);
 }
+
+#[tokio::test]
+async fn killed_while_deleting_leaves_a_marked_partial_that_the_next_cleanup_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let (bucket, metas, _) = setup(work).await;
+    let victim = metas[0].ulid;
+    aeon_compactor::compact::mark_for_deletion(bucket.as_ref(), &[victim], "test", 1)
+        .await
+        .unwrap();
+    // Deletion goes meta.json first, then the rest, the mark last: a kill
+    // after meta.json and the index leaves chunks plus the mark.
+    bucket
+        .delete(&block::block_key(victim, "meta.json"))
+        .await
+        .unwrap();
+    bucket
+        .delete(&block::block_key(victim, "index"))
+        .await
+        .unwrap();
+    let st = state(bucket.as_ref()).await;
+    assert!(
+        st.partial.contains(&victim),
+        "no longer a block for any reader"
+    );
+    assert!(st.deletion_marks.contains_key(&victim));
+    assert!(
+        aeon_compactor::tools::verify(bucket.as_ref())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let rep =
+        aeon_compactor::tools::cleanup(bucket.clone(), Duration::ZERO, Duration::ZERO, now_ms())
+            .await
+            .unwrap();
+    assert_eq!(rep.deleted, vec![victim]);
+    assert!(
+        bucket
+            .list(&format!("{victim}/"), ListMode::Recursive)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(state(bucket.as_ref()).await.metas.len(), metas.len() - 1);
+}
