@@ -364,37 +364,27 @@ impl XorIter<'_> {
                     return Ok(());
                 }
                 let ones = p.leading_ones().min(4);
-                let (dod, used): (i64, u32) = match ones {
-                    0 => (0, 1),
-                    4 => {
-                        self.br.consume(4).map_err(|_| TRUNC)?;
-                        let d = self.br.read_bits(64).map_err(|_| TRUNC)? as i64;
-                        self.t_delta = (self.t_delta as i64).wrapping_add(d) as u64;
-                        self.t = self.t.wrapping_add(self.t_delta as i64);
-                        return xor_read(
-                            &mut self.br,
-                            &mut self.v,
-                            &mut self.leading,
-                            &mut self.trailing,
-                        )
-                        .map_err(|_| "truncated or invalid value");
-                    }
-                    _ => {
-                        let sz: u32 = match ones {
-                            1 => 14,
-                            2 => 17,
-                            _ => 20,
-                        };
-                        let prefix = ones + 1;
-                        let bits = (p << prefix) >> (64 - sz);
-                        let d = if bits > (1 << (sz - 1)) {
-                            bits as i64 - (1i64 << sz)
-                        } else {
-                            bits as i64
-                        };
-                        (d, prefix + sz)
-                    }
-                };
+                if ones == 4 {
+                    self.br.consume(4).map_err(|_| TRUNC)?;
+                    let d = self.br.read_bits(64).map_err(|_| TRUNC)? as i64;
+                    self.t_delta = (self.t_delta as i64).wrapping_add(d) as u64;
+                    self.t = self.t.wrapping_add(self.t_delta as i64);
+                    return xor_read(
+                        &mut self.br,
+                        &mut self.v,
+                        &mut self.leading,
+                        &mut self.trailing,
+                    )
+                    .map_err(|_| "truncated or invalid value");
+                }
+                // Branch-free decoding of the 0 / 14 / 17 / 20-bit buckets.
+                const SZ: [u32; 4] = [0, 14, 17, 20];
+                let sz = SZ[ones as usize & 3];
+                let prefix = ones + 1;
+                let raw = ((p << prefix) >> 1) >> (63 - sz);
+                let half = (1u64 << sz) >> 1;
+                let dod = raw as i64 - ((i64::from(raw > half)) << sz);
+                let used = prefix + sz;
                 self.br.consume(used as usize).map_err(|_| TRUNC)?;
                 self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
