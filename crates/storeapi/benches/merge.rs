@@ -11,7 +11,7 @@ use std::time::Duration;
 use aeon_storeapi::pb::thanos::{AggrChunk, Chunk, Label, Series, SeriesResponse};
 use aeon_storeapi::{MergeOptions, SeriesStream, merge_series};
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 
 const SERIES_PER_STREAM: usize = 2_000;
@@ -68,30 +68,35 @@ fn bench(c: &mut Criterion) {
         let out_series = (n / 2) * SERIES_PER_STREAM;
         g.throughput(Throughput::Elements(out_series as u64));
         g.bench_with_input(BenchmarkId::new("series", n), &data, |b, data| {
-            b.iter(|| {
-                let streams: Vec<SeriesStream> = data
-                    .iter()
-                    .map(|v| {
-                        futures::stream::iter(
-                            v.clone().into_iter().map(|s| Ok(SeriesResponse::series(s))),
-                        )
-                        .boxed()
-                    })
-                    .collect();
-                let (count, chunks) = rt.block_on(async {
-                    let mut m = merge_series(streams, MergeOptions::default());
-                    let (mut count, mut chunks) = (0usize, 0usize);
-                    while let Some(r) = m.next().await {
-                        if let Some(s) = r.unwrap().as_series() {
-                            count += 1;
-                            chunks += s.chunks.len();
+            // Input cloning happens in the untimed setup.
+            b.iter_batched(
+                || {
+                    data.iter()
+                        .map(|v| {
+                            futures::stream::iter(
+                                v.clone().into_iter().map(|s| Ok(SeriesResponse::series(s))),
+                            )
+                            .boxed()
+                        })
+                        .collect::<Vec<SeriesStream>>()
+                },
+                |streams| {
+                    let (count, chunks) = rt.block_on(async {
+                        let mut m = merge_series(streams, MergeOptions::default());
+                        let (mut count, mut chunks) = (0usize, 0usize);
+                        while let Some(r) = m.next().await {
+                            if let Some(s) = r.unwrap().as_series() {
+                                count += 1;
+                                chunks += s.chunks.len();
+                            }
                         }
-                    }
-                    (count, chunks)
-                });
-                assert_eq!(count, out_series);
-                assert_eq!(chunks, out_series * 3);
-            });
+                        (count, chunks)
+                    });
+                    assert_eq!(count, out_series);
+                    assert_eq!(chunks, out_series * 3);
+                },
+                BatchSize::LargeInput,
+            );
         });
     }
     g.finish();
