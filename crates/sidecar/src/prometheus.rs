@@ -93,9 +93,15 @@ impl PromClient {
         &self.http
     }
 
+    /// Sends a status request, bounded by the client timeout.
     async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
+        self.send_unbounded(req.timeout(self.timeout), url).await
+    }
+
+    /// Sends a query request: bounded only by the caller (a dropped gRPC
+    /// call drops the request, which closes the connection).
+    async fn send_unbounded(&self, req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
         let resp = req
-            .timeout(self.timeout)
             .send()
             .await
             .map_err(|source| Error::PrometheusRequest { url: url.to_string(), source })?;
@@ -120,7 +126,12 @@ impl PromClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let url = self.endpoint(path);
-        let resp = self.send(self.http.get(&url).query(query), &url).await?;
+        let req = self.http.get(&url).query(query);
+        let resp = if path.starts_with("/api/v1/status/") {
+            self.send(req, &url).await?
+        } else {
+            self.send_unbounded(req, &url).await?
+        };
         let body = self.body(resp, &url).await?;
         parse_api(&body, &url)
     }
