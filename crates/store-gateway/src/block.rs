@@ -27,10 +27,13 @@ use crate::{Error, Result};
 
 /// Samples assumed per chunk for `--store.limits.request-samples`.
 pub const SAMPLES_PER_CHUNK: u64 = 120;
-/// Read-ahead per chunk when the block does not say its largest chunk.
-const DEFAULT_CHUNK_EST: u64 = 16 * 1024;
-/// Read-ahead per series entry when the block does not say its largest one.
-const DEFAULT_SERIES_EST: u64 = 4 * 1024;
+/// Read-ahead past the last wanted chunk of a range when the block does not
+/// say its largest chunk: a full XOR chunk (Prometheus cuts them at 1 KiB)
+/// plus framing. Larger chunks (histograms, aggregates) cost one more GET.
+const DEFAULT_CHUNK_EST: u64 = 1024 + 16;
+/// Read-ahead past the last wanted series entry of a range when the block
+/// does not say its largest one; larger entries cost one more GET.
+const DEFAULT_SERIES_EST: u64 = 1024;
 /// Name of the persisted index-header file under `<data-dir>/<ULID>/`.
 pub const INDEX_HEADER_FILE: &str = "index-header";
 
