@@ -347,6 +347,8 @@ fn merge_local(
         },
     )?;
     let mut meta = output_meta(meta, inputs, group);
+    // The writer counts XOR headers; aggregate chunks count their windows.
+    meta.stats.num_samples = stats.samples;
     finalize_meta(&dir, &mut meta)?;
     Ok((meta, dir, stats))
 }

@@ -101,10 +101,7 @@ pub fn merge_blocks(
             continue;
         }
         stats.series += 1;
-        stats.samples += out
-            .iter()
-            .map(|c| chunkenc::num_samples(&c.data) as u64)
-            .sum::<u64>();
+        stats.samples += out.iter().map(chunk_samples).sum::<u64>();
         w.add_series_chunks(labels, &out).map_err(werr)?;
     }
     let (meta, dir) = w.finish().map_err(werr)?;
@@ -194,6 +191,15 @@ fn merge_series_chunks(
         i = j;
     }
     Ok(out)
+}
+
+/// Samples in a chunk: the header count, or the windows of an aggregate chunk.
+pub fn chunk_samples(c: &EncodedChunk) -> u64 {
+    if c.encoding == Encoding::Aggr {
+        crate::downsample::aggr_num_samples(&c.data)
+    } else {
+        chunkenc::num_samples(&c.data) as u64
+    }
 }
 
 /// The float value of a decoded sample (`None` for histograms).

@@ -177,6 +177,9 @@ pub async fn fetch_cached(bucket: &dyn Bucket, cache: &MetaCache) -> Result<Buck
     Ok(st)
 }
 
+/// Label holding the block ULID during selection relabeling.
+pub const BLOCK_ID_LABEL: &str = "__block_id";
+
 /// Which blocks this compactor acts on.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -189,9 +192,15 @@ pub struct Selection {
 
 impl Selection {
     /// Whether the block's external labels pass the relabel selector.
+    /// As in Thanos, the rules see the external labels plus `__block_id`.
     pub fn selects_labels(&self, m: &BlockMeta) -> bool {
         let labels = planner::group_labels(m, &[]);
-        self.relabel.process(&labels).is_some()
+        let mut v: Vec<aeon_model::Label> = labels.iter().cloned().collect();
+        v.push(aeon_model::Label {
+            name: BLOCK_ID_LABEL.into(),
+            value: m.ulid.to_string(),
+        });
+        self.relabel.process(&aeon_model::Labels::new(v)).is_some()
     }
 
     /// Thanos's time partition filter.
@@ -346,5 +355,20 @@ mod tests {
         let mut m = meta(fresh, "x", "eu1");
         m.max_time = 7_200_001;
         assert!(sel.in_time_range(&m));
+        // Blocks without external labels are still selected by default, and
+        // rules may shard on `__block_id` as in Thanos.
+        let mut bare = meta(fresh, "x", "eu1");
+        bare.thanos = None;
+        assert!(Selection::default().selects_labels(&bare));
+        let by_id = Selection {
+            relabel: RelabelConfig::parse(
+                &format!("- action: keep\n  source_labels: [__block_id]\n  regex: {fresh}\n"),
+                "t",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        assert!(by_id.selects_labels(&bare));
+        assert!(!by_id.selects_labels(&meta(Ulid::from_parts(1, 1), "x", "eu1")));
     }
 }

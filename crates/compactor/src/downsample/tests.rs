@@ -249,6 +249,22 @@ fn local_blocks_downsample_to_5m_then_1h() {
                 n
             }
     );
+    // Compacting 5m blocks copies their aggregate chunks and counts windows.
+    let merged = tmp.path().join("merged");
+    std::fs::create_dir_all(&merged).unwrap();
+    let (mm, _, st) = crate::merge::merge_blocks(
+        &[crate::merge::MergeInput {
+            block: &b5,
+            stream: 0,
+        }],
+        &merged,
+        BlockWriterOptions::default(),
+        &crate::merge::MergeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(st.chunks_reencoded, 0);
+    assert_eq!(st.samples, m5.stats.num_samples);
+    assert_eq!(mm.stats.num_chunks, m5.stats.num_chunks);
     let (h1, h1_dir) = downsample_local(&b5, H1, &out).unwrap();
     assert_eq!(h1.thanos.as_ref().unwrap().downsample.resolution, H1);
     let bh = BlockReader::open(&h1_dir).unwrap();
