@@ -154,6 +154,7 @@ impl Engine {
             annos: BTreeSet::new(),
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
+            cursors: HashMap::new(),
         };
         ev.prefetch(expr, &PathCtx::default())?;
         let value = if !is_range {
@@ -322,6 +323,29 @@ pub(crate) struct Evaluator<'a> {
     annos: BTreeSet<Annotation>,
     deadline: Instant,
     cancel: Option<Arc<AtomicBool>>,
+    /// Per selector and series: positions found at the previous step, so that
+    /// step-wise evaluation scans forward instead of binary searching.
+    cursors: HashMap<usize, Vec<(usize, usize)>>,
+}
+
+/// Index of the first sample with `t > target`, starting from a hint.
+fn seek(samples: &[Point], hint: &mut usize, target: i64) -> usize {
+    let mut i = *hint;
+    if i > samples.len() || (i > 0 && samples[i - 1].t > target) {
+        i = samples.partition_point(|x| x.t <= target);
+    } else {
+        let mut n = 0;
+        while i < samples.len() && samples[i].t <= target {
+            i += 1;
+            n += 1;
+            if n == 16 {
+                i += samples[i..].partition_point(|x| x.t <= target);
+                break;
+            }
+        }
+    }
+    *hint = i;
+    i
 }
 
 fn key(vs: &VectorSelector) -> usize {
@@ -510,8 +534,12 @@ impl Evaluator<'_> {
         let t = self.resolve_at(vs.at).unwrap_or(ts) - vs.offset;
         let lb = t - self.opts.lookback_delta;
         let mut out = Vec::new();
-        for s in data.iter() {
-            let idx = s.samples.partition_point(|x| x.t <= t);
+        let cur = self
+            .cursors
+            .entry(key(vs))
+            .or_insert_with(|| vec![(0, 0); data.len()]);
+        for (s, c) in data.iter().zip(cur.iter_mut()) {
+            let idx = seek(&s.samples, &mut c.1, t);
             if idx == 0 {
                 continue;
             }
@@ -545,9 +573,13 @@ impl Evaluator<'_> {
         let lo = t - range;
         let mut out = Vec::new();
         let mut total = 0;
-        for s in data.iter() {
-            let a = s.samples.partition_point(|x| x.t <= lo);
-            let b = s.samples.partition_point(|x| x.t <= t);
+        let cur = self
+            .cursors
+            .entry(key(vs))
+            .or_insert_with(|| vec![(0, 0); data.len()]);
+        for (s, c) in data.iter().zip(cur.iter_mut()) {
+            let a = seek(&s.samples, &mut c.0, lo);
+            let b = seek(&s.samples, &mut c.1, t);
             let mut floats = Vec::new();
             let mut histograms = Vec::new();
             for x in &s.samples[a..b] {

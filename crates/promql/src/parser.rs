@@ -451,7 +451,7 @@ impl<'a> Parser<'a> {
                     l
                 }
             };
-            let m = Matcher::new(op, lname, value).map_err(|e| self.error(mpos, e.to_string()))?;
+            let m = new_matcher(op, lname, value).map_err(|e| self.error(mpos, e))?;
             matchers.push(m);
         }
         if !matchers.iter().any(|m| !m.matches_empty()) {
@@ -907,6 +907,36 @@ impl<'a> Parser<'a> {
             }
         })
     }
+}
+
+type MatcherKey = (MatchType, String, String);
+
+/// Compiled regex matchers, shared across parses: compiling a regex costs far
+/// more than parsing a whole query. Bounded; cleared when full.
+static REGEX_CACHE: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<MatcherKey, Matcher>>,
+> = std::sync::OnceLock::new();
+const REGEX_CACHE_MAX: usize = 4096;
+
+fn new_matcher(op: MatchType, name: String, value: String) -> std::result::Result<Matcher, String> {
+    if !matches!(op, MatchType::RegexMatch | MatchType::RegexNoMatch) {
+        return Matcher::new(op, name, value).map_err(|e| e.to_string());
+    }
+    let cache = REGEX_CACHE.get_or_init(Default::default);
+    let key = (op, name, value);
+    if let Ok(c) = cache.lock() {
+        if let Some(m) = c.get(&key) {
+            return Ok(m.clone());
+        }
+    }
+    let m = Matcher::new(op, key.1.clone(), key.2.clone()).map_err(|e| e.to_string())?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= REGEX_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(key, m.clone());
+    }
+    Ok(m)
 }
 
 /// Evaluates a constant (duration) expression to seconds.
