@@ -133,12 +133,12 @@ pub fn analyze(db: &Path, block_id: Option<&str>, limit: usize, out: &mut dyn Wr
     let b = BlockReader::open(&dir)?;
     let meta = b.meta();
     let ir = b.index();
-    let span = (meta.max_time - meta.min_time) as u64;
+    let span = (meta.max_time.wrapping_sub(meta.min_time)) as u64;
     writeln!(out, "Block ID: {}", meta.ulid).map_err(werr)?;
     writeln!(
         out,
         "Duration: {}",
-        go_duration_ms(meta.max_time - meta.min_time)
+        go_duration_ms(meta.max_time.wrapping_sub(meta.min_time))
     )
     .map_err(werr)?;
     writeln!(out, "Total Series: {}", meta.stats.num_series).map_err(werr)?;
@@ -151,7 +151,7 @@ pub fn analyze(db: &Path, block_id: Option<&str>, limit: usize, out: &mut dyn Wr
         let (Some(first), Some(last)) = (s.chunks.first(), s.chunks.last()) else {
             continue;
         };
-        let uncovered = span.wrapping_sub((last.max_time - first.min_time) as u64);
+        let uncovered = span.wrapping_sub(last.max_time.wrapping_sub(first.min_time) as u64);
         for l in s.labels.iter() {
             let key = format!("{}={}", l.name, l.value);
             *labels_uncovered.entry(l.name.clone()).or_default() += uncovered;

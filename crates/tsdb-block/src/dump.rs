@@ -185,7 +185,7 @@ pub fn print_blocks(dirs: &[PathBuf], out: &mut dyn Write) -> Result<()> {
             m.ulid.to_string(),
             m.min_time.to_string(),
             m.max_time.to_string(),
-            go_duration_ms(m.max_time - m.min_time),
+            go_duration_ms(m.max_time.wrapping_sub(m.min_time)),
             m.stats.num_samples.to_string(),
             m.stats.num_chunks.to_string(),
             m.stats.num_series.to_string(),

@@ -183,6 +183,11 @@ pub fn create_blocks_from_openmetrics(
     })?;
     let samples = parse(&text, &file)?;
     let dur = block_duration.unwrap_or(DEFAULT_BLOCK_DURATION);
+    if dur <= 0 {
+        return Err(Error::Invalid(format!(
+            "block duration must be positive, got {dur} ms"
+        )));
+    }
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
     for (i, s) in samples.into_iter().enumerate() {
@@ -202,7 +207,7 @@ pub fn create_blocks_from_openmetrics(
     }
     let mut t = dur * mint.div_euclid(dur);
     while t <= maxt {
-        let upper = t + dur;
+        let upper = t.saturating_add(dur);
         // promtool's block writer pretends the block is twice as large (so
         // its head accepts the whole window); that is the head's chunk range.
         let mut w = BlockWriter::new(
@@ -241,6 +246,9 @@ pub fn create_blocks_from_openmetrics(
             metas.push(w.finish()?.0);
         } else {
             w.abort()?;
+        }
+        if upper == i64::MAX {
+            break;
         }
         t = upper;
     }

@@ -59,15 +59,19 @@ pub struct EncodedChunk {
 }
 
 fn range_for_timestamp(t: i64, width: i64) -> i64 {
-    (t / width) * width + width
+    if width <= 0 {
+        return i64::MAX;
+    }
+    ((t / width) * width).saturating_add(width)
 }
 
 fn compute_chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
-    let n = (max - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    let n = max.wrapping_sub(start) as f64
+        / (cur.wrapping_sub(start).wrapping_add(1) as f64 * ratio_to_full);
     if n <= 1.0 {
         return max;
     }
-    (start as f64 + (max - start) as f64 / n.floor()) as i64
+    (start as f64 + max.wrapping_sub(start) as f64 / n.floor()) as i64
 }
 
 /// Cuts float samples into XOR chunks exactly like the Prometheus head
