@@ -145,6 +145,25 @@ async fn service_serves_grpc_and_http_with_limits() {
     // Within limits: 3 series, 3 chunks × 120 ≤ 10000.
     let (s, _) = series(&c, req(&[m(RegexMatch, "i", "[0-2]")], T0, T0 + H)).await;
     assert_eq!(s.len(), 3);
+    // Hints: block matchers on __block_id select blocks.
+    let id = c.info().await.unwrap().store.unwrap().tsdb_infos.len();
+    assert_eq!(id, 1);
+    let mut r = req(&[m(RegexMatch, "i", "[0-2]")], T0, T0 + H);
+    r.hints = Some(aeon_storeapi::pack_any(
+        "hintspb.SeriesRequestHints",
+        &aeon_storeapi::pb::hintspb::SeriesRequestHints {
+            block_matchers: aeon_storeapi::convert::matchers_to_pb(&[m(
+                Equal,
+                "__block_id",
+                "01ABSENT",
+            )]),
+            enable_query_stats: false,
+        },
+    ));
+    assert!(
+        series(&c, r).await.0.is_empty(),
+        "no block matches the hint"
+    );
     // Over the series limit: ResourceExhausted naming the flag.
     let err = match c
         .series(req(&[m(Equal, "__name__", "svc_metric")], T0, T0 + H))
@@ -162,6 +181,23 @@ async fn service_serves_grpc_and_http_with_limits() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn missing_objstore_config_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let e = aeon_store_gateway::run_with_listeners(
+        args(tmp.path(), &[]),
+        http,
+        grpc,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--objstore.config-file"), "{e}");
 }
 
 fn tonic_status(e: aeon_storeapi::Error) -> (String, String) {
