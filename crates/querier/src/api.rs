@@ -257,6 +257,11 @@ impl Api {
             .route("/api/v1/metadata", get(|| async { success("{}", &[], &[]) }))
             .route("/api/v1/query_exemplars", get(|| async { success("[]", &[], &[]) }).post(|| async { success("[]", &[], &[]) }))
             .route("/api/v1/status/buildinfo", get(buildinfo))
+            // No rule, target or alert endpoints are connected: empty answers
+            // in Prometheus's shapes, so UIs like Grafana do not error.
+            .route("/api/v1/rules", get(|| async { success("{\"groups\":[]}", &[], &[]) }))
+            .route("/api/v1/alerts", get(|| async { success("{\"alerts\":[]}", &[], &[]) }))
+            .route("/api/v1/targets", get(|| async { success("{\"activeTargets\":[],\"droppedTargets\":[],\"droppedTargetCounts\":{}}", &[], &[]) }))
             .route("/api/v1/stores", get(stores))
             .route("/api/v1/format_query", get(format_query).post(format_query))
             .route("/api/v1/parse_query", get(parse_query).post(parse_query))
@@ -336,8 +341,13 @@ impl Api {
             return ApiError::unavailable("query gate closed").into_response();
         };
         opts.deadline = Some(tokio::time::Instant::now() + timeout);
+        let lookback = match p.get_nonempty("lookback_delta").map(|s| parse_duration("lookback_delta", s)) {
+            Some(Err(e)) => return e.into_response(),
+            Some(Ok(ms)) if ms > 0 => ms,
+            _ => self.cfg.lookback_delta.as_millis() as i64,
+        };
         let engine = Engine::new(EngineOpts {
-            lookback_delta: self.cfg.lookback_delta.as_millis() as i64,
+            lookback_delta: lookback,
             timeout,
             default_subquery_step: self.cfg.default_evaluation_interval.as_millis() as i64,
             ..EngineOpts::default()

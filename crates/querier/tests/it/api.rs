@@ -44,6 +44,13 @@ async fn instant_query_deduplicates_replicas() {
     assert_eq!(eu["value"][0].as_f64().unwrap(), t as f64 / 1000.0);
     assert_eq!(num(&eu["value"][1]), 1.0);
 
+    // lookback_delta: replica b's last sample before t is 10 s old, a's 0 s;
+    // 1 s after t with a 500 ms lookback nothing is found.
+    let (_, v) = q.get("/api/v1/query", &[("query", "up{cluster=\"eu\"}"), ("time", &secs(t + 1_000)), ("lookback_delta", "0.5")]).await;
+    assert!(result(&v).is_empty(), "{v}");
+    let (_, v) = q.get("/api/v1/query", &[("query", "up{cluster=\"eu\"}"), ("time", &secs(t + 1_000)), ("lookback_delta", "2s")]).await;
+    assert_eq!(result(&v).len(), 1, "{v}");
+
     // storeMatch[] restricts the stores asked (Thanos: `__address__` only).
     let addrs: Vec<String> = q.running.endpoints.all().iter().map(|e| e.address().to_owned()).collect();
     for a in &addrs {
@@ -256,6 +263,11 @@ async fn series_labels_and_values() {
     assert_eq!(v, serde_json::json!({"status": "success", "data": {}}));
     let (_, v) = q.get("/api/v1/query_exemplars", &[("query", "up")]).await;
     assert_eq!(v, serde_json::json!({"status": "success", "data": []}));
+    for (path, key) in [("/api/v1/rules", "groups"), ("/api/v1/alerts", "alerts"), ("/api/v1/targets", "activeTargets")] {
+        let (code, v) = q.get(path, &[]).await;
+        assert_eq!(code, 200);
+        assert_eq!(v["data"][key], serde_json::json!([]), "{path}");
+    }
     let (_, v) = q.get("/api/v1/status/buildinfo", &[]).await;
     assert!(v["data"]["version"].is_string());
     let (_, v) = q.get("/api/v1/format_query", &[("query", "sum by(job)(rate(x[5m]))")]).await;

@@ -69,3 +69,29 @@ async fn store_going_down_is_marked_unhealthy() {
     assert_eq!(n, 1);
     assert!(v.get("warnings").is_none(), "unhealthy store must not be asked: {v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_store_without_info_api_is_used() {
+    use std::sync::Arc;
+
+    use aeon_storeapi::StoreServer;
+
+    // A store serving only `thanos.Store` (as Thanos before the Info API).
+    let stop = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = StoreServer::new(Arc::new(replica("a", 0.0))).store_service();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move { s.cancelled().await })
+            .await
+    });
+    let q = Querier::start(&[format!("--store={addr}")], stop).await;
+    assert_eq!(up_count(&q).await.0, 1);
+    let (_, v) = q.get("/api/v1/stores", &[]).await;
+    let s = &v["data"]["sidecar"][0];
+    assert_eq!(s["healthy"], true, "{v}");
+    assert_eq!(s["labelSets"][0]["replica"], "a");
+}
