@@ -125,3 +125,77 @@ proptest! {
         let _ = IndexHeader::decode(&data, "fuzz/index-header");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn text_parsers_survive_random_input(s in "\\PC{0,60}", t in "[a-z_{}=~!\"', .*+|()\\[\\]0-9-]{0,40}") {
+        let _ = aeon_tsdb_block::openmetrics::parse_sample_line(&s);
+        let _ = aeon_tsdb_block::openmetrics::parse_sample_line(&t);
+        let _ = aeon_tsdb_block::openmetrics::parse(&format!("{t}\n# EOF\n"), "fuzz.om");
+        let _ = aeon_tsdb_block::selector::parse_selector(&s);
+        let _ = aeon_tsdb_block::selector::parse_selector(&t);
+    }
+}
+
+#[test]
+fn corrupt_block_files_name_the_block() {
+    use aeon_tsdb_block::{BlockReader, BlockWriter, BlockWriterOptions, Error};
+    let d = tempfile::tempdir().unwrap();
+    let mut w = BlockWriter::new(d.path(), BlockWriterOptions::default()).unwrap();
+    w.add_float_series(
+        aeon_model::Labels::from_pairs(&[("__name__", "m")]),
+        &[(1, 1.0), (2, 2.0)],
+    )
+    .unwrap();
+    let (meta, dir) = w.finish().unwrap();
+    let id = meta.ulid.to_string();
+    BlockReader::open(&dir).unwrap();
+
+    let corrupt = |file: &str, f: &dyn Fn(&mut Vec<u8>)| -> Error {
+        let p = dir.join(file);
+        let orig = std::fs::read(&p).unwrap();
+        let mut b = orig.clone();
+        f(&mut b);
+        std::fs::write(&p, &b).unwrap();
+        let e = BlockReader::open(&dir).and_then(|b| {
+            let s = b.select(&[], i64::MIN, i64::MAX)?;
+            b.samples(&s[0], i64::MIN, i64::MAX).map(|_| ())
+        });
+        std::fs::write(&p, &orig).unwrap();
+        let e = e.unwrap_err();
+        assert!(e.to_string().contains(&id), "{file}: {e}");
+        e
+    };
+    assert!(matches!(
+        corrupt("meta.json", &|b| b.truncate(10)),
+        Error::ParseMeta { .. }
+    ));
+    assert!(matches!(
+        corrupt("index", &|b| b[1] = 0),
+        Error::Corrupt { offset: 0, .. }
+    ));
+    assert!(matches!(
+        corrupt("index", &|b| {
+            let n = b.len();
+            b.truncate(n - 7)
+        }),
+        Error::Corrupt { .. } | Error::Checksum { .. }
+    ));
+    assert!(matches!(
+        corrupt("chunks/000001", &|b| {
+            let n = b.len();
+            b[n - 1] ^= 1
+        }),
+        Error::Checksum { offset: 8, .. }
+    ));
+    assert!(matches!(
+        corrupt("chunks/000001", &|b| b.truncate(12)),
+        Error::Corrupt { .. }
+    ));
+    assert!(matches!(
+        corrupt("tombstones", &|b| b[0] = 7),
+        Error::Corrupt { offset: 0, .. }
+    ));
+}
