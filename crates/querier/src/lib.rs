@@ -5,12 +5,12 @@
 //! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
 //! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
 //! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
-//! [`format`] (PromQL printing and AST JSON for `format_query` /
+//! [`mod@format`] (PromQL printing and AST JSON for `format_query` /
 //! `parse_query`), [`ui`] (web UI), [`metrics`], [`memstore`] (in-memory
 //! store for tests and demos).
 //!
 //! Query path: HTTP request → [`api`] → aeon-promql `Engine` on a blocking
-//! thread → [`StoreQueryable::select`] → [`Proxy`] fans a Series request out
+//! thread → [`StoreQueryable`] (`select`) → [`Proxy`] fans a Series request out
 //! to the healthy endpoints whose label sets and time ranges match → k-way
 //! merge → chunks decoded (XOR, native histograms, downsampled aggregates)
 //! → replicas merged by [`dedup`] (penalty or chain, counter-aware).
