@@ -111,6 +111,10 @@ pub fn errors_as_warnings(stream: SeriesStream, store: impl Into<String>) -> Ser
     .boxed()
 }
 
+/// Up to this many inputs to read are read sequentially (see `Merger::fill`);
+/// more (e.g. the first read of every input) concurrently.
+const SEQUENTIAL_REFILL: usize = 4;
+
 struct Input {
     stream: SeriesStream,
     /// Series unpacked from a `SeriesBatch` frame, not yet consumed.
@@ -195,15 +199,18 @@ struct Merger {
 impl Merger {
     /// Reads the next head of every input in `to_fill`, concurrently.
     async fn fill(&mut self) {
-        if self.to_fill.len() == 1 {
-            // Fast path: one input to read, no join machinery.
-            let idx = self.to_fill[0];
-            self.to_fill.clear();
-            let (side, res) = self.inputs[idx].next_series(&self.strip).await;
-            self.absorb(idx, side, res);
-            return;
-        }
-        if self.to_fill.is_empty() {
+        if self.to_fill.len() <= SEQUENTIAL_REFILL {
+            // Refills after a merged series touch few inputs: read them one
+            // after the other, without join machinery or a scan over all
+            // inputs. Remote streams lose nothing by this, as their HTTP/2
+            // connection keeps receiving while another input is awaited.
+            let mut to_fill = std::mem::take(&mut self.to_fill);
+            for &idx in &to_fill {
+                let (side, res) = self.inputs[idx].next_series(&self.strip).await;
+                self.absorb(idx, side, res);
+            }
+            to_fill.clear();
+            self.to_fill = to_fill;
             return;
         }
         let mut want = vec![false; self.inputs.len()];
