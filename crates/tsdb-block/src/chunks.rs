@@ -261,6 +261,7 @@ pub struct ChunkWriter {
     n: u64,
     files: Vec<PathBuf>,
     buf: Vec<u8>,
+    max_chunk: u64,
 }
 
 impl ChunkWriter {
@@ -274,6 +275,7 @@ impl ChunkWriter {
             n: 0,
             files: Vec::new(),
             buf: Vec::new(),
+            max_chunk: 0,
         })
     }
 
@@ -331,7 +333,13 @@ impl ChunkWriter {
             w.write_all(&self.buf).map_err(|e| Error::write(&path, e))?;
         }
         self.n += self.buf.len() as u64;
+        self.max_chunk = self.max_chunk.max(self.buf.len() as u64);
         Ok(chunk_ref(seq, off as u32))
+    }
+
+    /// Largest framed chunk written (Thanos's `index_stats.chunk_max_size`).
+    pub fn max_chunk_size(&self) -> u64 {
+        self.max_chunk
     }
 
     /// Flushes and fsyncs; returns the files written.

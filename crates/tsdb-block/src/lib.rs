@@ -41,6 +41,6 @@ pub use chunks::{ChunkReader, ChunkRef, ChunkWriter, RawChunk};
 pub use cli::TsdbCommand;
 pub use error::{Error, Result};
 pub use index::{ChunkMeta, IndexHeader, IndexReader, IndexWriter, SeriesEntry};
-pub use meta::{BlockMeta, ThanosMeta};
+pub use meta::{BlockMeta, ThanosFile, ThanosMeta, block_files};
 pub use source::{ByteSource, FileSource, MemSource};
 pub use writer::{BlockWriter, BlockWriterOptions, EncodedChunk};

@@ -160,6 +160,71 @@ pub struct IndexStats {
     pub chunk_max_size: i64,
 }
 
+impl ThanosMeta {
+    /// A version-1 Thanos section with external labels and a source.
+    pub fn new(labels: BTreeMap<String, String>, source: impl Into<String>) -> Self {
+        Self {
+            version: 1,
+            labels,
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The files of a block directory as Thanos lists them in `thanos.files`:
+/// relative paths sorted, with sizes (`meta.json` without a size, as Thanos
+/// writes it). Temporary and marker files are skipped.
+pub fn block_files(dir: &Path) -> Result<Vec<ThanosFile>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<ThanosFile>) -> Result<()> {
+        let rd = std::fs::read_dir(dir).map_err(|source| Error::Read {
+            file: dir.display().to_string(),
+            offset: 0,
+            source,
+        })?;
+        for e in rd {
+            let e = e.map_err(|source| Error::Read {
+                file: dir.display().to_string(),
+                offset: 0,
+                source,
+            })?;
+            let p = e.path();
+            let md = e.metadata().map_err(|source| Error::Read {
+                file: p.display().to_string(),
+                offset: 0,
+                source,
+            })?;
+            if md.is_dir() {
+                walk(root, &p, out)?;
+                continue;
+            }
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/");
+            if rel.ends_with(".tmp") || rel.ends_with("-mark.json") {
+                continue;
+            }
+            let size_bytes = if rel == META_FILENAME {
+                0
+            } else {
+                md.len() as i64
+            };
+            out.push(ThanosFile {
+                rel_path: rel,
+                size_bytes,
+                hash: None,
+            });
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+    Ok(out)
+}
+
 mod ulid_str {
     use serde::{Deserialize, Deserializer, Serializer};
     use ulid::Ulid;
@@ -398,6 +463,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, Error::ParseMeta { .. }), "{e}");
+    }
+
+    #[test]
+    fn block_files_are_listed_like_thanos() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("chunks")).unwrap();
+        std::fs::write(d.path().join("chunks/000001"), b"12345").unwrap();
+        std::fs::write(d.path().join("index"), b"123").unwrap();
+        std::fs::write(d.path().join("meta.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("deletion-mark.json"), b"{}").unwrap();
+        let f = block_files(d.path()).unwrap();
+        let names: Vec<(&str, i64)> = f
+            .iter()
+            .map(|f| (f.rel_path.as_str(), f.size_bytes))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("chunks/000001", 5), ("index", 3), ("meta.json", 0)]
+        );
+        let t = ThanosMeta::new([("a".to_string(), "b".to_string())].into(), "sidecar");
+        assert_eq!(t.version, 1);
     }
 
     #[test]

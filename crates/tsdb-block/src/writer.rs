@@ -392,7 +392,9 @@ impl BlockWriter {
     /// Writes index, tombstones and meta.json, then renames the directory
     /// into place. Returns the final meta and directory.
     pub fn finish(mut self) -> Result<(BlockMeta, PathBuf)> {
+        let mut chunk_max = 0;
         if let Some(w) = self.chunks.take() {
+            chunk_max = w.max_chunk_size();
             w.finish()?;
         }
         let mut symbols: BTreeSet<String> = BTreeSet::new();
@@ -411,6 +413,7 @@ impl BlockWriter {
         for (ls, metas) in &self.series {
             iw.add_series(ls, metas)?;
         }
+        let series_max = iw.series_max_size();
         iw.finish()?;
         tombstones::write_dir(&self.tmp, &tombstones::Tombstones::new())?;
         let (mint, maxt) = if self.series.is_empty() {
@@ -427,6 +430,10 @@ impl BlockWriter {
         meta.stats.num_series = self.series.len() as u64;
         meta.stats.num_chunks = self.num_chunks;
         meta.thanos = self.opts.thanos.clone();
+        if let Some(t) = meta.thanos.as_mut() {
+            t.index_stats.series_max_size = series_max as i64;
+            t.index_stats.chunk_max_size = chunk_max as i64;
+        }
         meta.write_to_dir(&self.tmp)?;
         fsutil::sync_dir(&self.tmp.join("chunks"))?;
         fsutil::sync_dir(&self.tmp)?;
@@ -470,7 +477,14 @@ mod tests {
         let chunks = cut_histogram_chunks(&samples).unwrap();
         assert!(chunks.len() >= 4, "{}", chunks.len());
         let d = tempfile::tempdir().unwrap();
-        let mut w = BlockWriter::new(d.path(), BlockWriterOptions::default()).unwrap();
+        let opts = BlockWriterOptions {
+            thanos: Some(ThanosMeta::new(
+                [("replica".to_string(), "a".to_string())].into(),
+                "test",
+            )),
+            ..Default::default()
+        };
+        let mut w = BlockWriter::new(d.path(), opts).unwrap();
         let ls = Labels::from_pairs(&[("__name__", "h")]);
         w.add_histogram_series(ls.clone(), &samples).unwrap();
         let fs: Vec<(i64, FloatHistogram)> =
@@ -479,6 +493,13 @@ mod tests {
             .unwrap();
         let (meta, dir) = w.finish().unwrap();
         assert_eq!(meta.stats.num_samples, 600);
+        let t = meta.thanos.as_ref().unwrap();
+        assert!(
+            t.index_stats.series_max_size > 10 && t.index_stats.chunk_max_size > 100,
+            "{:?}",
+            t.index_stats
+        );
+        assert_eq!(BlockMeta::read_from_dir(&dir).unwrap(), meta);
         let b = BlockReader::open(&dir).unwrap();
         let all = b.select(&[], i64::MIN, i64::MAX).unwrap();
         let got = b.samples(&all[0], i64::MIN, i64::MAX).unwrap();

@@ -25,6 +25,7 @@ pub struct IndexWriter {
     all: Vec<u32>,
     last: Option<Labels>,
     buf: Vec<u8>,
+    series_max_size: u64,
 }
 
 impl IndexWriter {
@@ -42,6 +43,7 @@ impl IndexWriter {
             all: Vec::new(),
             last: None,
             buf: Vec::new(),
+            series_max_size: 0,
         };
         let mut h = MAGIC_INDEX.to_be_bytes().to_vec();
         h.push(FORMAT_V2);
@@ -132,6 +134,7 @@ impl IndexWriter {
         self.write(&head)?;
         self.write(&b)?;
         self.write(&crc32(&b).to_be_bytes())?;
+        self.series_max_size = self.series_max_size.max((head.len() + b.len() + 4) as u64);
         self.buf = b;
         for l in labels.iter() {
             self.postings
@@ -144,6 +147,12 @@ impl IndexWriter {
         self.all.push(id);
         self.last = Some(labels.clone());
         Ok(id)
+    }
+
+    /// Largest series entry written so far (bytes incl. length and CRC);
+    /// Thanos's `index_stats.series_max_size`.
+    pub fn series_max_size(&self) -> u64 {
+        self.series_max_size
     }
 
     /// Writes postings, tables and TOC, then fsyncs.
