@@ -34,10 +34,27 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<()>>,
 }
 
-/// Runs the querier until `shutdown` is cancelled.
+/// Runs the querier until `shutdown` is cancelled, then drains in-flight
+/// requests for at most the longer of `--http-grace-period` and
+/// `--grpc-grace-period`.
 pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
-    let running = start(args, shutdown).await?;
-    running.task.await.map_err(|e| Error::Flag { flag: "run", reason: format!("server task failed: {e}") })?
+    let grace = args.http_grace_period.0.max(args.grpc_grace_period.0);
+    let mut running = start(args, shutdown.clone()).await?;
+    let joined = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
+        r.map_err(|e| Error::Flag { flag: "run", reason: format!("server task failed: {e}") })?
+    };
+    tokio::select! {
+        r = &mut running.task => return joined(r),
+        () = shutdown.cancelled() => {}
+    }
+    match tokio::time::timeout(grace, &mut running.task).await {
+        Ok(r) => joined(r),
+        Err(_) => {
+            tracing::warn!(grace = ?grace, "grace period over, dropping in-flight requests");
+            running.task.abort();
+            Ok(())
+        }
+    }
 }
 
 fn api_config(args: &Args) -> ApiConfig {

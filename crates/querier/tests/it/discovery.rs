@@ -95,3 +95,20 @@ async fn legacy_store_without_info_api_is_used() {
     assert_eq!(s["healthy"], true, "{v}");
     assert_eq!(s["labelSets"][0]["replica"], "a");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_on_shutdown_and_rejects_bad_endpoints() {
+    use clap::Parser;
+
+    let args = aeon_querier::Args::try_parse_from(["query", "--http-address=127.0.0.1:0", "--grpc-address=127.0.0.1:0", "--http-grace-period=1s"]).unwrap();
+    let token = CancellationToken::new();
+    let task = tokio::spawn(aeon_querier::run(args, token.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished());
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
+
+    let args = aeon_querier::Args::try_parse_from(["query", "--http-address=127.0.0.1:0", "--grpc-address=127.0.0.1:0", "--store=no-port-here"]).unwrap();
+    let err = aeon_querier::run(args, CancellationToken::new()).await.unwrap_err();
+    assert!(err.to_string().contains("no-port-here"), "{err}");
+}
