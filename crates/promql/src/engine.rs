@@ -163,6 +163,7 @@ impl Engine {
         } else {
             let mut out: Vec<Series> = Vec::new();
             let mut index: HashMap<Labels, usize> = HashMap::new();
+            let mut hints: Vec<usize> = Vec::new();
             let mut total = 0usize;
             let mut ts = params.start;
             while ts <= params.end {
@@ -183,25 +184,31 @@ impl Engine {
                     }
                     Value::Vector(vec) => {
                         total += vec.len();
-                        for s in vec {
-                            let metric = if s.drop_name {
-                                s.metric.without(&NAME_LABELS)
-                            } else {
-                                s.metric
-                            };
-                            let i = match index.get(&metric) {
-                                Some(&i) => i,
+                        for (k, s) in vec.into_iter().enumerate() {
+                            // Results usually come in the same order at every step:
+                            // try the series of the previous step first.
+                            let hinted = hints
+                                .get(k)
+                                .copied()
+                                .filter(|&i| same_labels(&out[i].metric, &s.metric));
+                            let i = match hinted.or_else(|| index.get(&s.metric).copied()) {
+                                Some(i) => i,
                                 None => {
                                     out.push(Series {
                                         histograms: vec![],
-                                        metric: metric.clone(),
+                                        metric: s.metric.clone(),
                                         floats: vec![],
                                         drop_name: false,
                                     });
-                                    index.insert(metric, out.len() - 1);
+                                    index.insert(s.metric, out.len() - 1);
                                     out.len() - 1
                                 }
                             };
+                            if k < hints.len() {
+                                hints[k] = i;
+                            } else {
+                                hints.push(i);
+                            }
                             if out[i].floats.last().is_some_and(|p| p.t == ts)
                                 || out[i].histograms.last().is_some_and(|p| p.t == ts)
                             {
@@ -209,6 +216,7 @@ impl Engine {
                                     "vector cannot contain metrics with the same labelset",
                                 ));
                             }
+                            out[i].drop_name |= s.drop_name;
                             match s.h {
                                 Some(h) => out[i].histograms.push(HPoint { t: ts, h }),
                                 None => out[i].floats.push(FPoint { t: ts, f: s.f }),
@@ -226,6 +234,20 @@ impl Engine {
                     return Err(Error::TooManySamples("query execution"));
                 }
                 ts += params.step;
+            }
+            // Delayed name removal happens once per series, as in Prometheus;
+            // series that become identical are an error.
+            let mut seen = std::collections::HashSet::with_capacity(out.len());
+            for s in &mut out {
+                if s.drop_name {
+                    s.metric = s.metric.without(&NAME_LABELS);
+                    s.drop_name = false;
+                }
+                if !seen.insert(s.metric.clone()) {
+                    return Err(Error::exec(
+                        "vector cannot contain metrics with the same labelset",
+                    ));
+                }
             }
             out.sort_by(|a, b| a.metric.cmp(&b.metric));
             Value::Matrix(out)
@@ -276,6 +298,12 @@ fn finish_instant(v: Value) -> Result<Value> {
         }
         v => v,
     })
+}
+
+/// Label sets that share storage are equal without comparing strings.
+fn same_labels(a: &Labels, b: &Labels) -> bool {
+    let (x, y) = (a.as_slice(), b.as_slice());
+    (std::ptr::eq(x.as_ptr(), y.as_ptr()) && x.len() == y.len()) || a == b
 }
 
 /// Labels removed together with the metric name (`__type__`/`__unit__` of the type-and-unit feature).
