@@ -112,6 +112,11 @@ pub enum BucketCommand {
         #[arg(long = "remove", default_value_t = false)]
         remove: bool,
     },
+    /// Serve a block timeline page (`/`) and `/api/v1/blocks` until SIGTERM/SIGINT.
+    Web {
+        #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+        http_address: String,
+    },
     /// Delete blocks marked for deletion past the delay and mark aborted partial uploads.
     Cleanup {
         #[arg(long = "delete-delay", default_value = "48h")]
@@ -236,6 +241,16 @@ pub async fn run_command(
                 let verb = if remove { "removed" } else { "wrote" };
                 writeln!(out, "{verb} {} for block {i}", marker.filename()).map_err(werr)?;
             }
+            Ok(())
+        }
+        BucketCommand::Web { http_address } => {
+            let listener = aeon_common::admin::bind(&http_address).await?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::io(&http_address, e))?;
+            writeln!(out, "serving the bucket web UI on http://{addr}/").map_err(werr)?;
+            let token = aeon_common::shutdown::on_signals();
+            aeon_common::admin::serve(listener, web::router(bucket), token).await?;
             Ok(())
         }
         BucketCommand::Cleanup {
@@ -637,6 +652,8 @@ pub async fn cleanup(
     c.cleanup(now_ms, &mut rep).await?;
     Ok(rep)
 }
+
+pub mod web;
 
 #[cfg(test)]
 mod tests;
