@@ -44,7 +44,47 @@ pub struct BlockCtx {
     pub data_dir: PathBuf,
     pub cache: IndexCache,
     pub metrics: Option<Metrics>,
+    /// `--chunk-pool-size`: chunk bytes all in-flight Series calls may hold
+    /// at once, in KiB permits (`None` = unbounded).
+    pub chunk_pool: Option<ChunkPool>,
 }
+
+/// The budget of chunk bytes held by in-flight Series responses.
+#[derive(Debug, Clone)]
+pub struct ChunkPool {
+    sem: Arc<tokio::sync::Semaphore>,
+    bytes: u64,
+}
+
+impl ChunkPool {
+    pub fn new(bytes: u64) -> Self {
+        let kib = usize::try_from(bytes / 1024)
+            .unwrap_or(usize::MAX)
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            sem: Arc::new(tokio::sync::Semaphore::new(kib)),
+            bytes,
+        }
+    }
+
+    /// Reserves `bytes` until the permit is dropped; fails (never waits)
+    /// when the pool is exhausted.
+    pub fn reserve(&self, bytes: u64) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        self.sem.clone().try_acquire_many_owned(kib).map_err(|_| {
+            aeon_storeapi::Error::limit(
+                format!(
+                    "chunk bytes held by in-flight Series calls (--chunk-pool-size, {bytes} more bytes needed)"
+                ),
+                self.bytes,
+            )
+            .into()
+        })
+    }
+}
+
+/// Chunk bytes reserved in the [`ChunkPool`] for one block's answer.
+pub type PoolPermit = Option<tokio::sync::OwnedSemaphorePermit>;
 
 /// Per-request limits shared by all blocks of one request.
 #[derive(Debug, Default)]
@@ -444,10 +484,11 @@ impl Block {
         header: &Arc<IndexHeader>,
         q: &BlockQuery,
         rt: &tokio::runtime::Handle,
-    ) -> Result<Vec<thanos::Series>> {
+    ) -> Result<(Vec<thanos::Series>, PoolPermit)> {
         let Some(ms) = self.index_matchers(&q.matchers) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
+        let mut permit = None;
         let (_, reader) = self.index_reader(header, "postings", rt);
         let ids = self.postings(&reader, &ms)?;
         let entries = self.series_entries(header, &ids, rt)?;
@@ -493,7 +534,11 @@ impl Block {
                 .iter()
                 .flat_map(|(_, c)| c.iter().map(|m| m.r#ref))
                 .collect();
-            let raw = self.fetch_chunks(&refs, rt)?;
+            let mut fetched = 0u64;
+            let raw = self.fetch_chunks(&refs, rt, &mut fetched)?;
+            if let Some(pool) = &self.ctx.chunk_pool {
+                permit = Some(pool.reserve(fetched)?);
+            }
             for (labels, metas) in picked {
                 let mut chunks = Vec::with_capacity(metas.len());
                 for m in metas {
@@ -512,7 +557,7 @@ impl Block {
         if !q.without_replica_labels.is_empty() || !self.ext.is_empty() {
             out.sort_by(|a, b| convert::compare_labels(&a.labels, &b.labels));
         }
-        Ok(out)
+        Ok((out, permit))
     }
 
     fn wire_chunk(
@@ -605,6 +650,7 @@ impl Block {
         &self,
         refs: &[u64],
         rt: &tokio::runtime::Handle,
+        fetched: &mut u64,
     ) -> Result<HashMap<u64, (Encoding, Bytes)>> {
         let est = self
             .meta
@@ -651,12 +697,14 @@ impl Block {
             }
             for (start, end, members) in groups {
                 let buf = self.get_range(&key, start, end - start, rt)?;
+                *fetched += buf.len() as u64;
                 for o in members {
                     let rel = (o - start) as usize;
                     let chunk = match parse_chunk(buf.get(rel..).unwrap_or_default(), &buf, rel) {
                         ParsedChunk::Done(e, d) => (e, d),
                         ParsedChunk::Need(total) => {
                             let b = self.get_range(&key, o, total, rt)?;
+                            *fetched += b.len() as u64;
                             match parse_chunk(&b, &b, 0) {
                                 ParsedChunk::Done(e, d) => (e, d),
                                 ParsedChunk::Need(_) => {

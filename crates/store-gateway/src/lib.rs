@@ -90,6 +90,8 @@ impl Gateway {
             data_dir: args.data_dir.clone(),
             cache: IndexCache::new(args.index_cache_size.bytes(), Some(metrics.clone())),
             metrics: Some(metrics.clone()),
+            chunk_pool: (args.chunk_pool_size.bytes() > 0)
+                .then(|| block::ChunkPool::new(args.chunk_pool_size.bytes())),
         };
         let store = Arc::new(BucketStore::new(
             ctx,

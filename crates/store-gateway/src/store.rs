@@ -332,10 +332,12 @@ impl StoreApi for BucketStore {
         let mut warnings = Vec::new();
         let mut streams: Vec<SeriesStream> = Vec::new();
         let mut queried = Vec::new();
+        let mut permits = Vec::new();
         for (id, r) in results {
             match r {
-                Ok(series) => {
+                Ok((series, permit)) => {
                     queried.push(id);
+                    permits.extend(permit);
                     streams.push(
                         futures::stream::iter(
                             series
@@ -393,7 +395,12 @@ impl StoreApi for BucketStore {
                 .map(|w| Ok(thanos::SeriesResponse::warning(w))),
         )
         .chain(body)
-        .chain(futures::stream::once(async move { Ok(hints) }))
+        .chain(futures::stream::once(async move {
+            // The chunk bytes are released once the whole answer went out
+            // (or the stream is dropped).
+            drop(permits);
+            Ok(hints)
+        }))
         .boxed())
     }
 

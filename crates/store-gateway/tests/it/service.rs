@@ -289,3 +289,80 @@ async fn max_resolution_window_selects_downsampled_blocks_and_aggregates() {
         "{w:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunk_pool_bounds_chunk_bytes_in_flight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let data: Vec<(Labels, Vec<EncodedChunk>)> = (0..20)
+        .map(|i| {
+            let samples: Vec<(i64, f64)> = (0..120)
+                .map(|k| (T0 + k * 60_000, (i * k) as f64 * 1.37))
+                .collect();
+            (
+                Labels::from_pairs(&[("__name__", "pool_metric"), ("i", &format!("{i:02}"))]),
+                vec![EncodedChunk {
+                    min_time: T0,
+                    max_time: T0 + 119 * 60_000,
+                    encoding: Encoding::Xor,
+                    data: xor(&samples),
+                }],
+            )
+        })
+        .collect();
+    let b = block(&src, 0, data);
+    let bucket: Arc<dyn Bucket> =
+        Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
+    upload(bucket.as_ref(), &[b]).await;
+    let r = req(&[m(Equal, "__name__", "pool_metric")], T0, T0 + 2 * H);
+
+    let small = gateway(
+        bucket.clone(),
+        &tmp.path().join("d1"),
+        &["--chunk-pool-size=1KB"],
+    )
+    .await;
+    let e = tonic::Status::from(
+        small
+            .store
+            .series(r.clone())
+            .await
+            .err()
+            .expect("pool exhausted"),
+    );
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("--chunk-pool-size"), "{e:?}");
+
+    // A pool large enough for one answer at a time: sequential calls succeed
+    // because each answer's bytes are released when its stream ends.
+    let ok = gateway(bucket, &tmp.path().join("d2"), &["--chunk-pool-size=48KB"]).await;
+    for _ in 0..5 {
+        assert_eq!(series(ok.store.as_ref(), r.clone()).await.0.len(), 20);
+    }
+    // While one answer is held unconsumed, a second concurrent one can still fit
+    // only if the pool has room: hold three and the fourth fails.
+    let mut held = Vec::new();
+    let mut failed = false;
+    for _ in 0..16 {
+        match ok.store.series(r.clone()).await {
+            Ok(s) => held.push(s),
+            Err(e) => {
+                assert!(e.to_string().contains("--chunk-pool-size"), "{e}");
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        failed,
+        "held {} answers without exhausting a 48KiB pool",
+        held.len()
+    );
+    drop(held);
+    assert_eq!(
+        series(ok.store.as_ref(), r).await.0.len(),
+        20,
+        "bytes released after the streams are dropped"
+    );
+}
