@@ -66,7 +66,8 @@ pub struct Args {
     /// How often partial uploads and blocks past their delete delay are cleaned up.
     #[arg(long = "compact.cleanup-interval", default_value = "5m")]
     pub cleanup_interval: PromDuration,
-    /// Number of goroutines-equivalent tasks used when fetching/uploading block files.
+    /// Accepted for Thanos compatibility; block files are transferred with the object
+    /// store's own concurrency (4 files at once).
     #[arg(long = "block-files-concurrency", default_value_t = 1)]
     pub block_files_concurrency: usize,
     /// Path to a YAML file with relabeling configuration that selects the blocks to act on

@@ -65,6 +65,15 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
         &mut registry,
     )
     .await?;
+    // Scratch space only: whatever a killed run left behind is discarded.
+    for sub in ["compact", "downsample"] {
+        let p = args.data_dir.join(sub);
+        if tokio::fs::try_exists(&p).await.unwrap_or(false) {
+            tokio::fs::remove_dir_all(&p)
+                .await
+                .map_err(|e| Error::io(&p, e))?;
+        }
+    }
     tokio::fs::create_dir_all(&args.data_dir)
         .await
         .map_err(|e| Error::io(&args.data_dir, e))?;
