@@ -34,12 +34,16 @@ impl BitWriter {
     /// Writes the low `nbits` bits of `v` (0..=64).
     #[inline]
     pub fn write_bits(&mut self, v: u64, nbits: u32) {
-        let mut n = nbits;
-        while n > 0 {
-            if self.count == 0 {
-                self.stream.push(0);
-                self.count = 8;
-            }
+        if nbits == 0 {
+            return;
+        }
+        let v = if nbits >= 64 {
+            v
+        } else {
+            v & ((1u64 << nbits) - 1)
+        };
+        let mut n = nbits.min(64);
+        if self.count > 0 {
             let k = n.min(u32::from(self.count));
             let chunk = ((v >> (n - k)) & ((1u64 << k) - 1)) as u8;
             if let Some(last) = self.stream.last_mut() {
@@ -47,6 +51,14 @@ impl BitWriter {
             }
             self.count -= k as u8;
             n -= k;
+        }
+        while n >= 8 {
+            n -= 8;
+            self.stream.push((v >> n) as u8);
+        }
+        if n > 0 {
+            self.stream.push((v << (8 - n)) as u8);
+            self.count = (8 - n) as u8;
         }
     }
 

@@ -27,7 +27,11 @@ impl Default for XorEncoder {
 impl XorEncoder {
     pub fn new() -> Self {
         Self {
-            w: BitWriter::with_bytes(vec![0, 0]),
+            w: BitWriter::with_bytes({
+                let mut v = Vec::with_capacity(128);
+                v.extend_from_slice(&[0, 0]);
+                v
+            }),
             num: 0,
             t: 0,
             v: 0.0,
