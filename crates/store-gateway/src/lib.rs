@@ -163,6 +163,9 @@ pub async fn run_with_listeners(
         admin::router(Arc::new(registry), ready.clone()),
         shutdown.clone(),
     ));
+    if let Ok(a) = grpc.local_addr() {
+        tracing::info!(address = %a, "serving gRPC Store API");
+    }
     let grpc_task = tokio::spawn(StoreServer::new(gw.store.clone()).serve(
         grpc,
         ServerOptions::default(),
