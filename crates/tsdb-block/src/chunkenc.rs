@@ -11,7 +11,8 @@ mod xor;
 pub use aggr::{AggrChunk, AggrType, SubChunk, encode_aggr};
 pub use histogram::{
     CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, FloatHistogramChunk,
-    FloatHistogramEncoder, Histogram, HistogramChunk, HistogramEncoder, Span,
+    FloatHistogramEncoder, FloatHistogramIter, Histogram, HistogramChunk, HistogramEncoder,
+    HistogramIter, Span,
 };
 pub use xor::{XorChunk, XorEncoder, XorIter};
 

@@ -139,6 +139,7 @@ fn count_spans(s: &[Span]) -> usize {
     s.iter().map(|s| s.length as usize).sum()
 }
 
+#[derive(Debug)]
 struct Layout {
     schema: i32,
     zero_threshold: f64,
@@ -314,87 +315,153 @@ impl<'a> HistogramChunk<'a> {
 
     /// Decodes all samples.
     pub fn samples(&self) -> Result<Vec<(i64, Histogram)>> {
-        const ENC: &str = "histogram";
-        let total = self.num_samples();
-        let header = self.counter_reset_header();
-        let mut r = BitReader::new(&self.data[3..]);
-        let mut out = Vec::with_capacity(total);
-        let trunc = |r: &BitReader<'_>| derr(ENC, r, "truncated or invalid bitstream");
-        let layout = if total > 0 {
-            read_layout(&mut r).map_err(|_| trunc(&r))?
-        } else {
-            return Ok(out);
-        };
-        if !(-4..=8).contains(&layout.schema) && layout.schema != CUSTOM_BUCKETS_SCHEMA {
-            return Err(derr(
-                ENC,
-                &r,
-                &format!("unknown histogram schema {}", layout.schema),
-            ));
+        self.iter().collect()
+    }
+
+    /// Lazily decodes samples; stops after the first error.
+    pub fn iter(&self) -> HistogramIter<'a> {
+        HistogramIter {
+            r: BitReader::new(&self.data[3..]),
+            total: self.num_samples(),
+            i: 0,
+            header: self.counter_reset_header(),
+            layout: None,
+            pb: Vec::new(),
+            nb: Vec::new(),
+            pbd: Vec::new(),
+            nbd: Vec::new(),
+            t: 0,
+            cnt: 0,
+            zcnt: 0,
+            td: 0,
+            cd: 0,
+            zd: 0,
+            sum: 0,
+            leading: 0,
+            trailing: 0,
+            failed: false,
         }
-        let (np, nn) = (count_spans(&layout.pos), count_spans(&layout.neg));
-        let (mut pb, mut nb) = (vec![0i64; np], vec![0i64; nn]);
-        let (mut pbd, mut nbd) = (vec![0i64; np], vec![0i64; nn]);
-        let (mut t, mut cnt, mut zcnt) = (0i64, 0u64, 0u64);
-        let (mut td, mut cd, mut zd) = (0i64, 0i64, 0i64);
-        let mut sum = 0u64;
-        let (mut leading, mut trailing) = (0u8, 0u8);
-        for i in 0..total {
-            let mut step = |r: &mut BitReader<'_>| -> Result<(), Eof> {
-                if i == 0 {
-                    t = read_varbit_int(r)?;
-                    cnt = read_varbit_uint(r)?;
-                    zcnt = read_varbit_uint(r)?;
-                    sum = r.read_bits(64)?;
-                    for b in pb.iter_mut().chain(nb.iter_mut()) {
-                        *b = read_varbit_int(r)?;
-                    }
-                    return Ok(());
-                }
-                td = td.wrapping_add(read_varbit_int(r)?);
-                t = t.wrapping_add(td);
-                cd = cd.wrapping_add(read_varbit_int(r)?);
-                cnt = (cnt as i64).wrapping_add(cd) as u64;
-                zd = zd.wrapping_add(read_varbit_int(r)?);
-                zcnt = (zcnt as i64).wrapping_add(zd) as u64;
-                xor_read(r, &mut sum, &mut leading, &mut trailing)?;
-                if is_stale(f64::from_bits(sum)) {
-                    return Ok(());
-                }
-                for (b, d) in pb
-                    .iter_mut()
-                    .zip(pbd.iter_mut())
-                    .chain(nb.iter_mut().zip(nbd.iter_mut()))
-                {
-                    *d = d.wrapping_add(read_varbit_int(r)?);
-                    *b = b.wrapping_add(*d);
-                }
-                Ok(())
-            };
-            step(&mut r).map_err(|_| trunc(&r))?;
-            let s = f64::from_bits(sum);
-            if is_stale(s) {
-                out.push((t, Histogram::stale()));
-                continue;
+    }
+}
+
+/// Iterator over a histogram chunk: `Ok((t, histogram))` per sample, or
+/// one `Err` for corrupt data after which it ends.
+#[derive(Debug)]
+pub struct HistogramIter<'a> {
+    r: BitReader<'a>,
+    total: usize,
+    i: usize,
+    header: CounterResetHint,
+    layout: Option<Layout>,
+    pb: Vec<i64>,
+    nb: Vec<i64>,
+    pbd: Vec<i64>,
+    nbd: Vec<i64>,
+    t: i64,
+    cnt: u64,
+    zcnt: u64,
+    td: i64,
+    cd: i64,
+    zd: i64,
+    sum: u64,
+    leading: u8,
+    trailing: u8,
+    failed: bool,
+}
+
+impl HistogramIter<'_> {
+    fn step(&mut self) -> Result<(), Eof> {
+        let r = &mut self.r;
+        if self.i == 0 {
+            self.t = read_varbit_int(r)?;
+            self.cnt = read_varbit_uint(r)?;
+            self.zcnt = read_varbit_uint(r)?;
+            self.sum = r.read_bits(64)?;
+            for b in self.pb.iter_mut().chain(self.nb.iter_mut()) {
+                *b = read_varbit_int(r)?;
             }
-            out.push((
-                t,
-                Histogram {
-                    counter_reset_hint: CounterResetHint::for_sample(header, i + 1),
-                    schema: layout.schema,
-                    zero_threshold: layout.zero_threshold,
-                    zero_count: zcnt,
-                    count: cnt,
-                    sum: s,
-                    positive_spans: layout.pos.clone(),
-                    negative_spans: layout.neg.clone(),
-                    positive_buckets: pb.clone(),
-                    negative_buckets: nb.clone(),
-                    custom_values: layout.custom.clone(),
-                },
-            ));
+            return Ok(());
         }
-        Ok(out)
+        self.td = self.td.wrapping_add(read_varbit_int(r)?);
+        self.t = self.t.wrapping_add(self.td);
+        self.cd = self.cd.wrapping_add(read_varbit_int(r)?);
+        self.cnt = (self.cnt as i64).wrapping_add(self.cd) as u64;
+        self.zd = self.zd.wrapping_add(read_varbit_int(r)?);
+        self.zcnt = (self.zcnt as i64).wrapping_add(self.zd) as u64;
+        xor_read(r, &mut self.sum, &mut self.leading, &mut self.trailing)?;
+        if is_stale(f64::from_bits(self.sum)) {
+            return Ok(());
+        }
+        for (b, d) in self
+            .pb
+            .iter_mut()
+            .zip(self.pbd.iter_mut())
+            .chain(self.nb.iter_mut().zip(self.nbd.iter_mut()))
+        {
+            *d = d.wrapping_add(read_varbit_int(r)?);
+            *b = b.wrapping_add(*d);
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for HistogramIter<'_> {
+    type Item = Result<(i64, Histogram)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const ENC: &str = "histogram";
+        if self.failed || self.i >= self.total {
+            return None;
+        }
+        if self.layout.is_none() {
+            let l = match read_layout(&mut self.r) {
+                Ok(l) => l,
+                Err(_) => {
+                    self.failed = true;
+                    return Some(Err(derr(ENC, &self.r, "truncated or invalid bitstream")));
+                }
+            };
+            if !(-4..=8).contains(&l.schema) && l.schema != CUSTOM_BUCKETS_SCHEMA {
+                self.failed = true;
+                return Some(Err(derr(
+                    ENC,
+                    &self.r,
+                    &format!("unknown histogram schema {}", l.schema),
+                )));
+            }
+            let (np, nn) = (count_spans(&l.pos), count_spans(&l.neg));
+            self.pb = vec![0; np];
+            self.nb = vec![0; nn];
+            self.pbd = vec![0; np];
+            self.nbd = vec![0; nn];
+            self.layout = Some(l);
+        }
+        if self.step().is_err() {
+            self.failed = true;
+            return Some(Err(derr(ENC, &self.r, "truncated or invalid bitstream")));
+        }
+        self.i += 1;
+        let s = f64::from_bits(self.sum);
+        if is_stale(s) {
+            return Some(Ok((self.t, Histogram::stale())));
+        }
+        let l = self.layout.as_ref()?;
+        Some(Ok((
+            self.t,
+            Histogram {
+                counter_reset_hint: CounterResetHint::for_sample(self.header, self.i),
+                schema: l.schema,
+                zero_threshold: l.zero_threshold,
+                zero_count: self.zcnt,
+                count: self.cnt,
+                sum: s,
+                positive_spans: l.pos.clone(),
+                negative_spans: l.neg.clone(),
+                positive_buckets: self.pb.clone(),
+                negative_buckets: self.nb.clone(),
+                custom_values: l.custom.clone(),
+            },
+        )))
     }
 }
 
@@ -419,66 +486,109 @@ impl<'a> FloatHistogramChunk<'a> {
     }
 
     pub fn samples(&self) -> Result<Vec<(i64, FloatHistogram)>> {
-        const ENC: &str = "floathistogram";
-        let total = self.num_samples();
-        let header = self.counter_reset_header();
-        let mut r = BitReader::new(&self.data[3..]);
-        let mut out = Vec::with_capacity(total);
-        let trunc = |r: &BitReader<'_>| derr(ENC, r, "truncated or invalid bitstream");
-        let layout = if total > 0 {
-            read_layout(&mut r).map_err(|_| trunc(&r))?
-        } else {
-            return Ok(out);
-        };
-        let n = count_spans(&layout.pos) + count_spans(&layout.neg);
-        let np = count_spans(&layout.pos);
-        // (value bits, leading, trailing) for count, zero count, sum, buckets.
-        let mut vals = vec![(0u64, 0u8, 0u8); 3 + n];
-        let (mut t, mut td) = (0i64, 0i64);
-        for i in 0..total {
-            let mut step = |r: &mut BitReader<'_>| -> Result<(), Eof> {
-                if i == 0 {
-                    t = read_varbit_int(r)?;
-                    for v in vals.iter_mut() {
-                        v.0 = r.read_bits(64)?;
-                    }
-                    return Ok(());
-                }
-                td = td.wrapping_add(read_varbit_int(r)?);
-                t = t.wrapping_add(td);
-                for (k, v) in vals.iter_mut().enumerate() {
-                    xor_read(r, &mut v.0, &mut v.1, &mut v.2)?;
-                    if k == 2 && is_stale(f64::from_bits(v.0)) {
-                        break;
-                    }
-                }
-                Ok(())
-            };
-            step(&mut r).map_err(|_| trunc(&r))?;
-            let sum = f64::from_bits(vals[2].0);
-            if is_stale(sum) {
-                out.push((t, FloatHistogram::stale()));
-                continue;
-            }
-            let f = |k: usize| f64::from_bits(vals[k].0);
-            out.push((
-                t,
-                FloatHistogram {
-                    counter_reset_hint: CounterResetHint::for_sample(header, i + 1),
-                    schema: layout.schema,
-                    zero_threshold: layout.zero_threshold,
-                    count: f(0),
-                    zero_count: f(1),
-                    sum,
-                    positive_spans: layout.pos.clone(),
-                    negative_spans: layout.neg.clone(),
-                    positive_buckets: (3..3 + np).map(f).collect(),
-                    negative_buckets: (3 + np..3 + n).map(f).collect(),
-                    custom_values: layout.custom.clone(),
-                },
-            ));
+        self.iter().collect()
+    }
+
+    /// Lazily decodes samples; stops after the first error.
+    pub fn iter(&self) -> FloatHistogramIter<'a> {
+        FloatHistogramIter {
+            r: BitReader::new(&self.data[3..]),
+            total: self.num_samples(),
+            i: 0,
+            header: self.counter_reset_header(),
+            layout: None,
+            np: 0,
+            vals: Vec::new(),
+            t: 0,
+            td: 0,
+            failed: false,
         }
-        Ok(out)
+    }
+}
+
+/// Iterator over a float histogram chunk (see [`HistogramIter`]).
+#[derive(Debug)]
+pub struct FloatHistogramIter<'a> {
+    r: BitReader<'a>,
+    total: usize,
+    i: usize,
+    header: CounterResetHint,
+    layout: Option<Layout>,
+    np: usize,
+    /// (value bits, leading, trailing) for count, zero count, sum, buckets.
+    vals: Vec<(u64, u8, u8)>,
+    t: i64,
+    td: i64,
+    failed: bool,
+}
+
+impl FloatHistogramIter<'_> {
+    fn step(&mut self) -> Result<(), Eof> {
+        let r = &mut self.r;
+        if self.i == 0 {
+            self.t = read_varbit_int(r)?;
+            for v in self.vals.iter_mut() {
+                v.0 = r.read_bits(64)?;
+            }
+            return Ok(());
+        }
+        self.td = self.td.wrapping_add(read_varbit_int(r)?);
+        self.t = self.t.wrapping_add(self.td);
+        for (k, v) in self.vals.iter_mut().enumerate() {
+            xor_read(r, &mut v.0, &mut v.1, &mut v.2)?;
+            if k == 2 && is_stale(f64::from_bits(v.0)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for FloatHistogramIter<'_> {
+    type Item = Result<(i64, FloatHistogram)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const ENC: &str = "floathistogram";
+        if self.failed || self.i >= self.total {
+            return None;
+        }
+        if self.layout.is_none() {
+            let Ok(l) = read_layout(&mut self.r) else {
+                self.failed = true;
+                return Some(Err(derr(ENC, &self.r, "truncated or invalid bitstream")));
+            };
+            self.np = count_spans(&l.pos);
+            self.vals = vec![(0, 0, 0); 3 + self.np + count_spans(&l.neg)];
+            self.layout = Some(l);
+        }
+        if self.step().is_err() {
+            self.failed = true;
+            return Some(Err(derr(ENC, &self.r, "truncated or invalid bitstream")));
+        }
+        self.i += 1;
+        let sum = f64::from_bits(self.vals[2].0);
+        if is_stale(sum) {
+            return Some(Ok((self.t, FloatHistogram::stale())));
+        }
+        let l = self.layout.as_ref()?;
+        let f = |k: usize| f64::from_bits(self.vals[k].0);
+        let n = self.vals.len();
+        Some(Ok((
+            self.t,
+            FloatHistogram {
+                counter_reset_hint: CounterResetHint::for_sample(self.header, self.i),
+                schema: l.schema,
+                zero_threshold: l.zero_threshold,
+                count: f(0),
+                zero_count: f(1),
+                sum,
+                positive_spans: l.pos.clone(),
+                negative_spans: l.neg.clone(),
+                positive_buckets: (3..3 + self.np).map(f).collect(),
+                negative_buckets: (3 + self.np..n).map(f).collect(),
+                custom_values: l.custom.clone(),
+            },
+        )))
     }
 }
 
