@@ -60,6 +60,28 @@ fn list_dump_analyze_and_backfill_match_promtool() {
     });
     assert_eq!(got, want);
 
+    // Several --match flags select the union.
+    let want = run_promtool(&[
+        "tsdb",
+        "dump",
+        "--match",
+        "{job=\"j2\", instance=\"host-0\"}",
+        "--match",
+        "gauge_metric_1{instance=~\"host-[02]\"}",
+        theirs.to_str().unwrap(),
+    ]);
+    assert!(want.lines().count() > 100, "selectors matched too little");
+    let got = run(TsdbCommand::Dump {
+        db_path: theirs.clone(),
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        matchers: vec![
+            "{job=\"j2\", instance=\"host-0\"}".into(),
+            "gauge_metric_1{instance=~\"host-[02]\"}".into(),
+        ],
+    });
+    assert_eq!(got, want);
+
     // analyze: the deterministic header and every "count key" line set.
     let want = run_promtool(&["tsdb", "analyze", theirs.to_str().unwrap()]);
     let got = run(TsdbCommand::Analyze {
