@@ -168,32 +168,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     Ok(Running { http_addr, grpc_addr, endpoints, task })
 }
 
-/// Serves Info, the Store API proxy and gRPC health. Accepted sockets get
-/// TCP_NODELAY: tonic applies its `tcp_nodelay` only to listeners it binds
-/// itself, and with Nagle on every streamed Series response waits ~40 ms
-/// for a delayed ACK.
+/// Serves Info, the Store API proxy and gRPC health (storeapi's server:
+/// Thanos's transport settings, TCP_NODELAY on accepted sockets).
 async fn serve_grpc(proxy: Arc<Proxy>, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> Result<()> {
-    use futures::StreamExt;
-    let opts = ServerOptions::default();
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
-    let srv = StoreServer::new(proxy);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|c| {
-        c.inspect(|c| {
-            let _ = c.set_nodelay(true);
-        })
-    });
-    let mut builder = tonic::transport::Server::builder()
-        .http2_keepalive_interval(opts.keepalive_interval)
-        .http2_keepalive_timeout(Some(opts.keepalive_timeout));
-    if let Some(age) = opts.max_connection_age {
-        builder = builder.max_connection_age(age);
-    }
-    builder
-        .add_service(health_service)
-        .add_service(srv.store_service())
-        .add_service(srv.info_service())
-        .serve_with_incoming_shutdown(incoming, async move { shutdown.cancelled().await })
+    StoreServer::new(proxy)
+        .serve(listener, ServerOptions::default(), shutdown.cancelled_owned())
         .await
         .map_err(|e| Error::Flag { flag: "grpc-address", reason: format!("serving gRPC: {e}") })
 }

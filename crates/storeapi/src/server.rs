@@ -189,16 +189,28 @@ impl StoreServer {
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown,
-            )
+            .serve_with_incoming_shutdown(nodelay(listener), shutdown)
             .await
             .map_err(|e| Error::Serve {
                 address,
                 source: Box::new(e),
             })
     }
+}
+
+/// The accepted connections of `listener` with TCP_NODELAY set. tonic applies
+/// its `tcp_nodelay` only to listeners it binds itself; with Nagle's
+/// algorithm on, every streamed Series response waits ~40 ms for a delayed
+/// ACK.
+fn nodelay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|c| {
+        c.inspect(|c| {
+            let _ = c.set_nodelay(true);
+        })
+    })
 }
 
 /// Binds `addr` (port 0 = any) and serves `store` in a background task until
