@@ -29,6 +29,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The `errorType` Prometheus's HTTP API reports for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::Parse { .. } => "bad_data",
+            Error::Timeout(_) => "timeout",
+            Error::Canceled(_) => "canceled",
+            Error::Execution(_) | Error::TooManySamples(_) | Error::Storage(_) => "execution",
+        }
+    }
+
     pub(crate) fn exec(msg: impl Into<String>) -> Self {
         Error::Execution(msg.into())
     }

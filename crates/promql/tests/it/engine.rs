@@ -63,3 +63,28 @@ fn errors() {
         "query processing would load too many samples into memory in query execution"
     );
 }
+
+#[test]
+fn error_types_and_cancellation() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let e = Engine::default();
+    let s = storage();
+    let err = e.instant_query(&s, "rate(up)", 0).unwrap_err();
+    assert_eq!(err.error_type(), "bad_data");
+    assert!(
+        err.to_string().contains("expected type range vector"),
+        "{err}"
+    );
+    let expr = aeon_promql::parse("up").unwrap();
+    let cancel = Arc::new(AtomicBool::new(true));
+    let params = aeon_promql::QueryParams {
+        start: 0,
+        end: 60_000,
+        step: 15_000,
+        cancel: Some(cancel),
+    };
+    let err = e.exec(&s, &expr, &params).unwrap_err();
+    assert_eq!(err.to_string(), "query was canceled in query execution");
+    assert_eq!(err.error_type(), "canceled");
+}
