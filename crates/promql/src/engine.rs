@@ -155,8 +155,12 @@ impl Engine {
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
             cursors: HashMap::new(),
+            pre: HashMap::new(),
         };
         ev.prefetch(expr, &PathCtx::default())?;
+        if is_range {
+            ev.precompute(expr, params.start, params.end)?;
+        }
         let value = if !is_range {
             let v = ev.eval(expr, params.start)?;
             finish_instant(v)?
@@ -354,7 +358,21 @@ pub(crate) struct Evaluator<'a> {
     /// Per selector and series: positions found at the previous step, so that
     /// step-wise evaluation scans forward instead of binary searching.
     cursors: HashMap<usize, Vec<(usize, usize)>>,
+    /// Range-function results computed series by series for all steps.
+    pre: HashMap<usize, Precomputed>,
 }
+
+/// Results of a range function over a plain range selector for every step of
+/// a range query, computed series by series (cache friendly) and read step by step.
+struct Precomputed {
+    labels: Vec<Labels>,
+    /// `values[step * labels.len() + series]`; `ABSENT` bits where there is no value.
+    values: Vec<f64>,
+    steps: usize,
+    keep_name: bool,
+}
+
+const ABSENT: u64 = 0x7ff8_dead_beef_0001;
 
 /// Index of the first sample with `t > target`, starting from a hint.
 fn seek(samples: &[Point], hint: &mut usize, target: i64) -> usize {
@@ -749,8 +767,159 @@ impl Evaluator<'_> {
         }
     }
 
+    fn precompute(&mut self, e: &Expr, start: i64, end: i64) -> Result<()> {
+        match e {
+            Expr::Call { func, args } => {
+                if !self.try_precompute(e, func, args, start, end)? {
+                    for a in args {
+                        self.precompute(a, start, end)?;
+                    }
+                }
+                Ok(())
+            }
+            Expr::Neg(x) | Expr::Paren(x) => self.precompute(x, start, end),
+            Expr::Binary { lhs, rhs, .. } => {
+                self.precompute(lhs, start, end)?;
+                self.precompute(rhs, start, end)
+            }
+            Expr::Aggregate { expr, .. } => self.precompute(expr, start, end),
+            _ => Ok(()),
+        }
+    }
+
+    fn try_precompute(
+        &mut self,
+        e: &Expr,
+        func: &crate::functions::FunctionDef,
+        args: &[Expr],
+        start: i64,
+        end: i64,
+    ) -> Result<bool> {
+        let name = func.name;
+        if func.args.first() != Some(&crate::ValueType::Matrix) && name != "quantile_over_time" {
+            return Ok(false);
+        }
+        if matches!(name, "absent_over_time" | "double_exponential_smoothing") {
+            return Ok(false);
+        }
+        let mi = usize::from(name == "quantile_over_time");
+        let Some(Expr::Matrix { vs, range }) = args.get(mi).map(Expr::unparen) else {
+            return Ok(false);
+        };
+        let mut scalars = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == mi {
+                continue;
+            }
+            match a.unparen() {
+                Expr::Number(n) => scalars.push(*n),
+                _ => return Ok(false),
+            }
+        }
+        if name == "quantile_over_time" && !(0.0..=1.0).contains(&scalars[0]) {
+            return Ok(false);
+        }
+        let data = self.series_for(vs)?;
+        if data.iter().any(|s| s.samples.iter().any(|p| p.h.is_some())) {
+            return Ok(false);
+        }
+        let steps = ((end - start) / self.interval + 1) as usize;
+        let n = data.len();
+        if n.saturating_mul(steps) > self.opts.max_samples {
+            return Ok(false);
+        }
+        let mut values = vec![f64::from_bits(ABSENT); n * steps];
+        let mut buf: Vec<FPoint> = Vec::new();
+        let mut any_points = false;
+        let at = self.resolve_at(vs.at);
+        for (i, sd) in data.iter().enumerate() {
+            let (mut lo_c, mut hi_c) = (0usize, 0usize);
+            for k in 0..steps {
+                let ts = start + k as i64 * self.interval;
+                let t = at.unwrap_or(ts) - vs.offset;
+                let a = seek(&sd.samples, &mut lo_c, t - range);
+                let b = seek(&sd.samples, &mut hi_c, t);
+                buf.clear();
+                buf.extend(
+                    sd.samples[a..b]
+                        .iter()
+                        .filter(|x| !is_stale_nan(x.f))
+                        .map(|x| FPoint { t: x.t, f: x.f }),
+                );
+                if buf.is_empty() {
+                    continue;
+                }
+                any_points = true;
+                if let Some(v) =
+                    crate::functions::range::float_value(name, &buf, t, *range, ts, &scalars)?
+                {
+                    values[k * n + i] = v;
+                }
+            }
+            if i % 256 == 0 {
+                self.check_limits()?;
+            }
+        }
+        if any_points && matches!(name, "rate" | "increase" | "irate") {
+            if let Some(m) = vs.name.as_deref() {
+                let counter_like = m.ends_with("_total")
+                    || m.ends_with("_sum")
+                    || m.ends_with("_count")
+                    || m.ends_with("_bucket");
+                if !counter_like {
+                    self.info(format!(
+                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {m:?}"
+                    ));
+                }
+            }
+        }
+        let labels = data.iter().map(|s| s.labels.clone()).collect();
+        self.pre.insert(
+            e as *const Expr as usize,
+            Precomputed {
+                labels,
+                values,
+                steps,
+                keep_name: name == "last_over_time",
+            },
+        );
+        Ok(true)
+    }
+
+    fn precomputed_at(&self, e: &Expr, ts: i64) -> Option<Vector> {
+        let pre = self.pre.get(&(e as *const Expr as usize))?;
+        if ts < self.start || (ts - self.start) % self.interval != 0 {
+            return None;
+        }
+        let k = ((ts - self.start) / self.interval) as usize;
+        if k >= pre.steps {
+            return None;
+        }
+        let n = pre.labels.len();
+        let row = &pre.values[k * n..(k + 1) * n];
+        let mut out = Vec::new();
+        for (i, v) in row.iter().enumerate() {
+            if v.to_bits() == ABSENT {
+                continue;
+            }
+            out.push(Sample {
+                h: None,
+                metric: pre.labels[i].clone(),
+                t: ts,
+                f: *v,
+                drop_name: !pre.keep_name,
+            });
+        }
+        Some(out)
+    }
+
     /// Evaluates `e` at time `ts` (ms).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value> {
+        if let Expr::Call { .. } = e {
+            if let Some(v) = self.precomputed_at(e, ts) {
+                return Ok(Value::Vector(v));
+            }
+        }
         match e {
             Expr::Number(n) => Ok(Value::Scalar { t: ts, v: *n }),
             Expr::String(s) => Ok(Value::String {

@@ -1,6 +1,6 @@
 //! PromQL functions: the signature table used by the parser and their evaluation.
 
-mod range;
+pub(crate) mod range;
 mod simple;
 
 use crate::ast::{Expr, ValueType};

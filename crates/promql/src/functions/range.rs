@@ -114,76 +114,7 @@ pub(crate) fn call(
         if p.is_empty() {
             continue;
         }
-        let v = match name {
-            "rate" => extrapolated_rate(p, end, range, true, true),
-            "increase" => extrapolated_rate(p, end, range, true, false),
-            "delta" => extrapolated_rate(p, end, range, false, false),
-            "irate" => instant_value(p, true),
-            "idelta" => instant_value(p, false),
-            "deriv" => {
-                if p.len() < 2 {
-                    None
-                } else {
-                    Some(linear_regression(p, p[0].t).0)
-                }
-            }
-            "predict_linear" => {
-                if p.len() < 2 {
-                    None
-                } else {
-                    let (slope, icpt) = linear_regression(p, ts);
-                    Some(slope * scalar_args[0] + icpt)
-                }
-            }
-            "changes" => {
-                let mut c = 0.0;
-                for w in p.windows(2) {
-                    if w[1].f != w[0].f && !(w[1].f.is_nan() && w[0].f.is_nan()) {
-                        c += 1.0;
-                    }
-                }
-                Some(c)
-            }
-            "resets" => Some(p.windows(2).filter(|w| w[1].f < w[0].f).count() as f64),
-            "avg_over_time" => Some(avg(p)),
-            "sum_over_time" => {
-                let (mut sum, mut c) = (0.0, 0.0);
-                for x in p {
-                    (sum, c) = kahan_inc(x.f, sum, c);
-                }
-                Some(if sum.is_infinite() { sum } else { sum + c })
-            }
-            "count_over_time" => Some(p.len() as f64),
-            "min_over_time" => Some(
-                p.iter()
-                    .skip(1)
-                    .fold(p[0].f, |m, x| if x.f < m || m.is_nan() { x.f } else { m }),
-            ),
-            "max_over_time" => Some(
-                p.iter()
-                    .skip(1)
-                    .fold(p[0].f, |m, x| if x.f > m || m.is_nan() { x.f } else { m }),
-            ),
-            "last_over_time" => p.last().map(|x| x.f),
-            "present_over_time" => Some(1.0),
-            "ts_of_last_over_time" => p.last().map(|x| x.t as f64 / 1000.0),
-            "ts_of_max_over_time" => ts_of(p, |a, b| a >= b),
-            "ts_of_min_over_time" => ts_of(p, |a, b| a <= b),
-            "quantile_over_time" => {
-                let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
-                Some(quantile(scalar_args[0], &mut vals))
-            }
-            "stddev_over_time" => Some(variance(p).sqrt()),
-            "stdvar_over_time" => Some(variance(p)),
-            "mad_over_time" => {
-                let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
-                let med = quantile(0.5, &mut vals);
-                let mut dev: Vec<f64> = vals.iter().map(|v| (v - med).abs()).collect();
-                Some(quantile(0.5, &mut dev))
-            }
-            "double_exponential_smoothing" => holt(p, scalar_args[0], scalar_args[1]),
-            other => return Err(super::unsupported(other)),
-        };
+        let v = float_value(name, p, end, range, ts, &scalar_args)?;
         let Some(v) = v else { continue };
         let keep_name = name == "last_over_time";
         let s = &s;
@@ -196,6 +127,87 @@ pub(crate) fn call(
         });
     }
     Ok(Value::Vector(out))
+}
+
+/// The value of a range function over float points `p` in the window ending at `end`.
+pub(crate) fn float_value(
+    name: &str,
+    p: &[FPoint],
+    end: i64,
+    range: i64,
+    ts: i64,
+    scalar_args: &[f64],
+) -> Result<Option<f64>> {
+    Ok(match name {
+        "rate" => extrapolated_rate(p, end, range, true, true),
+        "increase" => extrapolated_rate(p, end, range, true, false),
+        "delta" => extrapolated_rate(p, end, range, false, false),
+        "irate" => instant_value(p, true),
+        "idelta" => instant_value(p, false),
+        "deriv" => {
+            if p.len() < 2 {
+                None
+            } else {
+                Some(linear_regression(p, p[0].t).0)
+            }
+        }
+        "predict_linear" => {
+            if p.len() < 2 {
+                None
+            } else {
+                let (slope, icpt) = linear_regression(p, ts);
+                Some(slope * scalar_args[0] + icpt)
+            }
+        }
+        "changes" => {
+            let mut c = 0.0;
+            for w in p.windows(2) {
+                if w[1].f != w[0].f && !(w[1].f.is_nan() && w[0].f.is_nan()) {
+                    c += 1.0;
+                }
+            }
+            Some(c)
+        }
+        "resets" => Some(p.windows(2).filter(|w| w[1].f < w[0].f).count() as f64),
+        "avg_over_time" => Some(avg(p)),
+        "sum_over_time" => {
+            let (mut sum, mut c) = (0.0, 0.0);
+            for x in p {
+                (sum, c) = kahan_inc(x.f, sum, c);
+            }
+            Some(if sum.is_infinite() { sum } else { sum + c })
+        }
+        "count_over_time" => Some(p.len() as f64),
+        "min_over_time" => Some(
+            p.iter()
+                .skip(1)
+                .fold(p[0].f, |m, x| if x.f < m || m.is_nan() { x.f } else { m }),
+        ),
+        "max_over_time" => Some(
+            p.iter()
+                .skip(1)
+                .fold(p[0].f, |m, x| if x.f > m || m.is_nan() { x.f } else { m }),
+        ),
+        "last_over_time" => p.last().map(|x| x.f),
+        "present_over_time" => Some(1.0),
+        "ts_of_last_over_time" => p.last().map(|x| x.t as f64 / 1000.0),
+        "ts_of_max_over_time" => ts_of(p, |a, b| a >= b),
+        "ts_of_min_over_time" => ts_of(p, |a, b| a <= b),
+        "quantile_over_time" => {
+            let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
+            Some(quantile(scalar_args[0], &mut vals))
+        }
+        "stddev_over_time" => Some(variance(p).sqrt()),
+        "stdvar_over_time" => Some(variance(p)),
+        "mad_over_time" => {
+            let mut vals: Vec<f64> = p.iter().map(|x| x.f).collect();
+            let med = quantile(0.5, &mut vals);
+            let mut dev: Vec<f64> = vals.iter().map(|v| (v - med).abs()).collect();
+            Some(quantile(0.5, &mut dev))
+        }
+        "double_exponential_smoothing" => holt(p, scalar_args[0], scalar_args[1]),
+        other => return Err(super::unsupported(other)),
+    })
 }
 
 enum HistCase {
