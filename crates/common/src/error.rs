@@ -33,6 +33,10 @@ pub enum Error {
         file: &'static str,
     },
 
+    /// A relabel configuration is invalid; `origin` names the flag or file.
+    #[error("invalid relabel config in {origin}: {reason}")]
+    Relabel { origin: String, reason: String },
+
     /// Tracing could not be set up.
     #[error("cannot set up tracing: {0}")]
     Tracing(String),

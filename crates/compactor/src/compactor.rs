@@ -16,7 +16,7 @@ use ulid::Ulid;
 use crate::compact::{CompactSettings, compact_blocks, mark_for_deletion};
 use crate::metrics::Metrics;
 use crate::planner::{self, Group, GroupPlan};
-use crate::relabel::RelabelConfig;
+use aeon_common::relabel::Relabeler;
 use crate::sync::{self, Selection};
 use crate::{Args, DedupFunc, Error, Result};
 
@@ -55,8 +55,8 @@ impl Config {
             "selector.relabel-config",
             "selector.relabel-config-file",
         )? {
-            Some((text, origin)) => RelabelConfig::parse(&text, &origin)?,
-            None => RelabelConfig::default(),
+            Some((text, origin)) => Relabeler::parse(&text, &origin)?,
+            None => Relabeler::default(),
         };
         Ok(Self {
             data_dir: args.data_dir.clone(),

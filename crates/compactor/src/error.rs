@@ -15,8 +15,6 @@ pub enum Error {
     Config(String),
     #[error(transparent)]
     Common(#[from] aeon_common::Error),
-    #[error("parse relabel config from {origin}: {reason}")]
-    RelabelConfig { origin: String, reason: String },
     #[error("open bucket: {0}")]
     OpenBucket(#[source] aeon_objstore::Error),
     #[error("{op} {what}: {source}")]

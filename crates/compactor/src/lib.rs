@@ -19,7 +19,6 @@ mod error;
 pub mod merge;
 pub mod metrics;
 pub mod planner;
-pub mod relabel;
 mod service;
 pub mod sync;
 pub mod tools;

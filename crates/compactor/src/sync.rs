@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use ulid::Ulid;
 
 use crate::planner;
-use crate::relabel::RelabelConfig;
+use aeon_common::relabel::Relabeler;
 use crate::{Error, Result};
 
 /// How many blocks are inspected at once (Thanos's `--block-meta-fetch-concurrency`).
@@ -183,7 +183,7 @@ pub const BLOCK_ID_LABEL: &str = "__block_id";
 /// Which blocks this compactor acts on.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    pub relabel: RelabelConfig,
+    pub relabel: Relabeler,
     /// `--min-time` / `--max-time`, resolved (ms).
     pub min_time: i64,
     pub max_time: i64,
@@ -313,7 +313,7 @@ mod tests {
         assert!(st.no_compact_marks.contains_key(&ids[1]));
 
         let sel = Selection {
-            relabel: RelabelConfig::default(),
+            relabel: Relabeler::default(),
             min_time: i64::MIN,
             max_time: i64::MAX,
             consistency_delay: Duration::from_secs(1800),
@@ -335,7 +335,7 @@ mod tests {
         let now = 1_800_000_000_000i64;
         let fresh = Ulid::from_parts(now as u64 - 1000, 1);
         let sel = Selection {
-            relabel: RelabelConfig::parse(
+            relabel: Relabeler::parse(
                 "- action: keep\n  source_labels: [cluster]\n  regex: eu.*\n",
                 "t",
             )
@@ -361,7 +361,7 @@ mod tests {
         bare.thanos = None;
         assert!(Selection::default().selects_labels(&bare));
         let by_id = Selection {
-            relabel: RelabelConfig::parse(
+            relabel: Relabeler::parse(
                 &format!("- action: keep\n  source_labels: [__block_id]\n  regex: {fresh}\n"),
                 "t",
             )

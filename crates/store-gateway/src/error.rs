@@ -18,9 +18,6 @@ pub enum Error {
     /// Shared service plumbing (config layering, HTTP server) failed.
     #[error(transparent)]
     Common(#[from] aeon_common::Error),
-    /// A `--selector.relabel-config` document is invalid.
-    #[error("invalid relabel config in {origin}: {reason}")]
-    Relabel { origin: String, reason: String },
     /// A bucket operation failed.
     #[error("bucket operation failed while {operation}")]
     Bucket {

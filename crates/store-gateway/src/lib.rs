@@ -10,7 +10,6 @@
 //! - [`BucketStore`]: the [`aeon_storeapi::StoreApi`] implementation.
 //! - [`Syncer`]: bucket listing, meta.json fetch and Thanos's meta filters
 //!   (time, relabel, consistency delay, deletion marks, duplicates).
-//! - [`relabel`]: Prometheus relabelling for `--selector.relabel-config`.
 //!
 //! Per block the gateway keeps only meta.json and, once the block is first
 //! needed (or loaded in the background after a sync), its index-header
@@ -24,11 +23,11 @@ pub mod block;
 pub mod cache;
 mod error;
 pub mod metrics;
-pub mod relabel;
 mod source;
 pub mod store;
 pub mod sync;
 
+use aeon_common::relabel::Relabeler;
 use std::sync::Arc;
 
 use aeon_common::Registry;
@@ -76,8 +75,8 @@ impl Gateway {
         registry: &mut Registry,
     ) -> Result<Self> {
         let relabel = match args.relabel_yaml()? {
-            Some((text, origin)) => relabel::parse_configs(&text, &origin)?,
-            None => Vec::new(),
+            Some((text, origin)) => Relabeler::parse(&text, &origin)?,
+            None => Relabeler::default(),
         };
         std::fs::create_dir_all(&args.data_dir).map_err(|source| Error::Local {
             path: args.data_dir.clone(),

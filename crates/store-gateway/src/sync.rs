@@ -17,7 +17,7 @@ use futures::StreamExt;
 use ulid::Ulid;
 
 use crate::metrics::Metrics;
-use crate::relabel::{RelabelConfig, process};
+use aeon_common::relabel::Relabeler;
 use crate::store::BucketStore;
 use crate::{Error, Result};
 
@@ -29,7 +29,7 @@ pub const BLOCK_ID_LABEL: &str = "__block_id";
 pub struct SyncConfig {
     pub min_time: TimeOrDuration,
     pub max_time: TimeOrDuration,
-    pub relabel: Vec<RelabelConfig>,
+    pub relabel: Relabeler,
     pub consistency_delay: Duration,
     pub ignore_deletion_marks_delay: Duration,
     pub meta_concurrency: usize,
@@ -41,7 +41,7 @@ impl Default for SyncConfig {
         Self {
             min_time: TimeOrDuration::MIN,
             max_time: TimeOrDuration::MAX,
-            relabel: Vec::new(),
+            relabel: Relabeler::default(),
             consistency_delay: Duration::ZERO,
             ignore_deletion_marks_delay: Duration::from_secs(24 * 3600),
             meta_concurrency: 32,
@@ -327,7 +327,7 @@ pub fn filter_static(
         if !cfg.relabel.is_empty() {
             let mut l = ext_labels(m).to_vec();
             l.push(Label::new(BLOCK_ID_LABEL, m.ulid.to_string()));
-            if process(&Labels::new(l), &cfg.relabel).is_none() {
+            if cfg.relabel.process(&Labels::new(l)).is_none() {
                 report.skip("relabel", m.ulid);
                 continue;
             }
@@ -473,7 +473,7 @@ mod tests {
         );
         assert_eq!(r.filtered("time"), &[Ulid(old)]);
         let cfg = SyncConfig {
-            relabel: crate::relabel::parse_configs(
+            relabel: Relabeler::parse(
                 "- action: keep\n  source_labels: [dc]\n  regex: a\n",
                 "t",
             )
@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(r.filtered("consistency-delay"), &[Ulid(born_now)]);
         // __block_id is available to the relabel rules.
         let cfg = SyncConfig {
-            relabel: crate::relabel::parse_configs(
+            relabel: Relabeler::parse(
                 &format!(
                     "- action: drop\n  source_labels: [__block_id]\n  regex: {}\n",
                     Ulid(old)

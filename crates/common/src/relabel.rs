@@ -1,9 +1,8 @@
-//! Prometheus relabelling (the subset Thanos uses to select blocks by their
-//! external labels and `__block_id`): actions `replace`, `keep`, `drop`,
+//! Prometheus relabelling as Thanos uses it to select blocks by their
+//! external labels and `__block_id` (`--selector.relabel-config`, shared by
+//! the store-gateway and the compactor): actions `replace`, `keep`, `drop`,
 //! `hashmod`, `labelmap`, `labeldrop` and `labelkeep`, with Prometheus's
 //! defaults (separator `;`, regex `(.*)` fully anchored, replacement `$1`).
-//!
-//! TODO(lead): move to aeon-common; the compactor needs the same selector.
 
 use std::collections::BTreeMap;
 
@@ -57,7 +56,7 @@ struct RawConfig {
 
 /// One compiled relabel rule.
 #[derive(Debug, Clone)]
-pub struct RelabelConfig {
+pub struct Rule {
     pub source_labels: Vec<String>,
     pub separator: String,
     /// The regex as written (before anchoring).
@@ -74,8 +73,37 @@ fn anchored(src: &str) -> std::result::Result<Regex, regex::Error> {
     Regex::new(&format!("^(?s:{src})$"))
 }
 
-/// Parses a YAML list of relabel configs; `origin` names the flag or file.
-pub fn parse_configs(yaml: &str, origin: &str) -> Result<Vec<RelabelConfig>> {
+/// A compiled list of relabel rules, applied in order. The default (no
+/// rules) keeps every non-empty label set unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct Relabeler {
+    rules: Vec<Rule>,
+}
+
+impl Relabeler {
+    /// Parses a YAML list of relabel configs; `origin` names the flag or file.
+    pub fn parse(yaml: &str, origin: &str) -> Result<Self> {
+        parse_rules(yaml, origin).map(|rules| Self { rules })
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Applies the rules in order. `None` when a rule drops the set or the
+    /// result is empty (as in Thanos, a block without labels is never
+    /// selected).
+    pub fn process(&self, labels: &Labels) -> Option<Labels> {
+        process(labels, &self.rules)
+    }
+}
+
+fn parse_rules(yaml: &str, origin: &str) -> Result<Vec<Rule>> {
     let err = |reason: String| Error::Relabel {
         origin: origin.to_string(),
         reason,
@@ -105,7 +133,7 @@ pub fn parse_configs(yaml: &str, origin: &str) -> Result<Vec<RelabelConfig>> {
                     "rule {i}: relabel configuration for hashmod requires non-zero modulus"
                 )));
             }
-            Ok(RelabelConfig {
+            Ok(Rule {
                 source_labels: r.source_labels,
                 separator: r.separator.unwrap_or_else(|| ";".into()),
                 regex_src,
@@ -128,9 +156,7 @@ pub fn hashmod(value: &str, modulus: u64) -> u64 {
     u64::from_be_bytes(last) % modulus.max(1)
 }
 
-/// Applies `configs` in order. `None` when a rule drops the set or the result
-/// is empty.
-pub fn process(labels: &Labels, configs: &[RelabelConfig]) -> Option<Labels> {
+fn process(labels: &Labels, configs: &[Rule]) -> Option<Labels> {
     let mut lb: BTreeMap<String, String> = labels
         .iter()
         .map(|l| (l.name.clone(), l.value.clone()))
@@ -215,8 +241,8 @@ fn valid_label_name(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn cfgs(y: &str) -> Vec<RelabelConfig> {
-        parse_configs(y, "test").unwrap()
+    fn cfgs(y: &str) -> Vec<Rule> {
+        Relabeler::parse(y, "test").unwrap().rules
     }
 
     #[test]
@@ -253,7 +279,7 @@ mod tests {
             ("- action: keep\n  bogus: 1\n", "bogus"),
             ("action: keep\n", "list"),
         ] {
-            let e = parse_configs(bad, "--selector.relabel-config")
+            let e = Relabeler::parse(bad, "--selector.relabel-config")
                 .unwrap_err()
                 .to_string();
             assert!(
