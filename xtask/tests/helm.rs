@@ -9,11 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn helm_dir() -> PathBuf {
-    PathBuf::from(std::env::var("AEON_HELM_BIN_DIR").unwrap_or_else(|_| "/opt/k8s-tools/bin".into()))
+    PathBuf::from(
+        std::env::var("AEON_HELM_BIN_DIR").unwrap_or_else(|_| "/opt/k8s-tools/bin".into()),
+    )
 }
 
 fn tool(path: PathBuf) -> PathBuf {
@@ -26,7 +31,9 @@ fn tool(path: PathBuf) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -62,13 +69,18 @@ fn rendered_objects_validate_against_kubernetes_schemas() {
     let validate = tool(helm_dir().join("../venv/bin/kubernetes-validate"));
     let dir = tempfile::tempdir().unwrap();
     for (i, values) in VALUE_FILES.into_iter().enumerate() {
-        let rendered = helm(&["template", "rel", ".", "--namespace", "monitoring"], values);
+        let rendered = helm(
+            &["template", "rel", ".", "--namespace", "monitoring"],
+            values,
+        );
         let kinds = rendered.lines().filter(|l| l.starts_with("kind: ")).count();
         assert!(kinds >= 9, "too few objects rendered ({kinds})");
         let file = dir.path().join(format!("rendered-{i}.yaml"));
         std::fs::write(&file, &rendered).unwrap();
         for k8s in ["1.30.0", "1.35.0"] {
-            run(Command::new(&validate).args(["--strict", "--quiet", "-k", k8s]).arg(&file));
+            run(Command::new(&validate)
+                .args(["--strict", "--quiet", "-k", k8s])
+                .arg(&file));
         }
     }
 }
@@ -79,8 +91,14 @@ fn sharded_values_render_one_statefulset_per_shard_with_hashmod() {
     let sts = out.matches("kind: StatefulSet").count();
     assert_eq!(sts, 3 + 2, "3 store-gateway shards + 2 compactor shards");
     for shard in 0..3 {
-        assert!(out.contains(&format!("name: rel-aeon-store-gateway-{shard}")), "shard {shard} missing");
-        assert!(out.contains(&format!("regex: \"{shard}\"")), "keep rule for shard {shard} missing");
+        assert!(
+            out.contains(&format!("name: rel-aeon-store-gateway-{shard}")),
+            "shard {shard} missing"
+        );
+        assert!(
+            out.contains(&format!("regex: \"{shard}\"")),
+            "keep rule for shard {shard} missing"
+        );
     }
     assert!(out.contains("source_labels: [__block_id]"));
     // The querier reaches every shard through its SRV record.

@@ -16,9 +16,9 @@ use ulid::Ulid;
 use crate::compact::{CompactSettings, compact_blocks, mark_for_deletion};
 use crate::metrics::Metrics;
 use crate::planner::{self, Group, GroupPlan};
-use aeon_common::relabel::Relabeler;
 use crate::sync::{self, Selection};
 use crate::{Args, DedupFunc, Error, Result};
+use aeon_common::relabel::Relabeler;
 
 /// No-compact reason written for overlapping blocks.
 pub const REASON_OVERLAP: &str = "overlapping-blocks";

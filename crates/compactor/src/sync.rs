@@ -17,8 +17,8 @@ use futures::{StreamExt, TryStreamExt};
 use ulid::Ulid;
 
 use crate::planner;
-use aeon_common::relabel::Relabeler;
 use crate::{Error, Result};
+use aeon_common::relabel::Relabeler;
 
 /// How many blocks are inspected at once (Thanos's `--block-meta-fetch-concurrency`).
 pub const META_FETCH_CONCURRENCY: usize = 32;

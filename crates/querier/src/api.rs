@@ -38,19 +38,39 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_data(message: impl Into<String>) -> Self {
-        Self { kind: "bad_data", status: StatusCode::BAD_REQUEST, message: message.into() }
+        Self {
+            kind: "bad_data",
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
     pub fn execution(message: impl Into<String>) -> Self {
-        Self { kind: "execution", status: StatusCode::UNPROCESSABLE_ENTITY, message: message.into() }
+        Self {
+            kind: "execution",
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self { kind: "internal", status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into() }
+        Self {
+            kind: "internal",
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
     }
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self { kind: "timeout", status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
+        Self {
+            kind: "timeout",
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+        }
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self { kind: "unavailable", status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
+        Self {
+            kind: "unavailable",
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+        }
     }
 
     /// Maps an engine error as Prometheus's API does.
@@ -59,7 +79,11 @@ impl ApiError {
         match e {
             E::Parse { .. } => Self::bad_data(e.to_string()),
             E::Timeout(_) => Self::timeout(e.to_string()),
-            E::Canceled(_) => Self { kind: "canceled", status: StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), message: e.to_string() },
+            E::Canceled(_) => Self {
+                kind: "canceled",
+                status: StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                message: e.to_string(),
+            },
             E::Storage(_) => Self::internal(e.to_string()),
             E::Execution(_) | E::TooManySamples(_) => Self::execution(e.to_string()),
         }
@@ -82,8 +106,17 @@ fn json_str(s: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = format!("{{\"status\":\"error\",\"errorType\":\"{}\",\"error\":{}}}", self.kind, json_str(&self.message));
-        (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        let body = format!(
+            "{{\"status\":\"error\",\"errorType\":\"{}\",\"error\":{}}}",
+            self.kind,
+            json_str(&self.message)
+        );
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -97,7 +130,12 @@ fn success(data: &str, warnings: &[String], infos: &[String]) -> Response {
         }
     }
     body.push('}');
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Formats a ms timestamp as Prometheus does: unix seconds, up to 3 decimals.
@@ -121,7 +159,11 @@ fn point(t: i64, v: f64) -> String {
 /// buckets as `[boundary_rule, "lower", "upper", "count"]` (0 open left,
 /// 1 open right, 3 closed both).
 pub fn histogram_json(h: &aeon_promql::FloatHistogram) -> String {
-    let mut out = format!("{{\"count\":\"{}\",\"sum\":\"{}\"", format_float(h.count), format_float(h.sum));
+    let mut out = format!(
+        "{{\"count\":\"{}\",\"sum\":\"{}\"",
+        format_float(h.count),
+        format_float(h.sum)
+    );
     let custom = h.uses_custom_buckets();
     let buckets: Vec<String> = h
         .all_buckets()
@@ -137,7 +179,12 @@ pub fn histogram_json(h: &aeon_promql::FloatHistogram) -> String {
             } else {
                 0
             };
-            format!("[{rule},\"{}\",\"{}\",\"{}\"]", format_float(b.lower), format_float(b.upper), format_float(b.count))
+            format!(
+                "[{rule},\"{}\",\"{}\",\"{}\"]",
+                format_float(b.lower),
+                format_float(b.upper),
+                format_float(b.count)
+            )
         })
         .collect();
     if !buckets.is_empty() {
@@ -154,40 +201,73 @@ fn labels_json(l: &Labels) -> String {
 /// Encodes a query result's `data` object.
 pub fn encode_value(v: &Value) -> String {
     match v {
-        Value::Scalar { t, v } => format!("{{\"resultType\":\"scalar\",\"result\":{}}}", point(*t, *v)),
-        Value::String { t, v } => format!("{{\"resultType\":\"string\",\"result\":[{},{}]}}", format_ts(*t), json_str(v)),
+        Value::Scalar { t, v } => {
+            format!("{{\"resultType\":\"scalar\",\"result\":{}}}", point(*t, *v))
+        }
+        Value::String { t, v } => format!(
+            "{{\"resultType\":\"string\",\"result\":[{},{}]}}",
+            format_ts(*t),
+            json_str(v)
+        ),
         Value::Vector(vec) => {
             let items: Vec<String> = vec
                 .iter()
                 .map(|s| {
-                    let m = if s.drop_name { s.metric.without(&[aeon_model::METRIC_NAME]) } else { s.metric.clone() };
+                    let m = if s.drop_name {
+                        s.metric.without(&[aeon_model::METRIC_NAME])
+                    } else {
+                        s.metric.clone()
+                    };
                     match &s.h {
-                        Some(h) => format!("{{\"metric\":{},\"histogram\":[{},{}]}}", labels_json(&m), format_ts(s.t), histogram_json(h)),
-                        None => format!("{{\"metric\":{},\"value\":{}}}", labels_json(&m), point(s.t, s.f)),
+                        Some(h) => format!(
+                            "{{\"metric\":{},\"histogram\":[{},{}]}}",
+                            labels_json(&m),
+                            format_ts(s.t),
+                            histogram_json(h)
+                        ),
+                        None => format!(
+                            "{{\"metric\":{},\"value\":{}}}",
+                            labels_json(&m),
+                            point(s.t, s.f)
+                        ),
                     }
                 })
                 .collect();
-            format!("{{\"resultType\":\"vector\",\"result\":[{}]}}", items.join(","))
+            format!(
+                "{{\"resultType\":\"vector\",\"result\":[{}]}}",
+                items.join(",")
+            )
         }
         Value::Matrix(m) => {
             let items: Vec<String> = m
                 .iter()
                 .map(|s| {
-                    let metric = if s.drop_name { s.metric.without(&[aeon_model::METRIC_NAME]) } else { s.metric.clone() };
+                    let metric = if s.drop_name {
+                        s.metric.without(&[aeon_model::METRIC_NAME])
+                    } else {
+                        s.metric.clone()
+                    };
                     let mut out = format!("{{\"metric\":{}", labels_json(&metric));
                     if !s.floats.is_empty() || s.histograms.is_empty() {
                         let pts: Vec<String> = s.floats.iter().map(|p| point(p.t, p.f)).collect();
                         let _ = write!(out, ",\"values\":[{}]", pts.join(","));
                     }
                     if !s.histograms.is_empty() {
-                        let hs: Vec<String> = s.histograms.iter().map(|p| format!("[{},{}]", format_ts(p.t), histogram_json(&p.h))).collect();
+                        let hs: Vec<String> = s
+                            .histograms
+                            .iter()
+                            .map(|p| format!("[{},{}]", format_ts(p.t), histogram_json(&p.h)))
+                            .collect();
                         let _ = write!(out, ",\"histograms\":[{}]", hs.join(","));
                     }
                     out.push('}');
                     out
                 })
                 .collect();
-            format!("{{\"resultType\":\"matrix\",\"result\":[{}]}}", items.join(","))
+            format!(
+                "{{\"resultType\":\"matrix\",\"result\":[{}]}}",
+                items.join(",")
+            )
         }
     }
 }
@@ -233,7 +313,11 @@ pub struct Api {
 impl Api {
     pub fn new(proxy: Arc<Proxy>, cfg: ApiConfig) -> Self {
         let gate = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
-        Self { proxy, cfg: Arc::new(cfg), gate }
+        Self {
+            proxy,
+            cfg: Arc::new(cfg),
+            gate,
+        }
     }
 
     /// The configuration.
@@ -254,14 +338,36 @@ impl Api {
             .route("/api/v1/series", get(series).post(series))
             .route("/api/v1/labels", get(labels).post(labels))
             .route("/api/v1/label/{name}/values", get(label_values))
-            .route("/api/v1/metadata", get(|| async { success("{}", &[], &[]) }))
-            .route("/api/v1/query_exemplars", get(|| async { success("[]", &[], &[]) }).post(|| async { success("[]", &[], &[]) }))
+            .route(
+                "/api/v1/metadata",
+                get(|| async { success("{}", &[], &[]) }),
+            )
+            .route(
+                "/api/v1/query_exemplars",
+                get(|| async { success("[]", &[], &[]) })
+                    .post(|| async { success("[]", &[], &[]) }),
+            )
             .route("/api/v1/status/buildinfo", get(buildinfo))
             // No rule, target or alert endpoints are connected: empty answers
             // in Prometheus's shapes, so UIs like Grafana do not error.
-            .route("/api/v1/rules", get(|| async { success("{\"groups\":[]}", &[], &[]) }))
-            .route("/api/v1/alerts", get(|| async { success("{\"alerts\":[]}", &[], &[]) }))
-            .route("/api/v1/targets", get(|| async { success("{\"activeTargets\":[],\"droppedTargets\":[],\"droppedTargetCounts\":{}}", &[], &[]) }))
+            .route(
+                "/api/v1/rules",
+                get(|| async { success("{\"groups\":[]}", &[], &[]) }),
+            )
+            .route(
+                "/api/v1/alerts",
+                get(|| async { success("{\"alerts\":[]}", &[], &[]) }),
+            )
+            .route(
+                "/api/v1/targets",
+                get(|| async {
+                    success(
+                        "{\"activeTargets\":[],\"droppedTargets\":[],\"droppedTargetCounts\":{}}",
+                        &[],
+                        &[],
+                    )
+                }),
+            )
             .route("/api/v1/stores", get(stores))
             .route("/api/v1/format_query", get(format_query).post(format_query))
             .route("/api/v1/parse_query", get(parse_query).post(parse_query))
@@ -272,7 +378,13 @@ impl Api {
     fn query_options(&self, p: &Params, step_ms: i64) -> Result<QueryOptions, ApiError> {
         let dedup = bool_or(p, "dedup", true)?;
         let partial_response = bool_or(p, "partial_response", self.cfg.partial_response)?;
-        let mut replica_labels: Vec<String> = p.all("replicaLabels[]").into_iter().chain(p.all("replicaLabels")).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let mut replica_labels: Vec<String> = p
+            .all("replicaLabels[]")
+            .into_iter()
+            .chain(p.all("replicaLabels"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if replica_labels.is_empty() {
             replica_labels = self.cfg.replica_labels.clone();
         }
@@ -281,14 +393,23 @@ impl Api {
             Some(s) => {
                 let ms = parse_duration("max_source_resolution", s)?;
                 if ms < 0 {
-                    return Err(ApiError::bad_data("negative max_source_resolution is not accepted. Try a positive integer"));
+                    return Err(ApiError::bad_data(
+                        "negative max_source_resolution is not accepted. Try a positive integer",
+                    ));
                 }
                 ms
             }
             None if self.cfg.auto_downsampling => step_ms / 5,
             None => 0,
         };
-        Ok(QueryOptions { dedup, replica_labels, dedup_func: self.cfg.dedup_func, partial_response, max_source_resolution, deadline: None })
+        Ok(QueryOptions {
+            dedup,
+            replica_labels,
+            dedup_func: self.cfg.dedup_func,
+            partial_response,
+            max_source_resolution,
+            deadline: None,
+        })
     }
 
     /// The proxy for a request: restricted by `storeMatch[]` if given.
@@ -301,8 +422,12 @@ impl Api {
             .into_iter()
             .map(|s| match aeon_promql::parse(s) {
                 Ok(Expr::Vector(vs)) => Ok(vs.matchers),
-                Ok(_) => Err(ApiError::bad_data(format!("invalid parameter \"storeMatch[]\": {s:?} is not a series selector"))),
-                Err(e) => Err(ApiError::bad_data(format!("invalid parameter \"storeMatch[]\": {e}"))),
+                Ok(_) => Err(ApiError::bad_data(format!(
+                    "invalid parameter \"storeMatch[]\": {s:?} is not a series selector"
+                ))),
+                Err(e) => Err(ApiError::bad_data(format!(
+                    "invalid parameter \"storeMatch[]\": {e}"
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(self.proxy.with_store_match(sets)))
@@ -329,7 +454,13 @@ impl Api {
             Err(e) => return e.into_response(),
         };
         let limit = match p.get_nonempty("limit").map(|s| s.parse::<usize>()) {
-            Some(Err(_)) => return ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{}\" to a valid limit", p.get("limit").unwrap_or_default())).into_response(),
+            Some(Err(_)) => {
+                return ApiError::bad_data(format!(
+                    "invalid parameter \"limit\": cannot parse \"{}\" to a valid limit",
+                    p.get("limit").unwrap_or_default()
+                ))
+                .into_response();
+            }
             Some(Ok(n)) => n,
             None => 0,
         };
@@ -341,7 +472,10 @@ impl Api {
             return ApiError::unavailable("query gate closed").into_response();
         };
         opts.deadline = Some(tokio::time::Instant::now() + timeout);
-        let lookback = match p.get_nonempty("lookback_delta").map(|s| parse_duration("lookback_delta", s)) {
+        let lookback = match p
+            .get_nonempty("lookback_delta")
+            .map(|s| parse_duration("lookback_delta", s))
+        {
             Some(Err(e)) => return e.into_response(),
             Some(Ok(ms)) if ms > 0 => ms,
             _ => self.cfg.lookback_delta.as_millis() as i64,
@@ -354,7 +488,16 @@ impl Api {
         });
         let q = StoreQueryable::new(proxy, opts, tokio::runtime::Handle::current());
         let res = tokio::task::spawn_blocking(move || {
-            let r = engine.exec(&q, &expr, &QueryParams { start, end, step, cancel: None });
+            let r = engine.exec(
+                &q,
+                &expr,
+                &QueryParams {
+                    start,
+                    end,
+                    step,
+                    cancel: None,
+                },
+            );
             (r, q.warnings())
         })
         .await;
@@ -389,8 +532,14 @@ impl Api {
 async fn read_params(req: Request) -> Result<Params, ApiError> {
     let mut p = Params::from_urlencoded(req.uri().query().unwrap_or_default());
     if req.method() == Method::POST {
-        let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        let body = axum::body::to_bytes(req.into_body(), 64 << 20).await.map_err(|e| ApiError::bad_data(format!("reading request body: {e}")))?;
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+            .await
+            .map_err(|e| ApiError::bad_data(format!("reading request body: {e}")))?;
         if is_form {
             p.extend_from_urlencoded(&String::from_utf8_lossy(&body));
         }
@@ -400,11 +549,15 @@ async fn read_params(req: Request) -> Result<Params, ApiError> {
 
 fn parse_query_param(p: &Params) -> Result<Expr, ApiError> {
     let q = p.get("query").unwrap_or_default();
-    aeon_promql::parse(q).map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+    aeon_promql::parse(q)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 async fn query(State(api): State<Api>, req: Request) -> Response {
@@ -432,14 +585,20 @@ async fn query_range(State(api): State<Api>, req: Request) -> Response {
         let start = params::parse_time("start", p.get("start").unwrap_or_default())?;
         let end = params::parse_time("end", p.get("end").unwrap_or_default())?;
         if end < start {
-            return Err(ApiError::bad_data("end timestamp must not be before start time"));
+            return Err(ApiError::bad_data(
+                "end timestamp must not be before start time",
+            ));
         }
         let step = parse_duration("step", p.get("step").unwrap_or_default())?;
         if step <= 0 {
-            return Err(ApiError::bad_data("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+            return Err(ApiError::bad_data(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
         }
         if (end - start) / step > MAX_POINTS {
-            return Err(ApiError::bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
+            return Err(ApiError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
         }
         let expr = parse_query_param(&p)?;
         let t = expr.value_type();
@@ -463,8 +622,12 @@ fn match_sets(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
         .into_iter()
         .map(|s| match aeon_promql::parse(s) {
             Ok(Expr::Vector(vs)) => Ok(vs.matchers),
-            Ok(_) => Err(ApiError::bad_data(format!("invalid parameter \"match[]\": 1:1: parse error: expected vector selector in {s:?}"))),
-            Err(e) => Err(ApiError::bad_data(format!("invalid parameter \"match[]\": {e}"))),
+            Ok(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": 1:1: parse error: expected vector selector in {s:?}"
+            ))),
+            Err(e) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {e}"
+            ))),
         })
         .collect()
 }
@@ -473,7 +636,9 @@ fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = time_or(p, "start", MIN_TIME)?;
     let end = time_or(p, "end", MAX_TIME)?;
     if end < start {
-        return Err(ApiError::bad_data("end timestamp must not be before start time"));
+        return Err(ApiError::bad_data(
+            "end timestamp must not be before start time",
+        ));
     }
     Ok((start, end))
 }
@@ -481,12 +646,20 @@ fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
 fn limit_param(p: &Params) -> Result<usize, ApiError> {
     match p.get_nonempty("limit") {
         None => Ok(0),
-        Some(s) => s.parse().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{s}\" to a valid limit"))),
+        Some(s) => s.parse().map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"limit\": cannot parse \"{s}\" to a valid limit"
+            ))
+        }),
     }
 }
 
 fn strategy(partial: bool) -> (bool, i32) {
-    if partial { (false, thanos::PartialResponseStrategy::Warn as i32) } else { (true, thanos::PartialResponseStrategy::Abort as i32) }
+    if partial {
+        (false, thanos::PartialResponseStrategy::Warn as i32)
+    } else {
+        (true, thanos::PartialResponseStrategy::Abort as i32)
+    }
 }
 
 async fn series(State(api): State<Api>, req: Request) -> Response {
@@ -499,7 +672,11 @@ async fn series(State(api): State<Api>, req: Request) -> Response {
         let (start, end) = range_params(&p)?;
         let limit = limit_param(&p)?;
         let opts = api.query_options(&p, 0)?;
-        let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
+        let strip = if opts.dedup_active() {
+            opts.replica_labels.clone()
+        } else {
+            Vec::new()
+        };
         let (disabled, strat) = strategy(opts.partial_response);
         let proxy = api.proxy_for(&p)?;
         let mut out: Vec<Labels> = Vec::new();
@@ -518,7 +695,9 @@ async fn series(State(api): State<Api>, req: Request) -> Response {
             let mut stream = proxy.series(req).await.map_err(ApiError::from_store)?;
             while let Some(item) = stream.next().await {
                 match item.map_err(ApiError::from_store)?.result {
-                    Some(SeriesFrame::Series(s)) => out.push(convert::labels_from_pb_owned(s.labels)),
+                    Some(SeriesFrame::Series(s)) => {
+                        out.push(convert::labels_from_pb_owned(s.labels))
+                    }
                     Some(SeriesFrame::Warning(w)) => warnings.push(w),
                     _ => {}
                 }
@@ -546,7 +725,10 @@ fn string_list(mut v: Vec<String>, limit: usize, warnings: &mut Vec<String>) -> 
         v.truncate(limit);
         warnings.push("results truncated due to limit".into());
     }
-    format!("[{}]", v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(","))
+    format!(
+        "[{}]",
+        v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(",")
+    )
 }
 
 async fn labels(State(api): State<Api>, req: Request) -> Response {
@@ -560,7 +742,11 @@ async fn labels(State(api): State<Api>, req: Request) -> Response {
         let limit = limit_param(&p)?;
         let opts = api.query_options(&p, 0)?;
         let (disabled, strat) = strategy(opts.partial_response);
-        let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
+        let strip = if opts.dedup_active() {
+            opts.replica_labels.clone()
+        } else {
+            Vec::new()
+        };
         let (mut names, mut warnings) = (Vec::new(), Vec::new());
         let proxy = api.proxy_for(&p)?;
         for ms in sets {
@@ -588,7 +774,9 @@ async fn labels(State(api): State<Api>, req: Request) -> Response {
 
 /// Decodes Prometheus's `U__` label name escaping.
 fn unescape_label_name(name: &str) -> Option<String> {
-    let Some(rest) = name.strip_prefix("U__") else { return Some(name.to_owned()) };
+    let Some(rest) = name.strip_prefix("U__") else {
+        return Some(name.to_owned());
+    };
     let mut out = String::new();
     // Tokens alternate: literal, hex codepoint, literal, ...; "__" is an underscore.
     let mut literal = true;
@@ -608,7 +796,9 @@ fn unescape_label_name(name: &str) -> Option<String> {
 async fn label_values(State(api): State<Api>, Path(name): Path<String>, req: Request) -> Response {
     let res: Result<Response, ApiError> = async {
         let p = read_params(req).await?;
-        let name = unescape_label_name(&name).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_data(format!("invalid label name: \"{name}\"")))?;
+        let name = unescape_label_name(&name)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::bad_data(format!("invalid label name: \"{name}\"")))?;
         let mut sets = match_sets(&p)?;
         if sets.is_empty() {
             sets.push(Vec::new());
@@ -617,7 +807,11 @@ async fn label_values(State(api): State<Api>, Path(name): Path<String>, req: Req
         let limit = limit_param(&p)?;
         let opts = api.query_options(&p, 0)?;
         let (disabled, strat) = strategy(opts.partial_response);
-        let strip = if opts.dedup_active() { opts.replica_labels.clone() } else { Vec::new() };
+        let strip = if opts.dedup_active() {
+            opts.replica_labels.clone()
+        } else {
+            Vec::new()
+        };
         let (mut values, mut warnings) = (Vec::new(), Vec::new());
         let proxy = api.proxy_for(&p)?;
         for ms in sets {
@@ -661,13 +855,18 @@ async fn stores(State(api): State<Api>) -> Response {
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for s in api.proxy.endpoints().statuses() {
         let adv = s.advertised.clone().unwrap_or_default();
-        let kind = if adv.component_type.is_empty() { "unknown".to_owned() } else { adv.component_type.clone() };
+        let kind = if adv.component_type.is_empty() {
+            "unknown".to_owned()
+        } else {
+            adv.component_type.clone()
+        };
         let label_sets: Vec<String> = adv.label_sets.iter().map(labels_json).collect();
         let entry = format!(
             "{{\"name\":{},\"healthy\":{},\"lastCheck\":{},\"lastError\":{},\"labelSets\":[{}],\"minTime\":{},\"maxTime\":{}}}",
             json_str(&s.address),
             s.healthy,
-            s.last_check.map_or("null".into(), |t| json_str(&rfc3339(t))),
+            s.last_check
+                .map_or("null".into(), |t| json_str(&rfc3339(t))),
             s.last_error.as_deref().map_or("null".into(), json_str),
             label_sets.join(","),
             adv.min_time,
@@ -675,7 +874,10 @@ async fn stores(State(api): State<Api>) -> Response {
         );
         groups.entry(kind).or_default().push(entry);
     }
-    let parts: Vec<String> = groups.iter().map(|(k, v)| format!("{}:[{}]", json_str(k), v.join(","))).collect();
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(k, v)| format!("{}:[{}]", json_str(k), v.join(",")))
+        .collect();
     success(&format!("{{{}}}", parts.join(",")), &[], &[])
 }
 
@@ -716,17 +918,47 @@ mod tests {
 
     #[test]
     fn values_encode() {
-        assert_eq!(encode_value(&Value::Scalar { t: 1000, v: f64::INFINITY }), r#"{"resultType":"scalar","result":[1,"+Inf"]}"#);
-        assert_eq!(encode_value(&Value::String { t: 1500, v: "a\"b".into() }), r#"{"resultType":"string","result":[1.5,"a\"b"]}"#);
-        let v = Value::Vector(vec![aeon_promql::Sample { metric: Labels::from_pairs(&[("__name__", "up"), ("job", "x")]), t: 2000, f: 0.1, h: None, drop_name: true }]);
-        assert_eq!(encode_value(&v), r#"{"resultType":"vector","result":[{"metric":{"job":"x"},"value":[2,"0.1"]}]}"#);
+        assert_eq!(
+            encode_value(&Value::Scalar {
+                t: 1000,
+                v: f64::INFINITY
+            }),
+            r#"{"resultType":"scalar","result":[1,"+Inf"]}"#
+        );
+        assert_eq!(
+            encode_value(&Value::String {
+                t: 1500,
+                v: "a\"b".into()
+            }),
+            r#"{"resultType":"string","result":[1.5,"a\"b"]}"#
+        );
+        let v = Value::Vector(vec![aeon_promql::Sample {
+            metric: Labels::from_pairs(&[("__name__", "up"), ("job", "x")]),
+            t: 2000,
+            f: 0.1,
+            h: None,
+            drop_name: true,
+        }]);
+        assert_eq!(
+            encode_value(&v),
+            r#"{"resultType":"vector","result":[{"metric":{"job":"x"},"value":[2,"0.1"]}]}"#
+        );
         let m = Value::Matrix(vec![aeon_promql::Series {
             metric: Labels::from_pairs(&[("a", "b")]),
-            floats: vec![aeon_promql::FPoint { t: 0, f: f64::NAN }, aeon_promql::FPoint { t: 15_000, f: -1e-7 }],
+            floats: vec![
+                aeon_promql::FPoint { t: 0, f: f64::NAN },
+                aeon_promql::FPoint {
+                    t: 15_000,
+                    f: -1e-7,
+                },
+            ],
             histograms: vec![],
             drop_name: false,
         }]);
-        assert_eq!(encode_value(&m), r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[0,"NaN"],[15,"-0.0000001"]]}]}"#);
+        assert_eq!(
+            encode_value(&m),
+            r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[0,"NaN"],[15,"-0.0000001"]]}]}"#
+        );
     }
 
     #[test]
@@ -745,21 +977,36 @@ mod tests {
             histogram_json(&h),
             r#"{"count":"10","sum":"12.5","buckets":[[1,"-2","-1","2"],[3,"-0.001","0.001","1"],[0,"0.5","1","2"],[0,"1","2","3"]]}"#
         );
-        let v = Value::Vector(vec![aeon_promql::Sample { metric: Labels::from_pairs(&[("a", "b")]), t: 1000, f: 0.0, h: Some(std::sync::Arc::new(h.clone())), drop_name: false }]);
+        let v = Value::Vector(vec![aeon_promql::Sample {
+            metric: Labels::from_pairs(&[("a", "b")]),
+            t: 1000,
+            f: 0.0,
+            h: Some(std::sync::Arc::new(h.clone())),
+            drop_name: false,
+        }]);
         assert!(encode_value(&v).contains(r#""histogram":[1,{"count":"10""#));
         let m = Value::Matrix(vec![aeon_promql::Series {
             metric: Labels::from_pairs(&[("a", "b")]),
             floats: vec![],
-            histograms: vec![aeon_promql::HPoint { t: 2000, h: std::sync::Arc::new(h) }],
+            histograms: vec![aeon_promql::HPoint {
+                t: 2000,
+                h: std::sync::Arc::new(h),
+            }],
             drop_name: false,
         }]);
         let e = encode_value(&m);
-        assert!(e.contains(r#""histograms":[[2,{"count""#) && !e.contains("values"), "{e}");
+        assert!(
+            e.contains(r#""histograms":[[2,{"count""#) && !e.contains("values"),
+            "{e}"
+        );
     }
 
     #[test]
     fn label_name_unescaping() {
         assert_eq!(unescape_label_name("job").unwrap(), "job");
-        assert_eq!(unescape_label_name("U__http_2e_status__code").unwrap(), "http.status_code");
+        assert_eq!(
+            unescape_label_name("U__http_2e_status__code").unwrap(),
+            "http.status_code"
+        );
     }
 }

@@ -192,7 +192,14 @@ mod tests {
 
     #[test]
     fn seed_command_with_two_stores_parses() {
-        let a = parse(&["--http-address", "0.0.0.0:19192", "--store", "1.2.3.4:19090", "--store", "1.2.3.5:19090"]);
+        let a = parse(&[
+            "--http-address",
+            "0.0.0.0:19192",
+            "--store",
+            "1.2.3.4:19090",
+            "--store",
+            "1.2.3.5:19090",
+        ]);
         assert_eq!(a.http_address, "0.0.0.0:19192");
         assert_eq!(a.endpoint, ["1.2.3.4:19090", "1.2.3.5:19090"]);
         let a = parse(&["--endpoint=a:1", "--store=b:2", "--endpoint", "dns+c:3"]);
@@ -201,7 +208,12 @@ mod tests {
 
     #[test]
     fn replica_labels_repeatable_and_comma_lists() {
-        let a = parse(&["--query.replica-label=replica", "--query.replica-label", "rx,ry", "--query.replica-label=replica"]);
+        let a = parse(&[
+            "--query.replica-label=replica",
+            "--query.replica-label",
+            "rx,ry",
+            "--query.replica-label=replica",
+        ]);
         assert_eq!(a.replica_labels(), ["replica", "rx", "ry"]);
     }
 
@@ -214,7 +226,11 @@ mod tests {
 
     #[test]
     fn durations_and_enums() {
-        let a = parse(&["--store.response-timeout=250ms", "--deduplication.func=chain", "--web.route-prefix=thanos/"]);
+        let a = parse(&[
+            "--store.response-timeout=250ms",
+            "--deduplication.func=chain",
+            "--web.route-prefix=thanos/",
+        ]);
         assert_eq!(a.store_timeout(), Some(Duration::from_millis(250)));
         assert_eq!(a.deduplication_func, DedupFunc::Chain);
         assert_eq!(a.route_prefix(), "/thanos");
@@ -227,7 +243,12 @@ mod tests {
         let m = <Args as clap::CommandFactory>::command()
             .try_get_matches_from(["query", "--store=x:1"])
             .unwrap();
-        let a: Args = aeon_common::config::load_with_env(&m, None, [("AEON_QUERY_MAX_CONCURRENT".to_string(), "7".to_string())]).unwrap();
+        let a: Args = aeon_common::config::load_with_env(
+            &m,
+            None,
+            [("AEON_QUERY_MAX_CONCURRENT".to_string(), "7".to_string())],
+        )
+        .unwrap();
         assert_eq!(a.endpoint, ["x:1"]);
         assert_eq!(a.query_max_concurrent, 7);
     }

@@ -64,7 +64,10 @@ pub const INITIAL_PENALTY_MS: i64 = 5_000;
 
 /// Whether the enclosing PromQL function reads the series as a counter.
 pub fn is_counter_func(func: Option<&str>) -> bool {
-    matches!(func, Some("rate" | "increase" | "irate" | "resets" | "xrate" | "xincrease"))
+    matches!(
+        func,
+        Some("rate" | "increase" | "irate" | "resets" | "xrate" | "xincrease")
+    )
 }
 
 /// Something with an inclusive time span (a chunk).
@@ -199,7 +202,9 @@ pub fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
             {
                 // Did this replica itself reset since the last emitted timestamp?
                 let lt = last_t.unwrap_or(i64::MIN);
-                let j0 = r[..pos[i]].partition_point(|s| s.t() <= lt).saturating_sub(1);
+                let j0 = r[..pos[i]]
+                    .partition_point(|s| s.t() <= lt)
+                    .saturating_sub(1);
                 let own_reset = (j0 + 1..=pos[i]).any(|k| drops(&r[k - 1], &r[k]));
                 if own_reset {
                     shift[i] = 0.0;
@@ -231,7 +236,11 @@ mod tests {
 
     /// Samples every `step` ms in `[from, to)` with value `f(t)`.
     fn series(from: i64, to: i64, step: i64, f: impl Fn(i64) -> f64) -> Vec<Sample> {
-        (0..).map(|i| from + i * step).take_while(|&t| t < to).map(|t| s(t, f(t))).collect()
+        (0..)
+            .map(|i| from + i * step)
+            .take_while(|&t| t < to)
+            .map(|t| s(t, f(t)))
+            .collect()
     }
 
     fn ts(v: &[Sample]) -> Vec<i64> {
@@ -242,7 +251,11 @@ mod tests {
     fn increase(v: &[Sample]) -> f64 {
         let mut total = 0.0;
         for w in v.windows(2) {
-            total += if w[1].v < w[0].v { w[1].v } else { w[1].v - w[0].v };
+            total += if w[1].v < w[0].v {
+                w[1].v
+            } else {
+                w[1].v - w[0].v
+            };
         }
         total
     }
@@ -254,7 +267,11 @@ mod tests {
     #[test]
     fn identical_replicas_give_one_copy() {
         let a = series(0, 150_000, 15_000, |t| t as f64);
-        for out in [penalty(&[a.clone(), a.clone()], false), penalty(&[a.clone(), a.clone(), a.clone()], true), chain(&[a.clone(), a.clone()])] {
+        for out in [
+            penalty(&[a.clone(), a.clone()], false),
+            penalty(&[a.clone(), a.clone(), a.clone()], true),
+            chain(&[a.clone(), a.clone()]),
+        ] {
             assert_eq!(out, a);
         }
     }
@@ -276,15 +293,28 @@ mod tests {
 
     #[test]
     fn gap_in_first_replica_is_filled_from_second() {
-        let a: Vec<Sample> = series(0, 600_000, 15_000, |_| 1.0).into_iter().filter(|s| !(150_000..300_000).contains(&s.t)).collect();
+        let a: Vec<Sample> = series(0, 600_000, 15_000, |_| 1.0)
+            .into_iter()
+            .filter(|s| !(150_000..300_000).contains(&s.t))
+            .collect();
         let b = series(3_000, 600_000, 15_000, |_| 2.0);
         let out = penalty(&[a.clone(), b.clone()], false);
         // Before the gap only A, inside the gap B, and after it stays on B (sticky).
         assert!(out.iter().filter(|s| s.t < 150_000).all(|s| s.v == 1.0));
-        let in_gap: Vec<&Sample> = out.iter().filter(|s| (150_000..300_000).contains(&s.t)).collect();
-        assert!(!in_gap.is_empty() && in_gap.iter().all(|s| s.v == 2.0), "{in_gap:?}");
+        let in_gap: Vec<&Sample> = out
+            .iter()
+            .filter(|s| (150_000..300_000).contains(&s.t))
+            .collect();
+        assert!(
+            !in_gap.is_empty() && in_gap.iter().all(|s| s.v == 2.0),
+            "{in_gap:?}"
+        );
         // No two output samples closer than the scrape interval minus the offset.
-        assert!(out.windows(2).all(|w| w[1].t - w[0].t >= 12_000), "{:?}", ts(&out));
+        assert!(
+            out.windows(2).all(|w| w[1].t - w[0].t >= 12_000),
+            "{:?}",
+            ts(&out)
+        );
         // The gap is bridged: the largest hole is at most penalty (2 intervals) + offset.
         let max_gap = out.windows(2).map(|w| w[1].t - w[0].t).max().unwrap();
         assert!(max_gap <= 2 * 15_000 + 3_000, "{max_gap}");
@@ -295,21 +325,36 @@ mod tests {
     #[test]
     fn gap_in_second_replica_changes_nothing() {
         let a = series(0, 600_000, 15_000, |_| 1.0);
-        let b: Vec<Sample> = series(3_000, 600_000, 15_000, |_| 2.0).into_iter().filter(|s| !(150_000..300_000).contains(&s.t)).collect();
+        let b: Vec<Sample> = series(3_000, 600_000, 15_000, |_| 2.0)
+            .into_iter()
+            .filter(|s| !(150_000..300_000).contains(&s.t))
+            .collect();
         assert_eq!(penalty(&[a.clone(), b], false), a);
     }
 
     #[test]
     fn gaps_in_both_replicas_alternate() {
-        let a: Vec<Sample> = series(0, 900_000, 15_000, |_| 1.0).into_iter().filter(|s| !(200_000..400_000).contains(&s.t)).collect();
-        let b: Vec<Sample> = series(7_000, 900_000, 15_000, |_| 2.0).into_iter().filter(|s| !(500_000..700_000).contains(&s.t)).collect();
+        let a: Vec<Sample> = series(0, 900_000, 15_000, |_| 1.0)
+            .into_iter()
+            .filter(|s| !(200_000..400_000).contains(&s.t))
+            .collect();
+        let b: Vec<Sample> = series(7_000, 900_000, 15_000, |_| 2.0)
+            .into_iter()
+            .filter(|s| !(500_000..700_000).contains(&s.t))
+            .collect();
         let out = penalty(&[a, b], false);
         let max_gap = out.windows(2).map(|w| w[1].t - w[0].t).max().unwrap();
         // At most the penalty (two intervals) plus the replicas' offset (7 s or 8 s).
         assert!(max_gap <= 2 * 15_000 + 8_000, "{max_gap}");
         assert!(out.windows(2).all(|w| w[1].t - w[0].t >= 7_000));
-        assert!(out.iter().any(|s| s.v == 2.0 && (200_000..400_000).contains(&s.t)));
-        assert!(out.iter().any(|s| s.v == 1.0 && (500_000..700_000).contains(&s.t)));
+        assert!(
+            out.iter()
+                .any(|s| s.v == 2.0 && (200_000..400_000).contains(&s.t))
+        );
+        assert!(
+            out.iter()
+                .any(|s| s.v == 1.0 && (500_000..700_000).contains(&s.t))
+        );
     }
 
     #[test]
@@ -336,32 +381,57 @@ mod tests {
         // Same counter (1/s) seen by two replicas; B scrapes 5 s later but
         // missed some increments, so it reads 40 lower. A has a gap.
         let f = |t: i64| 100.0 + t as f64 / 1000.0;
-        let a: Vec<Sample> = series(0, 900_000, 15_000, f).into_iter().filter(|s| !(300_000..450_000).contains(&s.t)).collect();
+        let a: Vec<Sample> = series(0, 900_000, 15_000, f)
+            .into_iter()
+            .filter(|s| !(300_000..450_000).contains(&s.t))
+            .collect();
         let b = series(5_000, 900_000, 15_000, |t| f(t) - 40.0);
         let plain = penalty(&[a.clone(), b.clone()], false);
         let out = penalty(&[a, b], true);
         assert_eq!(ts(&plain), ts(&out));
-        assert!(resets(&plain) > 0, "the scenario must be a trap without the adjustment");
+        assert!(
+            resets(&plain) > 0,
+            "the scenario must be a trap without the adjustment"
+        );
         assert_eq!(resets(&out), 0, "{out:?}");
         // The increase over the whole output is close to the true increase
         // (the switch itself contributes 0 instead of the ~35 s it spans).
         let true_inc = f(out.last().unwrap().t) - f(out[0].t);
-        assert!((increase(&out) - true_inc).abs() <= 36.0, "{} vs {true_inc}", increase(&out));
-        assert!(increase(&plain) > true_inc + 50.0, "a false reset inflates increase()");
+        assert!(
+            (increase(&out) - true_inc).abs() <= 36.0,
+            "{} vs {true_inc}",
+            increase(&out)
+        );
+        assert!(
+            increase(&plain) > true_inc + 50.0,
+            "a false reset inflates increase()"
+        );
     }
 
     #[test]
     fn counter_real_reset_at_switch_stays_a_reset() {
         // The target restarted at 300 s: both replicas see the counter reset.
         // A is down from 250 s to 500 s, so the output switches to B across the reset.
-        let f = |t: i64| if t < 300_000 { 1000.0 + t as f64 / 1000.0 } else { (t - 300_000) as f64 / 1000.0 };
-        let a: Vec<Sample> = series(0, 900_000, 15_000, f).into_iter().filter(|s| !(250_000..500_000).contains(&s.t)).collect();
+        let f = |t: i64| {
+            if t < 300_000 {
+                1000.0 + t as f64 / 1000.0
+            } else {
+                (t - 300_000) as f64 / 1000.0
+            }
+        };
+        let a: Vec<Sample> = series(0, 900_000, 15_000, f)
+            .into_iter()
+            .filter(|s| !(250_000..500_000).contains(&s.t))
+            .collect();
         let b = series(4_000, 900_000, 15_000, f);
         let out = penalty(&[a, b], true);
         assert_eq!(resets(&out), 1, "{out:?}");
         // After the reset the values are the raw ones (no inflated shift).
         let after: Vec<&Sample> = out.iter().filter(|s| s.t > 300_000).collect();
-        assert!(after.iter().all(|s| (s.v - f(s.t)).abs() < 1e-9), "{after:?}");
+        assert!(
+            after.iter().all(|s| (s.v - f(s.t)).abs() < 1e-9),
+            "{after:?}"
+        );
     }
 
     #[test]
@@ -369,9 +439,18 @@ mod tests {
         // B reads 30 lower than A (skewed replica); A gaps at 100-200 s so we
         // switch to B and shift it up; later the target restarts at 600 s,
         // which B (still followed) sees as its own reset.
-        let f = |t: i64| if t < 600_000 { 500.0 + t as f64 / 1000.0 } else { (t - 600_000) as f64 / 1000.0 };
+        let f = |t: i64| {
+            if t < 600_000 {
+                500.0 + t as f64 / 1000.0
+            } else {
+                (t - 600_000) as f64 / 1000.0
+            }
+        };
         let g = move |t: i64| if t < 600_000 { f(t) - 30.0 } else { f(t) };
-        let a: Vec<Sample> = series(0, 900_000, 15_000, f).into_iter().filter(|s| !(100_000..200_000).contains(&s.t)).collect();
+        let a: Vec<Sample> = series(0, 900_000, 15_000, f)
+            .into_iter()
+            .filter(|s| !(100_000..200_000).contains(&s.t))
+            .collect();
         let b = series(3_000, 900_000, 15_000, g);
         let out = penalty(&[a, b], true);
         // The switch happened (B's timestamps appear) without a false reset...
@@ -379,15 +458,29 @@ mod tests {
         assert_eq!(resets(&out), 1, "{out:?}");
         // ...and the shift did not survive B's own reset.
         let after: Vec<&Sample> = out.iter().filter(|s| s.t > 600_000).collect();
-        assert!(!after.is_empty() && after.iter().all(|s| (s.v - g(s.t)).abs() < 1e-9), "shift survived the reset: {after:?}");
+        assert!(
+            !after.is_empty() && after.iter().all(|s| (s.v - g(s.t)).abs() < 1e-9),
+            "shift survived the reset: {after:?}"
+        );
         // Before the reset the output never decreases.
-        assert!(out.iter().filter(|s| s.t < 600_000).collect::<Vec<_>>().windows(2).all(|w| w[1].v >= w[0].v));
+        assert!(
+            out.iter()
+                .filter(|s| s.t < 600_000)
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[1].v >= w[0].v)
+        );
     }
 
     #[test]
     fn gauge_is_not_adjusted() {
         let a = vec![s(0, 10.0), s(15_000, 10.0)];
-        let b = vec![s(1_000, 3.0), s(16_000, 3.0), s(31_000, 3.0), s(46_000, 3.0)];
+        let b = vec![
+            s(1_000, 3.0),
+            s(16_000, 3.0),
+            s(31_000, 3.0),
+            s(46_000, 3.0),
+        ];
         // After A ends at 15 s, B must wait out the penalty 2×15 s: 31 s is skipped.
         let out = penalty(&[a, b], false);
         assert_eq!(out, vec![s(0, 10.0), s(15_000, 10.0), s(46_000, 3.0)]);
@@ -397,7 +490,10 @@ mod tests {
     fn chain_union_keeps_first_on_equal_timestamps() {
         let a = vec![s(0, 1.0), s(20, 1.0)];
         let b = vec![s(0, 2.0), s(10, 2.0), s(30, 2.0)];
-        assert_eq!(chain(&[a, b]), vec![s(0, 1.0), s(10, 2.0), s(20, 1.0), s(30, 2.0)]);
+        assert_eq!(
+            chain(&[a, b]),
+            vec![s(0, 1.0), s(10, 2.0), s(20, 1.0), s(30, 2.0)]
+        );
     }
 
     #[test]
@@ -408,9 +504,24 @@ mod tests {
                 (self.0, self.1)
             }
         }
-        let lanes = split_lanes(vec![C(0, 100), C(5, 105), C(101, 200), C(106, 205), C(300, 400)]);
-        let spans: Vec<Vec<(i64, i64)>> = lanes.iter().map(|l| l.iter().map(Span::span).collect()).collect();
-        assert_eq!(spans, vec![vec![(0, 100), (101, 200), (300, 400)], vec![(5, 105), (106, 205)]]);
+        let lanes = split_lanes(vec![
+            C(0, 100),
+            C(5, 105),
+            C(101, 200),
+            C(106, 205),
+            C(300, 400),
+        ]);
+        let spans: Vec<Vec<(i64, i64)>> = lanes
+            .iter()
+            .map(|l| l.iter().map(Span::span).collect())
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                vec![(0, 100), (101, 200), (300, 400)],
+                vec![(5, 105), (106, 205)]
+            ]
+        );
     }
 
     #[test]

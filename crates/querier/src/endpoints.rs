@@ -33,28 +33,44 @@ pub enum EndpointSpec {
 impl EndpointSpec {
     /// Parses an endpoint flag value.
     pub fn parse(spec: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidEndpoint { spec: spec.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| Error::InvalidEndpoint {
+            spec: spec.to_owned(),
+            reason: reason.to_owned(),
+        };
         let s = spec.trim();
         if s.is_empty() {
             return Err(bad("empty address"));
         }
-        if let Some(rest) = s.strip_prefix("dnssrv+").or_else(|| s.strip_prefix("dnssrvnoa+")) {
+        if let Some(rest) = s
+            .strip_prefix("dnssrv+")
+            .or_else(|| s.strip_prefix("dnssrvnoa+"))
+        {
             return Ok(Self::DnsSrv(rest.to_owned()));
         }
-        if let Some(rest) = s.strip_prefix("dns+").or_else(|| s.strip_prefix("dnsdualstack+")) {
-            let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("dns+ needs host:port"))?;
+        if let Some(rest) = s
+            .strip_prefix("dns+")
+            .or_else(|| s.strip_prefix("dnsdualstack+"))
+        {
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| bad("dns+ needs host:port"))?;
             let port: u16 = port.parse().map_err(|_| bad("invalid port"))?;
             if host.is_empty() {
                 return Err(bad("empty host"));
             }
-            return Ok(Self::Dns { host: host.trim_matches(['[', ']']).to_owned(), port });
+            return Ok(Self::Dns {
+                host: host.trim_matches(['[', ']']).to_owned(),
+                port,
+            });
         }
         if s.contains('+') && !s.contains("://") {
             return Err(bad("unknown prefix (expected dns+, dnssrv+ or none)"));
         }
         let hostport = s.split_once("://").map_or(s, |(_, r)| r);
         match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(Self::Static(s.to_owned())),
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
+                Ok(Self::Static(s.to_owned()))
+            }
             _ => Err(bad("expected host:port")),
         }
     }
@@ -67,7 +83,10 @@ impl EndpointSpec {
                 let name = format!("{host}:{port}");
                 let addrs = tokio::net::lookup_host(name.as_str())
                     .await
-                    .map_err(|source| Error::Dns { name: name.clone(), source })?;
+                    .map_err(|source| Error::Dns {
+                        name: name.clone(),
+                        source,
+                    })?;
                 let mut out: Vec<String> = addrs.map(|a| a.to_string()).collect();
                 out.sort();
                 out.dedup();
@@ -76,7 +95,9 @@ impl EndpointSpec {
             // TODO(lead): SRV lookups need a DNS resolver crate (hickory-resolver); not in the workspace yet.
             Self::DnsSrv(name) => Err(Error::InvalidEndpoint {
                 spec: format!("dnssrv+{name}"),
-                reason: "dnssrv+ (SRV) discovery is not supported yet; use dns+host:port or file SD".into(),
+                reason:
+                    "dnssrv+ (SRV) discovery is not supported yet; use dns+host:port or file SD"
+                        .into(),
             }),
         }
     }
@@ -85,15 +106,27 @@ impl EndpointSpec {
 /// Expands a glob pattern whose last path component may contain `*` and `?`.
 pub fn expand_glob(pattern: &str) -> Vec<PathBuf> {
     let path = Path::new(pattern);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if !name.contains(['*', '?']) {
         return vec![path.to_path_buf()];
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_str().is_some_and(|n| wildcard(name.as_bytes(), n.as_bytes())))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| wildcard(name.as_bytes(), n.as_bytes()))
+        })
         .map(|e| e.path())
         .collect();
     out.sort();
@@ -118,7 +151,10 @@ struct TargetGroup {
 
 /// Reads one Prometheus file_sd file (`[{targets: [...]}]`, YAML or JSON).
 pub fn read_file_sd(path: &Path) -> Result<Vec<String>> {
-    let err = |source: Box<dyn std::error::Error + Send + Sync>| Error::FileSd { path: path.display().to_string(), source };
+    let err = |source: Box<dyn std::error::Error + Send + Sync>| Error::FileSd {
+        path: path.display().to_string(),
+        source,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(Box::new(e)))?;
     let groups: Vec<TargetGroup> = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| err(Box::new(e)))?
@@ -149,7 +185,11 @@ impl Advertised {
         let store = i.store.clone().unwrap_or_default();
         Self {
             component_type: i.component_type.clone(),
-            label_sets: i.label_sets.iter().map(|s| aeon_storeapi::convert::labels_from_pb(&s.labels)).collect(),
+            label_sets: i
+                .label_sets
+                .iter()
+                .map(|s| aeon_storeapi::convert::labels_from_pb(&s.labels))
+                .collect(),
             min_time: store.min_time,
             max_time: store.max_time,
             supports_without_replica_labels: store.supports_without_replica_labels,
@@ -205,7 +245,9 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -216,7 +258,13 @@ impl Endpoint {
             address: address.into(),
             strict,
             client,
-            state: RwLock::new(State { healthy: false, last_check: None, last_error: None, advertised: None, unhealthy_since: Some(Instant::now()) }),
+            state: RwLock::new(State {
+                healthy: false,
+                last_check: None,
+                last_error: None,
+                advertised: None,
+                unhealthy_since: Some(Instant::now()),
+            }),
         }
     }
 
@@ -242,7 +290,9 @@ impl Endpoint {
     pub async fn check(&self) {
         let res = tokio::time::timeout(INFO_TIMEOUT, self.client.info()).await;
         let now = SystemTime::now();
-        let Ok(mut st) = self.state.write() else { return };
+        let Ok(mut st) = self.state.write() else {
+            return;
+        };
         st.last_check = Some(now);
         match res {
             Ok(Ok(info)) => {
@@ -252,7 +302,10 @@ impl Endpoint {
                 st.unhealthy_since = None;
             }
             Ok(Err(e)) => mark_unhealthy(&mut st, tonic::Status::from(e).message().to_owned()),
-            Err(_) => mark_unhealthy(&mut st, format!("info call timed out after {INFO_TIMEOUT:?}")),
+            Err(_) => mark_unhealthy(
+                &mut st,
+                format!("info call timed out after {INFO_TIMEOUT:?}"),
+            ),
         }
     }
 
@@ -268,12 +321,22 @@ impl Endpoint {
                 last_error: s.last_error.clone(),
                 advertised: s.advertised.clone(),
             },
-            Err(_) => EndpointStatus { address: self.address.clone(), strict: self.strict, healthy: false, last_check: None, last_error: Some("state poisoned".into()), advertised: None },
+            Err(_) => EndpointStatus {
+                address: self.address.clone(),
+                strict: self.strict,
+                healthy: false,
+                last_check: None,
+                last_error: Some("state poisoned".into()),
+                advertised: None,
+            },
         }
     }
 
     fn unhealthy_for(&self) -> Option<Duration> {
-        self.state.read().ok().and_then(|s| s.unhealthy_since.map(|t| t.elapsed()))
+        self.state
+            .read()
+            .ok()
+            .and_then(|s| s.unhealthy_since.map(|t| t.elapsed()))
     }
 }
 
@@ -313,14 +376,22 @@ pub fn info_from_legacy(l: aeon_storeapi::pb::thanos::InfoResponse) -> info::Inf
         Ok(StoreType::Debug) => "debug",
         _ => "",
     };
-    let mut label_sets: Vec<ZLabelSet> = l.label_sets.into_iter().map(|s| ZLabelSet { labels: s.labels }).collect();
+    let mut label_sets: Vec<ZLabelSet> = l
+        .label_sets
+        .into_iter()
+        .map(|s| ZLabelSet { labels: s.labels })
+        .collect();
     if label_sets.is_empty() && !l.labels.is_empty() {
         label_sets.push(ZLabelSet { labels: l.labels });
     }
     info::InfoResponse {
         label_sets,
         component_type: component.into(),
-        store: Some(info::StoreInfo { min_time: l.min_time, max_time: l.max_time, ..Default::default() }),
+        store: Some(info::StoreInfo {
+            min_time: l.min_time,
+            max_time: l.max_time,
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -329,17 +400,28 @@ pub fn info_from_legacy(l: aeon_storeapi::pb::thanos::InfoResponse) -> info::Inf
 impl StoreApi for GrpcStore {
     async fn info(&self) -> aeon_storeapi::Result<info::InfoResponse> {
         match self.0.info().await {
-            Err(e) if e.code() == tonic::Code::Unimplemented => self.0.legacy_info().await.map(info_from_legacy),
+            Err(e) if e.code() == tonic::Code::Unimplemented => {
+                self.0.legacy_info().await.map(info_from_legacy)
+            }
             other => other,
         }
     }
-    async fn series(&self, req: aeon_storeapi::pb::thanos::SeriesRequest) -> aeon_storeapi::Result<aeon_storeapi::SeriesStream> {
+    async fn series(
+        &self,
+        req: aeon_storeapi::pb::thanos::SeriesRequest,
+    ) -> aeon_storeapi::Result<aeon_storeapi::SeriesStream> {
         self.0.series(req).await
     }
-    async fn label_names(&self, req: aeon_storeapi::pb::thanos::LabelNamesRequest) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: aeon_storeapi::pb::thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelNamesResponse> {
         self.0.label_names(req).await
     }
-    async fn label_values(&self, req: aeon_storeapi::pb::thanos::LabelValuesRequest) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: aeon_storeapi::pb::thanos::LabelValuesRequest,
+    ) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelValuesResponse> {
         self.0.label_values(req).await
     }
 }
@@ -360,7 +442,11 @@ impl std::fmt::Debug for EndpointSet {
 impl EndpointSet {
     /// An empty set creating clients with `connector`.
     pub fn new(connector: Connector, unhealthy_timeout: Duration) -> Self {
-        Self { endpoints: RwLock::new(BTreeMap::new()), connector, unhealthy_timeout }
+        Self {
+            endpoints: RwLock::new(BTreeMap::new()),
+            connector,
+            unhealthy_timeout,
+        }
     }
 
     /// Adds an endpoint over an existing store (in-process stores, tests).
@@ -375,7 +461,9 @@ impl EndpointSet {
     /// Returns the new endpoints (not yet checked) and client errors.
     pub fn sync(&self, wanted: &BTreeMap<String, bool>) -> (Vec<Arc<Endpoint>>, Vec<Error>) {
         let (mut added, mut errs) = (Vec::new(), Vec::new());
-        let Ok(mut m) = self.endpoints.write() else { return (added, errs) };
+        let Ok(mut m) = self.endpoints.write() else {
+            return (added, errs);
+        };
         m.retain(|a, _| wanted.contains_key(a));
         for (addr, strict) in wanted {
             if m.get(addr).is_some_and(|e| e.strict == *strict) {
@@ -395,7 +483,10 @@ impl EndpointSet {
 
     /// All endpoints.
     pub fn all(&self) -> Vec<Arc<Endpoint>> {
-        self.endpoints.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.endpoints
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Polls Info on every endpoint concurrently.
@@ -421,7 +512,10 @@ impl EndpointSet {
     pub fn statuses(&self) -> Vec<EndpointStatus> {
         self.all()
             .into_iter()
-            .filter(|e| e.unhealthy_for().is_none_or(|d| d <= self.unhealthy_timeout))
+            .filter(|e| {
+                e.unhealthy_for()
+                    .is_none_or(|d| d <= self.unhealthy_timeout)
+            })
             .map(|e| e.status())
             .collect()
     }
@@ -437,10 +531,20 @@ pub struct Discovery {
 
 impl Discovery {
     /// Parses the flag values.
-    pub fn from_flags(endpoints: &[String], strict: &[String], sd_files: &[String]) -> Result<Self> {
+    pub fn from_flags(
+        endpoints: &[String],
+        strict: &[String],
+        sd_files: &[String],
+    ) -> Result<Self> {
         Ok(Self {
-            specs: endpoints.iter().map(|s| EndpointSpec::parse(s)).collect::<Result<_>>()?,
-            strict: strict.iter().map(|s| EndpointSpec::parse(s)).collect::<Result<_>>()?,
+            specs: endpoints
+                .iter()
+                .map(|s| EndpointSpec::parse(s))
+                .collect::<Result<_>>()?,
+            strict: strict
+                .iter()
+                .map(|s| EndpointSpec::parse(s))
+                .collect::<Result<_>>()?,
             sd_files: sd_files.to_vec(),
         })
     }
@@ -449,7 +553,8 @@ impl Discovery {
     /// skipped (a DNS name that does not resolve contributes nothing).
     pub async fn resolve(&self) -> BTreeMap<String, bool> {
         let mut out = BTreeMap::new();
-        let mut specs: Vec<(EndpointSpec, bool)> = self.specs.iter().map(|s| (s.clone(), false)).collect();
+        let mut specs: Vec<(EndpointSpec, bool)> =
+            self.specs.iter().map(|s| (s.clone(), false)).collect();
         specs.extend(self.strict.iter().map(|s| (s.clone(), true)));
         for pattern in &self.sd_files {
             for path in expand_glob(pattern) {
@@ -488,9 +593,21 @@ mod tests {
 
     #[test]
     fn spec_parsing() {
-        assert_eq!(EndpointSpec::parse("1.2.3.4:19090").unwrap(), EndpointSpec::Static("1.2.3.4:19090".into()));
-        assert_eq!(EndpointSpec::parse("dns+stores.example.org:9090").unwrap(), EndpointSpec::Dns { host: "stores.example.org".into(), port: 9090 });
-        assert_eq!(EndpointSpec::parse("dnssrv+_grpc._tcp.thanos-store.svc").unwrap(), EndpointSpec::DnsSrv("_grpc._tcp.thanos-store.svc".into()));
+        assert_eq!(
+            EndpointSpec::parse("1.2.3.4:19090").unwrap(),
+            EndpointSpec::Static("1.2.3.4:19090".into())
+        );
+        assert_eq!(
+            EndpointSpec::parse("dns+stores.example.org:9090").unwrap(),
+            EndpointSpec::Dns {
+                host: "stores.example.org".into(),
+                port: 9090
+            }
+        );
+        assert_eq!(
+            EndpointSpec::parse("dnssrv+_grpc._tcp.thanos-store.svc").unwrap(),
+            EndpointSpec::DnsSrv("_grpc._tcp.thanos-store.svc".into())
+        );
         for bad in ["", "nohost", "dns+noport", "dns+h:x", "foo+h:1", "h:99999"] {
             assert!(EndpointSpec::parse(bad).is_err(), "{bad}");
         }
@@ -498,19 +615,43 @@ mod tests {
 
     #[tokio::test]
     async fn dns_resolves_localhost_and_srv_is_a_clear_error() {
-        let addrs = EndpointSpec::parse("dns+localhost:10901").unwrap().resolve().await.unwrap();
-        assert!(addrs.iter().any(|a| a == "127.0.0.1:10901" || a == "[::1]:10901"), "{addrs:?}");
-        let e = EndpointSpec::parse("dnssrv+_grpc._tcp.x").unwrap().resolve().await.unwrap_err();
+        let addrs = EndpointSpec::parse("dns+localhost:10901")
+            .unwrap()
+            .resolve()
+            .await
+            .unwrap();
+        assert!(
+            addrs
+                .iter()
+                .any(|a| a == "127.0.0.1:10901" || a == "[::1]:10901"),
+            "{addrs:?}"
+        );
+        let e = EndpointSpec::parse("dnssrv+_grpc._tcp.x")
+            .unwrap()
+            .resolve()
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
     }
 
     #[test]
     fn file_sd_yaml_json_and_glob() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.yaml"), "- targets: ['a:1', 'b:2']\n- targets:\n  - c:3\n").unwrap();
-        std::fs::write(dir.path().join("b.json"), r#"[{"targets": ["d:4"], "labels": {"x": "y"}}]"#).unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "- targets: ['a:1', 'b:2']\n- targets:\n  - c:3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"[{"targets": ["d:4"], "labels": {"x": "y"}}]"#,
+        )
+        .unwrap();
         std::fs::write(dir.path().join("other.txt"), "junk").unwrap();
-        assert_eq!(read_file_sd(&dir.path().join("a.yaml")).unwrap(), ["a:1", "b:2", "c:3"]);
+        assert_eq!(
+            read_file_sd(&dir.path().join("a.yaml")).unwrap(),
+            ["a:1", "b:2", "c:3"]
+        );
         assert_eq!(read_file_sd(&dir.path().join("b.json")).unwrap(), ["d:4"]);
         let pat = format!("{}/*.{{yaml}}", dir.path().display());
         assert!(expand_glob(&pat).is_empty());
@@ -525,7 +666,12 @@ mod tests {
     async fn discovery_combines_sources() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sd.yml"), "- targets: ['f:1']\n").unwrap();
-        let d = Discovery::from_flags(&["s:1".into(), "dns+localhost:7".into()], &["x:9".into()], &[format!("{}/*.yml", dir.path().display())]).unwrap();
+        let d = Discovery::from_flags(
+            &["s:1".into(), "dns+localhost:7".into()],
+            &["x:9".into()],
+            &[format!("{}/*.yml", dir.path().display())],
+        )
+        .unwrap();
         let got = d.resolve().await;
         assert_eq!(got.get("s:1"), Some(&false));
         assert_eq!(got.get("f:1"), Some(&false));
@@ -545,7 +691,14 @@ mod tests {
         assert!(a.matches(0, 100, &[]));
         assert!(!a.matches(201, 300, &[]));
         assert!(!a.matches(0, 99, &[]));
-        assert!(a.matches(0, 300, &[m(MatchType::Equal, "cluster", "eu"), m(MatchType::Equal, "job", "x")]));
+        assert!(a.matches(
+            0,
+            300,
+            &[
+                m(MatchType::Equal, "cluster", "eu"),
+                m(MatchType::Equal, "job", "x")
+            ]
+        ));
         assert!(!a.matches(0, 300, &[m(MatchType::Equal, "cluster", "us")]));
         assert!(a.matches(0, 300, &[m(MatchType::RegexMatch, "cluster", "e.*")]));
         assert!(!a.matches(0, 300, &[m(MatchType::NotEqual, "replica", "a")]));

@@ -15,10 +15,18 @@ pub fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let e = format!("{f:e}");
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -32,7 +40,8 @@ pub fn go_float(f: f64) -> String {
 }
 
 fn duration(ms: i64) -> String {
-    let s = aeon_common::flags::format_duration(std::time::Duration::from_millis(ms.unsigned_abs()));
+    let s =
+        aeon_common::flags::format_duration(std::time::Duration::from_millis(ms.unsigned_abs()));
     if ms < 0 { format!("-{s}") } else { s }
 }
 
@@ -58,11 +67,17 @@ fn selector(vs: &VectorSelector) -> String {
     let ms: Vec<String> = vs
         .matchers
         .iter()
-        .filter(|m| !(vs.name.is_some() && m.name == METRIC_NAME && m.kind == aeon_model::MatchType::Equal))
+        .filter(|m| {
+            !(vs.name.is_some() && m.name == METRIC_NAME && m.kind == aeon_model::MatchType::Equal)
+        })
         .map(|m| format!("{}{}{}", m.name, m.kind, quote(&m.value)))
         .collect();
     let name = vs.name.clone().unwrap_or_default();
-    if ms.is_empty() { name } else { format!("{name}{{{}}}", ms.join(", ")) }
+    if ms.is_empty() {
+        name
+    } else {
+        format!("{name}{{{}}}", ms.join(", "))
+    }
 }
 
 /// The expression as Prometheus prints it.
@@ -71,15 +86,46 @@ pub fn expr(e: &Expr) -> String {
         Expr::Number(f) => go_float(*f),
         Expr::String(s) => quote(s),
         Expr::Vector(vs) => format!("{}{}", selector(vs), at_offset(vs.at, vs.offset)),
-        Expr::Matrix { vs, range } => format!("{}[{}]{}", selector(vs), duration(*range), at_offset(vs.at, vs.offset)),
-        Expr::Subquery { expr: inner, range, step, offset, at } => {
-            let step = if *step > 0 { duration(*step) } else { String::new() };
-            format!("{}[{}:{}]{}", expr(inner), duration(*range), step, at_offset(*at, *offset))
+        Expr::Matrix { vs, range } => format!(
+            "{}[{}]{}",
+            selector(vs),
+            duration(*range),
+            at_offset(vs.at, vs.offset)
+        ),
+        Expr::Subquery {
+            expr: inner,
+            range,
+            step,
+            offset,
+            at,
+        } => {
+            let step = if *step > 0 {
+                duration(*step)
+            } else {
+                String::new()
+            };
+            format!(
+                "{}[{}:{}]{}",
+                expr(inner),
+                duration(*range),
+                step,
+                at_offset(*at, *offset)
+            )
         }
         Expr::Neg(inner) => format!("-{}", expr(inner)),
         Expr::Paren(inner) => format!("({})", expr(inner)),
-        Expr::Call { func, args } => format!("{}({})", func.name, args.iter().map(expr).collect::<Vec<_>>().join(", ")),
-        Expr::Aggregate { op, expr: inner, param, grouping, without } => {
+        Expr::Call { func, args } => format!(
+            "{}({})",
+            func.name,
+            args.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Aggregate {
+            op,
+            expr: inner,
+            param,
+            grouping,
+            without,
+        } => {
             let mut s = op.name().to_owned();
             if *without {
                 s.push_str(&format!(" without ({}) ", grouping.join(", ")));
@@ -95,15 +141,29 @@ pub fn expr(e: &Expr) -> String {
             s.push(')');
             s
         }
-        Expr::Binary { op, lhs, rhs, return_bool, matching } => {
+        Expr::Binary {
+            op,
+            lhs,
+            rhs,
+            return_bool,
+            matching,
+        } => {
             let mut m = String::new();
             if let Some(vm) = matching
                 && (vm.on || !vm.labels.is_empty())
             {
-                m.push_str(&format!(" {} ({})", if vm.on { "on" } else { "ignoring" }, vm.labels.join(", ")));
+                m.push_str(&format!(
+                    " {} ({})",
+                    if vm.on { "on" } else { "ignoring" },
+                    vm.labels.join(", ")
+                ));
                 match vm.card {
-                    Card::ManyToOne => m.push_str(&format!(" group_left ({})", vm.include.join(", "))),
-                    Card::OneToMany => m.push_str(&format!(" group_right ({})", vm.include.join(", "))),
+                    Card::ManyToOne => {
+                        m.push_str(&format!(" group_left ({})", vm.include.join(", ")))
+                    }
+                    Card::OneToMany => {
+                        m.push_str(&format!(" group_right ({})", vm.include.join(", ")))
+                    }
                     _ => {}
                 }
             }
@@ -124,9 +184,15 @@ mod tests {
     #[test]
     fn prints_like_prometheus() {
         assert_eq!(fmt("foo/bar"), "foo / bar");
-        assert_eq!(fmt("sum by(job)(rate(http_requests_total{code=~\"5..\"}[5m]))"), "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m]))");
+        assert_eq!(
+            fmt("sum by(job)(rate(http_requests_total{code=~\"5..\"}[5m]))"),
+            "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m]))"
+        );
         assert_eq!(fmt("topk(3, x) "), "topk(3, x)");
-        assert_eq!(fmt("a * on(i) group_left(n) b"), "a * on (i) group_left (n) b");
+        assert_eq!(
+            fmt("a * on(i) group_left(n) b"),
+            "a * on (i) group_left (n) b"
+        );
         assert_eq!(fmt("a > bool 1"), "a > bool 1");
         assert_eq!(fmt("x offset 1h30m"), "x offset 1h30m");
         assert_eq!(fmt("max_over_time(x[1h:5m])"), "max_over_time(x[1h:5m])");
@@ -170,9 +236,23 @@ mod ast_json {
 
     /// Matchers in Prometheus's order: the name matcher (if the name was given) last.
     fn matchers(vs: &VectorSelector) -> Value {
-        let is_name = |m: &aeon_model::Matcher| vs.name.as_deref().is_some_and(|n| m.name == aeon_model::METRIC_NAME && m.kind == aeon_model::MatchType::Equal && m.value == n);
-        let ordered = vs.matchers.iter().filter(|m| !is_name(m)).chain(vs.matchers.iter().filter(|m| is_name(m)));
-        Value::Array(ordered.map(|m| json!({"name": m.name, "type": m.kind.to_string(), "value": m.value})).collect())
+        let is_name = |m: &aeon_model::Matcher| {
+            vs.name.as_deref().is_some_and(|n| {
+                m.name == aeon_model::METRIC_NAME
+                    && m.kind == aeon_model::MatchType::Equal
+                    && m.value == n
+            })
+        };
+        let ordered = vs
+            .matchers
+            .iter()
+            .filter(|m| !is_name(m))
+            .chain(vs.matchers.iter().filter(|m| is_name(m)));
+        Value::Array(
+            ordered
+                .map(|m| json!({"name": m.name, "type": m.kind.to_string(), "value": m.value}))
+                .collect(),
+        )
     }
 
     /// The expression as Prometheus's `/api/v1/parse_query` returns it.
@@ -190,7 +270,13 @@ mod ast_json {
                 let (ts, soe) = at(vs.at);
                 json!({"type": "matrixSelector", "name": vs.name.clone().unwrap_or_default(), "range": range, "offset": vs.offset, "matchers": matchers(vs), "timestamp": ts, "startOrEnd": soe})
             }
-            Expr::Subquery { expr, range, step, offset, at: a } => {
+            Expr::Subquery {
+                expr,
+                range,
+                step,
+                offset,
+                at: a,
+            } => {
                 let (ts, soe) = at(*a);
                 json!({"type": "subquery", "expr": translate(expr), "range": range, "offset": offset, "step": step, "timestamp": ts, "startOrEnd": soe})
             }
@@ -199,7 +285,13 @@ mod ast_json {
                 "func": {"name": func.name, "argTypes": func.args.iter().map(|t| value_type(*t)).collect::<Vec<_>>(), "variadic": func.variadic, "returnType": value_type(func.ret)},
                 "args": args.iter().map(translate).collect::<Vec<_>>(),
             }),
-            Expr::Aggregate { op, expr, param, grouping, without } => json!({
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+            } => json!({
                 "type": "aggregation",
                 "op": op.name(),
                 "expr": translate(expr),
@@ -207,7 +299,13 @@ mod ast_json {
                 "grouping": grouping,
                 "without": without,
             }),
-            Expr::Binary { op, lhs, rhs, return_bool, matching } => {
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+            } => {
                 let matching = matching.as_ref().map_or(Value::Null, |m| {
                     let card = match m.card {
                         Card::OneToOne => "one-to-one",
@@ -241,7 +339,9 @@ mod ast_tests {
             "type": "binaryExpr"
         });
         assert_eq!(got, want);
-        let got = ast_json(&aeon_promql::parse("sum by (job) (rate(x{a=\"b\"}[5m] @ end())) > 1").unwrap());
+        let got = ast_json(
+            &aeon_promql::parse("sum by (job) (rate(x{a=\"b\"}[5m] @ end())) > 1").unwrap(),
+        );
         assert_eq!(got["matching"], serde_json::Value::Null);
         assert_eq!(got["lhs"]["grouping"], serde_json::json!(["job"]));
         let call = &got["lhs"]["expr"];
@@ -250,6 +350,9 @@ mod ast_tests {
         assert_eq!(call["args"][0]["range"], 300_000);
         assert_eq!(call["args"][0]["startOrEnd"], "end");
         assert_eq!(call["args"][0]["matchers"][1]["name"], "__name__");
-        assert_eq!(got["rhs"], serde_json::json!({"type": "numberLiteral", "val": "1"}));
+        assert_eq!(
+            got["rhs"],
+            serde_json::json!({"type": "numberLiteral", "val": "1"})
+        );
     }
 }

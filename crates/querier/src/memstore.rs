@@ -36,7 +36,12 @@ pub struct MemStore {
 impl MemStore {
     /// A store with these external labels and series.
     pub fn new(external_labels: Labels, series: Vec<(Labels, Vec<Sample>)>) -> Self {
-        Self { external_labels, series, component_type: "sidecar".into(), ..Default::default() }
+        Self {
+            external_labels,
+            series,
+            component_type: "sidecar".into(),
+            ..Default::default()
+        }
     }
 
     fn full_labels(&self, l: &Labels) -> Labels {
@@ -44,8 +49,24 @@ impl MemStore {
     }
 
     fn time_range(&self) -> (i64, i64) {
-        let firsts = self.series.iter().filter_map(|(_, s)| s.first().map(|s| s.t)).chain(self.histograms.iter().filter_map(|(_, h)| h.first().map(|h| h.0)));
-        let lasts = self.series.iter().filter_map(|(_, s)| s.last().map(|s| s.t)).chain(self.histograms.iter().filter_map(|(_, h)| h.last().map(|h| h.0)));
+        let firsts = self
+            .series
+            .iter()
+            .filter_map(|(_, s)| s.first().map(|s| s.t))
+            .chain(
+                self.histograms
+                    .iter()
+                    .filter_map(|(_, h)| h.first().map(|h| h.0)),
+            );
+        let lasts = self
+            .series
+            .iter()
+            .filter_map(|(_, s)| s.last().map(|s| s.t))
+            .chain(
+                self.histograms
+                    .iter()
+                    .filter_map(|(_, h)| h.last().map(|h| h.0)),
+            );
         let (min, max) = (firsts.min(), lasts.max());
         match (min, max) {
             (Some(a), Some(b)) => (a, b),
@@ -53,7 +74,12 @@ impl MemStore {
         }
     }
 
-    fn selected(&self, matchers: &[thanos::LabelMatcher], min: i64, max: i64) -> Result<Vec<(Labels, Vec<thanos::AggrChunk>)>> {
+    fn selected(
+        &self,
+        matchers: &[thanos::LabelMatcher],
+        min: i64,
+        max: i64,
+    ) -> Result<Vec<(Labels, Vec<thanos::AggrChunk>)>> {
         let ms = convert::matchers_from_pb(matchers)?;
         let floats = self
             .series
@@ -67,7 +93,10 @@ impl MemStore {
             .map(|(l, h)| Ok((self.full_labels(l), encode_histogram_chunks(h, min, max)?)));
         floats
             .chain(hists)
-            .filter(|r: &Result<(Labels, Vec<thanos::AggrChunk>)>| r.as_ref().map_or(true, |(l, _)| ms.iter().all(|m| m.matches_labels(l))))
+            .filter(|r: &Result<(Labels, Vec<thanos::AggrChunk>)>| {
+                r.as_ref()
+                    .map_or(true, |(l, _)| ms.iter().all(|m| m.matches_labels(l)))
+            })
             .collect()
     }
 }
@@ -75,7 +104,9 @@ impl MemStore {
 fn encode_chunks(samples: &[Sample], min: i64, max: i64) -> Vec<thanos::AggrChunk> {
     let mut out = Vec::new();
     for part in samples.chunks(SAMPLES_PER_CHUNK) {
-        let (Some(first), Some(last)) = (part.first(), part.last()) else { continue };
+        let (Some(first), Some(last)) = (part.first(), part.last()) else {
+            continue;
+        };
         if last.t < min || first.t > max {
             continue;
         }
@@ -83,19 +114,32 @@ fn encode_chunks(samples: &[Sample], min: i64, max: i64) -> Vec<thanos::AggrChun
         for s in part {
             enc.append(s.t, s.v);
         }
-        let chunk = thanos::Chunk { r#type: thanos::chunk::Encoding::Xor as i32, data: enc.finish().into(), hash: 0 };
+        let chunk = thanos::Chunk {
+            r#type: thanos::chunk::Encoding::Xor as i32,
+            data: enc.finish().into(),
+            hash: 0,
+        };
         out.push(thanos::AggrChunk::raw(first.t, last.t, chunk));
     }
     out
 }
 
-fn encode_histogram_chunks(samples: &[(i64, Histogram)], min: i64, max: i64) -> Result<Vec<thanos::AggrChunk>> {
-    let chunks = aeon_tsdb_block::writer::cut_histogram_chunks(samples).map_err(|e| Error::storage("encoding histograms", e.to_string()))?;
+fn encode_histogram_chunks(
+    samples: &[(i64, Histogram)],
+    min: i64,
+    max: i64,
+) -> Result<Vec<thanos::AggrChunk>> {
+    let chunks = aeon_tsdb_block::writer::cut_histogram_chunks(samples)
+        .map_err(|e| Error::storage("encoding histograms", e.to_string()))?;
     Ok(chunks
         .into_iter()
         .filter(|c| c.max_time >= min && c.min_time <= max && c.encoding == Encoding::Histogram)
         .map(|c| {
-            let chunk = thanos::Chunk { r#type: thanos::chunk::Encoding::Histogram as i32, data: c.data.into(), hash: 0 };
+            let chunk = thanos::Chunk {
+                r#type: thanos::chunk::Encoding::Histogram as i32,
+                data: c.data.into(),
+                hash: 0,
+            };
             thanos::AggrChunk::raw(c.min_time, c.max_time, chunk)
         })
         .collect())
@@ -106,9 +150,16 @@ impl StoreApi for MemStore {
     async fn info(&self) -> Result<info::InfoResponse> {
         let (min_time, max_time) = self.time_range();
         Ok(info::InfoResponse {
-            label_sets: vec![thanos::ZLabelSet { labels: convert::labels_to_pb(&self.external_labels) }],
+            label_sets: vec![thanos::ZLabelSet {
+                labels: convert::labels_to_pb(&self.external_labels),
+            }],
             component_type: self.component_type.clone(),
-            store: Some(info::StoreInfo { min_time, max_time, supports_without_replica_labels: true, ..Default::default() }),
+            store: Some(info::StoreInfo {
+                min_time,
+                max_time,
+                supports_without_replica_labels: true,
+                ..Default::default()
+            }),
             ..Default::default()
         })
     }
@@ -131,10 +182,17 @@ impl StoreApi for MemStore {
             })
             .collect();
         out.sort_by(|a, b| convert::compare_labels(&a.labels, &b.labels));
-        Ok(futures::stream::iter(out.into_iter().map(|s| Ok(thanos::SeriesResponse::series(s)))).boxed())
+        Ok(futures::stream::iter(
+            out.into_iter()
+                .map(|s| Ok(thanos::SeriesResponse::series(s))),
+        )
+        .boxed())
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> Result<thanos::LabelNamesResponse> {
         let mut names: Vec<String> = self
             .selected(&req.matchers, req.start, req.end)?
             .iter()
@@ -143,10 +201,16 @@ impl StoreApi for MemStore {
             .collect();
         names.sort();
         names.dedup();
-        Ok(thanos::LabelNamesResponse { names, ..Default::default() })
+        Ok(thanos::LabelNamesResponse {
+            names,
+            ..Default::default()
+        })
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> Result<thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> Result<thanos::LabelValuesResponse> {
         let mut values: Vec<String> = self
             .selected(&req.matchers, req.start, req.end)?
             .iter()
@@ -154,6 +218,9 @@ impl StoreApi for MemStore {
             .collect();
         values.sort();
         values.dedup();
-        Ok(thanos::LabelValuesResponse { values, ..Default::default() })
+        Ok(thanos::LabelValuesResponse {
+            values,
+            ..Default::default()
+        })
     }
 }

@@ -21,20 +21,37 @@ impl Metrics {
     pub fn new(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("aeon_querier");
-        r.register("api_requests", "HTTP API requests by handler and code", m.requests.clone());
-        r.register("endpoints", "Store API endpoints by health", m.endpoints.clone());
+        r.register(
+            "api_requests",
+            "HTTP API requests by handler and code",
+            m.requests.clone(),
+        );
+        r.register(
+            "endpoints",
+            "Store API endpoints by health",
+            m.endpoints.clone(),
+        );
         m
     }
 
     /// Counts one API request.
     pub fn request(&self, handler: &str, code: u16) {
-        self.requests.get_or_create(&vec![("handler".into(), handler.into()), ("code".into(), code.to_string())]).inc();
+        self.requests
+            .get_or_create(&vec![
+                ("handler".into(), handler.into()),
+                ("code".into(), code.to_string()),
+            ])
+            .inc();
     }
 
     /// Records the endpoint health counts.
     pub fn set_endpoints(&self, healthy: usize, unhealthy: usize) {
-        self.endpoints.get_or_create(&vec![("state".into(), "healthy".into())]).set(healthy as i64);
-        self.endpoints.get_or_create(&vec![("state".into(), "unhealthy".into())]).set(unhealthy as i64);
+        self.endpoints
+            .get_or_create(&vec![("state".into(), "healthy".into())])
+            .set(healthy as i64);
+        self.endpoints
+            .get_or_create(&vec![("state".into(), "unhealthy".into())])
+            .set(unhealthy as i64);
     }
 }
 
@@ -50,7 +67,13 @@ mod tests {
         m.set_endpoints(2, 1);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &reg).unwrap();
-        assert!(out.contains("aeon_querier_api_requests_total{handler=\"query\",code=\"200\"} 1"), "{out}");
-        assert!(out.contains("aeon_querier_endpoints{state=\"unhealthy\"} 1"), "{out}");
+        assert!(
+            out.contains("aeon_querier_api_requests_total{handler=\"query\",code=\"200\"} 1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("aeon_querier_endpoints{state=\"unhealthy\"} 1"),
+            "{out}"
+        );
     }
 }

@@ -42,7 +42,10 @@ fn with_idle_timeout(stream: SeriesStream, idle: Duration) -> SeriesStream {
         match tokio::time::timeout(idle, s.next()).await {
             Ok(Some(item)) => Some((item, Some(s))),
             Ok(None) => None,
-            Err(_) => Some((Err(aeon_storeapi::Error::DeadlineExceeded { deadline: idle }), None)),
+            Err(_) => Some((
+                Err(aeon_storeapi::Error::DeadlineExceeded { deadline: idle }),
+                None,
+            )),
         }
     })
     .boxed()
@@ -56,11 +59,15 @@ async fn strip_and_sort(stream: SeriesStream, strip: Vec<String>) -> SeriesStrea
     let mut rest = Vec::new();
     for item in items {
         match item {
-            Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Series(mut s)) }) => {
+            Ok(thanos::SeriesResponse {
+                result: Some(SeriesFrame::Series(mut s)),
+            }) => {
                 convert::remove_labels(&mut s.labels, &strip);
                 series.push(s);
             }
-            Ok(thanos::SeriesResponse { result: Some(SeriesFrame::Batch(b)) }) => {
+            Ok(thanos::SeriesResponse {
+                result: Some(SeriesFrame::Batch(b)),
+            }) => {
                 for mut s in b.series {
                     convert::remove_labels(&mut s.labels, &strip);
                     series.push(s);
@@ -70,26 +77,40 @@ async fn strip_and_sort(stream: SeriesStream, strip: Vec<String>) -> SeriesStrea
         }
     }
     series.sort_by(|a, b| convert::compare_labels(&a.labels, &b.labels));
-    let out: Vec<_> = series.into_iter().map(|s| Ok(thanos::SeriesResponse::series(s))).chain(rest).collect();
+    let out: Vec<_> = series
+        .into_iter()
+        .map(|s| Ok(thanos::SeriesResponse::series(s)))
+        .chain(rest)
+        .collect();
     futures::stream::iter(out).boxed()
 }
 
 impl Proxy {
     /// A proxy over `endpoints`; `store_timeout` is `--store.response-timeout`.
     pub fn new(endpoints: Arc<EndpointSet>, store_timeout: Option<Duration>) -> Self {
-        Self { endpoints, store_timeout, store_match: None }
+        Self {
+            endpoints,
+            store_timeout,
+            store_match: None,
+        }
     }
 
     /// A copy asking only the endpoints whose `__address__` matches one of
     /// `sets` (Thanos's `storeMatch[]`; other label names never match).
     pub fn with_store_match(&self, sets: Vec<Vec<Matcher>>) -> Self {
-        Self { store_match: Some(Arc::new(sets)), ..self.clone() }
+        Self {
+            store_match: Some(Arc::new(sets)),
+            ..self.clone()
+        }
     }
 
     fn store_allowed(&self, address: &str) -> bool {
-        let Some(sets) = &self.store_match else { return true };
+        let Some(sets) = &self.store_match else {
+            return true;
+        };
         let labels = aeon_model::Labels::from_pairs(&[("__address__", address)]);
-        sets.iter().any(|ms| ms.iter().all(|m| m.matches_labels(&labels)))
+        sets.iter()
+            .any(|ms| ms.iter().all(|m| m.matches_labels(&labels)))
     }
 
     /// The endpoints behind this proxy.
@@ -97,12 +118,26 @@ impl Proxy {
         &self.endpoints
     }
 
-    fn select(&self, min: i64, max: i64, pb_matchers: &[thanos::LabelMatcher]) -> aeon_storeapi::Result<Vec<Arc<Endpoint>>> {
+    fn select(
+        &self,
+        min: i64,
+        max: i64,
+        pb_matchers: &[thanos::LabelMatcher],
+    ) -> aeon_storeapi::Result<Vec<Arc<Endpoint>>> {
         let matchers: Vec<Matcher> = convert::matchers_from_pb(pb_matchers)?;
-        Ok(self.endpoints.matching(min, max, &matchers).into_iter().filter(|e| self.store_allowed(e.address())).collect())
+        Ok(self
+            .endpoints
+            .matching(min, max, &matchers)
+            .into_iter()
+            .filter(|e| self.store_allowed(e.address()))
+            .collect())
     }
 
-    async fn open(&self, ep: &Endpoint, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+    async fn open(
+        &self,
+        ep: &Endpoint,
+        req: thanos::SeriesRequest,
+    ) -> aeon_storeapi::Result<SeriesStream> {
         let strip = req.without_replica_labels.clone();
         let call = ep.client().series(req);
         let mut stream = match self.store_timeout {
@@ -115,7 +150,9 @@ impl Proxy {
         if let Some(t) = self.store_timeout {
             stream = with_idle_timeout(stream, t);
         }
-        let strips_itself = ep.advertised().is_some_and(|a| a.supports_without_replica_labels);
+        let strips_itself = ep
+            .advertised()
+            .is_some_and(|a| a.supports_without_replica_labels);
         if !strip.is_empty() && !strips_itself {
             stream = strip_and_sort(stream, strip).await;
         }
@@ -133,7 +170,9 @@ impl StoreApi for Proxy {
                 min = min.min(a.min_time);
                 max = max.max(a.max_time);
                 for ls in a.label_sets {
-                    let z = thanos::ZLabelSet { labels: convert::labels_to_pb(&ls) };
+                    let z = thanos::ZLabelSet {
+                        labels: convert::labels_to_pb(&ls),
+                    };
                     if !label_sets.contains(&z) {
                         label_sets.push(z);
                     }
@@ -146,7 +185,12 @@ impl StoreApi for Proxy {
         Ok(info::InfoResponse {
             label_sets,
             component_type: "query".into(),
-            store: Some(info::StoreInfo { min_time: min, max_time: max, supports_without_replica_labels: true, ..Default::default() }),
+            store: Some(info::StoreInfo {
+                min_time: min,
+                max_time: max,
+                supports_without_replica_labels: true,
+                ..Default::default()
+            }),
             query: Some(info::QueryApiInfo {}),
             ..Default::default()
         })
@@ -156,7 +200,10 @@ impl StoreApi for Proxy {
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let eps = self.select(req.min_time, req.max_time, &req.matchers)?;
         if eps.is_empty() {
-            return Ok(futures::stream::iter([Ok(thanos::SeriesResponse::warning(NO_STORE_MATCHED))]).boxed());
+            return Ok(futures::stream::iter([Ok(thanos::SeriesResponse::warning(
+                NO_STORE_MATCHED,
+            ))])
+            .boxed());
         }
         let opened = futures::future::join_all(eps.iter().map(|ep| {
             let req = req.clone();
@@ -169,15 +216,28 @@ impl StoreApi for Proxy {
                 Ok(s) if warn => streams.push(errors_as_warnings(s, addr)),
                 Ok(s) => streams.push(s),
                 Err(e) if warn => {
-                    streams.push(futures::stream::iter([Ok(thanos::SeriesResponse::warning(store_err_msg(&addr, e)))]).boxed());
+                    streams.push(
+                        futures::stream::iter([Ok(thanos::SeriesResponse::warning(
+                            store_err_msg(&addr, e),
+                        ))])
+                        .boxed(),
+                    );
                 }
                 Err(e) => return Err(e),
             }
         }
-        Ok(merge_series(streams, MergeOptions { without_replica_labels: req.without_replica_labels.clone() }))
+        Ok(merge_series(
+            streams,
+            MergeOptions {
+                without_replica_labels: req.without_replica_labels.clone(),
+            },
+        ))
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let eps = self.select(req.start, req.end, &req.matchers)?;
         let strip = req.without_replica_labels.clone();
@@ -186,7 +246,9 @@ impl StoreApi for Proxy {
             async move {
                 let call = ep.client().label_names(req);
                 let r = match self.store_timeout {
-                    Some(t) => tokio::time::timeout(t, call).await.unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
+                    Some(t) => tokio::time::timeout(t, call)
+                        .await
+                        .unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
                     None => call.await,
                 };
                 (ep.address().to_owned(), r)
@@ -200,7 +262,8 @@ impl StoreApi for Proxy {
         for (addr, r) in results {
             match r {
                 Ok(r) => {
-                    out.names.extend(r.names.into_iter().filter(|n| !strip.contains(n)));
+                    out.names
+                        .extend(r.names.into_iter().filter(|n| !strip.contains(n)));
                     out.warnings.extend(r.warnings);
                 }
                 Err(e) if warn => out.warnings.push(store_err_msg(&addr, e)),
@@ -212,7 +275,10 @@ impl StoreApi for Proxy {
         Ok(out)
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let mut out = thanos::LabelValuesResponse::default();
         if req.without_replica_labels.contains(&req.label) {
@@ -227,7 +293,9 @@ impl StoreApi for Proxy {
             async move {
                 let call = ep.client().label_values(req);
                 let r = match self.store_timeout {
-                    Some(t) => tokio::time::timeout(t, call).await.unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
+                    Some(t) => tokio::time::timeout(t, call)
+                        .await
+                        .unwrap_or(Err(aeon_storeapi::Error::DeadlineExceeded { deadline: t })),
                     None => call.await,
                 };
                 (ep.address().to_owned(), r)

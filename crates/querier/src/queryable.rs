@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aeon_model::{Labels, Matcher, Sample};
+use aeon_promql::FloatHistogram;
+use aeon_promql::nativehist::CounterResetHint;
 use aeon_promql::{Queryable, SelectHints, SelectedSeries};
 use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
-use aeon_promql::FloatHistogram;
-use aeon_promql::nativehist::CounterResetHint;
 use aeon_tsdb_block::chunkenc::{self as enc, FloatHistogramChunk, HistogramChunk, XorChunk};
 use futures::StreamExt;
 
@@ -82,7 +82,11 @@ impl dedup::Point for QPoint {
         self.h.is_none().then_some(self.v)
     }
     fn with_float(&self, v: f64) -> Self {
-        Self { t: self.t, v, h: self.h.clone() }
+        Self {
+            t: self.t,
+            v,
+            h: self.h.clone(),
+        }
     }
 }
 
@@ -123,7 +127,11 @@ pub fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
 }
 
 fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
-    let hist = |t: i64, h: &enc::FloatHistogram| QPoint { t, v: 0.0, h: Some(Arc::new(to_engine_histogram(h))) };
+    let hist = |t: i64, h: &enc::FloatHistogram| QPoint {
+        t,
+        v: 0.0,
+        h: Some(Arc::new(to_engine_histogram(h))),
+    };
     match thanos::chunk::Encoding::try_from(c.r#type) {
         Ok(thanos::chunk::Encoding::Xor) => XorChunk::new(&c.data)
             .and_then(|x| x.samples())
@@ -146,7 +154,11 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, Str
     if let Some(raw) = &c.raw {
         return decode_chunk(raw);
     }
-    let need = |x: &Option<thanos::Chunk>, name: &str| x.as_ref().ok_or_else(|| format!("downsampled chunk lacks the {name} aggregate")).and_then(decode_chunk);
+    let need = |x: &Option<thanos::Chunk>, name: &str| {
+        x.as_ref()
+            .ok_or_else(|| format!("downsampled chunk lacks the {name} aggregate"))
+            .and_then(decode_chunk)
+    };
     match aggregates_for(func).as_slice() {
         [Aggr::Min] => need(&c.min, "min"),
         [Aggr::Max] => need(&c.max, "max"),
@@ -195,14 +207,24 @@ pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec
 /// letting stores strip the labels and then guessing replicas from
 /// overlapping chunks, as Thanos does) means a replica is never mixed with
 /// another inside one lane, so counters stay monotonic per replica.
-pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<(Labels, Vec<QPoint>)>, String> {
+pub fn dedup_series(
+    series: Vec<(Labels, Vec<AggrChunk>)>,
+    func: Option<&str>,
+    opts: &QueryOptions,
+) -> Result<Vec<(Labels, Vec<QPoint>)>, String> {
     if !opts.dedup_active() {
-        return series.into_iter().map(|(l, c)| Ok((l, replica_samples(c, func)?))).collect();
+        return series
+            .into_iter()
+            .map(|(l, c)| Ok((l, replica_samples(c, func)?)))
+            .collect();
     }
     let names: Vec<&str> = opts.replica_labels.iter().map(String::as_str).collect();
     let mut groups: BTreeMap<Labels, Vec<Vec<QPoint>>> = BTreeMap::new();
     for (l, chunks) in series {
-        groups.entry(l.without(&names)).or_default().push(replica_samples(chunks, func)?);
+        groups
+            .entry(l.without(&names))
+            .or_default()
+            .push(replica_samples(chunks, func)?);
     }
     Ok(groups
         .into_iter()
@@ -219,7 +241,11 @@ pub fn dedup_series(series: Vec<(Labels, Vec<AggrChunk>)>, func: Option<&str>, o
 /// Decodes the chunks of one series whose replicas were merged by the
 /// stores (replica labels already stripped): overlapping chunks are split
 /// into lanes that stand in for replicas (Thanos's approach).
-pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOptions) -> Result<Vec<QPoint>, String> {
+pub fn series_samples(
+    chunks: Vec<AggrChunk>,
+    func: Option<&str>,
+    opts: &QueryOptions,
+) -> Result<Vec<QPoint>, String> {
     let lanes = dedup::split_lanes(chunks);
     let mut decoded: Vec<Vec<QPoint>> = Vec::with_capacity(lanes.len());
     for lane in lanes {
@@ -244,14 +270,25 @@ pub fn series_samples(chunks: Vec<AggrChunk>, func: Option<&str>, opts: &QueryOp
 }
 
 /// The Series request for a select.
-pub fn series_request(matchers: &[Matcher], hints: &SelectHints, opts: &QueryOptions) -> thanos::SeriesRequest {
-    let strategy = if opts.partial_response { thanos::PartialResponseStrategy::Warn } else { thanos::PartialResponseStrategy::Abort };
+pub fn series_request(
+    matchers: &[Matcher],
+    hints: &SelectHints,
+    opts: &QueryOptions,
+) -> thanos::SeriesRequest {
+    let strategy = if opts.partial_response {
+        thanos::PartialResponseStrategy::Warn
+    } else {
+        thanos::PartialResponseStrategy::Abort
+    };
     thanos::SeriesRequest {
         min_time: hints.start,
         max_time: hints.end,
         matchers: convert::matchers_to_pb(matchers),
         max_resolution_window: opts.max_source_resolution,
-        aggregates: aggregates_for(hints.func.as_deref()).into_iter().map(|a| a as i32).collect(),
+        aggregates: aggregates_for(hints.func.as_deref())
+            .into_iter()
+            .map(|a| a as i32)
+            .collect(),
         partial_response_disabled: !opts.partial_response,
         partial_response_strategy: strategy as i32,
         step: hints.step,
@@ -259,7 +296,9 @@ pub fn series_request(matchers: &[Matcher], hints: &SelectHints, opts: &QueryOpt
         query_hints: Some(thanos::QueryHints {
             step_millis: hints.step,
             func: hints.func.clone().map(|name| thanos::Func { name }),
-            range: (hints.range > 0).then_some(thanos::Range { millis: hints.range }),
+            range: (hints.range > 0).then_some(thanos::Range {
+                millis: hints.range,
+            }),
             ..Default::default()
         }),
         // Replica labels stay on: dedup_series needs each series' replica.
@@ -280,7 +319,12 @@ pub struct StoreQueryable {
 impl StoreQueryable {
     /// A queryable for one query.
     pub fn new(proxy: Arc<Proxy>, opts: QueryOptions, handle: tokio::runtime::Handle) -> Self {
-        Self { proxy, opts, handle, warnings: Mutex::new(Vec::new()) }
+        Self {
+            proxy,
+            opts,
+            handle,
+            warnings: Mutex::new(Vec::new()),
+        }
     }
 
     /// Warnings collected so far (sorted, unique).
@@ -298,23 +342,36 @@ impl StoreQueryable {
     }
 
     /// Selects series asynchronously: labels and deduplicated samples.
-    pub async fn fetch(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<(Labels, Vec<QPoint>)>> {
+    pub async fn fetch(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> aeon_promql::Result<Vec<(Labels, Vec<QPoint>)>> {
         let work = async {
             let req = series_request(matchers, hints, &self.opts);
-            let mut stream = self.proxy.series(req).await.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
+            let mut stream = self.proxy.series(req).await.map_err(|e| {
+                aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned())
+            })?;
             let mut raw: Vec<(Labels, Vec<AggrChunk>)> = Vec::new();
             while let Some(item) = stream.next().await {
-                let resp = item.map_err(|e| aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned()))?;
+                let resp = item.map_err(|e| {
+                    aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned())
+                })?;
                 match resp.result {
-                    Some(SeriesFrame::Series(s)) => raw.push((convert::labels_from_pb_owned(s.labels), s.chunks)),
+                    Some(SeriesFrame::Series(s)) => {
+                        raw.push((convert::labels_from_pb_owned(s.labels), s.chunks))
+                    }
                     Some(SeriesFrame::Warning(w)) => self.warn(w),
                     _ => {}
                 }
             }
-            dedup_series(raw, hints.func.as_deref(), &self.opts).map_err(aeon_promql::Error::Storage)
+            dedup_series(raw, hints.func.as_deref(), &self.opts)
+                .map_err(aeon_promql::Error::Storage)
         };
         match self.opts.deadline {
-            Some(d) => tokio::time::timeout_at(d, work).await.unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
+            Some(d) => tokio::time::timeout_at(d, work)
+                .await
+                .unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
             None => work.await,
         }
     }
@@ -335,12 +392,19 @@ fn to_chunks(points: Vec<QPoint>) -> Vec<aeon_promql::Chunk> {
 }
 
 impl Queryable for StoreQueryable {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> aeon_promql::Result<Vec<SelectedSeries>> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> aeon_promql::Result<Vec<SelectedSeries>> {
         let series = self.handle.block_on(self.fetch(matchers, hints))?;
         Ok(series
             .into_iter()
             .filter(|(_, s)| !s.is_empty())
-            .map(|(labels, points)| SelectedSeries { labels, chunks: Box::new(to_chunks(points).into_iter().map(Ok)) })
+            .map(|(labels, points)| SelectedSeries {
+                labels,
+                chunks: Box::new(to_chunks(points).into_iter().map(Ok)),
+            })
             .collect())
     }
 }
@@ -355,7 +419,11 @@ mod tests {
         for (t, v) in samples {
             e.append(*t, *v);
         }
-        thanos::Chunk { r#type: 0, data: e.finish().into(), hash: 0 }
+        thanos::Chunk {
+            r#type: 0,
+            data: e.finish().into(),
+            hash: 0,
+        }
     }
 
     fn raw(samples: &[(i64, f64)]) -> AggrChunk {
@@ -369,7 +437,10 @@ mod tests {
         assert_eq!(aggregates_for(Some("count_over_time")), [Aggr::Count]);
         assert_eq!(aggregates_for(Some("sum_over_time")), [Aggr::Sum]);
         assert_eq!(aggregates_for(Some("rate")), [Aggr::Counter]);
-        assert_eq!(aggregates_for(Some("avg_over_time")), [Aggr::Count, Aggr::Sum]);
+        assert_eq!(
+            aggregates_for(Some("avg_over_time")),
+            [Aggr::Count, Aggr::Sum]
+        );
         assert_eq!(aggregates_for(None), [Aggr::Count, Aggr::Sum]);
     }
 
@@ -383,20 +454,42 @@ mod tests {
             max: Some(chunk(&[(299, 7.0), (599, 9.0)])),
             ..Default::default()
         };
-        assert_eq!(decode_aggr(&c, None).unwrap(), vec![QPoint::float(299, 2.0), QPoint::float(599, 3.0)]);
-        assert_eq!(decode_aggr(&c, Some("max_over_time")).unwrap(), vec![QPoint::float(299, 7.0), QPoint::float(599, 9.0)]);
-        assert!(decode_aggr(&c, Some("rate")).unwrap_err().contains("counter"));
+        assert_eq!(
+            decode_aggr(&c, None).unwrap(),
+            vec![QPoint::float(299, 2.0), QPoint::float(599, 3.0)]
+        );
+        assert_eq!(
+            decode_aggr(&c, Some("max_over_time")).unwrap(),
+            vec![QPoint::float(299, 7.0), QPoint::float(599, 9.0)]
+        );
+        assert!(
+            decode_aggr(&c, Some("rate"))
+                .unwrap_err()
+                .contains("counter")
+        );
     }
 
     #[test]
     fn replicas_in_one_series_are_deduplicated_only_when_asked() {
         let a = raw(&[(0, 1.0), (15_000, 1.0), (30_000, 1.0)]);
         let b = raw(&[(5_000, 2.0), (20_000, 2.0), (35_000, 2.0)]);
-        let mut opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], ..Default::default() };
+        let mut opts = QueryOptions {
+            dedup: true,
+            replica_labels: vec!["replica".into()],
+            ..Default::default()
+        };
         let got = series_samples(vec![a.clone(), b.clone()], None, &opts).unwrap();
-        assert_eq!(got.iter().map(|s| s.t).collect::<Vec<_>>(), [0, 15_000, 30_000]);
+        assert_eq!(
+            got.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [0, 15_000, 30_000]
+        );
         opts.dedup_func = DedupFunc::Chain;
-        assert_eq!(series_samples(vec![a.clone(), b.clone()], None, &opts).unwrap().len(), 6);
+        assert_eq!(
+            series_samples(vec![a.clone(), b.clone()], None, &opts)
+                .unwrap()
+                .len(),
+            6
+        );
         opts.dedup = false;
         assert_eq!(series_samples(vec![a, b], None, &opts).unwrap().len(), 6);
     }
@@ -407,26 +500,57 @@ mod tests {
     #[test]
     fn replica_identity_keeps_counters_monotonic() {
         let f = |t: i64| 1000.0 + t as f64 / 1000.0;
-        let pts = |from: i64, to: i64, off: f64| (0..).map(|i| from + i * 15_000).take_while(|t| *t <= to).map(|t| (t, f(t) - off)).collect::<Vec<_>>();
+        let pts = |from: i64, to: i64, off: f64| {
+            (0..)
+                .map(|i| from + i * 15_000)
+                .take_while(|t| *t <= to)
+                .map(|t| (t, f(t) - off))
+                .collect::<Vec<_>>()
+        };
         let a1 = raw(&pts(0, 90_000, 0.0));
         let a2 = raw(&pts(200_000, 300_000, 0.0));
         let b1 = raw(&pts(105_000, 195_000, 40.0));
         let b2 = raw(&pts(205_000, 300_000, 40.0));
-        let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], ..Default::default() };
+        let opts = QueryOptions {
+            dedup: true,
+            replica_labels: vec!["replica".into()],
+            ..Default::default()
+        };
         let resets = |s: &[QPoint]| s.windows(2).filter(|w| w[1].v < w[0].v).count();
         // Thanos-style lanes (labels already stripped, chunks merged by min time).
-        let guessed = series_samples(vec![a1.clone(), b1.clone(), a2.clone(), b2.clone()], Some("rate"), &opts).unwrap();
-        assert!(resets(&guessed) > 0, "the lane guess mixes replicas: {guessed:?}");
+        let guessed = series_samples(
+            vec![a1.clone(), b1.clone(), a2.clone(), b2.clone()],
+            Some("rate"),
+            &opts,
+        )
+        .unwrap();
+        assert!(
+            resets(&guessed) > 0,
+            "the lane guess mixes replicas: {guessed:?}"
+        );
         // With replica identity: no reset, and one output series without the replica label.
         let la = Labels::from_pairs(&[("__name__", "c"), ("replica", "a")]);
         let lb = Labels::from_pairs(&[("__name__", "c"), ("replica", "b")]);
-        let out = dedup_series(vec![(la.clone(), vec![a1, a2]), (lb.clone(), vec![b1, b2])], Some("rate"), &opts).unwrap();
+        let out = dedup_series(
+            vec![(la.clone(), vec![a1, a2]), (lb.clone(), vec![b1, b2])],
+            Some("rate"),
+            &opts,
+        )
+        .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0, Labels::from_pairs(&[("__name__", "c")]));
         assert_eq!(resets(&out[0].1), 0, "{:?}", out[0].1);
         assert!(out[0].1.len() >= 15, "{:?}", out[0].1);
         // Dedup off: both replicas, labels kept.
-        let off = dedup_series(vec![(la, vec![raw(&[(0, 1.0)])]), (lb, vec![raw(&[(0, 1.0)])])], None, &QueryOptions { dedup: false, ..opts }).unwrap();
+        let off = dedup_series(
+            vec![(la, vec![raw(&[(0, 1.0)])]), (lb, vec![raw(&[(0, 1.0)])])],
+            None,
+            &QueryOptions {
+                dedup: false,
+                ..opts
+            },
+        )
+        .unwrap();
         assert_eq!(off.len(), 2);
     }
 
@@ -438,42 +562,116 @@ mod tests {
             zero_count: 1,
             count: 10,
             sum: 12.5,
-            positive_spans: vec![enc::Span { offset: 0, length: 2 }, enc::Span { offset: 2, length: 1 }],
+            positive_spans: vec![
+                enc::Span {
+                    offset: 0,
+                    length: 2,
+                },
+                enc::Span {
+                    offset: 2,
+                    length: 1,
+                },
+            ],
             positive_buckets: vec![2, 1, -1], // deltas: 2, 3, 2
-            negative_spans: vec![enc::Span { offset: 1, length: 1 }],
+            negative_spans: vec![enc::Span {
+                offset: 1,
+                length: 1,
+            }],
             negative_buckets: vec![2],
             ..Default::default()
         };
         let mut e = enc::HistogramEncoder::new(enc::CounterResetHint::Unknown);
         e.append(1_000, &h).unwrap();
         e.append(2_000, &h).unwrap();
-        let c = AggrChunk::raw(1_000, 2_000, thanos::Chunk { r#type: thanos::chunk::Encoding::Histogram as i32, data: e.finish().into(), hash: 0 });
+        let c = AggrChunk::raw(
+            1_000,
+            2_000,
+            thanos::Chunk {
+                r#type: thanos::chunk::Encoding::Histogram as i32,
+                data: e.finish().into(),
+                hash: 0,
+            },
+        );
         let pts = decode_aggr(&c, None).unwrap();
         assert_eq!(pts.len(), 2);
         let got = pts[1].h.as_ref().unwrap();
-        assert_eq!((got.count, got.sum, got.zero_count, got.schema), (10.0, 12.5, 1.0, 0));
+        assert_eq!(
+            (got.count, got.sum, got.zero_count, got.schema),
+            (10.0, 12.5, 1.0, 0)
+        );
         assert_eq!(got.positive, BTreeMap::from([(0, 2.0), (1, 3.0), (4, 2.0)]));
         assert_eq!(got.negative, BTreeMap::from([(1, 2.0)]));
         // Runs of floats and histograms become separate engine chunks.
-        let mixed = vec![QPoint::float(0, 1.0), pts[0].clone(), pts[1].clone(), QPoint::float(3_000, 2.0)];
-        let kinds: Vec<&str> = to_chunks(mixed).iter().map(|c| match c { aeon_promql::Chunk::Floats(_) => "f", aeon_promql::Chunk::Histograms(_) => "h" }).collect();
+        let mixed = vec![
+            QPoint::float(0, 1.0),
+            pts[0].clone(),
+            pts[1].clone(),
+            QPoint::float(3_000, 2.0),
+        ];
+        let kinds: Vec<&str> = to_chunks(mixed)
+            .iter()
+            .map(|c| match c {
+                aeon_promql::Chunk::Floats(_) => "f",
+                aeon_promql::Chunk::Histograms(_) => "h",
+            })
+            .collect();
         assert_eq!(kinds, ["f", "h", "f"]);
-        let bad = AggrChunk::raw(0, 1, thanos::Chunk { r#type: 9, data: vec![0, 0].into(), hash: 0 });
-        assert!(decode_aggr(&bad, None).unwrap_err().contains("unknown chunk encoding"));
+        let bad = AggrChunk::raw(
+            0,
+            1,
+            thanos::Chunk {
+                r#type: 9,
+                data: vec![0, 0].into(),
+                hash: 0,
+            },
+        );
+        assert!(
+            decode_aggr(&bad, None)
+                .unwrap_err()
+                .contains("unknown chunk encoding")
+        );
     }
 
     #[test]
     fn request_carries_thanos_fields() {
         let m = [Matcher::equal("__name__", "up")];
-        let hints = SelectHints { start: 1, end: 2, step: 3, range: 4, func: Some("rate".into()) };
-        let opts = QueryOptions { dedup: true, replica_labels: vec!["replica".into()], partial_response: false, max_source_resolution: 300_000, ..Default::default() };
+        let hints = SelectHints {
+            start: 1,
+            end: 2,
+            step: 3,
+            range: 4,
+            func: Some("rate".into()),
+        };
+        let opts = QueryOptions {
+            dedup: true,
+            replica_labels: vec!["replica".into()],
+            partial_response: false,
+            max_source_resolution: 300_000,
+            ..Default::default()
+        };
         let r = series_request(&m, &hints, &opts);
-        assert_eq!((r.min_time, r.max_time, r.max_resolution_window), (1, 2, 300_000));
-        assert!(r.without_replica_labels.is_empty(), "replicas are told apart by their labels");
-        assert_eq!(r.partial_response_strategy, thanos::PartialResponseStrategy::Abort as i32);
+        assert_eq!(
+            (r.min_time, r.max_time, r.max_resolution_window),
+            (1, 2, 300_000)
+        );
+        assert!(
+            r.without_replica_labels.is_empty(),
+            "replicas are told apart by their labels"
+        );
+        assert_eq!(
+            r.partial_response_strategy,
+            thanos::PartialResponseStrategy::Abort as i32
+        );
         assert_eq!(r.aggregates, [Aggr::Counter as i32]);
         assert_eq!(r.query_hints.unwrap().func.unwrap().name, "rate");
-        let r = series_request(&m, &hints, &QueryOptions { dedup: false, ..opts });
+        let r = series_request(
+            &m,
+            &hints,
+            &QueryOptions {
+                dedup: false,
+                ..opts
+            },
+        );
         assert!(r.without_replica_labels.is_empty());
     }
 }

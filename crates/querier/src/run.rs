@@ -41,7 +41,10 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
     let grace = args.http_grace_period.0.max(args.grpc_grace_period.0);
     let mut running = start(args, shutdown.clone()).await?;
     let joined = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
-        r.map_err(|e| Error::Flag { flag: "run", reason: format!("server task failed: {e}") })?
+        r.map_err(|e| Error::Flag {
+            flag: "run",
+            reason: format!("server task failed: {e}"),
+        })?
     };
     tokio::select! {
         r = &mut running.task => return joined(r),
@@ -85,14 +88,28 @@ async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> R
 
 /// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
 /// the UI under the route prefix.
-pub fn http_router(api: Api, registry: Arc<Registry>, ready: Readiness, prefix: &str, metrics: Metrics) -> Router {
+pub fn http_router(
+    api: Api,
+    registry: Arc<Registry>,
+    ready: Readiness,
+    prefix: &str,
+    metrics: Metrics,
+) -> Router {
     let step = api.config().default_step.as_secs_f64();
-    let app = api.router().merge(ui::router(prefix, step)).layer(axum::middleware::from_fn_with_state(metrics, count_requests));
+    let app =
+        api.router()
+            .merge(ui::router(prefix, step))
+            .layer(axum::middleware::from_fn_with_state(
+                metrics,
+                count_requests,
+            ));
     let app = if prefix.is_empty() {
         app
     } else {
         // `nest` serves "/thanos" for the inner "/"; "/thanos/" is the UI too.
-        Router::new().nest(prefix, app).merge(ui::routes(&[&format!("{prefix}/")], prefix, step))
+        Router::new()
+            .nest(prefix, app)
+            .merge(ui::routes(&[&format!("{prefix}/")], prefix, step))
     };
     admin::router(registry, ready).merge(app)
 }
@@ -100,8 +117,12 @@ pub fn http_router(api: Api, registry: Arc<Registry>, ready: Readiness, prefix: 
 /// Starts the querier: resolves endpoints, checks them once, binds and
 /// serves HTTP and gRPC in the background.
 pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
-    let discovery = Discovery::from_flags(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
-    let endpoints = Arc::new(EndpointSet::new(grpc_connector(), args.store_unhealthy_timeout.0));
+    let discovery =
+        Discovery::from_flags(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+    let endpoints = Arc::new(EndpointSet::new(
+        grpc_connector(),
+        args.store_unhealthy_timeout.0,
+    ));
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let ready = Readiness::new("discovering endpoints");
@@ -113,18 +134,37 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
 
     let proxy = Arc::new(Proxy::new(endpoints.clone(), args.store_timeout()));
     let api = Api::new(proxy.clone(), api_config(&args));
-    let router = http_router(api, Arc::new(registry), ready.clone(), &args.route_prefix(), metrics.clone());
+    let router = http_router(
+        api,
+        Arc::new(registry),
+        ready.clone(),
+        &args.route_prefix(),
+        metrics.clone(),
+    );
 
     let http = admin::bind(&args.http_address).await?;
-    let http_addr = http.local_addr().map_err(|e| Error::Flag { flag: "http-address", reason: e.to_string() })?;
+    let http_addr = http.local_addr().map_err(|e| Error::Flag {
+        flag: "http-address",
+        reason: e.to_string(),
+    })?;
     let grpc = tokio::net::TcpListener::bind(&args.grpc_address)
         .await
-        .map_err(|e| Error::Flag { flag: "grpc-address", reason: format!("binding {}: {e}", args.grpc_address) })?;
-    let grpc_addr = grpc.local_addr().map_err(|e| Error::Flag { flag: "grpc-address", reason: e.to_string() })?;
+        .map_err(|e| Error::Flag {
+            flag: "grpc-address",
+            reason: format!("binding {}: {e}", args.grpc_address),
+        })?;
+    let grpc_addr = grpc.local_addr().map_err(|e| Error::Flag {
+        flag: "grpc-address",
+        reason: e.to_string(),
+    })?;
     tracing::info!(http = %http_addr, grpc = %grpc_addr, endpoints = endpoints.all().len(), "querier started");
 
     // Discovery: DNS and file SD re-resolved at the shorter of the two intervals.
-    let resolve_every = args.store_sd_dns_interval.0.min(args.store_sd_interval.0).max(Duration::from_millis(100));
+    let resolve_every = args
+        .store_sd_dns_interval
+        .0
+        .min(args.store_sd_interval.0)
+        .max(Duration::from_millis(100));
     let loops = {
         let (eps, stop, metrics) = (endpoints.clone(), shutdown.clone(), metrics.clone());
         tokio::spawn(async move {
@@ -158,23 +198,47 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         loops.abort();
         match h {
             Ok(r) => r?,
-            Err(e) => return Err(Error::Flag { flag: "http-address", reason: format!("http task: {e}") }),
+            Err(e) => {
+                return Err(Error::Flag {
+                    flag: "http-address",
+                    reason: format!("http task: {e}"),
+                });
+            }
         }
         match g {
             Ok(r) => r,
-            Err(e) => Err(Error::Flag { flag: "grpc-address", reason: format!("grpc task: {e}") }),
+            Err(e) => Err(Error::Flag {
+                flag: "grpc-address",
+                reason: format!("grpc task: {e}"),
+            }),
         }
     });
-    Ok(Running { http_addr, grpc_addr, endpoints, task })
+    Ok(Running {
+        http_addr,
+        grpc_addr,
+        endpoints,
+        task,
+    })
 }
 
 /// Serves Info, the Store API proxy and gRPC health (storeapi's server:
 /// Thanos's transport settings, TCP_NODELAY on accepted sockets).
-async fn serve_grpc(proxy: Arc<Proxy>, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> Result<()> {
+async fn serve_grpc(
+    proxy: Arc<Proxy>,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
     StoreServer::new(proxy)
-        .serve(listener, ServerOptions::default(), shutdown.cancelled_owned())
+        .serve(
+            listener,
+            ServerOptions::default(),
+            shutdown.cancelled_owned(),
+        )
         .await
-        .map_err(|e| Error::Flag { flag: "grpc-address", reason: format!("serving gRPC: {e}") })
+        .map_err(|e| Error::Flag {
+            flag: "grpc-address",
+            reason: format!("serving gRPC: {e}"),
+        })
 }
 
 /// Applies a discovery result; new endpoints are checked right away.

@@ -11,7 +11,8 @@ const PAGE: &str = include_str!("ui/index.html");
 
 /// The UI page with the route prefix and default step filled in.
 pub fn page(prefix: &str, default_step_secs: f64) -> String {
-    PAGE.replace("{{PREFIX}}", prefix).replace("{{DEFAULT_STEP}}", &format!("{default_step_secs}"))
+    PAGE.replace("{{PREFIX}}", prefix)
+        .replace("{{DEFAULT_STEP}}", &format!("{default_step_secs}"))
 }
 
 /// Routes `/`, `/graph` and `/stores` (to be nested under the prefix).
@@ -26,7 +27,9 @@ pub fn routes(paths: &[&str], prefix: &str, default_step_secs: f64) -> Router {
         let html = html.clone();
         async move { ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response() }
     };
-    paths.iter().fold(Router::new(), |r, p| r.route(p, get(serve.clone())))
+    paths
+        .iter()
+        .fold(Router::new(), |r, p| r.route(p, get(serve.clone())))
 }
 
 #[cfg(test)]

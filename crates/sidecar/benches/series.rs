@@ -36,19 +36,32 @@ impl Drop for Prom {
 fn bin(name: &str) -> std::path::PathBuf {
     let root = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
     let p = Path::new(&root).join("prometheus3/bin").join(name);
-    assert!(p.exists(), "real peer {} missing (install Prometheus 3.5 or set AEON_PEERS_DIR)", p.display());
+    assert!(
+        p.exists(),
+        "real peer {} missing (install Prometheus 3.5 or set AEON_PEERS_DIR)",
+        p.display()
+    );
     p
 }
 
 fn setup(dir: &Path) -> (Prom, String, i64) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let t0 = (now - 3 * 3_600_000) / 3_600_000 * 3_600_000;
     let mut om = String::from("# TYPE bench_metric gauge\n");
     for g in 0..GROUPS {
         for i in 0..PER_GROUP {
             for k in 0..SAMPLES {
                 let t = t0 + k * STEP;
-                let _ = writeln!(om, "bench_metric{{group=\"g{g}\",series=\"s{i:04}\"}} {} {}.{:03}", (k * 7 + i as i64) % 1000, t / 1000, t % 1000);
+                let _ = writeln!(
+                    om,
+                    "bench_metric{{group=\"g{g}\",series=\"s{i:04}\"}} {} {}.{:03}",
+                    (k * 7 + i as i64) % 1000,
+                    t / 1000,
+                    t % 1000
+                );
             }
         }
     }
@@ -61,11 +74,26 @@ fn setup(dir: &Path) -> (Prom, String, i64) {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(dir.join("prometheus.yml"), "global:\n  external_labels:\n    cluster: bench\n    replica: \"0\"\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        "global:\n  external_labels:\n    cluster: bench\n    replica: \"0\"\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(bin("prometheus"))
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--storage.tsdb.min-block-duration=2h")
@@ -100,21 +128,40 @@ fn bench(c: &mut Criterion) {
     ));
     let token = tokio_util::sync::CancellationToken::new();
     let grpc = rt.block_on(async {
-        let (addr, _) = aeon_storeapi::spawn_server(store.clone(), "127.0.0.1:0".parse().unwrap(), ServerOptions::default(), token.clone().cancelled_owned())
+        let (addr, _) = aeon_storeapi::spawn_server(
+            store.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            ServerOptions::default(),
+            token.clone().cancelled_owned(),
+        )
+        .await
+        .unwrap();
+        StoreClient::connect(&addr.to_string(), ClientOptions::default())
             .await
-            .unwrap();
-        StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap()
+            .unwrap()
     });
     let (mint, maxt) = (t0, t0 + SAMPLES * STEP);
 
     let mut g = c.benchmark_group("series");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    for (name, matcher, want) in [("1k", ("group", "g0"), PER_GROUP), ("10k", ("__name__", "bench_metric"), GROUPS * PER_GROUP)] {
-        let pm = prom::LabelMatcher { r#type: 0, name: matcher.0.into(), value: matcher.1.into() };
+    for (name, matcher, want) in [
+        ("1k", ("group", "g0"), PER_GROUP),
+        ("10k", ("__name__", "bench_metric"), GROUPS * PER_GROUP),
+    ] {
+        let pm = prom::LabelMatcher {
+            r#type: 0,
+            name: matcher.0.into(),
+            value: matcher.1.into(),
+        };
         g.bench_function(format!("remote_read_direct/{name}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let q = prom::Query { start_timestamp_ms: mint, end_timestamp_ms: maxt, matchers: vec![pm.clone()], hints: None };
+                    let q = prom::Query {
+                        start_timestamp_ms: mint,
+                        end_timestamp_ms: maxt,
+                        matchers: vec![pm.clone()],
+                        hints: None,
+                    };
                     let mut s = client.remote_read(q).await.unwrap();
                     let mut n = 0;
                     while let Some(cs) = s.next().await {
@@ -128,13 +175,21 @@ fn bench(c: &mut Criterion) {
         let req = thanos::SeriesRequest {
             min_time: mint,
             max_time: maxt,
-            matchers: vec![thanos::LabelMatcher::new(thanos::label_matcher::Type::Eq, matcher.0, matcher.1)],
+            matchers: vec![thanos::LabelMatcher::new(
+                thanos::label_matcher::Type::Eq,
+                matcher.0,
+                matcher.1,
+            )],
             ..Default::default()
         };
         g.bench_function(format!("sidecar_grpc/{name}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let (series, _) = aeon_storeapi::merge::collect_series(grpc.series(req.clone()).await.unwrap()).await.unwrap();
+                    let (series, _) = aeon_storeapi::merge::collect_series(
+                        grpc.series(req.clone()).await.unwrap(),
+                    )
+                    .await
+                    .unwrap();
                     assert_eq!(series.len(), want);
                 })
             })

@@ -178,7 +178,10 @@ mod tests {
             "--store.limits.request-series=10",
         ])
         .unwrap();
-        assert_eq!(a.reloader_rule_dir, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(
+            a.reloader_rule_dir,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
         assert_eq!(a.min_time, TimeOrDuration::Relative(-7_200_000));
         assert!(a.shipper_upload_compacted);
         assert_eq!(a.store_limits_request_series, 10);

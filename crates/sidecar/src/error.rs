@@ -15,7 +15,11 @@ pub enum Error {
     },
     /// Prometheus answered with a non-success HTTP status.
     #[error("prometheus {url} answered HTTP {status}: {body}")]
-    PrometheusStatus { url: String, status: u16, body: String },
+    PrometheusStatus {
+        url: String,
+        status: u16,
+        body: String,
+    },
     /// Prometheus answered something we cannot understand.
     #[error("unexpected answer from prometheus {url}: {reason}")]
     PrometheusResponse { url: String, reason: String },

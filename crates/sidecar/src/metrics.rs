@@ -40,18 +40,62 @@ impl Metrics {
     pub fn new(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("aeon");
-        r.register("sidecar_prometheus_up", "Whether the last poll of Prometheus succeeded (1) or not (0)", m.prometheus_up.clone());
-        r.register("sidecar_last_heartbeat_success_time_seconds", "Unix time of the last successful poll of Prometheus", m.last_heartbeat.clone());
-        r.register("shipper_uploads", "Number of blocks uploaded", m.shipper_uploads.clone());
-        r.register("shipper_upload_failures", "Number of block uploads that failed", m.shipper_upload_failures.clone());
-        r.register("shipper_dir_syncs", "Number of shipper sync rounds", m.shipper_dir_syncs.clone());
-        r.register("shipper_dir_sync_failures", "Number of shipper sync rounds that failed", m.shipper_dir_sync_failures.clone());
-        r.register("shipper_last_successful_upload_time_seconds", "Unix time of the last successful block upload", m.shipper_last_upload.clone());
+        r.register(
+            "sidecar_prometheus_up",
+            "Whether the last poll of Prometheus succeeded (1) or not (0)",
+            m.prometheus_up.clone(),
+        );
+        r.register(
+            "sidecar_last_heartbeat_success_time_seconds",
+            "Unix time of the last successful poll of Prometheus",
+            m.last_heartbeat.clone(),
+        );
+        r.register(
+            "shipper_uploads",
+            "Number of blocks uploaded",
+            m.shipper_uploads.clone(),
+        );
+        r.register(
+            "shipper_upload_failures",
+            "Number of block uploads that failed",
+            m.shipper_upload_failures.clone(),
+        );
+        r.register(
+            "shipper_dir_syncs",
+            "Number of shipper sync rounds",
+            m.shipper_dir_syncs.clone(),
+        );
+        r.register(
+            "shipper_dir_sync_failures",
+            "Number of shipper sync rounds that failed",
+            m.shipper_dir_sync_failures.clone(),
+        );
+        r.register(
+            "shipper_last_successful_upload_time_seconds",
+            "Unix time of the last successful block upload",
+            m.shipper_last_upload.clone(),
+        );
         r.register("shipper_blocked", "1 while the shipper refuses to upload (no external labels or Prometheus compaction enabled)", m.shipper_blocked.clone());
-        r.register("reloader_reloads", "Number of successful Prometheus reloads", m.reloader_reloads.clone());
-        r.register("reloader_reloads_failed", "Number of failed Prometheus reload attempts", m.reloader_reloads_failed.clone());
-        r.register("sidecar_remote_reads", "Number of remote-read requests sent to Prometheus", m.remote_reads.clone());
-        r.register("sidecar_remote_read_failures", "Number of remote-read requests to Prometheus that failed", m.remote_read_failures.clone());
+        r.register(
+            "reloader_reloads",
+            "Number of successful Prometheus reloads",
+            m.reloader_reloads.clone(),
+        );
+        r.register(
+            "reloader_reloads_failed",
+            "Number of failed Prometheus reload attempts",
+            m.reloader_reloads_failed.clone(),
+        );
+        r.register(
+            "sidecar_remote_reads",
+            "Number of remote-read requests sent to Prometheus",
+            m.remote_reads.clone(),
+        );
+        r.register(
+            "sidecar_remote_read_failures",
+            "Number of remote-read requests to Prometheus that failed",
+            m.remote_read_failures.clone(),
+        );
         m
     }
 }

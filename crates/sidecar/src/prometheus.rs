@@ -66,7 +66,9 @@ impl PromClient {
             reason: reason.to_string(),
         };
         if base.starts_with("https://") {
-            return Err(bad("https is not supported by this build (no TLS); use http"));
+            return Err(bad(
+                "https is not supported by this build (no TLS); use http",
+            ));
         }
         if !base.starts_with("http://") || base.len() <= "http://".len() {
             return Err(bad("expected http://host:port"));
@@ -77,7 +79,11 @@ impl PromClient {
             .user_agent(concat!("aeon-sidecar/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| bad(&e.to_string()))?;
-        Ok(Self { http, base, timeout })
+        Ok(Self {
+            http,
+            base,
+            timeout,
+        })
     }
 
     /// The base URL.
@@ -100,11 +106,18 @@ impl PromClient {
 
     /// Sends a query request: bounded only by the caller (a dropped gRPC
     /// call drops the request, which closes the connection).
-    async fn send_unbounded(&self, req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response> {
+    async fn send_unbounded(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response> {
         let resp = req
             .send()
             .await
-            .map_err(|source| Error::PrometheusRequest { url: url.to_string(), source })?;
+            .map_err(|source| Error::PrometheusRequest {
+                url: url.to_string(),
+                source,
+            })?;
         check_status(resp, url).await
     }
 
@@ -117,7 +130,10 @@ impl PromClient {
         }
         resp.bytes()
             .await
-            .map_err(|source| Error::PrometheusRequest { url: url.to_string(), source })
+            .map_err(|source| Error::PrometheusRequest {
+                url: url.to_string(),
+                source,
+            })
     }
 
     async fn get_api<T: serde::de::DeserializeOwned>(
@@ -169,7 +185,10 @@ impl PromClient {
                 reason: format!("flag {name}={v:?}: {e}"),
             })
         };
-        Ok((get("storage.tsdb.min-block-duration")?, get("storage.tsdb.max-block-duration")?))
+        Ok((
+            get("storage.tsdb.min-block-duration")?,
+            get("storage.tsdb.max-block-duration")?,
+        ))
     }
 
     /// Lowest timestamp Prometheus holds, in ms, from
@@ -193,7 +212,10 @@ impl PromClient {
         end: Timestamp,
     ) -> Result<Vec<String>> {
         let q = range_query(matchers, start, end);
-        Ok(self.get_api::<Option<Vec<String>>>("/api/v1/labels", &q).await?.unwrap_or_default())
+        Ok(self
+            .get_api::<Option<Vec<String>>>("/api/v1/labels", &q)
+            .await?
+            .unwrap_or_default())
     }
 
     /// `GET /api/v1/label/<name>/values`.
@@ -206,7 +228,10 @@ impl PromClient {
     ) -> Result<Vec<String>> {
         let q = range_query(matchers, start, end);
         let path = format!("/api/v1/label/{}/values", escape_path_segment(name));
-        Ok(self.get_api::<Option<Vec<String>>>(&path, &q).await?.unwrap_or_default())
+        Ok(self
+            .get_api::<Option<Vec<String>>>(&path, &q)
+            .await?
+            .unwrap_or_default())
     }
 
     /// `GET /api/v1/series` (needs at least one matcher).
@@ -217,11 +242,18 @@ impl PromClient {
         end: Timestamp,
     ) -> Result<Vec<Labels>> {
         let q = range_query(matchers, start, end);
-        let sets: Option<Vec<BTreeMap<String, String>>> = self.get_api("/api/v1/series", &q).await?;
+        let sets: Option<Vec<BTreeMap<String, String>>> =
+            self.get_api("/api/v1/series", &q).await?;
         Ok(sets
             .unwrap_or_default()
             .into_iter()
-            .map(|m| Labels::from_sorted(m.into_iter().map(|(n, v)| Label { name: n, value: v }).collect()))
+            .map(|m| {
+                Labels::from_sorted(
+                    m.into_iter()
+                        .map(|(n, v)| Label { name: n, value: v })
+                        .collect(),
+                )
+            })
             .collect())
     }
 
@@ -245,26 +277,42 @@ pub(crate) async fn check_status(resp: reqwest::Response, url: &str) -> Result<r
         body = e.to_string();
     }
     body.truncate(512);
-    Err(Error::PrometheusStatus { url: url.to_string(), status: status.as_u16(), body: body.trim().to_string() })
+    Err(Error::PrometheusStatus {
+        url: url.to_string(),
+        status: status.as_u16(),
+        body: body.trim().to_string(),
+    })
 }
 
 fn parse_api<T: serde::de::DeserializeOwned>(body: &[u8], url: &str) -> Result<T> {
-    let r: ApiResponse<T> = serde_json::from_slice(body).map_err(|e| Error::PrometheusResponse {
-        url: url.to_string(),
-        reason: format!("invalid JSON: {e}"),
-    })?;
+    let r: ApiResponse<T> =
+        serde_json::from_slice(body).map_err(|e| Error::PrometheusResponse {
+            url: url.to_string(),
+            reason: format!("invalid JSON: {e}"),
+        })?;
     if r.status != "success" {
-        return Err(Error::PrometheusResponse { url: url.to_string(), reason: format!("status {:?}: {}", r.status, r.error) });
+        return Err(Error::PrometheusResponse {
+            url: url.to_string(),
+            reason: format!("status {:?}: {}", r.status, r.error),
+        });
     }
-    r.data.ok_or_else(|| Error::PrometheusResponse { url: url.to_string(), reason: "no data".into() })
+    r.data.ok_or_else(|| Error::PrometheusResponse {
+        url: url.to_string(),
+        reason: "no data".into(),
+    })
 }
 
 /// External labels from Prometheus's config YAML.
 pub fn parse_config_yaml(yaml: &str) -> std::result::Result<PromConfig, String> {
-    let y: PromYaml = serde_yaml_ng::from_str(yaml).map_err(|e| format!("invalid config YAML: {e}"))?;
+    let y: PromYaml =
+        serde_yaml_ng::from_str(yaml).map_err(|e| format!("invalid config YAML: {e}"))?;
     Ok(PromConfig {
         external_labels: Labels::new(
-            y.global.external_labels.into_iter().map(|(n, v)| Label { name: n, value: v }).collect(),
+            y.global
+                .external_labels
+                .into_iter()
+                .map(|(n, v)| Label { name: n, value: v })
+                .collect(),
         ),
     })
 }
@@ -273,14 +321,21 @@ pub fn parse_config_yaml(yaml: &str) -> std::result::Result<PromConfig, String> 
 pub fn parse_lowest_timestamp(text: &str) -> Option<Timestamp> {
     text.lines().find_map(|line| {
         let rest = line.strip_prefix("prometheus_tsdb_lowest_timestamp_seconds")?;
-        let value = rest.trim_start_matches(|c| c != ' ').split_whitespace().next()?;
+        let value = rest
+            .trim_start_matches(|c| c != ' ')
+            .split_whitespace()
+            .next()?;
         let secs: f64 = value.parse().ok()?;
         secs.is_finite().then_some((secs * 1000.0) as i64)
     })
 }
 
 /// Query parameters `match[]`, `start`, `end` (seconds with ms precision).
-fn range_query(matchers: &[Matcher], start: Timestamp, end: Timestamp) -> Vec<(&'static str, String)> {
+fn range_query(
+    matchers: &[Matcher],
+    start: Timestamp,
+    end: Timestamp,
+) -> Vec<(&'static str, String)> {
     let mut q = Vec::with_capacity(3);
     if !matchers.is_empty() {
         q.push(("match[]", selector(matchers)));
@@ -337,7 +392,9 @@ fn quote_into(out: &mut String, v: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -365,8 +422,16 @@ mod tests {
     fn external_labels_from_config_yaml() {
         let y = "global:\n  scrape_interval: 15s\n  external_labels:\n    replica: \"0\"\n    cluster: eu1\nscrape_configs: []\n";
         let c = parse_config_yaml(y).unwrap();
-        assert_eq!(c.external_labels, Labels::from_pairs(&[("cluster", "eu1"), ("replica", "0")]));
-        assert!(parse_config_yaml("global: {}\n").unwrap().external_labels.is_empty());
+        assert_eq!(
+            c.external_labels,
+            Labels::from_pairs(&[("cluster", "eu1"), ("replica", "0")])
+        );
+        assert!(
+            parse_config_yaml("global: {}\n")
+                .unwrap()
+                .external_labels
+                .is_empty()
+        );
         assert!(parse_config_yaml("global: [").is_err());
     }
 
@@ -384,7 +449,10 @@ mod tests {
             Matcher::new(MatchType::RegexMatch, "__name__", "up|x.*").unwrap(),
             Matcher::new(MatchType::NotEqual, "odd.name", "é\n").unwrap(),
         ];
-        assert_eq!(selector(&ms), r#"{job="a\"b\\c",__name__=~"up|x.*","odd.name"!="é\n"}"#);
+        assert_eq!(
+            selector(&ms),
+            r#"{job="a\"b\\c",__name__=~"up|x.*","odd.name"!="é\n"}"#
+        );
     }
 
     #[test]
@@ -405,7 +473,11 @@ mod tests {
 
     #[test]
     fn api_errors_carry_status() {
-        let e = parse_api::<Vec<String>>(br#"{"status":"error","errorType":"bad_data","error":"boom"}"#, "http://p/api").unwrap_err();
+        let e = parse_api::<Vec<String>>(
+            br#"{"status":"error","errorType":"bad_data","error":"boom"}"#,
+            "http://p/api",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("boom"), "{e}");
         let v: Vec<String> = parse_api(br#"{"status":"success","data":["a"]}"#, "u").unwrap();
         assert_eq!(v, vec!["a"]);

@@ -48,7 +48,10 @@ pub fn envsubst(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -
         match after.find(')') {
             Some(end) if is_env_name(&after[..end]) => {
                 let name = &after[..end];
-                let value = env(name).ok_or_else(|| Error::Envsubst { path: path.to_path_buf(), var: name.to_string() })?;
+                let value = env(name).ok_or_else(|| Error::Envsubst {
+                    path: path.to_path_buf(),
+                    var: name.to_string(),
+                })?;
                 out.push_str(&value);
                 rest = &after[end + 1..];
             }
@@ -70,7 +73,10 @@ fn is_env_name(s: &str) -> bool {
 /// sorted by path, path and contents hashed).
 fn snapshot(cfg: &ReloaderConfig) -> Result<(Option<Vec<u8>>, u64)> {
     let config = match &cfg.config_file {
-        Some(p) => Some(std::fs::read(p).map_err(|source| Error::ReloaderRead { path: p.clone(), source })?),
+        Some(p) => Some(std::fs::read(p).map_err(|source| Error::ReloaderRead {
+            path: p.clone(),
+            source,
+        })?),
         None => None,
     };
     let mut h = xxhash_rust::xxh64::Xxh64::new(0);
@@ -79,10 +85,16 @@ fn snapshot(cfg: &ReloaderConfig) -> Result<(Option<Vec<u8>>, u64)> {
     }
     for dir in &cfg.rule_dirs {
         let mut files = Vec::new();
-        collect_files(dir, &mut files).map_err(|source| Error::ReloaderRead { path: dir.clone(), source })?;
+        collect_files(dir, &mut files).map_err(|source| Error::ReloaderRead {
+            path: dir.clone(),
+            source,
+        })?;
         files.sort();
         for f in files {
-            let data = std::fs::read(&f).map_err(|source| Error::ReloaderRead { path: f.clone(), source })?;
+            let data = std::fs::read(&f).map_err(|source| Error::ReloaderRead {
+                path: f.clone(),
+                source,
+            })?;
             h.update(f.to_string_lossy().as_bytes());
             h.update(&[0xff]);
             h.update(&data);
@@ -110,18 +122,28 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Writes the env-substituted config atomically.
 fn write_envsubst(cfg: &ReloaderConfig, config: &[u8]) -> Result<()> {
-    let (Some(src), Some(dst)) = (&cfg.config_file, &cfg.envsubst_file) else { return Ok(()) };
+    let (Some(src), Some(dst)) = (&cfg.config_file, &cfg.envsubst_file) else {
+        return Ok(());
+    };
     let text = String::from_utf8_lossy(config);
     let out = envsubst(&text, src, |n| std::env::var(n).ok())?;
     let tmp = dst.with_extension("aeon-tmp");
-    let err = |source| Error::ReloaderWrite { path: dst.clone(), source };
+    let err = |source| Error::ReloaderWrite {
+        path: dst.clone(),
+        source,
+    };
     std::fs::write(&tmp, out.as_bytes()).map_err(err)?;
     std::fs::rename(&tmp, dst).map_err(err)
 }
 
 /// Watches until `shutdown`. The first round always writes the substituted
 /// config and reloads Prometheus (as Thanos does).
-pub async fn run(cfg: ReloaderConfig, client: PromClient, metrics: Metrics, shutdown: CancellationToken) {
+pub async fn run(
+    cfg: ReloaderConfig,
+    client: PromClient,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
     let mut last: Option<u64> = None;
     loop {
         let round_started = tokio::time::Instant::now();
@@ -132,9 +154,13 @@ pub async fn run(cfg: ReloaderConfig, client: PromClient, metrics: Metrics, shut
                     None => Ok(()),
                 };
                 match written {
-                    Err(e) => tracing::error!(error = %chain(&e), "reloader cannot write the substituted config"),
+                    Err(e) => {
+                        tracing::error!(error = %chain(&e), "reloader cannot write the substituted config")
+                    }
                     Ok(()) => {
-                        if reload_with_retries(&client, &metrics, &cfg, round_started, &shutdown).await {
+                        if reload_with_retries(&client, &metrics, &cfg, round_started, &shutdown)
+                            .await
+                        {
                             tracing::info!(hash, "prometheus reloaded");
                             last = Some(hash);
                         }
@@ -187,10 +213,19 @@ mod tests {
     fn envsubst_replaces_known_and_rejects_unset() {
         let env = |n: &str| (n == "POD").then(|| "p-0".to_string());
         let p = Path::new("prom.yml");
-        assert_eq!(envsubst("replica: $(POD) x $(POD)", p, env).unwrap(), "replica: p-0 x p-0");
-        assert_eq!(envsubst("$ cost $(not a var) $(", p, env).unwrap(), "$ cost $(not a var) $(");
+        assert_eq!(
+            envsubst("replica: $(POD) x $(POD)", p, env).unwrap(),
+            "replica: p-0 x p-0"
+        );
+        assert_eq!(
+            envsubst("$ cost $(not a var) $(", p, env).unwrap(),
+            "$ cost $(not a var) $("
+        );
         let e = envsubst("a: $(MISSING)", p, env).unwrap_err();
-        assert!(e.to_string().contains("MISSING") && e.to_string().contains("prom.yml"), "{e}");
+        assert!(
+            e.to_string().contains("MISSING") && e.to_string().contains("prom.yml"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -199,7 +234,10 @@ mod tests {
         let rules = tmp.path().join("rules");
         std::fs::create_dir_all(rules.join("sub")).unwrap();
         std::fs::write(rules.join("a.yml"), "groups: []").unwrap();
-        let cfg = ReloaderConfig { rule_dirs: vec![rules.clone()], ..Default::default() };
+        let cfg = ReloaderConfig {
+            rule_dirs: vec![rules.clone()],
+            ..Default::default()
+        };
         let (_, h1) = snapshot(&cfg).unwrap();
         assert_eq!(snapshot(&cfg).unwrap().1, h1);
         std::fs::write(rules.join("sub/b.yml"), "groups: []").unwrap();
@@ -215,7 +253,11 @@ mod tests {
         let src = tmp.path().join("in.yml");
         let dst = tmp.path().join("out.yml");
         std::fs::write(&src, "a: 1\n").unwrap();
-        let cfg = ReloaderConfig { config_file: Some(src), envsubst_file: Some(dst.clone()), ..Default::default() };
+        let cfg = ReloaderConfig {
+            config_file: Some(src),
+            envsubst_file: Some(dst.clone()),
+            ..Default::default()
+        };
         let (config, _) = snapshot(&cfg).unwrap();
         write_envsubst(&cfg, &config.unwrap()).unwrap();
         assert_eq!(std::fs::read_to_string(dst).unwrap(), "a: 1\n");

@@ -36,7 +36,10 @@ pub struct Running {
 impl Running {
     /// Waits until the sidecar has shut down (after `shutdown` is cancelled).
     pub async fn wait(self) -> Result<()> {
-        self.task.await.map_err(|e| Error::InvalidFlag { flag: "-", reason: format!("sidecar task panicked: {e}") })?
+        self.task.await.map_err(|e| Error::InvalidFlag {
+            flag: "-",
+            reason: format!("sidecar task panicked: {e}"),
+        })?
     }
 }
 
@@ -57,7 +60,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         "objstore.config-file",
     )?;
     let bucket = match objstore {
-        Some((text, origin)) => Some(aeon_objstore::from_yaml(&text, &origin, &mut registry).await.map_err(Error::Bucket)?),
+        Some((text, origin)) => Some(
+            aeon_objstore::from_yaml(&text, &origin, &mut registry)
+                .await
+                .map_err(Error::Bucket)?,
+        ),
         None => {
             tracing::info!("no object storage configured; blocks will not be uploaded");
             None
@@ -71,24 +78,33 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         client.clone(),
         state.clone(),
         args.min_time,
-        Limits { series: args.store_limits_request_series, samples: args.store_limits_request_samples },
+        Limits {
+            series: args.store_limits_request_series,
+            samples: args.store_limits_request_samples,
+        },
         metrics.clone(),
     );
     let store: Arc<dyn StoreApi> = Arc::new(store);
 
-    let grpc_addr: SocketAddr = args
-        .grpc_address
-        .parse()
-        .map_err(|e| Error::InvalidFlag { flag: "--grpc-address", reason: format!("{:?}: {e}", args.grpc_address) })?;
-    let opts = ServerOptions { max_connection_age: Some(args.grpc_server_max_connection_age.0), ..Default::default() };
+    let grpc_addr: SocketAddr = args.grpc_address.parse().map_err(|e| Error::InvalidFlag {
+        flag: "--grpc-address",
+        reason: format!("{:?}: {e}", args.grpc_address),
+    })?;
+    let opts = ServerOptions {
+        max_connection_age: Some(args.grpc_server_max_connection_age.0),
+        ..Default::default()
+    };
     let grpc_stop = CancellationToken::new();
-    let (grpc_addr, grpc_task) = aeon_storeapi::spawn_server(store, grpc_addr, opts, grpc_stop.clone().cancelled_owned()).await?;
+    let (grpc_addr, grpc_task) =
+        aeon_storeapi::spawn_server(store, grpc_addr, opts, grpc_stop.clone().cancelled_owned())
+            .await?;
     tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, health)");
 
     let http_listener = admin::bind(&args.http_address).await?;
-    let http_addr = http_listener
-        .local_addr()
-        .map_err(|e| Error::InvalidFlag { flag: "--http-address", reason: e.to_string() })?;
+    let http_addr = http_listener.local_addr().map_err(|e| Error::InvalidFlag {
+        flag: "--http-address",
+        reason: e.to_string(),
+    })?;
     let router = admin::router(Arc::new(registry), readiness.clone());
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(admin::serve(http_listener, router, http_stop.clone()));
@@ -111,7 +127,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
             args.shipper_upload_compacted,
             metrics.clone(),
         );
-        loops.push(tokio::spawn(shipper.run(state.clone(), args.shipper_sync_interval.0, shutdown.clone())));
+        loops.push(tokio::spawn(shipper.run(
+            state.clone(),
+            args.shipper_sync_interval.0,
+            shutdown.clone(),
+        )));
     }
     let reloader = ReloaderConfig {
         config_file: args.reloader_config_file.clone(),
@@ -121,7 +141,12 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         retry_interval: args.reloader_retry_interval.0,
     };
     if reloader.is_enabled() {
-        loops.push(tokio::spawn(crate::reloader::run(reloader, client.clone(), metrics.clone(), shutdown.clone())));
+        loops.push(tokio::spawn(crate::reloader::run(
+            reloader,
+            client.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        )));
     }
 
     let grace_grpc = args.grpc_grace_period.0;
@@ -147,5 +172,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         }
         Ok(())
     });
-    Ok(Running { http_addr, grpc_addr, state, readiness, task })
+    Ok(Running {
+        http_addr,
+        grpc_addr,
+        state,
+        readiness,
+        task,
+    })
 }

@@ -68,7 +68,13 @@ impl Shipper {
         upload_compacted: bool,
         metrics: Metrics,
     ) -> Self {
-        Self { dir: dir.into(), bucket, meta_file_name: meta_file_name.into(), upload_compacted, metrics }
+        Self {
+            dir: dir.into(),
+            bucket,
+            meta_file_name: meta_file_name.into(),
+            upload_compacted,
+            metrics,
+        }
     }
 
     fn state_path(&self) -> PathBuf {
@@ -101,8 +107,14 @@ impl Shipper {
     /// Writes the state file atomically (tmp file, fsync, rename, fsync dir).
     fn write_state(&self, uploaded: &BTreeSet<Ulid>) -> Result<()> {
         let path = self.state_path();
-        let state = ShipperState { version: 1, uploaded: uploaded.iter().map(Ulid::to_string).collect() };
-        let err = |source| Error::ShipperState { path: path.clone(), source };
+        let state = ShipperState {
+            version: 1,
+            uploaded: uploaded.iter().map(Ulid::to_string).collect(),
+        };
+        let err = |source| Error::ShipperState {
+            path: path.clone(),
+            source,
+        };
         let data = serde_json::to_vec_pretty(&state).map_err(|e| err(std::io::Error::other(e)))?;
         let tmp = self.dir.join(format!("{}.tmp", self.meta_file_name));
         {
@@ -133,7 +145,9 @@ impl Shipper {
                 aeon_common::flags::format_duration(max)
             )),
             Some(_) => None,
-            None => Some("prometheus block durations unknown (cannot read /api/v1/status/flags)".into()),
+            None => {
+                Some("prometheus block durations unknown (cannot read /api/v1/status/flags)".into())
+            }
         }
     }
 
@@ -145,7 +159,9 @@ impl Shipper {
         self.metrics.shipper_dir_syncs.inc();
         if external_labels.is_empty() {
             self.metrics.shipper_dir_sync_failures.inc();
-            return Err(Error::ShipperPrecondition { reason: "external labels are empty".into() });
+            return Err(Error::ShipperPrecondition {
+                reason: "external labels are empty".into(),
+            });
         }
         let blocks = match self.local_blocks() {
             Ok(b) => b,
@@ -154,8 +170,12 @@ impl Shipper {
                 return Err(e);
             }
         };
-        let known: BTreeSet<Ulid> =
-            self.read_state().uploaded.iter().filter_map(|s| Ulid::from_string(s).ok()).collect();
+        let known: BTreeSet<Ulid> = self
+            .read_state()
+            .uploaded
+            .iter()
+            .filter_map(|s| Ulid::from_string(s).ok())
+            .collect();
         let present: BTreeSet<Ulid> = blocks.iter().map(|(id, _)| *id).collect();
         // Only blocks still present locally are remembered (as Thanos does).
         let mut uploaded: BTreeSet<Ulid> = known.intersection(&present).copied().collect();
@@ -171,7 +191,14 @@ impl Shipper {
             if meta.compaction.level > 1 && !self.upload_compacted {
                 continue;
             }
-            match self.bucket.exists(&aeon_objstore::block::block_key(id, aeon_objstore::block::META_FILENAME)).await {
+            match self
+                .bucket
+                .exists(&aeon_objstore::block::block_key(
+                    id,
+                    aeon_objstore::block::META_FILENAME,
+                ))
+                .await
+            {
                 Ok(true) => {
                     tracing::info!(block = %id, "block already in the bucket; recording it as uploaded");
                     uploaded.insert(id);
@@ -213,12 +240,22 @@ impl Shipper {
 
     /// Finished blocks in the TSDB directory with their meta, sorted by ULID.
     fn local_blocks(&self) -> Result<Vec<(Ulid, BlockMeta)>> {
-        let rd = std::fs::read_dir(&self.dir).map_err(|source| Error::ListTsdb { dir: self.dir.clone(), source })?;
+        let rd = std::fs::read_dir(&self.dir).map_err(|source| Error::ListTsdb {
+            dir: self.dir.clone(),
+            source,
+        })?;
         let mut out = Vec::new();
         for entry in rd {
-            let entry = entry.map_err(|source| Error::ListTsdb { dir: self.dir.clone(), source })?;
+            let entry = entry.map_err(|source| Error::ListTsdb {
+                dir: self.dir.clone(),
+                source,
+            })?;
             let name = entry.file_name();
-            let Some(id) = name.to_str().filter(|n| n.len() == 26).and_then(|n| Ulid::from_string(n).ok()) else {
+            let Some(id) = name
+                .to_str()
+                .filter(|n| n.len() == 26)
+                .and_then(|n| Ulid::from_string(n).ok())
+            else {
                 continue;
             };
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -230,7 +267,9 @@ impl Shipper {
             }
             match BlockMeta::read_from_dir(&path) {
                 Ok(meta) => out.push((id, meta)),
-                Err(e) => tracing::warn!(block = %id, error = %chain(&e), "cannot read block meta.json; skipping"),
+                Err(e) => {
+                    tracing::warn!(block = %id, error = %chain(&e), "cannot read block meta.json; skipping")
+                }
             }
         }
         out.sort_by_key(|(id, _)| *id);
@@ -243,20 +282,33 @@ impl Shipper {
         let (dir, staging2) = (src.clone(), staging.clone());
         let meta = tokio::task::spawn_blocking(move || stage_block(id, &dir, &staging2, meta))
             .await
-            .map_err(|e| Error::PrepareUpload { block: id, dir: staging.clone(), source: std::io::Error::other(e) })??;
+            .map_err(|e| Error::PrepareUpload {
+                block: id,
+                dir: staging.clone(),
+                source: std::io::Error::other(e),
+            })??;
         let mut meta = meta;
         meta.thanos = Some(ThanosMeta {
             version: 1,
-            labels: external_labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+            labels: external_labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
             downsample: ThanosDownsample { resolution: 0 },
             source: "sidecar".into(),
-            files: block_files(&staging).map_err(|source| Error::PrepareUpload { block: id, dir: staging.clone(), source })?,
+            files: block_files(&staging).map_err(|source| Error::PrepareUpload {
+                block: id,
+                dir: staging.clone(),
+                source,
+            })?,
             ..Default::default()
         });
-        meta.write_to_dir(&staging).map_err(|source| Error::WriteMeta { block: id, source })?;
+        meta.write_to_dir(&staging)
+            .map_err(|source| Error::WriteMeta { block: id, source })?;
         let res = aeon_objstore::block::upload_block(self.bucket.as_ref(), &staging).await;
         let _ = tokio::fs::remove_dir_all(&staging).await;
-        res.map(|_| ()).map_err(|source| Error::UploadBlock { block: id, source })
+        res.map(|_| ())
+            .map_err(|source| Error::UploadBlock { block: id, source })
     }
 
     /// Runs [`Shipper::sync`] every `interval` until `shutdown`, with the
@@ -298,7 +350,11 @@ impl Shipper {
 /// Hard-links (or copies) `chunks/*` and `index` of `src` into a fresh
 /// `staging` directory; returns the meta to write there.
 fn stage_block(id: Ulid, src: &Path, staging: &Path, meta: BlockMeta) -> Result<BlockMeta> {
-    let err = |source| Error::PrepareUpload { block: id, dir: staging.to_path_buf(), source };
+    let err = |source| Error::PrepareUpload {
+        block: id,
+        dir: staging.to_path_buf(),
+        source,
+    };
     if staging.exists() {
         std::fs::remove_dir_all(staging).map_err(err)?;
     }
@@ -307,7 +363,11 @@ fn stage_block(id: Ulid, src: &Path, staging: &Path, meta: BlockMeta) -> Result<
     for entry in std::fs::read_dir(src.join("chunks")).map_err(err)? {
         let entry = entry.map_err(err)?;
         if entry.file_type().map_err(err)?.is_file() {
-            link_or_copy(&entry.path(), &staging.join("chunks").join(entry.file_name())).map_err(err)?;
+            link_or_copy(
+                &entry.path(),
+                &staging.join("chunks").join(entry.file_name()),
+            )
+            .map_err(err)?;
         }
     }
     Ok(meta)
@@ -323,7 +383,11 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 /// `thanos.files`: every file of the staged block sorted by path, sizes
 /// included except for `meta.json` (which is listed without size).
 fn block_files(dir: &Path) -> std::io::Result<Vec<ThanosFile>> {
-    let mut files = vec![ThanosFile { rel_path: "index".into(), size_bytes: file_size(&dir.join("index"))?, hash: None }];
+    let mut files = vec![ThanosFile {
+        rel_path: "index".into(),
+        size_bytes: file_size(&dir.join("index"))?,
+        hash: None,
+    }];
     for entry in std::fs::read_dir(dir.join("chunks"))? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
@@ -334,7 +398,11 @@ fn block_files(dir: &Path) -> std::io::Result<Vec<ThanosFile>> {
             });
         }
     }
-    files.push(ThanosFile { rel_path: "meta.json".into(), size_bytes: 0, hash: None });
+    files.push(ThanosFile {
+        rel_path: "meta.json".into(),
+        size_bytes: 0,
+        hash: None,
+    });
     files.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
     Ok(files)
 }

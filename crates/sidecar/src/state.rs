@@ -67,7 +67,11 @@ pub async fn fetch_facts(client: &PromClient) -> crate::Result<PromFacts> {
             None
         }
     };
-    Ok(PromFacts { external_labels: config.external_labels, lowest_timestamp, block_durations })
+    Ok(PromFacts {
+        external_labels: config.external_labels,
+        lowest_timestamp,
+        block_durations,
+    })
 }
 
 /// Polls Prometheus until `shutdown`: quickly (every second) until it first
@@ -92,7 +96,9 @@ pub async fn poll_prometheus(
                     tracing::info!(external_labels = %facts.external_labels, lowest_timestamp = ?facts.lowest_timestamp, "prometheus config loaded");
                 }
                 if facts.external_labels.is_empty() {
-                    tracing::warn!("prometheus has no external labels; queriers cannot tell this sidecar apart and the shipper will not upload");
+                    tracing::warn!(
+                        "prometheus has no external labels; queriers cannot tell this sidecar apart and the shipper will not upload"
+                    );
                 }
                 state.set(facts);
                 readiness.set_ready();
@@ -112,7 +118,11 @@ pub async fn poll_prometheus(
                 false
             }
         };
-        let wait = if ok || state.get().is_some() { interval } else { interval.min(Duration::from_secs(1)) };
+        let wait = if ok || state.get().is_some() {
+            interval
+        } else {
+            interval.min(Duration::from_secs(1))
+        };
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}

@@ -18,9 +18,11 @@ use std::cmp::Ordering;
 
 use aeon_common::flags::TimeOrDuration;
 use aeon_model::{Labels, Matcher};
-use aeon_storeapi::pb::thanos::{self, info};
 use aeon_storeapi::pb::prometheus as prom;
-use aeon_storeapi::{Error as StoreError, Result as StoreResult, SeriesStream, ShardMatcher, StoreApi, convert};
+use aeon_storeapi::pb::thanos::{self, info};
+use aeon_storeapi::{
+    Error as StoreError, Result as StoreResult, SeriesStream, ShardMatcher, StoreApi, convert,
+};
 use futures::StreamExt;
 
 use crate::metrics::Metrics;
@@ -49,14 +51,30 @@ pub struct PrometheusStore {
 impl PrometheusStore {
     /// A store over `client`, using the facts in `state` (filled by the
     /// poller), serving from `min_time` on.
-    pub fn new(client: PromClient, state: PromState, min_time: TimeOrDuration, limits: Limits, metrics: Metrics) -> Self {
-        Self { client, state, min_time, limits, metrics }
+    pub fn new(
+        client: PromClient,
+        state: PromState,
+        min_time: TimeOrDuration,
+        limits: Limits,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            client,
+            state,
+            min_time,
+            limits,
+            metrics,
+        }
     }
 
     fn facts(&self) -> StoreResult<PromFacts> {
         self.state.get().ok_or_else(|| StoreError::Unavailable {
             endpoint: self.client.url().to_string(),
-            source: format!("prometheus at {} has not answered yet (external labels unknown)", self.client.url()).into(),
+            source: format!(
+                "prometheus at {} has not answered yet (external labels unknown)",
+                self.client.url()
+            )
+            .into(),
         })
     }
 
@@ -87,11 +105,19 @@ pub fn strip_external_matchers(matchers: Vec<Matcher>, ext: &Labels) -> Option<V
 /// Names in `without_replica_labels` that are external labels (only those are
 /// removed, as in Thanos).
 fn replica_labels_to_remove(ext: &Labels, without: &[String]) -> Vec<String> {
-    without.iter().filter(|n| ext.contains(n)).cloned().collect()
+    without
+        .iter()
+        .filter(|n| ext.contains(n))
+        .cloned()
+        .collect()
 }
 
 /// Final labels of a series: external labels set (they win), replica labels removed.
-fn finalize_labels(labels: Vec<thanos::Label>, ext: &[thanos::Label], remove: &[String]) -> Vec<thanos::Label> {
+fn finalize_labels(
+    labels: Vec<thanos::Label>,
+    ext: &[thanos::Label],
+    remove: &[String],
+) -> Vec<thanos::Label> {
     let mut l = convert::merge_external_labels(labels, ext);
     convert::remove_labels(&mut l, remove);
     l
@@ -112,7 +138,8 @@ fn chunk_samples(data: &[u8]) -> u64 {
 
 fn convert_chunk(c: prom::Chunk, labels: &[thanos::Label]) -> StoreResult<thanos::AggrChunk> {
     let Some(enc) = convert::chunk_encoding_from_prom(c.r#type) else {
-        let name = prom::chunk::Encoding::try_from(c.r#type).map_or_else(|_| c.r#type.to_string(), |e| e.as_str_name().to_string());
+        let name = prom::chunk::Encoding::try_from(c.r#type)
+            .map_or_else(|_| c.r#type.to_string(), |e| e.as_str_name().to_string());
         let series = convert::labels_from_pb(labels);
         return Err(StoreError::storage(
             format!("converting a chunk of series {series}"),
@@ -126,7 +153,11 @@ fn convert_chunk(c: prom::Chunk, labels: &[thanos::Label]) -> StoreResult<thanos
     Ok(thanos::AggrChunk::raw(
         c.min_time_ms,
         c.max_time_ms,
-        thanos::Chunk { r#type: enc as i32, data: c.data, hash },
+        thanos::Chunk {
+            r#type: enc as i32,
+            data: c.data,
+            hash,
+        },
     ))
 }
 
@@ -162,7 +193,11 @@ impl StoreApi for PrometheusStore {
                 max_time: i64::MAX,
                 supports_sharding: true,
                 supports_without_replica_labels: true,
-                tsdb_infos: vec![info::TsdbInfo { labels: Some(set), min_time, max_time: i64::MAX }],
+                tsdb_infos: vec![info::TsdbInfo {
+                    labels: Some(set),
+                    min_time,
+                    max_time: i64::MAX,
+                }],
                 supports_projections: false,
             }),
             ..Default::default()
@@ -177,7 +212,9 @@ impl StoreApi for PrometheusStore {
             return Ok(empty_stream());
         };
         if matchers.is_empty() {
-            return Err(StoreError::invalid("no matchers specified (excluding external labels)"));
+            return Err(StoreError::invalid(
+                "no matchers specified (excluding external labels)",
+            ));
         }
         let remove = replica_labels_to_remove(ext, &req.without_replica_labels);
         let ext_pb = convert::labels_to_pb(ext);
@@ -190,17 +227,28 @@ impl StoreApi for PrometheusStore {
 
         let mut out: Vec<thanos::Series> = Vec::new();
         if req.skip_chunks {
-            let sets = self.client.series(&matchers, min_t, max_t).await.map_err(crate::Error::into_store)?;
+            let sets = self
+                .client
+                .series(&matchers, min_t, max_t)
+                .await
+                .map_err(crate::Error::into_store)?;
             for ls in sets {
                 let labels = finalize_labels(convert::labels_to_pb(&ls), &ext_pb, &remove);
-                out.push(thanos::Series { labels, chunks: vec![] });
+                out.push(thanos::Series {
+                    labels,
+                    chunks: vec![],
+                });
             }
         } else {
             let query = prom::Query {
                 start_timestamp_ms: min_t,
                 end_timestamp_ms: max_t,
                 matchers: matchers.iter().map(convert::matcher_to_prom).collect(),
-                hints: Some(prom::ReadHints { start_ms: min_t, end_ms: max_t, ..Default::default() }),
+                hints: Some(prom::ReadHints {
+                    start_ms: min_t,
+                    end_ms: max_t,
+                    ..Default::default()
+                }),
             };
             self.metrics.remote_reads.inc();
             let mut stream = match self.client.remote_read(query).await {
@@ -248,7 +296,10 @@ impl StoreApi for PrometheusStore {
                     ));
                 }
                 last_raw = Some(cs.labels);
-                out.push(thanos::Series { labels: finalize_labels(pb_labels, &ext_pb, &remove), chunks });
+                out.push(thanos::Series {
+                    labels: finalize_labels(pb_labels, &ext_pb, &remove),
+                    chunks,
+                });
             }
         }
         if req.skip_chunks && self.limits.series > 0 && out.len() as u64 > self.limits.series {
@@ -264,10 +315,17 @@ impl StoreApi for PrometheusStore {
         if req.limit > 0 {
             out.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         }
-        Ok(futures::stream::iter(out.into_iter().map(|s| Ok(thanos::SeriesResponse::series(s)))).boxed())
+        Ok(futures::stream::iter(
+            out.into_iter()
+                .map(|s| Ok(thanos::SeriesResponse::series(s))),
+        )
+        .boxed())
     }
 
-    async fn label_names(&self, req: thanos::LabelNamesRequest) -> StoreResult<thanos::LabelNamesResponse> {
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> StoreResult<thanos::LabelNamesResponse> {
         let facts = self.facts()?;
         let ext = &facts.external_labels;
         let matchers = convert::matchers_from_pb(&req.matchers)?;
@@ -276,7 +334,11 @@ impl StoreApi for PrometheusStore {
         };
         let remove = replica_labels_to_remove(ext, &req.without_replica_labels);
         let start = req.start.max(self.min_time(&facts));
-        let mut names = self.client.label_names(&matchers, start, req.end).await.map_err(crate::Error::into_store)?;
+        let mut names = self
+            .client
+            .label_names(&matchers, start, req.end)
+            .await
+            .map_err(crate::Error::into_store)?;
         if !names.is_empty() {
             names.extend(ext.iter().map(|l| l.name.clone()));
         }
@@ -286,10 +348,16 @@ impl StoreApi for PrometheusStore {
         if req.limit > 0 {
             names.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         }
-        Ok(thanos::LabelNamesResponse { names, ..Default::default() })
+        Ok(thanos::LabelNamesResponse {
+            names,
+            ..Default::default()
+        })
     }
 
-    async fn label_values(&self, req: thanos::LabelValuesRequest) -> StoreResult<thanos::LabelValuesResponse> {
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> StoreResult<thanos::LabelValuesResponse> {
         if req.label.is_empty() {
             return Err(StoreError::invalid("label name parameter cannot be empty"));
         }
@@ -307,12 +375,25 @@ impl StoreApi for PrometheusStore {
             // Every series carries the external label; answer only if some
             // series matches at all.
             let any = if matchers.is_empty() {
-                !self.client.label_names(&[], start, req.end).await.map_err(crate::Error::into_store)?.is_empty()
+                !self
+                    .client
+                    .label_names(&[], start, req.end)
+                    .await
+                    .map_err(crate::Error::into_store)?
+                    .is_empty()
             } else {
-                !self.client.series(&matchers, start, req.end).await.map_err(crate::Error::into_store)?.is_empty()
+                !self
+                    .client
+                    .series(&matchers, start, req.end)
+                    .await
+                    .map_err(crate::Error::into_store)?
+                    .is_empty()
             };
             let values = if any { vec![v.to_string()] } else { vec![] };
-            return Ok(thanos::LabelValuesResponse { values, ..Default::default() });
+            return Ok(thanos::LabelValuesResponse {
+                values,
+                ..Default::default()
+            });
         }
         let mut values = self
             .client
@@ -324,7 +405,10 @@ impl StoreApi for PrometheusStore {
         if req.limit > 0 {
             values.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         }
-        Ok(thanos::LabelValuesResponse { values, ..Default::default() })
+        Ok(thanos::LabelValuesResponse {
+            values,
+            ..Default::default()
+        })
     }
 }
 
@@ -355,15 +439,23 @@ mod tests {
 
     #[test]
     fn external_labels_win_and_replica_labels_go() {
-        let ext = convert::labels_to_pb(&Labels::from_pairs(&[("cluster", "eu"), ("replica", "0")]));
-        let got = finalize_labels(vec![l("__name__", "up"), l("cluster", "mine")], &ext, &["replica".to_string()]);
+        let ext =
+            convert::labels_to_pb(&Labels::from_pairs(&[("cluster", "eu"), ("replica", "0")]));
+        let got = finalize_labels(
+            vec![l("__name__", "up"), l("cluster", "mine")],
+            &ext,
+            &["replica".to_string()],
+        );
         assert_eq!(got, vec![l("__name__", "up"), l("cluster", "eu")]);
     }
 
     #[test]
     fn sorting_merges_series_that_became_equal() {
         let chunk = |t: i64| thanos::AggrChunk::raw(t, t + 1, thanos::Chunk::default());
-        let s = |labels: Vec<thanos::Label>, t: i64| thanos::Series { labels, chunks: vec![chunk(t)] };
+        let s = |labels: Vec<thanos::Label>, t: i64| thanos::Series {
+            labels,
+            chunks: vec![chunk(t)],
+        };
         let got = sort_and_merge(vec![
             s(vec![l("a", "2")], 0),
             s(vec![l("a", "1"), l("c", "1")], 10),
@@ -372,13 +464,21 @@ mod tests {
         ]);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].labels, vec![l("a", "1")]);
-        assert_eq!(got[1].chunks.iter().map(|c| c.min_time).collect::<Vec<_>>(), vec![1, 10]);
+        assert_eq!(
+            got[1].chunks.iter().map(|c| c.min_time).collect::<Vec<_>>(),
+            vec![1, 10]
+        );
         assert_eq!(got[2].labels, vec![l("a", "2")]);
     }
 
     #[test]
     fn encodings_are_shifted_and_xor2_is_refused() {
-        let c = |t: i32| prom::Chunk { min_time_ms: 1, max_time_ms: 2, r#type: t, data: bytes::Bytes::from_static(b"\x00\x02xyz") };
+        let c = |t: i32| prom::Chunk {
+            min_time_ms: 1,
+            max_time_ms: 2,
+            r#type: t,
+            data: bytes::Bytes::from_static(b"\x00\x02xyz"),
+        };
         let x = convert_chunk(c(1), &[]).unwrap();
         let raw = x.raw.unwrap();
         assert_eq!(raw.r#type, thanos::chunk::Encoding::Xor as i32);

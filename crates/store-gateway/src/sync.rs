@@ -17,9 +17,9 @@ use futures::StreamExt;
 use ulid::Ulid;
 
 use crate::metrics::Metrics;
-use aeon_common::relabel::Relabeler;
 use crate::store::BucketStore;
 use crate::{Error, Result};
+use aeon_common::relabel::Relabeler;
 
 /// The label holding the block ULID during relabelling.
 pub const BLOCK_ID_LABEL: &str = "__block_id";
@@ -473,11 +473,8 @@ mod tests {
         );
         assert_eq!(r.filtered("time"), &[Ulid(old)]);
         let cfg = SyncConfig {
-            relabel: Relabeler::parse(
-                "- action: keep\n  source_labels: [dc]\n  regex: a\n",
-                "t",
-            )
-            .unwrap(),
+            relabel: Relabeler::parse("- action: keep\n  source_labels: [dc]\n  regex: a\n", "t")
+                .unwrap(),
             consistency_delay: Duration::from_secs(60),
             ..Default::default()
         };

@@ -56,7 +56,10 @@ impl Params {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first non-empty value of `key`.
@@ -66,7 +69,11 @@ impl Params {
 
     /// All values of `key` (for `match[]`, `replicaLabels[]`).
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -77,7 +84,11 @@ pub const MAX_TIME: i64 = 9_223_309_901_257_974;
 
 /// Parses a time: unix seconds (float) or RFC3339. Prometheus's error text.
 pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_data(format!("invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"));
+    let bad = || {
+        ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
+        ))
+    };
     if let Ok(f) = s.parse::<f64>() {
         if !f.is_finite() {
             return Err(bad());
@@ -109,7 +120,11 @@ pub fn time_or(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
 
 /// Parses a duration: float seconds or a Prometheus duration. In ms.
 pub fn parse_duration(name: &str, s: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_data(format!("invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"));
+    let bad = || {
+        ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
+        ))
+    };
     if let Ok(f) = s.parse::<f64>() {
         let ms = (f * 1000.0).round();
         if !ms.is_finite() || ms.abs() > i64::MAX as f64 {
@@ -125,7 +140,9 @@ pub fn parse_bool(name: &str, s: &str) -> Result<bool, ApiError> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(ApiError::bad_data(format!("invalid parameter \"{name}\": cannot parse \"{s}\" to a boolean"))),
+        _ => Err(ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"{s}\" to a boolean"
+        ))),
     }
 }
 
@@ -143,7 +160,9 @@ mod tests {
 
     #[test]
     fn urlencoded() {
-        let p = Params::from_urlencoded("query=rate(x%5B5m%5D)&match%5B%5D=a&match[]=b+c&empty=&flag&bad=%zz%4");
+        let p = Params::from_urlencoded(
+            "query=rate(x%5B5m%5D)&match%5B%5D=a&match[]=b+c&empty=&flag&bad=%zz%4",
+        );
         assert_eq!(p.get("query"), Some("rate(x[5m])"));
         assert_eq!(p.all("match[]"), ["a", "b c"]);
         assert_eq!(p.get("empty"), Some(""));
@@ -154,14 +173,29 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("t", "1435781451.781").unwrap(), 1_435_781_451_781);
+        assert_eq!(
+            parse_time("t", "1435781451.781").unwrap(),
+            1_435_781_451_781
+        );
         assert_eq!(parse_time("t", "1435781451").unwrap(), 1_435_781_451_000);
-        assert_eq!(parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(), 1_435_781_451_781);
-        assert_eq!(parse_time("t", "2015-07-01T22:10:51.781+02:00").unwrap(), 1_435_781_451_781);
+        assert_eq!(
+            parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(),
+            1_435_781_451_781
+        );
+        assert_eq!(
+            parse_time("t", "2015-07-01T22:10:51.781+02:00").unwrap(),
+            1_435_781_451_781
+        );
         let e = parse_time("start", "yesterday").unwrap_err();
-        assert_eq!(e.message, "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp");
+        assert_eq!(
+            e.message,
+            "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp"
+        );
         assert!(parse_time("t", "NaN").is_err() && parse_time("t", "1e300").is_err());
-        assert_eq!(parse_time("t", "-292273086-05-16T16:47:06Z").unwrap(), MIN_TIME);
+        assert_eq!(
+            parse_time("t", "-292273086-05-16T16:47:06Z").unwrap(),
+            MIN_TIME
+        );
     }
 
     #[test]
@@ -170,7 +204,10 @@ mod tests {
         assert_eq!(parse_duration("step", "0.5").unwrap(), 500);
         assert_eq!(parse_duration("step", "1m30s").unwrap(), 90_000);
         assert_eq!(parse_duration("step", "5m").unwrap(), 300_000);
-        assert_eq!(parse_duration("step", "x").unwrap_err().message, "invalid parameter \"step\": cannot parse \"x\" to a valid duration");
+        assert_eq!(
+            parse_duration("step", "x").unwrap_err().message,
+            "invalid parameter \"step\": cannot parse \"x\" to a valid duration"
+        );
     }
 
     #[test]

@@ -45,7 +45,11 @@ fn samples(offset: i64, f: impl Fn(i64) -> f64, gap: bool) -> Vec<Sample> {
 /// Replica "a" has a gap; replica "b" scrapes 5 s later and its counter reads
 /// `skew` lower (a replica that missed a few increments).
 pub fn replica(name: &str, skew: f64) -> MemStore {
-    let (offset, gap) = if name == "a" { (0, true) } else { (B_OFFSET, false) };
+    let (offset, gap) = if name == "a" {
+        (0, true)
+    } else {
+        (B_OFFSET, false)
+    };
     let ext = Labels::from_pairs(&[("cluster", "eu"), ("replica", name)]);
     let job = |n: &str| Labels::from_pairs(&[("__name__", n), ("job", "api"), ("instance", "i1")]);
     MemStore::new(
@@ -53,7 +57,10 @@ pub fn replica(name: &str, skew: f64) -> MemStore {
         vec![
             (job("up"), samples(offset, |_| 1.0, gap)),
             (job("temperature"), samples(offset, gauge, gap)),
-            (job("http_requests_total"), samples(offset, move |t| counter(t) - skew, gap)),
+            (
+                job("http_requests_total"),
+                samples(offset, move |t| counter(t) - skew, gap),
+            ),
         ],
     )
 }
@@ -68,9 +75,12 @@ pub fn other_cluster() -> MemStore {
 /// Serves a store over real gRPC; returns its address.
 pub async fn serve(store: impl StoreApi, stop: &CancellationToken) -> SocketAddr {
     let stop = stop.clone();
-    let (addr, _task) = spawn_server(Arc::new(store), "127.0.0.1:0".parse().unwrap(), ServerOptions::default(), async move {
-        stop.cancelled().await
-    })
+    let (addr, _task) = spawn_server(
+        Arc::new(store),
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions::default(),
+        async move { stop.cancelled().await },
+    )
     .await
     .unwrap();
     addr
@@ -100,11 +110,19 @@ impl Drop for Querier {
 impl Querier {
     /// Starts the querier with `flags` (plus loopback addresses).
     pub async fn start(flags: &[String], stop: CancellationToken) -> Self {
-        let mut argv: Vec<String> = vec!["query".into(), "--http-address=127.0.0.1:0".into(), "--grpc-address=127.0.0.1:0".into()];
+        let mut argv: Vec<String> = vec![
+            "query".into(),
+            "--http-address=127.0.0.1:0".into(),
+            "--grpc-address=127.0.0.1:0".into(),
+        ];
         argv.extend_from_slice(flags);
         let args = Args::try_parse_from(argv).unwrap();
         let running = aeon_querier::start(args, stop.clone()).await.unwrap();
-        Self { running, stop, http: reqwest::Client::new() }
+        Self {
+            running,
+            stop,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Takes the server task (to await shutdown).
@@ -122,12 +140,19 @@ impl Querier {
         let r = self.http.get(url).send().await.unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON body {text:?}: {e}")))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON body {text:?}: {e}")),
+        )
     }
 
     /// POST a form.
     pub async fn post_form(&self, path: &str, q: &[(&str, &str)]) -> (u16, Value) {
-        let body: String = q.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+        let body: String = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         let r = self
             .http
             .post(self.url(path))
@@ -137,13 +162,22 @@ impl Querier {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().await.unwrap()).unwrap())
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+        )
     }
 }
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

@@ -7,6 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod discovery;
 mod helpers;
 mod prometheus;
-mod discovery;

@@ -17,7 +17,11 @@ use crate::helpers::{Querier, serve};
 fn peer_bin(name: &str) -> PathBuf {
     let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
     let p = PathBuf::from(dir).join("prometheus3/bin").join(name);
-    assert!(p.exists(), "{} not found: install Prometheus 3.5 under $AEON_PEERS_DIR/prometheus3/bin (default /opt/peers)", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: install Prometheus 3.5 under $AEON_PEERS_DIR/prometheus3/bin (default /opt/peers)",
+        p.display()
+    );
     p
 }
 
@@ -41,32 +45,82 @@ struct Data {
 }
 
 fn data() -> Data {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let start = (now - 3 * 3_600_000) / 60_000 * 60_000;
     let n = 2 * 3_600_000 / 15_000;
     let mut series = Vec::new();
     let ts = |i: i64| start + i * 15_000;
     for (inst, rate) in [("i1", 1.5), ("i2", 0.25)] {
         for code in ["200", "500"] {
-            let l = Labels::from_pairs(&[("__name__", "http_requests_total"), ("job", "api"), ("instance", inst), ("code", code)]);
+            let l = Labels::from_pairs(&[
+                ("__name__", "http_requests_total"),
+                ("job", "api"),
+                ("instance", inst),
+                ("code", code),
+            ]);
             let k = if code == "200" { 1.0 } else { 0.1 };
             // A counter with a reset in the middle for i2.
             let s = (0..n)
                 .map(|i| {
                     let v = (i as f64 * 15.0 * rate * k).floor();
-                    let v = if inst == "i2" && i >= n / 2 { v - ((n / 2) as f64 * 15.0 * rate * k).floor() } else { v };
+                    let v = if inst == "i2" && i >= n / 2 {
+                        v - ((n / 2) as f64 * 15.0 * rate * k).floor()
+                    } else {
+                        v
+                    };
                     Sample::new(ts(i), v)
                 })
                 .collect();
             series.push((l, s));
         }
-        let l = Labels::from_pairs(&[("__name__", "temperature"), ("job", "api"), ("instance", inst)]);
-        series.push((l, (0..n).map(|i| Sample::new(ts(i), 20.0 + ((i * 7 + if inst == "i1" { 0 } else { 3 }) % 11) as f64 * 0.5)).collect()));
+        let l = Labels::from_pairs(&[
+            ("__name__", "temperature"),
+            ("job", "api"),
+            ("instance", inst),
+        ]);
+        series.push((
+            l,
+            (0..n)
+                .map(|i| {
+                    Sample::new(
+                        ts(i),
+                        20.0 + ((i * 7 + if inst == "i1" { 0 } else { 3 }) % 11) as f64 * 0.5,
+                    )
+                })
+                .collect(),
+        ));
         let l = Labels::from_pairs(&[("__name__", "up"), ("job", "api"), ("instance", inst)]);
-        series.push((l, (0..n).map(|i| Sample::new(ts(i), if inst == "i2" && (200..230).contains(&i) { 0.0 } else { 1.0 })).collect()));
+        series.push((
+            l,
+            (0..n)
+                .map(|i| {
+                    Sample::new(
+                        ts(i),
+                        if inst == "i2" && (200..230).contains(&i) {
+                            0.0
+                        } else {
+                            1.0
+                        },
+                    )
+                })
+                .collect(),
+        ));
         for (le, frac) in [("0.1", 0.5), ("0.5", 0.8), ("1", 0.95), ("+Inf", 1.0)] {
-            let l = Labels::from_pairs(&[("__name__", "request_duration_seconds_bucket"), ("job", "api"), ("instance", inst), ("le", le)]);
-            series.push((l, (0..n).map(|i| Sample::new(ts(i), (i as f64 * 10.0 * rate * frac).floor())).collect()));
+            let l = Labels::from_pairs(&[
+                ("__name__", "request_duration_seconds_bucket"),
+                ("job", "api"),
+                ("instance", inst),
+                ("le", le),
+            ]);
+            series.push((
+                l,
+                (0..n)
+                    .map(|i| Sample::new(ts(i), (i as f64 * 10.0 * rate * frac).floor()))
+                    .collect(),
+            ));
         }
     }
     Data { start, series }
@@ -76,9 +130,18 @@ fn openmetrics(d: &Data) -> String {
     let mut out = String::new();
     for (l, samples) in &d.series {
         let name = l.get("__name__").unwrap();
-        let rest: Vec<String> = l.iter().filter(|x| x.name != "__name__").map(|x| format!("{}=\"{}\"", x.name, x.value)).collect();
+        let rest: Vec<String> = l
+            .iter()
+            .filter(|x| x.name != "__name__")
+            .map(|x| format!("{}=\"{}\"", x.name, x.value))
+            .collect();
         for s in samples {
-            out.push_str(&format!("{name}{{{}}} {} {}\n", rest.join(","), s.v, s.t as f64 / 1000.0));
+            out.push_str(&format!(
+                "{name}{{{}}} {} {}\n",
+                rest.join(","),
+                s.v,
+                s.t as f64 / 1000.0
+            ));
         }
     }
     out.push_str("# EOF\n");
@@ -90,8 +153,17 @@ async fn start_prometheus(d: &Data) -> Prometheus {
     let om = dir.path().join("data.om");
     std::fs::write(&om, openmetrics(d)).unwrap();
     let tsdb = dir.path().join("tsdb");
-    let out = Command::new(peer_bin("promtool")).args(["tsdb", "create-blocks-from", "openmetrics"]).arg(&om).arg(&tsdb).output().unwrap();
-    assert!(out.status.success(), "promtool: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(peer_bin("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
     let port = {
@@ -107,7 +179,11 @@ async fn start_prometheus(d: &Data) -> Prometheus {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let p = Prometheus {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
     let client = reqwest::Client::new();
     for _ in 0..300 {
         if let Ok(r) = client.get(format!("{}/-/ready", p.url)).send().await
@@ -131,8 +207,16 @@ fn normalise(v: &Value) -> Vec<(String, Vec<(f64, String)>)> {
             let mut m = s["metric"].as_object().unwrap().clone();
             m.remove("cluster");
             let values = match s.get("values") {
-                Some(vs) => vs.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().to_owned())).collect(),
-                None => vec![(s["value"][0].as_f64().unwrap(), s["value"][1].as_str().unwrap().to_owned())],
+                Some(vs) => vs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().to_owned()))
+                    .collect(),
+                None => vec![(
+                    s["value"][0].as_f64().unwrap(),
+                    s["value"][1].as_str().unwrap().to_owned(),
+                )],
             };
             (serde_json::to_string(&m).unwrap(), values)
         })
@@ -158,10 +242,17 @@ async fn range_and_instant_queries_equal_prometheus() {
     let stop = CancellationToken::new();
     let mut addrs = Vec::new();
     for r in ["a", "b"] {
-        let store = MemStore::new(Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]), d.series.clone());
+        let store = MemStore::new(
+            Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]),
+            d.series.clone(),
+        );
         addrs.push(serve(store, &stop).await);
     }
-    let flags: Vec<String> = addrs.iter().map(|a| format!("--store={a}")).chain(["--query.replica-label=replica".to_string()]).collect();
+    let flags: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("--store={a}"))
+        .chain(["--query.replica-label=replica".to_string()])
+        .collect();
     let q = Querier::start(&flags, stop).await;
 
     let queries = [
@@ -187,50 +278,114 @@ async fn range_and_instant_queries_equal_prometheus() {
         for path in ["/api/v1/format_query", "/api/v1/parse_query"] {
             let (code, ours) = q.get(path, &[("query", query)]).await;
             assert_eq!(code, 200, "{query}: {ours}");
-            let theirs = client.get(format!("{}{path}", prom.url)).query(&[("query", query)]).send().await.unwrap().text().await.unwrap();
+            let theirs = client
+                .get(format!("{}{path}", prom.url))
+                .query(&[("query", query)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let theirs: Value = serde_json::from_str(&theirs).unwrap();
             assert_eq!(ours["data"], theirs["data"], "{path} {query}");
         }
     }
     // Instant queries at a few times, including inside the gap of `up` for i2.
-    for t in [d.start + 1_800_000, d.start + 3_000_000 + 7_000, d.start + 7_199_000] {
+    for t in [
+        d.start + 1_800_000,
+        d.start + 3_000_000 + 7_000,
+        d.start + 7_199_000,
+    ] {
         for query in queries {
-            let params = [("query", query.to_string()), ("time", (t as f64 / 1000.0).to_string())];
+            let params = [
+                ("query", query.to_string()),
+                ("time", (t as f64 / 1000.0).to_string()),
+            ];
             let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (code, ours) = q.get("/api/v1/query", &p).await;
             assert_eq!(code, 200, "{query}: {ours}");
-            let theirs = client.get(format!("{}/api/v1/query", prom.url)).query(&params).send().await.unwrap().text().await.unwrap();
+            let theirs = client
+                .get(format!("{}/api/v1/query", prom.url))
+                .query(&params)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let theirs: Value = serde_json::from_str(&theirs).unwrap();
             let (a, b) = (normalise(&ours), normalise(&theirs));
-            assert!(!b.is_empty(), "{query}: prometheus returned nothing: {theirs}");
-            assert_eq!(a.len(), b.len(), "{query} at {t}: series count differs\nours {ours}\ntheirs {theirs}");
+            assert!(
+                !b.is_empty(),
+                "{query}: prometheus returned nothing: {theirs}"
+            );
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{query} at {t}: series count differs\nours {ours}\ntheirs {theirs}"
+            );
             for ((ma, va), (mb, vb)) in a.iter().zip(&b) {
                 assert_eq!(ma, mb, "{query}: labels differ");
                 assert_eq!(va[0].0, vb[0].0);
-                assert!(close(&va[0].1, &vb[0].1), "{query} {ma} at {t}: ours {} theirs {}", va[0].1, vb[0].1);
+                assert!(
+                    close(&va[0].1, &vb[0].1),
+                    "{query} {ma} at {t}: ours {} theirs {}",
+                    va[0].1,
+                    vb[0].1
+                );
             }
         }
     }
-    let (start, end) = ((d.start + 600_000) as f64 / 1000.0, (d.start + 7_500_000) as f64 / 1000.0);
+    let (start, end) = (
+        (d.start + 600_000) as f64 / 1000.0,
+        (d.start + 7_500_000) as f64 / 1000.0,
+    );
     for query in queries {
-        let params = [("query", query.to_string()), ("start", start.to_string()), ("end", end.to_string()), ("step", "60".to_string())];
+        let params = [
+            ("query", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", "60".to_string()),
+        ];
         let ours = {
             let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (code, v) = q.get("/api/v1/query_range", &p).await;
             assert_eq!(code, 200, "{query}: {v}");
             v
         };
-        let theirs = client.get(format!("{}/api/v1/query_range", prom.url)).query(&params).send().await.unwrap().text().await.unwrap();
+        let theirs = client
+            .get(format!("{}/api/v1/query_range", prom.url))
+            .query(&params)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let theirs: Value = serde_json::from_str(&theirs).unwrap();
         let (a, b) = (normalise(&ours), normalise(&theirs));
-        assert!(!b.is_empty(), "{query}: prometheus returned nothing: {theirs}");
-        assert_eq!(a.len(), b.len(), "{query}: series count differs\nours {ours}\ntheirs {theirs}");
+        assert!(
+            !b.is_empty(),
+            "{query}: prometheus returned nothing: {theirs}"
+        );
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "{query}: series count differs\nours {ours}\ntheirs {theirs}"
+        );
         for ((ma, va), (mb, vb)) in a.iter().zip(&b) {
             assert_eq!(ma, mb, "{query}: labels differ");
             assert_eq!(va.len(), vb.len(), "{query} {ma}: point count differs");
             for (pa, pb) in va.iter().zip(vb) {
                 assert_eq!(pa.0, pb.0, "{query} {ma}: timestamps differ");
-                assert!(close(&pa.1, &pb.1), "{query} {ma} at {}: ours {} theirs {}", pa.0, pa.1, pb.1);
+                assert!(
+                    close(&pa.1, &pb.1),
+                    "{query} {ma} at {}: ours {} theirs {}",
+                    pa.0,
+                    pa.1,
+                    pb.1
+                );
             }
         }
     }
@@ -240,8 +395,12 @@ async fn range_and_instant_queries_equal_prometheus() {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => close(x, y),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
     }
@@ -263,7 +422,10 @@ async fn native_histogram_queries_equal_prometheus() {
     use aeon_tsdb_block::chunkenc::{Histogram, Span};
     use aeon_tsdb_block::{BlockWriter, BlockWriterOptions};
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let start = (now - 3 * 3_600_000) / 60_000 * 60_000;
     let hist = |i: i64, inst: i64| {
         let (c0, c1, c2) = (3 * i * inst, 2 * i, i);
@@ -273,15 +435,33 @@ async fn native_histogram_queries_equal_prometheus() {
             zero_count: i as u64,
             count: (i + c0 + c1 + c2) as u64,
             sum: i as f64 * 4.5 * inst as f64,
-            positive_spans: vec![Span { offset: -1, length: 2 }, Span { offset: 1, length: 1 }],
+            positive_spans: vec![
+                Span {
+                    offset: -1,
+                    length: 2,
+                },
+                Span {
+                    offset: 1,
+                    length: 1,
+                },
+            ],
             positive_buckets: vec![c0, c1 - c0, c2 - c1],
             ..Default::default()
         }
     };
     let mut series = Vec::new();
     for inst in [1i64, 2] {
-        let l = Labels::from_pairs(&[("__name__", "req_hist"), ("job", "api"), ("instance", &format!("i{inst}"))]);
-        series.push((l, (0..480).map(|i| (start + i * 15_000, hist(i, inst))).collect::<Vec<_>>()));
+        let l = Labels::from_pairs(&[
+            ("__name__", "req_hist"),
+            ("job", "api"),
+            ("instance", &format!("i{inst}")),
+        ]);
+        series.push((
+            l,
+            (0..480)
+                .map(|i| (start + i * 15_000, hist(i, inst)))
+                .collect::<Vec<_>>(),
+        ));
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -308,11 +488,20 @@ async fn native_histogram_queries_equal_prometheus() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let prom = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let prom = Prometheus {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
     let client = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..300 {
-        if client.get(format!("{}/-/ready", prom.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{}/-/ready", prom.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             ready = true;
             break;
         }
@@ -323,7 +512,10 @@ async fn native_histogram_queries_equal_prometheus() {
     let stop = CancellationToken::new();
     let mut flags = vec!["--query.replica-label=replica".to_string()];
     for r in ["a", "b"] {
-        let mut store = MemStore::new(Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]), vec![]);
+        let mut store = MemStore::new(
+            Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]),
+            vec![],
+        );
         store.histograms = series.clone();
         flags.push(format!("--store={}", serve(store, &stop).await));
     }
@@ -338,20 +530,56 @@ async fn native_histogram_queries_equal_prometheus() {
         "histogram_sum(req_hist)",
         "histogram_fraction(0, 1, req_hist)",
     ];
-    let (s, e) = ((start + 600_000) as f64 / 1000.0, (start + 7_000_000) as f64 / 1000.0);
+    let (s, e) = (
+        (start + 600_000) as f64 / 1000.0,
+        (start + 7_000_000) as f64 / 1000.0,
+    );
     for query in queries {
         for (path, params) in [
-            ("/api/v1/query_range", vec![("query", query.to_string()), ("start", s.to_string()), ("end", e.to_string()), ("step", "120".to_string())]),
-            ("/api/v1/query", vec![("query", query.to_string()), ("time", (s + 1234.5).to_string())]),
+            (
+                "/api/v1/query_range",
+                vec![
+                    ("query", query.to_string()),
+                    ("start", s.to_string()),
+                    ("end", e.to_string()),
+                    ("step", "120".to_string()),
+                ],
+            ),
+            (
+                "/api/v1/query",
+                vec![
+                    ("query", query.to_string()),
+                    ("time", (s + 1234.5).to_string()),
+                ],
+            ),
         ] {
             let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (code, ours) = q.get(path, &p).await;
             assert_eq!(code, 200, "{query}: {ours}");
-            let theirs = client.get(format!("{}{path}", prom.url)).query(&params).send().await.unwrap().text().await.unwrap();
+            let theirs = client
+                .get(format!("{}{path}", prom.url))
+                .query(&params)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let theirs: Value = serde_json::from_str(&theirs).unwrap();
-            let (a, b) = (result_without_cluster(&ours), result_without_cluster(&theirs));
-            assert!(!b.is_empty(), "{query}: prometheus returned nothing: {theirs}");
-            assert!(same(&Value::Array(a.clone()), &Value::Array(b.clone())), "{path} {query}:\nours   {}\ntheirs {}", Value::Array(a), Value::Array(b));
+            let (a, b) = (
+                result_without_cluster(&ours),
+                result_without_cluster(&theirs),
+            );
+            assert!(
+                !b.is_empty(),
+                "{query}: prometheus returned nothing: {theirs}"
+            );
+            assert!(
+                same(&Value::Array(a.clone()), &Value::Array(b.clone())),
+                "{path} {query}:\nours   {}\ntheirs {}",
+                Value::Array(a),
+                Value::Array(b)
+            );
         }
     }
 }

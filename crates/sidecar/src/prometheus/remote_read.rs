@@ -39,7 +39,10 @@ impl PromClient {
         };
         let body = snap::raw::Encoder::new()
             .compress_vec(&req.encode_to_vec())
-            .map_err(|e| Error::PrometheusResponse { url: url.clone(), reason: format!("snappy: {e}") })?;
+            .map_err(|e| Error::PrometheusResponse {
+                url: url.clone(),
+                reason: format!("snappy: {e}"),
+            })?;
         let resp = self
             .http()
             .post(&url)
@@ -50,7 +53,10 @@ impl PromClient {
             .body(body)
             .send()
             .await
-            .map_err(|source| Error::PrometheusRequest { url: url.clone(), source })?;
+            .map_err(|source| Error::PrometheusRequest {
+                url: url.clone(),
+                source,
+            })?;
         let resp = check_status(resp, &url).await?;
         let ctype = resp
             .headers()
@@ -64,18 +70,30 @@ impl PromClient {
             let body = resp
                 .bytes()
                 .await
-                .map_err(|source| Error::PrometheusRequest { url: url.clone(), source })?;
-            let series = samples_to_chunked(&body).map_err(|reason| Error::PrometheusResponse { url, reason })?;
+                .map_err(|source| Error::PrometheusRequest {
+                    url: url.clone(),
+                    source,
+                })?;
+            let series = samples_to_chunked(&body)
+                .map_err(|reason| Error::PrometheusResponse { url, reason })?;
             Ok(futures::stream::iter(series.into_iter().map(Ok)).boxed())
         } else {
-            Err(Error::PrometheusResponse { url, reason: format!("unexpected content type {ctype:?}") })
+            Err(Error::PrometheusResponse {
+                url,
+                reason: format!("unexpected content type {ctype:?}"),
+            })
         }
     }
 }
 
 fn streamed(resp: reqwest::Response, url: String) -> ChunkedSeriesStream {
     let body = resp.bytes_stream().boxed();
-    let state = (body, FrameDecoder::default(), std::collections::VecDeque::new(), false);
+    let state = (
+        body,
+        FrameDecoder::default(),
+        std::collections::VecDeque::new(),
+        false,
+    );
     futures::stream::unfold(Some(state), move |state| {
         let url = url.clone();
         async move {
@@ -90,18 +108,25 @@ fn streamed(resp: reqwest::Response, url: String) -> ChunkedSeriesStream {
                         continue;
                     }
                     Ok(None) => {}
-                    Err(reason) => return Some((Err(Error::PrometheusResponse { url, reason }), None)),
+                    Err(reason) => {
+                        return Some((Err(Error::PrometheusResponse { url, reason }), None));
+                    }
                 }
                 if eof {
                     if dec.is_empty() {
                         return None;
                     }
-                    let reason = format!("stream ended inside a frame ({} bytes left)", dec.buffered());
+                    let reason = format!(
+                        "stream ended inside a frame ({} bytes left)",
+                        dec.buffered()
+                    );
                     return Some((Err(Error::PrometheusResponse { url, reason }), None));
                 }
                 match body.next().await {
                     Some(Ok(b)) => dec.push(&b),
-                    Some(Err(source)) => return Some((Err(Error::PrometheusRequest { url, source }), None)),
+                    Some(Err(source)) => {
+                        return Some((Err(Error::PrometheusRequest { url, source }), None));
+                    }
                     None => eof = true,
                 }
             }
@@ -134,9 +159,13 @@ impl FrameDecoder {
 
     /// The next complete frame, `None` if more bytes are needed.
     pub fn next_frame(&mut self) -> std::result::Result<Option<prom::ChunkedReadResponse>, String> {
-        let Some((len, n)) = uvarint(&self.buf)? else { return Ok(None) };
+        let Some((len, n)) = uvarint(&self.buf)? else {
+            return Ok(None);
+        };
         if len > MAX_FRAME_BYTES as u64 {
-            return Err(format!("frame of {len} bytes exceeds the limit of {MAX_FRAME_BYTES} bytes"));
+            return Err(format!(
+                "frame of {len} bytes exceeds the limit of {MAX_FRAME_BYTES} bytes"
+            ));
         }
         let len = len as usize;
         if self.buf.len() < n + 4 + len {
@@ -147,7 +176,9 @@ impl FrameDecoder {
         let msg: Bytes = self.buf.split_to(len).freeze();
         let got = crc32c::crc32c(&msg);
         if got != want {
-            return Err(format!("frame checksum mismatch: expected {want:#010x}, computed {got:#010x}"));
+            return Err(format!(
+                "frame checksum mismatch: expected {want:#010x}, computed {got:#010x}"
+            ));
         }
         prom::ChunkedReadResponse::decode(msg)
             .map(Some)
@@ -192,8 +223,11 @@ pub fn encode_frame(msg: &prom::ChunkedReadResponse) -> Vec<u8> {
 /// A SAMPLES answer (snappy `ReadResponse`) as chunked series with XOR
 /// chunks of up to 120 samples. Native histograms cannot be re-encoded here.
 fn samples_to_chunked(body: &[u8]) -> std::result::Result<Vec<prom::ChunkedSeries>, String> {
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
-    let resp = prom::ReadResponse::decode(raw.as_slice()).map_err(|e| format!("decoding ReadResponse: {e}"))?;
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    let resp = prom::ReadResponse::decode(raw.as_slice())
+        .map_err(|e| format!("decoding ReadResponse: {e}"))?;
     let mut out = Vec::new();
     for result in resp.results {
         for ts in result.timeseries {
@@ -206,7 +240,9 @@ fn samples_to_chunked(body: &[u8]) -> std::result::Result<Vec<prom::ChunkedSerie
                 for s in part {
                     enc.append(s.timestamp, s.value);
                 }
-                let (Some(first), Some(last)) = (part.first(), part.last()) else { continue };
+                let (Some(first), Some(last)) = (part.first(), part.last()) else {
+                    continue;
+                };
                 chunks.push(prom::Chunk {
                     min_time_ms: first.timestamp,
                     max_time_ms: last.timestamp,
@@ -214,7 +250,10 @@ fn samples_to_chunked(body: &[u8]) -> std::result::Result<Vec<prom::ChunkedSerie
                     data: Bytes::from(enc.finish()),
                 });
             }
-            out.push(prom::ChunkedSeries { labels: ts.labels, chunks });
+            out.push(prom::ChunkedSeries {
+                labels: ts.labels,
+                chunks,
+            });
         }
     }
     Ok(out)
@@ -227,8 +266,16 @@ mod tests {
     fn frame(name: &str) -> prom::ChunkedReadResponse {
         prom::ChunkedReadResponse {
             chunked_series: vec![prom::ChunkedSeries {
-                labels: vec![prom::Label { name: "__name__".into(), value: name.into() }],
-                chunks: vec![prom::Chunk { min_time_ms: 1, max_time_ms: 2, r#type: 1, data: Bytes::from_static(b"\x00\x01ab") }],
+                labels: vec![prom::Label {
+                    name: "__name__".into(),
+                    value: name.into(),
+                }],
+                chunks: vec![prom::Chunk {
+                    min_time_ms: 1,
+                    max_time_ms: 2,
+                    r#type: 1,
+                    data: Bytes::from_static(b"\x00\x01ab"),
+                }],
             }],
             query_index: 0,
         }
@@ -267,20 +314,35 @@ mod tests {
 
     #[test]
     fn samples_become_xor_chunks() {
-        let samples: Vec<prom::Sample> = (0..250).map(|i| prom::Sample { value: i as f64, timestamp: i * 1000 }).collect();
+        let samples: Vec<prom::Sample> = (0..250)
+            .map(|i| prom::Sample {
+                value: i as f64,
+                timestamp: i * 1000,
+            })
+            .collect();
         let resp = prom::ReadResponse {
             results: vec![prom::QueryResult {
-                timeseries: vec![prom::TimeSeries { labels: vec![], samples, exemplars: vec![], histograms: vec![] }],
+                timeseries: vec![prom::TimeSeries {
+                    labels: vec![],
+                    samples,
+                    exemplars: vec![],
+                    histograms: vec![],
+                }],
             }],
         };
-        let body = snap::raw::Encoder::new().compress_vec(&resp.encode_to_vec()).unwrap();
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&resp.encode_to_vec())
+            .unwrap();
         let got = samples_to_chunked(&body).unwrap();
         assert_eq!(got.len(), 1);
         let cs = &got[0].chunks;
         assert_eq!(cs.len(), 3);
         assert_eq!((cs[0].min_time_ms, cs[0].max_time_ms), (0, 119_000));
         assert_eq!((cs[2].min_time_ms, cs[2].max_time_ms), (240_000, 249_000));
-        let decoded = aeon_tsdb_block::chunkenc::XorChunk::new(&cs[2].data).unwrap().samples().unwrap();
+        let decoded = aeon_tsdb_block::chunkenc::XorChunk::new(&cs[2].data)
+            .unwrap()
+            .samples()
+            .unwrap();
         assert_eq!(decoded.len(), 10);
         assert_eq!(decoded[9].v, 249.0);
     }

@@ -18,7 +18,11 @@ fn recent_t0() -> i64 {
 }
 
 async fn sidecar_over(f: Fixture) -> (PrometheusStore, Prom) {
-    let ext: Vec<(String, String)> = f.external_labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+    let ext: Vec<(String, String)> = f
+        .external_labels
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect();
     let ext_ref: Vec<(&str, &str)> = ext.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let prom = start_prometheus(PromOptions {
         ext: &ext_ref,
@@ -29,7 +33,13 @@ async fn sidecar_over(f: Fixture) -> (PrometheusStore, Prom) {
     .await;
     let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
     let facts = aeon_sidecar::state::fetch_facts(&client).await.unwrap();
-    let store = PrometheusStore::new(client, PromState::with(facts), aeon_common::flags::TimeOrDuration::MIN, Limits::default(), Metrics::default());
+    let store = PrometheusStore::new(
+        client,
+        PromState::with(facts),
+        aeon_common::flags::TimeOrDuration::MIN,
+        Limits::default(),
+        Metrics::default(),
+    );
     (store, prom)
 }
 
@@ -55,7 +65,11 @@ async fn acceptance_suite_over_grpc() {
         )
         .await
         .unwrap();
-        let client: Arc<dyn StoreApi> = Arc::new(StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap());
+        let client: Arc<dyn StoreApi> = Arc::new(
+            StoreClient::connect(&addr.to_string(), ClientOptions::default())
+                .await
+                .unwrap(),
+        );
         StoreUnderTest::with_guard(client, (prom, token.drop_guard()))
     })
     .await;

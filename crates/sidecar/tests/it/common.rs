@@ -55,13 +55,21 @@ pub fn openmetrics(start_ms: i64) -> String {
         for i in 0..n {
             let t = start_ms + i * STEP_MS;
             let v = 20.0 + ((i as f64) / 7.0).sin() * 3.3;
-            s.push_str(&format!("temperature{{room=\"{room}\"}} {v} {}.{:03}\n", t / 1000, t % 1000));
+            s.push_str(&format!(
+                "temperature{{room=\"{room}\"}} {v} {}.{:03}\n",
+                t / 1000,
+                t % 1000
+            ));
         }
     }
     s.push_str("# TYPE conflict gauge\n");
     for i in 0..n {
         let t = start_ms + i * STEP_MS;
-        s.push_str(&format!("conflict{{cluster=\"local\",job=\"api\"}} {i} {}.{:03}\n", t / 1000, t % 1000));
+        s.push_str(&format!(
+            "conflict{{cluster=\"local\",job=\"api\"}} {i} {}.{:03}\n",
+            t / 1000,
+            t % 1000
+        ));
     }
     s.push_str("# EOF\n");
     s
@@ -102,7 +110,10 @@ pub fn data_start() -> i64 {
 }
 
 pub fn chrono_now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 pub struct PromOptions<'a> {
@@ -117,7 +128,13 @@ pub struct PromOptions<'a> {
 
 impl Default for PromOptions<'_> {
     fn default() -> Self {
-        Self { ext: EXT, with_blocks: true, extra_flags: vec![], port: None, data: None }
+        Self {
+            ext: EXT,
+            with_blocks: true,
+            extra_flags: vec![],
+            port: None,
+            data: None,
+        }
     }
 }
 
@@ -130,14 +147,22 @@ pub async fn start_prometheus(opts: PromOptions<'_>) -> Prom {
     let start_ms = data_start();
     if opts.with_blocks {
         let om = tmp.path().join("in.om");
-        std::fs::write(&om, opts.data.clone().unwrap_or_else(|| openmetrics(start_ms))).unwrap();
+        std::fs::write(
+            &om,
+            opts.data.clone().unwrap_or_else(|| openmetrics(start_ms)),
+        )
+        .unwrap();
         let out = Command::new(peers_bin("promtool"))
             .args(["tsdb", "create-blocks-from", "openmetrics"])
             .arg(&om)
             .arg(&data)
             .output()
             .unwrap();
-        assert!(out.status.success(), "promtool failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "promtool failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let config = tmp.path().join("prometheus.yml");
     std::fs::write(&config, config_yaml(opts.ext)).unwrap();
@@ -156,7 +181,14 @@ pub async fn start_prometheus(opts: PromOptions<'_>) -> Prom {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let prom = Prom { child, url: format!("http://127.0.0.1:{port}"), data, config, start_ms, _tmp: tmp };
+    let prom = Prom {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        data,
+        config,
+        start_ms,
+        _tmp: tmp,
+    };
     wait_ready(&prom.url).await;
     prom
 }
@@ -170,14 +202,22 @@ pub async fn wait_ready(url: &str) {
         {
             return;
         }
-        assert!(Instant::now() < deadline, "prometheus at {url} did not become ready within 60s");
+        assert!(
+            Instant::now() < deadline,
+            "prometheus at {url} did not become ready within 60s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// GET a Prometheus API path and return `data`.
 pub async fn prom_api(url: &str, path: &str, query: &[(&str, String)]) -> serde_json::Value {
-    let r = reqwest::Client::new().get(format!("{url}{path}")).query(query).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert!(status.is_success(), "{path}: {v}");

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
 
-mod common;
-mod store;
-mod shipper;
-mod service;
 mod acceptance;
+mod common;
+mod service;
+mod shipper;
+mod store;

@@ -18,7 +18,10 @@ use crate::common::*;
 use crate::shipper::{assert_bucket_has, local_blocks, state_ids};
 
 fn bucket_yaml(dir: &Path) -> String {
-    format!("type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n", dir.display())
+    format!(
+        "type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n",
+        dir.display()
+    )
 }
 
 fn args(prom_url: &str, tsdb: &Path, extra: &[String]) -> Args {
@@ -46,14 +49,21 @@ fn series_req(min: i64, max: i64) -> thanos::SeriesRequest {
     thanos::SeriesRequest {
         min_time: min,
         max_time: max,
-        matchers: vec![thanos::LabelMatcher::new(Type::Eq, "__name__", "http_requests_total")],
+        matchers: vec![thanos::LabelMatcher::new(
+            Type::Eq,
+            "__name__",
+            "http_requests_total",
+        )],
         ..Default::default()
     }
 }
 
 async fn stop(token: CancellationToken, running: Running) {
     token.cancel();
-    tokio::time::timeout(Duration::from_secs(20), running.wait()).await.expect("sidecar shuts down").unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running.wait())
+        .await
+        .expect("sidecar shuts down")
+        .unwrap();
 }
 
 #[tokio::test]
@@ -62,14 +72,38 @@ async fn sidecar_serves_ships_and_reports_ready() {
     let tmp = tempfile::tempdir().unwrap();
     let bdir = tmp.path().join("bucket");
     let token = CancellationToken::new();
-    let running = start(args(&prom.url, &prom.data, &[format!("--objstore.config={}", bucket_yaml(&bdir))]), token.clone()).await.unwrap();
+    let running = start(
+        args(
+            &prom.url,
+            &prom.data,
+            &[format!("--objstore.config={}", bucket_yaml(&bdir))],
+        ),
+        token.clone(),
+    )
+    .await
+    .unwrap();
     let http = running.http_addr;
-    eventually("ready", || async move { http_get(http, "/-/ready").await.0 == 200 }).await;
+    eventually("ready", || async move {
+        http_get(http, "/-/ready").await.0 == 200
+    })
+    .await;
 
-    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let info = client.info().await.unwrap();
-    assert_eq!(aeon_storeapi::convert::labels_from_pb(&info.label_sets[0].labels), Labels::from_pairs(EXT));
-    let (series, _) = collect_series(client.series(series_req(prom.start_ms, i64::MAX)).await.unwrap()).await.unwrap();
+    assert_eq!(
+        aeon_storeapi::convert::labels_from_pb(&info.label_sets[0].labels),
+        Labels::from_pairs(EXT)
+    );
+    let (series, _) = collect_series(
+        client
+            .series(series_req(prom.start_ms, i64::MAX))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(series.len(), 12);
 
     let blocks = local_blocks(&prom.data);
@@ -89,14 +123,29 @@ async fn sidecar_serves_ships_and_reports_ready() {
         async move { data.join("thanos.shipper.json").exists() && state_ids(&data).len() == n }
     })
     .await;
-    assert_bucket_has(bucket.as_ref(), &prom.data, &blocks, &Labels::from_pairs(EXT)).await;
+    assert_bucket_has(
+        bucket.as_ref(),
+        &prom.data,
+        &blocks,
+        &Labels::from_pairs(EXT),
+    )
+    .await;
 
     let (code, metrics) = http_get(http, "/metrics").await;
     assert_eq!(code, 200);
-    assert!(metrics.contains(&format!("aeon_shipper_uploads_total {n}")), "{metrics}");
-    assert!(metrics.contains("aeon_sidecar_prometheus_up 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("aeon_shipper_uploads_total {n}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aeon_sidecar_prometheus_up 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("aeon_shipper_blocked 0"), "{metrics}");
-    assert!(metrics.contains("aeon_objstore_"), "bucket metrics registered");
+    assert!(
+        metrics.contains("aeon_objstore_"),
+        "bucket metrics registered"
+    );
     stop(token, running).await;
 }
 
@@ -106,30 +155,56 @@ async fn prometheus_down_then_up_then_down_again() {
     let url = format!("http://127.0.0.1:{port}");
     let tmp = tempfile::tempdir().unwrap();
     let token = CancellationToken::new();
-    let running = start(args(&url, tmp.path(), &[]), token.clone()).await.unwrap();
+    let running = start(args(&url, tmp.path(), &[]), token.clone())
+        .await
+        .unwrap();
     let http = running.http_addr;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (code, body) = http_get(http, "/-/ready").await;
     assert_eq!(code, 503);
     assert!(body.contains(&url) && body.contains("not usable"), "{body}");
-    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let st = tonic::Status::from(client.series(series_req(0, i64::MAX)).await.err().unwrap());
     assert_eq!(st.code(), tonic::Code::Unavailable);
     assert!(st.message().contains(&url), "{}", st.message());
     let st = tonic::Status::from(client.info().await.err().unwrap());
     assert_eq!(st.code(), tonic::Code::Unavailable);
-    assert!(http_get(http, "/metrics").await.1.contains("aeon_sidecar_prometheus_up 0"));
+    assert!(
+        http_get(http, "/metrics")
+            .await
+            .1
+            .contains("aeon_sidecar_prometheus_up 0")
+    );
 
     // Prometheus comes up on that port: the sidecar becomes ready and serves.
-    let prom = start_prometheus(PromOptions { port: Some(port), ..Default::default() }).await;
-    eventually("ready", || async move { http_get(http, "/-/ready").await.0 == 200 }).await;
-    let (series, _) = collect_series(client.series(series_req(prom.start_ms, i64::MAX)).await.unwrap()).await.unwrap();
+    let prom = start_prometheus(PromOptions {
+        port: Some(port),
+        ..Default::default()
+    })
+    .await;
+    eventually("ready", || async move {
+        http_get(http, "/-/ready").await.0 == 200
+    })
+    .await;
+    let (series, _) = collect_series(
+        client
+            .series(series_req(prom.start_ms, i64::MAX))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(series.len(), 12);
 
     // And goes away again: not ready with the reason, Series Unavailable, no crash.
     drop(prom);
-    eventually("not ready again", || async move { http_get(http, "/-/ready").await.0 == 503 }).await;
+    eventually("not ready again", || async move {
+        http_get(http, "/-/ready").await.0 == 503
+    })
+    .await;
     let st = tonic::Status::from(client.series(series_req(0, i64::MAX)).await.err().unwrap());
     assert_eq!(st.code(), tonic::Code::Unavailable, "{st:?}");
     assert_eq!(http_get(http, "/-/healthy").await.0, 200);
@@ -168,16 +243,32 @@ async fn remote_read_refused_and_wrong_url() {
     let url = refusing_prometheus().await;
     let tmp = tempfile::tempdir().unwrap();
     let token = CancellationToken::new();
-    let running = start(args(&url, tmp.path(), &[]), token.clone()).await.unwrap();
+    let running = start(args(&url, tmp.path(), &[]), token.clone())
+        .await
+        .unwrap();
     let http = running.http_addr;
-    eventually("ready", || async move { http_get(http, "/-/ready").await.0 == 200 }).await;
-    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default()).await.unwrap();
+    eventually("ready", || async move {
+        http_get(http, "/-/ready").await.0 == 200
+    })
+    .await;
+    let client = StoreClient::connect(&running.grpc_addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
     let info = client.info().await.unwrap();
     assert_eq!(info.store.unwrap().min_time, 1_000_000);
     let st = tonic::Status::from(client.series(series_req(0, i64::MAX)).await.err().unwrap());
     assert_eq!(st.code(), tonic::Code::Unavailable);
-    assert!(st.message().contains("503") && st.message().contains("concurrency limit"), "{}", st.message());
-    assert!(http_get(http, "/metrics").await.1.contains("aeon_sidecar_remote_read_failures_total 1"));
+    assert!(
+        st.message().contains("503") && st.message().contains("concurrency limit"),
+        "{}",
+        st.message()
+    );
+    assert!(
+        http_get(http, "/metrics")
+            .await
+            .1
+            .contains("aeon_sidecar_remote_read_failures_total 1")
+    );
     stop(token, running).await;
 
     // A URL where something else answers (not Prometheus): readiness names the status.
@@ -185,7 +276,12 @@ async fn remote_read_refused_and_wrong_url() {
     let other_addr = other.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(other, axum::Router::new()).await.unwrap() });
     let token = CancellationToken::new();
-    let running = start(args(&format!("http://{other_addr}"), tmp.path(), &[]), token.clone()).await.unwrap();
+    let running = start(
+        args(&format!("http://{other_addr}"), tmp.path(), &[]),
+        token.clone(),
+    )
+    .await
+    .unwrap();
     let http = running.http_addr;
     eventually("reason mentions 404", || async move {
         let (code, body) = http_get(http, "/-/ready").await;
@@ -195,7 +291,12 @@ async fn remote_read_refused_and_wrong_url() {
     stop(token, running).await;
 
     // A URL that is not a URL: a clear startup error.
-    let e = start(args("localhost:9090", tmp.path(), &[]), CancellationToken::new()).await.unwrap_err();
+    let e = start(
+        args("localhost:9090", tmp.path(), &[]),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("--prometheus.url"), "{e}");
 }
 
@@ -228,14 +329,25 @@ async fn reloader_applies_config_changes_to_prometheus() {
     let s = state.clone();
     eventually("initial config", || {
         let s = s.clone();
-        async move { s.get().is_some_and(|f| f.external_labels == Labels::from_pairs(EXT)) }
+        async move {
+            s.get()
+                .is_some_and(|f| f.external_labels == Labels::from_pairs(EXT))
+        }
     })
     .await;
 
     let home = std::env::var("HOME").unwrap_or_default();
     assert!(!home.is_empty(), "test needs HOME set");
-    std::fs::write(&template, config_yaml(&[("cluster", "eu1"), ("replica", "1"), ("home", "$(HOME)")])).unwrap();
-    let want = Labels::from_pairs(&[("cluster", "eu1"), ("replica", "1"), ("home", home.as_str())]);
+    std::fs::write(
+        &template,
+        config_yaml(&[("cluster", "eu1"), ("replica", "1"), ("home", "$(HOME)")]),
+    )
+    .unwrap();
+    let want = Labels::from_pairs(&[
+        ("cluster", "eu1"),
+        ("replica", "1"),
+        ("home", home.as_str()),
+    ]);
     let s = state.clone();
     let w = want.clone();
     eventually("prometheus reloaded with new external labels", || {
@@ -244,10 +356,18 @@ async fn reloader_applies_config_changes_to_prometheus() {
         async move { s.get().is_some_and(|f| f.external_labels == w) }
     })
     .await;
-    assert!(std::fs::read_to_string(&prom.config).unwrap().contains(&home), "substituted config written");
+    assert!(
+        std::fs::read_to_string(&prom.config)
+            .unwrap()
+            .contains(&home),
+        "substituted config written"
+    );
     let http = running.http_addr;
     let metrics = http_get(http, "/metrics").await.1;
-    assert!(!metrics.contains("aeon_reloader_reloads_total 0"), "{metrics}");
+    assert!(
+        !metrics.contains("aeon_reloader_reloads_total 0"),
+        "{metrics}"
+    );
     stop(token, running).await;
 }
 

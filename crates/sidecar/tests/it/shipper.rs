@@ -24,7 +24,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else {
-                out.insert(e.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap());
+                out.insert(
+                    e.path().strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                );
             }
         }
     }
@@ -51,39 +54,73 @@ pub async fn assert_bucket_has(bucket: &dyn Bucket, tsdb: &Path, ids: &[Ulid], e
     assert_eq!(listed, ids, "bucket holds exactly the local blocks");
     for id in ids {
         let local = tsdb.join(id.to_string());
-        let keys = bucket.list(&format!("{id}/"), ListMode::Recursive).await.unwrap();
+        let keys = bucket
+            .list(&format!("{id}/"), ListMode::Recursive)
+            .await
+            .unwrap();
         let mut want_keys = vec![format!("{id}/index"), format!("{id}/meta.json")];
         for f in std::fs::read_dir(local.join("chunks")).unwrap() {
-            want_keys.push(format!("{id}/chunks/{}", f.unwrap().file_name().to_string_lossy()));
+            want_keys.push(format!(
+                "{id}/chunks/{}",
+                f.unwrap().file_name().to_string_lossy()
+            ));
         }
         want_keys.sort();
         let mut keys = keys;
         keys.sort();
-        assert_eq!(keys, want_keys, "block {id} complete, tombstones not uploaded");
+        assert_eq!(
+            keys, want_keys,
+            "block {id} complete, tombstones not uploaded"
+        );
         for k in &want_keys {
             if k.ends_with("meta.json") {
                 continue;
             }
             let rel = k.strip_prefix(&format!("{id}/")).unwrap();
-            assert_eq!(bucket.get(k).await.unwrap().as_ref(), std::fs::read(local.join(rel)).unwrap().as_slice(), "{k}");
+            assert_eq!(
+                bucket.get(k).await.unwrap().as_ref(),
+                std::fs::read(local.join(rel)).unwrap().as_slice(),
+                "{k}"
+            );
         }
-        let meta = BlockMeta::parse(&bucket.get(&format!("{id}/meta.json")).await.unwrap(), "meta.json").unwrap();
+        let meta = BlockMeta::parse(
+            &bucket.get(&format!("{id}/meta.json")).await.unwrap(),
+            "meta.json",
+        )
+        .unwrap();
         let local_meta = BlockMeta::read_from_dir(&local).unwrap();
-        assert!(local_meta.thanos.is_none(), "prometheus' own meta.json untouched");
-        assert_eq!((meta.ulid, meta.min_time, meta.max_time), (local_meta.ulid, local_meta.min_time, local_meta.max_time));
+        assert!(
+            local_meta.thanos.is_none(),
+            "prometheus' own meta.json untouched"
+        );
+        assert_eq!(
+            (meta.ulid, meta.min_time, meta.max_time),
+            (local_meta.ulid, local_meta.min_time, local_meta.max_time)
+        );
         assert_eq!(meta.stats, local_meta.stats);
         let t = meta.thanos.expect("thanos section");
         assert_eq!(t.version, 1);
         assert_eq!(t.source, "sidecar");
         assert_eq!(t.downsample.resolution, 0);
-        let labels: BTreeMap<String, String> = ext.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        let labels: BTreeMap<String, String> = ext
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
         assert_eq!(t.labels, labels);
-        let files: Vec<(String, i64)> = t.files.iter().map(|f| (f.rel_path.clone(), f.size_bytes)).collect();
+        let files: Vec<(String, i64)> = t
+            .files
+            .iter()
+            .map(|f| (f.rel_path.clone(), f.size_bytes))
+            .collect();
         let mut want_files: Vec<(String, i64)> = want_keys
             .iter()
             .map(|k| {
                 let rel = k.strip_prefix(&format!("{id}/")).unwrap().to_string();
-                let size = if rel == "meta.json" { 0 } else { std::fs::metadata(local.join(&rel)).unwrap().len() as i64 };
+                let size = if rel == "meta.json" {
+                    0
+                } else {
+                    std::fs::metadata(local.join(&rel)).unwrap().len() as i64
+                };
                 (rel, size)
             })
             .collect();
@@ -93,7 +130,8 @@ pub async fn assert_bucket_has(bucket: &dyn Bucket, tsdb: &Path, ids: &[Ulid], e
 }
 
 pub fn state_ids(tsdb: &Path) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(tsdb.join("thanos.shipper.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tsdb.join("thanos.shipper.json")).unwrap()).unwrap();
     assert_eq!(v["version"], 1);
     serde_json::from_value(v["uploaded"].clone()).unwrap()
 }
@@ -103,7 +141,11 @@ async fn every_block_uploaded_once_complete_and_prometheus_files_untouched() {
     let prom = start_prometheus(PromOptions::default()).await;
     let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
     let facts = aeon_sidecar::state::fetch_facts(&client).await.unwrap();
-    assert_eq!(Shipper::precondition(&facts), None, "compaction disabled, external labels set");
+    assert_eq!(
+        Shipper::precondition(&facts),
+        None,
+        "compaction disabled, external labels set"
+    );
     let ext = facts.external_labels.clone();
     assert_eq!(ext, Labels::from_pairs(EXT));
 
@@ -115,29 +157,57 @@ async fn every_block_uploaded_once_complete_and_prometheus_files_untouched() {
     std::fs::write(writing.join("index"), b"partial").unwrap();
     std::fs::create_dir_all(prom.data.join(Ulid::new().to_string()).join("chunks")).unwrap();
 
-    let before: BTreeMap<PathBuf, Vec<u8>> =
-        blocks.iter().flat_map(|id| snapshot(&prom.data.join(id.to_string())).into_iter().map(move |(p, b)| (PathBuf::from(id.to_string()).join(p), b))).collect();
+    let before: BTreeMap<PathBuf, Vec<u8>> = blocks
+        .iter()
+        .flat_map(|id| {
+            snapshot(&prom.data.join(id.to_string()))
+                .into_iter()
+                .map(move |(p, b)| (PathBuf::from(id.to_string()).join(p), b))
+        })
+        .collect();
 
     let tmp = tempfile::tempdir().unwrap();
-    let bucket: Arc<dyn Bucket> = Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
+    let bucket: Arc<dyn Bucket> =
+        Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
     let metrics = Metrics::default();
-    let shipper = Shipper::new(&prom.data, bucket.clone(), "thanos.shipper.json", false, metrics.clone());
+    let shipper = Shipper::new(
+        &prom.data,
+        bucket.clone(),
+        "thanos.shipper.json",
+        false,
+        metrics.clone(),
+    );
     let out = shipper.sync(&ext).await.unwrap();
     assert_eq!(out.uploaded, blocks);
     assert!(out.failed.is_empty());
     assert_eq!(metrics.shipper_uploads.get(), blocks.len() as u64);
     assert_bucket_has(bucket.as_ref(), &prom.data, &blocks, &ext).await;
-    let after: BTreeMap<PathBuf, Vec<u8>> =
-        blocks.iter().flat_map(|id| snapshot(&prom.data.join(id.to_string())).into_iter().map(move |(p, b)| (PathBuf::from(id.to_string()).join(p), b))).collect();
+    let after: BTreeMap<PathBuf, Vec<u8>> = blocks
+        .iter()
+        .flat_map(|id| {
+            snapshot(&prom.data.join(id.to_string()))
+                .into_iter()
+                .map(move |(p, b)| (PathBuf::from(id.to_string()).join(p), b))
+        })
+        .collect();
     assert_eq!(before, after, "prometheus block files unchanged");
     let staging = prom.data.join("thanos/upload");
-    assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(), "staging cleaned up");
+    assert!(
+        !staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(),
+        "staging cleaned up"
+    );
     let want_state: Vec<String> = blocks.iter().map(Ulid::to_string).collect();
     assert_eq!(state_ids(&prom.data), want_state);
 
     // A restarted shipper uploads nothing again.
     let metrics2 = Metrics::default();
-    let again = Shipper::new(&prom.data, bucket.clone(), "thanos.shipper.json", false, metrics2.clone());
+    let again = Shipper::new(
+        &prom.data,
+        bucket.clone(),
+        "thanos.shipper.json",
+        false,
+        metrics2.clone(),
+    );
     assert_eq!(again.sync(&ext).await.unwrap(), Default::default());
     assert_eq!(metrics2.shipper_uploads.get(), 0);
     // Lost state file: the bucket is checked instead, still no upload, state rebuilt.
@@ -159,7 +229,11 @@ fn promtool_tsdb(dir: &Path) -> Vec<Ulid> {
         .arg(&tsdb)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     local_blocks(&tsdb)
 }
 
@@ -169,16 +243,34 @@ async fn partial_upload_and_leftover_staging_are_redone() {
     let blocks = promtool_tsdb(tmp.path());
     let tsdb = tmp.path().join("tsdb");
     let ext = Labels::from_pairs(EXT);
-    let bucket: Arc<dyn Bucket> = Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
+    let bucket: Arc<dyn Bucket> =
+        Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
     // What a crash in the middle of uploading blocks[1] leaves behind.
     let id = blocks[1];
-    bucket.upload(&format!("{id}/chunks/000001"), bytes::Bytes::from_static(b"truncated")).await.unwrap();
+    bucket
+        .upload(
+            &format!("{id}/chunks/000001"),
+            bytes::Bytes::from_static(b"truncated"),
+        )
+        .await
+        .unwrap();
     let stale = tsdb.join("thanos/upload").join(id.to_string());
     std::fs::create_dir_all(stale.join("chunks")).unwrap();
     std::fs::write(stale.join("chunks/000009"), b"junk").unwrap();
-    assert!(aeon_objstore::block::read_meta(bucket.as_ref(), id).await.unwrap_err().is_not_found());
+    assert!(
+        aeon_objstore::block::read_meta(bucket.as_ref(), id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 
-    let shipper = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", false, Metrics::default());
+    let shipper = Shipper::new(
+        &tsdb,
+        bucket.clone(),
+        "thanos.shipper.json",
+        false,
+        Metrics::default(),
+    );
     let out = shipper.sync(&ext).await.unwrap();
     assert_eq!(out.uploaded, blocks);
     assert_bucket_has(bucket.as_ref(), &tsdb, &blocks, &ext).await;
@@ -202,22 +294,61 @@ async fn compacted_empty_and_unfinished_blocks() {
     std::fs::create_dir_all(&corrupt).unwrap();
     std::fs::write(corrupt.join("meta.json"), b"{not json").unwrap();
 
-    let bucket: Arc<dyn Bucket> = Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
-    let out = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", false, Metrics::default()).sync(&ext).await.unwrap();
+    let bucket: Arc<dyn Bucket> =
+        Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
+    let out = Shipper::new(
+        &tsdb,
+        bucket.clone(),
+        "thanos.shipper.json",
+        false,
+        Metrics::default(),
+    )
+    .sync(&ext)
+    .await
+    .unwrap();
     assert_eq!(out.uploaded, blocks[2..].to_vec());
-    let out = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", true, Metrics::default()).sync(&ext).await.unwrap();
-    assert_eq!(out.uploaded, vec![blocks[0]], "--shipper.upload-compacted ships level 2");
-    let listed = aeon_objstore::block::list_blocks(bucket.as_ref()).await.unwrap();
+    let out = Shipper::new(
+        &tsdb,
+        bucket.clone(),
+        "thanos.shipper.json",
+        true,
+        Metrics::default(),
+    )
+    .sync(&ext)
+    .await
+    .unwrap();
+    assert_eq!(
+        out.uploaded,
+        vec![blocks[0]],
+        "--shipper.upload-compacted ships level 2"
+    );
+    let listed = aeon_objstore::block::list_blocks(bucket.as_ref())
+        .await
+        .unwrap();
     assert!(!listed.contains(&blocks[1]), "empty block never shipped");
 
     // Empty external labels: refused with a message.
-    let e = Shipper::new(&tsdb, bucket, "thanos.shipper.json", true, Metrics::default()).sync(&Labels::empty()).await.unwrap_err();
+    let e = Shipper::new(
+        &tsdb,
+        bucket,
+        "thanos.shipper.json",
+        true,
+        Metrics::default(),
+    )
+    .sync(&Labels::empty())
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("external labels"), "{e}");
 }
 
 #[tokio::test]
 async fn shipper_refuses_without_external_labels_on_real_prometheus() {
-    let prom = start_prometheus(PromOptions { ext: &[], with_blocks: false, ..Default::default() }).await;
+    let prom = start_prometheus(PromOptions {
+        ext: &[],
+        with_blocks: false,
+        ..Default::default()
+    })
+    .await;
     let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
     let facts = aeon_sidecar::state::fetch_facts(&client).await.unwrap();
     assert!(facts.external_labels.is_empty());
@@ -228,7 +359,10 @@ async fn shipper_refuses_without_external_labels_on_real_prometheus() {
     assert_eq!(Shipper::precondition(&f), None);
     f.block_durations = Some((Duration::from_secs(7200), Duration::from_secs(36 * 3600)));
     let why = Shipper::precondition(&f).unwrap();
-    assert!(why.contains("min-block-duration=2h") && why.contains("max-block-duration=1d12h"), "{why}");
+    assert!(
+        why.contains("min-block-duration=2h") && why.contains("max-block-duration=1d12h"),
+        "{why}"
+    );
 }
 
 /// A filesystem bucket whose uploads fail for keys under one prefix (an
@@ -262,10 +396,18 @@ impl Bucket for FlakyBucket {
     async fn get(&self, key: &str) -> aeon_objstore::Result<bytes::Bytes> {
         self.inner.get(key).await
     }
-    async fn get_range(&self, key: &str, offset: u64, len: u64) -> aeon_objstore::Result<bytes::Bytes> {
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> aeon_objstore::Result<bytes::Bytes> {
         self.inner.get_range(key, offset, len).await
     }
-    async fn attributes(&self, key: &str) -> aeon_objstore::Result<aeon_objstore::ObjectAttributes> {
+    async fn attributes(
+        &self,
+        key: &str,
+    ) -> aeon_objstore::Result<aeon_objstore::ObjectAttributes> {
         self.inner.attributes(key).await
     }
     async fn upload(&self, key: &str, data: bytes::Bytes) -> aeon_objstore::Result<()> {
@@ -297,7 +439,13 @@ async fn failed_block_is_retried_without_blocking_others() {
     });
     let bucket: Arc<dyn Bucket> = flaky.clone();
     let metrics = Metrics::default();
-    let shipper = Shipper::new(&tsdb, bucket.clone(), "thanos.shipper.json", false, metrics.clone());
+    let shipper = Shipper::new(
+        &tsdb,
+        bucket.clone(),
+        "thanos.shipper.json",
+        false,
+        metrics.clone(),
+    );
     let out = shipper.sync(&ext).await.unwrap();
     let others: Vec<Ulid> = blocks.iter().copied().filter(|b| *b != bad).collect();
     assert_eq!(out.uploaded, others);
@@ -305,7 +453,12 @@ async fn failed_block_is_retried_without_blocking_others() {
     assert_eq!(metrics.shipper_upload_failures.get(), 1);
     assert!(!state_ids(&tsdb).contains(&bad.to_string()));
     // Nothing of the failed block is visible as a block.
-    assert!(aeon_objstore::block::read_meta(bucket.as_ref(), bad).await.unwrap_err().is_not_found());
+    assert!(
+        aeon_objstore::block::read_meta(bucket.as_ref(), bad)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 
     // The bucket recovers: the next round ships the missing block only.
     *flaky.fail_prefix.lock().unwrap() = None;

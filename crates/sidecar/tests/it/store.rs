@@ -19,7 +19,13 @@ type SeriesMap = BTreeMap<Labels, Vec<(i64, f64)>>;
 async fn store_for(prom: &Prom, limits: Limits) -> PrometheusStore {
     let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
     let facts = aeon_sidecar::state::fetch_facts(&client).await.unwrap();
-    PrometheusStore::new(client, PromState::with(facts), aeon_common::flags::TimeOrDuration::MIN, limits, Metrics::default())
+    PrometheusStore::new(
+        client,
+        PromState::with(facts),
+        aeon_common::flags::TimeOrDuration::MIN,
+        limits,
+        Metrics::default(),
+    )
 }
 
 fn m(kind: Type, n: &str, v: &str) -> thanos::LabelMatcher {
@@ -27,7 +33,12 @@ fn m(kind: Type, n: &str, v: &str) -> thanos::LabelMatcher {
 }
 
 fn req(matchers: Vec<thanos::LabelMatcher>, min: i64, max: i64) -> thanos::SeriesRequest {
-    thanos::SeriesRequest { min_time: min, max_time: max, matchers, ..Default::default() }
+    thanos::SeriesRequest {
+        min_time: min,
+        max_time: max,
+        matchers,
+        ..Default::default()
+    }
 }
 
 fn ext_labels() -> Labels {
@@ -39,17 +50,31 @@ fn ext_labels() -> Labels {
 /// must set them.
 async fn prom_samples(url: &str, selector: &str, start: i64, end: i64) -> SeriesMap {
     let q = format!("{selector}[{}ms]", end - start + 1);
-    let data = prom_api(url, "/api/v1/query", &[("query", q), ("time", format_ts(end))]).await;
+    let data = prom_api(
+        url,
+        "/api/v1/query",
+        &[("query", q), ("time", format_ts(end))],
+    )
+    .await;
     let mut out = SeriesMap::new();
     for r in data["result"].as_array().unwrap() {
-        let pairs: Vec<(String, String)> =
-            r["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+        let pairs: Vec<(String, String)> = r["metric"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
         let labels = Labels::from_pairs(&pairs).merged_with(&ext_labels());
         let samples = r["values"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, p[1].as_str().unwrap().parse::<f64>().unwrap()))
+            .map(|p| {
+                (
+                    (p[0].as_f64().unwrap() * 1000.0).round() as i64,
+                    p[1].as_str().unwrap().parse::<f64>().unwrap(),
+                )
+            })
             .collect();
         out.insert(labels, samples);
     }
@@ -69,7 +94,12 @@ fn decode(series: &[thanos::Series], start: i64, end: i64) -> SeriesMap {
             let decoded = chunk.samples().unwrap();
             assert_eq!(decoded.first().unwrap().t, c.min_time);
             assert_eq!(decoded.last().unwrap().t, c.max_time);
-            samples.extend(decoded.into_iter().filter(|x| x.t >= start && x.t <= end).map(|x| (x.t, x.v)));
+            samples.extend(
+                decoded
+                    .into_iter()
+                    .filter(|x| x.t >= start && x.t <= end)
+                    .map(|x| (x.t, x.v)),
+            );
         }
         samples.sort_by_key(|x| x.0);
         samples.dedup_by_key(|x| x.0);
@@ -81,7 +111,9 @@ fn decode(series: &[thanos::Series], start: i64, end: i64) -> SeriesMap {
 }
 
 async fn series_of(store: &dyn StoreApi, r: thanos::SeriesRequest) -> Vec<thanos::Series> {
-    let (series, warnings) = collect_series(store.series(r).await.unwrap()).await.unwrap();
+    let (series, warnings) = collect_series(store.series(r).await.unwrap())
+        .await
+        .unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     check_sorted(&series).unwrap();
     series
@@ -100,13 +132,18 @@ async fn series_equal_prometheus_query_api_direct_and_over_grpc() {
     )
     .await
     .unwrap();
-    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default()).await.unwrap();
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
 
     let s = prom.start_ms;
     let end = s + 5 * 3600 * 1000;
     let cases: Vec<(Vec<thanos::LabelMatcher>, &str, i64, i64)> = vec![
         (
-            vec![m(Type::Eq, "__name__", "http_requests_total"), m(Type::Eq, "job", "api")],
+            vec![
+                m(Type::Eq, "__name__", "http_requests_total"),
+                m(Type::Eq, "job", "api"),
+            ],
             r#"http_requests_total{job="api"}"#,
             s,
             end,
@@ -118,13 +155,21 @@ async fn series_equal_prometheus_query_api_direct_and_over_grpc() {
             s + 3 * 3_600_000,
         ),
         (
-            vec![m(Type::Re, "job", "a.*"), m(Type::Neq, "code", "500"), m(Type::Eq, "cluster", "eu1")],
+            vec![
+                m(Type::Re, "job", "a.*"),
+                m(Type::Neq, "code", "500"),
+                m(Type::Eq, "cluster", "eu1"),
+            ],
             r#"{job=~"a.*",code!="500"}"#,
             s + 7_000_000,
             s + 9_000_000,
         ),
         (
-            vec![m(Type::Eq, "__name__", "http_requests_total"), m(Type::Re, "instance", "host-[12]"), m(Type::Nre, "replica", "9")],
+            vec![
+                m(Type::Eq, "__name__", "http_requests_total"),
+                m(Type::Re, "instance", "host-[12]"),
+                m(Type::Nre, "replica", "9"),
+            ],
             r#"http_requests_total{instance=~"host-[12]"}"#,
             s + 60_000,
             s + 120_000,
@@ -140,11 +185,22 @@ async fn series_equal_prometheus_query_api_direct_and_over_grpc() {
         assert_eq!(wire, direct, "{selector}: over gRPC");
     }
     // The colliding series label lost to the external label.
-    let got = series_of(store.as_ref(), req(vec![m(Type::Eq, "__name__", "conflict")], s, end)).await;
+    let got = series_of(
+        store.as_ref(),
+        req(vec![m(Type::Eq, "__name__", "conflict")], s, end),
+    )
+    .await;
     assert_eq!(got.len(), 1);
-    assert_eq!(convert::labels_from_pb(&got[0].labels).get("cluster"), Some("eu1"));
+    assert_eq!(
+        convert::labels_from_pb(&got[0].labels).get("cluster"),
+        Some("eu1")
+    );
     // Every series spans several chunks and several blocks.
-    let temp = series_of(store.as_ref(), req(vec![m(Type::Eq, "room", "attic")], s, end)).await;
+    let temp = series_of(
+        store.as_ref(),
+        req(vec![m(Type::Eq, "room", "attic")], s, end),
+    )
+    .await;
     assert!(temp[0].chunks.len() >= 5, "{}", temp[0].chunks.len());
     token.cancel();
 }
@@ -156,16 +212,26 @@ async fn labels_and_info_equal_prometheus() {
     let s = prom.start_ms;
     let end = s + 5 * 3600 * 1000;
 
-    let mut want: Vec<String> = serde_json::from_value(prom_api(&prom.url, "/api/v1/labels", &[]).await).unwrap();
+    let mut want: Vec<String> =
+        serde_json::from_value(prom_api(&prom.url, "/api/v1/labels", &[]).await).unwrap();
     want.extend(["cluster".to_string(), "replica".to_string()]);
     want.sort();
     want.dedup();
-    let got = store.label_names(thanos::LabelNamesRequest { start: s, end, ..Default::default() }).await.unwrap();
+    let got = store
+        .label_names(thanos::LabelNamesRequest {
+            start: s,
+            end,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(got.names, want);
 
     let sel = r#"{room="attic"}"#;
-    let mut want: Vec<String> =
-        serde_json::from_value(prom_api(&prom.url, "/api/v1/labels", &[("match[]", sel.into())]).await).unwrap();
+    let mut want: Vec<String> = serde_json::from_value(
+        prom_api(&prom.url, "/api/v1/labels", &[("match[]", sel.into())]).await,
+    )
+    .unwrap();
     want.extend(["cluster".to_string(), "replica".to_string()]);
     want.sort();
     let got = store
@@ -179,36 +245,79 @@ async fn labels_and_info_equal_prometheus() {
         .unwrap();
     assert_eq!(got.names, want);
     let none = store
-        .label_names(thanos::LabelNamesRequest { start: s, end, matchers: vec![m(Type::Eq, "cluster", "us")], ..Default::default() })
+        .label_names(thanos::LabelNamesRequest {
+            start: s,
+            end,
+            matchers: vec![m(Type::Eq, "cluster", "us")],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(none.names.is_empty());
     let no_replica = store
-        .label_names(thanos::LabelNamesRequest { start: s, end, without_replica_labels: vec!["replica".into()], ..Default::default() })
+        .label_names(thanos::LabelNamesRequest {
+            start: s,
+            end,
+            without_replica_labels: vec!["replica".into()],
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert!(!no_replica.names.contains(&"replica".to_string()) && no_replica.names.contains(&"cluster".to_string()));
+    assert!(
+        !no_replica.names.contains(&"replica".to_string())
+            && no_replica.names.contains(&"cluster".to_string())
+    );
 
     for (label, matchers, sel) in [
         ("job", vec![], None),
-        ("instance", vec![m(Type::Eq, "code", "500")], Some(r#"{code="500"}"#)),
-        ("__name__", vec![m(Type::Re, "job", "api")], Some(r#"{job=~"api"}"#)),
+        (
+            "instance",
+            vec![m(Type::Eq, "code", "500")],
+            Some(r#"{code="500"}"#),
+        ),
+        (
+            "__name__",
+            vec![m(Type::Re, "job", "api")],
+            Some(r#"{job=~"api"}"#),
+        ),
     ] {
-        let q: Vec<(&str, String)> = sel.map(|s| vec![("match[]", s.to_string())]).unwrap_or_default();
-        let want: Vec<String> = serde_json::from_value(prom_api(&prom.url, &format!("/api/v1/label/{label}/values"), &q).await).unwrap();
+        let q: Vec<(&str, String)> = sel
+            .map(|s| vec![("match[]", s.to_string())])
+            .unwrap_or_default();
+        let want: Vec<String> = serde_json::from_value(
+            prom_api(&prom.url, &format!("/api/v1/label/{label}/values"), &q).await,
+        )
+        .unwrap();
         assert!(!want.is_empty());
         let got = store
-            .label_values(thanos::LabelValuesRequest { label: label.into(), start: s, end, matchers, ..Default::default() })
+            .label_values(thanos::LabelValuesRequest {
+                label: label.into(),
+                start: s,
+                end,
+                matchers,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(got.values, want, "values of {label}");
     }
-    let got = store.label_values(thanos::LabelValuesRequest { label: "cluster".into(), start: s, end, ..Default::default() }).await.unwrap();
+    let got = store
+        .label_values(thanos::LabelValuesRequest {
+            label: "cluster".into(),
+            start: s,
+            end,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(got.values, vec!["eu1"]);
 
     let info = store.info().await.unwrap();
     assert_eq!(info.component_type, "sidecar");
-    assert_eq!(convert::labels_from_pb(&info.label_sets[0].labels), ext_labels());
+    assert_eq!(
+        convert::labels_from_pb(&info.label_sets[0].labels),
+        ext_labels()
+    );
     let st = info.store.unwrap();
     assert_eq!(st.max_time, i64::MAX);
     assert!(st.supports_sharding && st.supports_without_replica_labels);
@@ -224,13 +333,29 @@ async fn request_semantics_external_labels_limits_and_errors() {
     let end = s + 5 * 3600 * 1000;
 
     // Only external-label matchers: InvalidArgument, like Thanos.
-    let e = store.series(req(vec![m(Type::Eq, "cluster", "eu1")], s, end)).await.err().unwrap();
+    let e = store
+        .series(req(vec![m(Type::Eq, "cluster", "eu1")], s, end))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(tonic::Status::from(e).code(), tonic::Code::InvalidArgument);
     // External-label matcher that does not match: empty.
-    let got = series_of(&store, req(vec![m(Type::Eq, "cluster", "us"), m(Type::Eq, "job", "api")], s, end)).await;
+    let got = series_of(
+        &store,
+        req(
+            vec![m(Type::Eq, "cluster", "us"), m(Type::Eq, "job", "api")],
+            s,
+            end,
+        ),
+    )
+    .await;
     assert!(got.is_empty());
     // Bad regex: InvalidArgument.
-    let e = store.series(req(vec![m(Type::Re, "job", "(")], s, end)).await.err().unwrap();
+    let e = store
+        .series(req(vec![m(Type::Re, "job", "(")], s, end))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(tonic::Status::from(e).code(), tonic::Code::InvalidArgument);
 
     // without_replica_labels drops the replica label and stays sorted.
@@ -246,7 +371,11 @@ async fn request_semantics_external_labels_limits_and_errors() {
     }
 
     // skip_chunks through /api/v1/series: same label sets, no chunks.
-    let mut r = req(vec![m(Type::Re, "__name__", "http_requests_total|temperature")], s, end);
+    let mut r = req(
+        vec![m(Type::Re, "__name__", "http_requests_total|temperature")],
+        s,
+        end,
+    );
     let full = series_of(&store, r.clone()).await;
     r.skip_chunks = true;
     let skipped = series_of(&store, r).await;
@@ -265,20 +394,56 @@ async fn request_semantics_external_labels_limits_and_errors() {
     let mut total = 0;
     for i in 0..3 {
         let mut r = req(vec![m(Type::Eq, "__name__", "http_requests_total")], s, end);
-        r.shard_info = Some(thanos::ShardInfo { shard_index: i, total_shards: 3, by: true, labels: vec!["instance".into(), "code".into()] });
+        r.shard_info = Some(thanos::ShardInfo {
+            shard_index: i,
+            total_shards: 3,
+            by: true,
+            labels: vec!["instance".into(), "code".into()],
+        });
         total += series_of(&store, r).await.len();
     }
     assert_eq!(total, 12);
 
     // Limits: ResourceExhausted naming the flag.
-    let limited = store_for(&prom, Limits { series: 5, samples: 0 }).await;
-    let e = limited.series(req(vec![m(Type::Eq, "__name__", "http_requests_total")], s, end)).await.err().unwrap();
+    let limited = store_for(
+        &prom,
+        Limits {
+            series: 5,
+            samples: 0,
+        },
+    )
+    .await;
+    let e = limited
+        .series(req(
+            vec![m(Type::Eq, "__name__", "http_requests_total")],
+            s,
+            end,
+        ))
+        .await
+        .err()
+        .unwrap();
     let st = tonic::Status::from(e);
     assert_eq!(st.code(), tonic::Code::ResourceExhausted);
     assert!(st.message().contains("request-series"), "{}", st.message());
-    assert_eq!(series_of(&limited, req(vec![m(Type::Eq, "room", "attic")], s, end)).await.len(), 1);
-    let limited = store_for(&prom, Limits { series: 0, samples: 100 }).await;
-    let e = limited.series(req(vec![m(Type::Eq, "room", "attic")], s, end)).await.err().unwrap();
+    assert_eq!(
+        series_of(&limited, req(vec![m(Type::Eq, "room", "attic")], s, end))
+            .await
+            .len(),
+        1
+    );
+    let limited = store_for(
+        &prom,
+        Limits {
+            series: 0,
+            samples: 100,
+        },
+    )
+    .await;
+    let e = limited
+        .series(req(vec![m(Type::Eq, "room", "attic")], s, end))
+        .await
+        .err()
+        .unwrap();
     let st = tonic::Status::from(e);
     assert_eq!(st.code(), tonic::Code::ResourceExhausted);
     assert!(st.message().contains("request-samples"), "{}", st.message());
