@@ -64,7 +64,7 @@ struct Group {
     members: Vec<usize>,
 }
 
-fn group_labels(m: &Labels, grouping: &[String], without: bool) -> Labels {
+pub(crate) fn group_labels(m: &Labels, grouping: &[String], without: bool) -> Labels {
     if without {
         let mut names: Vec<&str> = grouping.iter().map(String::as_str).collect();
         names.extend(crate::engine::NAME_LABELS);
@@ -196,7 +196,7 @@ pub(crate) fn aggregate(
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (i, s) in input.iter().enumerate() {
-        let key = group_labels(&s.metric, grouping, without);
+        let key = ev.group_key(&s.metric, grouping, without);
         let f = s.f;
         let gi = match index.get(&key) {
             Some(&gi) => gi,

@@ -156,6 +156,7 @@ impl Engine {
             cancel: params.cancel.clone(),
             cursors: HashMap::new(),
             pre: HashMap::new(),
+            group_cache: HashMap::new(),
         };
         ev.prefetch(expr, &PathCtx::default())?;
         if is_range {
@@ -360,6 +361,9 @@ pub(crate) struct Evaluator<'a> {
     cursors: HashMap<usize, Vec<(usize, usize)>>,
     /// Range-function results computed series by series for all steps.
     pre: HashMap<usize, Precomputed>,
+    /// Grouping keys of aggregations by input label set (identified by its
+    /// storage, which the cached clone keeps alive) and grouping clause.
+    group_cache: HashMap<(usize, usize, usize, bool), (Labels, Labels)>,
 }
 
 /// Results of a range function over a plain range selector for every step of
@@ -765,6 +769,26 @@ impl Evaluator<'_> {
                 v.type_name()
             ))),
         }
+    }
+
+    /// The grouping key of `m` for an aggregation, cached across steps.
+    pub(crate) fn group_key(&mut self, m: &Labels, grouping: &[String], without: bool) -> Labels {
+        let k = (
+            m.as_slice().as_ptr() as usize,
+            grouping.as_ptr() as usize,
+            grouping.len(),
+            without,
+        );
+        if let Some((orig, key)) = self.group_cache.get(&k) {
+            if same_labels(orig, m) {
+                return key.clone();
+            }
+        }
+        let key = crate::aggregate::group_labels(m, grouping, without);
+        if self.group_cache.len() < 1_000_000 {
+            self.group_cache.insert(k, (m.clone(), key.clone()));
+        }
+        key
     }
 
     fn precompute(&mut self, e: &Expr, start: i64, end: i64) -> Result<()> {
