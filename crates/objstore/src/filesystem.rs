@@ -166,9 +166,18 @@ impl Inner {
         };
         // A concurrent delete may prune the freshly created parent before the temporary file
         // exists in it; create the directories again in that case.
+        const ATTEMPTS: u32 = 10;
         let mut attempt = 0;
         let (path, tmp, mut file) = loop {
-            let path = self.prepare_parent(op, key)?;
+            // The prune may also remove an ancestor while the parents are being created.
+            let path = match self.prepare_parent(op, key) {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() && attempt < ATTEMPTS => {
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 return Err(Error::backend(
                     op,
@@ -180,7 +189,9 @@ impl Inner {
             let tmp = temp_sibling(&path);
             match fs::File::create_new(&tmp) {
                 Ok(f) => break (path, tmp, f),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => attempt += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < ATTEMPTS => {
+                    attempt += 1
+                }
                 Err(e) => return Err(write_err(e)),
             }
         };
