@@ -154,7 +154,7 @@ pub async fn run_with_listeners(
     grpc: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let mut registry = Registry::with_prefix("aeon");
+    let mut registry = Registry::default();
     let gw = Gateway::new(&args, &mut registry).await?;
     let ready = Readiness::new("initial block sync has not finished");
     let http_task = tokio::spawn(admin::serve(

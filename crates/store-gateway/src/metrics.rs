@@ -67,7 +67,7 @@ impl Metrics {
             chunks_returned: Counter::default(),
             series_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         };
-        let r = registry.sub_registry_with_prefix("store_gateway");
+        let r = registry.sub_registry_with_prefix("aeon_store_gateway");
         r.register(
             "blocks_loaded",
             "Blocks currently served",
