@@ -104,7 +104,7 @@ fn sharded_values_render_one_statefulset_per_shard_with_hashmod() {
     // The querier reaches every shard through its SRV record.
     for shard in 0..3 {
         assert!(out.contains(&format!(
-            "--endpoint=dnssrv+_grpc._tcp.rel-aeon-store-gateway-{shard}.default.svc.cluster.local"
+            "--endpoint=dns+rel-aeon-store-gateway-{shard}.default.svc.cluster.local:10901"
         )));
     }
     assert!(out.contains("kind: HorizontalPodAutoscaler"));
