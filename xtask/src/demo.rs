@@ -37,6 +37,10 @@ pub struct DemoArgs {
     /// Query the stack, report, and exit (used by `cargo xtask test`).
     #[arg(long)]
     check: bool,
+    /// Use the already built `target/debug/aeon` instead of building it (`cargo xtask test`
+    /// runs the demo with the binary its test build made, to avoid a second build).
+    #[arg(long, hide = true)]
+    no_build: bool,
 }
 
 impl DemoArgs {
@@ -47,6 +51,7 @@ impl DemoArgs {
             base_port: 19000,
             no_prometheus: false,
             check: true,
+            no_build: true,
         }
     }
 }

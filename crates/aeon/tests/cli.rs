@@ -1,0 +1,131 @@
+//! The `aeon` binary as a user runs it: every component is a subcommand, and
+//! the seed's Thanos walkthrough commands parse as written with `thanos`
+//! replaced by `aeon` (each fails only on what the environment lacks).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn aeon() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aeon"));
+    c.env_remove("RUST_BACKTRACE");
+    c
+}
+
+fn output(args: &[&str]) -> (bool, String) {
+    let out = aeon().args(args).output().expect("run aeon");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn help_lists_every_component() {
+    let (ok, text) = output(&["--help"]);
+    assert!(ok, "{text}");
+    for sub in ["sidecar", "store", "query", "compact", "tools"] {
+        assert!(text.contains(sub), "--help lacks {sub}: {text}");
+    }
+    let (ok, text) = output(&["tools", "--help"]);
+    assert!(
+        ok && text.contains("tsdb") && text.contains("bucket"),
+        "{text}"
+    );
+}
+
+#[test]
+fn seed_store_command_parses_and_reports_the_missing_bucket_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let missing = dir.path().join("bucket_config.yaml");
+    let (ok, text) = output(&[
+        "store",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--objstore.config-file",
+        missing.to_str().unwrap(),
+        "--http-address",
+        "127.0.0.1:0",
+        "--grpc-address",
+        "127.0.0.1:0",
+        "--index-cache-size=250MB",
+        "--sync-block-duration=5m",
+        "--min-time=-2w",
+        "--max-time=-1h",
+    ]);
+    assert!(!ok);
+    assert!(
+        text.starts_with("aeon: ") && text.contains("bucket_config.yaml"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn bad_flag_values_name_the_flag() {
+    let (ok, text) = output(&["store", "--min-time=yesterday"]);
+    assert!(!ok);
+    assert!(
+        text.contains("--min-time") && text.contains("yesterday"),
+        "{text}"
+    );
+    let (ok, text) = output(&["store", "--index-cache-size=lots"]);
+    assert!(!ok);
+    assert!(text.contains("--index-cache-size"), "{text}");
+}
+
+#[test]
+fn seed_query_command_serves_until_terminated() {
+    let mut child = aeon()
+        .args([
+            "query",
+            "--http-address",
+            "127.0.0.1:0",
+            "--grpc-address",
+            "127.0.0.1:0",
+            "--store",
+            "127.0.0.1:1",
+            "--store",
+            "127.0.0.1:2",
+            "--query.replica-label",
+            "replica",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start aeon query");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let serving = loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => {
+                let hit = l.contains("serving http");
+                seen.push(l);
+                if hit {
+                    break true;
+                }
+            }
+            Err(_) if Instant::now() > deadline => break false,
+            Err(_) => assert!(
+                child.try_wait().unwrap().is_none(),
+                "aeon query exited: {seen:?}"
+            ),
+        }
+    };
+    // Graceful shutdown on SIGTERM.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(serving, "no 'serving http' line: {seen:?}");
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+}
