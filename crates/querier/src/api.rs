@@ -731,33 +731,65 @@ fn string_list(mut v: Vec<String>, limit: usize, warnings: &mut Vec<String>) -> 
     )
 }
 
-async fn labels(State(api): State<Api>, req: Request) -> Response {
-    let res: Result<Response, ApiError> = async {
-        let p = read_params(req).await?;
-        let mut sets = match_sets(&p)?;
+/// What `labels` and `label/<name>/values` read from their parameters: the
+/// `match[]` sets (one empty set when none is given), time range, limit,
+/// partial-response strategy, replica labels to strip when deduplicating,
+/// and the stores to ask.
+struct LabelQuery {
+    sets: Vec<Vec<Matcher>>,
+    start: i64,
+    end: i64,
+    limit: usize,
+    disabled: bool,
+    strategy: i32,
+    strip: Vec<String>,
+    proxy: Arc<Proxy>,
+}
+
+impl LabelQuery {
+    fn new(api: &Api, p: &Params) -> Result<Self, ApiError> {
+        let mut sets = match_sets(p)?;
         if sets.is_empty() {
             sets.push(Vec::new());
         }
-        let (start, end) = range_params(&p)?;
-        let limit = limit_param(&p)?;
-        let opts = api.query_options(&p, 0)?;
-        let (disabled, strat) = strategy(opts.partial_response);
+        let (start, end) = range_params(p)?;
+        let limit = limit_param(p)?;
+        let opts = api.query_options(p, 0)?;
+        let (disabled, strategy) = strategy(opts.partial_response);
         let strip = if opts.dedup_active() {
             opts.replica_labels.clone()
         } else {
             Vec::new()
         };
+        let proxy = api.proxy_for(p)?;
+        Ok(Self {
+            sets,
+            start,
+            end,
+            limit,
+            disabled,
+            strategy,
+            strip,
+            proxy,
+        })
+    }
+}
+
+async fn labels(State(api): State<Api>, req: Request) -> Response {
+    let res: Result<Response, ApiError> = async {
+        let p = read_params(req).await?;
+        let q = LabelQuery::new(&api, &p)?;
         let (mut names, mut warnings) = (Vec::new(), Vec::new());
-        let proxy = api.proxy_for(&p)?;
-        for ms in sets {
-            let r = proxy
+        for ms in &q.sets {
+            let r = q
+                .proxy
                 .label_names(thanos::LabelNamesRequest {
-                    partial_response_disabled: disabled,
-                    partial_response_strategy: strat,
-                    start,
-                    end,
-                    matchers: convert::matchers_to_pb(&ms),
-                    without_replica_labels: strip.clone(),
+                    partial_response_disabled: q.disabled,
+                    partial_response_strategy: q.strategy,
+                    start: q.start,
+                    end: q.end,
+                    matchers: convert::matchers_to_pb(ms),
+                    without_replica_labels: q.strip.clone(),
                     ..Default::default()
                 })
                 .await
@@ -765,7 +797,7 @@ async fn labels(State(api): State<Api>, req: Request) -> Response {
             names.extend(r.names);
             warnings.extend(r.warnings);
         }
-        let data = string_list(names, limit, &mut warnings);
+        let data = string_list(names, q.limit, &mut warnings);
         Ok(success(&data, &warnings, &[]))
     }
     .await;
@@ -799,31 +831,19 @@ async fn label_values(State(api): State<Api>, Path(name): Path<String>, req: Req
         let name = unescape_label_name(&name)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| ApiError::bad_data(format!("invalid label name: \"{name}\"")))?;
-        let mut sets = match_sets(&p)?;
-        if sets.is_empty() {
-            sets.push(Vec::new());
-        }
-        let (start, end) = range_params(&p)?;
-        let limit = limit_param(&p)?;
-        let opts = api.query_options(&p, 0)?;
-        let (disabled, strat) = strategy(opts.partial_response);
-        let strip = if opts.dedup_active() {
-            opts.replica_labels.clone()
-        } else {
-            Vec::new()
-        };
+        let q = LabelQuery::new(&api, &p)?;
         let (mut values, mut warnings) = (Vec::new(), Vec::new());
-        let proxy = api.proxy_for(&p)?;
-        for ms in sets {
-            let r = proxy
+        for ms in &q.sets {
+            let r = q
+                .proxy
                 .label_values(thanos::LabelValuesRequest {
                     label: name.clone(),
-                    partial_response_disabled: disabled,
-                    partial_response_strategy: strat,
-                    start,
-                    end,
-                    matchers: convert::matchers_to_pb(&ms),
-                    without_replica_labels: strip.clone(),
+                    partial_response_disabled: q.disabled,
+                    partial_response_strategy: q.strategy,
+                    start: q.start,
+                    end: q.end,
+                    matchers: convert::matchers_to_pb(ms),
+                    without_replica_labels: q.strip.clone(),
                     ..Default::default()
                 })
                 .await
@@ -831,7 +851,7 @@ async fn label_values(State(api): State<Api>, Path(name): Path<String>, req: Req
             values.extend(r.values);
             warnings.extend(r.warnings);
         }
-        let data = string_list(values, limit, &mut warnings);
+        let data = string_list(values, q.limit, &mut warnings);
         Ok(success(&data, &warnings, &[]))
     }
     .await;
