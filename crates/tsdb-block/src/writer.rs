@@ -170,66 +170,78 @@ fn histogram_header(
 /// and at least 10 samples. Valid for Prometheus, but unlike
 /// [`cut_xor_chunks`] not guaranteed to cut at the same places as its head.
 pub fn cut_histogram_chunks(samples: &[(i64, Histogram)]) -> Result<Vec<EncodedChunk>> {
-    let mut out = Vec::new();
-    let mut cur: Option<(HistogramEncoder, i64, i64)> = None;
-    let mut prev: Option<f64> = None;
-    for (t, h) in samples {
-        let stale = aeon_model::is_stale_nan(h.sum);
-        let reset = !stale && prev.is_some_and(|p| (h.count as f64) < p);
-        let full = cur.as_ref().is_some_and(|(e, _, _)| {
-            e.size() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
-                && e.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
-        });
-        let cut = match &cur {
-            None => true,
-            Some((e, _, maxt)) => {
-                if *maxt >= *t {
-                    return Err(Error::WriteBlock(format!(
-                        "out of order histogram sample at {t} (last {maxt})"
-                    )));
-                }
-                !e.can_append(h) || reset || full
-            }
-        };
-        if cut {
-            if let Some((e, mint, maxt)) = cur.take() {
-                out.push(EncodedChunk {
-                    min_time: mint,
-                    max_time: maxt,
-                    encoding: Encoding::Histogram,
-                    data: e.finish(),
-                });
-            }
-            let header = histogram_header(prev, h.count as f64, h.counter_reset_hint);
-            cur = Some((HistogramEncoder::new(header), *t, *t));
-        }
-        if let Some((e, _, maxt)) = cur.as_mut() {
-            e.append(*t, h)?;
-            *maxt = *t;
-        }
-        if !stale {
-            prev = Some(h.count as f64);
-        }
-    }
-    if let Some((e, mint, maxt)) = cur.take() {
-        out.push(EncodedChunk {
-            min_time: mint,
-            max_time: maxt,
-            encoding: Encoding::Histogram,
-            data: e.finish(),
-        });
-    }
-    Ok(out)
+    cut_hist_chunks::<HistogramEncoder>(samples)
 }
 
 /// Float-histogram version of [`cut_histogram_chunks`].
 pub fn cut_float_histogram_chunks(samples: &[(i64, FloatHistogram)]) -> Result<Vec<EncodedChunk>> {
+    cut_hist_chunks::<FloatHistogramEncoder>(samples)
+}
+
+/// What [`cut_hist_chunks`] needs of the integer and float histogram encoders.
+trait HistEncoder: Sized {
+    type Sample;
+    const ENCODING: Encoding;
+    fn start(header: CounterResetHint) -> Self;
+    fn num_samples(&self) -> usize;
+    fn size(&self) -> usize;
+    fn can_append(&self, h: &Self::Sample) -> bool;
+    fn append(&mut self, t: i64, h: &Self::Sample) -> Result<()>;
+    fn finish(self) -> Vec<u8>;
+    /// (sum, count as float, counter-reset hint) of a sample.
+    fn facts(h: &Self::Sample) -> (f64, f64, CounterResetHint);
+}
+
+macro_rules! hist_encoder {
+    ($enc:ty, $sample:ty, $encoding:expr) => {
+        impl HistEncoder for $enc {
+            type Sample = $sample;
+            const ENCODING: Encoding = $encoding;
+            fn start(header: CounterResetHint) -> Self {
+                <$enc>::new(header)
+            }
+            fn num_samples(&self) -> usize {
+                <$enc>::num_samples(self)
+            }
+            fn size(&self) -> usize {
+                <$enc>::size(self)
+            }
+            fn can_append(&self, h: &$sample) -> bool {
+                <$enc>::can_append(self, h)
+            }
+            fn append(&mut self, t: i64, h: &$sample) -> Result<()> {
+                <$enc>::append(self, t, h)
+            }
+            fn finish(self) -> Vec<u8> {
+                <$enc>::finish(self)
+            }
+            fn facts(h: &$sample) -> (f64, f64, CounterResetHint) {
+                (h.sum, h.count as f64, h.counter_reset_hint)
+            }
+        }
+    };
+}
+hist_encoder!(HistogramEncoder, Histogram, Encoding::Histogram);
+hist_encoder!(
+    FloatHistogramEncoder,
+    FloatHistogram,
+    Encoding::FloatHistogram
+);
+
+fn cut_hist_chunks<E: HistEncoder>(samples: &[(i64, E::Sample)]) -> Result<Vec<EncodedChunk>> {
+    let close = |(e, mint, maxt): (E, i64, i64)| EncodedChunk {
+        min_time: mint,
+        max_time: maxt,
+        encoding: E::ENCODING,
+        data: e.finish(),
+    };
     let mut out = Vec::new();
-    let mut cur: Option<(FloatHistogramEncoder, i64, i64)> = None;
+    let mut cur: Option<(E, i64, i64)> = None;
     let mut prev: Option<f64> = None;
     for (t, h) in samples {
-        let stale = aeon_model::is_stale_nan(h.sum);
-        let reset = !stale && prev.is_some_and(|p| h.count < p);
+        let (sum, count, hint) = E::facts(h);
+        let stale = aeon_model::is_stale_nan(sum);
+        let reset = !stale && prev.is_some_and(|p| count < p);
         let full = cur.as_ref().is_some_and(|(e, _, _)| {
             e.size() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
                 && e.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
@@ -246,33 +258,20 @@ pub fn cut_float_histogram_chunks(samples: &[(i64, FloatHistogram)]) -> Result<V
             }
         };
         if cut {
-            if let Some((e, mint, maxt)) = cur.take() {
-                out.push(EncodedChunk {
-                    min_time: mint,
-                    max_time: maxt,
-                    encoding: Encoding::FloatHistogram,
-                    data: e.finish(),
-                });
+            if let Some(c) = cur.take() {
+                out.push(close(c));
             }
-            let header = histogram_header(prev, h.count, h.counter_reset_hint);
-            cur = Some((FloatHistogramEncoder::new(header), *t, *t));
+            cur = Some((E::start(histogram_header(prev, count, hint)), *t, *t));
         }
         if let Some((e, _, maxt)) = cur.as_mut() {
             e.append(*t, h)?;
             *maxt = *t;
         }
         if !stale {
-            prev = Some(h.count);
+            prev = Some(count);
         }
     }
-    if let Some((e, mint, maxt)) = cur.take() {
-        out.push(EncodedChunk {
-            min_time: mint,
-            max_time: maxt,
-            encoding: Encoding::FloatHistogram,
-            data: e.finish(),
-        });
-    }
+    out.extend(cur.take().map(close));
     Ok(out)
 }
 
