@@ -247,6 +247,36 @@ fn is_abort(disabled: bool, strategy: i32) -> bool {
     disabled || strategy == thanos::PartialResponseStrategy::Abort as i32
 }
 
+/// Unions the label names or values the blocks answered: sorted, unique,
+/// truncated to `limit` (0 = no limit). A failed block is a warning, or the
+/// whole answer's error under `abort`. Also returns the answering blocks,
+/// sorted, for the response hints.
+fn union_block_strings<S: IntoIterator<Item = String>>(
+    results: Vec<(Ulid, crate::Result<S>)>,
+    abort: bool,
+    limit: i64,
+) -> ApiResult<(Vec<String>, Vec<String>, Vec<Ulid>)> {
+    let (mut set, mut warnings, mut queried) = (BTreeSet::new(), Vec::new(), Vec::new());
+    for (id, r) in results {
+        match r {
+            Ok(v) => {
+                queried.push(id);
+                set.extend(v);
+            }
+            Err(e) if abort => return Err(e.into()),
+            Err(e) => warnings.push(e.chain()),
+        }
+    }
+    queried.sort();
+    let mut out: Vec<String> = set.into_iter().collect();
+    if let Ok(l) = usize::try_from(limit)
+        && l > 0
+    {
+        out.truncate(l);
+    }
+    Ok((out, warnings, queried))
+}
+
 fn queried_hints(ids: &[Ulid]) -> Vec<hintspb::Block> {
     ids.iter()
         .map(|id| hintspb::Block { id: id.to_string() })
@@ -422,24 +452,7 @@ impl StoreApi for BucketStore {
             .run_blocks(blocks, move |b, h, rt| b.label_names(h, &ms, &without, rt))
             .await;
         let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
-        let (mut names, mut warnings, mut queried) = (BTreeSet::new(), Vec::new(), Vec::new());
-        for (id, r) in results {
-            match r {
-                Ok(n) => {
-                    queried.push(id);
-                    names.extend(n);
-                }
-                Err(e) if abort => return Err(e.into()),
-                Err(e) => warnings.push(e.chain()),
-            }
-        }
-        queried.sort();
-        let mut names: Vec<String> = names.into_iter().collect();
-        if let Ok(l) = usize::try_from(req.limit)
-            && l > 0
-        {
-            names.truncate(l);
-        }
+        let (names, warnings, queried) = union_block_strings(results, abort, req.limit)?;
         Ok(thanos::LabelNamesResponse {
             names,
             warnings,
@@ -478,24 +491,7 @@ impl StoreApi for BucketStore {
             })
             .await;
         let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
-        let (mut values, mut warnings, mut queried) = (BTreeSet::new(), Vec::new(), Vec::new());
-        for (id, r) in results {
-            match r {
-                Ok(v) => {
-                    queried.push(id);
-                    values.extend(v);
-                }
-                Err(e) if abort => return Err(e.into()),
-                Err(e) => warnings.push(e.chain()),
-            }
-        }
-        queried.sort();
-        let mut values: Vec<String> = values.into_iter().collect();
-        if let Ok(l) = usize::try_from(req.limit)
-            && l > 0
-        {
-            values.truncate(l);
-        }
+        let (values, warnings, queried) = union_block_strings(results, abort, req.limit)?;
         Ok(thanos::LabelValuesResponse {
             values,
             warnings,
