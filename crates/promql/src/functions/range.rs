@@ -423,10 +423,15 @@ fn hist_rate(
         return None;
     }
     let (first, last) = (&hs[0], &hs[hs.len() - 1]);
-    let custom = first.h.uses_custom_buckets();
-    let mut min_schema = first.h.schema.min(last.h.schema);
-    let switched = hs.len() == 2 && last.h.uses_custom_buckets() != custom;
-    for p in &hs[1..] {
+    // A counter reset right after the first sample means the first sample is
+    // never subtracted, so its bucket layout does not matter: it counts as empty.
+    let first_reset = counter && hs[1].h.detect_reset(&first.h);
+    let lead = if first_reset { &hs[1] } else { first };
+    let custom = lead.h.uses_custom_buckets();
+    let mut min_schema = lead.h.schema.min(last.h.schema);
+    let switched = !first_reset && hs.len() == 2 && last.h.uses_custom_buckets() != custom;
+    let rest = if first_reset { &hs[2..] } else { &hs[1..] };
+    for p in rest {
         if !switched && p.h.uses_custom_buckets() != custom {
             ev.warn(format!(
                 "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
@@ -446,15 +451,15 @@ fn hist_rate(
     } else {
         last.h.copy_to_schema(min_schema)
     };
-    if !switched && h.sub(&first.h).is_err() {
+    if !switched && !first_reset && h.sub(&first.h).is_err() {
         ev.warn(format!(
             "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
         ));
         return None;
     }
     if counter && !switched {
-        let mut prev = &first.h;
-        for p in &hs[1..] {
+        let mut prev = &lead.h;
+        for p in rest {
             if p.h.detect_reset(prev) && h.add(prev).is_err() {
                 return None;
             }
