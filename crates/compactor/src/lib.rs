@@ -14,6 +14,8 @@
 pub mod args;
 pub mod compact;
 pub mod compactor;
+#[cfg(feature = "crashpoints")]
+pub mod crashpoints;
 pub mod downsample;
 mod error;
 pub mod merge;

@@ -65,6 +65,8 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
         &mut registry,
     )
     .await?;
+    #[cfg(feature = "crashpoints")]
+    let bucket = crate::crashpoints::wrap(bucket);
     // Scratch space only: whatever a killed run left behind is discarded.
     for sub in ["compact", "downsample"] {
         let p = args.data_dir.join(sub);

@@ -8,4 +8,6 @@ mod compaction;
 mod crash;
 mod retention;
 mod service;
+#[cfg(feature = "crashpoints")]
+mod sigkill;
 mod util;
