@@ -4,6 +4,8 @@
 use aeon_model::Labels;
 use std::fmt::Write as _;
 
+mod bounds;
+
 /// Go's `fmt.Sprintf("%g", v)` for a float64 (shortest representation).
 pub fn format_g(v: f64) -> String {
     if v.is_nan() {
@@ -194,12 +196,11 @@ fn bound(idx: i32, schema: i32, custom: &[f64]) -> f64 {
         }
         return ldexp(1.0, exp.clamp(-100_000, 100_000) as i32);
     }
+    // Schemas above 8 do not exist; clamp so corrupt input cannot index
+    // out of the table.
+    let schema = schema.min(8);
     let frac_idx = idx & ((1 << schema) - 1);
-    let frac = if frac_idx == 0 {
-        0.5
-    } else {
-        (f64::from(frac_idx) / f64::from(1 << schema)).exp2() / 2.0
-    };
+    let frac = bounds::FRACTIONS[(frac_idx << (8 - schema)) as usize];
     let exp = (idx >> schema) + 1;
     if frac == 0.5 && exp == 1025 {
         return f64::MAX;
@@ -342,5 +343,41 @@ mod hist_tests {
             format_histogram(&h),
             "{count:19, sum:2.7, [-1,-0.5):2, [-1e-128,1e-128]:3, (0.125,0.25]:1, (1,2]:2, (2,4]:1}"
         );
+    }
+
+    #[test]
+    fn schema_bounds_use_prometheus_fractions() {
+        // Prometheus's 2^0.5 bound is one ulp below the correctly rounded
+        // 1.4142135623730951; promtool prints 1.414213562373095.
+        let h = Histogram {
+            schema: 1,
+            count: 2,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
+            positive_buckets: vec![1, 0],
+            ..Default::default()
+        };
+        assert_eq!(
+            format_histogram(&h),
+            "{count:2, sum:0, (0.7071067811865475,1]:1, (1,1.414213562373095]:1}"
+        );
+        // Every schema's table is a subsequence of schema 8's, strictly
+        // increasing within [1, 2) for the first 2^s buckets, and the top
+        // bucket ends at MaxFloat64.
+        for s in 1..=8 {
+            let n = 1 << s;
+            let mut prev = 1.0;
+            for j in 1..n {
+                let b = bound(j, s, &[]);
+                assert!(b > prev && b < 2.0, "schema {s} idx {j}: {b}");
+                assert_eq!(b, bound(j << (8 - s), 8, &[]));
+                prev = b;
+            }
+            assert_eq!(bound(1024 << s, s, &[]), f64::MAX);
+            assert_eq!(bound((1024 << s) + 1, s, &[]), f64::INFINITY);
+            assert_eq!(bound(-(1 << s), s, &[]), 0.5);
+        }
     }
 }

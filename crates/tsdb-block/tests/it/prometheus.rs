@@ -307,9 +307,7 @@ fn workload(now: i64) -> Vec<Vec<u8>> {
             }
             let zc = (i as u64) % 3;
             let count = abs.iter().sum::<i64>() as u64 + zc * (1 + u64::from(i >= 120));
-            // Schemas > 0 print bounds from Prometheus's precomputed table, which
-            // differs from correctly rounded 2^(i/2^s) in the last bit for some
-            // entries; see the crate docs. Schemas <= 0 are exact powers of two.
+            // Schemas > 0 are covered by high_resolution_schemas_dump_identically.
             let schema = if s % 2 == 0 { 0 } else { -2 };
             let zc = count - abs.iter().sum::<i64>() as u64;
             let hint = if s == 5 { 3 } else { 0 };
@@ -377,17 +375,8 @@ fn workload(now: i64) -> Vec<Vec<u8>> {
     out
 }
 
-#[test]
-fn blocks_cut_by_prometheus_dump_identically() {
-    let tmp = tempfile::tempdir().unwrap();
-    let srv = start(tmp.path());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    for ts in workload(now) {
-        push(&srv.addr, &[ts]);
-    }
+/// Snapshots the server's TSDB (head included) and returns the snapshot dir.
+fn snapshot(srv: &Server, dir: &Path) -> PathBuf {
     let (code, body) = http(&srv.addr, "POST", "/api/v1/admin/tsdb/snapshot", &[], b"");
     let body = String::from_utf8_lossy(&body).to_string();
     assert_eq!(code, 200, "snapshot failed: {body}");
@@ -397,17 +386,13 @@ fn blocks_cut_by_prometheus_dump_identically() {
         .and_then(|s| s.split('"').next())
         .unwrap()
         .to_string();
-    let snap = tmp.path().join("data/snapshots").join(name);
-    let want = promtool_dump(&snap);
-    assert!(
-        want.contains("int_histogram")
-            && want.contains("float_histogram")
-            && want.contains("float_series"),
-        "{}",
-        &want[..want.len().min(2000)]
-    );
+    dir.join("data/snapshots").join(name)
+}
+
+/// Our dump of `snap` equals promtool's, byte for byte.
+fn assert_dumps_equal(snap: &Path, want: &str) {
     let mut got = Vec::new();
-    aeon_tsdb_block::dump::dump(&snap, &[], i64::MIN, i64::MAX, &mut got).unwrap();
+    aeon_tsdb_block::dump::dump(snap, &[], i64::MIN, i64::MAX, &mut got).unwrap();
     let got = String::from_utf8(got).unwrap();
     if got != want {
         let diff = got
@@ -421,6 +406,132 @@ fn blocks_cut_by_prometheus_dump_identically() {
             want.lines().count()
         );
     }
+}
+
+/// Native histograms of schemas 1..8 whose buckets cover every bound of the
+/// schema (two whole powers of two on each side of 1, both signs), the
+/// buckets next to the MaxFloat64 bound and tiny ones near the zero bucket.
+fn high_resolution_workload(now: i64) -> Vec<Vec<u8>> {
+    let start = now - 20 * 60_000;
+    let mut out = Vec::new();
+    for schema in 1..=8i32 {
+        let n = 1i32 << schema;
+        // Absolute indexes: [-2n, 2n) and [1024n - 2, 1024n], [-1000n, -1000n + 3).
+        let pos_spans = vec![(-2 * n, (4 * n) as u32), (1024 * n - 2 - 2 * n, 3)];
+        let neg_spans = vec![(-1000 * n, 3), (1000 * n - 3 - n, (2 * n) as u32)];
+        let npos = (4 * n + 3) as usize;
+        let nneg = (2 * n + 3) as usize;
+        let mut int_samples = Vec::new();
+        let mut float_samples = Vec::new();
+        for i in 0..12i64 {
+            let t = start + i * 30_000;
+            let pos: Vec<i64> = (0..npos as i64).map(|k| 1 + i + k % 5).collect();
+            let neg: Vec<i64> = (0..nneg as i64).map(|k| 1 + i + k % 3).collect();
+            let deltas = |abs: &[i64]| {
+                let mut prev = 0;
+                abs.iter()
+                    .map(|a| {
+                        let d = a - prev;
+                        prev = *a;
+                        d
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let zc = i as u64;
+            let count = (pos.iter().sum::<i64>() + neg.iter().sum::<i64>()) as u64 + zc;
+            int_samples.push((
+                t,
+                Val::H(
+                    schema,
+                    2f64.powi(-128),
+                    zc,
+                    count,
+                    i as f64 * 0.1,
+                    pos_spans.clone(),
+                    deltas(&pos),
+                    neg_spans.clone(),
+                    deltas(&neg),
+                    0,
+                ),
+            ));
+            let fpos: Vec<f64> = pos.iter().map(|&c| c as f64 * 0.75).collect();
+            float_samples.push((
+                t,
+                Val::FH(
+                    schema,
+                    0.0,
+                    fpos.iter().sum(),
+                    i as f64 / 3.0,
+                    pos_spans.clone(),
+                    fpos,
+                    0,
+                ),
+            ));
+        }
+        out.push(series(
+            &[
+                ("__name__", "hires_histogram".into()),
+                ("schema", schema.to_string()),
+            ],
+            &int_samples,
+        ));
+        out.push(series(
+            &[
+                ("__name__", "hires_float_histogram".into()),
+                ("schema", schema.to_string()),
+            ],
+            &float_samples,
+        ));
+    }
+    out
+}
+
+#[test]
+fn high_resolution_schemas_dump_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = start(tmp.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for ts in high_resolution_workload(now) {
+        push(&srv.addr, &[ts]);
+    }
+    let snap = snapshot(&srv, tmp.path());
+    let want = promtool_dump(&snap);
+    // Each schema's every fraction appears as a printed bound.
+    for schema in 1..=8 {
+        assert!(
+            want.contains(&format!("\"hires_histogram\", schema=\"{schema}\"}}"))
+                && want.contains(&format!("\"hires_float_histogram\", schema=\"{schema}\"}}")),
+            "schema {schema} missing from promtool dump"
+        );
+    }
+    assert!(want.contains("1.7976931348623157e+308]"), "no MaxFloat64 bound");
+    assert_dumps_equal(&snap, &want);
+}
+
+#[test]
+fn blocks_cut_by_prometheus_dump_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = start(tmp.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for ts in workload(now) {
+        push(&srv.addr, &[ts]);
+    }
+    let snap = snapshot(&srv, tmp.path());
+    let want = promtool_dump(&snap);
+    assert!(
+        want.contains("int_histogram")
+            && want.contains("float_histogram")
+            && want.contains("float_series"),
+        "{}",
+        &want[..want.len().min(2000)]
+    );
+    assert_dumps_equal(&snap, &want);
 }
 
 /// Re-encodes every chunk Prometheus wrote and checks the bytes are
@@ -507,16 +618,7 @@ fn prometheus_chunks_reencode_bit_exactly_and_rewrite() {
     for ts in workload(now) {
         push(&srv.addr, &[ts]);
     }
-    let (code, body) = http(&srv.addr, "POST", "/api/v1/admin/tsdb/snapshot", &[], b"");
-    let body = String::from_utf8_lossy(&body).to_string();
-    assert_eq!(code, 200, "snapshot failed: {body}");
-    let name = body
-        .split("\"name\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
-    let snap = tmp.path().join("data/snapshots").join(name);
+    let snap = snapshot(&srv, tmp.path());
     let want = promtool_dump(&snap);
     reencode_and_rewrite(&snap, &want);
 }
