@@ -191,3 +191,181 @@ fn index_header_is_persisted_and_rebuilt_when_corrupt() {
     assert_eq!(h3.postings.num_entries(), h1.postings.num_entries());
     assert!(IndexHeader::decode(&std::fs::read(&p).unwrap(), "x").is_ok());
 }
+
+/// A minimal index format v1 writer (test only), following the v1 layout:
+/// symbol references are absolute file offsets of the symbol entries,
+/// series entries are not aligned and a series ID is its file offset, and
+/// the legacy label indices / label offset table hold symbol offsets.
+fn build_v1(series: &[Labels]) -> Vec<u8> {
+    use crate::varint::{crc32, put_uvarint, put_varint};
+    use std::collections::BTreeMap;
+
+    fn section(out: &mut Vec<u8>, content: &[u8]) {
+        out.extend_from_slice(&(content.len() as u32).to_be_bytes());
+        out.extend_from_slice(content);
+        out.extend_from_slice(&crc32(content).to_be_bytes());
+    }
+    fn pad4(out: &mut Vec<u8>) {
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+
+    let mut sorted = series.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut syms: Vec<String> = sorted
+        .iter()
+        .flat_map(|s| s.iter().flat_map(|l| [l.name.clone(), l.value.clone()]))
+        .collect();
+    syms.push(String::new());
+    syms.sort();
+    syms.dedup();
+
+    let mut out = MAGIC_INDEX.to_be_bytes().to_vec();
+    out.push(FORMAT_V1);
+    let mut toc = Toc {
+        symbols: out.len() as u64,
+        ..Toc::default()
+    };
+    let mut sym_ref = std::collections::HashMap::new();
+    let mut b = (syms.len() as u32).to_be_bytes().to_vec();
+    for s in &syms {
+        // Absolute offset: section start + len field + content so far.
+        sym_ref.insert(s.clone(), toc.symbols + 4 + b.len() as u64);
+        put_uvarint(&mut b, s.len() as u64);
+        b.extend_from_slice(s.as_bytes());
+    }
+    section(&mut out, &b);
+
+    toc.series = out.len() as u64;
+    let mut postings: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
+    let mut all = Vec::new();
+    for (i, s) in sorted.iter().enumerate() {
+        let id = out.len() as u32;
+        let mut b = Vec::new();
+        put_uvarint(&mut b, s.len() as u64);
+        for l in s.iter() {
+            put_uvarint(&mut b, sym_ref[&l.name]);
+            put_uvarint(&mut b, sym_ref[&l.value]);
+            postings
+                .entry((l.name.clone(), l.value.clone()))
+                .or_default()
+                .push(id);
+        }
+        let i = i as i64;
+        put_uvarint(&mut b, 2);
+        put_varint(&mut b, i);
+        put_uvarint(&mut b, 10);
+        put_uvarint(&mut b, 8 + (i as u64) * 100);
+        put_uvarint(&mut b, 10);
+        put_uvarint(&mut b, 10);
+        put_varint(&mut b, 50);
+        put_uvarint(&mut out, b.len() as u64);
+        out.extend_from_slice(&b);
+        out.extend_from_slice(&crc32(&b).to_be_bytes());
+        all.push(id);
+    }
+
+    toc.label_indices = out.len() as u64;
+    let mut label_index_offsets = Vec::new();
+    let mut names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (n, v) in postings.keys() {
+        names.entry(n).or_default().push(v);
+    }
+    for (n, vs) in &names {
+        pad4(&mut out);
+        label_index_offsets.push((n.to_string(), out.len() as u64));
+        let mut b = 1u32.to_be_bytes().to_vec();
+        b.extend_from_slice(&(vs.len() as u32).to_be_bytes());
+        for v in vs {
+            b.extend_from_slice(&(sym_ref[*v] as u32).to_be_bytes());
+        }
+        section(&mut out, &b);
+    }
+
+    toc.postings = out.len() as u64;
+    let mut offsets = Vec::new();
+    let all_key = (String::new(), String::new());
+    let lists = std::iter::once((&all_key, &all)).chain(postings.iter());
+    for ((n, v), ids) in lists {
+        pad4(&mut out);
+        offsets.push((n.clone(), v.clone(), out.len() as u64));
+        let mut b = (ids.len() as u32).to_be_bytes().to_vec();
+        for id in ids {
+            b.extend_from_slice(&id.to_be_bytes());
+        }
+        section(&mut out, &b);
+    }
+
+    toc.label_indices_table = out.len() as u64;
+    let mut b = (label_index_offsets.len() as u32).to_be_bytes().to_vec();
+    for (n, off) in &label_index_offsets {
+        put_uvarint(&mut b, 1);
+        put_uvarint(&mut b, n.len() as u64);
+        b.extend_from_slice(n.as_bytes());
+        put_uvarint(&mut b, *off);
+    }
+    section(&mut out, &b);
+
+    toc.postings_table = out.len() as u64;
+    let mut b = (offsets.len() as u32).to_be_bytes().to_vec();
+    for (n, v, off) in &offsets {
+        put_uvarint(&mut b, 2);
+        put_uvarint(&mut b, n.len() as u64);
+        b.extend_from_slice(n.as_bytes());
+        put_uvarint(&mut b, v.len() as u64);
+        b.extend_from_slice(v.as_bytes());
+        put_uvarint(&mut b, *off);
+    }
+    section(&mut out, &b);
+    out.extend_from_slice(&toc.encode());
+    out
+}
+
+/// Resolves series IDs to (labels, chunk metas).
+fn resolve(r: &IndexReader, ids: &[u32]) -> Vec<SeriesEntry> {
+    ids.iter().map(|&id| r.series(id).unwrap()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    #[test]
+    fn v1_index_reads_like_v2(sets in label_sets(), ms in proptest::collection::vec(matcher(), 1..4)) {
+        let v1 = reader(build_v1(&sets)).unwrap();
+        let v2 = reader(build(&sets)).unwrap();
+        prop_assert_eq!(v1.version(), FORMAT_V1);
+        prop_assert_eq!(v2.version(), FORMAT_V2);
+        prop_assert_eq!(v1.label_names(), v2.label_names());
+        for n in v2.label_names() {
+            prop_assert_eq!(v1.label_values(&n), v2.label_values(&n));
+        }
+        let (a1, a2) = (v1.all_postings().unwrap(), v2.all_postings().unwrap());
+        prop_assert_eq!(resolve(&v1, &a1), resolve(&v2, &a2));
+        prop_assert_eq!(v1.series_many(&a1).unwrap(), resolve(&v2, &a2));
+        let (p1, p2) = (v1.postings_for_matchers(&ms).unwrap(), v2.postings_for_matchers(&ms).unwrap());
+        prop_assert_eq!(resolve(&v1, &p1), resolve(&v2, &p2));
+    }
+}
+
+#[test]
+fn v1_series_ids_are_byte_offsets() {
+    let sets = vec![
+        Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+        Labels::from_pairs(&[("__name__", "up"), ("job", "b")]),
+    ];
+    let r = reader(build_v1(&sets)).unwrap();
+    let ids = r.postings("job", "b").unwrap();
+    assert_eq!(ids.len(), 1);
+    // Not 16-byte aligned (the first entry starts right after the symbols).
+    let all = r.all_postings().unwrap();
+    assert_eq!(u64::from(all[0]), r.header().toc.series);
+    assert_eq!(r.series(ids[0]).unwrap().labels, sets[1]);
+    // A v1 symbol reference that is not a symbol's offset is out of range.
+    assert!(matches!(
+        r.header().symbols.lookup(1),
+        Err(Error::OutOfRange { .. })
+    ));
+    // An ID between entries is a corrupt reference, not a panic.
+    assert!(r.series(all[0] + 1).is_err());
+}
