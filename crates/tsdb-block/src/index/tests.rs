@@ -206,7 +206,7 @@ fn build_v1(series: &[Labels]) -> Vec<u8> {
         out.extend_from_slice(&crc32(content).to_be_bytes());
     }
     fn pad4(out: &mut Vec<u8>) {
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
