@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aeon_model::Labels;
-use aeon_tsdb_block::chunkenc::{self, Encoding, SampleValue, XorEncoder};
+use aeon_tsdb_block::chunkenc::{
+    self, Encoding, FloatHistogram, Histogram, SampleValue, XorEncoder,
+};
+use aeon_tsdb_block::writer::{cut_float_histogram_chunks, cut_histogram_chunks};
 use aeon_tsdb_block::{
     BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, ChunkMeta, EncodedChunk,
 };
@@ -142,7 +145,7 @@ fn merge_series_chunks(
             out.push(read_chunk(&inputs[*b], m)?);
             stats.chunks_copied += 1;
         } else {
-            let mut streams: BTreeMap<usize, Vec<(i64, f64)>> = BTreeMap::new();
+            let mut streams: BTreeMap<usize, Vec<(i64, SampleValue)>> = BTreeMap::new();
             for (b, m) in &chunks[i..j] {
                 let c = read_chunk(&inputs[*b], m)?;
                 let decoded =
@@ -150,18 +153,12 @@ fn merge_series_chunks(
                         block: inputs[*b].block.meta().ulid,
                         source,
                     })?;
-                let s = streams.entry(inputs[*b].stream).or_default();
-                for (t, v) in decoded {
-                    let f = float_value(v).ok_or_else(|| {
-                        Error::Task(format!(
-                            "overlapping {} chunks cannot be merged yet (only float samples)",
-                            c.encoding.name()
-                        ))
-                    })?;
-                    s.push((t, f));
-                }
+                streams
+                    .entry(inputs[*b].stream)
+                    .or_default()
+                    .extend(decoded);
             }
-            let mut lists: Vec<Vec<(i64, f64)>> = streams
+            let mut lists: Vec<Vec<(i64, SampleValue)>> = streams
                 .into_values()
                 .map(|mut v| {
                     v.sort_by_key(|s| s.0);
@@ -171,7 +168,7 @@ fn merge_series_chunks(
                 .collect();
             let merged = match dedup {
                 DedupFunc::OneToOne => {
-                    let mut all: Vec<(i64, f64)> = lists.concat();
+                    let mut all: Vec<(i64, SampleValue)> = lists.concat();
                     all.sort_by_key(|s| s.0);
                     all.dedup_by_key(|s| s.0);
                     all
@@ -184,7 +181,7 @@ fn merge_series_chunks(
                     acc
                 }
             };
-            let encoded = encode_xor(&merged);
+            let encoded = encode_samples(&merged).map_err(|e| Error::Task(e.to_string()))?;
             stats.chunks_reencoded += encoded.len() as u64;
             out.extend(encoded);
         }
@@ -211,6 +208,60 @@ pub fn float_value(v: SampleValue) -> Option<f64> {
     }
 }
 
+/// Encodes sorted samples of any kind: each run of one kind (float,
+/// integer histogram, float histogram) is cut into chunks of its encoding —
+/// floats as [`encode_xor`], histograms with tsdb-block's histogram cutters
+/// (new chunk on a layout change, a counter reset or ~1 KiB).
+pub fn encode_samples(
+    samples: &[(i64, SampleValue)],
+) -> aeon_tsdb_block::Result<Vec<EncodedChunk>> {
+    fn kind(v: &SampleValue) -> u8 {
+        match v {
+            SampleValue::Float(_) => 0,
+            SampleValue::Histogram(_) => 1,
+            SampleValue::FloatHistogram(_) => 2,
+        }
+    }
+    let mut out = Vec::new();
+    let mut rest = samples;
+    while let Some(first) = rest.first() {
+        let k = kind(&first.1);
+        let n = rest.iter().take_while(|s| kind(&s.1) == k).count();
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        match k {
+            0 => {
+                let f: Vec<(i64, f64)> = run
+                    .iter()
+                    .filter_map(|(t, v)| float_value(v.clone()).map(|f| (*t, f)))
+                    .collect();
+                out.extend(encode_xor(&f));
+            }
+            1 => {
+                let h: Vec<(i64, Histogram)> = run
+                    .iter()
+                    .filter_map(|(t, v)| match v {
+                        SampleValue::Histogram(h) => Some((*t, h.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                out.extend(cut_histogram_chunks(&h)?);
+            }
+            _ => {
+                let h: Vec<(i64, FloatHistogram)> = run
+                    .iter()
+                    .filter_map(|(t, v)| match v {
+                        SampleValue::FloatHistogram(h) => Some((*t, h.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                out.extend(cut_float_histogram_chunks(&h)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Encodes sorted samples into XOR chunks of up to [`SAMPLES_PER_CHUNK`] samples.
 pub fn encode_xor(samples: &[(i64, f64)]) -> Vec<EncodedChunk> {
     samples
@@ -235,7 +286,7 @@ pub fn encode_xor(samples: &[(i64, f64)]) -> Vec<EncodedChunk> {
 /// take the earliest sample; the replica not taken is then skipped ahead by
 /// twice the last sample interval (5s initially), so switching replicas never
 /// raises the sampling frequency.
-pub fn penalty_merge(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(i64, f64)> {
+pub fn penalty_merge<V: Clone>(a: &[(i64, V)], b: &[(i64, V)]) -> Vec<(i64, V)> {
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut ia, mut ib) = (0usize, 0usize);
     let (mut pen_a, mut pen_b) = (0i64, 0i64);
@@ -251,17 +302,17 @@ pub fn penalty_merge(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(i64, f64)> {
         }
         match (a.get(ia), b.get(ib)) {
             (None, None) => break,
-            (None, Some(&s)) => {
-                out.push(s);
+            (None, Some(s)) => {
                 last_t = s.0;
+                out.push(s.clone());
                 pen_b = 0;
             }
-            (Some(&s), None) => {
-                out.push(s);
+            (Some(s), None) => {
                 last_t = s.0;
+                out.push(s.clone());
                 pen_a = 0;
             }
-            (Some(&sa), Some(&sb)) => {
+            (Some(sa), Some(sb)) => {
                 if sa.0 <= sb.0 {
                     pen_b = if last_t == i64::MIN {
                         INITIAL_PENALTY
@@ -270,7 +321,7 @@ pub fn penalty_merge(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(i64, f64)> {
                     };
                     pen_a = 0;
                     last_t = sa.0;
-                    out.push(sa);
+                    out.push(sa.clone());
                 } else {
                     pen_a = if last_t == i64::MIN {
                         INITIAL_PENALTY
@@ -279,7 +330,7 @@ pub fn penalty_merge(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(i64, f64)> {
                     };
                     pen_b = 0;
                     last_t = sb.0;
-                    out.push(sb);
+                    out.push(sb.clone());
                 }
             }
         }
@@ -447,5 +498,146 @@ mod tests {
         let up = got.iter().find(|(l, _)| l.contains("\"up\"")).unwrap();
         assert_eq!(up.1, ser(0, 400));
         assert_eq!(meta.stats.num_samples, 400 + 10 + 5);
+    }
+
+    fn hist(i: i64) -> Histogram {
+        Histogram {
+            schema: 1,
+            zero_threshold: 0.001,
+            zero_count: 1,
+            count: 3 * i as u64 + 4,
+            sum: i as f64 * 2.5,
+            positive_spans: vec![aeon_tsdb_block::chunkenc::Span {
+                offset: -1,
+                length: 3,
+            }],
+            positive_buckets: vec![i, 1, 1],
+            ..Default::default()
+        }
+    }
+
+    fn hist_samples(b: &BlockReader, name: &str) -> Vec<(i64, SampleValue)> {
+        let s = b
+            .select(
+                &[aeon_model::Matcher::equal("__name__", name)],
+                i64::MIN,
+                i64::MAX,
+            )
+            .unwrap();
+        assert_eq!(s.len(), 1);
+        b.samples(&s[0], i64::MIN, i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(t, v)| {
+                let v = match v {
+                    SampleValue::Histogram(mut h) => {
+                        h.counter_reset_hint = Default::default();
+                        SampleValue::Histogram(h)
+                    }
+                    SampleValue::FloatHistogram(mut h) => {
+                        h.counter_reset_hint = Default::default();
+                        SampleValue::FloatHistogram(h)
+                    }
+                    f => f,
+                };
+                (t, v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_histogram_chunks_merge_by_timestamp() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |id: u64, h: std::ops::Range<i64>, fh: std::ops::Range<i64>| {
+            let mut w = BlockWriter::new(
+                tmp.path(),
+                BlockWriterOptions {
+                    ulid: Some(ulid::Ulid::from_parts(id, 9)),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let fhs: Vec<(i64, FloatHistogram)> =
+                fh.map(|i| (i * 15_000, hist(i).to_float())).collect();
+            w.add_float_histogram_series(Labels::from_pairs(&[("__name__", "fh")]), &fhs)
+                .unwrap();
+            let hs: Vec<(i64, Histogram)> = h.map(|i| (i * 15_000, hist(i))).collect();
+            w.add_histogram_series(Labels::from_pairs(&[("__name__", "h")]), &hs)
+                .unwrap();
+            let (_, p) = w.finish().unwrap();
+            BlockReader::open(&p).unwrap()
+        };
+        // Two replicas scraping the same histograms, overlapping in time.
+        let a = write(1, 0..200, 0..50);
+        let b = write(2, 150..300, 25..80);
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        for dedup in [DedupFunc::OneToOne, DedupFunc::Penalty] {
+            let inputs = [
+                MergeInput {
+                    block: &a,
+                    stream: 0,
+                },
+                MergeInput {
+                    block: &b,
+                    stream: 1,
+                },
+            ];
+            let (meta, dir, stats) = merge_blocks(
+                &inputs,
+                &out,
+                BlockWriterOptions::default(),
+                &MergeOptions {
+                    dedup,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            // 1:1 keeps the union. The penalty rule, at the switch from the
+            // replica that ends to the other, skips the other ahead by twice
+            // the last interval (as Thanos does): two samples fewer per switch.
+            let kept = |i: i64, end_a: i64| {
+                dedup == DedupFunc::OneToOne || !(end_a..end_a + 2).contains(&i)
+            };
+            assert!(stats.chunks_reencoded > 0, "{dedup:?}");
+            let m = BlockReader::open(&dir).unwrap();
+            let want_h: Vec<(i64, SampleValue)> = (0..300)
+                .filter(|&i| kept(i, 200))
+                .map(|i| (i * 15_000, SampleValue::Histogram(hist(i))))
+                .collect();
+            assert_eq!(hist_samples(&m, "h"), want_h, "{dedup:?}");
+            let want_fh: Vec<(i64, SampleValue)> = (0..80)
+                .filter(|&i| kept(i, 50))
+                .map(|i| (i * 15_000, SampleValue::FloatHistogram(hist(i).to_float())))
+                .collect();
+            assert_eq!(
+                meta.stats.num_samples as usize,
+                want_h.len() + want_fh.len(),
+                "{dedup:?}"
+            );
+            assert_eq!(hist_samples(&m, "fh"), want_fh, "{dedup:?}");
+        }
+    }
+
+    #[test]
+    fn mixed_float_and_histogram_runs_keep_their_encodings() {
+        let mut s: Vec<(i64, SampleValue)> = (0..130)
+            .map(|i| (i * 1000, SampleValue::Float(i as f64)))
+            .collect();
+        s.extend((130..140).map(|i| (i * 1000, SampleValue::Histogram(hist(i)))));
+        s.extend((140..150).map(|i| (i * 1000, SampleValue::Float(i as f64))));
+        let c = encode_samples(&s).unwrap();
+        let encs: Vec<Encoding> = c.iter().map(|c| c.encoding).collect();
+        assert_eq!(
+            encs,
+            vec![
+                Encoding::Xor,
+                Encoding::Xor,
+                Encoding::Histogram,
+                Encoding::Xor
+            ]
+        );
+        let back: usize = c.iter().map(|c| chunkenc::num_samples(&c.data)).sum();
+        assert_eq!(back, 150);
     }
 }
