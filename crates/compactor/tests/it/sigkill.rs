@@ -98,7 +98,10 @@ fn run_compactor(bucket_dir: &Path, data: &Path, crash_at: Option<&str>) -> (Exi
     loop {
         if let Ok(out) = rx.try_recv() {
             let out = out.unwrap();
-            return (out.status, String::from_utf8_lossy(&out.stderr).into_owned());
+            return (
+                out.status,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
         }
         if Instant::now() > deadline {
             let _ = Command::new("kill")
