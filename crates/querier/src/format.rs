@@ -1,12 +1,14 @@
-//! PromQL printing (`/api/v1/format_query`): an expression as Prometheus's
-//! `String()` writes it (single line; Prometheus additionally breaks lines of
-//! expressions longer than 100 characters, which we do not).
+//! PromQL printing (`/api/v1/format_query`): [`expr`] writes an expression
+//! on one line as Prometheus's `String()` does, and [`pretty`] as its
+//! prettier does (what `format_query` returns): a node whose one-line form is
+//! longer than 100 bytes is split across lines, children indented two spaces
+//! per level.
 //!
 //! TODO(lead): belongs in aeon-promql (an AST printer) once it has one.
 
 use aeon_model::METRIC_NAME;
 use aeon_promql::Expr;
-use aeon_promql::ast::{AtModifier, Card, VectorSelector};
+use aeon_promql::ast::{AtModifier, Card, VectorMatching, VectorSelector};
 
 /// Go's `fmt.Sprint(float64)` (`%g` with the shortest representation:
 /// exponent form for exponents below -4 or from 6 up).
@@ -63,8 +65,10 @@ fn at_offset(at: Option<AtModifier>, offset: i64) -> String {
     out
 }
 
+/// `name{matchers}`: Prometheus 3.5 prints the matchers (all but the name's)
+/// sorted as strings and joined by a bare comma.
 fn selector(vs: &VectorSelector) -> String {
-    let ms: Vec<String> = vs
+    let mut ms: Vec<String> = vs
         .matchers
         .iter()
         .filter(|m| {
@@ -72,11 +76,12 @@ fn selector(vs: &VectorSelector) -> String {
         })
         .map(|m| format!("{}{}{}", m.name, m.kind, quote(&m.value)))
         .collect();
+    ms.sort();
     let name = vs.name.clone().unwrap_or_default();
     if ms.is_empty() {
         name
     } else {
-        format!("{name}{{{}}}", ms.join(", "))
+        format!("{name}{{{}}}", ms.join(","))
     }
 }
 
@@ -126,12 +131,7 @@ pub fn expr(e: &Expr) -> String {
             grouping,
             without,
         } => {
-            let mut s = op.name().to_owned();
-            if *without {
-                s.push_str(&format!(" without ({}) ", grouping.join(", ")));
-            } else if !grouping.is_empty() {
-                s.push_str(&format!(" by ({}) ", grouping.join(", ")));
-            }
+            let mut s = agg_head(op.name(), grouping, *without);
             s.push('(');
             if let Some(p) = param {
                 s.push_str(&expr(p));
@@ -147,29 +147,133 @@ pub fn expr(e: &Expr) -> String {
             rhs,
             return_bool,
             matching,
-        } => {
-            let mut m = String::new();
-            if let Some(vm) = matching
-                && (vm.on || !vm.labels.is_empty())
-            {
-                m.push_str(&format!(
-                    " {} ({})",
-                    if vm.on { "on" } else { "ignoring" },
-                    vm.labels.join(", ")
-                ));
-                match vm.card {
-                    Card::ManyToOne => {
-                        m.push_str(&format!(" group_left ({})", vm.include.join(", ")))
-                    }
-                    Card::OneToMany => {
-                        m.push_str(&format!(" group_right ({})", vm.include.join(", ")))
-                    }
-                    _ => {}
-                }
-            }
-            let b = if *return_bool { " bool" } else { "" };
-            format!("{} {}{b}{m} {}", expr(lhs), op.as_str(), expr(rhs))
+        } => format!(
+            "{} {} {}",
+            expr(lhs),
+            binary_op(op.as_str(), *return_bool, matching.as_ref()),
+            expr(rhs)
+        ),
+    }
+}
+
+/// `sum`, `sum by (a, b) ` or `sum without (a) ` (the space before the
+/// opening parenthesis belongs to the grouping, as in Prometheus).
+fn agg_head(op: &str, grouping: &[String], without: bool) -> String {
+    if without {
+        format!("{op} without ({}) ", grouping.join(", "))
+    } else if !grouping.is_empty() {
+        format!("{op} by ({}) ", grouping.join(", "))
+    } else {
+        op.to_owned()
+    }
+}
+
+/// The operator with its `bool` and vector-matching modifiers: `/ on (a) group_left (b)`.
+fn binary_op(op: &str, return_bool: bool, matching: Option<&VectorMatching>) -> String {
+    let mut s = op.to_owned();
+    if return_bool {
+        s.push_str(" bool");
+    }
+    if let Some(vm) = matching
+        && (vm.on || !vm.labels.is_empty())
+    {
+        s.push_str(&format!(
+            " {} ({})",
+            if vm.on { "on" } else { "ignoring" },
+            vm.labels.join(", ")
+        ));
+        match vm.card {
+            Card::ManyToOne => s.push_str(&format!(" group_left ({})", vm.include.join(", "))),
+            Card::OneToMany => s.push_str(&format!(" group_right ({})", vm.include.join(", "))),
+            _ => {}
         }
+    }
+    s
+}
+
+/// Longest one-line form a node keeps before the prettier splits it (bytes, as Go's `len`).
+const MAX_LINE: usize = 100;
+
+fn indent(level: usize) -> String {
+    "  ".repeat(level)
+}
+
+/// The expression as Prometheus 3.5's `format_query` prints it (its
+/// prettier): nodes short enough stay on one line; a longer aggregation,
+/// call or parenthesis puts its contents on their own lines one level
+/// deeper, a longer binary expression puts each operand and the operator
+/// on its own line. Selectors and literals never split.
+pub fn pretty(e: &Expr) -> String {
+    pretty_at(e, 0)
+}
+
+/// `e` printed at depth `level`, starting with its indentation.
+fn pretty_at(e: &Expr, level: usize) -> String {
+    let pad = indent(level);
+    let one_line = expr(e);
+    let split = one_line.len() > MAX_LINE;
+    match e {
+        Expr::Aggregate {
+            op,
+            expr: inner,
+            param,
+            grouping,
+            without,
+        } if split => {
+            let mut s = format!("{pad}{}(\n", agg_head(op.name(), grouping, *without));
+            if let Some(p) = param {
+                s.push_str(&pretty_at(p, level + 1));
+                s.push_str(",\n");
+            }
+            s.push_str(&pretty_at(inner, level + 1));
+            s.push_str(&format!("\n{pad})"));
+            s
+        }
+        Expr::Binary {
+            op,
+            lhs,
+            rhs,
+            return_bool,
+            matching,
+        } if split => format!(
+            "{}\n{pad}{}\n{}",
+            pretty_at(lhs, level + 1),
+            binary_op(op.as_str(), *return_bool, matching.as_ref()),
+            pretty_at(rhs, level + 1)
+        ),
+        Expr::Call { func, args } if split => {
+            let args: Vec<String> = args.iter().map(|a| pretty_at(a, level + 1)).collect();
+            format!("{pad}{}(\n{}\n{pad})", func.name, args.join(",\n"))
+        }
+        Expr::Paren(inner) if split => {
+            format!("{pad}(\n{}\n{pad})", pretty_at(inner, level + 1))
+        }
+        // Prometheus prints a subquery that fits without indentation, and a
+        // longer one as its inner expression followed by the range suffix.
+        Expr::Subquery { .. } if !split => one_line,
+        Expr::Subquery {
+            expr: inner,
+            range,
+            step,
+            offset,
+            at,
+        } => {
+            let step = if *step > 0 {
+                duration(*step)
+            } else {
+                String::new()
+            };
+            format!(
+                "{}[{}:{}]{}",
+                pretty_at(inner, level),
+                duration(*range),
+                step,
+                at_offset(*at, *offset)
+            )
+        }
+        // The operator goes before the operand's text, without its indentation.
+        Expr::Neg(inner) => format!("{pad}-{}", pretty_at(inner, level).trim()),
+        _ => format!("{pad}{one_line}"),
     }
 }
 
@@ -197,7 +301,10 @@ mod tests {
         assert_eq!(fmt("x offset 1h30m"), "x offset 1h30m");
         assert_eq!(fmt("max_over_time(x[1h:5m])"), "max_over_time(x[1h:5m])");
         assert_eq!(fmt("-(x)"), "-(x)");
-        assert_eq!(fmt("{__name__=\"up\", job=\"a\"}"), "up{job=\"a\"}");
+        assert_eq!(
+            fmt("x{b=\"1\", a=\"2\", a!=\"1\", a=~\"0\"}"),
+            "x{a!=\"1\",a=\"2\",a=~\"0\",b=\"1\"}"
+        );
     }
 
     #[test]
@@ -353,6 +460,175 @@ mod ast_tests {
         assert_eq!(
             got["rhs"],
             serde_json::json!({"type": "numberLiteral", "val": "1"})
+        );
+    }
+}
+
+#[cfg(test)]
+mod pretty_tests {
+    use super::*;
+
+    fn pp(q: &str) -> String {
+        pretty(&aeon_promql::parse(q).unwrap())
+    }
+
+    /// A metric name of `n` characters.
+    fn name(n: usize) -> String {
+        format!("m{}", "_".repeat(n - 1))
+    }
+
+    #[test]
+    fn short_expressions_stay_on_one_line() {
+        let q = "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / on (job) group_left () sum by (job) (x)";
+        assert!(q.len() <= 100);
+        assert_eq!(pp(q), q);
+        assert_eq!(pp("x[1h:5m]"), "x[1h:5m]");
+        // Exactly 100 bytes is still one line.
+        let m = name(100);
+        assert_eq!(pp(&m), m);
+    }
+
+    #[test]
+    fn selectors_never_split() {
+        let q = format!("{}{{instance=\"i1\",job=\"api\"}}", name(120));
+        assert_eq!(pp(&q), q);
+        let q = format!("{}[5m] offset 1h", name(120));
+        assert_eq!(pp(&q), q);
+    }
+
+    #[test]
+    fn aggregations() {
+        // `a + b` fits (93 bytes); the aggregation around it does not.
+        let a = name(45);
+        let b = name(45);
+        assert_eq!(
+            pp(&format!("sum by (job) ({a} + {b})")),
+            format!("sum by (job) (\n  {a} + {b}\n)")
+        );
+        assert_eq!(
+            pp(&format!("sum without (job) ({a} + {b})")),
+            format!("sum without (job) (\n  {a} + {b}\n)")
+        );
+        assert_eq!(
+            pp(&format!("topk(5, {a} * {b})")),
+            format!("topk(\n  5,\n  {a} * {b}\n)")
+        );
+        assert_eq!(
+            pp(&format!("count_values(\"value\", {a} * {b})")),
+            format!("count_values(\n  \"value\",\n  {a} * {b}\n)")
+        );
+    }
+
+    #[test]
+    fn binary_expressions() {
+        let a = name(60);
+        let b = name(60);
+        assert_eq!(pp(&format!("{a} + {b}")), format!("  {a}\n+\n  {b}"));
+        assert_eq!(
+            pp(&format!("{a} > bool on (job) group_left (env) {b}")),
+            format!("  {a}\n> bool on (job) group_left (env)\n  {b}")
+        );
+        assert_eq!(
+            pp(&format!("{a} / ignoring (code) {b}")),
+            format!("  {a}\n/ ignoring (code)\n  {b}")
+        );
+        // Nested: each long operand splits at its own depth; short ones stay whole.
+        let c = name(10);
+        assert_eq!(
+            pp(&format!("{a} + {b} - {c}")),
+            format!("    {a}\n  +\n    {b}\n-\n  {c}")
+        );
+        assert_eq!(
+            pp(&format!("{a} and {b} unless {c}")),
+            format!("    {a}\n  and\n    {b}\nunless\n  {c}")
+        );
+    }
+
+    #[test]
+    fn function_calls() {
+        let a = name(110);
+        // Even a single long argument goes on its own line.
+        assert_eq!(
+            pp(&format!("rate({a}[5m])")),
+            format!("rate(\n  {a}[5m]\n)")
+        );
+        let b = name(60);
+        assert_eq!(
+            pp(&format!(
+                "label_replace({b}{{job=\"api\"}}, \"foo\", \"$1\", \"service\", \"(.*):.*\")"
+            )),
+            format!(
+                "label_replace(\n  {b}{{job=\"api\"}},\n  \"foo\",\n  \"$1\",\n  \"service\",\n  \"(.*):.*\"\n)"
+            )
+        );
+        assert_eq!(
+            pp(&format!(
+                "histogram_quantile(0.9, sum by (le) (rate({b}[5m])))"
+            )),
+            format!("histogram_quantile(\n  0.9,\n  sum by (le) (rate({b}[5m]))\n)")
+        );
+    }
+
+    #[test]
+    fn parentheses() {
+        let a = name(60);
+        let b = name(60);
+        assert_eq!(
+            pp(&format!("({a} + {b})")),
+            format!("(\n    {a}\n  +\n    {b}\n)")
+        );
+        assert_eq!(
+            pp(&format!("({a} + {b}) * 2")),
+            format!("  (\n      {a}\n    +\n      {b}\n  )\n*\n  2")
+        );
+        assert_eq!(
+            pp(&format!("-({a} + {b})")),
+            format!("-(\n    {a}\n  +\n    {b}\n)")
+        );
+    }
+
+    #[test]
+    fn nesting() {
+        let a = name(40);
+        let b = name(40);
+        let c = name(40);
+        let q = format!(
+            "sum by (job) (rate({a}[5m])) / sum by (job) (rate({b}[5m])) > on (job) max by (job) ({c})"
+        );
+        assert_eq!(
+            pp(&q),
+            format!(
+                "    sum by (job) (rate({a}[5m]))\n  /\n    sum by (job) (rate({b}[5m]))\n> on (job)\n  max by (job) ({c})"
+            )
+        );
+        let q = format!("max(sum by (le) ({a} * {b}) + {c})");
+        assert_eq!(
+            pp(&q),
+            format!("max(\n    sum by (le) ({a} * {b})\n  +\n    {c}\n)")
+        );
+    }
+
+    #[test]
+    fn subqueries() {
+        let a = name(45);
+        let b = name(45);
+        // Only the subquery is too long: its inner expression fits and stays whole.
+        assert_eq!(
+            pp(&format!("sum({a} + {b})[1h:5m]")),
+            format!("sum({a} + {b})[1h:5m]")
+        );
+        let a = name(48);
+        let b = name(48);
+        // A long inner expression: split, then the range suffix.
+        assert_eq!(
+            pp(&format!("sum({a} + {b})[1h:5m]")),
+            format!("sum(\n  {a} + {b}\n)[1h:5m]")
+        );
+        // A subquery that fits, inside a split call, loses its indentation (as in Prometheus).
+        let c = name(80);
+        assert_eq!(
+            pp(&format!("max_over_time(rate({c}[5m])[1h:])")),
+            format!("max_over_time(\nrate({c}[5m])[1h:]\n)")
         );
     }
 }

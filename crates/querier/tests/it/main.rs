@@ -9,4 +9,5 @@
 mod api;
 mod discovery;
 mod helpers;
+mod prettier;
 mod prometheus;
