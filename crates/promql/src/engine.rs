@@ -157,6 +157,7 @@ impl Engine {
             cursors: HashMap::new(),
             pre: HashMap::new(),
             group_cache: HashMap::new(),
+            info_sel: HashMap::new(),
         };
         ev.prefetch(expr, &PathCtx::default())?;
         if is_range {
@@ -364,6 +365,8 @@ pub(crate) struct Evaluator<'a> {
     /// Grouping keys of aggregations by input label set (identified by its
     /// storage, which the cached clone keeps alive) and grouping clause.
     group_cache: HashMap<(usize, usize, usize, bool), (Labels, Labels)>,
+    /// Selectors of the info series of `info` calls, by call node.
+    info_sel: HashMap<usize, VectorSelector>,
 }
 
 /// Results of a range function over a plain range selector for every step of
@@ -476,6 +479,21 @@ impl Evaluator<'_> {
                 }
                 self.prefetch(expr, ctx)
             }
+            Expr::Call { func, args } if func.name == "info" => {
+                // The second argument only selects info series and data labels.
+                if let Some(a) = args.first() {
+                    match a {
+                        Expr::Vector(vs) => self.fetch(vs, 0, ctx, Some(func.name))?,
+                        a => self.prefetch(a, ctx)?,
+                    }
+                }
+                let sel = crate::info::info_selector(args);
+                let loaded = self.load(&sel, 0, ctx, Some(func.name))?;
+                let k = e as *const Expr as usize;
+                self.data.insert(k, Arc::new(loaded));
+                self.info_sel.insert(k, sel);
+                Ok(())
+            }
             Expr::Call { func, args } => {
                 for a in args {
                     match a {
@@ -499,6 +517,19 @@ impl Evaluator<'_> {
         ctx: &PathCtx,
         func: Option<&str>,
     ) -> Result<()> {
+        let out = self.load(vs, range, ctx, func)?;
+        self.data.insert(key(vs), Arc::new(out));
+        Ok(())
+    }
+
+    /// Selects and decodes the series of `vs` for the time range the query needs.
+    fn load(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ctx: &PathCtx,
+        func: Option<&str>,
+    ) -> Result<Vec<SeriesData>> {
         let (mut start, mut end) = (self.start, self.end);
         if let Some(t) = ctx.at {
             start = t;
@@ -556,8 +587,39 @@ impl Evaluator<'_> {
             });
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        self.data.insert(key(vs), Arc::new(out));
-        Ok(())
+        Ok(out)
+    }
+
+    /// The info series of an `info` call (loaded by prefetch) and the
+    /// synthetic selector they were selected with; at `ts`, the latest
+    /// sample of each within the lookback delta, valued by its timestamp.
+    pub(crate) fn info_samples(&mut self, call: &Expr, ts: i64) -> Result<Vec<(Labels, i64)>> {
+        let k = call as *const Expr as usize;
+        let (Some(data), Some(sel)) = (self.data.get(&k).cloned(), self.info_sel.get(&k)) else {
+            return Ok(Vec::new());
+        };
+        let t = self.resolve_at(sel.at).unwrap_or(ts) - sel.offset;
+        let lb = t - self.opts.lookback_delta;
+        let cur = self
+            .cursors
+            .entry(k)
+            .or_insert_with(|| vec![(0, 0); data.len()]);
+        let mut out = Vec::new();
+        for (s, c) in data.iter().zip(cur.iter_mut()) {
+            let idx = seek(&s.samples, &mut c.1, t);
+            if idx == 0 {
+                continue;
+            }
+            let smp = &s.samples[idx - 1];
+            if smp.t <= lb || (smp.h.is_none() && is_stale_nan(smp.f)) {
+                continue;
+            }
+            if smp.h.is_some() {
+                return Err(Error::exec("info sample should be float"));
+            }
+            out.push((s.labels.clone(), smp.t));
+        }
+        Ok(out)
     }
 
     fn series_for(&mut self, vs: &VectorSelector) -> Result<Arc<Vec<SeriesData>>> {
@@ -993,6 +1055,9 @@ impl Evaluator<'_> {
                 };
                 let v = self.eval_vector(expr, ts)?;
                 aggregate::aggregate(self, *op, p, v, grouping, *without, ts).map(Value::Vector)
+            }
+            Expr::Call { func, args } if func.name == "info" => {
+                crate::info::eval_info(self, e, args, ts).map(Value::Vector)
             }
             Expr::Call { func, args } => functions::call(self, func, args, ts),
         }

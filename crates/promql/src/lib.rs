@@ -15,6 +15,7 @@ mod engine;
 mod error;
 pub mod functions;
 mod histogram;
+mod info;
 mod lexer;
 pub mod nativehist;
 mod parser;

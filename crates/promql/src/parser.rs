@@ -10,7 +10,12 @@ use crate::lexer::{Tok, Token, err, go_quote, lex};
 /// Parses a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr> {
     let toks = lex(input)?;
-    let mut p = Parser { input, toks, i: 0 };
+    let mut p = Parser {
+        input,
+        toks,
+        i: 0,
+        bypass_empty_at: None,
+    };
     if matches!(p.peek(), Tok::Eof) {
         return Err(err(input, 0, "no expression found in input"));
     }
@@ -28,6 +33,9 @@ struct Parser<'a> {
     input: &'a str,
     toks: Vec<Token>,
     i: usize,
+    /// Position of a selector allowed to have only empty matchers (the
+    /// label-selector argument of `info`).
+    bypass_empty_at: Option<usize>,
 }
 
 fn kw(t: &Tok) -> Option<String> {
@@ -454,7 +462,7 @@ impl<'a> Parser<'a> {
             let m = new_matcher(op, lname, value).map_err(|e| self.error(mpos, e))?;
             matchers.push(m);
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if self.bypass_empty_at != Some(pos) && !matchers.iter().any(|m| !m.matches_empty()) {
             return Err(self.error(
                 pos,
                 "vector selector must contain at least one non-empty matcher",
@@ -597,7 +605,28 @@ impl<'a> Parser<'a> {
         let mut args = Vec::new();
         if *self.peek() != Tok::RParen {
             loop {
-                args.push(self.expr(0)?);
+                if func.name == "info" && args.len() == 1 {
+                    self.bypass_empty_at = Some(self.pos());
+                }
+                let arg_pos = self.pos();
+                let braces_only = *self.peek() == Tok::LBrace;
+                let arg = self.expr(0)?;
+                if func.name == "info" && args.len() == 1 {
+                    self.bypass_empty_at = None;
+                    if arg.value_type() == crate::ValueType::Vector {
+                        match &arg {
+                            Expr::Vector(_) if !braces_only => {
+                                return Err(self.error(
+                                    arg_pos,
+                                    "expected label selectors only, got vector selector instead",
+                                ));
+                            }
+                            Expr::Vector(_) => {}
+                            _ => return Err(self.error(arg_pos, "expected label selectors only")),
+                        }
+                    }
+                }
+                args.push(arg);
                 if *self.peek() == Tok::Comma {
                     self.next();
                     continue;
@@ -1008,6 +1037,21 @@ mod tests {
             } => assert!(matches!(*rhs, Expr::Binary { op: BinOp::Pow, .. })),
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn info_label_selector_argument() {
+        assert!(parse("info(m, {})").is_ok());
+        assert!(parse(r#"info(m, {__name__="build_info"})"#).is_ok());
+        for q in ["info(m, ({}))", "info({})", "m + {}"] {
+            let e = parse(q).unwrap_err().to_string();
+            assert!(
+                e.contains("vector selector must contain at least one non-empty matcher"),
+                "{q}: {e}"
+            );
+        }
+        let e = parse("info(m, 1)").unwrap_err().to_string();
+        assert!(e.contains("expected type instant vector"), "{e}");
     }
 
     #[test]
