@@ -34,9 +34,10 @@ impl DnsResolver {
     /// The system configuration: name servers, search domains and `ndots`
     /// from `/etc/resolv.conf`, `/etc/hosts` consulted first.
     pub fn system() -> Result<Self> {
-        let mut b = TokioResolver::builder_tokio().map_err(Error::SystemDnsConfig)?;
+        let mut b =
+            TokioResolver::builder_tokio().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
         tune(b.options_mut());
-        let inner = b.build().map_err(Error::SystemDnsConfig)?;
+        let inner = b.build().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
         Ok(Self { inner })
     }
 
@@ -61,7 +62,7 @@ impl DnsResolver {
         let mut b = Resolver::builder_with_config(config, TokioRuntimeProvider::default());
         tune(b.options_mut());
         b.options_mut().use_hosts_file = ResolveHosts::Never;
-        let inner = b.build().map_err(Error::SystemDnsConfig)?;
+        let inner = b.build().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
         Ok(Self { inner })
     }
 
@@ -112,7 +113,7 @@ impl DnsResolver {
             Err(source) => Err(Error::Lookup {
                 record: "A/AAAA",
                 name: host.to_owned(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -135,7 +136,7 @@ impl DnsResolver {
             Err(source) => Err(Error::Lookup {
                 record: "SRV",
                 name: name.to_owned(),
-                source,
+                source: Box::new(source),
             }),
         }
     }

@@ -11,14 +11,14 @@ pub enum Error {
     InvalidK8sTarget { spec: String, reason: String },
     /// Reading the system resolver configuration (`/etc/resolv.conf`) failed.
     #[error("reading the system DNS configuration")]
-    SystemDnsConfig(#[source] hickory_resolver::net::NetError),
+    SystemDnsConfig(#[source] Box<hickory_resolver::net::NetError>),
     /// A DNS lookup failed (not "name not found", which is an empty answer).
     #[error("dns lookup {record} {name}")]
     Lookup {
         record: &'static str,
         name: String,
         #[source]
-        source: hickory_resolver::net::NetError,
+        source: Box<hickory_resolver::net::NetError>,
     },
     /// Building the Kubernetes client configuration failed.
     #[error("kubernetes client configuration {source_name}")]
@@ -33,7 +33,7 @@ pub enum Error {
         operation: &'static str,
         namespace: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 

@@ -333,7 +333,7 @@ impl Loop {
         let err = Error::K8sApi {
             operation,
             namespace: self.target.namespace.clone().unwrap_or_else(|| "*".into()),
-            source: clone_err(e),
+            source: Box::new(clone_err(e)),
         };
         let msg = format!(
             "{} (selector {}), keeping {} previous addresses",
@@ -397,11 +397,7 @@ pub fn addresses<'a>(
             continue;
         };
         for ep in &s.endpoints {
-            let ready = ep
-                .conditions
-                .as_ref()
-                .and_then(|c| c.ready)
-                .unwrap_or(true);
+            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             if let (true, Some(addr)) = (ready, ep.addresses.first()) {
                 out.push(join_host_port(addr, num));
             }
@@ -453,7 +449,16 @@ mod tests {
         let t = K8sTarget::selector("*/app.kubernetes.io/name=aeon,tier in (a,b):grpc").unwrap();
         assert_eq!(t[0].namespace, None);
         assert_eq!(t[0].selector, "app.kubernetes.io/name=aeon,tier in (a,b)");
-        for bad in ["svc:grpc", "ns/svc", "ns/:grpc", "ns/svc:", "ns/svc:0", "/svc:grpc", "a,,b/s:1", "ns/Bad_Name:grpc"] {
+        for bad in [
+            "svc:grpc",
+            "ns/svc",
+            "ns/:grpc",
+            "ns/svc:",
+            "ns/svc:0",
+            "/svc:grpc",
+            "a,,b/s:1",
+            "ns/Bad_Name:grpc",
+        ] {
             assert!(K8sTarget::service(bad).is_err(), "{bad}");
         }
     }
