@@ -101,6 +101,11 @@ impl<'a> Cursor<'a> {
         Error::corrupt(self.file, self.offset(), reason)
     }
 
+    /// A corruption error at absolute offset `at` of this cursor's file.
+    pub fn err_at(&self, at: u64, reason: impl Into<String>) -> Error {
+        Error::corrupt(self.file, at, reason)
+    }
+
     pub fn skip(&mut self, n: usize) -> Result<()> {
         self.bytes(n).map(|_| ())
     }

@@ -1,8 +1,15 @@
 //! The per-block minimum a server keeps in memory: symbols and the postings
 //! offset table, built from three ranged reads of `index` (TOC → symbols →
 //! postings offset table) and optionally persisted as a local file.
+//!
+//! Both tables are kept as their raw bytes plus samples (every 32nd symbol;
+//! every 32nd value of each label name and its last value), like
+//! Prometheus's reader and Thanos's index-header: a lookup binary-searches
+//! the samples and decodes at most 32 entries. For 100k distinct values of
+//! 8 bytes this is 27.7 bytes per value (the raw tables are 26) instead of
+//! 118 with every entry parsed (`examples/header_mem.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -13,46 +20,80 @@ use crate::source::ByteSource;
 use crate::varint::{Cursor, crc32};
 use crate::{Error, Result};
 
-/// The symbol table of an index.
+/// Every how many symbols / postings offset entries one is kept in memory;
+/// lookups scan forward from the closest sample (Prometheus and Thanos
+/// sample both tables the same way).
+pub const SAMPLE_EVERY: usize = 32;
+
+/// The symbol table of an index: the raw section plus the position of every
+/// [`SAMPLE_EVERY`]th symbol.
 #[derive(Debug, Clone, Default)]
 pub struct Symbols {
-    strings: Vec<String>,
+    /// Section content: `count(4) | count × (uvarint len, bytes)`.
+    raw: Bytes,
+    count: u32,
+    /// Position in `raw` of symbols 0, 32, 64, ...
+    samples: Vec<u32>,
     /// v1 only: absolute file offset of a symbol → its ordinal.
     v1_offsets: Option<HashMap<u64, u32>>,
     file: String,
 }
 
 impl Symbols {
-    /// Parses the symbol section content (after its len field, without CRC)
-    /// starting at absolute offset `content_off`.
-    pub fn parse(content: &[u8], file: &str, content_off: u64, version: u8) -> Result<Self> {
-        let mut c = Cursor::new(content, file, content_off);
+    /// Parses and validates the symbol section content (after its len
+    /// field, without CRC) starting at absolute offset `content_off`.
+    pub fn parse(content: Bytes, file: &str, content_off: u64, version: u8) -> Result<Self> {
+        let mut c = Cursor::new(&content, file, content_off);
         let n = c.be_u32()?;
-        let mut strings = Vec::with_capacity((n as usize).min(content.len()));
+        let mut samples = Vec::with_capacity((n as usize).min(content.len()) / SAMPLE_EVERY + 1);
         let mut v1 = (version == FORMAT_V1).then(HashMap::new);
         for i in 0..n {
+            if (i as usize).is_multiple_of(SAMPLE_EVERY) {
+                let pos = u32::try_from(c.pos())
+                    .map_err(|_| c.err("symbol table exceeds 4 GiB"))?;
+                samples.push(pos);
+            }
             if let Some(m) = v1.as_mut() {
                 m.insert(c.offset(), i);
             }
-            strings.push(c.uvarint_str()?.to_string());
+            c.uvarint_str()?;
         }
         Ok(Self {
-            strings,
+            raw: content,
+            count: n,
+            samples,
             v1_offsets: v1,
             file: file.into(),
         })
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.count == 0
     }
 
+    /// All symbols in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.strings.iter().map(String::as_str)
+        let mut c = Cursor::new(&self.raw, &self.file, 0);
+        let _ = c.be_u32();
+        (0..self.count).map_while(move |_| c.uvarint_str().ok())
+    }
+
+    /// The symbol with ordinal `i` (validated at parse time).
+    fn nth(&self, i: usize) -> Option<&str> {
+        if i >= self.count as usize {
+            return None;
+        }
+        let start = *self.samples.get(i / SAMPLE_EVERY)? as usize;
+        let mut c = Cursor::new(self.raw.get(start..)?, &self.file, 0);
+        for _ in 0..i % SAMPLE_EVERY {
+            let n = usize::try_from(c.uvarint().ok()?).ok()?;
+            c.skip(n).ok()?;
+        }
+        c.uvarint_str().ok()
     }
 
     /// Resolves a symbol reference as stored in series entries.
@@ -61,15 +102,11 @@ impl Symbols {
             Some(m) => m.get(&r).map(|&i| i as usize),
             None => usize::try_from(r).ok(),
         };
-        idx.and_then(|i| self.strings.get(i))
-            .map(String::as_str)
+        idx.and_then(|i| self.nth(i))
             .ok_or_else(|| Error::OutOfRange {
                 file: self.file.clone(),
                 reference: r,
-                reason: format!(
-                    "symbol reference not in table of {} symbols",
-                    self.strings.len()
-                ),
+                reason: format!("symbol reference not in table of {} symbols", self.count),
             })
     }
 }
@@ -84,80 +121,210 @@ pub struct PostingsRange {
     pub end: u64,
 }
 
-/// The postings offset table: every label name → sorted values with the
-/// byte range of their postings list.
+/// The sampled entries of one label name in the postings offset table.
+#[derive(Debug, Clone)]
+struct NameOffsets {
+    name: String,
+    /// `(value, position in the raw table)` of the name's entries 0, 32,
+    /// 64, ... and of its last entry.
+    samples: Vec<(String, usize)>,
+    /// Position in the raw table just after the name's last entry.
+    end: usize,
+}
+
+/// The postings offset table: the raw table plus, per label name, every
+/// [`SAMPLE_EVERY`]th value (and the last) with its position; a lookup
+/// binary-searches the samples and scans at most `SAMPLE_EVERY` entries.
 #[derive(Debug, Clone, Default)]
 pub struct PostingOffsets {
-    names: BTreeMap<String, Vec<PostingsRange>>,
+    /// Table content: `count(4) | count × entry`.
+    raw: Bytes,
+    names: Vec<NameOffsets>,
+    entries: usize,
+    postings_end: u64,
 }
 
 impl PostingOffsets {
-    pub fn parse(content: &[u8], file: &str, content_off: u64, postings_end: u64) -> Result<Self> {
-        let mut c = Cursor::new(content, file, content_off);
+    /// Parses and validates the table content (after its len field, without
+    /// CRC) at absolute offset `content_off`. Entries must be sorted by
+    /// name then value, with increasing offsets, as Prometheus writes them.
+    pub fn parse(content: Bytes, file: &str, content_off: u64, postings_end: u64) -> Result<Self> {
+        let mut c = Cursor::new(&content, file, content_off);
         let n = c.be_u32()?;
-        let mut flat: Vec<(String, String, u64)> =
-            Vec::with_capacity((n as usize).min(content.len()));
+        let mut names: Vec<NameOffsets> = Vec::new();
+        let mut prev: Option<(&str, u64)> = None;
+        let mut in_name = 0usize;
+        let mut last: (String, usize) = (String::new(), 0);
         for _ in 0..n {
+            let pos = c.pos();
             let at = c.offset();
-            let k = c.uvarint()?;
-            if k != 2 {
+            let (name, value, off) = read_entry(&mut c)?;
+            if let Some((_, prev_off)) = prev
+                && off < prev_off
+            {
                 return Err(Error::corrupt(
                     file,
                     at,
-                    format!("unexpected number of keys {k} in postings offset table"),
+                    format!("postings offsets not increasing at {off}"),
                 ));
             }
-            let name = c.uvarint_str()?.to_string();
-            let value = c.uvarint_str()?.to_string();
-            let off = c.uvarint()?;
-            flat.push((name, value, off));
-        }
-        let mut names: BTreeMap<String, Vec<PostingsRange>> = BTreeMap::new();
-        for i in 0..flat.len() {
-            let end = flat.get(i + 1).map_or(postings_end, |n| n.2);
-            let (name, value, start) = &flat[i];
-            if end < *start {
+            if off > postings_end {
                 return Err(Error::corrupt(
                     file,
-                    content_off,
-                    format!("postings offsets not increasing at {start}"),
+                    at,
+                    format!("postings offset {off} beyond the postings section"),
                 ));
             }
-            names.entry(name.clone()).or_default().push(PostingsRange {
-                value: value.clone(),
-                start: *start,
-                end,
-            });
+            let new_name = names.last().is_none_or(|l| l.name != name);
+            if new_name {
+                if let Some(l) = names.last_mut() {
+                    if name < l.name.as_str() {
+                        return Err(Error::corrupt(
+                            file,
+                            at,
+                            format!("postings offset table not sorted at label {name:?}"),
+                        ));
+                    }
+                    if in_name % SAMPLE_EVERY != 1 {
+                        l.samples.push(std::mem::take(&mut last));
+                    }
+                }
+                names.push(NameOffsets {
+                    name: name.to_string(),
+                    samples: Vec::new(),
+                    end: 0,
+                });
+                in_name = 0;
+            } else if prev.is_some_and(|(v, _)| value <= v) {
+                return Err(Error::corrupt(
+                    file,
+                    at,
+                    format!("postings offset table not sorted at {name}={value:?}"),
+                ));
+            }
+            let Some(cur) = names.last_mut() else {
+                return Err(Error::corrupt(file, at, "postings offset table state"));
+            };
+            if in_name.is_multiple_of(SAMPLE_EVERY) {
+                cur.samples.push((value.to_string(), pos));
+            } else {
+                last = (value.to_string(), pos);
+            }
+            in_name += 1;
+            cur.end = c.pos();
+            prev = Some((value, off));
         }
-        for v in names.values_mut() {
-            v.sort_by(|a, b| a.value.cmp(&b.value));
+        if let Some(l) = names.last_mut()
+            && in_name % SAMPLE_EVERY != 1
+        {
+            l.samples.push(last);
         }
-        Ok(Self { names })
+        Ok(Self {
+            raw: content,
+            names,
+            entries: n as usize,
+            postings_end,
+        })
+    }
+
+    /// The entry at `pos` (validated at parse time) and the position after it.
+    fn entry_at(&self, pos: usize) -> Option<(&str, u64, usize)> {
+        let mut c = Cursor::new(self.raw.get(pos..)?, "", 0);
+        let (_, value, off) = read_entry(&mut c).ok()?;
+        Some((value, off, pos + c.pos()))
+    }
+
+    /// End of the postings list whose entry is followed by position `next`.
+    fn range_end(&self, next: usize) -> u64 {
+        if next < self.raw.len() {
+            self.entry_at(next).map_or(self.postings_end, |e| e.1)
+        } else {
+            self.postings_end
+        }
+    }
+
+    fn name(&self, name: &str) -> Option<&NameOffsets> {
+        self.names
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.names[i])
     }
 
     /// Label names (excluding the all-postings key `""`).
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
         self.names
-            .keys()
-            .map(String::as_str)
+            .iter()
+            .map(|n| n.name.as_str())
             .filter(|n| !n.is_empty())
     }
 
     /// Sorted values of a label name with their postings ranges.
-    pub fn values(&self, name: &str) -> &[PostingsRange] {
-        self.names.get(name).map_or(&[], Vec::as_slice)
+    pub fn values(&self, name: &str) -> Vec<PostingsRange> {
+        let Some(n) = self.name(name) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut pos = n.samples.first().map_or(n.end, |s| s.1);
+        while pos < n.end {
+            let Some((value, start, next)) = self.entry_at(pos) else {
+                break;
+            };
+            out.push(PostingsRange {
+                value: value.to_string(),
+                start,
+                end: self.range_end(next),
+            });
+            pos = next;
+        }
+        out
     }
 
-    pub fn get(&self, name: &str, value: &str) -> Option<&PostingsRange> {
-        let v = self.values(name);
-        v.binary_search_by(|r| r.value.as_str().cmp(value))
-            .ok()
-            .map(|i| &v[i])
+    pub fn get(&self, name: &str, value: &str) -> Option<PostingsRange> {
+        let n = self.name(name)?;
+        let i = n.samples.partition_point(|s| s.0.as_str() <= value);
+        let mut pos = n.samples.get(i.checked_sub(1)?)?.1;
+        while pos < n.end {
+            let (v, start, next) = self.entry_at(pos)?;
+            match v.cmp(value) {
+                std::cmp::Ordering::Less => pos = next,
+                std::cmp::Ordering::Equal => {
+                    return Some(PostingsRange {
+                        value: v.to_string(),
+                        start,
+                        end: self.range_end(next),
+                    });
+                }
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
+    /// Number of entries in the table (all-postings key included).
     pub fn num_entries(&self) -> usize {
-        self.names.values().map(Vec::len).sum()
+        self.entries
     }
+
+    /// Number of entries kept in memory as samples.
+    pub fn num_samples(&self) -> usize {
+        self.names.iter().map(|n| n.samples.len()).sum()
+    }
+}
+
+/// One postings offset table entry: `n=2 | name | value | offset`.
+fn read_entry<'a>(c: &mut Cursor<'a>) -> Result<(&'a str, &'a str, u64)> {
+    let at = c.offset();
+    let k = c.uvarint()?;
+    if k != 2 {
+        return Err(c.err_at(
+            at,
+            format!("unexpected number of keys {k} in postings offset table"),
+        ));
+    }
+    let name = c.uvarint_str()?;
+    let value = c.uvarint_str()?;
+    let off = c.uvarint()?;
+    Ok((name, value, off))
 }
 
 const HEADER_MAGIC: u32 = 0xBAAA_D792;
@@ -208,14 +375,14 @@ impl IndexHeader {
         raw_symbols: Bytes,
         raw_postings_table: Bytes,
     ) -> Result<Self> {
-        let symbols = Symbols::parse(&raw_symbols, file, toc.symbols + 4, version)?;
+        let symbols = Symbols::parse(raw_symbols.clone(), file, toc.symbols + 4, version)?;
         let postings_end = if toc.label_indices_table > toc.postings {
             toc.label_indices_table
         } else {
             toc.postings_table
         };
         let postings = PostingOffsets::parse(
-            &raw_postings_table,
+            raw_postings_table.clone(),
             file,
             toc.postings_table + 4,
             postings_end,

@@ -96,8 +96,8 @@ impl IndexReader {
         self.header
             .postings
             .values(name)
-            .iter()
-            .map(|r| r.value.clone())
+            .into_iter()
+            .map(|r| r.value)
             .collect()
     }
 
@@ -138,7 +138,7 @@ impl IndexReader {
             .collect())
     }
 
-    fn fetch(&self, ranges: &[&PostingsRange]) -> Result<Vec<Vec<u32>>> {
+    fn fetch(&self, ranges: &[PostingsRange]) -> Result<Vec<Vec<u32>>> {
         let want: Vec<(u64, u64)> = ranges
             .iter()
             .map(|r| (r.start, r.end.saturating_sub(r.start)))
@@ -167,7 +167,7 @@ impl IndexReader {
 
     /// Union of the postings of `name` = any of `values`.
     pub fn postings_for_values(&self, name: &str, values: &[impl AsRef<str>]) -> Result<Vec<u32>> {
-        let rs: Vec<&PostingsRange> = values
+        let rs: Vec<PostingsRange> = values
             .iter()
             .filter_map(|v| self.header.postings.get(name, v.as_ref()))
             .collect();
@@ -181,11 +181,11 @@ impl IndexReader {
         name: &str,
         pred: impl Fn(&str) -> bool,
     ) -> Result<Vec<u32>> {
-        let rs: Vec<&PostingsRange> = self
+        let rs: Vec<PostingsRange> = self
             .header
             .postings
             .values(name)
-            .iter()
+            .into_iter()
             .filter(|r| pred(&r.value))
             .collect();
         let lists = self.fetch(&rs)?;

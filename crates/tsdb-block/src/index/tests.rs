@@ -369,3 +369,89 @@ fn v1_series_ids_are_byte_offsets() {
     // An ID between entries is a corrupt reference, not a panic.
     assert!(r.series(all[0] + 1).is_err());
 }
+
+#[test]
+fn sampled_postings_offsets_find_every_value() {
+    // Names with 1, 31, 32, 33, 64, 65 and 200 values: samples at every
+    // 32nd value plus the last, lookups scan between them.
+    let counts = [("a", 1), ("b", 31), ("c", 32), ("d", 33), ("e", 64), ("f", 65), ("g", 200)];
+    let mut sets = Vec::new();
+    for (name, n) in counts {
+        for i in 0..n {
+            sets.push(Labels::from_pairs(&[
+                ("__name__", "m"),
+                (name, &format!("v{i:04}")),
+            ]));
+        }
+    }
+    let r = reader(build(&sets)).unwrap();
+    let h = r.header();
+    let total: usize = counts.iter().map(|c| c.1).sum();
+    // all-postings key + __name__=m + one entry per value.
+    assert_eq!(h.postings.num_entries(), total + 2);
+    assert!(h.postings.num_samples() < total / 4, "{}", h.postings.num_samples());
+    let mut prev_end = 0;
+    for (name, n) in counts {
+        let values = h.postings.values(name);
+        assert_eq!(values.len(), n, "{name}");
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(v.value, format!("v{i:04}"));
+            assert_eq!(h.postings.get(name, &v.value).as_ref(), Some(v));
+            assert!(v.start < v.end && v.start >= prev_end, "{name}={}", v.value);
+            prev_end = v.end;
+            // The postings list of each value is exactly its one series.
+            let ids = r.postings(name, &v.value).unwrap();
+            assert_eq!(ids.len(), 1);
+            assert_eq!(r.series(ids[0]).unwrap().labels.get(name), Some(v.value.as_str()));
+            // Values between and around existing ones are absent.
+            assert_eq!(h.postings.get(name, &format!("{}x", v.value)), None);
+        }
+        assert_eq!(h.postings.get(name, "v"), None);
+        assert_eq!(h.postings.get(name, "z"), None);
+        assert_eq!(h.postings.get(name, ""), None);
+    }
+    assert_eq!(h.postings.get("zz", "v0000"), None);
+    assert_eq!(r.all_postings().unwrap().len(), total);
+    // Symbols are sampled too: every ordinal resolves, in order.
+    let syms: Vec<&str> = h.symbols.iter().collect();
+    assert_eq!(syms.len(), h.symbols.len());
+    assert!(syms.windows(2).all(|w| w[0] < w[1]));
+    for (i, s) in syms.iter().enumerate() {
+        assert_eq!(h.symbols.lookup(i as u64).unwrap(), *s);
+    }
+    assert!(h.symbols.lookup(syms.len() as u64).is_err());
+    // A persisted header answers the same.
+    let d = IndexHeader::decode(&h.encode(), "h").unwrap();
+    assert_eq!(d.postings.values("g"), h.postings.values("g"));
+}
+
+#[test]
+fn unsorted_postings_offset_table_is_corrupt() {
+    use crate::varint::put_uvarint;
+    let entry = |b: &mut Vec<u8>, n: &str, v: &str, off: u64| {
+        put_uvarint(b, 2);
+        put_uvarint(b, n.len() as u64);
+        b.extend_from_slice(n.as_bytes());
+        put_uvarint(b, v.len() as u64);
+        b.extend_from_slice(v.as_bytes());
+        put_uvarint(b, off);
+    };
+    let table = |es: &[(&str, &str, u64)]| {
+        let mut b = (es.len() as u32).to_be_bytes().to_vec();
+        for (n, v, o) in es {
+            entry(&mut b, n, v, *o);
+        }
+        bytes::Bytes::from(b)
+    };
+    let ok = table(&[("", "", 10), ("a", "x", 20), ("a", "y", 30), ("b", "x", 40)]);
+    assert!(PostingOffsets::parse(ok, "i", 0, 50).is_ok());
+    for bad in [
+        table(&[("", "", 10), ("a", "y", 20), ("a", "x", 30)]),
+        table(&[("", "", 10), ("b", "x", 20), ("a", "x", 30)]),
+        table(&[("", "", 10), ("a", "x", 30), ("a", "y", 20)]),
+        table(&[("", "", 10), ("a", "x", 60)]),
+    ] {
+        let e = PostingOffsets::parse(bad, "blk/index", 100, 50).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }) && e.to_string().contains("blk/index"), "{e}");
+    }
+}
