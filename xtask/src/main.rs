@@ -1,7 +1,7 @@
 //! `cargo xtask <command>`: the project's automation.
 //!
 //! - `test`  installs the peers the tests need when missing (Prometheus 3.5 +
-//!   promtool, an S3-compatible server, helm) and runs the whole suite with
+//!   promtool, an S3-compatible server, helm, Chromium) and runs the whole suite with
 //!   cargo-nextest.
 //! - `lint`  rustfmt check, clippy with `-D warnings`, and the layering rule.
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
@@ -100,7 +100,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         ])
         .args(extra)
         .env("AEON_PEERS_DIR", &peers.peers_dir)
-        .env("AEON_HELM_BIN_DIR", &peers.helm_dir);
+        .env("AEON_HELM_BIN_DIR", &peers.helm_dir)
+        .env("AEON_CHROMIUM", &peers.chromium);
     if let Some(dir) = peers::promql_testdata(root) {
         cmd.env("AEON_PROMQL_TESTDATA", dir);
     }

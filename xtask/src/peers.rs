@@ -1,7 +1,9 @@
 //! The real peers the tests run against, installed when missing:
 //! Prometheus 3.5 + promtool and helm (through the workplace installers in
-//! `../shared/tools` when present), and the s3s-fs S3 server (built from
-//! crates.io with `cargo install`). README.md says how to get each by hand.
+//! `../shared/tools` when present), the s3s-fs S3 server (built from
+//! crates.io with `cargo install`) and headless Chromium for the web UI test
+//! (Debian's `chromium` package, with apt-get when running as root).
+//! README.md says how to get each by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,20 @@ use crate::run;
 pub struct Peers {
     pub peers_dir: PathBuf,
     pub helm_dir: PathBuf,
+    /// The browser the querier's web UI test drives (`AEON_CHROMIUM`).
+    pub chromium: PathBuf,
+}
+
+/// Chromium: `$AEON_CHROMIUM`, else Debian's `/usr/bin/chromium`.
+pub fn chromium_bin() -> PathBuf {
+    PathBuf::from(std::env::var("AEON_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.trim_ascii() == b"0")
 }
 
 fn shared_tools(root: &Path) -> Option<PathBuf> {
@@ -102,8 +118,25 @@ pub fn ensure(root: &Path) -> Result<Peers> {
             ),
         }
     }
+    let chromium = chromium_bin();
+    if !chromium.is_file() {
+        if !is_root() {
+            bail!(
+                "Chromium is missing ({}): install it with `sudo apt-get install -y chromium` \
+                 (Debian) or set AEON_CHROMIUM to a Chromium/Chrome binary",
+                chromium.display()
+            );
+        }
+        run(Command::new("apt-get").args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+        ]))?;
+    }
     Ok(Peers {
         peers_dir,
         helm_dir,
+        chromium,
     })
 }

@@ -11,3 +11,4 @@ mod discovery;
 mod helpers;
 mod prettier;
 mod prometheus;
+mod webui;
