@@ -6,14 +6,21 @@
 //! clipped to the last sample of the batch). The counter sub-chunk starts
 //! with the batch's first raw sample at its own timestamp and ends with the
 //! last raw value repeated at the last window timestamp, so `rate()` stays
-//! exact across chunk edges. Only float series are supported; a block with
-//! native histograms fails to downsample with a clear error.
+//! exact across chunk edges.
+//!
+//! Native histograms follow Thanos too ([`histogram`]): count (XOR), sum and
+//! counter (float-histogram sub-chunks), no min/max. A block whose
+//! histograms cannot be aggregated (changing custom bucket boundaries or
+//! zero threshold within a batch) fails with [`Error::Downsample`]; the
+//! compactor then marks it no-downsample and goes on.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use aeon_objstore::Bucket;
-use aeon_tsdb_block::chunkenc::{self, Encoding, XorChunk, XorEncoder};
+use aeon_tsdb_block::chunkenc::{
+    self, Encoding, FloatHistogram, SampleValue, XorChunk, XorEncoder,
+};
 use aeon_tsdb_block::meta::ThanosDownsample;
 use aeon_tsdb_block::varint::{put_uvarint, uvarint};
 use aeon_tsdb_block::{BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, EncodedChunk};
@@ -121,13 +128,21 @@ fn downsample_batch(data: &[(i64, f64)], r: i64, mut emit: impl FnMut(i64, &Aggr
 
 /// Encodes five optional XOR sub-chunks into an aggregate chunk payload.
 pub fn encode_aggr(subs: &[Option<Vec<u8>>; 5]) -> Vec<u8> {
+    let typed: [Option<(Encoding, Vec<u8>)>; 5] =
+        std::array::from_fn(|i| subs[i].clone().map(|d| (Encoding::Xor, d)));
+    encode_aggr_typed(&typed)
+}
+
+/// Encodes five optional sub-chunks of any encoding (XOR or float
+/// histogram) into an aggregate chunk payload.
+pub fn encode_aggr_typed(subs: &[Option<(Encoding, Vec<u8>)>; 5]) -> Vec<u8> {
     let mut out = Vec::new();
     for s in subs {
         match s {
             None => put_uvarint(&mut out, 0),
-            Some(d) => {
+            Some((enc, d)) => {
                 put_uvarint(&mut out, d.len() as u64);
-                out.push(Encoding::Xor.byte());
+                out.push(enc.byte());
                 out.extend_from_slice(d);
             }
         }
@@ -394,18 +409,39 @@ pub fn downsample_local(
     .map_err(|e| fail(e.to_string()))?;
     let mut num_samples = 0u64;
     for s in src.select(&[], i64::MIN, i64::MAX).map_err(read)? {
-        let out = if in_res == RES_RAW {
-            let mut samples = Vec::new();
-            for (t, v) in src.samples(&s, i64::MIN, i64::MAX).map_err(read)? {
-                let f = float_value(v).ok_or_else(|| {
-                    fail(format!(
-                        "series {} holds native histograms, which are not downsampled yet",
-                        s.labels
-                    ))
-                })?;
-                samples.push((t, f));
+        let series_err = |e: String| fail(format!("series {}: {e}", s.labels));
+        let mut out = Vec::new();
+        if in_res == RES_RAW {
+            // Runs of floats and of histograms are downsampled separately,
+            // as Thanos cuts at every switch between the two.
+            let samples = src.samples(&s, i64::MIN, i64::MAX).map_err(read)?;
+            let mut rest = samples.as_slice();
+            while let Some((_, v)) = rest.first() {
+                let hist = !matches!(v, SampleValue::Float(_));
+                let n = rest
+                    .iter()
+                    .take_while(|(_, v)| !matches!(v, SampleValue::Float(_)) == hist)
+                    .count();
+                let (run, tail) = rest.split_at(n);
+                rest = tail;
+                if hist {
+                    let hs: Vec<(i64, FloatHistogram)> = run
+                        .iter()
+                        .filter_map(|(t, v)| match v {
+                            SampleValue::Histogram(h) => Some((*t, h.to_float())),
+                            SampleValue::FloatHistogram(h) => Some((*t, h.clone())),
+                            SampleValue::Float(_) => None,
+                        })
+                        .collect();
+                    out.extend(histogram::downsample_raw_hist(&hs, target).map_err(series_err)?);
+                } else {
+                    let fs: Vec<(i64, f64)> = run
+                        .iter()
+                        .filter_map(|(t, v)| float_value(v.clone()).map(|f| (*t, f)))
+                        .collect();
+                    out.extend(downsample_raw(&fs, target));
+                }
             }
-            downsample_raw(&samples, target)
         } else {
             let mut chunks = Vec::new();
             for m in &s.chunks {
@@ -424,9 +460,24 @@ pub fn downsample_local(
                     data: c.data.to_vec(),
                 });
             }
-            downsample_aggr(&chunks, in_res, target)
-                .map_err(|e| fail(format!("series {}: {e}", s.labels)))?
-        };
+            let mut rest = chunks.as_slice();
+            while let Some(c) = rest.first() {
+                let hist = histogram::is_histogram_aggr(&c.data);
+                let n = rest
+                    .iter()
+                    .take_while(|c| histogram::is_histogram_aggr(&c.data) == hist)
+                    .count();
+                let (run, tail) = rest.split_at(n);
+                rest = tail;
+                if hist {
+                    out.extend(
+                        histogram::downsample_aggr_hist(run, in_res, target).map_err(series_err)?,
+                    );
+                } else {
+                    out.extend(downsample_aggr(run, in_res, target).map_err(series_err)?);
+                }
+            }
+        }
         if out.is_empty() {
             continue;
         }
@@ -484,6 +535,8 @@ pub async fn downsample_block(
     let _ = tokio::fs::remove_dir_all(&work).await;
     Ok(out_meta.ulid)
 }
+
+pub mod histogram;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,549 @@
+//! Downsampling native histograms the way Thanos does (≥ 0.35): a run of
+//! histogram samples (integer or float) becomes aggregate chunks with three
+//! of the five sub-chunks —
+//! - count (XOR): histograms per window;
+//! - sum (float histogram, gauge): the sum of the window's histograms;
+//! - counter (float histogram): the running counter state at the window
+//!   end, counter resets compensated (the reset value is added; otherwise
+//!   the delta to the previous histogram is added).
+//!
+//! min and max are absent. Histograms of one batch are brought to the
+//! smallest schema of the batch first (as Thanos does), and every
+//! histogram of one sub-chunk is laid out on the union of their buckets so
+//! they share one chunk layout. Custom-bucket histograms (schema −53) with
+//! differing boundaries, and batches whose zero threshold changes, are
+//! refused with an error (the block then gets a no-downsample mark) —
+//! Thanos panics on the former.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aeon_tsdb_block::EncodedChunk;
+use aeon_tsdb_block::chunkenc::{
+    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Encoding, FloatHistogram, FloatHistogramChunk,
+    FloatHistogramEncoder, Span, XorEncoder,
+};
+
+use super::{
+    ASSUMED_RAW_STEP, COUNT, COUNTER, SUM, decode_aggr, downsample_batch, encode_aggr_typed,
+    target_chunk_count, window_end, xor_samples,
+};
+
+type Res<T> = std::result::Result<T, String>;
+
+/// A float histogram with buckets keyed by index (easy to add and subtract).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SparseHistogram {
+    pub hint: CounterResetHint,
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: f64,
+    pub count: f64,
+    pub sum: f64,
+    pub pos: BTreeMap<i32, f64>,
+    pub neg: BTreeMap<i32, f64>,
+    pub custom_values: Vec<f64>,
+}
+
+fn expand(spans: &[Span], buckets: &[f64]) -> Res<BTreeMap<i32, f64>> {
+    let mut out = BTreeMap::new();
+    let mut idx = 0i32;
+    let mut it = buckets.iter();
+    for (n, s) in spans.iter().enumerate() {
+        idx = if n == 0 { s.offset } else { idx + s.offset };
+        for _ in 0..s.length {
+            let v = it
+                .next()
+                .ok_or("histogram has fewer buckets than its spans")?;
+            out.insert(idx, *v);
+            idx += 1;
+        }
+    }
+    if it.next().is_some() {
+        return Err("histogram has more buckets than its spans".into());
+    }
+    Ok(out)
+}
+
+/// Spans and buckets of `indices` (sorted), values from `m` (0 when absent).
+fn layout(indices: &BTreeSet<i32>, m: &BTreeMap<i32, f64>) -> (Vec<Span>, Vec<f64>) {
+    let mut spans: Vec<Span> = Vec::new();
+    let mut buckets = Vec::with_capacity(indices.len());
+    let mut next = None;
+    for &i in indices {
+        match next {
+            Some(n) if n == i => {
+                if let Some(last) = spans.last_mut() {
+                    last.length += 1;
+                }
+            }
+            Some(n) => spans.push(Span {
+                offset: i - n,
+                length: 1,
+            }),
+            None => spans.push(Span {
+                offset: i,
+                length: 1,
+            }),
+        }
+        next = Some(i + 1);
+        buckets.push(m.get(&i).copied().unwrap_or(0.0));
+    }
+    (spans, buckets)
+}
+
+impl SparseHistogram {
+    pub fn from_float(h: &FloatHistogram) -> Res<Self> {
+        Ok(Self {
+            hint: h.counter_reset_hint,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: h.zero_count,
+            count: h.count,
+            sum: h.sum,
+            pos: expand(&h.positive_spans, &h.positive_buckets)?,
+            neg: expand(&h.negative_spans, &h.negative_buckets)?,
+            custom_values: h.custom_values.clone(),
+        })
+    }
+
+    fn is_stale(&self) -> bool {
+        aeon_model::is_stale_nan(self.sum)
+    }
+
+    /// The same histogram at a lower (coarser) exponential schema.
+    pub fn to_schema(&self, target: i32) -> Self {
+        if self.schema == target || self.schema == CUSTOM_BUCKETS_SCHEMA {
+            return self.clone();
+        }
+        let d = self.schema - target;
+        let merge = |m: &BTreeMap<i32, f64>| {
+            let mut out = BTreeMap::new();
+            for (&i, &v) in m {
+                *out.entry(((i - 1) >> d) + 1).or_insert(0.0) += v;
+            }
+            out
+        };
+        Self {
+            schema: target,
+            pos: merge(&self.pos),
+            neg: merge(&self.neg),
+            ..self.clone()
+        }
+    }
+
+    fn compatible(&self, o: &Self) -> Res<()> {
+        if self.schema != o.schema {
+            return Err(format!(
+                "histograms of schema {} and {} cannot be added",
+                self.schema, o.schema
+            ));
+        }
+        if self.zero_threshold != o.zero_threshold {
+            return Err(format!(
+                "zero threshold changes from {} to {} within a batch",
+                o.zero_threshold, self.zero_threshold
+            ));
+        }
+        if self.custom_values != o.custom_values {
+            return Err("custom bucket boundaries change within a batch".into());
+        }
+        Ok(())
+    }
+
+    fn combine(&mut self, o: &Self, sign: f64) -> Res<()> {
+        self.compatible(o)?;
+        self.zero_count += sign * o.zero_count;
+        self.count += sign * o.count;
+        self.sum += sign * o.sum;
+        for (&i, &v) in &o.pos {
+            *self.pos.entry(i).or_insert(0.0) += sign * v;
+        }
+        for (&i, &v) in &o.neg {
+            *self.neg.entry(i).or_insert(0.0) += sign * v;
+        }
+        Ok(())
+    }
+
+    pub fn add(&mut self, o: &Self) -> Res<()> {
+        self.combine(o, 1.0)
+    }
+
+    pub fn sub(&mut self, o: &Self) -> Res<()> {
+        self.combine(o, -1.0)
+    }
+
+    /// Whether `self` starts anew after `prev` (Prometheus `DetectReset`):
+    /// the hint when it says so, otherwise any count, zero count or bucket
+    /// going down, a finer schema or a changed zero bucket or boundaries.
+    pub fn detect_reset(&self, prev: &Self) -> bool {
+        match self.hint {
+            CounterResetHint::CounterReset => return true,
+            CounterResetHint::NotCounterReset | CounterResetHint::Gauge => return false,
+            CounterResetHint::Unknown => {}
+        }
+        if self.count < prev.count
+            || self.schema > prev.schema
+            || self.zero_threshold != prev.zero_threshold
+            || self.zero_count < prev.zero_count
+            || self.custom_values != prev.custom_values
+        {
+            return true;
+        }
+        let p = prev.to_schema(self.schema);
+        let cur = self.to_schema(self.schema);
+        let down = |a: &BTreeMap<i32, f64>, b: &BTreeMap<i32, f64>| {
+            b.iter()
+                .any(|(i, &pv)| a.get(i).copied().unwrap_or(0.0) < pv)
+        };
+        down(&cur.pos, &p.pos) || down(&cur.neg, &p.neg)
+    }
+}
+
+/// Window state of histograms plus the series-wide counter.
+#[derive(Debug, Default)]
+struct HistAggregator {
+    schema: i32,
+    total: u64,
+    count: u64,
+    sum: Option<SparseHistogram>,
+    counter: Option<SparseHistogram>,
+    previous: Option<SparseHistogram>,
+}
+
+impl HistAggregator {
+    fn new(schema: i32) -> Self {
+        Self {
+            schema,
+            ..Default::default()
+        }
+    }
+
+    fn reset(&mut self) {
+        self.count = 0;
+        self.sum = None;
+    }
+
+    fn add(&mut self, h: &SparseHistogram) -> Res<()> {
+        if h.schema < self.schema && h.schema != CUSTOM_BUCKETS_SCHEMA {
+            return Err(format!(
+                "schema {} below the batch minimum {}",
+                h.schema, self.schema
+            ));
+        }
+        let fh = h.to_schema(self.schema);
+        match (self.counter.as_mut(), self.previous.as_ref()) {
+            (Some(c), Some(prev)) => {
+                if h.hint != CounterResetHint::Gauge && h.detect_reset(prev) {
+                    c.add(&fh)?;
+                } else {
+                    let mut d = fh.clone();
+                    d.sub(prev)?;
+                    c.add(&d)?;
+                }
+            }
+            _ => self.counter = Some(fh.clone()),
+        }
+        match self.sum.as_mut() {
+            Some(s) => s.add(&fh)?,
+            None => self.sum = Some(fh.clone()),
+        }
+        if let Some(s) = self.sum.as_mut() {
+            s.hint = CounterResetHint::Gauge;
+        }
+        self.previous = Some(fh);
+        self.count += 1;
+        self.total += 1;
+        Ok(())
+    }
+}
+
+fn min_schema(data: &[(i64, SparseHistogram)]) -> i32 {
+    data.iter()
+        .filter(|(_, h)| !h.is_stale())
+        .map(|(_, h)| h.schema)
+        .min()
+        .unwrap_or(0)
+}
+
+/// Aggregates histograms per window of `r`; `emit(window_end, aggregator)`.
+/// Returns the last window timestamp.
+fn hist_windows(
+    data: &[(i64, SparseHistogram)],
+    r: i64,
+    mut emit: impl FnMut(i64, &HistAggregator),
+) -> Res<i64> {
+    let mut a = HistAggregator::new(min_schema(data));
+    let mut next_t = -1i64;
+    let last_t = data.last().map_or(0, |s| s.0);
+    for (t, h) in data {
+        if h.is_stale() {
+            continue;
+        }
+        if *t > next_t {
+            if next_t != -1 {
+                emit(next_t, &a);
+            }
+            a.reset();
+            next_t = window_end(*t, r).min(last_t);
+        }
+        a.add(h)?;
+    }
+    if next_t != -1 {
+        emit(next_t, &a);
+    }
+    Ok(next_t)
+}
+
+/// Encodes histograms (one schema) into a float-histogram sub-chunk laid out
+/// on the union of their buckets.
+fn encode_hist_sub(samples: &[(i64, SparseHistogram)], header: CounterResetHint) -> Res<Vec<u8>> {
+    let mut pos = BTreeSet::new();
+    let mut neg = BTreeSet::new();
+    for (_, h) in samples {
+        if let Some((_, f)) = samples.first() {
+            f.compatible(h)?;
+        }
+        pos.extend(h.pos.keys().copied());
+        neg.extend(h.neg.keys().copied());
+    }
+    let mut e = FloatHistogramEncoder::new(header);
+    for (t, h) in samples {
+        let (positive_spans, positive_buckets) = layout(&pos, &h.pos);
+        let (negative_spans, negative_buckets) = layout(&neg, &h.neg);
+        let fh = FloatHistogram {
+            counter_reset_hint: header,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: h.zero_count,
+            count: h.count,
+            sum: h.sum,
+            positive_spans,
+            negative_spans,
+            positive_buckets,
+            negative_buckets,
+            custom_values: h.custom_values.clone(),
+        };
+        e.append(*t, &fh).map_err(|e| e.to_string())?;
+    }
+    Ok(e.finish())
+}
+
+/// Collects the three histogram aggregates of one output chunk.
+#[derive(Default)]
+struct HistBuilder {
+    mint: i64,
+    maxt: i64,
+    count: Vec<(i64, f64)>,
+    sum: Vec<(i64, SparseHistogram)>,
+    counter: Vec<(i64, SparseHistogram)>,
+}
+
+impl HistBuilder {
+    fn new() -> Self {
+        Self {
+            mint: i64::MAX,
+            maxt: i64::MIN,
+            ..Default::default()
+        }
+    }
+
+    fn window(&mut self, t: i64) {
+        self.mint = self.mint.min(t);
+        self.maxt = self.maxt.max(t);
+    }
+
+    fn finish(self, gauge: bool) -> Res<EncodedChunk> {
+        let mut subs: [Option<(Encoding, Vec<u8>)>; 5] = Default::default();
+        if !self.count.is_empty() {
+            let mut e = XorEncoder::new();
+            for &(t, v) in &self.count {
+                e.append(t, v);
+            }
+            subs[COUNT] = Some((Encoding::Xor, e.finish()));
+        }
+        if !self.sum.is_empty() {
+            subs[SUM] = Some((
+                Encoding::FloatHistogram,
+                encode_hist_sub(&self.sum, CounterResetHint::Gauge)?,
+            ));
+        }
+        if !self.counter.is_empty() {
+            let header = if gauge {
+                CounterResetHint::Gauge
+            } else {
+                CounterResetHint::Unknown
+            };
+            subs[COUNTER] = Some((
+                Encoding::FloatHistogram,
+                encode_hist_sub(&self.counter, header)?,
+            ));
+        }
+        Ok(EncodedChunk {
+            min_time: self.mint,
+            max_time: self.maxt,
+            encoding: Encoding::Aggr,
+            data: encode_aggr_typed(&subs),
+        })
+    }
+}
+
+fn is_gauge(data: &[(i64, SparseHistogram)]) -> bool {
+    data.first()
+        .is_some_and(|(_, h)| h.hint == CounterResetHint::Gauge)
+}
+
+/// Downsamples raw histogram samples (sorted; integer ones converted to
+/// float) to aggregate chunks at resolution `r`.
+pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<EncodedChunk>> {
+    let (Some(first), Some(last)) = (data.first(), data.last()) else {
+        return Ok(Vec::new());
+    };
+    let num_chunks = target_chunk_count(first.0, last.0, ASSUMED_RAW_STEP, r, data.len());
+    let batch_size = data.len() / num_chunks + 1;
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut j = batch_size.min(rest.len());
+        let cur_w = window_end(rest[j - 1].0, r);
+        while j < rest.len() && rest[j].0 <= cur_w {
+            j += 1;
+        }
+        let batch: Vec<(i64, SparseHistogram)> = rest[..j]
+            .iter()
+            .filter(|(_, h)| !h.sum.is_nan())
+            .map(|(t, h)| SparseHistogram::from_float(h).map(|s| (*t, s)))
+            .collect::<Res<_>>()?;
+        rest = &rest[j..];
+        if batch.is_empty() {
+            continue;
+        }
+        let mut b = HistBuilder::new();
+        hist_windows(&batch, r, |t, a| {
+            b.window(t);
+            b.count.push((t, a.count as f64));
+            if let Some(s) = &a.sum {
+                b.sum.push((t, s.clone()));
+            }
+            if let Some(c) = &a.counter {
+                b.counter.push((t, c.clone()));
+            }
+        })?;
+        out.push(b.finish(is_gauge(&batch))?);
+    }
+    Ok(out)
+}
+
+/// Whether an aggregate chunk holds histogram aggregates.
+pub fn is_histogram_aggr(data: &[u8]) -> bool {
+    decode_aggr(data).is_ok_and(|subs| {
+        [SUM, COUNTER]
+            .iter()
+            .any(|&i| matches!(subs[i], Some((Encoding::FloatHistogram, _))))
+    })
+}
+
+fn hist_sub_samples(chunks: &[EncodedChunk], i: usize) -> Res<Vec<(i64, SparseHistogram)>> {
+    let mut out: Vec<(i64, SparseHistogram)> = Vec::new();
+    for c in chunks {
+        let subs = decode_aggr(&c.data)?;
+        let Some((enc, d)) = subs[i] else { continue };
+        if enc != Encoding::FloatHistogram {
+            return Err(format!(
+                "histogram aggregate {i} has encoding {}",
+                enc.name()
+            ));
+        }
+        let fc = FloatHistogramChunk::new(d).map_err(|e| e.to_string())?;
+        for (t, h) in fc.samples().map_err(|e| e.to_string())? {
+            // Skip stale markers and anything going back in time.
+            if h.sum.is_nan() || out.last().is_some_and(|l| t < l.0) {
+                continue;
+            }
+            out.push((t, SparseHistogram::from_float(&h)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Downsamples a series' histogram aggregate chunks (sorted) to `r`, along
+/// chunk boundaries like the float path.
+pub fn downsample_aggr_hist(
+    chunks: &[EncodedChunk],
+    in_res: i64,
+    r: i64,
+) -> Res<Vec<EncodedChunk>> {
+    let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else {
+        return Ok(Vec::new());
+    };
+    let num_samples: u64 = chunks
+        .iter()
+        .map(|c| super::aggr_num_samples(&c.data))
+        .sum();
+    let num_chunks = target_chunk_count(
+        first.min_time,
+        last.max_time,
+        in_res,
+        r,
+        num_samples as usize,
+    );
+    let batch_size = (chunks.len() / num_chunks).max(1);
+    let mut out = Vec::new();
+    for part in chunks.chunks(batch_size) {
+        let mut b = HistBuilder::new();
+        let counters = hist_sub_samples(part, COUNTER)?;
+        let gauge = is_gauge(&counters);
+        if !counters.is_empty() {
+            let mut got = Vec::new();
+            hist_windows(&counters, r, |t, a| {
+                if let Some(c) = &a.counter {
+                    got.push((t, c.clone()));
+                }
+            })?;
+            for (t, c) in got {
+                b.window(t);
+                b.counter.push((t, c));
+            }
+        }
+        let sums = hist_sub_samples(part, SUM)?;
+        if !sums.is_empty() {
+            let mut got = Vec::new();
+            hist_windows(&sums, r, |t, a| {
+                if let Some(s) = &a.sum {
+                    got.push((t, s.clone()));
+                }
+            })?;
+            for (t, s) in got {
+                b.window(t);
+                b.sum.push((t, s));
+            }
+        }
+        let mut counts: Vec<(i64, f64)> = Vec::new();
+        for c in part {
+            let subs = decode_aggr(&c.data)?;
+            if let Some((enc, d)) = subs[COUNT] {
+                if enc != Encoding::Xor {
+                    return Err(format!("count aggregate has encoding {}", enc.name()));
+                }
+                for s in xor_samples(d)? {
+                    if !aeon_model::is_stale_nan(s.1) && counts.last().is_none_or(|l| s.0 >= l.0) {
+                        counts.push(s);
+                    }
+                }
+            }
+        }
+        if !counts.is_empty() {
+            downsample_batch(&counts, r, |t, a| {
+                b.window(t);
+                b.count.push((t, a.sum));
+            });
+        }
+        if b.count.is_empty() && b.sum.is_empty() && b.counter.is_empty() {
+            continue;
+        }
+        out.push(b.finish(gauge)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
