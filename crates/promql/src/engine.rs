@@ -1,9 +1,9 @@
 //! The evaluation engine: instant and range queries over a [`Queryable`].
 //!
-//! Evaluation is step-wise in the Prometheus way: every selector's data is
-//! fetched once for the whole time range the query needs (computed from
+//! Evaluation is step-wise in the Prometheus way: each selector's series are
+//! selected once for the whole time range the query needs (computed from
 //! offsets, `@`, ranges, lookback and enclosing subqueries), then each node is
-//! evaluated at each step.
+//! evaluated at each step. See the crate docs for what is held in memory.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -158,6 +158,8 @@ impl Engine {
             pre: HashMap::new(),
             group_cache: HashMap::new(),
             info_sel: HashMap::new(),
+            held: 0,
+            range_mode: is_range,
         };
         ev.prefetch(expr, &PathCtx::default())?;
         if is_range {
@@ -236,7 +238,7 @@ impl Engine {
                         )));
                     }
                 }
-                if total > self.opts.max_samples {
+                if ev.held + total > self.opts.max_samples {
                     return Err(Error::TooManySamples("query execution"));
                 }
                 ts += params.step;
@@ -367,6 +369,10 @@ pub(crate) struct Evaluator<'a> {
     group_cache: HashMap<(usize, usize, usize, bool), (Labels, Labels)>,
     /// Selectors of the info series of `info` calls, by call node.
     info_sel: HashMap<usize, VectorSelector>,
+    /// Samples currently held: loaded selector data and precomputed results.
+    held: usize,
+    /// Whether this is a range query (range functions are then streamed).
+    range_mode: bool,
 }
 
 /// Results of a range function over a plain range selector for every step of
@@ -380,6 +386,50 @@ struct Precomputed {
 }
 
 const ABSENT: u64 = 0x7ff8_dead_beef_0001;
+
+/// The samples of one selected series, decoded one chunk at a time.
+pub(crate) struct PointStream {
+    chunks: Box<dyn Iterator<Item = Result<Chunk>> + Send>,
+    floats: std::vec::IntoIter<aeon_model::Sample>,
+    hists: std::vec::IntoIter<(i64, Arc<crate::nativehist::FloatHistogram>)>,
+}
+
+impl PointStream {
+    pub(crate) fn new(chunks: Box<dyn Iterator<Item = Result<Chunk>> + Send>) -> Self {
+        PointStream {
+            chunks,
+            floats: Vec::new().into_iter(),
+            hists: Vec::new().into_iter(),
+        }
+    }
+
+    /// The next sample, or `None` at the end of the series.
+    pub(crate) fn next(&mut self) -> Result<Option<Point>> {
+        loop {
+            if let Some(x) = self.floats.next() {
+                return Ok(Some(Point {
+                    t: x.t,
+                    f: x.v,
+                    h: None,
+                }));
+            }
+            if let Some((t, h)) = self.hists.next() {
+                return Ok(Some(Point {
+                    t,
+                    f: 0.0,
+                    h: Some(h),
+                }));
+            }
+            match self.chunks.next() {
+                None => return Ok(None),
+                Some(c) => match c? {
+                    Chunk::Floats(v) => self.floats = v.into_iter(),
+                    Chunk::Histograms(v) => self.hists = v.into_iter(),
+                },
+            }
+        }
+    }
+}
 
 /// Index of the first sample with `t > target`, starting from a hint.
 fn seek(samples: &[Point], hint: &mut usize, target: i64) -> usize {
@@ -494,6 +544,16 @@ impl Evaluator<'_> {
                 self.info_sel.insert(k, sel);
                 Ok(())
             }
+            Expr::Call { func, args }
+                if self.range_mode
+                    && ctx.range == 0
+                    && ctx.offset == 0
+                    && ctx.at.is_none()
+                    && Self::precomputable(func, args).is_some() =>
+            {
+                // Streamed series by series by `precompute`.
+                Ok(())
+            }
             Expr::Call { func, args } => {
                 for a in args {
                     match a {
@@ -522,14 +582,14 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    /// Selects and decodes the series of `vs` for the time range the query needs.
-    fn load(
-        &mut self,
+    /// The select hints for `vs` (with `range` for range selectors) under `ctx`.
+    fn hints_for(
+        &self,
         vs: &VectorSelector,
         range: i64,
         ctx: &PathCtx,
         func: Option<&str>,
-    ) -> Result<Vec<SeriesData>> {
+    ) -> SelectHints {
         let (mut start, mut end) = (self.start, self.end);
         if let Some(t) = ctx.at {
             start = t;
@@ -551,42 +611,97 @@ impl Evaluator<'_> {
         }
         start -= vs.offset;
         end -= vs.offset;
-        let hints = SelectHints {
+        SelectHints {
             start,
             end,
             step: self.interval,
             range,
             func: func.map(str::to_string),
-        };
+        }
+    }
+
+    /// Counts `n` more samples held in memory; errors past `max_samples`.
+    pub(crate) fn hold(&mut self, n: usize) -> Result<()> {
+        self.held += n;
+        if self.held > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Selects and decodes the series of `vs` for the time range the query
+    /// needs. Samples are decoded chunk by chunk; an instant selector that is
+    /// only evaluated at the query's own steps (not inside a subquery) keeps
+    /// just the samples some step will read (at most one per step and series).
+    fn load(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ctx: &PathCtx,
+        func: Option<&str>,
+    ) -> Result<Vec<SeriesData>> {
+        let hints = self.hints_for(vs, range, ctx, func);
         let selected = self.q.select(&vs.matchers, &hints)?;
+        let thin = range == 0 && ctx.range == 0 && ctx.offset == 0 && ctx.at.is_none();
+        let at = self.resolve_at(vs.at);
+        let steps = if at.is_some() {
+            1
+        } else {
+            ((self.end - self.start) / self.interval + 1) as usize
+        };
+        let (q_start, interval, offset) = (self.start, self.interval, vs.offset);
+        let step_t = |k: usize| at.unwrap_or(q_start + k as i64 * interval) - offset;
+        let lookback = self.opts.lookback_delta;
         let mut out = Vec::with_capacity(selected.len());
-        let mut total = 0usize;
-        for s in selected {
+        for (i, s) in selected.into_iter().enumerate() {
+            if i % 256 == 255 {
+                self.check_limits()?;
+            }
+            let mut stream = PointStream::new(s.chunks);
             let mut samples = Vec::new();
-            for c in s.chunks {
-                match c? {
-                    Chunk::Floats(v) => samples.extend(v.into_iter().map(|x| Point {
-                        t: x.t,
-                        f: x.v,
-                        h: None,
-                    })),
-                    Chunk::Histograms(v) => samples.extend(v.into_iter().map(|(t, h)| Point {
-                        t,
-                        f: 0.0,
-                        h: Some(h),
-                    })),
+            if thin {
+                // For each step, the last sample at or before it (kept even
+                // when stale, so that no older sample is picked instead).
+                let keep = |q: &Point, t: i64, kept: &Vec<Point>| {
+                    kept.last().is_none_or(|l| l.t != q.t)
+                        && (q.t > t - lookback || (q.h.is_none() && is_stale_nan(q.f)))
+                };
+                let mut pending: Option<Point> = None;
+                let mut k = 0;
+                while let Some(p) = stream.next()? {
+                    while k < steps && step_t(k) < p.t {
+                        if let Some(q) = pending.take() {
+                            if keep(&q, step_t(k), &samples) {
+                                samples.push(q.clone());
+                            }
+                            pending = Some(q);
+                        }
+                        k += 1;
+                    }
+                    if k >= steps {
+                        break;
+                    }
+                    pending = Some(p);
+                }
+                if let Some(q) = pending {
+                    if (k..steps).any(|k| keep(&q, step_t(k), &samples)) {
+                        samples.push(q);
+                    }
+                }
+            } else {
+                while let Some(p) = stream.next()? {
+                    samples.push(p);
                 }
             }
-            total += samples.len();
-            if total > self.opts.max_samples {
-                return Err(Error::TooManySamples("query execution"));
-            }
+            self.hold(samples.len())?;
             out.push(SeriesData {
                 labels: s.labels,
                 samples,
             });
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if !out.is_sorted_by(|a, b| a.labels <= b.labels) {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
         Ok(out)
     }
 
@@ -667,7 +782,7 @@ impl Evaluator<'_> {
                 drop_name: false,
             });
         }
-        if out.len() > self.opts.max_samples {
+        if self.held + out.len() > self.opts.max_samples {
             return Err(Error::TooManySamples("query execution"));
         }
         Ok(out)
@@ -715,7 +830,7 @@ impl Evaluator<'_> {
                 drop_name: false,
             });
         }
-        if total > self.opts.max_samples {
+        if self.held + total > self.opts.max_samples {
             return Err(Error::TooManySamples("query execution"));
         }
         Ok(out)
@@ -787,7 +902,7 @@ impl Evaluator<'_> {
                 }
                 _ => {}
             }
-            if total > self.opts.max_samples {
+            if self.held + total > self.opts.max_samples {
                 return Err(Error::TooManySamples("query execution"));
             }
             t += step;
@@ -868,11 +983,55 @@ impl Evaluator<'_> {
                 self.precompute(lhs, start, end)?;
                 self.precompute(rhs, start, end)
             }
-            Expr::Aggregate { expr, .. } => self.precompute(expr, start, end),
+            Expr::Aggregate { expr, param, .. } => {
+                if let Some(p) = param {
+                    self.precompute(p, start, end)?;
+                }
+                self.precompute(expr, start, end)
+            }
             _ => Ok(()),
         }
     }
 
+    /// Whether `func(args)` is a range function over a plain range selector
+    /// with literal scalar arguments, which range queries compute series by
+    /// series; returns the selector, its range and the scalar arguments.
+    fn precomputable<'e>(
+        func: &crate::functions::FunctionDef,
+        args: &'e [Expr],
+    ) -> Option<(&'e VectorSelector, i64, Vec<f64>)> {
+        let name = func.name;
+        if func.args.first() != Some(&crate::ValueType::Matrix) && name != "quantile_over_time" {
+            return None;
+        }
+        if matches!(name, "absent_over_time" | "double_exponential_smoothing") {
+            return None;
+        }
+        let mi = usize::from(name == "quantile_over_time");
+        let Some(Expr::Matrix { vs, range }) = args.get(mi).map(Expr::unparen) else {
+            return None;
+        };
+        let mut scalars = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == mi {
+                continue;
+            }
+            match a.unparen() {
+                Expr::Number(n) => scalars.push(*n),
+                _ => return None,
+            }
+        }
+        if name == "quantile_over_time" && !(0.0..=1.0).contains(&scalars[0]) {
+            return None;
+        }
+        Some((vs, *range, scalars))
+    }
+
+    /// Computes a range function over a range selector for every step of the
+    /// range query, streaming each series' samples through a window: only the
+    /// samples of one window of one series are in memory at a time, plus the
+    /// results. Falls back (loading the selector, returning false) for
+    /// histograms or results too large to hold.
     fn try_precompute(
         &mut self,
         e: &Expr,
@@ -882,69 +1041,87 @@ impl Evaluator<'_> {
         end: i64,
     ) -> Result<bool> {
         let name = func.name;
-        if func.args.first() != Some(&crate::ValueType::Matrix) && name != "quantile_over_time" {
-            return Ok(false);
-        }
-        if matches!(name, "absent_over_time" | "double_exponential_smoothing") {
-            return Ok(false);
-        }
-        let mi = usize::from(name == "quantile_over_time");
-        let Some(Expr::Matrix { vs, range }) = args.get(mi).map(Expr::unparen) else {
+        let Some((vs, range, scalars)) = Self::precomputable(func, args) else {
             return Ok(false);
         };
-        let mut scalars = Vec::new();
-        for (i, a) in args.iter().enumerate() {
-            if i == mi {
-                continue;
+        let top = PathCtx::default();
+        let fallback = |ev: &mut Self| -> Result<bool> {
+            if !ev.data.contains_key(&key(vs)) {
+                ev.fetch(vs, range, &top, Some(name))?;
             }
-            match a.unparen() {
-                Expr::Number(n) => scalars.push(*n),
-                _ => return Ok(false),
-            }
-        }
-        if name == "quantile_over_time" && !(0.0..=1.0).contains(&scalars[0]) {
-            return Ok(false);
-        }
-        let data = self.series_for(vs)?;
-        if data.iter().any(|s| s.samples.iter().any(|p| p.h.is_some())) {
-            return Ok(false);
-        }
+            Ok(false)
+        };
         let steps = ((end - start) / self.interval + 1) as usize;
-        let n = data.len();
+        let hints = self.hints_for(vs, range, &top, Some(name));
+        let selected = self.q.select(&vs.matchers, &hints)?;
+        let n = selected.len();
         if n.saturating_mul(steps) > self.opts.max_samples {
-            return Ok(false);
+            return fallback(self);
         }
         let mut values = vec![f64::from_bits(ABSENT); n * steps];
-        let mut buf: Vec<FPoint> = Vec::new();
         let mut any_points = false;
         let at = self.resolve_at(vs.at);
-        for (i, sd) in data.iter().enumerate() {
-            let (mut lo_c, mut hi_c) = (0usize, 0usize);
+        let mut labels = Vec::with_capacity(n);
+        let mut window: std::collections::VecDeque<FPoint> = std::collections::VecDeque::new();
+        let mut present = 0usize;
+        let mut peak_window = 0usize;
+        for (i, sd) in selected.into_iter().enumerate() {
+            labels.push(sd.labels);
+            let mut stream = PointStream::new(sd.chunks);
+            let mut next = stream.next()?;
+            window.clear();
             for k in 0..steps {
                 let ts = start + k as i64 * self.interval;
                 let t = at.unwrap_or(ts) - vs.offset;
-                let a = seek(&sd.samples, &mut lo_c, t - range);
-                let b = seek(&sd.samples, &mut hi_c, t);
-                buf.clear();
-                buf.extend(
-                    sd.samples[a..b]
-                        .iter()
-                        .filter(|x| !is_stale_nan(x.f))
-                        .map(|x| FPoint { t: x.t, f: x.f }),
-                );
-                if buf.is_empty() {
+                while let Some(p) = next.take_if(|p| p.t <= t) {
+                    if p.h.is_some() {
+                        return fallback(self);
+                    }
+                    if !is_stale_nan(p.f) {
+                        window.push_back(FPoint { t: p.t, f: p.f });
+                    }
+                    next = stream.next()?;
+                }
+                while window.front().is_some_and(|x| x.t <= t - range) {
+                    window.pop_front();
+                }
+                if window.is_empty() {
                     continue;
                 }
+                peak_window = peak_window.max(window.len());
                 any_points = true;
-                if let Some(v) =
-                    crate::functions::range::float_value(name, &buf, t, *range, ts, &scalars)?
-                {
+                if let Some(v) = crate::functions::range::float_value(
+                    name,
+                    window.make_contiguous(),
+                    t,
+                    range,
+                    ts,
+                    &scalars,
+                )? {
                     values[k * n + i] = v;
+                    present += 1;
                 }
             }
-            if i % 256 == 0 {
+            if self.held + present + peak_window > self.opts.max_samples {
+                return Err(Error::TooManySamples("query execution"));
+            }
+            if i % 256 == 255 {
                 self.check_limits()?;
             }
+        }
+        self.hold(present)?;
+        // Keep the label order of the storage's series set (sorted).
+        if !labels.is_sorted() {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+            let mut sorted = vec![f64::from_bits(ABSENT); n * steps];
+            for k in 0..steps {
+                for (j, &i) in order.iter().enumerate() {
+                    sorted[k * n + j] = values[k * n + i];
+                }
+            }
+            values = sorted;
+            labels = order.iter().map(|&i| labels[i].clone()).collect();
         }
         if any_points && matches!(name, "rate" | "increase" | "irate") {
             if let Some(m) = vs.name.as_deref() {
@@ -959,7 +1136,6 @@ impl Evaluator<'_> {
                 }
             }
         }
-        let labels = data.iter().map(|s| s.labels.clone()).collect();
         self.pre.insert(
             e as *const Expr as usize,
             Precomputed {
