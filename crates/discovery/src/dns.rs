@@ -21,7 +21,9 @@ use crate::{Error, Result};
 /// A DNS stub resolver for endpoint specs.
 #[derive(Clone)]
 pub struct DnsResolver {
-    inner: TokioResolver,
+    /// `None`: the operating system's `getaddrinfo` (A/AAAA only), used
+    /// when there is no `/etc/resolv.conf`.
+    inner: Option<TokioResolver>,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -38,7 +40,7 @@ impl DnsResolver {
             TokioResolver::builder_tokio().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
         tune(b.options_mut());
         let inner = b.build().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Some(inner) })
     }
 
     /// Queries only the given name servers (UDP, TCP on truncation), no
@@ -63,7 +65,21 @@ impl DnsResolver {
         tune(b.options_mut());
         b.options_mut().use_hosts_file = ResolveHosts::Never;
         let inner = b.build().map_err(|e| Error::SystemDnsConfig(Box::new(e)))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Some(inner) })
+    }
+
+    /// [`DnsResolver::system`], or when the system configuration cannot be
+    /// read, [`DnsResolver::getaddrinfo`] (with a warning).
+    pub fn system_or_getaddrinfo() -> Self {
+        Self::system().unwrap_or_else(|e| {
+            tracing::warn!(error = %error_chain(&e), "no DNS configuration: dns+ uses getaddrinfo, dnssrv+ cannot resolve");
+            Self::getaddrinfo()
+        })
+    }
+
+    /// The operating system's `getaddrinfo`: `dns+` works, SRV lookups fail.
+    pub fn getaddrinfo() -> Self {
+        Self { inner: None }
     }
 
     /// The addresses (`ip:port`, or `host:port` for static and `dnssrvnoa+`
@@ -107,7 +123,17 @@ impl DnsResolver {
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
             return Ok(vec![ip.to_string()]);
         }
-        match self.inner.lookup_ip(host).await {
+        let Some(inner) = &self.inner else {
+            let addrs =
+                tokio::net::lookup_host((host, 0))
+                    .await
+                    .map_err(|e| Error::Getaddrinfo {
+                        name: host.to_owned(),
+                        source: e,
+                    })?;
+            return Ok(addrs.map(|a| a.ip().to_string()).collect());
+        };
+        match inner.lookup_ip(host).await {
             Ok(l) => Ok(l.iter().map(|ip| ip.to_string()).collect()),
             Err(e) if not_found(&e) => Ok(Vec::new()),
             Err(source) => Err(Error::Lookup {
@@ -120,7 +146,12 @@ impl DnsResolver {
 
     /// SRV targets (without the trailing dot) and ports.
     async fn srv(&self, name: &str) -> Result<Vec<(String, u16)>> {
-        match self.inner.srv_lookup(name).await {
+        let Some(inner) = &self.inner else {
+            return Err(Error::NoSrvResolver {
+                name: name.to_owned(),
+            });
+        };
+        match inner.srv_lookup(name).await {
             Ok(l) => Ok(l
                 .answers()
                 .iter()

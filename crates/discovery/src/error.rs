@@ -20,6 +20,16 @@ pub enum Error {
         #[source]
         source: Box<hickory_resolver::net::NetError>,
     },
+    /// A `getaddrinfo` lookup (no `/etc/resolv.conf`) failed.
+    #[error("resolving {name}")]
+    Getaddrinfo {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SRV lookups need the system DNS configuration, which could not be read.
+    #[error("SRV lookup {name}: no DNS configuration (/etc/resolv.conf) to query")]
+    NoSrvResolver { name: String },
     /// Building the Kubernetes client configuration failed.
     #[error("kubernetes client configuration {source_name}")]
     K8sConfig {

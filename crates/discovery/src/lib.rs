@@ -18,4 +18,6 @@ pub mod spec;
 pub use dns::{DnsResolver, Provider, Resolved, error_chain};
 pub use error::{Error, Result};
 pub use k8s::{K8sSnapshot, K8sTarget, K8sWatcher, PortRef};
+/// The Kubernetes client type the watchers take.
+pub use kube::Client as K8sClient;
 pub use spec::Spec;

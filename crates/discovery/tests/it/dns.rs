@@ -238,3 +238,19 @@ async fn system_resolver_reads_resolv_conf_and_hosts() {
         "{local:?}"
     );
 }
+
+#[tokio::test]
+async fn getaddrinfo_fallback_resolves_dns_plus_and_rejects_srv_clearly() {
+    let r = DnsResolver::getaddrinfo();
+    let local = r.resolve(&spec("dns+localhost:7")).await.unwrap();
+    assert!(
+        local.iter().any(|a| a == "127.0.0.1:7" || a == "[::1]:7"),
+        "{local:?}"
+    );
+    let e = r
+        .resolve(&spec("dnssrv+_grpc._tcp.x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("resolv.conf"), "{e}");
+}
