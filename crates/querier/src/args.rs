@@ -38,8 +38,10 @@ pub struct Args {
     /// Time to wait after an interrupt for in-flight gRPC calls.
     #[arg(long = "grpc-grace-period", default_value = "2m")]
     pub grpc_grace_period: PromDuration,
-    /// Store API endpoints (repeatable): `host:port`, `dns+host:port`,
-    /// `dnssrv+_grpc._tcp.name`. `--store` is the older spelling.
+    /// Store API endpoints (repeatable): `host:port`, `dns+host:port` (A and
+    /// AAAA lookup), `dnssrv+_grpc._tcp.name` (SRV, then A/AAAA of each
+    /// target, port from SRV), `dnssrvnoa+_grpc._tcp.name` (SRV targets used
+    /// as host names). `--store` is the older spelling.
     #[arg(long = "endpoint", visible_alias = "store", action = ArgAction::Append)]
     #[serde(default)]
     pub endpoint: Vec<String>,
@@ -51,10 +53,32 @@ pub struct Args {
     #[arg(long = "store.sd-files", action = ArgAction::Append)]
     #[serde(default)]
     pub store_sd_files: Vec<String>,
+    /// Kubernetes discovery (repeatable): `<namespace>/<service>:<port>`
+    /// watches the EndpointSlices of a Service (label
+    /// `kubernetes.io/service-name`) and uses `ip:port` of every ready
+    /// endpoint, `<port>` being the Service port name (e.g. `grpc`) or number.
+    /// `<namespace>` may be a comma-separated list, or `*` for all
+    /// namespaces. Example: `--endpoint.k8s=monitoring/aeon-store-gateway:grpc`.
+    /// Needs get/list/watch on `endpointslices` (discovery.k8s.io).
+    #[arg(long = "endpoint.k8s", action = ArgAction::Append, value_name = "NAMESPACE/SERVICE:PORT")]
+    #[serde(default)]
+    pub endpoint_k8s: Vec<String>,
+    /// Like `--endpoint.k8s` with a label selector of EndpointSlices instead
+    /// of a Service name (repeatable): `<namespace>/<selector>:<port>`, e.g.
+    /// `*/app.kubernetes.io/component=sidecar:grpc`.
+    #[arg(long = "endpoint.k8s-selector", action = ArgAction::Append, value_name = "NAMESPACE/SELECTOR:PORT")]
+    #[serde(default)]
+    pub endpoint_k8s_selector: Vec<String>,
+    /// kubeconfig file for `--endpoint.k8s*`. Default: the in-cluster
+    /// service account, else `$KUBECONFIG` or `~/.kube/config`.
+    #[arg(long = "k8s.kubeconfig")]
+    #[serde(default)]
+    pub k8s_kubeconfig: Option<PathBuf>,
     /// Re-read interval of the file SD files.
     #[arg(long = "store.sd-interval", default_value = "5m")]
     pub store_sd_interval: PromDuration,
-    /// Interval between DNS resolutions of `dns+` endpoints.
+    /// Interval between DNS resolutions of `dns+`/`dnssrv+` endpoints (and
+    /// of picking up Kubernetes discovery changes).
     #[arg(long = "store.sd-dns-interval", default_value = "30s")]
     pub store_sd_dns_interval: PromDuration,
     /// If a store sends no data for this long it is ignored (partial
@@ -204,6 +228,28 @@ mod tests {
         assert_eq!(a.endpoint, ["1.2.3.4:19090", "1.2.3.5:19090"]);
         let a = parse(&["--endpoint=a:1", "--store=b:2", "--endpoint", "dns+c:3"]);
         assert_eq!(a.endpoint, ["a:1", "b:2", "dns+c:3"]);
+    }
+
+    #[test]
+    fn kubernetes_discovery_flags() {
+        let a = parse(&[]);
+        assert!(a.endpoint_k8s.is_empty() && a.k8s_kubeconfig.is_none());
+        let a = parse(&[
+            "--endpoint.k8s=monitoring/aeon-store:grpc",
+            "--endpoint.k8s",
+            "*/sidecars:10901",
+            "--endpoint.k8s-selector=ns/app=x:grpc",
+            "--k8s.kubeconfig=/k/config",
+        ]);
+        assert_eq!(
+            a.endpoint_k8s,
+            ["monitoring/aeon-store:grpc", "*/sidecars:10901"]
+        );
+        assert_eq!(a.endpoint_k8s_selector, ["ns/app=x:grpc"]);
+        assert_eq!(
+            a.k8s_kubeconfig.as_deref(),
+            Some(std::path::Path::new("/k/config"))
+        );
     }
 
     #[test]

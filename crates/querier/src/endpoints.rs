@@ -19,88 +19,21 @@ pub const INFO_INTERVAL: Duration = Duration::from_secs(5);
 /// Deadline of one Info call.
 pub const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One `--endpoint` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointSpec {
-    /// `host:port` used as is.
-    Static(String),
-    /// `dns+host:port`: A/AAAA lookup, every address with the port.
-    Dns { host: String, port: u16 },
-    /// `dnssrv+name`: SRV lookup (not supported yet).
-    DnsSrv(String),
-}
+/// One `--endpoint` value (static, `dns+`, `dnssrv+`, `dnssrvnoa+`),
+/// parsed and resolved by aeon-discovery.
+pub use aeon_discovery::Spec as EndpointSpec;
 
-impl EndpointSpec {
-    /// Parses an endpoint flag value.
-    pub fn parse(spec: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::InvalidEndpoint {
+/// Parses an endpoint flag value or file SD target.
+pub fn parse_spec(spec: &str) -> Result<EndpointSpec> {
+    EndpointSpec::parse(spec).map_err(|e| match e {
+        aeon_discovery::Error::InvalidSpec { spec, reason } => {
+            Error::InvalidEndpoint { spec, reason }
+        }
+        other => Error::InvalidEndpoint {
             spec: spec.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let s = spec.trim();
-        if s.is_empty() {
-            return Err(bad("empty address"));
-        }
-        if let Some(rest) = s
-            .strip_prefix("dnssrv+")
-            .or_else(|| s.strip_prefix("dnssrvnoa+"))
-        {
-            return Ok(Self::DnsSrv(rest.to_owned()));
-        }
-        if let Some(rest) = s
-            .strip_prefix("dns+")
-            .or_else(|| s.strip_prefix("dnsdualstack+"))
-        {
-            let (host, port) = rest
-                .rsplit_once(':')
-                .ok_or_else(|| bad("dns+ needs host:port"))?;
-            let port: u16 = port.parse().map_err(|_| bad("invalid port"))?;
-            if host.is_empty() {
-                return Err(bad("empty host"));
-            }
-            return Ok(Self::Dns {
-                host: host.trim_matches(['[', ']']).to_owned(),
-                port,
-            });
-        }
-        if s.contains('+') && !s.contains("://") {
-            return Err(bad("unknown prefix (expected dns+, dnssrv+ or none)"));
-        }
-        let hostport = s.split_once("://").map_or(s, |(_, r)| r);
-        match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
-                Ok(Self::Static(s.to_owned()))
-            }
-            _ => Err(bad("expected host:port")),
-        }
-    }
-
-    /// The addresses this spec stands for now.
-    pub async fn resolve(&self) -> Result<Vec<String>> {
-        match self {
-            Self::Static(a) => Ok(vec![a.clone()]),
-            Self::Dns { host, port } => {
-                let name = format!("{host}:{port}");
-                let addrs = tokio::net::lookup_host(name.as_str())
-                    .await
-                    .map_err(|source| Error::Dns {
-                        name: name.clone(),
-                        source,
-                    })?;
-                let mut out: Vec<String> = addrs.map(|a| a.to_string()).collect();
-                out.sort();
-                out.dedup();
-                Ok(out)
-            }
-            // TODO(lead): SRV lookups need a DNS resolver crate (hickory-resolver); not in the workspace yet.
-            Self::DnsSrv(name) => Err(Error::InvalidEndpoint {
-                spec: format!("dnssrv+{name}"),
-                reason:
-                    "dnssrv+ (SRV) discovery is not supported yet; use dns+host:port or file SD"
-                        .into(),
-            }),
-        }
-    }
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// Expands a glob pattern whose last path component may contain `*` and `?`.
@@ -521,38 +454,101 @@ impl EndpointSet {
     }
 }
 
-/// Where endpoints come from.
-#[derive(Debug, Clone, Default)]
+/// Where endpoints come from: `--endpoint` / `--endpoint-strict` specs
+/// (static, `dns+`, `dnssrv+`, `dnssrvnoa+`), file SD files, and Kubernetes
+/// EndpointSlice watchers (`--endpoint.k8s`, `--endpoint.k8s-selector`).
+#[derive(Debug)]
 pub struct Discovery {
     pub specs: Vec<EndpointSpec>,
     pub strict: Vec<EndpointSpec>,
     pub sd_files: Vec<String>,
+    dns: aeon_discovery::Provider,
+    k8s: Vec<aeon_discovery::K8sWatcher>,
 }
 
 impl Discovery {
-    /// Parses the flag values.
+    /// Parses the endpoint flag values; DNS through the system configuration.
     pub fn from_flags(
         endpoints: &[String],
         strict: &[String],
         sd_files: &[String],
     ) -> Result<Self> {
+        Self::with_resolver(
+            endpoints,
+            strict,
+            sd_files,
+            aeon_discovery::DnsResolver::system_or_getaddrinfo(),
+        )
+    }
+
+    /// Like [`Discovery::from_flags`] with a given DNS resolver.
+    pub fn with_resolver(
+        endpoints: &[String],
+        strict: &[String],
+        sd_files: &[String],
+        resolver: aeon_discovery::DnsResolver,
+    ) -> Result<Self> {
         Ok(Self {
             specs: endpoints
                 .iter()
-                .map(|s| EndpointSpec::parse(s))
+                .map(|s| parse_spec(s))
                 .collect::<Result<_>>()?,
             strict: strict
                 .iter()
-                .map(|s| EndpointSpec::parse(s))
+                .map(|s| parse_spec(s))
                 .collect::<Result<_>>()?,
             sd_files: sd_files.to_vec(),
+            dns: aeon_discovery::Provider::new(resolver),
+            k8s: Vec::new(),
         })
     }
 
+    /// Everything the flags ask for, Kubernetes watchers started (they run
+    /// until the `Discovery` is dropped). Needs a tokio runtime.
+    pub async fn from_args(args: &crate::Args) -> Result<Self> {
+        let mut d = Self::from_flags(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+        let targets = k8s_targets(&args.endpoint_k8s, &args.endpoint_k8s_selector)?;
+        if !targets.is_empty() {
+            let client = aeon_discovery::k8s::client(args.k8s_kubeconfig.as_deref())
+                .await
+                .map_err(|e| Error::Flag {
+                    flag: "endpoint.k8s",
+                    reason: aeon_discovery::error_chain(&e),
+                })?;
+            d.watch_k8s(client, targets);
+        }
+        Ok(d)
+    }
+
+    /// Starts one EndpointSlice watcher per target.
+    pub fn watch_k8s(
+        &mut self,
+        client: aeon_discovery::K8sClient,
+        targets: Vec<aeon_discovery::K8sTarget>,
+    ) {
+        for t in targets {
+            tracing::info!(namespace = t.namespace.as_deref().unwrap_or("*"), selector = %t.selector, "watching endpointslices");
+            self.k8s
+                .push(aeon_discovery::K8sWatcher::spawn(client.clone(), t));
+        }
+    }
+
+    /// The Kubernetes watchers.
+    pub fn k8s_watchers(&self) -> &[aeon_discovery::K8sWatcher] {
+        &self.k8s
+    }
+
     /// Resolves everything now: address → strict. Failures are logged and
-    /// skipped (a DNS name that does not resolve contributes nothing).
+    /// skipped (a DNS name that does not resolve contributes nothing; a
+    /// failed lookup keeps its previous addresses).
     pub async fn resolve(&self) -> BTreeMap<String, bool> {
-        let mut out = BTreeMap::new();
+        self.resolve_with_warnings().await.0
+    }
+
+    /// [`Discovery::resolve`] plus one warning per failing source (DNS
+    /// spec, file SD file or target, Kubernetes watcher).
+    pub async fn resolve_with_warnings(&self) -> (BTreeMap<String, bool>, Vec<String>) {
+        let mut warnings = Vec::new();
         let mut specs: Vec<(EndpointSpec, bool)> =
             self.specs.iter().map(|s| (s.clone(), false)).collect();
         specs.extend(self.strict.iter().map(|s| (s.clone(), true)));
@@ -561,29 +557,63 @@ impl Discovery {
                 match read_file_sd(&path) {
                     Ok(targets) => {
                         for t in targets {
-                            match EndpointSpec::parse(&t) {
+                            match parse_spec(&t) {
                                 Ok(s) => specs.push((s, false)),
-                                Err(e) => tracing::warn!(error = %e, "skipping file SD target"),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "skipping file SD target");
+                                    warnings.push(e.to_string());
+                                }
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = ?e, "file SD"),
-                }
-            }
-        }
-        for (spec, strict) in specs {
-            match spec.resolve().await {
-                Ok(addrs) => {
-                    for a in addrs {
-                        let e = out.entry(a).or_insert(false);
-                        *e |= strict;
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "file SD");
+                        warnings.push(aeon_discovery::error_chain(&e));
                     }
                 }
-                Err(e) => tracing::warn!(error = ?e, "endpoint discovery"),
             }
         }
-        out
+        let all: Vec<EndpointSpec> = specs.iter().map(|(s, _)| s.clone()).collect();
+        let resolved = self.dns.resolve(&all).await;
+        warnings.extend(resolved.warnings);
+        let mut out = BTreeMap::new();
+        for (spec, strict) in specs {
+            for a in resolved.addresses.get(&spec).into_iter().flatten() {
+                *out.entry(a.clone()).or_insert(false) |= strict;
+            }
+        }
+        for w in &self.k8s {
+            let snap = w.snapshot();
+            if let Some(e) = snap.error {
+                warnings.push(e);
+            }
+            for a in snap.addresses {
+                out.entry(a).or_insert(false);
+            }
+        }
+        (out, warnings)
     }
+}
+
+/// Parses `--endpoint.k8s` and `--endpoint.k8s-selector` values.
+pub fn k8s_targets(
+    services: &[String],
+    selectors: &[String],
+) -> Result<Vec<aeon_discovery::K8sTarget>> {
+    let flag = |flag: &'static str| {
+        move |e: aeon_discovery::Error| Error::Flag {
+            flag,
+            reason: e.to_string(),
+        }
+    };
+    let mut out = Vec::new();
+    for s in services {
+        out.extend(aeon_discovery::K8sTarget::service(s).map_err(flag("endpoint.k8s"))?);
+    }
+    for s in selectors {
+        out.extend(aeon_discovery::K8sTarget::selector(s).map_err(flag("endpoint.k8s-selector"))?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -594,44 +624,55 @@ mod tests {
     #[test]
     fn spec_parsing() {
         assert_eq!(
-            EndpointSpec::parse("1.2.3.4:19090").unwrap(),
+            parse_spec("1.2.3.4:19090").unwrap(),
             EndpointSpec::Static("1.2.3.4:19090".into())
         );
         assert_eq!(
-            EndpointSpec::parse("dns+stores.example.org:9090").unwrap(),
+            parse_spec("dns+stores.example.org:9090").unwrap(),
             EndpointSpec::Dns {
                 host: "stores.example.org".into(),
                 port: 9090
             }
         );
-        assert_eq!(
-            EndpointSpec::parse("dnssrv+_grpc._tcp.thanos-store.svc").unwrap(),
-            EndpointSpec::DnsSrv("_grpc._tcp.thanos-store.svc".into())
-        );
+        assert!(matches!(
+            parse_spec("dnssrv+_grpc._tcp.thanos-store.svc").unwrap(),
+            EndpointSpec::Srv {
+                resolve_targets: true,
+                ..
+            }
+        ));
         for bad in ["", "nohost", "dns+noport", "dns+h:x", "foo+h:1", "h:99999"] {
-            assert!(EndpointSpec::parse(bad).is_err(), "{bad}");
+            let e = parse_spec(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidEndpoint { .. }), "{bad}: {e}");
         }
     }
 
+    #[test]
+    fn k8s_flags_parse_and_name_the_flag_on_error() {
+        let t = k8s_targets(
+            &["monitoring,other/aeon-store:grpc".into()],
+            &["*/app.kubernetes.io/component=sidecar:grpc".into()],
+        )
+        .unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[2].namespace, None);
+        let e = k8s_targets(&["nonamespace:grpc".into()], &[]).unwrap_err();
+        assert!(e.to_string().contains("endpoint.k8s"), "{e}");
+        let e = k8s_targets(&[], &["ns/app=x".into()]).unwrap_err();
+        assert!(e.to_string().contains("endpoint.k8s-selector"), "{e}");
+    }
+
     #[tokio::test]
-    async fn dns_resolves_localhost_and_srv_is_a_clear_error() {
-        let addrs = EndpointSpec::parse("dns+localhost:10901")
-            .unwrap()
-            .resolve()
-            .await
-            .unwrap();
+    async fn dns_resolves_localhost() {
+        let d = Discovery::from_flags(&["dns+localhost:10901".into()], &[], &[]).unwrap();
+        let (addrs, warnings) = d.resolve_with_warnings().await;
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert!(
             addrs
-                .iter()
+                .keys()
                 .any(|a| a == "127.0.0.1:10901" || a == "[::1]:10901"),
             "{addrs:?}"
         );
-        let e = EndpointSpec::parse("dnssrv+_grpc._tcp.x")
-            .unwrap()
-            .resolve()
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("not supported"), "{e}");
     }
 
     #[test]

@@ -117,8 +117,7 @@ pub fn http_router(
 /// Starts the querier: resolves endpoints, checks them once, binds and
 /// serves HTTP and gRPC in the background.
 pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
-    let discovery =
-        Discovery::from_flags(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+    let discovery = Discovery::from_args(&args).await?;
     let endpoints = Arc::new(EndpointSet::new(
         grpc_connector(),
         args.store_unhealthy_timeout.0,

@@ -9,6 +9,7 @@
 mod api;
 mod discovery;
 mod helpers;
+mod k8s;
 mod prettier;
 mod prometheus;
 mod webui;
