@@ -21,6 +21,7 @@ mod error;
 pub mod merge;
 pub mod metrics;
 pub mod planner;
+pub mod progress;
 mod service;
 pub mod sync;
 pub mod tools;

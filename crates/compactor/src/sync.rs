@@ -17,6 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use ulid::Ulid;
 
 use crate::planner;
+use crate::progress::Progress;
 use crate::{Error, Result};
 use aeon_common::relabel::Relabeler;
 
@@ -148,15 +149,27 @@ pub async fn fetch(bucket: &dyn Bucket) -> Result<BucketState> {
 
 /// [`fetch`], reusing (and refreshing) already parsed metas.
 pub async fn fetch_cached(bucket: &dyn Bucket, cache: &MetaCache) -> Result<BucketState> {
+    fetch_with_progress(bucket, cache, &Progress::hidden()).await
+}
+
+/// [`fetch_cached`], counting every block read on `progress`.
+pub async fn fetch_with_progress(
+    bucket: &dyn Bucket,
+    cache: &MetaCache,
+    progress: &Progress,
+) -> Result<BucketState> {
     let ids = block::list_blocks(bucket)
         .await
         .map_err(|e| Error::bucket("list", "blocks", e))?;
     cache.retain(&ids.iter().copied().collect());
+    progress.set_total(ids.len() as u64);
     let fetched: Vec<Fetched> = futures::stream::iter(ids)
         .map(|id| fetch_one(bucket, id, cache))
         .buffered(META_FETCH_CONCURRENCY)
+        .inspect_ok(|_| progress.inc())
         .try_collect()
         .await?;
+    progress.finish();
     let mut st = BucketState::default();
     for f in fetched {
         match f.entry {

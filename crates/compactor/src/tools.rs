@@ -22,6 +22,7 @@ use ulid::Ulid;
 use crate::compactor::{Compactor, Config, IterationReport};
 use crate::metrics::Metrics;
 use crate::planner;
+use crate::progress::Progress;
 use crate::sync::{self, BucketState, Selection};
 use crate::{Error, Result};
 
@@ -191,7 +192,7 @@ pub async fn run_command(
 ) -> Result<()> {
     match cmd {
         BucketCommand::Ls { output } => {
-            let st = sync::fetch(bucket.as_ref()).await?;
+            let st = fetch_showing_progress(bucket.as_ref()).await?;
             write!(out, "{}", ls(&st, output)).map_err(werr)
         }
         BucketCommand::Inspect {
@@ -199,12 +200,17 @@ pub async fn run_command(
             sort_by,
             output,
         } => {
-            let st = sync::fetch(bucket.as_ref()).await?;
             let sel = parse_selector(&selector)?;
+            let st = fetch_showing_progress(bucket.as_ref()).await?;
             write!(out, "{}", inspect(&st, &sel, &sort_by, output)).map_err(werr)
         }
         BucketCommand::Verify => {
-            let issues = verify(bucket.as_ref()).await?;
+            let issues = verify_with_progress(
+                bucket.as_ref(),
+                &Progress::stderr("reading block metas"),
+                &Progress::stderr("checking block files"),
+            )
+            .await?;
             for i in &issues {
                 let ids: Vec<String> = i.blocks.iter().map(Ulid::to_string).collect();
                 writeln!(
@@ -460,9 +466,24 @@ pub fn inspect(
     }
 }
 
+/// Reads every block meta, with progress on stderr.
+async fn fetch_showing_progress(bucket: &dyn Bucket) -> Result<BucketState> {
+    let p = Progress::stderr("reading block metas");
+    sync::fetch_with_progress(bucket, &sync::MetaCache::default(), &p).await
+}
+
 /// Finds overlapping blocks within a stream and blocks with missing files.
 pub async fn verify(bucket: &dyn Bucket) -> Result<Vec<Issue>> {
-    let st = sync::fetch(bucket).await?;
+    verify_with_progress(bucket, &Progress::hidden(), &Progress::hidden()).await
+}
+
+/// [`verify`], counting blocks read on `reading` and blocks checked on `checking`.
+pub async fn verify_with_progress(
+    bucket: &dyn Bucket,
+    reading: &Progress,
+    checking: &Progress,
+) -> Result<Vec<Issue>> {
+    let st = sync::fetch_with_progress(bucket, &sync::MetaCache::default(), reading).await?;
     let mut issues = Vec::new();
     for (id, why) in &st.corrupt {
         issues.push(Issue {
@@ -505,7 +526,9 @@ pub async fn verify(bucket: &dyn Bucket) -> Result<Vec<Issue>> {
             rest = &rest[pos + 1..];
         }
     }
+    checking.set_total(live.len() as u64);
     for m in &live {
+        checking.inc();
         let id = m.ulid;
         let keys = bucket
             .list(&format!("{id}/"), aeon_objstore::ListMode::Recursive)
@@ -540,6 +563,7 @@ pub async fn verify(bucket: &dyn Bucket) -> Result<Vec<Issue>> {
             });
         }
     }
+    checking.finish();
     Ok(issues)
 }
 
