@@ -44,7 +44,11 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
-const VALUE_FILES: [Option<&str>; 2] = [None, Some("ci/sharded-s3-values.yaml")];
+const VALUE_FILES: [Option<&str>; 3] = [
+    None,
+    Some("ci/sharded-s3-values.yaml"),
+    Some("ci/k8s-discovery-values.yaml"),
+];
 
 fn helm(args: &[&str], values: Option<&str>) -> String {
     let chart = root().join("helm/aeon");
@@ -104,7 +108,7 @@ fn sharded_values_render_one_statefulset_per_shard_with_hashmod() {
     // The querier reaches every shard through its SRV record.
     for shard in 0..3 {
         assert!(out.contains(&format!(
-            "--endpoint=dns+rel-aeon-store-gateway-{shard}.default.svc.cluster.local:10901"
+            "--endpoint=dnssrv+_grpc._tcp.rel-aeon-store-gateway-{shard}.default.svc.cluster.local"
         )));
     }
     assert!(out.contains("kind: HorizontalPodAutoscaler"));
