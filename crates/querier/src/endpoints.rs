@@ -662,6 +662,31 @@ mod tests {
         assert!(e.to_string().contains("endpoint.k8s-selector"), "{e}");
     }
 
+    #[test]
+    fn deploy_example_config_parses_into_valid_discovery_flags() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/examples/querier-discovery.yaml");
+        let m = <crate::Args as clap::CommandFactory>::command()
+            .try_get_matches_from(["query"])
+            .unwrap();
+        let a: crate::Args =
+            aeon_common::config::load_with_env(&m, Some(&path), Vec::new()).unwrap();
+        assert_eq!(a.endpoint.len(), 4);
+        for e in &a.endpoint {
+            parse_spec(e).unwrap();
+        }
+        assert!(matches!(
+            parse_spec(&a.endpoint[3]).unwrap(),
+            EndpointSpec::Srv {
+                resolve_targets: false,
+                ..
+            }
+        ));
+        let t = k8s_targets(&a.endpoint_k8s, &a.endpoint_k8s_selector).unwrap();
+        assert_eq!(t.len(), 4, "{t:?}");
+        assert_eq!(a.store_sd_files, ["/etc/aeon/sd/*.yaml"]);
+    }
+
     #[tokio::test]
     async fn dns_resolves_localhost() {
         let d = Discovery::from_flags(&["dns+localhost:10901".into()], &[], &[]).unwrap();
