@@ -57,13 +57,13 @@ impl DemoArgs {
 }
 
 /// Child processes, killed when dropped.
-struct Stack {
-    children: Vec<(String, Child)>,
-    logs: PathBuf,
+pub(crate) struct Stack {
+    pub(crate) children: Vec<(String, Child)>,
+    pub(crate) logs: PathBuf,
 }
 
 impl Stack {
-    fn spawn(&mut self, name: &str, cmd: &mut Command) -> Result<()> {
+    pub(crate) fn spawn(&mut self, name: &str, cmd: &mut Command) -> Result<()> {
         let log = std::fs::File::create(self.logs.join(format!("{name}.log")))?;
         let child = cmd
             .stdout(Stdio::from(log.try_clone()?))
@@ -75,7 +75,7 @@ impl Stack {
     }
 
     /// Fails when a child exited early, pointing at its log.
-    fn check_alive(&mut self) -> Result<()> {
+    pub(crate) fn check_alive(&mut self) -> Result<()> {
         for (name, c) in &mut self.children {
             if let Some(status) = c.try_wait()? {
                 let log = self.logs.join(format!("{name}.log"));
@@ -268,38 +268,33 @@ fn generate_history(
 ) -> Result<()> {
     const HOURS: i64 = 24;
     let start_ms = end_ms - HOURS * 3_600_000;
-    let mut om = String::new();
-    om.push_str("# HELP demo_http_requests Requests served.\n# TYPE demo_http_requests counter\n");
+    let input = dir.join(format!("history-{replica}.om"));
+    let mut om = OmWriter::create(&input)?;
+    om.family("demo_http_requests", "counter", "Requests served.")?;
     for inst in 0..3 {
         for (ci, code) in ["200", "404", "500"].into_iter().enumerate() {
             let mut v = 0.0f64;
-            let mut t = start_ms;
-            while t < end_ms {
-                // Deterministic, replica-independent traffic: dedup must yield one series.
-                v += ((t / 60_000) % 7 + 1) as f64 * (3 - ci) as f64 * (inst + 1) as f64;
-                om.push_str(&format!(
-                    "demo_http_requests_total{{code=\"{code}\",instance=\"app-{inst}:8080\",job=\"app\"}} {v} {}\n",
-                    t / 1000
-                ));
-                t += 60_000;
-            }
+            om.series(
+                &format!("demo_http_requests_total{{code=\"{code}\",instance=\"app-{inst}:8080\",job=\"app\"}}"),
+                (start_ms..end_ms).step_by(60_000).map(|t| {
+                    // Deterministic, replica-independent traffic: dedup must yield one series.
+                    v += ((t / 60_000) % 7 + 1) as f64 * (3 - ci) as f64 * (inst + 1) as f64;
+                    (t, v)
+                }),
+            )?;
         }
     }
-    om.push_str("# HELP demo_cpu_usage CPU in use.\n# TYPE demo_cpu_usage gauge\n");
+    om.family("demo_cpu_usage", "gauge", "CPU in use.")?;
     for inst in 0..3 {
-        let mut t = start_ms;
-        while t < end_ms {
-            let v = 0.5 + 0.4 * (((t / 60_000) as f64) / 30.0 + inst as f64).sin();
-            om.push_str(&format!(
-                "demo_cpu_usage{{instance=\"app-{inst}:8080\",job=\"app\"}} {v:.4} {}\n",
-                t / 1000
-            ));
-            t += 60_000;
-        }
+        om.series(
+            &format!("demo_cpu_usage{{instance=\"app-{inst}:8080\",job=\"app\"}}"),
+            (start_ms..end_ms).step_by(60_000).map(|t| {
+                let v = 0.5 + 0.4 * (((t / 60_000) as f64) / 30.0 + inst as f64).sin();
+                (t, (v * 10_000.0).round() / 10_000.0)
+            }),
+        )?;
     }
-    om.push_str("# EOF\n");
-    let input = dir.join(format!("history-{replica}.om"));
-    std::fs::write(&input, om)?;
+    om.finish()?;
     let out = dir.join(format!("blocks-{replica}"));
     crate::run(
         Command::new(aeon)
@@ -307,7 +302,80 @@ fn generate_history(
             .arg(&input)
             .arg(&out),
     )?;
-    for entry in std::fs::read_dir(&out)? {
+    upload_blocks(
+        &out,
+        bucket,
+        &serde_json::json!({"cluster": "demo", "replica": replica}),
+        false,
+    )?;
+    Ok(())
+}
+
+/// Streams OpenMetrics text to a file: metric families, then each series'
+/// samples in time order (what `create-blocks-from openmetrics` reads).
+pub(crate) struct OmWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    samples: u64,
+}
+
+impl OmWriter {
+    pub(crate) fn create(path: &Path) -> Result<Self> {
+        let f = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self {
+            out: std::io::BufWriter::with_capacity(1 << 20, f),
+            samples: 0,
+        })
+    }
+
+    /// Starts a metric family (`name` without `_total`/`_bucket`).
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) -> Result<()> {
+        writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}")?;
+        Ok(())
+    }
+
+    /// One series: `selector` is `name{labels}`; samples are (ms, value), ms
+    /// on whole seconds.
+    pub(crate) fn series(
+        &mut self,
+        selector: &str,
+        samples: impl IntoIterator<Item = (i64, f64)>,
+    ) -> Result<()> {
+        for (t, v) in samples {
+            writeln!(self.out, "{selector} {v} {}", t / 1000)?;
+            self.samples += 1;
+        }
+        Ok(())
+    }
+
+    /// Ends the exposition; returns the number of samples written.
+    pub(crate) fn finish(mut self) -> Result<u64> {
+        self.out.write_all(b"# EOF\n")?;
+        self.out.flush()?;
+        Ok(self.samples)
+    }
+}
+
+/// Puts every block of `blocks` into the filesystem `bucket` as Thanos
+/// uploads it (chunks, index, then `meta.json` with a Thanos section carrying
+/// `labels`). With `link`, block files are hard-linked instead of copied
+/// (large datasets; falls back to copying across file systems). Returns the
+/// number of blocks.
+pub(crate) fn upload_blocks(
+    blocks: &Path,
+    bucket: &Path,
+    labels: &serde_json::Value,
+    link: bool,
+) -> Result<usize> {
+    let put = |src: &Path, dst: &Path| -> Result<()> {
+        if !(link && std::fs::hard_link(src, dst).is_ok()) {
+            std::fs::copy(src, dst)
+                .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+        }
+        Ok(())
+    };
+    let mut n = 0;
+    for entry in std::fs::read_dir(blocks)? {
         let block = entry?.path();
         let meta_path = block.join("meta.json");
         if !meta_path.is_file() {
@@ -317,7 +385,7 @@ fn generate_history(
             serde_json::from_str(&std::fs::read_to_string(&meta_path)?)?;
         meta["thanos"] = serde_json::json!({
             "version": 1,
-            "labels": {"cluster": "demo", "replica": replica},
+            "labels": labels,
             "downsample": {"resolution": 0},
             "source": "bucket.upload",
         });
@@ -327,19 +395,20 @@ fn generate_history(
         // Upload order as Thanos: chunks, index, then meta.json last.
         for c in std::fs::read_dir(block.join("chunks"))? {
             let c = c?.path();
-            std::fs::copy(
+            put(
                 &c,
-                dst.join("chunks")
+                &dst.join("chunks")
                     .join(c.file_name().context("chunk file")?),
             )?;
         }
-        std::fs::copy(block.join("index"), dst.join("index"))?;
+        put(&block.join("index"), &dst.join("index"))?;
         std::fs::write(dst.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
+        n += 1;
     }
-    Ok(())
+    Ok(n)
 }
 
-fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
@@ -357,7 +426,7 @@ fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     Ok((status, body))
 }
 
-fn wait_ready(stack: &mut Stack, port: u16, what: &str) -> Result<()> {
+pub(crate) fn wait_ready(stack: &mut Stack, port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         stack.check_alive()?;

@@ -5,8 +5,11 @@
 //!   cargo-nextest.
 //! - `lint`  rustfmt check, clippy with `-D warnings`, and the layering rule.
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
+//! - `bench` dashboard query latency, Aeon (querier + store-gateway) against
+//!   Prometheus 3.5 on the same blocks (builds `aeon --release`).
 //! - `images` static binaries and a `FROM scratch` image per component (deploy/docker/).
 
+mod bench;
 mod demo;
 mod images;
 mod layers;
@@ -39,6 +42,9 @@ enum Cmd {
     Layers,
     /// Run the whole stack locally on a filesystem bucket (README's first command).
     Demo(demo::DemoArgs),
+    /// Dashboard queries on querier + store-gateway vs Prometheus 3.5 on the same blocks:
+    /// latency ratio per query and overall. Builds `aeon` with --release (see --profile).
+    Bench(bench::BenchArgs),
     /// Build static binaries and the container image of every component (needs docker).
     Images(images::ImagesArgs),
 }
@@ -51,6 +57,7 @@ fn main() -> Result<()> {
         Cmd::Lint => lint(&root),
         Cmd::Layers => layers::check_workspace(&root),
         Cmd::Demo(args) => demo::run(&root, args),
+        Cmd::Bench(args) => bench::run(&root, args),
         Cmd::Images(args) => images::run(&root, args),
     }
 }
