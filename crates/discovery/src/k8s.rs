@@ -263,8 +263,13 @@ impl Loop {
                 }
             };
             loop {
+                let started = std::time::Instant::now();
                 match self.watch(&mut rv).await {
-                    Ok(WatchEnd::Rewatch) => {}
+                    // A watch the server ends right away must not spin.
+                    Ok(WatchEnd::Rewatch) if started.elapsed() < Duration::from_secs(1) => {
+                        backoff.wait().await;
+                    }
+                    Ok(WatchEnd::Rewatch) => backoff.reset(),
                     Ok(WatchEnd::Gone) => break,
                     Err(e) if is_gone(&e) => {
                         self.resync_note();
@@ -461,6 +466,14 @@ mod tests {
         ] {
             assert!(K8sTarget::service(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn https_client_builds_with_the_single_rustls_provider() {
+        // rustls panics here when two crypto providers (aws-lc-rs and ring)
+        // are compiled in and none is installed as the process default.
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        client_from_config(config).unwrap();
     }
 
     #[test]
