@@ -51,17 +51,113 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
 #[derive(Default)]
 struct Group {
     labels: Labels,
-    fcount: f64,
     hcount: f64,
     hist: Option<crate::nativehist::FloatHistogram>,
     hist_err: bool,
     drop_name: bool,
     count: f64,
+    acc: FloatAcc,
+    members: Vec<usize>,
+}
+
+/// The running state of a float aggregation (`sum`, `avg`, `min`, `max`,
+/// `stddev`, `stdvar`) over one group, with Prometheus's arithmetic.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FloatAcc {
+    pub(crate) fcount: f64,
     value: f64,
     kahan: f64,
     mean: f64,
     incremental: bool,
-    members: Vec<usize>,
+}
+
+impl FloatAcc {
+    /// Adds a float sample.
+    pub(crate) fn add(&mut self, op: AggOp, f: f64) {
+        let g = self;
+        g.fcount += 1.0;
+        if g.fcount == 1.0 {
+            g.value = f;
+            g.mean = f;
+            if op == AggOp::Stddev || op == AggOp::Stdvar {
+                g.value = 0.0;
+                if !f.is_finite() {
+                    g.kahan = f64::NAN;
+                }
+            }
+            return;
+        }
+        match op {
+            AggOp::Sum => {
+                let (v, c) = kahan_inc(f, g.value, g.kahan);
+                g.value = v;
+                g.kahan = c;
+            }
+            AggOp::Avg => {
+                if !g.incremental {
+                    let (v, c) = kahan_inc(f, g.value, g.kahan);
+                    if !v.is_infinite() {
+                        g.value = v;
+                        g.kahan = c;
+                        return;
+                    }
+                    g.incremental = true;
+                    g.mean = g.value / (g.fcount - 1.0);
+                    g.kahan /= g.fcount - 1.0;
+                }
+                if g.mean.is_infinite() {
+                    if f.is_infinite() && (g.mean > 0.0) == (f > 0.0) {
+                        return;
+                    }
+                    if !f.is_infinite() && !f.is_nan() {
+                        return;
+                    }
+                }
+                let cur = g.mean + g.kahan;
+                let (m, c) = kahan_inc(f / g.fcount - cur / g.fcount, g.mean, g.kahan);
+                g.mean = m;
+                g.kahan = c;
+            }
+            AggOp::Max => {
+                if g.value < f || g.value.is_nan() {
+                    g.value = f;
+                }
+            }
+            AggOp::Min => {
+                if g.value > f || g.value.is_nan() {
+                    g.value = f;
+                }
+            }
+            AggOp::Stddev | AggOp::Stdvar => {
+                if !f.is_finite() {
+                    g.kahan = f64::NAN;
+                }
+                let delta = f - g.mean;
+                g.mean += delta / g.fcount;
+                g.value += delta * (f - g.mean);
+            }
+            _ => {}
+        }
+    }
+
+    /// The result of `op` (not `count`, `group` or `quantile`).
+    pub(crate) fn result(&self, op: AggOp) -> f64 {
+        let g = self;
+        match op {
+            AggOp::Sum => g.value + g.kahan,
+            AggOp::Avg => {
+                if g.incremental {
+                    g.mean + g.kahan
+                } else {
+                    g.value / g.fcount + g.kahan / g.fcount
+                }
+            }
+            AggOp::Min | AggOp::Max => g.value,
+            AggOp::Stdvar => g.value / g.fcount + g.kahan,
+            AggOp::Stddev => (g.value / g.fcount).sqrt() + g.kahan,
+            _ => 0.0,
+        }
+    }
 }
 
 pub(crate) fn group_labels(m: &Labels, grouping: &[String], without: bool) -> Labels {
@@ -227,75 +323,13 @@ pub(crate) fn aggregate(
             }
             continue;
         }
-        g.fcount += 1.0;
-        if g.fcount == 1.0 {
-            g.value = f;
-            g.mean = f;
-            if op == AggOp::Stddev || op == AggOp::Stdvar {
-                g.value = 0.0;
-                if !f.is_finite() {
-                    g.kahan = f64::NAN;
-                }
-            }
-            continue;
-        }
-        match op {
-            AggOp::Sum => {
-                let (v, c) = kahan_inc(f, g.value, g.kahan);
-                g.value = v;
-                g.kahan = c;
-            }
-            AggOp::Avg => {
-                if !g.incremental {
-                    let (v, c) = kahan_inc(f, g.value, g.kahan);
-                    if !v.is_infinite() {
-                        g.value = v;
-                        g.kahan = c;
-                        continue;
-                    }
-                    g.incremental = true;
-                    g.mean = g.value / (g.fcount - 1.0);
-                    g.kahan /= g.fcount - 1.0;
-                }
-                if g.mean.is_infinite() {
-                    if f.is_infinite() && (g.mean > 0.0) == (f > 0.0) {
-                        continue;
-                    }
-                    if !f.is_infinite() && !f.is_nan() {
-                        continue;
-                    }
-                }
-                let cur = g.mean + g.kahan;
-                let (m, c) = kahan_inc(f / g.fcount - cur / g.fcount, g.mean, g.kahan);
-                g.mean = m;
-                g.kahan = c;
-            }
-            AggOp::Max => {
-                if g.value < f || g.value.is_nan() {
-                    g.value = f;
-                }
-            }
-            AggOp::Min => {
-                if g.value > f || g.value.is_nan() {
-                    g.value = f;
-                }
-            }
-            AggOp::Stddev | AggOp::Stdvar => {
-                if !f.is_finite() {
-                    g.kahan = f64::NAN;
-                }
-                let delta = f - g.mean;
-                g.mean += delta / g.fcount;
-                g.value += delta * (f - g.mean);
-            }
-            _ => {}
-        }
+        g.acc.add(op, f);
     }
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         let mut h = None;
         if matches!(op, AggOp::Sum | AggOp::Avg) && g.hcount > 0.0 {
-            if g.fcount > 0.0 {
+            if g.acc.fcount > 0.0 {
                 ev.warn(format!(
                     "encountered a mix of histograms and floats for {} aggregation",
                     op.name()
@@ -319,24 +353,13 @@ pub(crate) fn aggregate(
             }
         }
         let f = match op {
-            AggOp::Sum => g.value + g.kahan,
-            AggOp::Avg => {
-                if g.incremental {
-                    g.mean + g.kahan
-                } else {
-                    g.value / g.fcount + g.kahan / g.fcount
-                }
-            }
             AggOp::Count => g.count,
             AggOp::Group => 1.0,
-            AggOp::Min | AggOp::Max => g.value,
-            AggOp::Stdvar => g.value / g.fcount + g.kahan,
-            AggOp::Stddev => (g.value / g.fcount).sqrt() + g.kahan,
             AggOp::Quantile => {
                 let mut vals: Vec<f64> = g.members.iter().map(|&i| input[i].f).collect();
                 quantile(pnum.unwrap_or(f64::NAN), &mut vals)
             }
-            _ => 0.0,
+            _ => g.acc.result(op),
         };
         out.push(Sample {
             h,

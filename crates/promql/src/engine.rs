@@ -168,6 +168,13 @@ impl Engine {
         let value = if !is_range {
             let v = ev.eval(expr, params.start)?;
             finish_instant(v)?
+        } else if let Some(mut out) = ev.take_precomputed_matrix(expr) {
+            let total: usize = out.iter().map(|s| s.floats.len()).sum();
+            if ev.held + total > self.opts.max_samples {
+                return Err(Error::TooManySamples("query execution"));
+            }
+            check_unique_sorted(&mut out)?;
+            Value::Matrix(out)
         } else {
             let mut out: Vec<Series> = Vec::new();
             let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -243,21 +250,14 @@ impl Engine {
                 }
                 ts += params.step;
             }
-            // Delayed name removal happens once per series, as in Prometheus;
-            // series that become identical are an error.
-            let mut seen = std::collections::HashSet::with_capacity(out.len());
+            // Delayed name removal happens once per series, as in Prometheus.
             for s in &mut out {
                 if s.drop_name {
                     s.metric = s.metric.without(&NAME_LABELS);
                     s.drop_name = false;
                 }
-                if !seen.insert(s.metric.clone()) {
-                    return Err(Error::exec(
-                        "vector cannot contain metrics with the same labelset",
-                    ));
-                }
             }
-            out.sort_by(|a, b| a.metric.cmp(&b.metric));
+            check_unique_sorted(&mut out)?;
             Value::Matrix(out)
         };
         Ok(QueryResult {
@@ -265,6 +265,18 @@ impl Engine {
             annotations: ev.annos.into_iter().collect(),
         })
     }
+}
+
+/// Sorts a range-query result by labels; series that became identical
+/// (e.g. by name removal) are an error.
+fn check_unique_sorted(out: &mut [Series]) -> Result<()> {
+    out.sort_by(|a, b| a.metric.cmp(&b.metric));
+    if out.windows(2).any(|w| w[0].metric == w[1].metric) {
+        return Err(Error::exec(
+            "vector cannot contain metrics with the same labelset",
+        ));
+    }
+    Ok(())
 }
 
 fn finish_instant(v: Value) -> Result<Value> {
@@ -383,6 +395,8 @@ struct Precomputed {
     values: Vec<f64>,
     steps: usize,
     keep_name: bool,
+    /// Number of present values (held samples).
+    present: usize,
 }
 
 const ABSENT: u64 = 0x7ff8_dead_beef_0001;
@@ -983,11 +997,21 @@ impl Evaluator<'_> {
                 self.precompute(lhs, start, end)?;
                 self.precompute(rhs, start, end)
             }
-            Expr::Aggregate { expr, param, .. } => {
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+            } => {
                 if let Some(p) = param {
                     self.precompute(p, start, end)?;
                 }
-                self.precompute(expr, start, end)
+                self.precompute(expr, start, end)?;
+                if param.is_none() {
+                    self.precompute_aggregate(e, *op, expr, grouping, *without)?;
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -1143,9 +1167,128 @@ impl Evaluator<'_> {
                 values,
                 steps,
                 keep_name: name == "last_over_time",
+                present,
             },
         );
         Ok(true)
+    }
+
+    /// Aggregates a precomputed range-function result for all steps at once:
+    /// each input series' group is found once, not at every step.
+    fn precompute_aggregate(
+        &mut self,
+        e: &Expr,
+        op: crate::ast::AggOp,
+        expr: &Expr,
+        grouping: &[String],
+        without: bool,
+    ) -> Result<()> {
+        use crate::ast::AggOp;
+        if !matches!(
+            op,
+            AggOp::Sum
+                | AggOp::Avg
+                | AggOp::Count
+                | AggOp::Min
+                | AggOp::Max
+                | AggOp::Group
+                | AggOp::Stddev
+                | AggOp::Stdvar
+        ) || (!without && grouping.iter().any(|g| g == METRIC_NAME))
+        {
+            return Ok(());
+        }
+        let inner_key = expr.unparen() as *const Expr as usize;
+        let Some(inner) = self.pre.remove(&inner_key) else {
+            return Ok(());
+        };
+        let n = inner.labels.len();
+        let steps = inner.steps;
+        let mut groups: Vec<Labels> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut group_of = Vec::with_capacity(n);
+        for l in &inner.labels {
+            let k = crate::aggregate::group_labels(l, grouping, without);
+            let gi = *index.entry(k.clone()).or_insert_with(|| {
+                groups.push(k);
+                groups.len() - 1
+            });
+            group_of.push(gi);
+        }
+        let g = groups.len();
+        let mut values = vec![f64::from_bits(ABSENT); g * steps];
+        let mut accs = vec![crate::aggregate::FloatAcc::default(); g];
+        let mut counts = vec![0usize; g];
+        let mut present = 0;
+        for k in 0..steps {
+            accs.fill(crate::aggregate::FloatAcc::default());
+            counts.fill(0);
+            let row = &inner.values[k * n..(k + 1) * n];
+            for (v, &gi) in row.iter().zip(&group_of) {
+                if v.to_bits() == ABSENT {
+                    continue;
+                }
+                counts[gi] += 1;
+                accs[gi].add(op, *v);
+            }
+            let out = &mut values[k * g..(k + 1) * g];
+            for ((o, c), acc) in out.iter_mut().zip(&counts).zip(&accs) {
+                if *c == 0 {
+                    continue;
+                }
+                present += 1;
+                *o = match op {
+                    AggOp::Count => *c as f64,
+                    AggOp::Group => 1.0,
+                    _ => acc.result(op),
+                };
+            }
+        }
+        self.held = self.held.saturating_sub(inner.present);
+        self.hold(present)?;
+        self.pre.insert(
+            e as *const Expr as usize,
+            Precomputed {
+                labels: groups,
+                values,
+                steps,
+                keep_name: true,
+                present,
+            },
+        );
+        Ok(())
+    }
+
+    /// The whole result of a range query whose expression was precomputed.
+    fn take_precomputed_matrix(&mut self, e: &Expr) -> Option<Vec<Series>> {
+        let pre = self.pre.remove(&(e.unparen() as *const Expr as usize))?;
+        let n = pre.labels.len();
+        let mut out = Vec::new();
+        for (i, l) in pre.labels.into_iter().enumerate() {
+            let floats: Vec<FPoint> = (0..pre.steps)
+                .filter_map(|k| {
+                    let f = pre.values[k * n + i];
+                    (f.to_bits() != ABSENT).then(|| FPoint {
+                        t: self.start + k as i64 * self.interval,
+                        f,
+                    })
+                })
+                .collect();
+            if floats.is_empty() {
+                continue;
+            }
+            out.push(Series {
+                metric: if pre.keep_name {
+                    l
+                } else {
+                    l.without(&NAME_LABELS)
+                },
+                floats,
+                histograms: vec![],
+                drop_name: false,
+            });
+        }
+        Some(out)
     }
 
     fn precomputed_at(&self, e: &Expr, ts: i64) -> Option<Vector> {
@@ -1177,7 +1320,7 @@ impl Evaluator<'_> {
 
     /// Evaluates `e` at time `ts` (ms).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value> {
-        if let Expr::Call { .. } = e {
+        if let Expr::Call { .. } | Expr::Aggregate { .. } = e {
             if let Some(v) = self.precomputed_at(e, ts) {
                 return Ok(Value::Vector(v));
             }

@@ -193,3 +193,96 @@ fn range_functions_and_selectors_hold_only_what_steps_need() {
         assert_eq!(err.error_type(), "execution");
     }
 }
+
+/// Range queries (computed series by series, aggregated for all steps at once)
+/// must give exactly what instant queries at each step give (evaluated step-wise).
+#[test]
+fn range_queries_match_instant_queries_at_every_step() {
+    let mut s = MemStorage::new();
+    for i in 0..12u32 {
+        let l = Labels::from_pairs(&[
+            ("__name__", "req_total"),
+            ("job", ["a", "b", "c"][i as usize % 3]),
+            ("instance", &format!("i{i}")),
+        ]);
+        let mut v = 0.0;
+        for k in 0..200i64 {
+            // Gaps, counter resets, a stale marker and irregular spacing.
+            if (k + i64::from(i)) % 17 == 0 {
+                continue;
+            }
+            if k == 90 && i % 4 == 0 {
+                s.append(l.clone(), k * 15_000, aeon_model::stale_nan());
+                continue;
+            }
+            v = if (k + i64::from(i)) % 53 == 0 {
+                1.0
+            } else {
+                v + f64::from(i % 5) + 0.25
+            };
+            s.append(l.clone(), k * 15_000 + i64::from(i) * 100, v);
+        }
+    }
+    let e = Engine::default();
+    let queries = [
+        "rate(req_total[1m])",
+        "increase(req_total[2m])",
+        "delta(req_total[1m])",
+        "irate(req_total[1m])",
+        "deriv(req_total[3m])",
+        "changes(req_total[2m])",
+        "resets(req_total[5m])",
+        "avg_over_time(req_total[1m])",
+        "quantile_over_time(0.3, req_total[2m])",
+        "predict_linear(req_total[2m], 60)",
+        "last_over_time(req_total[1m])",
+        "sum by (job) (rate(req_total[1m]))",
+        "avg without (instance) (rate(req_total[1m]))",
+        "count(increase(req_total[1m]))",
+        "min by (job) (rate(req_total[1m]))",
+        "max(rate(req_total[1m]))",
+        "stddev by (job) (rate(req_total[1m]))",
+        "stdvar(delta(req_total[2m]))",
+        "group by (job) (rate(req_total[1m]))",
+        "sum(sum by (job) (rate(req_total[1m]))) / 2",
+        "rate(req_total[1m]) * on (instance) group_left sum by (instance) (rate(req_total[1m]))",
+        "req_total",
+    ];
+    let (start, end, step) = (60_000, 2_900_000, 30_000);
+    for q in queries {
+        let r = e.range_query(&s, q, start, end, step).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("{q}: not a matrix")
+        };
+        let mut points = 0;
+        let mut ts = start;
+        while ts <= end {
+            let Value::Vector(v) = e.instant_query(&s, q, ts).unwrap().value else {
+                panic!("{q}: not a vector")
+            };
+            for x in &v {
+                let series = m
+                    .iter()
+                    .find(|s| s.metric == x.metric)
+                    .unwrap_or_else(|| panic!("{q} @ {ts}: {} missing in range result", x.metric));
+                let p = series
+                    .floats
+                    .iter()
+                    .find(|p| p.t == ts)
+                    .unwrap_or_else(|| panic!("{q} @ {ts}: {} has no point", x.metric));
+                assert!(
+                    p.f.to_bits() == x.f.to_bits() || (p.f - x.f).abs() <= 1e-12 * x.f.abs(),
+                    "{q} @ {ts}: {}: range {} instant {}",
+                    x.metric,
+                    p.f,
+                    x.f
+                );
+                points += 1;
+            }
+            ts += step;
+        }
+        let total: usize = m.iter().map(|s| s.floats.len()).sum();
+        assert_eq!(total, points, "{q}: range result has extra points");
+        assert!(points > 0, "{q}: no points");
+    }
+}
