@@ -60,7 +60,7 @@ pub trait Queryable: Send + Sync {
 /// A simple in-memory [`Queryable`], used by tests and the promqltest runner.
 #[derive(Debug, Default, Clone)]
 pub struct MemStorage {
-    series: BTreeMap<Labels, Vec<Point>>,
+    series: BTreeMap<Labels, Arc<Vec<Point>>>,
 }
 
 /// A stored sample: a float or a histogram.
@@ -95,7 +95,7 @@ impl MemStorage {
     }
 
     fn insert(&mut self, labels: Labels, p: Point) {
-        let s = self.series.entry(labels).or_default();
+        let s = Arc::make_mut(self.series.entry(labels).or_default());
         match s.last() {
             Some(last) if last.t < p.t => s.push(p),
             None => s.push(p),
@@ -138,27 +138,53 @@ impl Queryable for MemStorage {
             }
             let lo = samples.partition_point(|s| s.t < hints.start);
             let hi = samples.partition_point(|s| s.t <= hints.end);
-            let part = &samples[lo..hi];
-            if part.is_empty() {
+            if lo == hi {
                 continue;
             }
-            let mut chunks: Vec<Result<Chunk>> = Vec::new();
-            for run in part.chunk_by(|a, b| a.h.is_some() == b.h.is_some()) {
-                for c in run.chunks(CHUNK) {
-                    chunks.push(Ok(if c[0].h.is_some() {
-                        Chunk::Histograms(
-                            c.iter().filter_map(|p| Some((p.t, p.h.clone()?))).collect(),
-                        )
-                    } else {
-                        Chunk::Floats(c.iter().map(|p| Sample::new(p.t, p.f)).collect())
-                    }));
-                }
-            }
+            let chunks = MemChunks {
+                points: Arc::clone(samples),
+                pos: lo,
+                end: hi,
+            };
             out.push(SelectedSeries {
                 labels: labels.clone(),
-                chunks: Box::new(chunks.into_iter()),
+                chunks: Box::new(chunks),
             });
         }
         Ok(out)
+    }
+}
+
+/// The chunks of one series of a [`MemStorage`], cut lazily (at most
+/// `CHUNK` samples of one kind each) from the shared samples.
+struct MemChunks {
+    points: Arc<Vec<Point>>,
+    pos: usize,
+    end: usize,
+}
+
+impl Iterator for MemChunks {
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let hist = self.points[self.pos].h.is_some();
+        let mut stop = self.pos;
+        while stop < self.end && stop - self.pos < CHUNK && self.points[stop].h.is_some() == hist {
+            stop += 1;
+        }
+        let run = &self.points[self.pos..stop];
+        self.pos = stop;
+        Some(Ok(if hist {
+            Chunk::Histograms(
+                run.iter()
+                    .filter_map(|p| Some((p.t, p.h.clone()?)))
+                    .collect(),
+            )
+        } else {
+            Chunk::Floats(run.iter().map(|p| Sample::new(p.t, p.f)).collect())
+        }))
     }
 }
