@@ -1,7 +1,8 @@
 //! Endpoint management: which Store API endpoints exist (static flags,
-//! `dns+` lookups, file SD), their health (Info polled every 5 s) and what
-//! they advertise (external label sets, time range), and which of them can
-//! hold data for a request.
+//! `dns+`/`dnssrv+`/`dnssrvnoa+` lookups, file SD, Kubernetes EndpointSlices
+//! — resolved by aeon-discovery), their health (Info polled every 5 s) and
+//! what they advertise (external label sets, time range), and which of them
+//! can hold data for a request.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
