@@ -539,6 +539,16 @@ impl Discovery {
         &self.k8s
     }
 
+    /// Receivers that change whenever a Kubernetes watcher's endpoints
+    /// change, for [`k8s_changed`] (so pods coming and going take effect at
+    /// once rather than on the next resolve tick).
+    pub fn k8s_changes(&self) -> Vec<tokio::sync::watch::Receiver<aeon_discovery::K8sSnapshot>> {
+        self.k8s
+            .iter()
+            .map(aeon_discovery::K8sWatcher::subscribe)
+            .collect()
+    }
+
     /// Resolves everything now: address → strict. Failures are logged and
     /// skipped (a DNS name that does not resolve contributes nothing; a
     /// failed lookup keeps its previous addresses).
@@ -593,6 +603,19 @@ impl Discovery {
             }
         }
         (out, warnings)
+    }
+}
+
+/// Waits until one of `rxs` sees a new snapshot; never returns when there
+/// are none (or all watchers stopped), so it can sit in a `select!`.
+pub async fn k8s_changed(rxs: &mut [tokio::sync::watch::Receiver<aeon_discovery::K8sSnapshot>]) {
+    let live: Vec<_> = rxs.iter_mut().map(|rx| Box::pin(rx.changed())).collect();
+    if live.is_empty() {
+        return std::future::pending().await;
+    }
+    match futures::future::select_all(live).await {
+        (Ok(()), _, _) => {}
+        (Err(_), _, _) => std::future::pending().await,
     }
 }
 

@@ -16,7 +16,7 @@ use axum::response::Response;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiConfig};
-use crate::endpoints::{Discovery, EndpointSet, INFO_INTERVAL, grpc_connector};
+use crate::endpoints::{Discovery, EndpointSet, INFO_INTERVAL, grpc_connector, k8s_changed};
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::{Args, Error, Result, ui};
@@ -158,7 +158,8 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     })?;
     tracing::info!(http = %http_addr, grpc = %grpc_addr, endpoints = endpoints.all().len(), "querier started");
 
-    // Discovery: DNS and file SD re-resolved at the shorter of the two intervals.
+    // Discovery: DNS and file SD re-resolved at the shorter of the two
+    // intervals; Kubernetes watchers trigger a resolve as soon as they change.
     let resolve_every = args
         .store_sd_dns_interval
         .0
@@ -167,6 +168,7 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     let loops = {
         let (eps, stop, metrics) = (endpoints.clone(), shutdown.clone(), metrics.clone());
         tokio::spawn(async move {
+            let mut k8s = discovery.k8s_changes();
             let mut resolve = tokio::time::interval(resolve_every);
             let mut info = tokio::time::interval(INFO_INTERVAL);
             resolve.tick().await;
@@ -175,6 +177,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     _ = resolve.tick() => {
+                        let wanted = discovery.resolve().await;
+                        sync(&eps, &wanted).await;
+                        record_health(&eps, &metrics);
+                    }
+                    () = k8s_changed(&mut k8s) => {
                         let wanted = discovery.resolve().await;
                         sync(&eps, &wanted).await;
                         record_health(&eps, &metrics);

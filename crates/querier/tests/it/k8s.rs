@@ -138,7 +138,10 @@ async fn endpointslice_pods_coming_and_going_are_used_and_dropped() {
         &[
             "--endpoint.k8s=monitoring/stores:grpc".into(),
             format!("--k8s.kubeconfig={}", kubeconfig(dir.path(), api)),
-            "--store.sd-dns-interval=100ms".into(),
+            // An hour: every change below must come from the watch itself,
+            // not from the periodic resolve.
+            "--store.sd-dns-interval=1h".into(),
+            "--store.sd-interval=1h".into(),
         ],
         stop,
     )
