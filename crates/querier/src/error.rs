@@ -13,13 +13,6 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A DNS lookup failed.
-    #[error("resolving {name}")]
-    Dns {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// A Store API call failed.
     #[error("store API")]
     Store(#[from] aeon_storeapi::Error),
