@@ -147,6 +147,7 @@ impl Proxy {
             },
             None => call.await?,
         };
+        stream = drain_eagerly(stream);
         if let Some(t) = self.store_timeout {
             stream = with_idle_timeout(stream, t);
         }
@@ -158,6 +159,27 @@ impl Proxy {
         }
         Ok(stream)
     }
+}
+
+/// Reads a store's stream on its own task as fast as the store sends.
+///
+/// h2 gives connection-level flow-control credit back only when a stream's
+/// data is read. A k-way merge reads one store at a time, so without this,
+/// two concurrent queries sharing the connections to two stores could each
+/// wait for one store while its unread data from the other exhausted that
+/// connection's window: both hang, and so do the Info calls on those
+/// connections (every endpoint turns unhealthy). Thanos' proxy reads every
+/// store eagerly too; `fetch` buffers the whole answer anyway.
+fn drain_eagerly(mut stream: SeriesStream) -> SeriesStream {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    tokio_stream::wrappers::UnboundedReceiverStream::new(rx).boxed()
 }
 
 #[async_trait::async_trait]
