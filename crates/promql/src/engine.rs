@@ -391,7 +391,7 @@ pub(crate) struct Evaluator<'a> {
 /// a range query, computed series by series (cache friendly) and read step by step.
 struct Precomputed {
     labels: Vec<Labels>,
-    /// `values[step * labels.len() + series]`; `ABSENT` bits where there is no value.
+    /// `values[series * steps + step]`; `ABSENT` bits where there is no value.
     values: Vec<f64>,
     steps: usize,
     keep_name: bool,
@@ -1086,7 +1086,8 @@ impl Evaluator<'_> {
         let mut any_points = false;
         let at = self.resolve_at(vs.at);
         let mut labels = Vec::with_capacity(n);
-        let mut window: std::collections::VecDeque<FPoint> = std::collections::VecDeque::new();
+        // The window is `window[head..]`; consumed samples are dropped in batches.
+        let mut window: Vec<FPoint> = Vec::new();
         let mut present = 0usize;
         let mut peak_window = 0usize;
         for (i, sd) in selected.into_iter().enumerate() {
@@ -1094,6 +1095,7 @@ impl Evaluator<'_> {
             let mut stream = PointStream::new(sd.chunks);
             let mut next = stream.next()?;
             window.clear();
+            let mut head = 0;
             for k in 0..steps {
                 let ts = start + k as i64 * self.interval;
                 let t = at.unwrap_or(ts) - vs.offset;
@@ -1102,27 +1104,27 @@ impl Evaluator<'_> {
                         return fallback(self);
                     }
                     if !is_stale_nan(p.f) {
-                        window.push_back(FPoint { t: p.t, f: p.f });
+                        if head > 64 && head * 2 > window.len() {
+                            window.drain(..head);
+                            head = 0;
+                        }
+                        window.push(FPoint { t: p.t, f: p.f });
                     }
                     next = stream.next()?;
                 }
-                while window.front().is_some_and(|x| x.t <= t - range) {
-                    window.pop_front();
+                while head < window.len() && window[head].t <= t - range {
+                    head += 1;
                 }
-                if window.is_empty() {
+                let w = &window[head..];
+                if w.is_empty() {
                     continue;
                 }
-                peak_window = peak_window.max(window.len());
+                peak_window = peak_window.max(w.len());
                 any_points = true;
-                if let Some(v) = crate::functions::range::float_value(
-                    name,
-                    window.make_contiguous(),
-                    t,
-                    range,
-                    ts,
-                    &scalars,
-                )? {
-                    values[k * n + i] = v;
+                if let Some(v) =
+                    crate::functions::range::float_value(name, w, t, range, ts, &scalars)?
+                {
+                    values[i * steps + k] = v;
                     present += 1;
                 }
             }
@@ -1138,11 +1140,9 @@ impl Evaluator<'_> {
         if !labels.is_sorted() {
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
-            let mut sorted = vec![f64::from_bits(ABSENT); n * steps];
-            for k in 0..steps {
-                for (j, &i) in order.iter().enumerate() {
-                    sorted[k * n + j] = values[k * n + i];
-                }
+            let mut sorted = Vec::with_capacity(n * steps);
+            for &i in &order {
+                sorted.extend_from_slice(&values[i * steps..(i + 1) * steps]);
             }
             values = sorted;
             labels = order.iter().map(|&i| labels[i].clone()).collect();
@@ -1217,32 +1217,33 @@ impl Evaluator<'_> {
         }
         let g = groups.len();
         let mut values = vec![f64::from_bits(ABSENT); g * steps];
-        let mut accs = vec![crate::aggregate::FloatAcc::default(); g];
-        let mut counts = vec![0usize; g];
-        let mut present = 0;
-        for k in 0..steps {
-            accs.fill(crate::aggregate::FloatAcc::default());
-            counts.fill(0);
-            let row = &inner.values[k * n..(k + 1) * n];
-            for (v, &gi) in row.iter().zip(&group_of) {
+        // Accumulators per group and step, fed series by series (in series
+        // order, as step-wise aggregation does).
+        let mut accs = vec![crate::aggregate::FloatAcc::default(); g * steps];
+        let mut counts = vec![0u32; g * steps];
+        for (i, &gi) in group_of.iter().enumerate() {
+            let col = &inner.values[i * steps..(i + 1) * steps];
+            let accs = &mut accs[gi * steps..(gi + 1) * steps];
+            let counts = &mut counts[gi * steps..(gi + 1) * steps];
+            for ((v, acc), c) in col.iter().zip(accs.iter_mut()).zip(counts.iter_mut()) {
                 if v.to_bits() == ABSENT {
                     continue;
                 }
-                counts[gi] += 1;
-                accs[gi].add(op, *v);
+                *c += 1;
+                acc.add(op, *v);
             }
-            let out = &mut values[k * g..(k + 1) * g];
-            for ((o, c), acc) in out.iter_mut().zip(&counts).zip(&accs) {
-                if *c == 0 {
-                    continue;
-                }
-                present += 1;
-                *o = match op {
-                    AggOp::Count => *c as f64,
-                    AggOp::Group => 1.0,
-                    _ => acc.result(op),
-                };
+        }
+        let mut present = 0;
+        for ((o, c), acc) in values.iter_mut().zip(&counts).zip(&accs) {
+            if *c == 0 {
+                continue;
             }
+            present += 1;
+            *o = match op {
+                AggOp::Count => f64::from(*c),
+                AggOp::Group => 1.0,
+                _ => acc.result(op),
+            };
         }
         self.held = self.held.saturating_sub(inner.present);
         self.hold(present)?;
@@ -1262,12 +1263,11 @@ impl Evaluator<'_> {
     /// The whole result of a range query whose expression was precomputed.
     fn take_precomputed_matrix(&mut self, e: &Expr) -> Option<Vec<Series>> {
         let pre = self.pre.remove(&(e.unparen() as *const Expr as usize))?;
-        let n = pre.labels.len();
         let mut out = Vec::new();
         for (i, l) in pre.labels.into_iter().enumerate() {
             let floats: Vec<FPoint> = (0..pre.steps)
                 .filter_map(|k| {
-                    let f = pre.values[k * n + i];
+                    let f = pre.values[i * pre.steps + k];
                     (f.to_bits() != ABSENT).then(|| FPoint {
                         t: self.start + k as i64 * self.interval,
                         f,
@@ -1300,18 +1300,17 @@ impl Evaluator<'_> {
         if k >= pre.steps {
             return None;
         }
-        let n = pre.labels.len();
-        let row = &pre.values[k * n..(k + 1) * n];
         let mut out = Vec::new();
-        for (i, v) in row.iter().enumerate() {
+        for (i, l) in pre.labels.iter().enumerate() {
+            let v = pre.values[i * pre.steps + k];
             if v.to_bits() == ABSENT {
                 continue;
             }
             out.push(Sample {
                 h: None,
-                metric: pre.labels[i].clone(),
+                metric: l.clone(),
                 t: ts,
-                f: *v,
+                f: v,
                 drop_name: !pre.keep_name,
             });
         }
