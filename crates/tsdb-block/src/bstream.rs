@@ -115,7 +115,30 @@ impl<'a> BitReader<'a> {
     }
 
     pub fn remaining(&self) -> usize {
-        self.end - self.pos
+        self.end.saturating_sub(self.pos)
+    }
+
+    /// Advances without a bounds check. Reads past the end see zero bits,
+    /// so a decoder may run ahead and check [`BitReader::overrun`] once per
+    /// decoded item instead of on every field.
+    #[inline(always)]
+    pub fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// Whether the position has moved past the end of the stream.
+    #[inline(always)]
+    pub fn overrun(&self) -> bool {
+        self.pos > self.end
+    }
+
+    /// The bits at the position left-aligned in a u64 (zero past the end),
+    /// of which the top `64 - (pos % 8)` (at least 57) are valid, with that
+    /// count. One unaligned load; cheaper than [`BitReader::peek64`].
+    #[inline(always)]
+    pub fn peek57(&self) -> (u64, u32) {
+        let sh = (self.pos & 7) as u32;
+        (self.load(self.pos >> 3) << sh, 64 - sh)
     }
 
     #[inline(always)]

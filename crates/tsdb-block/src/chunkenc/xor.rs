@@ -332,7 +332,7 @@ impl XorIter<'_> {
         });
     }
 
-    #[inline]
+    #[inline(always)]
     fn step(&mut self) -> Result<(), &'static str> {
         const TRUNC: &str = "truncated bitstream";
         match self.read {
@@ -343,6 +343,7 @@ impl XorIter<'_> {
                     .map_err(|_| TRUNC)?
                     .ok_or("invalid varint timestamp")?;
                 self.v = self.br.read_bits(64).map_err(|_| TRUNC)?;
+                return Ok(());
             }
             1 => {
                 self.t_delta = self
@@ -351,58 +352,96 @@ impl XorIter<'_> {
                     .map_err(|_| TRUNC)?
                     .ok_or("invalid uvarint delta")?;
                 self.t = self.t.wrapping_add(self.t_delta as i64);
-                xor_read(
-                    &mut self.br,
-                    &mut self.v,
-                    &mut self.leading,
-                    &mut self.trailing,
-                )
-                .map_err(|_| "truncated or invalid value")?;
+                let q = self.br.peek64();
+                self.value(q, 64)?;
             }
             _ => {
-                let p = self.br.peek64();
+                let (p, avail) = self.br.peek57();
                 if p >> 62 == 0 {
                     // dod == 0 and value unchanged.
-                    self.br.consume(2).map_err(|_| TRUNC)?;
+                    self.br.advance(2);
                     self.t = self.t.wrapping_add(self.t_delta as i64);
-                    return Ok(());
-                }
-                let ones = p.leading_ones().min(4);
-                if ones == 4 {
-                    self.br.consume(4).map_err(|_| TRUNC)?;
-                    let d = self.br.read_bits(64).map_err(|_| TRUNC)? as i64;
-                    self.t_delta = (self.t_delta as i64).wrapping_add(d) as u64;
+                } else {
+                    let (dod, q, qa) = if p >> 62 != 0b11 {
+                        // The common buckets, "0" (dod 0) and "10" + 14
+                        // bits, selected without a branch or a bit scan.
+                        let is14 = p >> 63 != 0;
+                        let raw = (p >> 48) & 0x3fff;
+                        let d = raw as i64 - (i64::from(raw > 0x2000) << 14);
+                        let (dod, used) = if is14 { (d, 16) } else { (0, 1) };
+                        self.br.advance(used as usize);
+                        (dod, p << used, avail - used)
+                    } else if p >> 60 != 0b1111 {
+                        // "110" + 17 bits or "1110" + 20 bits.
+                        let is17 = (p >> 61) & 1 == 0;
+                        let (sz, prefix) = if is17 { (17, 3) } else { (20, 4) };
+                        let raw = (p << prefix) >> (64 - sz);
+                        let half = 1u64 << (sz - 1);
+                        let dod = raw as i64 - (i64::from(raw > half) << sz);
+                        let used = prefix + sz;
+                        self.br.advance(used as usize);
+                        (dod, p << used, avail - used)
+                    } else {
+                        self.br.advance(4);
+                        let d = self.br.peek64() as i64;
+                        self.br.advance(64);
+                        let (q, qa) = self.br.peek57();
+                        (d, q, qa)
+                    };
+                    self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
                     self.t = self.t.wrapping_add(self.t_delta as i64);
-                    return xor_read(
-                        &mut self.br,
-                        &mut self.v,
-                        &mut self.leading,
-                        &mut self.trailing,
-                    )
-                    .map_err(|_| "truncated or invalid value");
+                    self.value(q, qa)?;
                 }
-                // Branch-free decoding of the 0 / 14 / 17 / 20-bit buckets.
-                const SZ: [u32; 4] = [0, 14, 17, 20];
-                let sz = SZ[ones as usize & 3];
-                let prefix = ones + 1;
-                let raw = ((p << prefix) >> 1) >> (63 - sz);
-                let half = (1u64 << sz) >> 1;
-                let dod = raw as i64 - ((i64::from(raw > half)) << sz);
-                let used = prefix + sz;
-                self.br.consume(used as usize).map_err(|_| TRUNC)?;
-                self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
-                self.t = self.t.wrapping_add(self.t_delta as i64);
-                xor_read_peeked(
-                    &mut self.br,
-                    p << used,
-                    64 - used,
-                    &mut self.v,
-                    &mut self.leading,
-                    &mut self.trailing,
-                )
-                .map_err(|_| "truncated or invalid value")?;
             }
         }
+        // Reads past the end saw zero bits; one check per sample.
+        if self.br.overrun() {
+            return Err(TRUNC);
+        }
+        Ok(())
+    }
+
+    /// Decodes an XOR value; `q` holds the next bits left-aligned, of which
+    /// the top `avail` (at least 32) are valid.
+    #[inline(always)]
+    fn value(&mut self, q: u64, avail: u32) -> Result<(), &'static str> {
+        if q >> 63 == 0 {
+            self.br.advance(1);
+            return Ok(());
+        }
+        // Control bit 0 reuses the previous window; 1 starts a new one
+        // (5 bits leading zeros, 6 bits significant-bit count). Both
+        // candidates are computed and selected without a branch: which
+        // case comes next is data-dependent and unpredictable.
+        let reuse = (q >> 62) & 1 == 0;
+        let new_lead = ((q >> 57) & 0x1f) as u32;
+        let new_mbits = match ((q >> 51) & 0x3f) as u32 {
+            0 => 64,
+            m => m,
+        };
+        let old_lead = u32::from(self.leading);
+        let old_mbits = 64 - old_lead - u32::from(self.trailing);
+        let (lead, mbits, hdr) = if reuse {
+            (old_lead, old_mbits, 2)
+        } else {
+            (new_lead, new_mbits, 13)
+        };
+        if lead + mbits > 64 {
+            return Err("invalid xor window");
+        }
+        let trailing = 64 - lead - mbits;
+        let bits = if hdr + mbits <= avail {
+            self.br.advance((hdr + mbits) as usize);
+            (q << hdr) >> (64 - mbits)
+        } else {
+            self.br.advance(hdr as usize);
+            let b = self.br.peek64() >> (64 - mbits);
+            self.br.advance(mbits as usize);
+            b
+        };
+        self.leading = lead as u8;
+        self.trailing = trailing as u8;
+        self.v ^= bits << trailing;
         Ok(())
     }
 }
@@ -412,11 +451,13 @@ impl Iterator for XorIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, f64)> {
-        if self.read >= self.total || self.err.is_some() {
+        if self.read >= self.total {
             return None;
         }
         if let Err(reason) = self.step() {
             self.fail(reason);
+            // Stop for good: no further samples after an error.
+            self.total = self.read;
             return None;
         }
         self.read += 1;
