@@ -103,6 +103,8 @@ const QUERIES: &[&str] = &[
     "count without (cpu, mode) (node_cpu_seconds_total)",
     "vector(1) + on () group_left sum(up)",
     "time() - timestamp(queue_depth)",
+    "sum by (handler) (rate(http_requests_total[5m] @ end()))",
+    r#"count_over_time(queue_depth{instance="worker-3:9000"}[30m])"#,
     r#"{__name__=~"http_.*"}"#,
 ];
 
@@ -157,13 +159,16 @@ fn ask(addr: &str, path: &str) -> Result<compare::Answer, String> {
     compare::parse(&v)
 }
 
-/// Number of series with a sample in the 5 m lookback window before `t`.
+/// Number of series whose latest sample in the 5 m lookback window before
+/// `t` exists and is not a staleness marker.
 fn live_series(all: &[data::Series], t: i64) -> usize {
     all.iter()
         .filter(|s| {
             s.samples
                 .iter()
-                .any(|(st, _)| *st <= t && *st > t - 5 * MIN)
+                .rev()
+                .find(|(st, _)| *st <= t && *st > t - 5 * MIN)
+                .is_some_and(|(_, v)| !aeon_model::is_stale_nan(*v))
         })
         .count()
 }
@@ -398,7 +403,12 @@ fn global_view_equals_one_prometheus() {
     );
 
     // The data is really there, once per HA pair (and twice without dedup).
-    let probes = [start + 3 * HOUR, boundary + 2 * MIN, end];
+    let probes = [
+        start + 3 * HOUR,
+        boundary + 2 * MIN,
+        end - HOUR + 2 * MIN,
+        end,
+    ];
     for &t in &probes {
         let want = live_series(&series, t).to_string();
         assert_eq!(
@@ -419,6 +429,7 @@ fn global_view_equals_one_prometheus() {
         Eval::Instant(start + 3 * HOUR + 7_000),
         Eval::Instant(boundary + 2 * MIN),
         Eval::Instant(boundary + 30 * MIN + 3_000),
+        Eval::Instant(end - HOUR + 2 * MIN),
         Eval::Instant(end - 20 * MIN + 11_000),
         Eval::Instant(end),
         Eval::Range(start + 5 * MIN, end, MIN),

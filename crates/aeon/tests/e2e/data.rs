@@ -1,8 +1,8 @@
 //! A small, realistic, deterministic data set: an API's request counters and
 //! a classic latency histogram, node CPU counters, memory gauges, `up`, and
 //! queue gauges, one sample every 15 s. It has a counter reset in the old
-//! and in the recent part, a target down for a while, a series that ends and
-//! one that starts late.
+//! and in the recent part, a target down for a while, a series that ends, one
+//! that starts late, and one that goes stale (a staleness marker) and returns.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -290,6 +290,36 @@ pub fn generate(start: i64, end: i64, resets: [i64; 2], down: (i64, i64)) -> Vec
             });
         }
     }
+    // queue_depth{instance="worker-3:9000"}: only in the recent part, scraped
+    // from end-2h, gone at end-1h (a staleness marker, as Prometheus writes
+    // when a target disappears), back from end-40m.
+    id += 1;
+    let stale = aeon_model::stale_nan();
+    let samples = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| {
+            (**t >= end - 2 * 3_600_000 && **t <= end - 3_600_000 + STEP_MS)
+                || **t >= end - 40 * 60_000
+        })
+        .map(|(i, &t)| {
+            let v = if t == end - 3_600_000 + STEP_MS {
+                stale
+            } else {
+                (unit(id, i as u64) * 25.0).floor()
+            };
+            (t, v)
+        })
+        .collect();
+    out.push(Series {
+        labels: labels(&[
+            ("__name__", "queue_depth"),
+            ("instance", "worker-3:9000"),
+            ("job", "worker"),
+            ("queue", "email"),
+        ]),
+        samples,
+    });
     out
 }
 
@@ -314,6 +344,10 @@ pub fn openmetrics(series: &[Series], before: i64, extra: &[(&str, &str)]) -> St
                 write!(sel, "{k}=\"{v}\"").unwrap();
             }
             for &(t, v) in s.samples.iter().filter(|(t, _)| *t < before) {
+                assert!(
+                    !aeon_model::is_stale_nan(v),
+                    "OpenMetrics cannot carry staleness markers"
+                );
                 // Whole seconds (every timestamp is a multiple of 15 s); `{v}` is
                 // the shortest exact form, so the blocks hold exactly `v`.
                 writeln!(om, "{name}{{{sel}}} {v} {}", t / 1000).unwrap();
