@@ -21,9 +21,27 @@ pub struct Peers {
     pub chromium: PathBuf,
 }
 
-/// Chromium: `$AEON_CHROMIUM`, else Debian's `/usr/bin/chromium`.
-pub fn chromium_bin() -> PathBuf {
-    PathBuf::from(std::env::var("AEON_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+/// Chromium: `$AEON_CHROMIUM`, else Debian's `/usr/bin/chromium`, else a
+/// Chromium or Chrome on PATH (CI runners ship one); `None` when there is none.
+pub fn chromium_bin() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("AEON_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let debian = PathBuf::from("/usr/bin/chromium");
+    if debian.is_file() {
+        return Some(debian);
+    }
+    let path = std::env::var_os("PATH")?;
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
+    .find(|p| p.is_file())
 }
 
 fn is_root() -> bool {
@@ -118,22 +136,27 @@ pub fn ensure(root: &Path) -> Result<Peers> {
             ),
         }
     }
-    let chromium = chromium_bin();
-    if !chromium.is_file() {
-        if !is_root() {
-            bail!(
-                "Chromium is missing ({}): install it with `sudo apt-get install -y chromium` \
-                 (Debian) or set AEON_CHROMIUM to a Chromium/Chrome binary",
-                chromium.display()
-            );
+    let chromium = match chromium_bin() {
+        Some(p) if p.is_file() => p,
+        Some(p) => bail!(
+            "AEON_CHROMIUM={} is not a file: point it at a Chromium/Chrome binary",
+            p.display()
+        ),
+        None if is_root() => {
+            run(Command::new("apt-get").arg("update"))?;
+            run(Command::new("apt-get").args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+            ]))?;
+            PathBuf::from("/usr/bin/chromium")
         }
-        run(Command::new("apt-get").args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-        ]))?;
-    }
+        None => bail!(
+            "Chromium is missing: install it with `sudo apt-get install -y chromium` (Debian) or set \
+             AEON_CHROMIUM to a Chromium/Chrome binary"
+        ),
+    };
     Ok(Peers {
         peers_dir,
         helm_dir,
