@@ -1096,6 +1096,8 @@ impl Evaluator<'_> {
             let mut next = stream.next()?;
             window.clear();
             let mut head = 0;
+            // Index in `window` of the last sample lower than its predecessor.
+            let mut last_drop = 0usize;
             for k in 0..steps {
                 let ts = start + k as i64 * self.interval;
                 let t = at.unwrap_or(ts) - vs.offset;
@@ -1106,7 +1108,11 @@ impl Evaluator<'_> {
                     if !is_stale_nan(p.f) {
                         if head > 64 && head * 2 > window.len() {
                             window.drain(..head);
+                            last_drop = last_drop.saturating_sub(head);
                             head = 0;
+                        }
+                        if window.last().is_some_and(|l| p.f < l.f) {
+                            last_drop = window.len();
                         }
                         window.push(FPoint { t: p.t, f: p.f });
                     }
@@ -1121,9 +1127,14 @@ impl Evaluator<'_> {
                 }
                 peak_window = peak_window.max(w.len());
                 any_points = true;
-                if let Some(v) =
-                    crate::functions::range::float_value(name, w, t, range, ts, &scalars)?
-                {
+                // Without a drop after the window's first sample there is no
+                // counter reset to look for.
+                let value = if last_drop <= head {
+                    crate::functions::range::float_value_without_drops
+                } else {
+                    crate::functions::range::float_value
+                };
+                if let Some(v) = value(name, w, t, range, ts, &scalars)? {
                     values[i * steps + k] = v;
                     present += 1;
                 }

@@ -139,9 +139,9 @@ pub(crate) fn float_value(
     scalar_args: &[f64],
 ) -> Result<Option<f64>> {
     Ok(match name {
-        "rate" => extrapolated_rate(p, end, range, true, true),
-        "increase" => extrapolated_rate(p, end, range, true, false),
-        "delta" => extrapolated_rate(p, end, range, false, false),
+        "rate" => extrapolated_rate(p, end, range, true, true, true),
+        "increase" => extrapolated_rate(p, end, range, true, false, true),
+        "delta" => extrapolated_rate(p, end, range, false, false, false),
         "irate" => instant_value(p, true),
         "idelta" => instant_value(p, false),
         "deriv" => {
@@ -579,12 +579,31 @@ fn holt(p: &[FPoint], sf: f64, tf: f64) -> Option<f64> {
     Some(s1)
 }
 
+/// [`float_value`] for a window known to have no decreasing sample after
+/// its first (no counter reset to scan for).
+pub(crate) fn float_value_without_drops(
+    name: &str,
+    p: &[FPoint],
+    end: i64,
+    range: i64,
+    ts: i64,
+    scalar_args: &[f64],
+) -> Result<Option<f64>> {
+    Ok(match name {
+        "rate" => extrapolated_rate(p, end, range, true, true, false),
+        "increase" => extrapolated_rate(p, end, range, true, false, false),
+        "resets" => Some(0.0),
+        _ => return float_value(name, p, end, range, ts, scalar_args),
+    })
+}
+
 fn extrapolated_rate(
     p: &[FPoint],
     end: i64,
     range: i64,
     counter: bool,
     is_rate: bool,
+    scan_resets: bool,
 ) -> Option<f64> {
     if p.len() < 2 {
         return None;
@@ -592,7 +611,7 @@ fn extrapolated_rate(
     let start = end - range;
     let (first, last) = (p[0], p[p.len() - 1]);
     let mut result = last.f - first.f;
-    if counter {
+    if counter && scan_resets {
         let mut lastv = 0.0;
         for x in p {
             if x.f < lastv {
