@@ -4,11 +4,18 @@
 //! reader never sees a partial object. Keys cannot escape the root: `..`, absolute keys and
 //! symlinks resolving outside the root are rejected. Listing follows S3's rules (byte order,
 //! `/` delimiter, no empty directories).
+//!
+//! Ranged reads keep the files they opened (up to [`MAX_OPEN_FILES`]) and read them with
+//! `pread`: a store-gateway reading one chunk per series would otherwise resolve, open and
+//! close the same segment file once per series. Before each reuse one `stat` of the key's
+//! path checks it still names the same file (device, inode, size); a replaced, deleted or
+//! re-linked object is opened afresh through the checked path.
 
+use std::collections::HashMap;
 use std::fs;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,11 +29,48 @@ pub struct FilesystemBucket {
     inner: Arc<Inner>,
 }
 
+/// Most files kept open for ranged reads, per bucket.
+pub const MAX_OPEN_FILES: usize = 512;
+
 #[derive(Debug)]
 struct Inner {
     name: String,
     /// Canonical root directory.
     root: PathBuf,
+    /// Files opened by ranged reads, by key.
+    open_files: Mutex<HashMap<String, Arc<OpenFile>>>,
+}
+
+/// A file kept open for ranged reads, with what identifies it on disk.
+#[derive(Debug)]
+struct OpenFile {
+    file: fs::File,
+    size: u64,
+    id: (u64, u64),
+}
+
+#[cfg(unix)]
+fn file_id(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+#[cfg(unix)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read(buf)
 }
 
 impl FilesystemBucket {
@@ -51,7 +95,11 @@ impl FilesystemBucket {
             )
         })?;
         Ok(Self {
-            inner: Arc::new(Inner { name, root }),
+            inner: Arc::new(Inner {
+                name,
+                root,
+                open_files: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
@@ -114,6 +162,47 @@ impl Inner {
             return Err(Error::not_found(&self.name, key));
         }
         Ok((file, meta.len(), meta))
+    }
+
+    /// The open file of `key` for ranged reads: the kept one when the key's path still names
+    /// it, else a fresh one opened through [`Inner::open`] (and kept).
+    fn open_for_range(&self, op: Operation, key: &str) -> Result<Arc<OpenFile>> {
+        validate_key(key)?;
+        let kept = self
+            .open_files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        if let Some(f) = kept {
+            match fs::metadata(self.path_of(key)) {
+                Ok(m) if m.is_file() && file_id(&m) == f.id && m.len() == f.size => return Ok(f),
+                _ => self.forget(key),
+            }
+        }
+        let (file, size, meta) = self.open(op, key)?;
+        let f = Arc::new(OpenFile {
+            file,
+            size,
+            id: file_id(&meta),
+        });
+        let mut files = self
+            .open_files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if files.len() >= MAX_OPEN_FILES {
+            files.clear();
+        }
+        files.insert(key.to_owned(), Arc::clone(&f));
+        Ok(f)
+    }
+
+    /// Drops the kept file of `key` (it was written or deleted through this bucket).
+    fn forget(&self, key: &str) {
+        self.open_files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
     }
 
     /// Creates the parent directories of `key` one by one, refusing symlinks leading outside.
@@ -365,7 +454,8 @@ impl Bucket for FilesystemBucket {
         let k = key.to_owned();
         self.blocking(Operation::GetRange, key, move |b| {
             let op = Operation::GetRange;
-            let (mut file, size, _) = b.open(op, &k)?;
+            let f = b.open_for_range(op, &k)?;
+            let size = f.size;
             if offset > size {
                 return Err(Error::InvalidRange {
                     bucket: b.name.clone(),
@@ -376,11 +466,9 @@ impl Bucket for FilesystemBucket {
             }
             let n = len.min(size - offset);
             let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| b.io_error(op, &k, e))?;
             let mut filled = 0;
             while filled < buf.len() {
-                match file.read(&mut buf[filled..]) {
+                match read_at(&f.file, &mut buf[filled..], offset + filled as u64) {
                     Ok(0) => break,
                     Ok(r) => filled += r,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -411,6 +499,7 @@ impl Bucket for FilesystemBucket {
     async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
         let k = key.to_owned();
         self.blocking(Operation::Upload, key, move |b| {
+            b.forget(&k);
             b.write_atomic(&k, |f| {
                 f.write_all(&data)?;
                 Ok(data.len() as u64)
@@ -424,6 +513,7 @@ impl Bucket for FilesystemBucket {
         let k = key.to_owned();
         let src = path.to_path_buf();
         self.blocking(Operation::Upload, key, move |b| {
+            b.forget(&k);
             let mut input = fs::File::open(&src)
                 .map_err(|e| Error::local_io(Operation::Upload, &k, &src, e))?;
             b.write_atomic(&k, |f| std::io::copy(&mut input, f))
@@ -463,6 +553,7 @@ impl Bucket for FilesystemBucket {
         let k = key.to_owned();
         self.blocking(Operation::Delete, key, move |b| {
             validate_key(&k)?;
+            b.forget(&k);
             let path = b.path_of(&k);
             // Check the parent (not the object: a symlinked object is removed as a link).
             if let Some(parent) = path.parent() {
@@ -542,6 +633,75 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn kept_open_files_never_serve_stale_or_escaped_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = FilesystemBucket::new(tmp.path().join("root")).unwrap();
+        // Another process (a second bucket over the same directory) changes things.
+        let other = FilesystemBucket::new(tmp.path().join("root")).unwrap();
+        b.upload("blk/chunks/000001", Bytes::from_static(b"0123456789"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &b.get_range("blk/chunks/000001", 2, 3).await.unwrap()[..],
+            b"234"
+        );
+        assert_eq!(
+            b.inner.open_files.lock().unwrap().len(),
+            1,
+            "file kept open"
+        );
+        assert_eq!(
+            &b.get_range("blk/chunks/000001", 8, 9).await.unwrap()[..],
+            b"89"
+        );
+
+        // Replaced elsewhere with the same size: a new inode, read afresh.
+        other
+            .upload("blk/chunks/000001", Bytes::from_static(b"abcdefghij"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &b.get_range("blk/chunks/000001", 2, 3).await.unwrap()[..],
+            b"cde"
+        );
+
+        // Deleted elsewhere: not found, although the old handle could still read.
+        other.delete("blk/chunks/000001").await.unwrap();
+        assert!(
+            b.get_range("blk/chunks/000001", 0, 1)
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+
+        // A directory swapped for a symlink leading outside the root is refused.
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("seg"), b"secret-data").unwrap();
+        b.upload("d/seg", Bytes::from_static(b"inside-data"))
+            .await
+            .unwrap();
+        assert_eq!(&b.get_range("d/seg", 0, 6).await.unwrap()[..], b"inside");
+        fs::remove_dir_all(b.root().join("d")).unwrap();
+        std::os::unix::fs::symlink(&outside, b.root().join("d")).unwrap();
+        assert!(matches!(
+            b.get_range("d/seg", 0, 6).await,
+            Err(Error::InvalidKey { .. })
+        ));
+
+        // Past the end is still a typed error, from the kept size.
+        b.upload("e", Bytes::from_static(b"xy")).await.unwrap();
+        assert!(matches!(
+            b.get_range("e", 3, 1).await,
+            Err(Error::InvalidRange {
+                offset: 3,
+                size: 2,
+                ..
+            })
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
