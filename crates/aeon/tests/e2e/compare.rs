@@ -16,7 +16,7 @@ type Key = BTreeMap<String, String>;
 #[derive(Debug)]
 pub struct Answer {
     pub result_type: String,
-    pub series: BTreeMap<Key, Vec<(f64, String)>>,
+    pub series: BTreeMap<Key, Vec<(f64, Val)>>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
 }
@@ -32,10 +32,30 @@ fn strings(v: &Value) -> Vec<String> {
     out
 }
 
-fn point(p: &Value) -> Result<(f64, String), String> {
+/// A point's value: a float (as its JSON string) or a native histogram
+/// (`{count, sum, buckets: [[rule, lower, upper, count], ...]}`).
+#[derive(Debug, Clone)]
+pub enum Val {
+    F(String),
+    H(Value),
+}
+
+impl std::fmt::Display for Val {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Val::F(s) => f.write_str(s),
+            Val::H(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+fn point(p: &Value) -> Result<(f64, Val), String> {
     let t = p[0].as_f64().ok_or_else(|| format!("bad point {p}"))?;
-    let v = p[1].as_str().ok_or_else(|| format!("bad point {p}"))?;
-    Ok((t, v.to_string()))
+    match &p[1] {
+        Value::String(v) => Ok((t, Val::F(v.clone()))),
+        h @ Value::Object(_) => Ok((t, Val::H(h.clone()))),
+        _ => Err(format!("bad point {p}")),
+    }
 }
 
 pub fn parse(body: &Value) -> Result<Answer, String> {
@@ -57,18 +77,19 @@ pub fn parse(body: &Value) -> Result<Answer, String> {
                     .flatten()
                     .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
                     .collect();
-                if s.get("histogram").is_some() || s.get("histograms").is_some() {
-                    return Err(format!("unexpected histogram sample in {s}"));
-                }
                 let points = if result_type == "vector" {
-                    vec![point(&s["value"])?]
+                    match (s.get("value"), s.get("histogram")) {
+                        (Some(p), None) | (None, Some(p)) => vec![point(p)?],
+                        _ => return Err(format!("bad vector sample {s}")),
+                    }
                 } else {
-                    s["values"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let mut pts: Vec<(f64, Val)> = ["values", "histograms"]
+                        .iter()
+                        .flat_map(|k| s[*k].as_array().into_iter().flatten())
                         .map(point)
-                        .collect::<Result<_, _>>()?
+                        .collect::<Result<_, _>>()?;
+                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    pts
                 };
                 if series.insert(key.clone(), points).is_some() {
                     return Err(format!("label set {key:?} twice in one answer"));
@@ -103,6 +124,70 @@ fn same_value(a: &str, b: &str) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// Bucket bounds are exact: equal as numbers.
+fn same_bound(a: &Value, b: &Value) -> bool {
+    match (a.as_str().and_then(num), b.as_str().and_then(num)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn same_histogram(a: &Value, b: &Value) -> bool {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let buckets = |h: &Value| h["buckets"].as_array().cloned().unwrap_or_default();
+    let (ba, bb) = (buckets(a), buckets(b));
+    same_value(&s(&a["count"]), &s(&b["count"]))
+        && same_value(&s(&a["sum"]), &s(&b["sum"]))
+        && ba.len() == bb.len()
+        && ba.iter().zip(&bb).all(|(x, y)| {
+            x[0] == y[0]
+                && same_bound(&x[1], &y[1])
+                && same_bound(&x[2], &y[2])
+                && same_value(&s(&x[3]), &s(&y[3]))
+        })
+}
+
+fn same(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::F(x), Val::F(y)) => same_value(x, y),
+        (Val::H(x), Val::H(y)) => same_histogram(x, y),
+        _ => false,
+    }
+}
+
+/// Numbers that are the same value but written differently (e.g. `1e-07`
+/// and `0.0000001`): (want, got).
+fn format_differences(a: &Val, b: &Val) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut push = |x: &Value, y: &Value| {
+        let (Some(xs), Some(ys)) = (x.as_str(), y.as_str()) else {
+            return;
+        };
+        if xs != ys && num(xs).is_some() && num(xs) == num(ys) {
+            pairs.push((xs.to_string(), ys.to_string()));
+        }
+    };
+    match (a, b) {
+        (Val::F(x), Val::F(y)) => push(&Value::from(x.as_str()), &Value::from(y.as_str())),
+        (Val::H(x), Val::H(y)) => {
+            push(&x["count"], &y["count"]);
+            push(&x["sum"], &y["sum"]);
+            let empty = Vec::new();
+            let bx = x["buckets"].as_array().unwrap_or(&empty);
+            let by = y["buckets"].as_array().unwrap_or(&empty);
+            for (p, q) in bx.iter().zip(by) {
+                for i in 1..4 {
+                    push(&p[i], &q[i]);
+                }
+            }
+        }
+        _ => {}
+    }
+    pairs.sort();
+    pairs.dedup();
+    pairs
 }
 
 fn show(k: &Key) -> String {
@@ -149,7 +234,7 @@ pub fn diff(want: &Answer, got: &Answer, limit: usize) -> Vec<String> {
             ));
         }
         for (a, b) in pw.iter().zip(pg) {
-            if a.0 == b.0 && !same_value(&a.1, &b.1) {
+            if a.0 == b.0 && !same(&a.1, &b.1) {
                 out.push(format!(
                     "series {} at t={}: want {}, got {}",
                     show(k),
@@ -159,6 +244,13 @@ pub fn diff(want: &Answer, got: &Answer, limit: usize) -> Vec<String> {
                 ));
                 if out.len() >= limit {
                     return out;
+                }
+            } else if a.0 == b.0 {
+                for (w, g) in format_differences(&a.1, &b.1) {
+                    let line = format!("JSON number format: want \"{w}\", got \"{g}\"");
+                    if !out.contains(&line) {
+                        out.push(line);
+                    }
                 }
             }
         }
@@ -203,5 +295,17 @@ mod tests {
         assert_eq!(diff(&a, &b, 10).len(), 1, "{:?}", diff(&a, &b, 10));
         assert_eq!(diff(&a, &c, 10).len(), 2, "{:?}", diff(&a, &c, 10));
         assert!(same_value("NaN", "NaN") && !same_value("NaN", "1") && same_value("+Inf", "+Inf"));
+        let e = answer(
+            serde_json::json!({"status":"success","data":{"resultType":"vector",
+            "result":[{"metric":{"a":"1"},"value":[10,"1e-07"]}]}}),
+        );
+        let f = answer(
+            serde_json::json!({"status":"success","data":{"resultType":"vector",
+            "result":[{"metric":{"a":"1"},"value":[10,"0.0000001"]}]}}),
+        );
+        assert_eq!(
+            diff(&e, &f, 10),
+            ["JSON number format: want \"1e-07\", got \"0.0000001\""]
+        );
     }
 }

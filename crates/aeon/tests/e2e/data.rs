@@ -357,3 +357,86 @@ pub fn openmetrics(series: &[Series], before: i64, extra: &[(&str, &str)]) -> St
     om.push_str("# EOF\n");
     om
 }
+
+/// An integer native histogram sample (schema 0: bucket `i` is
+/// (2^(i-1), 2^i]), one positive span from `offset`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeHist {
+    pub count: u64,
+    pub sum: f64,
+    pub zero_count: u64,
+    pub offset: i32,
+    /// Absolute (not cumulative) bucket counts.
+    pub buckets: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistSeries {
+    pub labels: BTreeMap<String, String>,
+    pub samples: Vec<(i64, NativeHist)>,
+}
+
+/// `http_native_duration_seconds{handler,instance,job}`: native histograms
+/// (as an instrumented app exposes them), only from `from` on — they are
+/// pushed with remote write, since OpenMetrics blocks cannot carry them.
+/// Instance api-1 restarts at `reset`.
+pub fn generate_native(from: i64, end: i64, reset: i64) -> Vec<HistSeries> {
+    const LO: i32 = -10; // 2^-11 .. 2^-10 s
+    const N: usize = 14; // up to 2^3 = 8 s
+    let mut out = Vec::new();
+    for (k, inst) in ["api-0", "api-1", "api-2", "api-3"].into_iter().enumerate() {
+        for (hi, handler) in ["/api/v1/query", "/api/v1/query_range"]
+            .into_iter()
+            .enumerate()
+        {
+            let id = 10_000 + (k * 2 + hi) as u64;
+            let mut h = NativeHist {
+                count: 0,
+                sum: 0.0,
+                zero_count: 0,
+                offset: LO,
+                buckets: vec![0; N],
+            };
+            let mut samples = Vec::new();
+            let mut t = from;
+            let mut i = 0u64;
+            while t <= end {
+                if inst == "api-1" && t >= reset && t - STEP_MS < reset {
+                    h = NativeHist {
+                        buckets: vec![0; N],
+                        count: 0,
+                        sum: 0.0,
+                        zero_count: 0,
+                        offset: LO,
+                    };
+                }
+                let n = (unit(id, i) * 9.0) as u64;
+                for j in 0..n {
+                    let u = unit(id ^ 0x5555, i * 64 + j);
+                    let lat = (u * u * 2.5 * (hi + 1) as f64 * 1000.0).round() / 1000.0;
+                    if lat == 0.0 {
+                        h.zero_count += 1;
+                    } else {
+                        let idx = (lat.log2().ceil() as i32).clamp(LO, LO + N as i32 - 1);
+                        h.buckets[(idx - LO) as usize] += 1;
+                    }
+                    h.count += 1;
+                    h.sum = ((h.sum + lat) * 1000.0).round() / 1000.0;
+                }
+                samples.push((t, h.clone()));
+                t += STEP_MS;
+                i += 1;
+            }
+            out.push(HistSeries {
+                labels: labels(&[
+                    ("__name__", "http_native_duration_seconds"),
+                    ("handler", handler),
+                    ("instance", &format!("{inst}:8080")),
+                    ("job", "api"),
+                ]),
+                samples,
+            });
+        }
+    }
+    out
+}

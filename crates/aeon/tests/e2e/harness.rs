@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::data::NativeHist;
+
 /// A Prometheus 3.5 peer binary (`prometheus` or `promtool`); fails loudly when missing.
 pub fn peer(name: &str) -> PathBuf {
     let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
@@ -247,7 +249,8 @@ pub fn start_prometheus(
                 dir.join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-remote-write-receiver"),
+            .arg("--web.enable-remote-write-receiver")
+            .arg("--enable-feature=native-histograms"),
     );
     addr
 }
@@ -266,6 +269,63 @@ struct TimeSeries {
     labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "4")]
+    histograms: Vec<Histogram>,
+}
+
+/// An integer native histogram (the `count_int`/`zero_count_int` arms of
+/// the oneofs; positive buckets only).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Histogram {
+    #[prost(uint64, tag = "1")]
+    count_int: u64,
+    #[prost(double, tag = "3")]
+    sum: f64,
+    #[prost(sint32, tag = "4")]
+    schema: i32,
+    #[prost(double, tag = "5")]
+    zero_threshold: f64,
+    #[prost(uint64, tag = "6")]
+    zero_count_int: u64,
+    #[prost(message, repeated, tag = "11")]
+    positive_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "12")]
+    positive_deltas: Vec<i64>,
+    #[prost(int64, tag = "15")]
+    timestamp: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    offset: i32,
+    #[prost(uint32, tag = "2")]
+    length: u32,
+}
+
+fn histogram(t: i64, h: &NativeHist) -> Histogram {
+    let mut prev = 0i64;
+    Histogram {
+        count_int: h.count,
+        sum: h.sum,
+        schema: 0,
+        zero_threshold: 1e-128,
+        zero_count_int: h.zero_count,
+        positive_spans: vec![BucketSpan {
+            offset: h.offset,
+            length: h.buckets.len() as u32,
+        }],
+        positive_deltas: h
+            .buckets
+            .iter()
+            .map(|&c| {
+                let d = c as i64 - prev;
+                prev = c as i64;
+                d
+            })
+            .collect(),
+        timestamp: t,
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -286,28 +346,44 @@ struct Sample {
 
 /// One series to push: its labels and float samples.
 pub type WriteSeries<'a> = (&'a BTreeMap<String, String>, &'a [(i64, f64)]);
+/// One series to push: its labels and native histogram samples.
+pub type WriteHistograms<'a> = (&'a BTreeMap<String, String>, &'a [(i64, NativeHist)]);
 
-/// Pushes float samples (labels sorted by name, `__name__` included) with
-/// remote write 1.0; panics unless Prometheus accepts them.
-pub fn remote_write(addr: &str, series: &[WriteSeries<'_>]) {
+fn pb_labels(labels: &BTreeMap<String, String>) -> Vec<Label> {
+    labels
+        .iter()
+        .map(|(n, v)| Label {
+            name: n.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+/// Pushes float samples and native histograms (labels sorted by name,
+/// `__name__` included) with remote write 1.0; panics unless Prometheus
+/// accepts them.
+pub fn remote_write(addr: &str, series: &[WriteSeries<'_>], hists: &[WriteHistograms<'_>]) {
+    let floats = series
+        .iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(labels, samples)| TimeSeries {
+            labels: pb_labels(labels),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            histograms: Vec::new(),
+        });
+    let natives = hists
+        .iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(labels, samples)| TimeSeries {
+            labels: pb_labels(labels),
+            samples: Vec::new(),
+            histograms: samples.iter().map(|(t, h)| histogram(*t, h)).collect(),
+        });
     let req = WriteRequest {
-        timeseries: series
-            .iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(labels, samples)| TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|(n, v)| Label {
-                        name: n.clone(),
-                        value: v.clone(),
-                    })
-                    .collect(),
-                samples: samples
-                    .iter()
-                    .map(|&(timestamp, value)| Sample { value, timestamp })
-                    .collect(),
-            })
-            .collect(),
+        timeseries: floats.chain(natives).collect(),
     };
     let body = snap::raw::Encoder::new()
         .compress_vec(&prost::Message::encode_to_vec(&req))
