@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use aeon_compactor::DedupFunc;
 use aeon_compactor::downsample::downsample_raw;
+use aeon_compactor::downsample::histogram::downsample_raw_hist;
 use aeon_compactor::merge::{MergeInput, MergeOptions, merge_blocks};
 use aeon_model::Labels;
+use aeon_tsdb_block::chunkenc::{FloatHistogram, Span};
 use aeon_tsdb_block::{BlockReader, BlockWriter, BlockWriterOptions};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -101,6 +103,30 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(raw.len() as u64));
     g.bench_function("raw_to_5m_48h_series", |b| {
         b.iter(|| black_box(downsample_raw(black_box(&raw), 300_000)))
+    });
+    // A native histogram series (schema 3, 10 buckets) of the same length.
+    let hist: Vec<(i64, FloatHistogram)> = (0..48 * 240)
+        .map(|k| {
+            let b: Vec<f64> = (0..10).map(|j| (k * (j + 1)) as f64).collect();
+            (
+                k * 15_000,
+                FloatHistogram {
+                    schema: 3,
+                    count: b.iter().sum(),
+                    sum: k as f64,
+                    positive_spans: vec![Span {
+                        offset: 0,
+                        length: 10,
+                    }],
+                    positive_buckets: b,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    g.throughput(Throughput::Elements(hist.len() as u64));
+    g.bench_function("raw_histograms_to_5m_48h_series", |b| {
+        b.iter(|| black_box(downsample_raw_hist(black_box(&hist), 300_000).unwrap()))
     });
     g.finish();
 }
