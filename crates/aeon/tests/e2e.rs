@@ -144,6 +144,17 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "annotations lack the position of the expression they are about: Prometheus appends \
          \" (line:column)\" (here 1:10, the matrix selector in sum(rate(queue_depth[5m])))",
     ),
+    (
+        "error text: want \"invalid parameter \\\"query\\\": ",
+        "PromQL parse error texts differ from Prometheus' parser (wording such as \
+         'unclosed left parenthesis' vs 'unexpected end of input', the reported position \
+         of type errors, Go vs Rust regexp messages, 'unknown position' for an empty query)",
+    ),
+    (
+        "error text: want \"invalid parameter \\\"",
+        "parameter errors lack Prometheus' 'invalid parameter \"end\"/\"step\": ' prefix \
+         or its 'invalid time value for 'time': ' part",
+    ),
 ];
 
 fn now_ms() -> i64 {
@@ -559,14 +570,6 @@ fn global_view_equals_one_prometheus() {
             ));
         }
     }
-    for (i, (pattern, why)) in KNOWN_DIFFERENCES.iter().enumerate() {
-        match seen_known.get(&i) {
-            Some(n) => eprintln!("known difference seen {n} times: {why}"),
-            None => failures.push(format!(
-                "known difference {pattern:?} ({why}) no longer seen; remove it from the list"
-            )),
-        }
-    }
     // Metadata as Grafana asks for it (label pickers, series browser), and
     // a range query as a form POST (Grafana's default method).
     let (from, to) = (secs(start), secs(end));
@@ -624,6 +627,80 @@ fn global_view_equals_one_prometheus() {
             }
         }
         (w, g) => failures.push(format!("POST {form}: reference {w:?}, aeon {g:?}")),
+    }
+
+    // Bad input: the same status, errorType and error text as Prometheus.
+    let t = secs(end);
+    let bad = [
+        format!("/api/v1/query?query={}&time={t}", enc("sum(")),
+        format!("/api/v1/query?query={}&time={t}", enc("up{job=")),
+        format!("/api/v1/query?query={}&time={t}", enc("rate(up[5m]")),
+        format!(
+            "/api/v1/query?query={}&time={t}",
+            enc("no_such_function(up)")
+        ),
+        format!("/api/v1/query?query={}&time={t}", enc("rate(up)")),
+        format!("/api/v1/query?query={}&time={t}", enc("up[5m] + 1")),
+        format!("/api/v1/query?query={}&time={t}", enc("sum by (job) up")),
+        format!("/api/v1/query?query={}&time={t}", enc("up{job=~\"(\"}")),
+        format!("/api/v1/query?query={}&time={t}", enc(r#""a" + 1"#)),
+        format!("/api/v1/query?query=&time={t}"),
+        format!("/api/v1/query?query=up&time=yesterday"),
+        format!("/api/v1/query?query=up&time={t}&unknown_param=1"),
+        format!(
+            "/api/v1/query_range?query=up&start={t}&end={}&step=60",
+            secs(start)
+        ),
+        format!(
+            "/api/v1/query_range?query=up&start={}&end={t}&step=0",
+            secs(start)
+        ),
+        format!(
+            "/api/v1/query_range?query=up&start={}&end={t}&step=-15",
+            secs(start)
+        ),
+        format!(
+            "/api/v1/query_range?query=up&start={}&end={t}&step=1",
+            secs(start)
+        ),
+        format!("/api/v1/query_range?query=up&start=abc&end={t}&step=60"),
+        format!("/api/v1/query_range?query=up&end={t}&step=60"),
+        format!("/api/v1/series?start={}&end={t}", secs(start)),
+        format!("/api/v1/label/job/values?start=abc"),
+    ];
+    for path in &bad {
+        match (get_json(&reference, path), get_json(&querier, path)) {
+            (Ok((wc, want)), Ok((gc, got))) => {
+                // Status and error type must match; the text is compared too,
+                // with its known differences listed.
+                let kind = |v: &serde_json::Value| (v["status"].clone(), v["errorType"].clone());
+                let mut lines = Vec::new();
+                if wc != gc || kind(&want) != kind(&got) {
+                    lines.push(format!("error: want HTTP {wc} {want}, got HTTP {gc} {got}"));
+                } else if want["error"] != got["error"] {
+                    lines.push(format!(
+                        "error text: want {}, got {}",
+                        want["error"], got["error"]
+                    ));
+                }
+                for line in lines {
+                    match KNOWN_DIFFERENCES.iter().position(|(p, _)| line.contains(p)) {
+                        Some(i) => *seen_known.entry(i).or_default() += 1,
+                        None => failures.push(format!("{path}:\n    {line}")),
+                    }
+                }
+            }
+            (w, g) => failures.push(format!("{path}: reference {w:?}, aeon {g:?}")),
+        }
+    }
+
+    for (i, (pattern, why)) in KNOWN_DIFFERENCES.iter().enumerate() {
+        match seen_known.get(&i) {
+            Some(n) => eprintln!("known difference seen {n} times: {why}"),
+            None => failures.push(format!(
+                "known difference {pattern:?} ({why}) no longer seen; remove it from the list"
+            )),
+        }
     }
 
     // Concurrent queries left every store connection usable.
