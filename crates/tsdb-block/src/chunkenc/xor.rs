@@ -537,6 +537,112 @@ mod tests {
         assert!(matches!(e, Error::DecodeChunk { .. }), "{e}");
     }
 
+    /// A plain bit-by-bit decoder straight from the format description,
+    /// every read checked: the reference for the optimised iterator.
+    fn reference_decode(data: &[u8]) -> std::result::Result<Vec<(i64, u64)>, ()> {
+        if data.len() < 2 {
+            return Err(());
+        }
+        let n = u16::from_be_bytes([data[0], data[1]]);
+        let mut r = BitReader::new(data);
+        r.set_pos(16);
+        let mut out = Vec::new();
+        let (mut t, mut v, mut delta) = (0i64, 0u64, 0i64);
+        let (mut lead, mut trail) = (0u32, 0u32);
+        for i in 0..n {
+            if i == 0 {
+                t = r.read_varint().map_err(|_| ())?.ok_or(())?;
+                v = r.read_bits(64).map_err(|_| ())?;
+                out.push((t, v));
+                continue;
+            }
+            if i == 1 {
+                delta = r.read_uvarint().map_err(|_| ())?.ok_or(())? as i64;
+            } else {
+                let mut ones = 0;
+                while ones < 4 && r.read_bit().map_err(|_| ())? {
+                    ones += 1;
+                }
+                let sz = [0, 14, 17, 20, 64][ones];
+                let raw = r.read_bits(sz).map_err(|_| ())?;
+                let dod = if sz == 0 || sz == 64 {
+                    raw as i64
+                } else if raw > 1 << (sz - 1) {
+                    raw as i64 - (1i64 << sz)
+                } else {
+                    raw as i64
+                };
+                delta = delta.wrapping_add(dod);
+            }
+            t = t.wrapping_add(delta);
+            if r.read_bit().map_err(|_| ())? {
+                if r.read_bit().map_err(|_| ())? {
+                    lead = r.read_bits(5).map_err(|_| ())? as u32;
+                    let mut m = r.read_bits(6).map_err(|_| ())? as u32;
+                    if m == 0 {
+                        m = 64;
+                    }
+                    if lead + m > 64 {
+                        return Err(());
+                    }
+                    trail = 64 - lead - m;
+                }
+                let m = 64 - lead - trail;
+                v ^= r.read_bits(m).map_err(|_| ())? << trail;
+            }
+            out.push((t, v));
+        }
+        Ok(out)
+    }
+
+    fn fast_decode(data: &[u8]) -> std::result::Result<Vec<(i64, u64)>, ()> {
+        let c = XorChunk::new(data).map_err(|_| ())?;
+        let mut it = c.iter();
+        let out: Vec<(i64, u64)> = it.by_ref().map(|(t, v)| (t, v.to_bits())).collect();
+        it.into_result().map(|()| out).map_err(|_| ())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Arbitrary bytes (mostly invalid): the optimised decoder returns
+        /// exactly what the reference returns, error or samples.
+        #[test]
+        fn decoder_matches_reference_on_random_bytes(n in 0u16..40, body in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let mut data = n.to_be_bytes().to_vec();
+            data.extend_from_slice(&body);
+            prop_assert_eq!(fast_decode(&data), reference_decode(&data));
+        }
+
+        /// Valid chunks with flipped bits and truncations.
+        #[test]
+        fn decoder_matches_reference_on_mutated_chunks(
+            deltas in proptest::collection::vec(prop_oneof![0i64..3, 0i64..20_000, 0i64..2_000_000, any::<i64>()], 1..150),
+            vals in proptest::collection::vec(prop_oneof![any::<f64>(), (0u32..1000).prop_map(f64::from)], 150),
+            flips in proptest::collection::vec((any::<usize>(), 0u8..8), 0..3),
+            cut in proptest::option::of(any::<usize>()),
+        ) {
+            let mut t = 1_700_000_000_000i64;
+            let mut s = Vec::new();
+            for (d, v) in deltas.iter().zip(&vals) {
+                t = t.wrapping_add(*d);
+                s.push((t, *v));
+            }
+            let mut data = encode(&s);
+            prop_assert_eq!(
+                fast_decode(&data),
+                Ok(s.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>())
+            );
+            for (at, bit) in flips {
+                let i = at % data.len();
+                data[i] ^= 1 << bit;
+            }
+            if let Some(c) = cut {
+                data.truncate(c % (data.len() + 1));
+            }
+            prop_assert_eq!(fast_decode(&data), reference_decode(&data));
+        }
+    }
+
     proptest! {
         #[test]
         fn round_trip(first in any::<i64>(), deltas in proptest::collection::vec(prop_oneof![

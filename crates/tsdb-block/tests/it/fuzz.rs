@@ -69,8 +69,16 @@ fn exercise_chunks(payload: &[u8]) {
     let _ = chunkenc::decode(Encoding::Xor, payload);
 }
 
+/// `PROPTEST_CASES` if set (for long runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
 
     #[test]
     fn index_reader_survives_mutations(flips in proptest::collection::vec((any::<usize>(), 1u8..=255), 0..6), cut in proptest::option::of(any::<usize>())) {
@@ -127,7 +135,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(500)))]
 
     #[test]
     fn text_parsers_survive_random_input(s in "\\PC{0,60}", t in "[a-z_{}=~!\"', .*+|()\\[\\]0-9-]{0,40}") {
