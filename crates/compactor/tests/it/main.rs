@@ -6,6 +6,7 @@
 
 mod compaction;
 mod crash;
+mod histograms;
 mod retention;
 mod service;
 #[cfg(feature = "crashpoints")]
