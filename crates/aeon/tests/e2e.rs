@@ -645,7 +645,7 @@ fn global_view_equals_one_prometheus() {
         format!("/api/v1/query?query={}&time={t}", enc("up{job=~\"(\"}")),
         format!("/api/v1/query?query={}&time={t}", enc(r#""a" + 1"#)),
         format!("/api/v1/query?query=&time={t}"),
-        format!("/api/v1/query?query=up&time=yesterday"),
+        "/api/v1/query?query=up&time=yesterday".to_string(),
         format!("/api/v1/query?query=up&time={t}&unknown_param=1"),
         format!(
             "/api/v1/query_range?query=up&start={t}&end={}&step=60",
@@ -666,7 +666,7 @@ fn global_view_equals_one_prometheus() {
         format!("/api/v1/query_range?query=up&start=abc&end={t}&step=60"),
         format!("/api/v1/query_range?query=up&end={t}&step=60"),
         format!("/api/v1/series?start={}&end={t}", secs(start)),
-        format!("/api/v1/label/job/values?start=abc"),
+        "/api/v1/label/job/values?start=abc".to_string(),
     ];
     for path in &bad {
         match (get_json(&reference, path), get_json(&querier, path)) {
