@@ -247,7 +247,12 @@ pub fn diff(want: &Answer, got: &Answer, limit: usize) -> Vec<String> {
                 }
             } else if a.0 == b.0 {
                 for (w, g) in format_differences(&a.1, &b.1) {
-                    let line = format!("JSON number format: want \"{w}\", got \"{g}\"");
+                    let kind = if w.contains('e') && !g.contains('e') {
+                        "JSON number format (exponent)"
+                    } else {
+                        "JSON number format"
+                    };
+                    let line = format!("{kind}: want \"{w}\", got \"{g}\"");
                     if !out.contains(&line) {
                         out.push(line);
                     }
@@ -305,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             diff(&e, &f, 10),
-            ["JSON number format: want \"1e-07\", got \"0.0000001\""]
+            ["JSON number format (exponent): want \"1e-07\", got \"0.0000001\""]
         );
     }
 }
