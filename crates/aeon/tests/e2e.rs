@@ -418,6 +418,9 @@ fn global_view_equals_one_prometheus() {
                 "--max-time=-1h",
             ]),
     );
+    // A fourth endpoint that accepts connections and never answers: it must
+    // not change any answer (no warnings, no delay), only show as unhealthy.
+    let hanging = harness::hanging_endpoint();
     let (q_grpc, querier) = (harness::addr(), harness::addr());
     stack.spawn(
         "query",
@@ -428,6 +431,7 @@ fn global_view_equals_one_prometheus() {
             .arg(format!("--store={}", sidecars[0].0))
             .arg(format!("--store={}", sidecars[1].0))
             .arg(format!("--store={sg_grpc}"))
+            .arg(format!("--store={hanging}"))
             .arg("--query.replica-label=replica"),
     );
     for (i, (_, http)) in sidecars.iter().enumerate() {
@@ -709,9 +713,10 @@ fn global_view_equals_one_prometheus() {
         }
     }
 
-    // Concurrent queries left every store connection usable.
+    // Concurrent queries left every store connection usable; the hanging
+    // endpoint is listed as unhealthy.
     match harness::stores(&querier) {
-        Ok(rows) if rows.len() == 3 && rows.iter().all(|r| r.1) => {}
+        Ok(rows) if rows.len() == 4 && rows.iter().all(|r| r.1 == (r.0 != hanging)) => {}
         other => failures.push(format!("stores after the queries: {other:?}")),
     }
 

@@ -43,6 +43,20 @@ pub fn addr() -> String {
     format!("127.0.0.1:{}", free_port())
 }
 
+/// An address that accepts TCP connections and never answers (a hung
+/// endpoint). The connections stay open until the test process ends.
+pub fn hanging_endpoint() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    addr
+}
+
 struct Proc {
     name: String,
     child: Child,
