@@ -147,10 +147,11 @@ impl Proxy {
             },
             None => call.await?,
         };
-        stream = drain_eagerly(stream);
         if let Some(t) = self.store_timeout {
             stream = with_idle_timeout(stream, t);
         }
+        // After the idle timeout, so the reader task ends when a store stalls.
+        stream = drain_eagerly(stream);
         let strips_itself = ep
             .advertised()
             .is_some_and(|a| a.supports_without_replica_labels);
