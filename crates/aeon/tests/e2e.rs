@@ -156,11 +156,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          'unclosed left parenthesis' vs 'unexpected end of input', the reported position \
          of type errors, Go vs Rust regexp messages, 'unknown position' for an empty query)",
     ),
-    (
-        "error text: want \"invalid parameter \\\"",
-        "parameter errors lack Prometheus' 'invalid parameter \"end\"/\"step\": ' prefix \
-         or its 'invalid time value for 'time': ' part",
-    ),
 ];
 
 fn now_ms() -> i64 {

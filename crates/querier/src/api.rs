@@ -586,13 +586,13 @@ async fn query_range(State(api): State<Api>, req: Request) -> Response {
         let end = params::parse_time("end", p.get("end").unwrap_or_default())?;
         if end < start {
             return Err(ApiError::bad_data(
-                "end timestamp must not be before start time",
+                "invalid parameter \"end\": end timestamp must not be before start time",
             ));
         }
         let step = parse_duration("step", p.get("step").unwrap_or_default())?;
         if step <= 0 {
             return Err(ApiError::bad_data(
-                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
             ));
         }
         if (end - start) / step > MAX_POINTS {

@@ -111,9 +111,17 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
 }
 
 /// Parses an optional time with a default.
+///
+/// A bad value gets Prometheus's `parseTimeParam` text: `invalid parameter
+/// "time": invalid time value for 'time': cannot parse ...`.
 pub fn time_or(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match p.get_nonempty(name) {
-        Some(s) => parse_time(name, s),
+        Some(s) => parse_time(name, s).map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": invalid time value for '{name}': \
+                 cannot parse \"{s}\" to a valid timestamp"
+            ))
+        }),
         None => Ok(default),
     }
 }

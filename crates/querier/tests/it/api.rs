@@ -539,7 +539,7 @@ async fn bad_input_gets_prometheus_errors() {
             vec![("query", "up"), ("time", "yesterday")],
             400,
             "bad_data",
-            "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp",
+            "invalid parameter \"time\": invalid time value for 'time': cannot parse \"yesterday\" to a valid timestamp",
         ),
         (
             "/api/v1/query_range",
@@ -551,7 +551,7 @@ async fn bad_input_gets_prometheus_errors() {
             ],
             400,
             "bad_data",
-            "end timestamp must not be before start time",
+            "invalid parameter \"end\": end timestamp must not be before start time",
         ),
         (
             "/api/v1/query_range",
@@ -563,7 +563,7 @@ async fn bad_input_gets_prometheus_errors() {
             ],
             400,
             "bad_data",
-            "zero or negative query resolution step widths are not accepted",
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted",
         ),
         (
             "/api/v1/query_range",
