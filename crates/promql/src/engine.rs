@@ -1092,8 +1092,11 @@ impl Evaluator<'_> {
         let mut peak_window = 0usize;
         for (i, sd) in selected.into_iter().enumerate() {
             labels.push(sd.labels);
-            let mut stream = PointStream::new(sd.chunks);
-            let mut next = stream.next()?;
+            let mut chunks = sd.chunks;
+            // The current chunk's samples from `ci` on.
+            let mut cur: Vec<aeon_model::Sample> = Vec::new();
+            let mut ci = 0;
+            let mut exhausted = false;
             window.clear();
             let mut head = 0;
             // Index in `window` of the last sample lower than its predecessor.
@@ -1101,22 +1104,40 @@ impl Evaluator<'_> {
             for k in 0..steps {
                 let ts = start + k as i64 * self.interval;
                 let t = at.unwrap_or(ts) - vs.offset;
-                while let Some(p) = next.take_if(|p| p.t <= t) {
-                    if p.h.is_some() {
-                        return fallback(self);
+                loop {
+                    if ci == cur.len() {
+                        if exhausted {
+                            break;
+                        }
+                        match chunks.next().transpose()? {
+                            None => {
+                                exhausted = true;
+                                break;
+                            }
+                            Some(Chunk::Floats(v)) => {
+                                cur = v;
+                                ci = 0;
+                                continue;
+                            }
+                            Some(Chunk::Histograms(_)) => return fallback(self),
+                        }
                     }
-                    if !is_stale_nan(p.f) {
+                    let p = cur[ci];
+                    if p.t > t {
+                        break;
+                    }
+                    ci += 1;
+                    if !is_stale_nan(p.v) {
                         if head > 64 && head * 2 > window.len() {
                             window.drain(..head);
                             last_drop = last_drop.saturating_sub(head);
                             head = 0;
                         }
-                        if window.last().is_some_and(|l| p.f < l.f) {
+                        if window.last().is_some_and(|l| p.v < l.f) {
                             last_drop = window.len();
                         }
-                        window.push(FPoint { t: p.t, f: p.f });
+                        window.push(FPoint { t: p.t, f: p.v });
                     }
-                    next = stream.next()?;
                 }
                 while head < window.len() && window[head].t <= t - range {
                     head += 1;
