@@ -110,9 +110,10 @@ impl SparseHistogram {
         aeon_model::is_stale_nan(self.sum)
     }
 
-    /// The same histogram at a lower (coarser) exponential schema.
+    /// The same histogram at a lower (coarser) exponential schema; a copy
+    /// when `target` is not lower (resolution cannot be raised).
     pub fn to_schema(&self, target: i32) -> Self {
-        if self.schema == target || self.schema == CUSTOM_BUCKETS_SCHEMA {
+        if self.schema <= target || self.schema == CUSTOM_BUCKETS_SCHEMA {
             return self.clone();
         }
         let d = self.schema - target;
@@ -189,13 +190,18 @@ impl SparseHistogram {
         {
             return true;
         }
-        let p = prev.to_schema(self.schema);
-        let cur = self.to_schema(self.schema);
+        let converted;
+        let p = if prev.schema == self.schema {
+            prev
+        } else {
+            converted = prev.to_schema(self.schema);
+            &converted
+        };
         let down = |a: &BTreeMap<i32, f64>, b: &BTreeMap<i32, f64>| {
             b.iter()
                 .any(|(i, &pv)| a.get(i).copied().unwrap_or(0.0) < pv)
         };
-        down(&cur.pos, &p.pos) || down(&cur.neg, &p.neg)
+        down(&self.pos, &p.pos) || down(&self.neg, &p.neg)
     }
 }
 
@@ -223,32 +229,40 @@ impl HistAggregator {
         self.sum = None;
     }
 
-    fn add(&mut self, h: &SparseHistogram) -> Res<()> {
+    fn add(&mut self, h: SparseHistogram) -> Res<()> {
         if h.schema < self.schema && h.schema != CUSTOM_BUCKETS_SCHEMA {
             return Err(format!(
                 "schema {} below the batch minimum {}",
                 h.schema, self.schema
             ));
         }
-        let fh = h.to_schema(self.schema);
-        match (self.counter.as_mut(), self.previous.as_ref()) {
-            (Some(c), Some(prev)) => {
-                if h.hint != CounterResetHint::Gauge && h.detect_reset(prev) {
-                    c.add(&fh)?;
-                } else {
-                    let mut d = fh.clone();
-                    d.sub(prev)?;
-                    c.add(&d)?;
-                }
+        // Reset detection looks at the histogram as scraped (its schema and
+        // hint), against the previous one as aggregated.
+        let reset = self
+            .previous
+            .as_ref()
+            .map(|p| h.hint != CounterResetHint::Gauge && h.detect_reset(p));
+        let fh = if h.schema > self.schema && h.schema != CUSTOM_BUCKETS_SCHEMA {
+            h.to_schema(self.schema)
+        } else {
+            h
+        };
+        match (self.counter.as_mut(), self.previous.as_ref(), reset) {
+            (Some(c), _, Some(true)) => c.add(&fh)?,
+            (Some(c), Some(prev), Some(false)) => {
+                // counter += fh - prev
+                c.add(&fh)?;
+                c.sub(prev)?;
             }
             _ => self.counter = Some(fh.clone()),
         }
         match self.sum.as_mut() {
             Some(s) => s.add(&fh)?,
-            None => self.sum = Some(fh.clone()),
-        }
-        if let Some(s) = self.sum.as_mut() {
-            s.hint = CounterResetHint::Gauge;
+            None => {
+                let mut s = fh.clone();
+                s.hint = CounterResetHint::Gauge;
+                self.sum = Some(s);
+            }
         }
         self.previous = Some(fh);
         self.count += 1;
@@ -268,23 +282,23 @@ fn min_schema(data: &[(i64, SparseHistogram)]) -> i32 {
 /// Aggregates histograms per window of `r`; `emit(window_end, aggregator)`.
 /// Returns the last window timestamp.
 fn hist_windows(
-    data: &[(i64, SparseHistogram)],
+    data: Vec<(i64, SparseHistogram)>,
     r: i64,
     mut emit: impl FnMut(i64, &HistAggregator),
 ) -> Res<i64> {
-    let mut a = HistAggregator::new(min_schema(data));
+    let mut a = HistAggregator::new(min_schema(&data));
     let mut next_t = -1i64;
     let last_t = data.last().map_or(0, |s| s.0);
     for (t, h) in data {
         if h.is_stale() {
             continue;
         }
-        if *t > next_t {
+        if t > next_t {
             if next_t != -1 {
                 emit(next_t, &a);
             }
             a.reset();
-            next_t = window_end(*t, r).min(last_t);
+            next_t = window_end(t, r).min(last_t);
         }
         a.add(h)?;
     }
@@ -417,8 +431,9 @@ pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<En
         if batch.is_empty() {
             continue;
         }
+        let gauge = is_gauge(&batch);
         let mut b = HistBuilder::new();
-        hist_windows(&batch, r, |t, a| {
+        hist_windows(batch, r, |t, a| {
             b.window(t);
             b.count.push((t, a.count as f64));
             if let Some(s) = &a.sum {
@@ -428,7 +443,7 @@ pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<En
                 b.counter.push((t, c.clone()));
             }
         })?;
-        out.push(b.finish(is_gauge(&batch))?);
+        out.push(b.finish(gauge)?);
     }
     Ok(out)
 }
@@ -494,7 +509,7 @@ pub fn downsample_aggr_hist(
         let gauge = is_gauge(&counters);
         if !counters.is_empty() {
             let mut got = Vec::new();
-            hist_windows(&counters, r, |t, a| {
+            hist_windows(counters, r, |t, a| {
                 if let Some(c) = &a.counter {
                     got.push((t, c.clone()));
                 }
@@ -507,7 +522,7 @@ pub fn downsample_aggr_hist(
         let sums = hist_sub_samples(part, SUM)?;
         if !sums.is_empty() {
             let mut got = Vec::new();
-            hist_windows(&sums, r, |t, a| {
+            hist_windows(sums, r, |t, a| {
                 if let Some(s) = &a.sum {
                     got.push((t, s.clone()));
                 }
