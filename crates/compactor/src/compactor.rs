@@ -16,6 +16,7 @@ use ulid::Ulid;
 use crate::compact::{CompactSettings, compact_blocks, mark_for_deletion};
 use crate::metrics::Metrics;
 use crate::planner::{self, Group, GroupPlan};
+use crate::progress::Progress;
 use crate::sync::{self, Selection};
 use crate::{Args, DedupFunc, Error, Result};
 use aeon_common::relabel::Relabeler;
@@ -103,6 +104,7 @@ pub struct Compactor {
     cfg: Config,
     metrics: Metrics,
     cache: Arc<sync::MetaCache>,
+    delete_progress: Option<Arc<Progress>>,
 }
 
 struct GroupOutcome {
@@ -119,7 +121,14 @@ impl Compactor {
             cfg,
             metrics,
             cache: Arc::default(),
+            delete_progress: None,
         }
+    }
+
+    /// Counts deleted blocks on `p` (the `tools bucket cleanup` progress).
+    pub fn with_delete_progress(mut self, p: Arc<Progress>) -> Self {
+        self.delete_progress = Some(p);
+        self
     }
 
     /// Shares a meta cache with earlier compactors (e.g. across iterations).
@@ -183,10 +192,23 @@ impl Compactor {
             );
         }
         let mut waiting = 0;
-        for (id, mark) in marks {
-            if !planner::past_delete_delay(mark.deletion_time, self.cfg.delete_delay, now_ms) {
-                waiting += 1;
-                continue;
+        let due: Vec<(Ulid, block::DeletionMark)> = marks
+            .into_iter()
+            .filter(|(_, mark)| {
+                let past =
+                    planner::past_delete_delay(mark.deletion_time, self.cfg.delete_delay, now_ms);
+                if !past {
+                    waiting += 1;
+                }
+                past
+            })
+            .collect();
+        if let Some(p) = &self.delete_progress {
+            p.set_total(due.len() as u64);
+        }
+        for (id, _) in due {
+            if let Some(p) = &self.delete_progress {
+                p.inc();
             }
             match block::delete_block(self.bucket.as_ref(), id).await {
                 Ok(()) => {
@@ -200,6 +222,9 @@ impl Compactor {
                     waiting += 1;
                 }
             }
+        }
+        if let Some(p) = &self.delete_progress {
+            p.finish();
         }
         self.metrics.todo_deletion_blocks.set(waiting);
         Ok(())

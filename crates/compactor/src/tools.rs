@@ -263,7 +263,14 @@ pub async fn run_command(
             delete_delay,
             consistency_delay,
         } => {
-            let rep = cleanup(bucket, delete_delay.0, consistency_delay.0, now_ms()).await?;
+            let rep = cleanup_with_progress(
+                bucket,
+                delete_delay.0,
+                consistency_delay.0,
+                now_ms(),
+                Arc::new(Progress::stderr("deleting blocks")),
+            )
+            .await?;
             writeln!(
                 out,
                 "cleanup: deleted {} block(s), marked {} aborted partial upload(s)",
@@ -652,6 +659,18 @@ pub async fn cleanup(
     consistency_delay: Duration,
     now_ms: i64,
 ) -> Result<IterationReport> {
+    let p = Arc::new(Progress::hidden());
+    cleanup_with_progress(bucket, delete_delay, consistency_delay, now_ms, p).await
+}
+
+/// [`cleanup`], counting deleted blocks on `progress`.
+pub async fn cleanup_with_progress(
+    bucket: Arc<dyn Bucket>,
+    delete_delay: Duration,
+    consistency_delay: Duration,
+    now_ms: i64,
+    progress: Arc<Progress>,
+) -> Result<IterationReport> {
     let cfg = Config {
         data_dir: std::env::temp_dir(),
         selection: Selection {
@@ -671,7 +690,7 @@ pub async fn cleanup(
         fetch_concurrency: 1,
         ranges: planner::DEFAULT_RANGES.to_vec(),
     };
-    let c = Compactor::new(bucket, cfg, Metrics::default());
+    let c = Compactor::new(bucket, cfg, Metrics::default()).with_delete_progress(progress);
     let mut rep = IterationReport::default();
     c.cleanup(now_ms, &mut rep).await?;
     Ok(rep)

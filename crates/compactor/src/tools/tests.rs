@@ -257,3 +257,72 @@ fn flags_parse_like_thanos() {
     }
     assert!(Cli::try_parse_from(["aeon", "bucket", "mark", "--marker=bogus", "--id=x"]).is_err());
 }
+
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn long_operations_report_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = Arc::new(InMemoryBucket::new("p"));
+    let h = 3_600_000;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            put_block(
+                bucket.as_ref(),
+                tmp.path(),
+                "eu1",
+                i * 2 * h,
+                (i + 1) * 2 * h,
+            )
+            .await
+            .ulid,
+        );
+    }
+    let buf = SharedBuf::default();
+    let line = |what: &str| Progress::lines(what, Box::new(buf.clone()), Duration::ZERO);
+    let issues = verify_with_progress(
+        bucket.as_ref(),
+        &line("reading block metas"),
+        &line("checking block files"),
+    )
+    .await
+    .unwrap();
+    assert!(issues.is_empty());
+    mark(bucket.as_ref(), &ids, Marker::Deletion, "test", false, 0)
+        .await
+        .unwrap();
+    let rep = cleanup_with_progress(
+        bucket.clone(),
+        Duration::ZERO,
+        Duration::ZERO,
+        1_000_000,
+        Arc::new(line("deleting blocks")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rep.deleted.len(), 3);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    for want in [
+        "reading block metas: 3/3 (100%)",
+        "checking block files: 3/3 (100%)",
+        "deleting blocks: 1/3 (33%)",
+        "deleting blocks: 3/3 (100%)",
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "{want:?} missing in:\n{text}"
+        );
+    }
+}
