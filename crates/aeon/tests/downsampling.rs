@@ -1,5 +1,5 @@
-//! Downsampling end to end: a 30-day bucket (20 series, 60 s raw interval,
-//! written as 2d blocks) is compacted and downsampled by the real
+//! Downsampling end to end: a 30-day bucket (10 gauges, 10 counters and 2
+//! native histogram counters, 60 s raw interval, written as 2d blocks) is compacted and downsampled by the real
 //! `aeon compact`, served by a real `aeon store` and queried through a real
 //! `aeon query` with `max_source_resolution=0s` (raw), auto-downsampling
 //! (step 1h / 5 → the 5m blocks) and `max_source_resolution=1h`.
@@ -23,8 +23,10 @@
 //! only half an interval (less than `r / 2`) to the window start instead of
 //! the whole gap (up to `r`): at most `r / w` low (0.35 % at 5m, 4.2 % at
 //! 1h for `w = 1d`). With (1) at 5 SD on top of (2) we allow **1 %** at 5m
-//! and **6 %** at 1h. (With `w = 6h`, (2) reaches 17 % at 1h — use long
-//! windows on downsampled data, as Thanos advises.)
+//! and **6 %** at 1h — for float counters and, through the float-histogram
+//! counter aggregate, for `histogram_count(rate(h[1d]))` of native
+//! histograms. (With `w = 6h`, (2) reaches 17 % at 1h — use long windows
+//! on downsampled data, as Thanos advises.)
 //! Latencies of both are printed, not asserted.
 //!
 //! The counters here never reset: the querier does not yet apply Thanos's
@@ -44,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aeon_tsdb_block::chunkenc::{Histogram, Span};
 use aeon_tsdb_block::meta::ThanosDownsample;
 use aeon_tsdb_block::{BlockMeta, BlockWriter, BlockWriterOptions, ThanosMeta};
 use serde_json::Value;
@@ -51,7 +54,8 @@ use serde_json::Value;
 const MIN: i64 = 60_000;
 const H: i64 = 60 * MIN;
 const D: i64 = 24 * H;
-const SERIES: usize = 10; // of each kind: 10 gauges + 10 counters
+const SERIES: usize = 10; // of each float kind: 10 gauges + 10 counters
+const HIST_SERIES: usize = 2; // native histogram counters
 
 fn free_addr() -> String {
     let p = TcpListener::bind("127.0.0.1:0")
@@ -130,9 +134,19 @@ fn increment(i: usize, k: i64) -> f64 {
     u as f64 / 1000.0 * 2.0 * (i as f64 + 1.0)
 }
 
+/// Samples of one series: floats (Ok) or integer histograms (Err).
+type FloatsOrHistograms = Result<Vec<(i64, f64)>, Vec<(i64, Histogram)>>;
+
+/// Per-minute increase of bucket `j` of histogram `i`: 0..=4.
+fn hist_increment(i: usize, j: usize, k: i64) -> i64 {
+    (((k as usize).wrapping_mul(2_654_435_761) ^ (j * 977 + i * 40_503)) % 5) as i64
+}
+
 /// Writes 2d raw blocks covering [start, start + days) into the bucket directory.
 fn write_bucket(bucket: &Path, start: i64, days: i64) -> usize {
     let mut counters = [0.0f64; SERIES];
+    // Native histogram counters: three buckets each.
+    let mut hists = [[0i64; 3]; HIST_SERIES];
     let mut samples = 0;
     for b in 0..days / 2 {
         let (from, to) = (start + b * 2 * D, start + (b + 1) * 2 * D);
@@ -182,10 +196,52 @@ fn write_bucket(bucket: &Path, start: i64, days: i64) -> usize {
                 s,
             ));
         }
-        series.sort_by(|a, b| a.0.cmp(&b.0));
-        for (l, s) in series {
-            samples += s.len();
-            w.add_float_series(l, &s).unwrap();
+        let mut all: Vec<(aeon_model::Labels, FloatsOrHistograms)> =
+            series.into_iter().map(|(l, s)| (l, Ok(s))).collect();
+        for (i, b) in hists.iter_mut().enumerate() {
+            let mut s = Vec::new();
+            let mut t = from;
+            while t < to {
+                for (j, x) in b.iter_mut().enumerate() {
+                    *x += hist_increment(i, j, t / MIN);
+                }
+                s.push((
+                    t,
+                    Histogram {
+                        schema: 0,
+                        zero_threshold: 0.001,
+                        count: b.iter().sum::<i64>() as u64,
+                        sum: b[0] as f64 * 0.5 + b[1] as f64 * 1.5 + b[2] as f64 * 3.0,
+                        positive_spans: vec![Span {
+                            offset: 0,
+                            length: 3,
+                        }],
+                        positive_buckets: vec![b[0], b[1] - b[0], b[2] - b[1]],
+                        ..Default::default()
+                    },
+                ));
+                t += MIN;
+            }
+            all.push((
+                aeon_model::Labels::from_pairs(&[
+                    ("__name__", "test_latency_seconds"),
+                    ("series", &i.to_string()),
+                ]),
+                Err(s),
+            ));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        for (l, s) in all {
+            match s {
+                Ok(f) => {
+                    samples += f.len();
+                    w.add_float_series(l, &f).unwrap();
+                }
+                Err(h) => {
+                    samples += h.len();
+                    w.add_histogram_series(l, &h).unwrap();
+                }
+            }
         }
         w.finish().unwrap();
     }
@@ -299,7 +355,7 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
     println!("data from {start} to {}", start + 30 * D);
     let end = start + 30 * D;
     let samples = write_bucket(&bucket, start, 30);
-    assert_eq!(samples, 2 * SERIES * 30 * 1440);
+    assert_eq!(samples, (2 * SERIES + HIST_SERIES) * 30 * 1440);
     let yml = dir.join("bucket.yml");
     std::fs::write(
         &yml,
@@ -384,16 +440,22 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
     }
 
     let (qs, qe) = (start + D, end);
-    let cases: [(&str, f64, f64); 3] = [
-        ("avg_over_time(test_temp[1h])", 0.01, 0.01),
-        ("max_over_time(test_temp[1h])", 0.01, 0.01),
-        ("rate(test_requests_total[1d])", 0.01, 0.06),
+    let cases: [(&str, usize, f64, f64); 4] = [
+        ("avg_over_time(test_temp[1h])", SERIES, 0.01, 0.01),
+        ("max_over_time(test_temp[1h])", SERIES, 0.01, 0.01),
+        ("rate(test_requests_total[1d])", SERIES, 0.01, 0.06),
+        (
+            "histogram_count(rate(test_latency_seconds[1d]))",
+            HIST_SERIES,
+            0.01,
+            0.06,
+        ),
     ];
-    for (q, tol_5m, tol_1h) in cases {
+    for (q, n, tol_5m, tol_1h) in cases {
         let (raw, t_raw) = query_range(&q_http, q, qs, qe, "&max_source_resolution=0s");
         let (auto, t_auto) = query_range(&q_http, q, qs, qe, "");
         let (h1, t_h1) = query_range(&q_http, q, qs, qe, "&max_source_resolution=1h");
-        assert_eq!(raw.len(), SERIES, "{q}: {}", procs.logs());
+        assert_eq!(raw.len(), n, "{q}: {}", procs.logs());
         let (w5, d5) = compare(&format!("{q} auto (5m)"), &raw, &auto, tol_5m);
         let (w1, d1) = compare(&format!("{q} 1h"), &raw, &h1, tol_1h);
         // Downsampled data was really used: values are not all bit-identical.
