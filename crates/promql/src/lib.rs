@@ -18,7 +18,9 @@
 //!   `rate(x[5m])`, also inside aggregations and binary operations) is
 //!   computed series by series: one series' samples stream through a window,
 //!   so at most one window of one series is held, plus the results (one value
-//!   per series and step).
+//!   per series and step). An aggregation without parameter (`sum`, `avg`,
+//!   `count`, `min`, `max`, `group`, `stddev`, `stdvar`) of such a result is
+//!   computed for all steps at once, holding one value per group and step.
 //! - An instant selector evaluated at the query's steps keeps, per series, only
 //!   the samples some step reads: at most one per step (one for instant
 //!   queries).

@@ -51,6 +51,12 @@ impl std::fmt::Debug for SelectedSeries {
 }
 
 /// Something series can be selected from (a TSDB, a store gateway client, ...).
+///
+/// The engine consumes each series' chunk iterator lazily and in order, one
+/// series after another, and may drop it before its end; an implementation
+/// that decodes or fetches chunks on demand therefore keeps the engine's
+/// memory bounded by the window it evaluates (see the crate docs). Series
+/// should come sorted by labels (the engine sorts them otherwise).
 pub trait Queryable: Send + Sync {
     /// Returns the series matching all `matchers`, with samples restricted to
     /// `[hints.start, hints.end]` (more samples are allowed; the engine filters).
