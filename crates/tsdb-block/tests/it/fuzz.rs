@@ -10,8 +10,14 @@ use aeon_tsdb_block::chunkenc::{
 use aeon_tsdb_block::{BlockMeta, ChunkReader, IndexHeader, IndexReader, MemSource, tombstones};
 use proptest::prelude::*;
 
-/// A small but complete block made by our writer: (index, chunks segment).
+/// A small but complete block made by our writer: (index, chunks segment),
+/// written once per test process (writing fsyncs).
 fn sample_block() -> (Vec<u8>, Vec<u8>) {
+    static BLOCK: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    BLOCK.get_or_init(write_sample_block).clone()
+}
+
+fn write_sample_block() -> (Vec<u8>, Vec<u8>) {
     use aeon_model::Labels;
     use aeon_tsdb_block::{BlockWriter, BlockWriterOptions};
     let d = tempfile::tempdir().unwrap();
