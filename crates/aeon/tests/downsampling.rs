@@ -29,14 +29,12 @@
 //! on downsampled data, as Thanos advises.)
 //! Latencies of both are printed, not asserted.
 //!
-//! The counters here never reset: the querier does not yet apply Thanos's
-//! counter-reset iterator over aggregate chunks (each counter sub-chunk
-//! ends with the true last raw value at its last window timestamp, which
-//! must only feed the reset check against the next chunk), so a `rate`
-//! window spanning an aggregate chunk edge after a reset sees a false
-//! reset. The compactor's counter aggregates themselves are checked against
-//! independently computed values, resets included, in aeon-compactor's
-//! downsample tests.
+//! The float counters restart every ~3 days at odd minutes, so `rate`
+//! windows see resets inside aggregate windows and next to aggregate chunk
+//! edges: the querier reads counter aggregates with Thanos's counter-reset
+//! iterator (each counter sub-chunk ends with the true last raw value at
+//! its last timestamp, used only for the reset check against the next
+//! chunk).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -56,6 +54,8 @@ const H: i64 = 60 * MIN;
 const D: i64 = 24 * H;
 const SERIES: usize = 10; // of each float kind: 10 gauges + 10 counters
 const HIST_SERIES: usize = 2; // native histogram counters
+/// Float counters restart (drop to 0) every this many minutes (~3 days).
+const RESET_EVERY_MIN: i64 = 4337;
 
 fn free_addr() -> String {
     let p = TcpListener::bind("127.0.0.1:0")
@@ -172,6 +172,11 @@ fn write_bucket(bucket: &Path, start: i64, days: i64) -> usize {
             let mut s = Vec::new();
             let mut t = from;
             while t < to {
+                // A restart every ~3 days, at an odd minute (inside windows,
+                // sometimes next to aggregate chunk edges).
+                if (t / MIN + i as i64 * 613) % RESET_EVERY_MIN == 0 {
+                    *c = 0.0;
+                }
                 *c += increment(i, t / MIN);
                 s.push((t, *c));
                 t += MIN;

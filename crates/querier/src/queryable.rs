@@ -185,20 +185,102 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, Str
 
 /// Samples of one replica's series: chunks from several stores serving the
 /// same replica (sidecar and store gateway) may overlap; their union is taken.
-pub fn replica_samples(chunks: Vec<AggrChunk>, func: Option<&str>) -> Result<Vec<QPoint>, String> {
+///
+/// Counter aggregates of downsampled chunks are read as Thanos reads them:
+/// every chunk in order of its start, through one [`apply_counter_resets`]
+/// that skips samples older than the last one. Blocks of different
+/// resolutions overlap where the store filled a gap with finer blocks;
+/// reading them as separate lanes would mix running totals that started
+/// from different values.
+pub fn replica_samples(
+    mut chunks: Vec<AggrChunk>,
+    func: Option<&str>,
+) -> Result<Vec<QPoint>, String> {
+    if counter_aggregates(&chunks, func) {
+        chunks.sort_by_key(|c| (c.min_time, c.max_time));
+        let mut decoded = Vec::with_capacity(chunks.len());
+        for c in &chunks {
+            decoded.push(decode_aggr(c, func)?);
+        }
+        return Ok(apply_counter_resets(decoded));
+    }
     let mut lanes = Vec::new();
     for lane in dedup::split_lanes(chunks) {
-        let mut samples: Vec<QPoint> = Vec::new();
-        for c in &lane {
-            for s in decode_aggr(c, func)? {
-                if samples.last().is_none_or(|l| l.t < s.t) {
-                    samples.push(s);
-                }
-            }
-        }
-        lanes.push(samples);
+        lanes.push(lane_samples(&lane, func)?);
     }
     Ok(dedup::chain(&lanes))
+}
+
+/// Samples of one lane (time-ordered, non-overlapping chunks of one series).
+///
+/// Counter aggregates of downsampled chunks (what `rate` and friends read)
+/// go through [`apply_counter_resets`]; everything else is the chunks'
+/// samples in time order, a repeated timestamp keeping the first sample.
+fn lane_samples(lane: &[AggrChunk], func: Option<&str>) -> Result<Vec<QPoint>, String> {
+    let mut samples: Vec<QPoint> = Vec::new();
+    if counter_aggregates(lane, func) {
+        let mut decoded = Vec::with_capacity(lane.len());
+        for c in lane {
+            decoded.push(decode_aggr(c, func)?);
+        }
+        return Ok(apply_counter_resets(decoded));
+    }
+    for c in lane {
+        for s in decode_aggr(c, func)? {
+            if samples.last().is_none_or(|l| l.t < s.t) {
+                samples.push(s);
+            }
+        }
+    }
+    Ok(samples)
+}
+
+/// Whether `func` reads the counter aggregate and some chunk is downsampled.
+fn counter_aggregates(chunks: &[AggrChunk], func: Option<&str>) -> bool {
+    aggregates_for(func) == [Aggr::Counter] && chunks.iter().any(|c| c.raw.is_none())
+}
+
+/// Thanos's counter-reset iterator over counter aggregate chunks (and raw
+/// chunks mixed with them), in time order: a monotonic series whose
+/// increases are the counter's. Each counter aggregate chunk ends with the
+/// true last raw value repeated at its last timestamp; that sample is not
+/// emitted but is what the next chunk's first value is compared with, so a
+/// reset between two chunks is seen as one and no false reset appears.
+/// Stale markers are dropped. Native histogram samples pass through in time
+/// order (their chunks carry counter-reset hints of their own).
+fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
+    let mut out: Vec<QPoint> = Vec::new();
+    // (timestamp, raw value) of the last sample seen, and the running total.
+    let mut last: Option<(i64, f64)> = None;
+    let mut total = 0.0;
+    for s in chunks.into_iter().flatten() {
+        if s.h.is_some() {
+            if out.last().is_none_or(|l| l.t < s.t) {
+                out.push(s);
+            }
+            continue;
+        }
+        if s.v.is_nan() {
+            continue;
+        }
+        match last {
+            None => {
+                total = s.v;
+                last = Some((s.t, s.v));
+                out.push(QPoint::float(s.t, total));
+            }
+            Some((lt, lv)) if s.t > lt => {
+                total += if s.v >= lv { s.v - lv } else { s.v };
+                last = Some((s.t, s.v));
+                out.push(QPoint::float(s.t, total));
+            }
+            // The true last raw value of the chunk just read.
+            Some((lt, _)) if s.t == lt => last = Some((lt, s.v)),
+            // Older than what was emitted (overlap): skipped.
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// Decodes series that still carry their replica labels and, when dedup is
@@ -249,15 +331,7 @@ pub fn series_samples(
     let lanes = dedup::split_lanes(chunks);
     let mut decoded: Vec<Vec<QPoint>> = Vec::with_capacity(lanes.len());
     for lane in lanes {
-        let mut samples: Vec<QPoint> = Vec::new();
-        for c in &lane {
-            for s in decode_aggr(c, func)? {
-                if samples.last().is_none_or(|l| l.t < s.t) {
-                    samples.push(s);
-                }
-            }
-        }
-        decoded.push(samples);
+        decoded.push(lane_samples(&lane, func)?);
     }
     Ok(if opts.dedup_active() && decoded.len() > 1 {
         match opts.dedup_func {
@@ -428,6 +502,75 @@ mod tests {
 
     fn raw(samples: &[(i64, f64)]) -> AggrChunk {
         AggrChunk::raw(samples[0].0, samples[samples.len() - 1].0, chunk(samples))
+    }
+
+    fn counter_aggr(min: i64, max: i64, samples: &[(i64, f64)]) -> AggrChunk {
+        AggrChunk {
+            min_time: min,
+            max_time: max,
+            counter: Some(chunk(samples)),
+            ..Default::default()
+        }
+    }
+
+    /// Thanos's counter aggregate chunks: a reset inside the first chunk
+    /// (raw 10, 20, 2, 12) is already applied to its aggregate (10, 20, 22,
+    /// 32) and the true last raw value (12) repeats the last timestamp; the
+    /// next chunk starts from raw 17. Read naively, 32 → 17 is a false
+    /// reset (an increase of 17 instead of 5).
+    #[test]
+    fn counter_aggregates_carry_the_true_last_value_across_chunks() {
+        let c1 = counter_aggr(
+            0,
+            899,
+            &[
+                (0, 10.0),
+                (299, 20.0),
+                (599, 22.0),
+                (899, 32.0),
+                (899, 12.0),
+            ],
+        );
+        let c2 = counter_aggr(
+            900,
+            1499,
+            &[(900, 17.0), (1199, 27.0), (1499, 30.0), (1499, 30.0)],
+        );
+        let got = replica_samples(vec![c1.clone(), c2.clone()], Some("rate")).unwrap();
+        let vals: Vec<(i64, f64)> = got.iter().map(|p| (p.t, p.v)).collect();
+        assert_eq!(
+            vals,
+            [
+                (0, 10.0),
+                (299, 20.0),
+                (599, 22.0),
+                (899, 32.0),
+                (900, 37.0),
+                (1199, 47.0),
+                (1499, 50.0)
+            ]
+        );
+        // A real reset at the chunk edge (raw 12 → 4) counts 4, like Prometheus.
+        let c3 = counter_aggr(900, 1199, &[(900, 4.0), (1199, 9.0), (1199, 9.0)]);
+        let got = replica_samples(vec![c1.clone(), c3], Some("increase")).unwrap();
+        assert_eq!(got.last().map(|p| (p.t, p.v)), Some((1199, 41.0)));
+        // Stale markers are dropped; functions that are not counters read the
+        // chunk as it is (no reset handling, duplicate timestamp dropped).
+        let stale = counter_aggr(
+            900,
+            1199,
+            &[
+                (900, f64::from_bits(aeon_model::STALE_NAN_BITS)),
+                (1199, 14.0),
+                (1199, 14.0),
+            ],
+        );
+        let got = replica_samples(vec![c1.clone(), stale], Some("rate")).unwrap();
+        assert_eq!(got.last().map(|p| (p.t, p.v)), Some((1199, 34.0)));
+        // The same chunks without dedup by replica identity: same answer.
+        let opts = QueryOptions::default();
+        let got = series_samples(vec![c1, c2], Some("rate"), &opts).unwrap();
+        assert_eq!(got.last().map(|p| (p.t, p.v)), Some((1499, 50.0)));
     }
 
     #[test]

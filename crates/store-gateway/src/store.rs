@@ -205,7 +205,9 @@ fn get_for(bs: &[Arc<Block>], res: &[i64], mint: i64, maxt: i64, out: &mut Vec<A
     };
     let here: Vec<&Arc<Block>> = bs
         .iter()
-        .filter(|b| b.resolution == r && b.meta.max_time >= mint && b.meta.min_time <= maxt)
+        // A block holds samples in [min_time, max_time): one ending at `mint`
+        // has nothing for it (and would overlap the block before the gap).
+        .filter(|b| b.resolution == r && b.meta.max_time > mint && b.meta.min_time <= maxt)
         .collect();
     if here.is_empty() {
         get_for(bs, finer, mint, maxt, out);
