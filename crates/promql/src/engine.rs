@@ -1297,15 +1297,17 @@ impl Evaluator<'_> {
         let pre = self.pre.remove(&(e.unparen() as *const Expr as usize))?;
         let mut out = Vec::new();
         for (i, l) in pre.labels.into_iter().enumerate() {
-            let floats: Vec<FPoint> = (0..pre.steps)
-                .filter_map(|k| {
-                    let f = pre.values[i * pre.steps + k];
-                    (f.to_bits() != ABSENT).then(|| FPoint {
+            let col = &pre.values[i * pre.steps..(i + 1) * pre.steps];
+            let present = col.iter().filter(|f| f.to_bits() != ABSENT).count();
+            let mut floats = Vec::with_capacity(present);
+            for (k, &f) in col.iter().enumerate() {
+                if f.to_bits() != ABSENT {
+                    floats.push(FPoint {
                         t: self.start + k as i64 * self.interval,
                         f,
-                    })
-                })
-                .collect();
+                    });
+                }
+            }
             if floats.is_empty() {
                 continue;
             }
