@@ -1,4 +1,5 @@
-//! XOR chunk encode/decode throughput and postings intersection.
+//! XOR chunk encode/decode throughput, postings intersection, series
+//! lookup and postings for matchers.
 //! Run: `cargo bench -p aeon-tsdb-block --bench xor`.
 #![allow(clippy::unwrap_used)]
 
@@ -89,5 +90,60 @@ fn bench_postings(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_xor, bench_postings);
+/// Series lookup: 20k series with 6 labels each (symbols resolved through
+/// the sampled symbol table), 1000 series read by ID, and a matcher query.
+fn bench_series(c: &mut Criterion) {
+    use aeon_model::{Labels, MatchType, Matcher};
+    use aeon_tsdb_block::{ChunkMeta, IndexReader, IndexWriter, MemSource};
+    use std::sync::Arc;
+
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("index");
+    let mut sets: Vec<Labels> = (0..20_000)
+        .map(|i| {
+            Labels::from_pairs(&[
+                ("__name__", &format!("metric_{}", i % 50)),
+                ("instance", &format!("host-{:05}.example.org:9100", i / 7)),
+                ("job", &format!("job-{}", i % 13)),
+                ("pod", &format!("pod-{i:06}")),
+                ("region", &["eu", "us", "ap"][i % 3].to_string()),
+                ("zone", &format!("z{}", i % 9)),
+            ])
+        })
+        .collect();
+    sets.sort();
+    let syms = sets
+        .iter()
+        .flat_map(|s| s.iter().flat_map(|l| [l.name.clone(), l.value.clone()]))
+        .chain(std::iter::once(String::new()));
+    let mut w = IndexWriter::create(&p, syms).unwrap();
+    for (i, s) in sets.iter().enumerate() {
+        let c = ChunkMeta {
+            min_time: 0,
+            max_time: 1,
+            r#ref: 8 + i as u64 * 32,
+        };
+        w.add_series(s, &[c]).unwrap();
+    }
+    w.finish().unwrap();
+    let r = IndexReader::open(Arc::new(MemSource::new("index", std::fs::read(&p).unwrap()))).unwrap();
+    let all = r.all_postings().unwrap();
+    let ids: Vec<u32> = all.iter().step_by(20).copied().collect();
+    let mut g = c.benchmark_group("series");
+    g.throughput(Throughput::Elements(ids.len() as u64));
+    g.bench_function("lookup_1000", |b| {
+        b.iter(|| r.series_many(black_box(&ids)).unwrap().len())
+    });
+    g.finish();
+    let ms = [
+        Matcher::new(MatchType::Equal, "region", "eu").unwrap(),
+        Matcher::new(MatchType::RegexMatch, "job", "job-1|job-2|job-3").unwrap(),
+        Matcher::new(MatchType::NotEqual, "zone", "z1").unwrap(),
+    ];
+    c.bench_function("postings/for_matchers_20k", |b| {
+        b.iter(|| r.postings_for_matchers(black_box(&ms)).unwrap().len())
+    });
+}
+
+criterion_group!(benches, bench_xor, bench_postings, bench_series);
 criterion_main!(benches);
