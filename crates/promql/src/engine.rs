@@ -165,6 +165,7 @@ impl Engine {
         if is_range {
             ev.precompute(expr, params.start, params.end)?;
         }
+        ev.check_limits()?;
         let value = if !is_range {
             let v = ev.eval(expr, params.start)?;
             finish_instant(v)?

@@ -286,3 +286,22 @@ fn range_queries_match_instant_queries_at_every_step() {
         assert!(points > 0, "{q}: no points");
     }
 }
+
+#[test]
+fn timeout_is_a_clear_error() {
+    let e = Engine::new(EngineOpts {
+        timeout: std::time::Duration::ZERO,
+        ..EngineOpts::default()
+    });
+    let s = storage();
+    for (q, range) in [("up", false), ("rate(up[1m])", true), ("sum(up)", true)] {
+        let err = if range {
+            e.range_query(&s, q, 0, 60_000, 15_000)
+        } else {
+            e.instant_query(&s, q, 60_000)
+        }
+        .unwrap_err();
+        assert_eq!(err.to_string(), "query timed out in query execution", "{q}");
+        assert_eq!(err.error_type(), "timeout");
+    }
+}
