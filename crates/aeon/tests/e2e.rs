@@ -128,24 +128,6 @@ const EMPTY_OK: &[&str] = &[r#"absent(up{job="api"})"#];
 /// still seen, so a fix shows up as a failure here (remove the entry then).
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "JSON number format (exponent): want \"",
-        "the querier writes numbers below 1e-6 or from 1e21 on in plain notation \
-         (0.0000001, 0.000…01 for the 1e-128 zero bucket bound); Prometheus' JSON uses \
-         Go's 'e' format there (1e-07, 1e-128, 1e+21): aeon-querier api.rs point()/histogram_json() \
-         use aeon_promql::format_float",
-    ),
-    (
-        "JSON number format: want \"",
-        "when a value lies exactly halfway between its two shortest decimal forms \
-         (205137043199724.125), Go's strconv picks the even last digit (…724.12) and Rust's \
-         float Display rounds up (…724.13): same f64, different text (aeon_promql::format_float)",
-    ),
-    (
-        "infos: want [], got [\"PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \\\"http_native_duration_seconds\\\"\"]",
-        "aeon-promql emits the possible-non-counter info for rate()/increase() over native \
-         histograms; Prometheus only checks float samples",
-    ),
-    (
         " (1:10)\"], got [\"PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \\\"queue_depth\\\"\"]",
         "annotations lack the position of the expression they are about: Prometheus appends \
          \" (line:column)\" (here 1:10, the matrix selector in sum(rate(queue_depth[5m])))",

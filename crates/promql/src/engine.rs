@@ -1084,7 +1084,7 @@ impl Evaluator<'_> {
             return fallback(self);
         }
         let mut values = vec![f64::from_bits(ABSENT); n * steps];
-        let mut any_points = false;
+        let mut had_points = vec![false; n];
         let at = self.resolve_at(vs.at);
         let mut labels = Vec::with_capacity(n);
         // The window is `window[head..]`; consumed samples are dropped in batches.
@@ -1148,7 +1148,7 @@ impl Evaluator<'_> {
                     continue;
                 }
                 peak_window = peak_window.max(w.len());
-                any_points = true;
+                had_points[i] = true;
                 // Without a drop after the window's first sample there is no
                 // counter reset to look for.
                 let value = if last_drop <= head {
@@ -1180,16 +1180,15 @@ impl Evaluator<'_> {
             values = sorted;
             labels = order.iter().map(|&i| labels[i].clone()).collect();
         }
-        if any_points && matches!(name, "rate" | "increase" | "irate") {
-            if let Some(m) = vs.name.as_deref() {
-                let counter_like = m.ends_with("_total")
-                    || m.ends_with("_sum")
-                    || m.ends_with("_count")
-                    || m.ends_with("_bucket");
-                if !counter_like {
-                    self.info(format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {m:?}"
-                    ));
+        // As Prometheus: each series with float samples in a window, by its
+        // own metric name.
+        if matches!(name, "rate" | "increase") {
+            for (l, had) in labels.iter().zip(&had_points) {
+                if let Some(m) = l.get(aeon_model::METRIC_NAME)
+                    && *had
+                    && !crate::functions::counter_like_name(m)
+                {
+                    self.info(crate::functions::possible_non_counter(m));
                 }
             }
         }

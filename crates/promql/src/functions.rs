@@ -134,3 +134,18 @@ pub(crate) fn call(
 pub(crate) fn unsupported(name: &str) -> Error {
     Error::exec(format!("function {name:?} is not supported yet"))
 }
+
+/// Whether a counter's name has one of the suffixes Prometheus expects
+/// (`_total`, `_sum`, `_count`, `_bucket`).
+pub(crate) fn counter_like_name(name: &str) -> bool {
+    ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// Prometheus's `PossibleNonCounterInfo` text.
+pub(crate) fn possible_non_counter(name: &str) -> String {
+    format!(
+        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+    )
+}

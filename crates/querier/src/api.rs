@@ -2,6 +2,7 @@
 //! error types) with Thanos's extra parameters (`dedup`, `replicaLabels[]`,
 //! `partial_response`, `max_source_resolution`) and `/api/v1/stores`.
 
+pub mod number;
 pub mod params;
 
 use std::fmt::Write as _;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aeon_model::{Labels, Matcher};
-use aeon_promql::{Engine, EngineOpts, Expr, QueryParams, Value, ValueType, format_float};
+use aeon_promql::{Engine, EngineOpts, Expr, QueryParams, Value, ValueType};
 use aeon_storeapi::pb::thanos;
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
 use axum::Router;
@@ -23,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::args::DedupFunc;
 use crate::proxy::Proxy;
 use crate::queryable::{QueryOptions, StoreQueryable};
+use number::json_float;
 use params::{MAX_TIME, MIN_TIME, Params, bool_or, parse_duration, time_or};
 
 /// Prometheus's limit of points per series in a range query.
@@ -152,7 +154,7 @@ pub fn format_ts(t: i64) -> String {
 }
 
 fn point(t: i64, v: f64) -> String {
-    format!("[{},\"{}\"]", format_ts(t), format_float(v))
+    format!("[{},\"{}\"]", format_ts(t), json_float(v))
 }
 
 /// A native histogram as Prometheus writes it: count, sum and the non-empty
@@ -161,8 +163,8 @@ fn point(t: i64, v: f64) -> String {
 pub fn histogram_json(h: &aeon_promql::FloatHistogram) -> String {
     let mut out = format!(
         "{{\"count\":\"{}\",\"sum\":\"{}\"",
-        format_float(h.count),
-        format_float(h.sum)
+        json_float(h.count),
+        json_float(h.sum)
     );
     let custom = h.uses_custom_buckets();
     let buckets: Vec<String> = h
@@ -181,9 +183,9 @@ pub fn histogram_json(h: &aeon_promql::FloatHistogram) -> String {
             };
             format!(
                 "[{rule},\"{}\",\"{}\",\"{}\"]",
-                format_float(b.lower),
-                format_float(b.upper),
-                format_float(b.count)
+                json_float(b.lower),
+                json_float(b.upper),
+                json_float(b.count)
             )
         })
         .collect();
@@ -977,7 +979,7 @@ mod tests {
         }]);
         assert_eq!(
             encode_value(&m),
-            r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[0,"NaN"],[15,"-0.0000001"]]}]}"#
+            r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[0,"NaN"],[15,"-1e-07"]]}]}"#
         );
     }
 

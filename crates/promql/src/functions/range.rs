@@ -21,13 +21,6 @@ fn window(ev: &Evaluator<'_>, e: &Expr, ts: i64) -> (i64, i64) {
     }
 }
 
-fn metric_name(e: &Expr) -> Option<&str> {
-    match e.unparen() {
-        Expr::Matrix { vs, .. } => vs.name.as_deref(),
-        _ => None,
-    }
-}
-
 pub(crate) fn call(
     ev: &mut Evaluator<'_>,
     func: &'static FunctionDef,
@@ -60,16 +53,14 @@ pub(crate) fn call(
         }]));
     }
     match name {
-        "rate" | "increase" | "irate" => {
-            if let Some(n) = metric_name(marg) {
-                let counter_like = n.ends_with("_total")
-                    || n.ends_with("_sum")
-                    || n.ends_with("_count")
-                    || n.ends_with("_bucket");
-                if !matrix.is_empty() && !counter_like {
-                    ev.info(format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
-                    ));
+        // As Prometheus: over a range selector, for each series with float
+        // samples in the window, its own metric name (not the selector's).
+        "rate" | "increase" if matches!(marg.unparen(), Expr::Matrix { .. }) => {
+            for s in matrix.iter().filter(|s| !s.floats.is_empty()) {
+                if let Some(n) = s.metric.get(aeon_model::METRIC_NAME)
+                    && !crate::functions::counter_like_name(n)
+                {
+                    ev.info(crate::functions::possible_non_counter(n));
                 }
             }
         }
