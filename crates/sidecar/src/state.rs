@@ -48,12 +48,21 @@ impl PromState {
     }
 }
 
+/// Lowest timestamps from here on mean an empty TSDB (Prometheus reports
+/// `math.MaxInt64` ms, i.e. about 9.2e15 s).
+pub const EMPTY_TSDB_LOWEST: Timestamp = i64::MAX / 2;
+
 /// Reads all facts once.
 pub async fn fetch_facts(client: &PromClient) -> crate::Result<PromFacts> {
     client.ready().await?;
     let config = client.config().await?;
     // Both are best effort: an old or restricted Prometheus may lack them.
     let lowest_timestamp = match client.lowest_timestamp().await {
+        // An empty TSDB reports the largest int64 ("no samples yet"). That
+        // says nothing about where data starts: advertising it as the min
+        // time would hide the first samples from queriers until the next
+        // poll, so the flag's min time is used instead.
+        Ok(t) if t >= EMPTY_TSDB_LOWEST => None,
         Ok(t) => Some(t),
         Err(e) => {
             tracing::warn!(error = %chain(&e), "cannot read lowest timestamp from prometheus");

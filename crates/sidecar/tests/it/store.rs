@@ -448,3 +448,31 @@ async fn request_semantics_external_labels_limits_and_errors() {
     assert_eq!(st.code(), tonic::Code::ResourceExhausted);
     assert!(st.message().contains("request-samples"), "{}", st.message());
 }
+
+/// An empty Prometheus reports the largest int64 as its lowest timestamp.
+/// Advertising that would hide the first samples from every querier until
+/// the next poll; the sidecar advertises the `--min-time` flag instead.
+#[tokio::test]
+async fn empty_prometheus_does_not_advertise_max_int_as_min_time() {
+    let prom = start_prometheus(PromOptions {
+        with_blocks: false,
+        ..Default::default()
+    })
+    .await;
+    let client = PromClient::new(&prom.url, Duration::from_secs(30)).unwrap();
+    assert_eq!(client.lowest_timestamp().await.unwrap(), i64::MAX);
+    let store = store_for(&prom, Limits::default()).await;
+    let info = store.info().await.unwrap().store.unwrap();
+    let flag = aeon_common::flags::TimeOrDuration::MIN.resolve_now();
+    assert_eq!(info.min_time, flag, "{info:?}");
+    assert_eq!(info.max_time, i64::MAX);
+
+    // With blocks, the lowest timestamp is the data's.
+    let prom = start_prometheus(PromOptions::default()).await;
+    let store = store_for(&prom, Limits::default()).await;
+    let info = store.info().await.unwrap().store.unwrap();
+    assert!(
+        info.min_time >= prom.start_ms && info.min_time < prom.start_ms + 60_000,
+        "{info:?}"
+    );
+}
