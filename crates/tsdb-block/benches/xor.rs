@@ -126,7 +126,11 @@ fn bench_series(c: &mut Criterion) {
         w.add_series(s, &[c]).unwrap();
     }
     w.finish().unwrap();
-    let r = IndexReader::open(Arc::new(MemSource::new("index", std::fs::read(&p).unwrap()))).unwrap();
+    let r = IndexReader::open(Arc::new(MemSource::new(
+        "index",
+        std::fs::read(&p).unwrap(),
+    )))
+    .unwrap();
     let all = r.all_postings().unwrap();
     let ids: Vec<u32> = all.iter().step_by(20).copied().collect();
     let mut g = c.benchmark_group("series");

@@ -374,7 +374,15 @@ fn v1_series_ids_are_byte_offsets() {
 fn sampled_postings_offsets_find_every_value() {
     // Names with 1, 31, 32, 33, 64, 65 and 200 values: samples at every
     // 32nd value plus the last, lookups scan between them.
-    let counts = [("a", 1), ("b", 31), ("c", 32), ("d", 33), ("e", 64), ("f", 65), ("g", 200)];
+    let counts = [
+        ("a", 1),
+        ("b", 31),
+        ("c", 32),
+        ("d", 33),
+        ("e", 64),
+        ("f", 65),
+        ("g", 200),
+    ];
     let mut sets = Vec::new();
     for (name, n) in counts {
         for i in 0..n {
@@ -389,7 +397,11 @@ fn sampled_postings_offsets_find_every_value() {
     let total: usize = counts.iter().map(|c| c.1).sum();
     // all-postings key + __name__=m + one entry per value.
     assert_eq!(h.postings.num_entries(), total + 2);
-    assert!(h.postings.num_samples() < total / 4, "{}", h.postings.num_samples());
+    assert!(
+        h.postings.num_samples() < total / 4,
+        "{}",
+        h.postings.num_samples()
+    );
     let mut prev_end = 0;
     for (name, n) in counts {
         let values = h.postings.values(name);
@@ -402,7 +414,10 @@ fn sampled_postings_offsets_find_every_value() {
             // The postings list of each value is exactly its one series.
             let ids = r.postings(name, &v.value).unwrap();
             assert_eq!(ids.len(), 1);
-            assert_eq!(r.series(ids[0]).unwrap().labels.get(name), Some(v.value.as_str()));
+            assert_eq!(
+                r.series(ids[0]).unwrap().labels.get(name),
+                Some(v.value.as_str())
+            );
             // Values between and around existing ones are absent.
             assert_eq!(h.postings.get(name, &format!("{}x", v.value)), None);
         }
@@ -452,6 +467,9 @@ fn unsorted_postings_offset_table_is_corrupt() {
         table(&[("", "", 10), ("a", "x", 60)]),
     ] {
         let e = PostingOffsets::parse(bad, "blk/index", 100, 50).unwrap_err();
-        assert!(matches!(e, Error::Corrupt { .. }) && e.to_string().contains("blk/index"), "{e}");
+        assert!(
+            matches!(e, Error::Corrupt { .. }) && e.to_string().contains("blk/index"),
+            "{e}"
+        );
     }
 }

@@ -507,7 +507,10 @@ fn high_resolution_schemas_dump_identically() {
             "schema {schema} missing from promtool dump"
         );
     }
-    assert!(want.contains("1.7976931348623157e+308]"), "no MaxFloat64 bound");
+    assert!(
+        want.contains("1.7976931348623157e+308]"),
+        "no MaxFloat64 bound"
+    );
     assert_dumps_equal(&snap, &want);
 }
 
