@@ -67,6 +67,16 @@ fn at_offset(at: Option<AtModifier>, offset: i64) -> String {
 
 /// `name{matchers}`: Prometheus 3.5 prints the matchers (all but the name's)
 /// sorted as strings and joined by a bare comma.
+/// `[range:step]` plus `@`/`offset` of a subquery (an unset step prints empty).
+fn subquery_suffix(range: i64, step: i64, at: Option<AtModifier>, offset: i64) -> String {
+    let step = if step > 0 {
+        duration(step)
+    } else {
+        String::new()
+    };
+    format!("[{}:{step}]{}", duration(range), at_offset(at, offset))
+}
+
 fn selector(vs: &VectorSelector) -> String {
     let mut ms: Vec<String> = vs
         .matchers
@@ -103,20 +113,11 @@ pub fn expr(e: &Expr) -> String {
             step,
             offset,
             at,
-        } => {
-            let step = if *step > 0 {
-                duration(*step)
-            } else {
-                String::new()
-            };
-            format!(
-                "{}[{}:{}]{}",
-                expr(inner),
-                duration(*range),
-                step,
-                at_offset(*at, *offset)
-            )
-        }
+        } => format!(
+            "{}{}",
+            expr(inner),
+            subquery_suffix(*range, *step, *at, *offset)
+        ),
         Expr::Neg(inner) => format!("-{}", expr(inner)),
         Expr::Paren(inner) => format!("({})", expr(inner)),
         Expr::Call { func, args } => format!(
@@ -257,20 +258,11 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             step,
             offset,
             at,
-        } => {
-            let step = if *step > 0 {
-                duration(*step)
-            } else {
-                String::new()
-            };
-            format!(
-                "{}[{}:{}]{}",
-                pretty_at(inner, level),
-                duration(*range),
-                step,
-                at_offset(*at, *offset)
-            )
-        }
+        } => format!(
+            "{}{}",
+            pretty_at(inner, level),
+            subquery_suffix(*range, *step, *at, *offset)
+        ),
         // The operator goes before the operand's text, without its indentation.
         Expr::Neg(inner) => format!("{pad}-{}", pretty_at(inner, level).trim()),
         _ => format!("{pad}{one_line}"),
