@@ -478,13 +478,7 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
     )?;
     stack.spawn(
         "store",
-        Command::new(&aeon)
-            .arg("store")
-            .arg(format!("--data-dir={}", dir.join("store").display()))
-            .arg(format!("--objstore.config-file={}", bucket_yml.display()))
-            .arg(format!("--http-address=127.0.0.1:{sg_http}"))
-            .arg(format!("--grpc-address=127.0.0.1:{sg_grpc}"))
-            .args(["--index-cache-size=250MB", "--sync-block-duration=5m"]),
+        &mut crate::demo::store_command(&aeon, &dir, &bucket_yml, sg_http, sg_grpc),
     )?;
     stack.spawn(
         "query",

@@ -204,13 +204,7 @@ pub fn run(root: &Path, args: DemoArgs) -> Result<()> {
     let (sg_http, sg_grpc, q_http, q_grpc) = (p + 120, p + 121, p + 192, p + 122);
     stack.spawn(
         "store",
-        Command::new(&aeon)
-            .arg("store")
-            .arg(format!("--data-dir={}", dir.join("store").display()))
-            .arg(format!("--objstore.config-file={}", bucket_yml.display()))
-            .arg(format!("--http-address=127.0.0.1:{sg_http}"))
-            .arg(format!("--grpc-address=127.0.0.1:{sg_grpc}"))
-            .args(["--index-cache-size=250MB", "--sync-block-duration=5m"]),
+        &mut store_command(&aeon, &dir, &bucket_yml, sg_http, sg_grpc),
     )?;
     endpoints.push(format!("127.0.0.1:{sg_grpc}"));
     stack.spawn(
@@ -550,4 +544,22 @@ fn check(stack: &mut Stack, q_http: u16, hist_end_ms: i64, with_prometheus: bool
         bail!("demo check failed; logs in {}", stack.logs.display());
     }
     Ok(())
+}
+
+/// `aeon store` on loopback over the bucket, with the seed's cache and sync flags.
+pub(crate) fn store_command(
+    aeon: &Path,
+    dir: &Path,
+    bucket_yml: &Path,
+    http: u16,
+    grpc: u16,
+) -> Command {
+    let mut cmd = Command::new(aeon);
+    cmd.arg("store")
+        .arg(format!("--data-dir={}", dir.join("store").display()))
+        .arg(format!("--objstore.config-file={}", bucket_yml.display()))
+        .arg(format!("--http-address=127.0.0.1:{http}"))
+        .arg(format!("--grpc-address=127.0.0.1:{grpc}"))
+        .args(["--index-cache-size=250MB", "--sync-block-duration=5m"]);
+    cmd
 }
