@@ -18,11 +18,12 @@ use aeon_tsdb_block::index::FORMAT_V1;
 use aeon_tsdb_block::varint::{crc32, uvarint};
 use aeon_tsdb_block::{BlockMeta, ChunkMeta, IndexHeader, IndexReader, SeriesEntry};
 use bytes::Bytes;
+use futures::StreamExt;
 use ulid::Ulid;
 
 use crate::cache::{CacheKey, CacheValue, IndexCache};
 use crate::metrics::Metrics;
-use crate::source::{BucketSource, COALESCE_GAP, bucket_err};
+use crate::source::{BucketSource, bucket_err};
 use crate::{Error, Result};
 
 /// Samples assumed per chunk for `--store.limits.request-samples`.
@@ -31,6 +32,16 @@ pub const SAMPLES_PER_CHUNK: u64 = 120;
 /// say its largest chunk: a full XOR chunk (Prometheus cuts them at 1 KiB)
 /// plus framing. Larger chunks (histograms, aggregates) cost one more GET.
 const DEFAULT_CHUNK_EST: u64 = 1024 + 16;
+
+/// Chunk reads closer than this are fetched as one range (Thanos's
+/// partitioner uses the same 512 KiB). A series' chunks over a long block
+/// take tens of KiB, so the chunks an instant query wants from consecutive
+/// series are that far apart: a smaller gap turns one read into one per
+/// series, i.e. one object-storage round trip per series.
+pub const CHUNK_COALESCE_GAP: u64 = 512 * 1024;
+
+/// Coalesced chunk ranges fetched at once per block and request.
+const CHUNK_FETCH_CONCURRENCY: usize = 8;
 /// Read-ahead past the last wanted series entry of a range when the block
 /// does not say its largest one; larger entries cost one more GET.
 const DEFAULT_SERIES_EST: u64 = 1024;
@@ -666,12 +677,13 @@ impl Block {
                 .or_default()
                 .insert(r & 0xffff_ffff);
         }
-        let mut out = HashMap::with_capacity(refs.len());
+        // Plan: per segment, [off, min(next, off+est)) ranges coalesced
+        // across gaps up to CHUNK_COALESCE_GAP.
+        let mut groups: Vec<(u32, String, u64, u64, Vec<u64>)> = Vec::new();
         for (seg, offs) in by_seg {
             let key = self.key(&format!("chunks/{}", segment_file_name(seg)));
             let offs: Vec<u64> = offs.into_iter().collect();
-            // Coalesce [off, min(next, off+est)) ranges.
-            let mut groups: Vec<(u64, u64, Vec<u64>)> = Vec::new();
+            let first = groups.len();
             for (i, &o) in offs.iter().enumerate() {
                 if o < SEGMENT_HEADER_SIZE {
                     return Err(Error::block(
@@ -687,54 +699,70 @@ impl Block {
                     .get(i + 1)
                     .map_or(o + est, |&n| n.min(o + est))
                     .max(o + 1);
+                let same_segment = groups.len() > first;
                 match groups.last_mut() {
-                    Some(g) if o <= g.1 + COALESCE_GAP => {
-                        g.1 = g.1.max(end);
-                        g.2.push(o);
+                    Some(g) if same_segment && o <= g.3 + CHUNK_COALESCE_GAP => {
+                        g.3 = g.3.max(end);
+                        g.4.push(o);
                     }
-                    _ => groups.push((o, end, vec![o])),
+                    _ => groups.push((seg, key.clone(), o, end, vec![o])),
                 }
             }
-            for (start, end, members) in groups {
-                let buf = self.get_range(&key, start, end - start, rt)?;
-                *fetched += buf.len() as u64;
-                for o in members {
-                    let rel = (o - start) as usize;
-                    let chunk = match parse_chunk(buf.get(rel..).unwrap_or_default(), &buf, rel) {
-                        ParsedChunk::Done(e, d) => (e, d),
-                        ParsedChunk::Need(total) => {
-                            let b = self.get_range(&key, o, total, rt)?;
-                            *fetched += b.len() as u64;
-                            match parse_chunk(&b, &b, 0) {
-                                ParsedChunk::Done(e, d) => (e, d),
-                                ParsedChunk::Need(_) => {
-                                    return Err(Error::block(
-                                        self.id,
-                                        "reading chunks",
-                                        format!(
-                                            "{key} at offset {o}: chunk runs past end of segment"
-                                        ),
-                                    ));
-                                }
-                                ParsedChunk::Bad(reason) => {
-                                    return Err(Error::block(
-                                        self.id,
-                                        "reading chunks",
-                                        format!("{key} at offset {o}: {reason}"),
-                                    ));
-                                }
+        }
+        // Fetch: up to CHUNK_FETCH_CONCURRENCY ranged reads at once (one
+        // round trip each on object storage), answers in plan order.
+        let bucket = &self.ctx.bucket;
+        let bufs: Vec<std::result::Result<Bytes, aeon_objstore::Error>> = rt.block_on(
+            futures::stream::iter(
+                groups
+                    .iter()
+                    .map(|(_, key, start, end, _)| bucket.get_range(key, *start, end - start)),
+            )
+            .buffered(CHUNK_FETCH_CONCURRENCY)
+            .collect(),
+        );
+        let mut out = HashMap::with_capacity(refs.len());
+        for ((seg, key, start, _, members), buf) in groups.into_iter().zip(bufs) {
+            let buf = buf
+                .map_err(|e| Error::block(self.id, "reading chunks", bucket_err(&key, start, e)))?;
+            if let Some(m) = &self.ctx.metrics {
+                m.fetched("chunks", buf.len() as u64);
+            }
+            *fetched += buf.len() as u64;
+            for o in members {
+                let rel = (o - start) as usize;
+                let chunk = match parse_chunk(buf.get(rel..).unwrap_or_default(), &buf, rel) {
+                    ParsedChunk::Done(e, d) => (e, d),
+                    ParsedChunk::Need(total) => {
+                        let b = self.get_range(&key, o, total, rt)?;
+                        *fetched += b.len() as u64;
+                        match parse_chunk(&b, &b, 0) {
+                            ParsedChunk::Done(e, d) => (e, d),
+                            ParsedChunk::Need(_) => {
+                                return Err(Error::block(
+                                    self.id,
+                                    "reading chunks",
+                                    format!("{key} at offset {o}: chunk runs past end of segment"),
+                                ));
+                            }
+                            ParsedChunk::Bad(reason) => {
+                                return Err(Error::block(
+                                    self.id,
+                                    "reading chunks",
+                                    format!("{key} at offset {o}: {reason}"),
+                                ));
                             }
                         }
-                        ParsedChunk::Bad(reason) => {
-                            return Err(Error::block(
-                                self.id,
-                                "reading chunks",
-                                format!("{key} at offset {o}: {reason}"),
-                            ));
-                        }
-                    };
-                    out.insert((u64::from(seg) << 32) | o, chunk);
-                }
+                    }
+                    ParsedChunk::Bad(reason) => {
+                        return Err(Error::block(
+                            self.id,
+                            "reading chunks",
+                            format!("{key} at offset {o}: {reason}"),
+                        ));
+                    }
+                };
+                out.insert((u64::from(seg) << 32) | o, chunk);
             }
         }
         Ok(out)
