@@ -729,6 +729,7 @@ impl Block {
                 m.fetched("chunks", buf.len() as u64);
             }
             *fetched += buf.len() as u64;
+            let mut parsed = Vec::with_capacity(members.len());
             for o in members {
                 let rel = (o - start) as usize;
                 let chunk = match parse_chunk(buf.get(rel..).unwrap_or_default(), &buf, rel) {
@@ -762,7 +763,20 @@ impl Block {
                         ));
                     }
                 };
-                out.insert((u64::from(seg) << 32) | o, chunk);
+                parsed.push((o, chunk));
+            }
+            // Chunks are slices of the read buffer and would keep all of it
+            // alive while the answer streams out; when most of it was gap,
+            // copy the chunks out so the buffer is freed now.
+            let useful: usize = parsed.iter().map(|(_, (_, d))| d.len()).sum();
+            let copy = useful.saturating_mul(2) < buf.len();
+            for (o, (enc, data)) in parsed {
+                let data = if copy {
+                    Bytes::copy_from_slice(&data)
+                } else {
+                    data
+                };
+                out.insert((u64::from(seg) << 32) | o, (enc, data));
             }
         }
         Ok(out)
