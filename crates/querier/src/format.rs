@@ -10,36 +10,9 @@ use aeon_model::METRIC_NAME;
 use aeon_promql::Expr;
 use aeon_promql::ast::{AtModifier, Card, VectorMatching, VectorSelector};
 
-/// Go's `fmt.Sprint(float64)` (`%g` with the shortest representation:
-/// exponent form for exponents below -4 or from 6 up).
-pub fn go_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{f}")
-    }
-}
+/// Go's `fmt.Sprint(float64)` (`%g`, shortest representation), as
+/// Prometheus prints number literals.
+pub use aeon_promql::nativehist::go_g as go_float;
 
 fn duration(ms: i64) -> String {
     let s =
