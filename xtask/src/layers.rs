@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 pub const LAYERS: &[(&str, u8)] = &[
     ("aeon-model", 0),
     ("aeon-common", 0),
+    ("aeon-testkit", 0),
     ("aeon-tsdb-block", 1),
     ("aeon-storeapi", 1),
     ("aeon-promql", 1),
