@@ -15,21 +15,6 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn helm_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var("AEON_HELM_BIN_DIR").unwrap_or_else(|_| "/opt/k8s-tools/bin".into()),
-    )
-}
-
-fn tool(path: PathBuf) -> PathBuf {
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask test` (it installs helm and kubernetes-validate) or see README.md",
-        path.display()
-    );
-    path
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd
         .output()
@@ -52,7 +37,7 @@ const VALUE_FILES: [Option<&str>; 3] = [
 
 fn helm(args: &[&str], values: Option<&str>) -> String {
     let chart = root().join("helm/aeon");
-    let mut cmd = Command::new(tool(helm_dir().join("helm")));
+    let mut cmd = Command::new(aeon_testkit::peers::helm());
     cmd.current_dir(&chart).args(args);
     if let Some(v) = values {
         cmd.args(["-f", v]);
@@ -70,7 +55,7 @@ fn chart_lints_strictly() {
 
 #[test]
 fn rendered_objects_validate_against_kubernetes_schemas() {
-    let validate = tool(helm_dir().join("../venv/bin/kubernetes-validate"));
+    let validate = aeon_testkit::peers::kubernetes_validate();
     let dir = tempfile::tempdir().unwrap();
     for (i, values) in VALUE_FILES.into_iter().enumerate() {
         let rendered = helm(

@@ -27,25 +27,11 @@ fn files_dir() -> PathBuf {
 }
 
 fn promtool() -> PathBuf {
-    let peers = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&peers).join("prometheus3/bin/promtool");
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo xtask test` (it installs Prometheus 3.5 and promtool) or set AEON_PEERS_DIR",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 fn helm() -> PathBuf {
-    let dir = std::env::var("AEON_HELM_BIN_DIR").unwrap_or_else(|_| "/opt/k8s-tools/bin".into());
-    let p = Path::new(&dir).join("helm");
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo xtask test` (it installs helm)",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::helm()
 }
 
 /// Runs `cmd` and returns stdout + stderr; panics with both when it fails.

@@ -26,10 +26,7 @@ pub const BUCKET: &str = "aeon-test";
 
 /// Path of the s3s-fs binary.
 pub fn s3s_fs_binary() -> PathBuf {
-    let peers = std::env::var_os("AEON_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/opt/peers"));
-    peers.join("s3s/bin/s3s-fs")
+    aeon_testkit::Peer::S3sFs.files().swap_remove(0)
 }
 
 /// A running s3s-fs with one bucket, killed on drop.
@@ -53,7 +50,7 @@ impl S3Server {
         let bin = bin.to_path_buf();
         if !bin.is_file() {
             return Err(format!(
-                "s3s-fs not found at {} (set AEON_PEERS_DIR or run /work/shared/tools/install-s3.sh)",
+                "s3s-fs not found at {} (install it with `cargo xtask peers install s3s-fs`, or point AEON_PEERS_DIR at the directory that holds it)",
                 bin.display()
             ));
         }

@@ -34,14 +34,10 @@ impl Drop for Prom {
 }
 
 fn bin(name: &str) -> std::path::PathBuf {
-    let root = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&root).join("prometheus3/bin").join(name);
-    assert!(
-        p.exists(),
-        "real peer {} missing (install Prometheus 3.5 or set AEON_PEERS_DIR)",
-        p.display()
-    );
-    p
+    match name {
+        "promtool" => aeon_testkit::peers::promtool(),
+        _ => aeon_testkit::peers::prometheus(),
+    }
 }
 
 fn setup(dir: &Path) -> (Prom, String, i64) {

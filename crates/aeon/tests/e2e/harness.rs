@@ -13,16 +13,12 @@ use serde_json::Value;
 use crate::data::NativeHist;
 
 /// A Prometheus 3.5 peer binary (`prometheus` or `promtool`); fails loudly when missing.
+/// A Prometheus 3.5 peer binary (`prometheus` or `promtool`); fails loudly when missing.
 pub fn peer(name: &str) -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin").join(name);
-    assert!(
-        p.is_file(),
-        "{name} not found at {}: the end-to-end tests need the real Prometheus 3.5 \
-         (set AEON_PEERS_DIR, or run `cargo xtask test`, which installs it)",
-        p.display()
-    );
-    p
+    match name {
+        "promtool" => aeon_testkit::peers::promtool(),
+        _ => aeon_testkit::peers::prometheus(),
+    }
 }
 
 pub fn aeon() -> Command {
@@ -31,13 +27,7 @@ pub fn aeon() -> Command {
     c
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use aeon_testkit::free_port;
 
 pub fn addr() -> String {
     format!("127.0.0.1:{}", free_port())

@@ -16,15 +16,9 @@ pub const H: i64 = 3_600_000;
 pub const T0_S: i64 = 1_700_006_400;
 
 /// The real promtool; fails loudly when missing.
+/// The real promtool; fails loudly when missing.
 pub fn promtool() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin/promtool");
-    assert!(
-        p.is_file(),
-        "promtool not found at {} (set AEON_PEERS_DIR); these tests need the real Prometheus 3.5 promtool",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 pub fn run_promtool(args: &[&str]) -> String {

@@ -274,7 +274,7 @@ async fn s3_prefix_and_yaml_config_round_trip() {
 fn missing_s3s_fs_binary_fails_with_install_hint() {
     let e = S3Server::start_with_binary(std::path::Path::new("/nonexistent/s3s-fs")).unwrap_err();
     assert!(
-        e.contains("install-s3.sh") && e.contains("/nonexistent/s3s-fs"),
+        e.contains("cargo xtask peers install s3s-fs") && e.contains("/nonexistent/s3s-fs"),
         "{e}"
     );
 }

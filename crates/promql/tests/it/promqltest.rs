@@ -1,5 +1,5 @@
-//! Runs Prometheus's promqltest `.test` files (from `AEON_PROMQL_TESTDATA`, or
-//! `../../../shared/conformance/promql` relative to the crate) plus our own
+//! Runs Prometheus's promqltest `.test` files (from `AEON_PROMQL_TESTDATA`, else
+//! `$AEON_PEERS_DIR/promql-testdata/3.5.3`, installed by `cargo xtask test`) plus our own
 //! files in `tests/testdata`, against the engine. Cases listed in
 //! `tests/it/skips.txt` (`file:line reason`) are expected to fail; every other
 //! case must pass, and a listed case that passes fails the test (the list must
@@ -12,22 +12,7 @@ use std::path::{Path, PathBuf};
 use aeon_promql::promqltest::run_script;
 
 fn testdata_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("AEON_PROMQL_TESTDATA") {
-        let p = PathBuf::from(d);
-        assert!(
-            p.is_dir(),
-            "AEON_PROMQL_TESTDATA={} is not a directory",
-            p.display()
-        );
-        return p;
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/promql");
-    assert!(
-        p.is_dir(),
-        "promql conformance files not found: set AEON_PROMQL_TESTDATA to the directory of Prometheus's .test files (default {} does not exist)",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promql_testdata()
 }
 
 fn test_files(dir: &Path) -> Vec<PathBuf> {

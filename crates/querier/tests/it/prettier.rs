@@ -10,14 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::Querier;
 
 fn promtool() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = PathBuf::from(dir).join("prometheus3/bin/promtool");
-    assert!(
-        p.exists(),
-        "{} not found: install Prometheus 3.5 under $AEON_PEERS_DIR/prometheus3/bin (default /opt/peers)",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 fn prometheus_format(q: &str) -> String {

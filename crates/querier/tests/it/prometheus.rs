@@ -15,14 +15,10 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::{Querier, serve};
 
 fn peer_bin(name: &str) -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = PathBuf::from(dir).join("prometheus3/bin").join(name);
-    assert!(
-        p.exists(),
-        "{} not found: install Prometheus 3.5 under $AEON_PEERS_DIR/prometheus3/bin (default /opt/peers)",
-        p.display()
-    );
-    p
+    match name {
+        "promtool" => aeon_testkit::peers::promtool(),
+        _ => aeon_testkit::peers::prometheus(),
+    }
 }
 
 struct Prometheus {

@@ -19,16 +19,7 @@ const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
 
 fn chromium() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("AEON_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    assert!(
-        p.is_file(),
-        "Chromium not found at {}: install it with `sudo apt-get install -y chromium` (Debian; \
-         `cargo xtask test` does it when run as root) or set AEON_CHROMIUM to a Chromium binary",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::chromium()
 }
 
 /// Runs headless Chromium on `url` with `mode` (`--dump-dom` or `--screenshot=..`).

@@ -2,7 +2,7 @@
 //! historical blocks made by promtool, started on a free port and killed on
 //! drop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,20 +13,13 @@ pub const EXT: &[(&str, &str)] = &[("cluster", "eu1"), ("replica", "0")];
 pub const STEP_MS: i64 = 30_000;
 
 pub fn peers_bin(name: &str) -> PathBuf {
-    let root = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&root).join("prometheus3/bin").join(name);
-    assert!(
-        p.exists(),
-        "real peer {} is missing: install Prometheus 3.5 with ../shared/tools/install-peers.sh or set AEON_PEERS_DIR",
-        p.display()
-    );
-    p
+    match name {
+        "promtool" => aeon_testkit::peers::promtool(),
+        _ => aeon_testkit::peers::prometheus(),
+    }
 }
 
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+pub use aeon_testkit::free_port;
 
 /// Deterministic OpenMetrics text: counters, a gauge with fractional
 /// values, and a series whose own `cluster` label collides with an external

@@ -18,15 +18,9 @@ use aeon_tsdb_block::gofmt::{format_g, labels_string};
 use clap::Parser;
 
 /// The real promtool 3.5; panics with a clear message when missing.
+/// The real promtool 3.5; panics with a clear message when missing.
 pub fn promtool() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin/promtool");
-    assert!(
-        p.is_file(),
-        "promtool not found at {} (set AEON_PEERS_DIR); these tests need the real Prometheus 3.5 promtool",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 pub fn run_promtool(args: &[&str]) -> String {

@@ -11,14 +11,7 @@ use std::process::Command;
 use aeon_storeapi::testutil::{Fixture, decode_xor};
 
 fn promtool() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin/promtool");
-    assert!(
-        p.exists(),
-        "promtool not found at {} (install the peers or set AEON_PEERS_DIR)",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 fn uvarint(b: &[u8], pos: &mut usize) -> u64 {

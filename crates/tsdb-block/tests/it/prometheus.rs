@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 use crate::util::{Rng, promtool_dump};
 
 fn prometheus_bin() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin/prometheus");
-    assert!(
-        p.is_file(),
-        "prometheus not found at {} (set AEON_PEERS_DIR); this test needs the real Prometheus 3.5",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::prometheus()
 }
 
 struct Server {

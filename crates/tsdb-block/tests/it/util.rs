@@ -2,15 +2,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The real promtool; fails loudly when missing.
+/// The real promtool; fails loudly when missing.
 pub fn promtool() -> PathBuf {
-    let dir = std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into());
-    let p = Path::new(&dir).join("prometheus3/bin/promtool");
-    assert!(
-        p.is_file(),
-        "promtool not found at {} (set AEON_PEERS_DIR); this test needs the real Prometheus 3.5 promtool",
-        p.display()
-    );
-    p
+    aeon_testkit::peers::promtool()
 }
 
 pub fn run_promtool(args: &[&str]) -> String {
