@@ -364,19 +364,12 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
         .max(1);
     let instances = args.instances.unwrap_or(if args.quick { 10 } else { 100 });
     let days = args.days.unwrap_or(if args.quick { 1 } else { 3 });
-    let peers =
-        PathBuf::from(std::env::var("AEON_PEERS_DIR").unwrap_or_else(|_| "/opt/peers".into()))
-            .join("prometheus3/bin");
-    let (prometheus, promtool) = (peers.join("prometheus"), peers.join("promtool"));
-    for b in [&prometheus, &promtool] {
-        if !b.is_file() {
-            bail!(
-                "{} not found: the bench needs Prometheus 3.5 and promtool under $AEON_PEERS_DIR/prometheus3/bin \
-                 (default /opt/peers; `cargo xtask test` installs them, see README 'Test peers')",
-                b.display()
-            );
-        }
-    }
+    crate::peers::ensure(&[aeon_testkit::Peer::Prometheus])
+        .context("the bench compares against Prometheus 3.5")?;
+    let (prometheus, promtool) = (
+        aeon_testkit::peers::prometheus(),
+        aeon_testkit::peers::promtool(),
+    );
 
     let mut build = crate::cargo();
     build.current_dir(root).args(["build", "-p", "aeon"]);

@@ -149,9 +149,23 @@ pub fn run(root: &Path, args: DemoArgs) -> Result<()> {
     };
     let mut endpoints = Vec::new();
 
-    let prometheus = crate::peers::prometheus_bin();
-    let with_prometheus = !args.no_prometheus && prometheus.is_some();
-    if let Some(prom) = prometheus.filter(|_| with_prometheus) {
+    let prometheus = if args.no_prometheus {
+        None
+    } else {
+        match crate::peers::ensure(&[aeon_testkit::Peer::Prometheus]) {
+            Ok(()) => Some(aeon_testkit::peers::prometheus()),
+            // `--check` proves the whole walkthrough: without Prometheus it must fail.
+            Err(e) if args.check => {
+                return Err(e.context("demo --check needs Prometheus 3.5 for the HA pair"));
+            }
+            Err(e) => {
+                eprintln!("demo: no Prometheus ({e:#}); the generated history still serves");
+                None
+            }
+        }
+    };
+    let with_prometheus = prometheus.is_some();
+    if let Some(prom) = prometheus {
         for (i, replica) in ["A", "B"].into_iter().enumerate() {
             let i = i as u16;
             let (prom_port, sc_grpc, sc_http) = (p + 90 + i, p + 100 + i, p + 110 + i);
@@ -195,10 +209,6 @@ pub fn run(root: &Path, args: DemoArgs) -> Result<()> {
             )?;
             endpoints.push(format!("127.0.0.1:{sc_grpc}"));
         }
-    } else if !args.no_prometheus {
-        eprintln!(
-            "demo: Prometheus not found (see README 'Test peers'); running on generated history only"
-        );
     }
 
     let (sg_http, sg_grpc, q_http, q_grpc) = (p + 120, p + 121, p + 192, p + 122);
