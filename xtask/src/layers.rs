@@ -55,8 +55,8 @@ pub fn violations(crates: &[String], edges: &[(String, String)]) -> Vec<String> 
     out
 }
 
-/// Runs `cargo metadata` on the workspace and fails on any violation.
-pub fn check_workspace(root: &Path) -> Result<()> {
+/// `cargo metadata --no-deps` of the workspace.
+pub fn metadata(root: &Path) -> Result<serde_json::Value> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
         .args(["metadata", "--format-version", "1", "--no-deps"])
@@ -68,8 +68,12 @@ pub fn check_workspace(root: &Path) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("cargo metadata output")?;
+    serde_json::from_slice(&out.stdout).context("cargo metadata output")
+}
+
+/// Runs `cargo metadata` on the workspace and fails on any violation.
+pub fn check_workspace(root: &Path) -> Result<()> {
+    let meta = metadata(root)?;
     let packages = meta["packages"]
         .as_array()
         .context("metadata has no packages")?;

@@ -5,7 +5,7 @@
 //!   Chromium; see [`peers`]) and runs the whole suite with cargo-nextest,
 //!   then the demo with `--check`.
 //! - `peers` shows or installs the real peers (`cargo xtask peers install alertmanager`).
-//! - `lint`  rustfmt check, clippy with `-D warnings`, and the layering rule.
+//! - `lint`  rustfmt check, clippy with `-D warnings`, the layering rule and unused dependencies.
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
 //! - `bench` dashboard query latency, Aeon (querier + store-gateway) against
 //!   Prometheus 3.5 on the same blocks (builds `aeon --release`).
@@ -13,6 +13,7 @@
 
 mod bench;
 mod demo;
+mod deps;
 mod images;
 mod layers;
 mod peers;
@@ -51,6 +52,8 @@ enum Cmd {
     Lint,
     /// Check only the layering rule (no L3 crate depends on another; no upward edges).
     Layers,
+    /// Check only that every declared dependency is used.
+    Deps,
     /// Run the whole stack locally on a filesystem bucket (README's first command).
     Demo(demo::DemoArgs),
     /// Dashboard queries on querier + store-gateway vs Prometheus 3.5 on the same blocks:
@@ -99,6 +102,7 @@ fn real_main() -> Result<()> {
         Cmd::Peers(PeersCmd::Install { names }) => peers::ensure(&peer_list(&names)?),
         Cmd::Lint => lint(&root),
         Cmd::Layers => layers::check_workspace(&root),
+        Cmd::Deps => deps::check_workspace(&root),
         Cmd::Demo(args) => demo::run(&root, args),
         Cmd::Bench(args) => bench::run(&root, args),
         Cmd::Images(args) => images::run(&root, args),
@@ -255,5 +259,6 @@ fn lint(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    layers::check_workspace(root)
+    layers::check_workspace(root)?;
+    deps::check_workspace(root)
 }
