@@ -88,9 +88,13 @@ async fn wrong_account_key_is_an_auth_error_at_start_up() {
     let s = server();
     // A valid base64 key that is not Azurite's.
     let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
-    let e = from_yaml(&s.yaml_for("wrong-key", wrong), "azurite", &mut Registry::default())
-        .await
-        .unwrap_err();
+    let e = from_yaml(
+        &s.yaml_for("wrong-key", wrong),
+        "azurite",
+        &mut Registry::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(e.is_auth(), "{e:?}");
     let yaml = format!(
         "{}  storage_create_container: false\n",
