@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, then the metadata server, which
 /// covers GKE workload identity). `STORAGE_EMULATOR_HOST` (`host:port` or a URL) points the
 /// client at an emulator without authentication, as with Google's client libraries.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GcsConfig {
     /// Bucket name (required).
@@ -30,20 +30,6 @@ pub struct GcsConfig {
     /// Attempts of a failing request, retries included (`0` = default, `1` = no retries), as in
     /// Thanos's GCS client.
     pub max_retries: u32,
-}
-
-impl Default for GcsConfig {
-    fn default() -> Self {
-        Self {
-            bucket: String::new(),
-            service_account: String::new(),
-            use_grpc: false,
-            grpc_conn_pool_size: 0,
-            http_config: HttpConfig::default(),
-            chunk_size_bytes: 0,
-            max_retries: 0,
-        }
-    }
 }
 
 /// Google's default resumable upload chunk size.

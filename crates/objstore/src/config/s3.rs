@@ -147,9 +147,8 @@ pub(crate) fn validate(cfg: &S3Config, origin: &str) -> Result<()> {
             "config.aws_sdk_auth/config.access_key: mutually exclusive, aws_sdk_auth uses the AWS SDK's credential chain",
         );
     }
-    if !cfg.sts_endpoint.is_empty()
-        && !(cfg.sts_endpoint.starts_with("https://") || cfg.sts_endpoint.starts_with("http://"))
-    {
+    let sts = &cfg.sts_endpoint;
+    if !(sts.is_empty() || sts.starts_with("https://") || sts.starts_with("http://")) {
         return err(
             "config.sts_endpoint: expected a URL such as https://sts.eu-west-1.amazonaws.com",
         );
