@@ -57,7 +57,7 @@ pub enum BackendConfig {
 }
 
 impl BackendConfig {
-    /// Thanos's `max_retries` of the backend, for [`crate::RetryPolicy::with_max_retries`].
+    /// Retries (not attempts) the backend's `max_retries` fields ask for; `0` = default.
     pub fn max_retries(&self) -> u32 {
         match self {
             BackendConfig::Filesystem(_) => 0,

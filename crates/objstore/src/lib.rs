@@ -68,19 +68,33 @@ pub async fn backend_from_config(config: &BucketConfig) -> Result<Arc<dyn Bucket
     }
 }
 
+/// The retry policy of a backend's config: Thanos's `max_retries` (attempts for GCS), and for
+/// Azure `pipeline_config`'s tries and delays.
+pub(crate) fn retry_policy(backend: &BackendConfig) -> RetryPolicy {
+    match backend {
+        BackendConfig::Gcs(gcs) if gcs.max_retries > 0 => RetryPolicy {
+            max_attempts: gcs.max_retries,
+            ..RetryPolicy::default()
+        },
+        BackendConfig::Azure(azure) => {
+            let mut policy = RetryPolicy::with_max_retries(backend.max_retries());
+            let (initial, max) = azure.retry_delays();
+            policy.initial_backoff = initial.unwrap_or(policy.initial_backoff);
+            policy.max_backoff = max
+                .unwrap_or(policy.max_backoff)
+                .max(policy.initial_backoff);
+            policy
+        }
+        other => RetryPolicy::with_max_retries(other.max_retries()),
+    }
+}
+
 /// Builds an instrumented bucket (metrics on `registry`, retries) from a parsed config.
 pub async fn from_config(
     config: &BucketConfig,
     registry: &mut Registry,
 ) -> Result<Arc<dyn Bucket>> {
-    let mut policy = RetryPolicy::with_max_retries(config.backend.max_retries());
-    if let BackendConfig::Azure(azure) = &config.backend {
-        let (initial, max) = azure.retry_delays();
-        policy.initial_backoff = initial.unwrap_or(policy.initial_backoff);
-        policy.max_backoff = max
-            .unwrap_or(policy.max_backoff)
-            .max(policy.initial_backoff);
-    }
+    let policy = retry_policy(&config.backend);
     let backend = backend_from_config(config).await?;
     Ok(Arc::new(InstrumentedBucket::new(
         backend,
@@ -108,6 +122,34 @@ pub async fn from_config_file(path: &Path, registry: &mut Registry) -> Result<Ar
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_policies_follow_each_backends_max_retries() {
+        let policy = |yaml: &str| retry_policy(&BucketConfig::parse(yaml, "x").unwrap().backend);
+        // GCS counts attempts: 1 = no retries.
+        assert_eq!(
+            policy("type: GCS\nconfig: {bucket: b, max_retries: 1}\n").max_attempts,
+            1
+        );
+        assert_eq!(
+            policy("type: GCS\nconfig: {bucket: b, max_retries: 5}\n").max_attempts,
+            5
+        );
+        assert_eq!(
+            policy("type: GCS\nconfig: {bucket: b}\n"),
+            RetryPolicy::default()
+        );
+        assert_eq!(
+            policy("type: S3\nconfig: {bucket: b, max_retries: 2}\n").max_attempts,
+            3
+        );
+        let azure = policy(
+            "type: AZURE\nconfig: {storage_account: a, container: ccc, max_retries: 1, pipeline_config: {max_tries: 4, retry_delay: 50ms, max_retry_delay: 1s}}\n",
+        );
+        assert_eq!(azure.max_attempts, 5);
+        assert_eq!(azure.initial_backoff, std::time::Duration::from_millis(50));
+        assert_eq!(azure.max_backoff, std::time::Duration::from_secs(1));
+    }
 
     #[tokio::test]
     async fn seed_yaml_builds_an_instrumented_filesystem_bucket() {
