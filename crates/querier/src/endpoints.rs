@@ -285,79 +285,13 @@ fn mark_unhealthy(st: &mut State, err: String) {
 /// Creates the client of an address.
 pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync>;
 
-/// The gRPC connector (lazy connections, reconnecting as needed).
+/// The gRPC connector (lazy connections, reconnecting as needed; Info falls
+/// back to the deprecated `Store/Info` for endpoints older than the Info API).
 pub fn grpc_connector() -> Connector {
     Arc::new(|addr: &str| {
         let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
-        Ok(Arc::new(GrpcStore(c)) as Arc<dyn StoreApi>)
+        Ok(Arc::new(c) as Arc<dyn StoreApi>)
     })
-}
-
-/// A remote store whose Info falls back to the deprecated `thanos.Store/Info`
-/// when the endpoint has no `thanos.info.Info` service (older Thanos).
-#[derive(Debug, Clone)]
-pub struct GrpcStore(pub StoreClient);
-
-/// The Info API answer equivalent to a legacy `Store/Info` answer.
-pub fn info_from_legacy(l: aeon_storeapi::pb::thanos::InfoResponse) -> info::InfoResponse {
-    use aeon_storeapi::pb::thanos::{StoreType, ZLabelSet};
-    let component = match StoreType::try_from(l.store_type) {
-        Ok(StoreType::Query) => "query",
-        Ok(StoreType::Rule) => "rule",
-        Ok(StoreType::Sidecar) => "sidecar",
-        Ok(StoreType::Store) => "store",
-        Ok(StoreType::Receive) => "receive",
-        Ok(StoreType::Debug) => "debug",
-        _ => "",
-    };
-    let mut label_sets: Vec<ZLabelSet> = l
-        .label_sets
-        .into_iter()
-        .map(|s| ZLabelSet { labels: s.labels })
-        .collect();
-    if label_sets.is_empty() && !l.labels.is_empty() {
-        label_sets.push(ZLabelSet { labels: l.labels });
-    }
-    info::InfoResponse {
-        label_sets,
-        component_type: component.into(),
-        store: Some(info::StoreInfo {
-            min_time: l.min_time,
-            max_time: l.max_time,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-#[async_trait::async_trait]
-impl StoreApi for GrpcStore {
-    async fn info(&self) -> aeon_storeapi::Result<info::InfoResponse> {
-        match self.0.info().await {
-            Err(e) if e.code() == tonic::Code::Unimplemented => {
-                self.0.legacy_info().await.map(info_from_legacy)
-            }
-            other => other,
-        }
-    }
-    async fn series(
-        &self,
-        req: aeon_storeapi::pb::thanos::SeriesRequest,
-    ) -> aeon_storeapi::Result<aeon_storeapi::SeriesStream> {
-        self.0.series(req).await
-    }
-    async fn label_names(
-        &self,
-        req: aeon_storeapi::pb::thanos::LabelNamesRequest,
-    ) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelNamesResponse> {
-        self.0.label_names(req).await
-    }
-    async fn label_values(
-        &self,
-        req: aeon_storeapi::pb::thanos::LabelValuesRequest,
-    ) -> aeon_storeapi::Result<aeon_storeapi::pb::thanos::LabelValuesResponse> {
-        self.0.label_values(req).await
-    }
 }
 
 /// The current set of endpoints.
