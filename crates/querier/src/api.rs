@@ -909,7 +909,7 @@ async fn format_query(req: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     match parse_query_param(&p) {
-        Ok(e) => success(&json_str(&crate::format::pretty(&e)), &[], &[]),
+        Ok(e) => success(&json_str(&e.pretty()), &[], &[]),
         Err(e) => e.into_response(),
     }
 }

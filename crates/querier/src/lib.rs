@@ -5,8 +5,7 @@
 //! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
 //! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
 //! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
-//! [`mod@format`] (PromQL printing and AST JSON for `format_query` /
-//! `parse_query`), [`ui`] (web UI), [`metrics`], [`memstore`] (in-memory
+//! [`mod@format`] (AST JSON for `parse_query`), [`ui`] (web UI), [`metrics`], [`memstore`] (in-memory
 //! store for tests and demos).
 //!
 //! Query path: HTTP request → [`api`] → aeon-promql `Engine` on a blocking
