@@ -5,8 +5,7 @@
 //! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
 //! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
 //! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
-//! [`mod@format`] (AST JSON for `parse_query`), [`ui`] (web UI), [`metrics`], [`memstore`] (in-memory
-//! store for tests and demos).
+//! [`mod@format`] (AST JSON for `parse_query`), [`ui`] (web UI), [`metrics`].
 //!
 //! Query path: HTTP request → [`api`] → aeon-promql `Engine` on a blocking
 //! thread → [`StoreQueryable`] (`select`) → [`Proxy`] fans a Series request out
@@ -23,7 +22,6 @@ pub mod dedup;
 pub mod endpoints;
 mod error;
 pub mod format;
-pub mod memstore;
 pub mod metrics;
 pub mod proxy;
 pub mod queryable;
