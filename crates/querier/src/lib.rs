@@ -5,7 +5,7 @@
 //! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
 //! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
 //! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
-//! [`mod@format`] (AST JSON for `parse_query`), [`ui`] (web UI), [`metrics`].
+//! [`ui`] (web UI), [`metrics`].
 //!
 //! Query path: HTTP request → [`api`] → aeon-promql `Engine` on a blocking
 //! thread → [`StoreQueryable`] (`select`) → [`Proxy`] fans a Series request out
@@ -21,7 +21,6 @@ pub mod args;
 pub mod dedup;
 pub mod endpoints;
 mod error;
-pub mod format;
 pub mod metrics;
 pub mod proxy;
 pub mod queryable;
@@ -33,4 +32,4 @@ pub use endpoints::{EndpointSet, EndpointStatus};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
 pub use queryable::{QueryOptions, StoreQueryable};
-pub use run::{Running, http_router, run, start};
+pub use run::{Running, run, start};

@@ -89,7 +89,7 @@ async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> R
 
 /// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
 /// the UI under the route prefix.
-pub fn http_router(
+pub(crate) fn http_router(
     api: Api,
     registry: Arc<Registry>,
     ready: Readiness,
