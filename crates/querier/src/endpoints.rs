@@ -16,22 +16,22 @@ use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
 use crate::{Error, Result};
 
 /// How often Info is polled (Thanos: 5 s).
-pub const INFO_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const INFO_INTERVAL: Duration = Duration::from_secs(5);
 /// Deadline of one Info call.
-pub const INFO_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What an endpoint advertised in its last successful Info call.
 #[derive(Debug, Clone, Default)]
-pub struct Advertised {
+pub(crate) struct Advertised {
     /// Component type (`sidecar`, `store`, `query`, ...).
-    pub component_type: String,
+    pub(crate) component_type: String,
     /// External label sets.
-    pub label_sets: Vec<Labels>,
+    pub(crate) label_sets: Vec<Labels>,
     /// Inclusive time range in ms.
-    pub min_time: i64,
-    pub max_time: i64,
+    pub(crate) min_time: i64,
+    pub(crate) max_time: i64,
     /// Whether the store strips `without_replica_labels` itself.
-    pub supports_without_replica_labels: bool,
+    pub(crate) supports_without_replica_labels: bool,
 }
 
 impl Advertised {
@@ -53,7 +53,7 @@ impl Advertised {
     /// Whether a request for `[min, max]` with `matchers` can have data here:
     /// the time ranges overlap and some label set does not contradict the
     /// matchers (a matcher on a label the set lacks does not contradict).
-    pub fn matches(&self, min: i64, max: i64, matchers: &[Matcher]) -> bool {
+    pub(crate) fn matches(&self, min: i64, max: i64, matchers: &[Matcher]) -> bool {
         if self.min_time > max || self.max_time < min {
             return false;
         }
@@ -71,13 +71,12 @@ impl Advertised {
 
 /// The health and advertisement of one endpoint, as shown on the stores page.
 #[derive(Debug, Clone)]
-pub struct EndpointStatus {
-    pub address: String,
-    pub strict: bool,
-    pub healthy: bool,
-    pub last_check: Option<SystemTime>,
-    pub last_error: Option<String>,
-    pub advertised: Option<Advertised>,
+pub(crate) struct EndpointStatus {
+    pub(crate) address: String,
+    pub(crate) healthy: bool,
+    pub(crate) last_check: Option<SystemTime>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) advertised: Option<Advertised>,
 }
 
 #[derive(Debug)]
@@ -126,22 +125,22 @@ impl Endpoint {
         &self.address
     }
 
-    pub fn client(&self) -> &Arc<dyn StoreApi> {
+    pub(crate) fn client(&self) -> &Arc<dyn StoreApi> {
         &self.client
     }
 
     /// Whether queries may use it (healthy, or strict).
-    pub fn usable(&self) -> bool {
+    pub(crate) fn usable(&self) -> bool {
         self.strict || self.state.read().is_ok_and(|s| s.healthy)
     }
 
     /// The last advertisement (None before the first successful Info).
-    pub fn advertised(&self) -> Option<Advertised> {
+    pub(crate) fn advertised(&self) -> Option<Advertised> {
         self.state.read().ok().and_then(|s| s.advertised.clone())
     }
 
     /// Calls Info and records the outcome.
-    pub async fn check(&self) {
+    pub(crate) async fn check(&self) {
         let res = tokio::time::timeout(INFO_TIMEOUT, self.client.info()).await;
         let now = SystemTime::now();
         let Ok(mut st) = self.state.write() else {
@@ -164,12 +163,11 @@ impl Endpoint {
     }
 
     /// The status for the stores page.
-    pub fn status(&self) -> EndpointStatus {
+    pub(crate) fn status(&self) -> EndpointStatus {
         let st = self.state.read();
         match st {
             Ok(s) => EndpointStatus {
                 address: self.address.clone(),
-                strict: self.strict,
                 healthy: s.healthy,
                 last_check: s.last_check,
                 last_error: s.last_error.clone(),
@@ -177,7 +175,6 @@ impl Endpoint {
             },
             Err(_) => EndpointStatus {
                 address: self.address.clone(),
-                strict: self.strict,
                 healthy: false,
                 last_check: None,
                 last_error: Some("state poisoned".into()),
@@ -247,7 +244,7 @@ impl EndpointSet {
     /// Makes the set equal to `wanted` (address → strict): new addresses get a
     /// client, vanished ones are dropped, existing ones keep their state.
     /// Returns the new endpoints (not yet checked) and client errors.
-    pub fn sync(&self, wanted: &BTreeMap<String, bool>) -> (Vec<Arc<Endpoint>>, Vec<Error>) {
+    pub(crate) fn sync(&self, wanted: &BTreeMap<String, bool>) -> (Vec<Arc<Endpoint>>, Vec<Error>) {
         let (mut added, mut errs) = (Vec::new(), Vec::new());
         let Ok(mut m) = self.endpoints.write() else {
             return (added, errs);
@@ -284,7 +281,7 @@ impl EndpointSet {
     }
 
     /// Usable endpoints that may hold data for `[min, max]` and `matchers`.
-    pub fn matching(&self, min: i64, max: i64, matchers: &[Matcher]) -> Vec<Arc<Endpoint>> {
+    pub(crate) fn matching(&self, min: i64, max: i64, matchers: &[Matcher]) -> Vec<Arc<Endpoint>> {
         self.all()
             .into_iter()
             .filter(|e| e.usable())
@@ -297,7 +294,7 @@ impl EndpointSet {
 
     /// Status of every endpoint except those unhealthy for longer than
     /// `--store.unhealthy-timeout`.
-    pub fn statuses(&self) -> Vec<EndpointStatus> {
+    pub(crate) fn statuses(&self) -> Vec<EndpointStatus> {
         self.all()
             .into_iter()
             .filter(|e| {
@@ -312,7 +309,7 @@ impl EndpointSet {
 /// The endpoint discovery the flags ask for (aeon-discovery's composite of
 /// specs, file SD and Kubernetes), Kubernetes watchers started (they run
 /// until the [`Discovery`] is dropped). Needs a tokio runtime.
-pub async fn discovery(args: &crate::Args) -> Result<Discovery> {
+pub(crate) async fn discovery(args: &crate::Args) -> Result<Discovery> {
     let mut d = Discovery::new(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
     let targets = k8s_targets(&args.endpoint_k8s, &args.endpoint_k8s_selector)?;
     if !targets.is_empty() {
@@ -328,7 +325,7 @@ pub async fn discovery(args: &crate::Args) -> Result<Discovery> {
 }
 
 /// Parses `--endpoint.k8s` and `--endpoint.k8s-selector` values.
-pub fn k8s_targets(
+pub(crate) fn k8s_targets(
     services: &[String],
     selectors: &[String],
 ) -> Result<Vec<aeon_discovery::K8sTarget>> {

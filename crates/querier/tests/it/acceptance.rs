@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use aeon_querier::endpoints::{Endpoint, grpc_connector};
-use aeon_querier::{EndpointSet, Proxy};
+use aeon_querier::{Endpoint, EndpointSet, Proxy, grpc_connector};
 use aeon_storeapi::testsuite::{StoreUnderTest, check_acceptance_at};
 use aeon_storeapi::testutil::{Fixture, MemStore, STANDARD_T0};
 use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
