@@ -450,7 +450,12 @@ fn field_type(src: &str, field: &str) -> Option<String> {
         if l.starts_with(' ') {
             return None;
         }
-        let l = l.strip_prefix("pub ").unwrap_or(l);
+        // Any visibility: `pub`, `pub(crate)`, `pub(super)`.
+        let l = match l.strip_prefix("pub") {
+            Some(r) if r.starts_with(' ') => r.trim_start(),
+            Some(r) if r.starts_with('(') => r.split_once(") ").map_or(l, |(_, t)| t),
+            _ => l,
+        };
         let ty = l.strip_prefix(field)?.strip_prefix(": ")?;
         Some(ty.trim_end().trim_end_matches(',').to_owned())
     })

@@ -68,18 +68,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
 
 /// Formats a duration the way Prometheus prints one (`1h30m`, `0s`).
 pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis() as u64;
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in UNITS {
-        if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
+    aeon_model::format_duration(d.as_millis() as u64)
 }
 
 /// A Prometheus duration usable as a flag, e.g. `--sync-block-duration=15m`.

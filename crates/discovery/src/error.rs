@@ -6,6 +6,13 @@ pub enum Error {
     /// An endpoint specification (`--endpoint`, file SD entry) is invalid.
     #[error("invalid endpoint {spec:?}: {reason}")]
     InvalidSpec { spec: String, reason: String },
+    /// Reading or parsing a file SD file failed.
+    #[error("reading file SD file {path}")]
+    FileSd {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A Kubernetes discovery flag (`--endpoint.k8s`, `--endpoint.k8s-selector`) is invalid.
     #[error("invalid kubernetes target {spec:?}: {reason}")]
     InvalidK8sTarget { spec: String, reason: String },

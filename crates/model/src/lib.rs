@@ -1,16 +1,19 @@
 //! The vocabulary every Aeon crate shares (layer L0): label sets ([`Labels`]),
 //! label matchers with exactly Prometheus 3.5's semantics ([`Matcher`]),
-//! samples and millisecond timestamps.
+//! samples, millisecond timestamps and Prometheus's duration text
+//! ([`format_duration`]).
 //!
 //! Nothing here does I/O; the crate is small on purpose so that every other
 //! crate can depend on it.
 
+mod duration;
 mod error;
 mod labels;
 mod matcher;
 mod regex_matcher;
 mod sample;
 
+pub use duration::format_duration;
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchType, Matcher};

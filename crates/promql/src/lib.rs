@@ -1,8 +1,9 @@
 #![allow(clippy::collapsible_if, clippy::collapsible_match)]
-//! PromQL for Aeon (layer L1): a hand-written parser ([`parse`]) and an
-//! evaluation [`Engine`] matching Prometheus 3.5 semantics, reading series
-//! through the [`Queryable`] trait. [`promqltest`] runs Prometheus's own
-//! `.test` scripts against the engine.
+//! PromQL for Aeon (layer L1): a hand-written parser ([`parse`]), a printer
+//! ([`Expr`]'s `Display` and [`Expr::pretty`], byte for byte Prometheus's)
+//! and an evaluation [`Engine`] matching Prometheus 3.5 semantics, reading
+//! series through the [`Queryable`] trait. [`promqltest`] runs Prometheus's
+//! own `.test` scripts against the engine.
 //!
 //! Entry points: [`Engine::instant_query`], [`Engine::range_query`],
 //! [`Engine::exec`] with [`QueryParams`]; results are [`QueryResult`]s holding
@@ -49,6 +50,7 @@ mod info;
 mod lexer;
 pub mod nativehist;
 mod parser;
+mod printer;
 pub mod promqltest;
 mod storage;
 mod value;

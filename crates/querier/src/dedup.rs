@@ -33,7 +33,7 @@ use aeon_model::Sample;
 
 /// A sample the algorithms can merge: a timestamp and, for floats, a value
 /// (counter adjustments only apply to floats).
-pub trait Point: Clone {
+pub(crate) trait Point: Clone {
     /// Timestamp in ms.
     fn t(&self) -> i64;
     /// The float value (None for histograms).
@@ -60,10 +60,10 @@ fn drops<P: Point>(a: &P, b: &P) -> bool {
 }
 
 /// Penalty before any sample interval is known (Thanos: 5000 ms).
-pub const INITIAL_PENALTY_MS: i64 = 5_000;
+pub(crate) const INITIAL_PENALTY_MS: i64 = 5_000;
 
 /// Whether the enclosing PromQL function reads the series as a counter.
-pub fn is_counter_func(func: Option<&str>) -> bool {
+pub(crate) fn is_counter_func(func: Option<&str>) -> bool {
     matches!(
         func,
         Some("rate" | "increase" | "irate" | "resets" | "xrate" | "xincrease")
@@ -71,7 +71,7 @@ pub fn is_counter_func(func: Option<&str>) -> bool {
 }
 
 /// Something with an inclusive time span (a chunk).
-pub trait Span {
+pub(crate) trait Span {
     /// Inclusive `(min_time, max_time)`.
     fn span(&self) -> (i64, i64);
 }
@@ -86,7 +86,7 @@ impl Span for aeon_storeapi::pb::thanos::AggrChunk {
 /// each chunk goes to the first lane whose last chunk ends before it starts.
 /// Chunks of one replica never overlap, so HA replicas end up in different
 /// lanes.
-pub fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
+pub(crate) fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
     let mut lanes: Vec<Vec<T>> = Vec::new();
     'outer: for c in chunks {
         let (min, _) = c.span();
@@ -103,7 +103,7 @@ pub fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
 
 /// 1:1 union of time-sorted sample vectors; on equal timestamps the sample
 /// of the earlier vector wins.
-pub fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
+pub(crate) fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
     match replicas {
         [] => Vec::new(),
         [one] => one.clone(),
@@ -134,7 +134,7 @@ pub fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
 
 /// Penalty-based deduplication of time-sorted replica sample vectors (see
 /// the module docs). `counter` enables the counter adjustments.
-pub fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
+pub(crate) fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
     match replicas {
         [] => return Vec::new(),
         [one] => return one.clone(),

@@ -3,16 +3,9 @@
 /// Errors of the querier.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An endpoint specification (`--endpoint`, file SD entry) is invalid.
-    #[error("invalid endpoint {spec:?}: {reason}")]
-    InvalidEndpoint { spec: String, reason: String },
-    /// Reading or parsing a file SD file failed.
-    #[error("reading file SD file {path}")]
-    FileSd {
-        path: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    /// Endpoint discovery failed (an invalid `--endpoint` spec, ...).
+    #[error(transparent)]
+    Discovery(#[from] aeon_discovery::Error),
     /// A Store API call failed.
     #[error("store API")]
     Store(#[from] aeon_storeapi::Error),

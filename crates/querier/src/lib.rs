@@ -2,38 +2,37 @@
 //! view over many Store API endpoints (sidecars, store gateways, other
 //! queriers), like `thanos query`.
 //!
-//! Modules: [`args`] (flags), [`dedup`] (HA replica merging),
-//! [`endpoints`] (discovery and health), [`proxy`] (fan-out Store API),
-//! [`queryable`] (PromQL adapter), [`api`] (Prometheus HTTP API v1),
-//! [`mod@format`] (PromQL printing and AST JSON for `format_query` /
-//! `parse_query`), [`ui`] (web UI), [`metrics`], [`memstore`] (in-memory
-//! store for tests and demos).
+//! Modules: `args` (flags), `endpoints` (the endpoint set: health and
+//! advertised label sets and time ranges; discovery is aeon-discovery's),
+//! `proxy` (fan-out Store API), `dedup` (HA replica merging), `queryable`
+//! (PromQL adapter), `api` (Prometheus HTTP API v1: handlers, execution,
+//! JSON, errors), `ui` (web UI), `metrics`, `run` (wiring).
 //!
-//! Query path: HTTP request → [`api`] → aeon-promql `Engine` on a blocking
-//! thread → [`StoreQueryable`] (`select`) → [`Proxy`] fans a Series request out
+//! Query path: HTTP request → `api` → aeon-promql `Engine` on a blocking
+//! thread → `StoreQueryable` (`select`) → [`Proxy`] fans a Series request out
 //! to the healthy endpoints whose label sets and time ranges match → k-way
 //! merge → chunks decoded (XOR, native histograms, downsampled aggregates)
-//! → replicas merged by [`dedup`] (penalty or chain, counter-aware).
+//! → replicas merged by `dedup` (penalty or chain, counter-aware).
 //!
 //! Entry points: [`Args`] and [`run`] (or [`start`], which returns the bound
-//! addresses).
+//! addresses); [`Proxy`] over an [`EndpointSet`] for the Store API alone.
+//! Everything else is crate-private (`unreachable_pub` keeps it so).
 
-pub mod api;
-pub mod args;
-pub mod dedup;
-pub mod endpoints;
+#![warn(unreachable_pub)]
+
+mod api;
+mod args;
+mod dedup;
+mod endpoints;
 mod error;
-pub mod format;
-pub mod memstore;
-pub mod metrics;
-pub mod proxy;
-pub mod queryable;
+mod metrics;
+mod proxy;
+mod queryable;
 mod run;
-pub mod ui;
+mod ui;
 
 pub use args::{Args, DedupFunc};
-pub use endpoints::{EndpointSet, EndpointStatus};
+pub use endpoints::{Connector, Endpoint, EndpointSet, grpc_connector};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
-pub use queryable::{QueryOptions, StoreQueryable};
-pub use run::{Running, http_router, run, start};
+pub use run::{Running, run, start};

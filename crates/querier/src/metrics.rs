@@ -9,16 +9,16 @@ type LabelPairs = Vec<(String, String)>;
 
 /// The querier's metrics.
 #[derive(Debug, Clone, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     /// API requests by handler and status code.
-    pub requests: Family<LabelPairs, Counter>,
+    pub(crate) requests: Family<LabelPairs, Counter>,
     /// Endpoints by health (`healthy`, `unhealthy`).
-    pub endpoints: Family<LabelPairs, Gauge>,
+    pub(crate) endpoints: Family<LabelPairs, Gauge>,
 }
 
 impl Metrics {
     /// Creates the metrics and registers them under `aeon_querier`.
-    pub fn new(registry: &mut Registry) -> Self {
+    pub(crate) fn new(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("aeon_querier");
         r.register(
@@ -35,7 +35,7 @@ impl Metrics {
     }
 
     /// Counts one API request.
-    pub fn request(&self, handler: &str, code: u16) {
+    pub(crate) fn request(&self, handler: &str, code: u16) {
         self.requests
             .get_or_create(&vec![
                 ("handler".into(), handler.into()),
@@ -45,7 +45,7 @@ impl Metrics {
     }
 
     /// Records the endpoint health counts.
-    pub fn set_endpoints(&self, healthy: usize, unhealthy: usize) {
+    pub(crate) fn set_endpoints(&self, healthy: usize, unhealthy: usize) {
         self.endpoints
             .get_or_create(&vec![("state".into(), "healthy".into())])
             .set(healthy as i64);

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use crate::endpoints::{Endpoint, EndpointSet};
 
 /// Warning when no endpoint can hold data for a request (Thanos's text).
-pub const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
+pub(crate) const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
 
 /// The querier's own Store API: everything behind its endpoints.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl Proxy {
 
     /// A copy asking only the endpoints whose `__address__` matches one of
     /// `sets` (Thanos's `storeMatch[]`; other label names never match).
-    pub fn with_store_match(&self, sets: Vec<Vec<Matcher>>) -> Self {
+    pub(crate) fn with_store_match(&self, sets: Vec<Vec<Matcher>>) -> Self {
         Self {
             store_match: Some(Arc::new(sets)),
             ..self.clone()
@@ -114,7 +114,7 @@ impl Proxy {
     }
 
     /// The endpoints behind this proxy.
-    pub fn endpoints(&self) -> &Arc<EndpointSet> {
+    pub(crate) fn endpoints(&self) -> &Arc<EndpointSet> {
         &self.endpoints
     }
 

@@ -23,31 +23,31 @@ use crate::proxy::Proxy;
 
 /// Per-query options (flags overridden by request parameters).
 #[derive(Debug, Clone, Default)]
-pub struct QueryOptions {
+pub(crate) struct QueryOptions {
     /// Deduplicate replicas (`dedup`, default true).
-    pub dedup: bool,
+    pub(crate) dedup: bool,
     /// Replica labels (`replicaLabels[]` or `--query.replica-label`).
-    pub replica_labels: Vec<String>,
+    pub(crate) replica_labels: Vec<String>,
     /// Deduplication algorithm.
-    pub dedup_func: DedupFunc,
+    pub(crate) dedup_func: DedupFunc,
     /// WARN (true) or ABORT (false) on store failures.
-    pub partial_response: bool,
+    pub(crate) partial_response: bool,
     /// `max_source_resolution` in ms (0 = raw only).
-    pub max_source_resolution: i64,
+    pub(crate) max_source_resolution: i64,
     /// When the whole query must be done.
-    pub deadline: Option<tokio::time::Instant>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl QueryOptions {
     /// Whether replica labels are stripped and replicas merged.
-    pub fn dedup_active(&self) -> bool {
+    pub(crate) fn dedup_active(&self) -> bool {
         self.dedup && !self.replica_labels.is_empty()
     }
 }
 
 /// Aggregates of downsampled chunks the enclosing function needs
 /// (COMPAT-NOTES §1.3).
-pub fn aggregates_for(func: Option<&str>) -> Vec<Aggr> {
+pub(crate) fn aggregates_for(func: Option<&str>) -> Vec<Aggr> {
     match func.unwrap_or_default() {
         f if f.starts_with("min") => vec![Aggr::Min],
         f if f.starts_with("max") => vec![Aggr::Max],
@@ -60,16 +60,16 @@ pub fn aggregates_for(func: Option<&str>) -> Vec<Aggr> {
 
 /// One decoded sample: a float, or a native histogram.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QPoint {
-    pub t: i64,
+pub(crate) struct QPoint {
+    pub(crate) t: i64,
     /// The float value (0 for histograms).
-    pub v: f64,
-    pub h: Option<Arc<FloatHistogram>>,
+    pub(crate) v: f64,
+    pub(crate) h: Option<Arc<FloatHistogram>>,
 }
 
 impl QPoint {
     /// A float sample.
-    pub fn float(t: i64, v: f64) -> Self {
+    pub(crate) fn float(t: i64, v: f64) -> Self {
         Self { t, v, h: None }
     }
 }
@@ -107,7 +107,7 @@ fn expand_buckets(spans: &[enc::Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
 }
 
 /// A decoded wire histogram (spans + absolute counts) as the engine's sparse one.
-pub fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
+pub(crate) fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
     FloatHistogram {
         counter_reset_hint: match h.counter_reset_hint {
             enc::CounterResetHint::Unknown => CounterResetHint::Unknown,
@@ -150,7 +150,7 @@ fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
 }
 
 /// Samples of one chunk: the raw chunk, or the aggregate `func` needs.
-pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, String> {
+pub(crate) fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, String> {
     if let Some(raw) = &c.raw {
         return decode_chunk(raw);
     }
@@ -192,7 +192,7 @@ pub fn decode_aggr(c: &AggrChunk, func: Option<&str>) -> Result<Vec<QPoint>, Str
 /// resolutions overlap where the store filled a gap with finer blocks;
 /// reading them as separate lanes would mix running totals that started
 /// from different values.
-pub fn replica_samples(
+pub(crate) fn replica_samples(
     mut chunks: Vec<AggrChunk>,
     func: Option<&str>,
 ) -> Result<Vec<QPoint>, String> {
@@ -289,7 +289,7 @@ fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
 /// letting stores strip the labels and then guessing replicas from
 /// overlapping chunks, as Thanos does) means a replica is never mixed with
 /// another inside one lane, so counters stay monotonic per replica.
-pub fn dedup_series(
+pub(crate) fn dedup_series(
     series: Vec<(Labels, Vec<AggrChunk>)>,
     func: Option<&str>,
     opts: &QueryOptions,
@@ -322,8 +322,11 @@ pub fn dedup_series(
 
 /// Decodes the chunks of one series whose replicas were merged by the
 /// stores (replica labels already stripped): overlapping chunks are split
-/// into lanes that stand in for replicas (Thanos's approach).
-pub fn series_samples(
+/// into lanes that stand in for replicas (Thanos's approach). Only the tests
+/// use it: queries keep replica labels on the wire ([`series_request`]) and
+/// merge replicas with [`dedup_series`].
+#[cfg(test)]
+pub(crate) fn series_samples(
     chunks: Vec<AggrChunk>,
     func: Option<&str>,
     opts: &QueryOptions,
@@ -344,7 +347,7 @@ pub fn series_samples(
 }
 
 /// The Series request for a select.
-pub fn series_request(
+pub(crate) fn series_request(
     matchers: &[Matcher],
     hints: &SelectHints,
     opts: &QueryOptions,
@@ -383,7 +386,7 @@ pub fn series_request(
 
 /// [`Queryable`] over a [`Proxy`], collecting store warnings.
 #[derive(Debug)]
-pub struct StoreQueryable {
+pub(crate) struct StoreQueryable {
     proxy: Arc<Proxy>,
     opts: QueryOptions,
     handle: tokio::runtime::Handle,
@@ -392,7 +395,11 @@ pub struct StoreQueryable {
 
 impl StoreQueryable {
     /// A queryable for one query.
-    pub fn new(proxy: Arc<Proxy>, opts: QueryOptions, handle: tokio::runtime::Handle) -> Self {
+    pub(crate) fn new(
+        proxy: Arc<Proxy>,
+        opts: QueryOptions,
+        handle: tokio::runtime::Handle,
+    ) -> Self {
         Self {
             proxy,
             opts,
@@ -402,7 +409,7 @@ impl StoreQueryable {
     }
 
     /// Warnings collected so far (sorted, unique).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut w = self.warnings.lock().map(|w| w.clone()).unwrap_or_default();
         w.sort();
         w.dedup();
@@ -416,7 +423,7 @@ impl StoreQueryable {
     }
 
     /// Selects series asynchronously: labels and deduplicated samples.
-    pub async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         matchers: &[Matcher],
         hints: &SelectHints,

@@ -16,10 +16,11 @@ use axum::response::Response;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiConfig};
-use crate::endpoints::{Discovery, EndpointSet, INFO_INTERVAL, grpc_connector, k8s_changed};
+use crate::endpoints::{EndpointSet, INFO_INTERVAL, discovery, grpc_connector};
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::{Args, Error, Result, ui};
+use aeon_discovery::k8s_changed;
 
 /// A started querier.
 #[derive(Debug)]
@@ -88,7 +89,7 @@ async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> R
 
 /// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
 /// the UI under the route prefix.
-pub fn http_router(
+pub(crate) fn http_router(
     api: Api,
     registry: Arc<Registry>,
     ready: Readiness,
@@ -117,7 +118,7 @@ pub fn http_router(
 /// Starts the querier: resolves endpoints, checks them once, binds and
 /// serves HTTP and gRPC in the background.
 pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
-    let discovery = Discovery::from_args(&args).await?;
+    let discovery = discovery(&args).await?;
     let endpoints = Arc::new(EndpointSet::new(
         grpc_connector(),
         args.store_unhealthy_timeout.0,

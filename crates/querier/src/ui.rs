@@ -10,18 +10,18 @@ use axum::routing::get;
 const PAGE: &str = include_str!("ui/index.html");
 
 /// The UI page with the route prefix and default step filled in.
-pub fn page(prefix: &str, default_step_secs: f64) -> String {
+pub(crate) fn page(prefix: &str, default_step_secs: f64) -> String {
     PAGE.replace("{{PREFIX}}", prefix)
         .replace("{{DEFAULT_STEP}}", &format!("{default_step_secs}"))
 }
 
 /// Routes `/`, `/graph` and `/stores` (to be nested under the prefix).
-pub fn router(prefix: &str, default_step_secs: f64) -> Router {
+pub(crate) fn router(prefix: &str, default_step_secs: f64) -> Router {
     routes(&["/", "/graph", "/stores"], prefix, default_step_secs)
 }
 
 /// The UI page on the given paths.
-pub fn routes(paths: &[&str], prefix: &str, default_step_secs: f64) -> Router {
+pub(crate) fn routes(paths: &[&str], prefix: &str, default_step_secs: f64) -> Router {
     let html = page(prefix, default_step_secs);
     let serve = move || {
         let html = html.clone();

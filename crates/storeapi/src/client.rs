@@ -14,6 +14,7 @@ use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::api::{SeriesFrame, SeriesStream, StoreApi};
+use crate::legacy::info_from_legacy;
 use crate::pb::thanos::{self, info, info::info_client, store_client};
 use crate::server::{MAX_MESSAGE_SIZE, with_deadline};
 use crate::{Error, Result};
@@ -233,14 +234,22 @@ impl StoreClient {
 
 #[async_trait::async_trait]
 impl StoreApi for StoreClient {
+    /// The Info API; for an endpoint without the `thanos.info.Info` service
+    /// (`Unimplemented`: Thanos before v0.37), the answer of the deprecated
+    /// `thanos.Store/Info` in the Info API's shape.
     async fn info(&self) -> Result<info::InfoResponse> {
         let r = self
             .info
             .clone()
             .info(self.request(info::InfoRequest {}, self.timeout))
             .await;
-        r.map(|r| r.into_inner())
-            .map_err(|s| self.rpc_err("Info", s))
+        match r {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) if s.code() == tonic::Code::Unimplemented => {
+                self.legacy_info().await.map(info_from_legacy)
+            }
+            Err(s) => Err(self.rpc_err("Info", s)),
+        }
     }
 
     async fn series(&self, req: thanos::SeriesRequest) -> Result<SeriesStream> {

@@ -10,7 +10,8 @@
 //!   Thanos' transport settings (limits `i32::MAX`, 10 s client pings, TLS,
 //!   snappy-compressed requests, gRPC health, [`GrpcMetrics`]);
 //!   [`StoreClient`]: a remote endpoint as a `StoreApi` (keepalive, TLS,
-//!   deadlines, cancellation by dropping the stream).
+//!   deadlines, cancellation by dropping the stream, falling back to the
+//!   deprecated `thanos.Store/Info` for endpoints without the Info service).
 //! - [`merge_series`]: k-way merge of sorted Series streams with chunk dedup;
 //!   [`ShardMatcher`]: `ShardInfo` semantics; [`convert`]: wire ↔ model.
 //! - [`Error`]: one error type, mapped to gRPC status in one place.
@@ -22,6 +23,7 @@ mod api;
 mod client;
 pub mod convert;
 mod error;
+mod legacy;
 pub mod merge;
 mod metrics;
 pub mod pb;
@@ -36,10 +38,9 @@ pub mod testutil;
 pub use api::{SeriesFrame, SeriesStream, StoreApi, TYPE_URL_PREFIX, pack_any, unpack_any};
 pub use client::{ClientOptions, ClientTls, StoreClient};
 pub use error::{Error, Result};
+pub use legacy::{info_from_legacy, legacy_info};
 pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
 pub use metrics::GrpcMetrics;
-pub use server::{
-    MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, legacy_info, spawn_server,
-};
+pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};

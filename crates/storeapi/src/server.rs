@@ -344,7 +344,7 @@ impl store_server::Store for StoreServer {
         let start = std::time::Instant::now();
         let r = self.store.info().await;
         self.record("Store.Info", start, &r);
-        Ok(Response::new(legacy_info(r?)))
+        Ok(Response::new(crate::legacy::legacy_info(r?)))
     }
 
     type SeriesStream = ResponseStream;
@@ -412,39 +412,6 @@ impl info_server::Info for StoreServer {
     }
 }
 
-/// The deprecated `thanos.Store/Info` answer derived from the Info API one.
-pub fn legacy_info(info: info::InfoResponse) -> thanos::InfoResponse {
-    let store_type = match info.component_type.as_str() {
-        "query" => thanos::StoreType::Query,
-        "rule" => thanos::StoreType::Rule,
-        "sidecar" => thanos::StoreType::Sidecar,
-        "store" => thanos::StoreType::Store,
-        "receive" => thanos::StoreType::Receive,
-        "debug" => thanos::StoreType::Debug,
-        _ => thanos::StoreType::Unknown,
-    };
-    let (min_time, max_time) = info
-        .store
-        .as_ref()
-        .map(|s| (s.min_time, s.max_time))
-        .unwrap_or_default();
-    thanos::InfoResponse {
-        labels: info
-            .label_sets
-            .first()
-            .map(|s| s.labels.clone())
-            .unwrap_or_default(),
-        min_time,
-        max_time,
-        store_type: store_type as i32,
-        label_sets: info
-            .label_sets
-            .into_iter()
-            .map(|s| thanos::LabelSet { labels: s.labels })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,26 +463,5 @@ mod tests {
             .await;
         assert_eq!(out.len(), 1);
         assert!(matches!(out[0], Err(Error::DeadlineExceeded { .. })));
-    }
-
-    #[test]
-    fn legacy_info_maps_component() {
-        let info = info::InfoResponse {
-            label_sets: vec![thanos::ZLabelSet {
-                labels: vec![thanos::Label::new("ext", "1")],
-            }],
-            component_type: "sidecar".into(),
-            store: Some(info::StoreInfo {
-                min_time: 5,
-                max_time: 9,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let l = legacy_info(info);
-        assert_eq!(l.store_type, thanos::StoreType::Sidecar as i32);
-        assert_eq!((l.min_time, l.max_time), (5, 9));
-        assert_eq!(l.labels, vec![thanos::Label::new("ext", "1")]);
-        assert_eq!(l.label_sets.len(), 1);
     }
 }

@@ -42,7 +42,7 @@ impl Azurite {
     pub fn start_with_binary(bin: &Path) -> Result<Self, String> {
         if !bin.is_file() {
             return Err(format!(
-                "azurite-blob not found at {} (set AEON_PEERS_DIR, or install it: npm install --prefix <peers>/azurite azurite@3.35.0)",
+                "azurite-blob not found at {} (install it with `cargo xtask peers install azurite`, or point AEON_PEERS_DIR at the directory that holds it)",
                 bin.display()
             ));
         }

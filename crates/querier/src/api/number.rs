@@ -6,7 +6,7 @@
 use aeon_promql::format_float;
 
 /// `v` as Prometheus's JSON API writes it.
-pub fn json_float(v: f64) -> String {
+pub(crate) fn json_float(v: f64) -> String {
     let a = v.abs();
     if !v.is_finite() || a == 0.0 || (1e-6..1e21).contains(&a) {
         return go_ties(v, format_float(v));

@@ -1,11 +1,15 @@
 //! Request parameters: URL-encoded forms, Prometheus time and duration
-//! values, Thanos booleans.
+//! values, Thanos booleans, and the parameters several endpoints share
+//! (`query`, `match[]`, `start`/`end`, `limit`).
 
-use super::ApiError;
+use aeon_model::Matcher;
+use aeon_promql::Expr;
+
+use super::error::ApiError;
 
 /// Decoded `key=value` pairs of a query string and/or a form body.
 #[derive(Debug, Clone, Default)]
-pub struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 fn hex(b: u8) -> Option<u8> {
     match b {
@@ -17,7 +21,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component.
-pub fn url_decode(s: &str) -> String {
+pub(crate) fn url_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -40,7 +44,7 @@ pub fn url_decode(s: &str) -> String {
 
 impl Params {
     /// Adds the pairs of an urlencoded string.
-    pub fn extend_from_urlencoded(&mut self, s: &str) {
+    pub(crate) fn extend_from_urlencoded(&mut self, s: &str) {
         for part in s.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
             self.0.push((url_decode(k), url_decode(v)));
@@ -48,14 +52,14 @@ impl Params {
     }
 
     /// Parses an urlencoded string.
-    pub fn from_urlencoded(s: &str) -> Self {
+    pub(crate) fn from_urlencoded(s: &str) -> Self {
         let mut p = Self::default();
         p.extend_from_urlencoded(s);
         p
     }
 
     /// The first value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -63,12 +67,12 @@ impl Params {
     }
 
     /// The first non-empty value of `key`.
-    pub fn get_nonempty(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get_nonempty(&self, key: &str) -> Option<&str> {
         self.get(key).filter(|v| !v.is_empty())
     }
 
     /// All values of `key` (for `match[]`, `replicaLabels[]`).
-    pub fn all(&self, key: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
@@ -79,11 +83,11 @@ impl Params {
 
 /// Prometheus's minimum and maximum API times (`minTime`/`maxTime` in
 /// web/api/v1: year -292273086 and 292277025, in ms clamped by Go).
-pub const MIN_TIME: i64 = -9_223_309_901_257_974;
-pub const MAX_TIME: i64 = 9_223_309_901_257_974;
+pub(crate) const MIN_TIME: i64 = -9_223_309_901_257_974;
+pub(crate) const MAX_TIME: i64 = 9_223_309_901_257_974;
 
 /// Parses a time: unix seconds (float) or RFC3339. Prometheus's error text.
-pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::bad_data(format!(
             "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
@@ -114,7 +118,7 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
 ///
 /// A bad value gets Prometheus's `parseTimeParam` text: `invalid parameter
 /// "time": invalid time value for 'time': cannot parse ...`.
-pub fn time_or(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+pub(crate) fn time_or(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match p.get_nonempty(name) {
         Some(s) => parse_time(name, s).map_err(|_| {
             ApiError::bad_data(format!(
@@ -127,7 +131,7 @@ pub fn time_or(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
 }
 
 /// Parses a duration: float seconds or a Prometheus duration. In ms.
-pub fn parse_duration(name: &str, s: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_duration(name: &str, s: &str) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::bad_data(format!(
             "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
@@ -144,7 +148,7 @@ pub fn parse_duration(name: &str, s: &str) -> Result<i64, ApiError> {
 }
 
 /// Parses a Thanos boolean (`1, t, T, TRUE, true, True` and the false forms).
-pub fn parse_bool(name: &str, s: &str) -> Result<bool, ApiError> {
+pub(crate) fn parse_bool(name: &str, s: &str) -> Result<bool, ApiError> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
@@ -155,10 +159,57 @@ pub fn parse_bool(name: &str, s: &str) -> Result<bool, ApiError> {
 }
 
 /// An optional boolean with a default.
-pub fn bool_or(p: &Params, name: &str, default: bool) -> Result<bool, ApiError> {
+pub(crate) fn bool_or(p: &Params, name: &str, default: bool) -> Result<bool, ApiError> {
     match p.get_nonempty(name) {
         Some(s) => parse_bool(name, s),
         None => Ok(default),
+    }
+}
+
+/// The `query` parameter, parsed.
+pub(crate) fn query_param(p: &Params) -> Result<Expr, ApiError> {
+    let q = p.get("query").unwrap_or_default();
+    aeon_promql::parse(q)
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+}
+
+/// Every `match[]`, parsed as a series selector.
+pub(crate) fn match_sets(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    p.all("match[]")
+        .into_iter()
+        .map(|s| match aeon_promql::parse(s) {
+            Ok(Expr::Vector(vs)) => Ok(vs.matchers),
+            Ok(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": 1:1: parse error: expected vector selector in {s:?}"
+            ))),
+            Err(e) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {e}"
+            ))),
+        })
+        .collect()
+}
+
+/// Optional `start` and `end` (the whole time range by default).
+pub(crate) fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
+    let start = time_or(p, "start", MIN_TIME)?;
+    let end = time_or(p, "end", MAX_TIME)?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "end timestamp must not be before start time",
+        ));
+    }
+    Ok((start, end))
+}
+
+/// The optional `limit` (0: none).
+pub(crate) fn limit_param(p: &Params) -> Result<usize, ApiError> {
+    match p.get_nonempty("limit") {
+        None => Ok(0),
+        Some(s) => s.parse().map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"limit\": cannot parse \"{s}\" to a valid limit"
+            ))
+        }),
     }
 }
 

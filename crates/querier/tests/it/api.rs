@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use aeon_querier::memstore::MemStore;
 use aeon_storeapi::pb::thanos;
 use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
 use futures::StreamExt;
@@ -290,9 +289,14 @@ async fn replica_labels_parameter_overrides_the_flag() {
 async fn failing_store_gives_warning_or_error() {
     let stop = CancellationToken::new();
     let a = serve(replica("a", 0.0), &stop).await;
-    let mut broken = replica("b", 0.0);
-    broken.external_labels = aeon_model::Labels::from_pairs(&[("cluster", "broken")]);
-    broken.fail_series = Some("disk on fire".into());
+    let broken = Faulty {
+        inner: store(
+            aeon_model::Labels::from_pairs(&[("cluster", "broken")]),
+            &replica_series("b", 0.0),
+        ),
+        delay: None,
+        fail: Some("disk on fire".into()),
+    };
     let b = serve(broken, &stop).await;
     let q = Querier::start(
         &[
@@ -347,11 +351,14 @@ async fn failing_store_gives_warning_or_error() {
 async fn hanging_store_is_cut_by_the_response_timeout() {
     let stop = CancellationToken::new();
     let a = serve(replica("a", 0.0), &stop).await;
-    let mut slow = MemStore::new(
-        aeon_model::Labels::from_pairs(&[("cluster", "slow")]),
-        replica("b", 0.0).series,
-    );
-    slow.series_delay = Some(Duration::from_secs(60));
+    let slow = Faulty {
+        inner: store(
+            aeon_model::Labels::from_pairs(&[("cluster", "slow")]),
+            &replica_series("b", 0.0),
+        ),
+        delay: Some(Duration::from_secs(60)),
+        fail: None,
+    };
     let s = serve(slow, &stop).await;
     let q = Querier::start(
         &[
@@ -391,8 +398,11 @@ async fn hanging_store_is_cut_by_the_response_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_timeout_is_a_503() {
     let stop = CancellationToken::new();
-    let mut slow = replica("a", 0.0);
-    slow.series_delay = Some(Duration::from_secs(60));
+    let slow = Faulty {
+        inner: replica("a", 0.0),
+        delay: Some(Duration::from_secs(60)),
+        fail: None,
+    };
     let s = serve(slow, &stop).await;
     let q = Querier::start(&[format!("--store={s}"), "--query.timeout=1s".into()], stop).await;
     let (code, v) = q

@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aeon_model::{Labels, Sample};
-use aeon_querier::memstore::MemStore;
 use aeon_querier::{Args, Running};
-use aeon_storeapi::{ServerOptions, StoreApi, spawn_server};
+use aeon_storeapi::pb::thanos;
+use aeon_storeapi::testutil::MemStore;
+use aeon_storeapi::{SeriesStream, ServerOptions, StoreApi, spawn_server};
 use clap::Parser;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -41,35 +43,85 @@ fn samples(offset: i64, f: impl Fn(i64) -> f64, gap: bool) -> Vec<Sample> {
         .collect()
 }
 
-/// One replica's store: `up`, `temperature`, `http_requests_total` (counter).
-/// Replica "a" has a gap; replica "b" scrapes 5 s later and its counter reads
-/// `skew` lower (a replica that missed a few increments).
-pub fn replica(name: &str, skew: f64) -> MemStore {
+/// A store (aeon-storeapi's in-memory reference store, component
+/// `sidecar`) with these external labels and float series.
+pub fn store(external_labels: Labels, series: &[(Labels, Vec<Sample>)]) -> MemStore {
+    let mut s = MemStore::new(external_labels).with_component("sidecar");
+    for (l, samples) in series {
+        s.add_samples(l.clone(), samples);
+    }
+    s
+}
+
+/// The series of one replica: `up`, `temperature`, `http_requests_total`
+/// (counter). Replica "a" has a gap; replica "b" scrapes 5 s later and its
+/// counter reads `skew` lower (a replica that missed a few increments).
+pub fn replica_series(name: &str, skew: f64) -> Vec<(Labels, Vec<Sample>)> {
     let (offset, gap) = if name == "a" {
         (0, true)
     } else {
         (B_OFFSET, false)
     };
-    let ext = Labels::from_pairs(&[("cluster", "eu"), ("replica", name)]);
     let job = |n: &str| Labels::from_pairs(&[("__name__", n), ("job", "api"), ("instance", "i1")]);
-    MemStore::new(
-        ext,
-        vec![
-            (job("up"), samples(offset, |_| 1.0, gap)),
-            (job("temperature"), samples(offset, gauge, gap)),
-            (
-                job("http_requests_total"),
-                samples(offset, move |t| counter(t) - skew, gap),
-            ),
-        ],
-    )
+    vec![
+        (job("up"), samples(offset, |_| 1.0, gap)),
+        (job("temperature"), samples(offset, gauge, gap)),
+        (
+            job("http_requests_total"),
+            samples(offset, move |t| counter(t) - skew, gap),
+        ),
+    ]
+}
+
+/// One replica's store: [`replica_series`] with external labels
+/// `{cluster="eu", replica=<name>}`.
+pub fn replica(name: &str, skew: f64) -> MemStore {
+    let ext = Labels::from_pairs(&[("cluster", "eu"), ("replica", name)]);
+    store(ext, &replica_series(name, skew))
 }
 
 /// A store of another cluster without replicas.
 pub fn other_cluster() -> MemStore {
     let ext = Labels::from_pairs(&[("cluster", "us")]);
     let l = Labels::from_pairs(&[("__name__", "up"), ("job", "api"), ("instance", "i9")]);
-    MemStore::new(ext, vec![(l, samples(0, |_| 0.0, false))])
+    store(ext, &[(l, samples(0, |_| 0.0, false))])
+}
+
+/// A store whose Series calls wait `delay` first (a slow store) or fail
+/// with `fail` (a broken store); Info and label calls pass through.
+#[derive(Debug)]
+pub struct Faulty {
+    pub inner: MemStore,
+    pub delay: Option<Duration>,
+    pub fail: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl StoreApi for Faulty {
+    async fn info(&self) -> aeon_storeapi::Result<thanos::info::InfoResponse> {
+        self.inner.info().await
+    }
+    async fn series(&self, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
+        if let Some(e) = &self.fail {
+            return Err(aeon_storeapi::Error::storage("serving series", e.clone()));
+        }
+        self.inner.series(req).await
+    }
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+        self.inner.label_names(req).await
+    }
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
+        self.inner.label_values(req).await
+    }
 }
 
 /// Serves a store over real gRPC; returns its address.

@@ -6,6 +6,7 @@
 // Test helpers outside `#[test]` functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod acceptance;
 mod api;
 mod discovery;
 mod helpers;

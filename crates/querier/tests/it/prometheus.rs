@@ -8,11 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aeon_model::{Labels, Sample};
-use aeon_querier::memstore::MemStore;
+use aeon_storeapi::pb::thanos;
+use aeon_storeapi::testutil::MemStore;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Querier, serve};
+use crate::helpers::{Querier, serve, store};
 
 fn peer_bin(name: &str) -> PathBuf {
     match name {
@@ -238,11 +239,11 @@ async fn range_and_instant_queries_equal_prometheus() {
     let stop = CancellationToken::new();
     let mut addrs = Vec::new();
     for r in ["a", "b"] {
-        let store = MemStore::new(
+        let s = store(
             Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]),
-            d.series.clone(),
+            &d.series,
         );
-        addrs.push(serve(store, &stop).await);
+        addrs.push(serve(s, &stop).await);
     }
     let flags: Vec<String> = addrs
         .iter()
@@ -508,11 +509,17 @@ async fn native_histogram_queries_equal_prometheus() {
     let stop = CancellationToken::new();
     let mut flags = vec!["--query.replica-label=replica".to_string()];
     for r in ["a", "b"] {
-        let mut store = MemStore::new(
-            Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]),
-            vec![],
-        );
-        store.histograms = series.clone();
+        let mut store = MemStore::new(Labels::from_pairs(&[("cluster", "eu"), ("replica", r)]))
+            .with_component("sidecar");
+        for (l, h) in &series {
+            let chunks = aeon_tsdb_block::writer::cut_histogram_chunks(h)
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.encoding == aeon_tsdb_block::chunkenc::Encoding::Histogram)
+                .map(|c| (c.min_time, c.max_time, c.data.into()))
+                .collect();
+            store.add_encoded_chunks(l.clone(), thanos::chunk::Encoding::Histogram, chunks);
+        }
         flags.push(format!("--store={}", serve(store, &stop).await));
     }
     let q = Querier::start(&flags, stop).await;

@@ -23,6 +23,7 @@ const SAMPLES_PER_CHUNK: usize = 120;
 struct StoredChunk {
     min_time: Timestamp,
     max_time: Timestamp,
+    encoding: thanos::chunk::Encoding,
     data: Bytes,
 }
 
@@ -40,7 +41,8 @@ impl StoredSeries {
     }
 }
 
-/// In-memory store holding XOR chunks and external labels.
+/// In-memory store holding chunks (XOR, or any encoding given as bytes)
+/// and external labels.
 #[derive(Debug, Clone)]
 pub struct MemStore {
     external_labels: Labels,
@@ -81,6 +83,7 @@ impl MemStore {
                 Some(StoredChunk {
                     min_time: c.first()?.t,
                     max_time: c.last()?.t,
+                    encoding: thanos::chunk::Encoding::Xor,
                     data: encode_xor(c),
                 })
             })
@@ -90,11 +93,23 @@ impl MemStore {
 
     /// Adds a series with opaque XOR chunk bytes and their time ranges.
     pub fn add_chunks(&mut self, labels: Labels, chunks: Vec<(Timestamp, Timestamp, Bytes)>) {
+        self.add_encoded_chunks(labels, thanos::chunk::Encoding::Xor, chunks);
+    }
+
+    /// Adds a series with opaque chunk bytes of `encoding` (e.g. native
+    /// histogram chunks cut by the caller) and their time ranges, sorted.
+    pub fn add_encoded_chunks(
+        &mut self,
+        labels: Labels,
+        encoding: thanos::chunk::Encoding,
+        chunks: Vec<(Timestamp, Timestamp, Bytes)>,
+    ) {
         let chunks = chunks
             .into_iter()
             .map(|(min_time, max_time, data)| StoredChunk {
                 min_time,
                 max_time,
+                encoding,
                 data,
             })
             .collect();
@@ -213,7 +228,7 @@ impl StoreApi for MemStore {
                             c.min_time,
                             c.max_time,
                             thanos::Chunk {
-                                r#type: thanos::chunk::Encoding::Xor as i32,
+                                r#type: c.encoding as i32,
                                 data: c.data.clone(),
                                 hash: crate::convert::chunk_hash(&c.data),
                             },

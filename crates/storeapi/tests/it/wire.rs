@@ -368,6 +368,44 @@ async fn health_and_legacy_info() {
     assert_eq!(legacy.min_time, aeon_storeapi::testutil::STANDARD_T0);
 }
 
+/// An endpoint serving only `thanos.Store` (Thanos before the Info API):
+/// the client's Info falls back to `Store/Info`.
+#[tokio::test]
+async fn info_falls_back_to_legacy_store_info() {
+    let store = MemStore::from_fixture(&aeon_storeapi::testutil::Fixture::standard())
+        .with_component("sidecar");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = aeon_storeapi::StoreServer::new(Arc::new(store)).store_service();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async move {
+                    let _ = rx.await;
+                },
+            )
+            .await
+    });
+    let client = StoreClient::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
+    let info = client.info().await.unwrap();
+    assert_eq!(info.component_type, "sidecar");
+    assert_eq!(
+        info.label_sets[0].labels,
+        vec![
+            thanos::Label::new("region", "eu"),
+            thanos::Label::new("replica", "A")
+        ]
+    );
+    let st = info.store.unwrap();
+    assert_eq!(st.min_time, aeon_storeapi::testutil::STANDARD_T0);
+    drop(tx);
+}
+
 fn tls_file(name: &str) -> Vec<u8> {
     std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/testdata/tls/").to_owned() + name)
         .unwrap()
