@@ -8,8 +8,9 @@
 //! - [`Gateway`]: store + syncer built from flags or from a bucket, for
 //!   embedding.
 //! - [`BucketStore`]: the [`aeon_storeapi::StoreApi`] implementation.
-//! - [`Syncer`]: bucket listing, meta.json fetch and Thanos's meta filters
-//!   (time, relabel, consistency delay, deletion marks, duplicates).
+//! - [`Syncer`]: keeps the served blocks in line with the bucket, through
+//!   `aeon-block-sync`'s fetcher and Thanos's meta filters (time, relabel,
+//!   consistency delay, deletion marks, duplicates).
 //!
 //! Per block the gateway keeps only meta.json and, once the block is first
 //! needed (or loaded in the background after a sync), its index-header

@@ -19,7 +19,6 @@ use ulid::Ulid;
 use crate::Error;
 use crate::block::{Block, BlockCtx, BlockQuery, Limiter};
 use crate::metrics::Metrics;
-use crate::sync::BLOCK_ID_LABEL;
 
 /// Serving options of the store.
 #[derive(Debug, Clone)]
@@ -81,11 +80,16 @@ impl BucketStore {
             .collect()
     }
 
-    /// Replaces the served set; returns (added, removed ULIDs).
-    pub fn set_blocks(&self, wanted: Vec<Arc<BlockMeta>>) -> (usize, Vec<Ulid>) {
+    /// Adds the `wanted` blocks not served yet and, with `drop_others`, drops
+    /// the served blocks not wanted; returns (added, removed ULIDs).
+    pub fn set_blocks(&self, wanted: Vec<Arc<BlockMeta>>, drop_others: bool) -> (usize, Vec<Ulid>) {
         let mut g = self.blocks.write().unwrap_or_else(PoisonError::into_inner);
         let keep: BTreeSet<Ulid> = wanted.iter().map(|m| m.ulid).collect();
-        let removed: Vec<Ulid> = g.keys().filter(|id| !keep.contains(id)).copied().collect();
+        let removed: Vec<Ulid> = if drop_others {
+            g.keys().filter(|id| !keep.contains(id)).copied().collect()
+        } else {
+            Vec::new()
+        };
         for id in &removed {
             g.remove(id);
             self.ctx.cache.remove_block(*id);
@@ -137,7 +141,7 @@ impl BucketStore {
                 continue;
             }
             if !block_ms.is_empty() {
-                let l = Labels::from_pairs(&[(BLOCK_ID_LABEL, b.id.to_string())]);
+                let l = Labels::from_pairs(&[(aeon_block_sync::BLOCK_ID_LABEL, b.id.to_string())]);
                 if !block_ms.iter().all(|m| m.matches_labels(&l)) {
                     continue;
                 }
