@@ -12,11 +12,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The bucket's top-level block directories could not be listed.
-    #[error("listing the blocks of bucket {bucket:?}")]
+    #[error("listing the blocks of bucket {bucket:?}: {cause}")]
     List {
         bucket: String,
-        #[source]
-        source: aeon_objstore::Error,
+        /// The bucket's error, in the message (not a `source`, so chain
+        /// printers show it once).
+        cause: aeon_objstore::Error,
     },
     /// Some blocks could not be read (Thanos's "incomplete view").
     #[error(

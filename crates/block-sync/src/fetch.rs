@@ -217,9 +217,9 @@ impl Fetcher {
     ) -> Result<BucketState> {
         let ids = block::list_blocks(bucket)
             .await
-            .map_err(|source| Error::List {
+            .map_err(|cause| Error::List {
                 bucket: bucket.name().to_string(),
-                source,
+                cause,
             })?;
         self.cache.retain(&ids.iter().copied().collect());
         observer.listed(ids.len() as u64);
