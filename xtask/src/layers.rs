@@ -17,6 +17,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("aeon-promql", 1),
     ("aeon-objstore", 2),
     ("aeon-discovery", 2),
+    ("aeon-block-sync", 2),
     ("aeon-sidecar", 3),
     ("aeon-store-gateway", 3),
     ("aeon-querier", 3),

@@ -11,7 +11,7 @@
 //!   after the delete delay;
 //! - after `meta.json`, before or while marking the inputs: the inputs'
 //!   sources are a subset of the output's, so the next iteration's garbage
-//!   collection ([`crate::planner::duplicates`]) marks them;
+//!   collection ([`crate::blocks::duplicates`]) marks them;
 //! - while deleting: `meta.json` goes first, the deletion mark last, so a
 //!   half-deleted block is a partial upload that still carries its mark and is
 //!   finished by the next cleanup.

@@ -7,17 +7,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aeon_block_sync::{
+    BucketState, ConsistencyDelay, Fetcher, LabelSelector, MetaCache, TimePartition,
+};
+use aeon_common::flags::TimeOrDuration;
 use aeon_objstore::Bucket;
 use aeon_objstore::block::{self, MARK_VERSION_1, MarkReason, NoCompactMark, NoDownsampleMark};
 use aeon_tsdb_block::BlockMeta;
 use futures::StreamExt;
 use ulid::Ulid;
 
+use crate::blocks::{self, Selection};
 use crate::compact::{CompactSettings, compact_blocks, mark_for_deletion};
 use crate::metrics::Metrics;
 use crate::planner::{self, Group, GroupPlan};
 use crate::progress::Progress;
-use crate::sync::{self, Selection};
 use crate::{Args, DedupFunc, Error, Result};
 use aeon_common::relabel::Relabeler;
 
@@ -62,10 +66,12 @@ impl Config {
         Ok(Self {
             data_dir: args.data_dir.clone(),
             selection: Selection {
-                relabel,
-                min_time: args.min_time.resolve(now_ms),
-                max_time: args.max_time.resolve(now_ms),
-                consistency_delay: args.consistency_delay.0,
+                time: TimePartition {
+                    min_time: TimeOrDuration::Time(args.min_time.resolve(now_ms)),
+                    max_time: TimeOrDuration::Time(args.max_time.resolve(now_ms)),
+                },
+                labels: LabelSelector::new(relabel),
+                consistency: ConsistencyDelay::new(args.consistency_delay.0),
             },
             vertical: args.vertical_compaction(),
             dedup: args.dedup_func()?,
@@ -103,7 +109,7 @@ pub struct Compactor {
     bucket: Arc<dyn Bucket>,
     cfg: Config,
     metrics: Metrics,
-    cache: Arc<sync::MetaCache>,
+    fetcher: Fetcher,
     delete_progress: Option<Arc<Progress>>,
 }
 
@@ -120,7 +126,7 @@ impl Compactor {
             bucket,
             cfg,
             metrics,
-            cache: Arc::default(),
+            fetcher: Fetcher::default(),
             delete_progress: None,
         }
     }
@@ -132,13 +138,13 @@ impl Compactor {
     }
 
     /// Shares a meta cache with earlier compactors (e.g. across iterations).
-    pub fn with_meta_cache(mut self, cache: Arc<sync::MetaCache>) -> Self {
-        self.cache = cache;
+    pub fn with_meta_cache(mut self, cache: Arc<MetaCache>) -> Self {
+        self.fetcher = self.fetcher.with_cache(cache);
         self
     }
 
-    async fn fetch(&self) -> Result<sync::BucketState> {
-        sync::fetch_cached(self.bucket.as_ref(), &self.cache).await
+    async fn fetch(&self) -> Result<BucketState> {
+        blocks::fetch(&self.fetcher, self.bucket.as_ref(), &Progress::hidden()).await
     }
 
     pub fn config(&self) -> &Config {
@@ -173,7 +179,7 @@ impl Compactor {
         let mut marks = st.deletion_marks.clone();
         for &id in &st.partial {
             if marks.contains_key(&id)
-                || !planner::is_aborted_partial(id, self.cfg.selection.consistency_delay, now_ms)
+                || !planner::is_aborted_partial(id, self.cfg.selection.consistency.delay, now_ms)
             {
                 continue;
             }
@@ -233,13 +239,7 @@ impl Compactor {
     /// Marks blocks whose data another block already holds.
     pub async fn garbage_collect(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
         let st = self.fetch().await?;
-        let metas: Vec<BlockMeta> = st
-            .metas
-            .iter()
-            .filter(|m| !st.deletion_marks.contains_key(&m.ulid))
-            .cloned()
-            .collect();
-        let dups = planner::duplicates(&metas);
+        let dups = blocks::duplicates(&st, &self.cfg.replica_labels, now_ms);
         if dups.is_empty() {
             return Ok(());
         }
@@ -452,13 +452,7 @@ impl Compactor {
     /// Marks blocks past retention for deletion.
     pub async fn apply_retention(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
         let st = self.fetch().await?;
-        let metas: Vec<BlockMeta> = st
-            .metas
-            .iter()
-            .filter(|m| !st.deletion_marks.contains_key(&m.ulid))
-            .filter(|m| self.cfg.selection.selects_labels(m) && self.cfg.selection.in_time_range(m))
-            .cloned()
-            .collect();
+        let metas = self.cfg.selection.for_retention(&st, now_ms);
         let expired = planner::plan_retention(&metas, self.cfg.retentions, now_ms);
         if expired.is_empty() {
             return Ok(());
@@ -555,11 +549,7 @@ mod tests {
     fn config(dir: &std::path::Path) -> Config {
         Config {
             data_dir: dir.to_path_buf(),
-            selection: Selection {
-                min_time: i64::MIN,
-                max_time: i64::MAX,
-                ..Default::default()
-            },
+            selection: Selection::default(),
             vertical: false,
             dedup: DedupFunc::OneToOne,
             replica_labels: vec![],
@@ -621,11 +611,11 @@ mod tests {
         c.downsample_all(1_800_000_000_000, &mut rep).await.unwrap();
         assert!(rep.failures.is_empty() && rep.downsampled.is_empty());
         // The meta cache holds the block; it is dropped once the block is gone.
-        assert_eq!(c.cache.len(), 1);
+        assert_eq!(c.fetcher.cache().len(), 1);
         block::delete_block(bucket.as_ref(), meta.ulid)
             .await
             .unwrap();
         c.fetch().await.unwrap();
-        assert!(c.cache.is_empty());
+        assert!(c.fetcher.cache().is_empty());
     }
 }

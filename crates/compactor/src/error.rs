@@ -15,6 +15,8 @@ pub enum Error {
     Config(String),
     #[error(transparent)]
     Common(#[from] aeon_common::Error),
+    #[error(transparent)]
+    BlockSync(#[from] aeon_block_sync::Error),
     #[error("open bucket: {0}")]
     OpenBucket(#[source] aeon_objstore::Error),
     #[error("{op} {what}: {source}")]

@@ -28,6 +28,7 @@
 //! [`tools::BucketCommand`] (`aeon tools bucket …`).
 
 pub mod args;
+pub mod blocks;
 pub mod compact;
 pub mod compactor;
 #[cfg(feature = "crashpoints")]
@@ -39,7 +40,6 @@ pub mod metrics;
 pub mod planner;
 pub mod progress;
 mod service;
-pub mod sync;
 pub mod tools;
 
 pub use args::{Args, DedupFunc};

@@ -3,6 +3,7 @@
 //! and garbage collection decisions. Every function takes the clock as an
 //! argument so the executor and the tests decide what "now" is.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -91,9 +92,10 @@ fn sort_by_min_time(v: &mut [BlockMeta]) {
 }
 
 /// Groups blocks into streams, ordered by group key.
-pub fn group_blocks(metas: &[BlockMeta], replica_labels: &[String]) -> Vec<Group> {
+pub fn group_blocks<M: Borrow<BlockMeta>>(metas: &[M], replica_labels: &[String]) -> Vec<Group> {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for m in metas {
+        let m = m.borrow();
         let labels = group_labels(m, replica_labels);
         let res = resolution(m);
         let key = group_key(res, &labels);
@@ -332,41 +334,6 @@ pub fn is_aborted_partial(id: Ulid, consistency_delay: Duration, now_ms: i64) ->
     let threshold = consistency_delay.max(PARTIAL_UPLOAD_THRESHOLD);
     let age = now_ms.saturating_sub(i64::try_from(id.timestamp_ms()).unwrap_or(i64::MAX));
     age > i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Blocks whose data is wholly contained in another block of the same
-/// resolution (their sources are a subset of the other's): outputs of a
-/// compaction whose inputs were not marked yet, or replicas merged by offline
-/// deduplication. Equal source sets keep the smallest ULID.
-pub fn duplicates(metas: &[BlockMeta]) -> Vec<Ulid> {
-    let mut by_source: HashMap<(i64, Ulid), Vec<usize>> = HashMap::new();
-    for (i, m) in metas.iter().enumerate() {
-        for s in &m.compaction.sources {
-            by_source.entry((resolution(m), *s)).or_default().push(i);
-        }
-    }
-    let mut out = Vec::new();
-    for (i, a) in metas.iter().enumerate() {
-        let Some(first) = a.compaction.sources.first() else {
-            continue;
-        };
-        let ra = resolution(a);
-        let a_set: HashSet<&Ulid> = a.compaction.sources.iter().collect();
-        let covered = by_source
-            .get(&(ra, *first))
-            .into_iter()
-            .flatten()
-            .filter(|&&j| j != i)
-            .any(|&j| {
-                let b = &metas[j];
-                let b_set: HashSet<&Ulid> = b.compaction.sources.iter().collect();
-                a_set.is_subset(&b_set) && (b_set.len() > a_set.len() || b.ulid < a.ulid)
-            });
-        if covered {
-            out.push(a.ulid);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

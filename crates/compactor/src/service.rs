@@ -103,7 +103,7 @@ async fn main_loop(
     metrics: Metrics,
     shutdown: &CancellationToken,
 ) -> Result<()> {
-    let cache = Arc::new(crate::sync::MetaCache::default());
+    let cache = Arc::new(aeon_block_sync::MetaCache::default());
     loop {
         let compactor = Compactor::new(
             bucket.clone(),

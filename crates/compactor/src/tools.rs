@@ -19,12 +19,13 @@ use aeon_tsdb_block::dump::go_duration_ms;
 use prometheus_client::registry::Registry;
 use ulid::Ulid;
 
+use crate::blocks::{self, Selection};
 use crate::compactor::{Compactor, Config, IterationReport};
 use crate::metrics::Metrics;
 use crate::planner;
 use crate::progress::Progress;
-use crate::sync::{self, BucketState, Selection};
 use crate::{Error, Result};
+use aeon_block_sync::{BucketState, ConsistencyDelay, Fetcher};
 
 /// `aeon tools bucket`: the objstore flags plus one subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -329,7 +330,7 @@ pub fn ls(st: &BucketState, output: LsOutput) -> String {
                 m.thanos.as_ref().map_or("", |t| t.source.as_str()),
             )),
             LsOutput::Json => {
-                let v = serde_json::to_string(m).unwrap_or_default();
+                let v = serde_json::to_string(&**m).unwrap_or_default();
                 s.push_str(&v);
                 s.push('\n');
             }
@@ -382,6 +383,7 @@ pub fn inspect(
     let mut metas: Vec<&BlockMeta> = st
         .metas
         .iter()
+        .map(|m| &**m)
         .filter(|m| {
             let labels = m.thanos.as_ref().map(|t| &t.labels);
             selector
@@ -476,7 +478,7 @@ pub fn inspect(
 /// Reads every block meta, with progress on stderr.
 async fn fetch_showing_progress(bucket: &dyn Bucket) -> Result<BucketState> {
     let p = Progress::stderr("reading block metas");
-    sync::fetch_with_progress(bucket, &sync::MetaCache::default(), &p).await
+    blocks::fetch(&Fetcher::default(), bucket, &p).await
 }
 
 /// Finds overlapping blocks within a stream and blocks with missing files.
@@ -490,7 +492,7 @@ pub async fn verify_with_progress(
     reading: &Progress,
     checking: &Progress,
 ) -> Result<Vec<Issue>> {
-    let st = sync::fetch_with_progress(bucket, &sync::MetaCache::default(), reading).await?;
+    let st = blocks::fetch(&Fetcher::default(), bucket, reading).await?;
     let mut issues = Vec::new();
     for (id, why) in &st.corrupt {
         issues.push(Issue {
@@ -499,11 +501,11 @@ pub async fn verify_with_progress(
             details: why.clone(),
         });
     }
-    let live: Vec<BlockMeta> = st
+    let live: Vec<&BlockMeta> = st
         .metas
         .iter()
         .filter(|m| !st.deletion_marks.contains_key(&m.ulid))
-        .cloned()
+        .map(|m| &**m)
         .collect();
     for g in planner::group_blocks(&live, &[]) {
         let refs: Vec<&BlockMeta> = g.blocks.iter().collect();
@@ -674,9 +676,7 @@ pub async fn cleanup_with_progress(
     let cfg = Config {
         data_dir: std::env::temp_dir(),
         selection: Selection {
-            consistency_delay,
-            min_time: i64::MIN,
-            max_time: i64::MAX,
+            consistency: ConsistencyDelay::new(consistency_delay),
             ..Default::default()
         },
         vertical: false,

@@ -25,6 +25,9 @@ pub enum Error {
         #[source]
         source: aeon_objstore::Error,
     },
+    /// The bucket's blocks could not be listed.
+    #[error(transparent)]
+    BlockSync(#[from] aeon_block_sync::Error),
     /// One block could not be read (meta.json, index, chunks).
     #[error("block {block}: {operation} failed")]
     Block {

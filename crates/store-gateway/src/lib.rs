@@ -8,8 +8,9 @@
 //! - [`Gateway`]: store + syncer built from flags or from a bucket, for
 //!   embedding.
 //! - [`BucketStore`]: the [`aeon_storeapi::StoreApi`] implementation.
-//! - [`Syncer`]: bucket listing, meta.json fetch and Thanos's meta filters
-//!   (time, relabel, consistency delay, deletion marks, duplicates).
+//! - [`Syncer`]: keeps the served blocks in line with the bucket, through
+//!   `aeon-block-sync`'s fetcher and Thanos's meta filters (time, relabel,
+//!   consistency delay, deletion marks, duplicates).
 //!
 //! Per block the gateway keeps only meta.json and, once the block is first
 //! needed (or loaded in the background after a sync), its index-header
@@ -17,11 +18,19 @@
 //! Postings, series and chunks are read with coalesced ranged GETs;
 //! expanded postings and series entries go through an LRU cache bounded by
 //! `--index-cache-size`.
+//!
+//! Modules: [`sync`] (which blocks), [`store`] (the Store API and which
+//! blocks a request reads), [`block`] (a block's lifecycle and
+//! index-header; its queries in `block::query`, its chunk fetching in
+//! `block::chunks`), [`limits`] (per-request and chunk-pool limits),
+//! [`source`](BucketSource) (the index as a byte source on ranged GETs),
+//! [`cache`] (the index cache).
 
 mod args;
 pub mod block;
 pub mod cache;
 mod error;
+pub mod limits;
 pub mod metrics;
 mod source;
 pub mod store;
@@ -90,7 +99,7 @@ impl Gateway {
             cache: IndexCache::new(args.index_cache_size.bytes(), Some(metrics.clone())),
             metrics: Some(metrics.clone()),
             chunk_pool: (args.chunk_pool_size.bytes() > 0)
-                .then(|| block::ChunkPool::new(args.chunk_pool_size.bytes())),
+                .then(|| limits::ChunkPool::new(args.chunk_pool_size.bytes())),
         };
         let store = Arc::new(BucketStore::new(
             ctx,

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aeon_objstore::Bucket;
 use aeon_tsdb_block::ByteSource;
+use aeon_tsdb_block::source::partition;
 use bytes::Bytes;
 
 use crate::metrics::Metrics;
 
-/// Maximum gap between two ranges that are still fetched in one GET.
+/// Maximum gap between two prefetched ranges (series entries) that are
+/// still fetched in one GET.
 pub const COALESCE_GAP: u64 = 16 * 1024;
 
 /// Converts a bucket error into the tsdb-block error the readers expect.
@@ -86,29 +88,23 @@ impl BucketSource {
         Ok(b)
     }
 
-    /// Fetches `ranges` (offset, len) in coalesced GETs into the overlay.
+    /// Fetches `ranges` (offset, len) into the overlay, partitioned across
+    /// gaps of [`COALESCE_GAP`].
     /// Ranges are clipped to the object.
     pub fn prefetch(&self, ranges: &[(u64, u64)]) -> aeon_tsdb_block::Result<()> {
-        let mut rs: Vec<(u64, u64)> = ranges
+        let rs: Vec<(u64, u64)> = ranges
             .iter()
             .filter(|(o, _)| *o < self.len)
-            .map(|&(o, l)| (o, o.saturating_add(l).min(self.len)))
-            .filter(|(o, e)| e > o)
+            .map(|&(o, l)| (o, o.saturating_add(l).min(self.len) - o))
+            .filter(|(_, l)| *l > 0)
             .collect();
-        rs.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::new();
-        for (s, e) in rs {
-            match merged.last_mut() {
-                Some(last) if s <= last.1.saturating_add(COALESCE_GAP) => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        let mut fetched = Vec::with_capacity(merged.len());
-        for (s, e) in merged {
-            if self.covered(s, e - s).is_some() {
+        let parts = partition(&rs, COALESCE_GAP);
+        let mut fetched = Vec::with_capacity(parts.len());
+        for p in parts {
+            if self.covered(p.start, p.len()).is_some() {
                 continue;
             }
-            fetched.push((s, self.fetch(s, e - s)?));
+            fetched.push((p.start, self.fetch(p.start, p.len())?));
         }
         let mut ov = self.overlay.lock().unwrap_or_else(PoisonError::into_inner);
         ov.extend(fetched);

@@ -1,5 +1,7 @@
 //! [`BucketStore`]: the Store API over the blocks the syncer selected.
 
+mod select;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -17,9 +19,9 @@ use futures::StreamExt;
 use ulid::Ulid;
 
 use crate::Error;
-use crate::block::{Block, BlockCtx, BlockQuery, Limiter};
+use crate::block::{Block, BlockCtx, BlockQuery};
+use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::sync::BLOCK_ID_LABEL;
 
 /// Serving options of the store.
 #[derive(Debug, Clone)]
@@ -81,11 +83,16 @@ impl BucketStore {
             .collect()
     }
 
-    /// Replaces the served set; returns (added, removed ULIDs).
-    pub fn set_blocks(&self, wanted: Vec<Arc<BlockMeta>>) -> (usize, Vec<Ulid>) {
+    /// Adds the `wanted` blocks not served yet and, with `drop_others`, drops
+    /// the served blocks not wanted; returns (added, removed ULIDs).
+    pub fn set_blocks(&self, wanted: Vec<Arc<BlockMeta>>, drop_others: bool) -> (usize, Vec<Ulid>) {
         let mut g = self.blocks.write().unwrap_or_else(PoisonError::into_inner);
         let keep: BTreeSet<Ulid> = wanted.iter().map(|m| m.ulid).collect();
-        let removed: Vec<Ulid> = g.keys().filter(|id| !keep.contains(id)).copied().collect();
+        let removed: Vec<Ulid> = if drop_others {
+            g.keys().filter(|id| !keep.contains(id)).copied().collect()
+        } else {
+            Vec::new()
+        };
         for id in &removed {
             g.remove(id);
             self.ctx.cache.remove_block(*id);
@@ -120,9 +127,7 @@ impl BucketStore {
         )
     }
 
-    /// Blocks to query: overlapping `[mint, maxt]`, external labels
-    /// compatible with `ms`, passing `block_ms`, resolution chosen per
-    /// external-label group (coarsest allowed first, gaps filled finer).
+    /// Blocks to query (see [`select::select`]).
     fn select(
         &self,
         mint: i64,
@@ -131,35 +136,7 @@ impl BucketStore {
         ms: &[Matcher],
         block_ms: &[Matcher],
     ) -> Vec<Arc<Block>> {
-        let mut groups: BTreeMap<Labels, Vec<Arc<Block>>> = BTreeMap::new();
-        for b in self.blocks() {
-            if b.meta.max_time < mint || b.meta.min_time > maxt {
-                continue;
-            }
-            if !block_ms.is_empty() {
-                let l = Labels::from_pairs(&[(BLOCK_ID_LABEL, b.id.to_string())]);
-                if !block_ms.iter().all(|m| m.matches_labels(&l)) {
-                    continue;
-                }
-            }
-            if b.index_matchers(ms).is_none() {
-                continue;
-            }
-            groups.entry(b.ext.clone()).or_default().push(b);
-        }
-        let mut out = Vec::new();
-        for (_, mut bs) in groups {
-            bs.sort_by_key(|b| (b.meta.min_time, b.id));
-            let mut resolutions: Vec<i64> = bs
-                .iter()
-                .map(|b| b.resolution)
-                .filter(|&r| r <= max_res.max(0))
-                .collect();
-            resolutions.sort_unstable();
-            resolutions.dedup();
-            get_for(&bs, &resolutions, mint, maxt, &mut out);
-        }
-        out
+        select::select(self.blocks(), mint, maxt, max_res, ms, block_ms)
     }
 
     async fn run_blocks<T, F>(&self, blocks: Vec<Arc<Block>>, f: F) -> Vec<(Ulid, crate::Result<T>)>
@@ -194,40 +171,6 @@ impl BucketStore {
             .buffer_unordered(self.cfg.block_concurrency.max(1))
             .collect()
             .await
-    }
-}
-
-/// Thanos's `getFor`: blocks of the coarsest resolution in `res` covering
-/// `[mint, maxt]`, with gaps filled recursively from finer resolutions.
-fn get_for(bs: &[Arc<Block>], res: &[i64], mint: i64, maxt: i64, out: &mut Vec<Arc<Block>>) {
-    let Some((&r, finer)) = res.split_last() else {
-        return;
-    };
-    let here: Vec<&Arc<Block>> = bs
-        .iter()
-        // A block holds samples in [min_time, max_time): one ending at `mint`
-        // has nothing for it (and would overlap the block before the gap).
-        .filter(|b| b.resolution == r && b.meta.max_time > mint && b.meta.min_time <= maxt)
-        .collect();
-    if here.is_empty() {
-        get_for(bs, finer, mint, maxt, out);
-        return;
-    }
-    if here[0].meta.min_time > mint {
-        get_for(bs, finer, mint, here[0].meta.min_time - 1, out);
-    }
-    for (i, b) in here.iter().enumerate() {
-        out.push((*b).clone());
-        if let Some(next) = here.get(i + 1)
-            && b.meta.max_time < next.meta.min_time
-        {
-            get_for(bs, finer, b.meta.max_time, next.meta.min_time - 1, out);
-        }
-    }
-    if let Some(last) = here.last()
-        && last.meta.max_time < maxt
-    {
-        get_for(bs, finer, last.meta.max_time, maxt, out);
     }
 }
 

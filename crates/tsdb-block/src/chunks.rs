@@ -16,6 +16,7 @@ pub const CHUNKS_FORMAT_V1: u8 = 1;
 pub const SEGMENT_HEADER_SIZE: u64 = 8;
 /// Default maximum segment file size (512 MiB).
 pub const DEFAULT_SEGMENT_SIZE: u64 = 512 * 1024 * 1024;
+/// The longest chunk length field: a uvarint of at most 32 bits.
 const MAX_LEN_FIELD: u64 = 5;
 
 /// Reference of a chunk: `segment_index << 32 | offset`.
@@ -141,37 +142,26 @@ impl ChunkReader {
                 reason: format!("offset {off} outside data of {} byte segment", seg.len()),
             });
         }
-        let head_len = (MAX_LEN_FIELD + 1).min(seg.len() - off);
-        let head = seg.read_range(off, head_len)?;
-        let (len, n) =
-            uvarint(&head).ok_or_else(|| Error::corrupt(name, off, "invalid chunk length"))?;
-        let start = off + n as u64;
-        let total = len
-            .checked_add(1 + 4)
-            .filter(|t| start.checked_add(*t).is_some_and(|e| e <= seg.len()))
-            .ok_or_else(|| {
-                Error::corrupt(
-                    name,
-                    off,
-                    format!("chunk length {len} runs past end of segment"),
-                )
-            })?;
-        let body = seg.read_range(start, total)?;
-        let (payload, sum) = body.split_at(body.len() - 4);
-        let stored = u32::from_be_bytes([sum[0], sum[1], sum[2], sum[3]]);
-        let computed = crc32(payload);
-        if stored != computed {
-            return Err(Error::Checksum {
-                file: name.to_string(),
-                offset: off,
-                stored,
-                computed,
-            });
+        // The length field first, then the whole frame.
+        let mut buf = seg.read_range(off, (MAX_LEN_FIELD + 1).min(seg.len() - off))?;
+        loop {
+            match parse_frame(&buf, name, off)? {
+                Frame::Chunk(c) => return Ok(c),
+                Frame::Incomplete { needed } if needed > buf.len() as u64 => {
+                    if off.checked_add(needed).is_none_or(|e| e > seg.len()) {
+                        return Err(Error::corrupt(
+                            name,
+                            off,
+                            format!("chunk of {needed} bytes runs past end of segment"),
+                        ));
+                    }
+                    buf = seg.read_range(off, needed)?;
+                }
+                Frame::Incomplete { .. } => {
+                    return Err(Error::corrupt(name, off, "chunk frame does not parse"));
+                }
+            }
         }
-        Ok(RawChunk {
-            encoding: Encoding::from_byte(body[0]),
-            data: body.slice(1..body.len() - 4),
-        })
     }
 }
 
@@ -212,9 +202,9 @@ impl ChunkReader {
             let bufs = seg.read_ranges(&ranges, 64 * 1024)?;
             for (k, b) in (i..j).zip(bufs) {
                 let r = refs[order[k]];
-                out[order[k]] = Some(match parse_chunk(seg.name(), r & 0xffff_ffff, &b) {
-                    Some(res) => res?,
-                    None => self.chunk(r)?,
+                out[order[k]] = Some(match parse_frame(&b, seg.name(), r & 0xffff_ffff)? {
+                    Frame::Chunk(c) => c,
+                    Frame::Incomplete { .. } => self.chunk(r)?,
                 });
             }
             i = j;
@@ -225,27 +215,50 @@ impl ChunkReader {
     }
 }
 
-/// Parses a framed chunk from `b` (read at `off`); `None` if `b` is too
-/// short to hold it.
-fn parse_chunk(name: &str, off: u64, b: &Bytes) -> Option<Result<RawChunk>> {
-    let (len, n) = uvarint(b)?;
-    let total = usize::try_from(len).ok()?.checked_add(n + 1 + 4)?;
-    if total > b.len() {
-        return None;
+/// What [`parse_frame`] found at the start of a buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// A whole chunk, its payload a slice of the buffer.
+    Chunk(RawChunk),
+    /// The buffer ends inside the chunk: `needed` bytes from the chunk start
+    /// hold all of it (a lower bound while the length field itself is cut
+    /// off: read that much and parse again).
+    Incomplete { needed: u64 },
+}
+
+/// Parses the framed chunk `uvarint len | encoding | data | crc32` at the
+/// start of `b` (read at `offset` of the segment `name`, for errors). The
+/// one place that knows the framing: local segment reads and the store
+/// gateway's ranged reads both use it.
+pub fn parse_frame(b: &Bytes, name: &str, offset: u64) -> Result<Frame> {
+    let head = &b[..b.len().min(MAX_LEN_FIELD as usize)];
+    let Some((len, n)) = uvarint(head) else {
+        if head.len() as u64 >= MAX_LEN_FIELD {
+            return Err(Error::corrupt(name, offset, "invalid chunk length"));
+        }
+        // At least one more length byte, the encoding and the checksum.
+        return Ok(Frame::Incomplete {
+            needed: b.len() as u64 + 1 + 1 + 4,
+        });
+    };
+    let total = n as u64 + 1 + len + 4;
+    if (b.len() as u64) < total {
+        return Ok(Frame::Incomplete { needed: total });
     }
+    let total = total as usize;
     let payload = &b[n..total - 4];
     let s = &b[total - 4..total];
     let stored = u32::from_be_bytes([s[0], s[1], s[2], s[3]]);
     let computed = crc32(payload);
     if stored != computed {
-        return Some(Err(Error::Checksum {
+        return Err(Error::Checksum {
             file: name.to_string(),
-            offset: off,
+            offset,
             stored,
             computed,
-        }));
+        });
     }
-    Some(Ok(RawChunk {
+    Ok(Frame::Chunk(RawChunk {
         encoding: Encoding::from_byte(b[n]),
         data: b.slice(n + 1..total - 4),
     }))
@@ -394,6 +407,42 @@ mod tests {
             assert_eq!(&c.data[..], &datas[i][..]);
         }
         assert!(r.chunks(&[refs[0], 99 << 32]).is_err());
+    }
+
+    #[test]
+    fn frames_parse_whole_short_and_corrupt() {
+        let mut b = Vec::new();
+        put_uvarint(&mut b, 3);
+        b.push(1);
+        b.extend_from_slice(b"abc");
+        let c = crc32(&b[1..]);
+        b.extend_from_slice(&c.to_be_bytes());
+        b.extend_from_slice(b"next chunk");
+        let whole = Bytes::from(b.clone());
+        let Frame::Chunk(c) = parse_frame(&whole, "s", 8).unwrap() else {
+            panic!("whole chunk");
+        };
+        assert_eq!((c.encoding, &c.data[..]), (Encoding::Xor, &b"abc"[..]));
+        // Every cut inside the frame asks for the whole (or, before the
+        // length is complete, for more).
+        for cut in 0..9 {
+            let short = whole.slice(..cut);
+            match parse_frame(&short, "s", 8).unwrap() {
+                Frame::Incomplete { needed } => {
+                    assert!(needed > cut as u64 && needed <= 9, "{cut}")
+                }
+                Frame::Chunk(_) => panic!("{cut}"),
+            }
+        }
+        // A frame read from the wrong offset fails its checksum.
+        let e = parse_frame(&whole.slice(1..), "s", 8).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        let mut bad = b.clone();
+        bad[3] ^= 1;
+        let e = parse_frame(&Bytes::from(bad), "seg", 77).unwrap_err();
+        assert!(matches!(e, Error::Checksum { offset: 77, .. }), "{e}");
+        let e = parse_frame(&Bytes::from_static(&[0xff; 8]), "seg", 9).unwrap_err();
+        assert!(e.to_string().contains("invalid chunk length"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,10 @@ use bytes::Bytes;
 
 use crate::{Error, Result};
 
+mod partition;
+
+pub use partition::{Part, THANOS_PARTITION_GAP, partition};
+
 /// Random access to an immutable byte sequence (a file or an object).
 pub trait ByteSource: Send + Sync + std::fmt::Debug {
     /// Path or object key, used in error messages.
@@ -25,26 +29,16 @@ pub trait ByteSource: Send + Sync + std::fmt::Debug {
     }
 
     /// Reads several ranges; ranges closer than `gap` bytes are coalesced
-    /// into one underlying read. Results are in the order requested.
+    /// into one underlying read ([`partition`]). Results are in the order
+    /// requested.
     fn read_ranges(&self, ranges: &[(u64, u64)], gap: u64) -> Result<Vec<Bytes>> {
-        let mut order: Vec<usize> = (0..ranges.len()).collect();
-        order.sort_by_key(|&i| ranges[i].0);
         let mut out = vec![Bytes::new(); ranges.len()];
-        let mut i = 0;
-        while i < order.len() {
-            let start = ranges[order[i]].0;
-            let mut end = start + ranges[order[i]].1;
-            let mut j = i + 1;
-            while j < order.len() && ranges[order[j]].0 <= end.saturating_add(gap) {
-                end = end.max(ranges[order[j]].0 + ranges[order[j]].1);
-                j += 1;
-            }
-            let buf = self.read_range(start, end - start)?;
-            for &k in &order[i..j] {
+        for p in partition(ranges, gap) {
+            let buf = self.read_range(p.start, p.len())?;
+            for k in p.ranges {
                 let (o, l) = ranges[k];
-                out[k] = buf.slice((o - start) as usize..(o - start + l) as usize);
+                out[k] = buf.slice((o - p.start) as usize..(o - p.start + l) as usize);
             }
-            i = j;
         }
         Ok(out)
     }

@@ -280,29 +280,6 @@ fn delete_delay_and_aborted_partials() {
     ));
 }
 
-#[test]
-fn duplicates_are_blocks_contained_in_others() {
-    let a = meta(1, 0, 2 * H);
-    let b = meta(2, 2 * H, 4 * H);
-    let mut c = meta(3, 0, 4 * H);
-    c.compaction.sources = vec![id(1), id(2)];
-    let mut c2 = c.clone();
-    c2.ulid = id(4);
-    let ds = with_res(
-        {
-            let mut m = meta(5, 0, 4 * H);
-            m.compaction.sources = vec![id(1), id(2)];
-            m
-        },
-        RES_5M,
-    );
-    let metas = vec![a, b, c, c2, ds];
-    let mut d = duplicates(&metas);
-    d.sort();
-    assert_eq!(d, vec![id(1), id(2), id(4)]);
-    assert!(duplicates(&metas[..2]).is_empty());
-}
-
 proptest! {
     #[test]
     fn planned_compactions_are_contiguous_aligned_and_respect_marks(

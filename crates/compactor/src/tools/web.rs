@@ -12,8 +12,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::blocks;
 use crate::planner;
-use crate::sync::{self, BucketState};
+use aeon_block_sync::BucketState;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -110,7 +111,7 @@ pub fn render_timeline(st: &BucketState) -> String {
 
 /// Thanos's `/api/v1/blocks` body.
 pub fn blocks_json(st: &BucketState, now_ms: i64) -> serde_json::Value {
-    let blocks: Vec<&BlockMeta> = st.metas.iter().collect();
+    let blocks: Vec<&BlockMeta> = st.metas.iter().map(|m| &**m).collect();
     serde_json::json!({
         "status": "success",
         "data": {
@@ -123,7 +124,7 @@ pub fn blocks_json(st: &BucketState, now_ms: i64) -> serde_json::Value {
 }
 
 async fn page(State(b): State<Arc<dyn Bucket>>) -> impl IntoResponse {
-    match sync::fetch(b.as_ref()).await {
+    match blocks::fetch_once(b.as_ref()).await {
         Ok(st) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -138,7 +139,7 @@ async fn page(State(b): State<Arc<dyn Bucket>>) -> impl IntoResponse {
 }
 
 async fn api(State(b): State<Arc<dyn Bucket>>) -> impl IntoResponse {
-    match sync::fetch(b.as_ref()).await {
+    match blocks::fetch_once(b.as_ref()).await {
         Ok(st) => (
             StatusCode::OK,
             axum::Json(blocks_json(&st, chrono::Utc::now().timestamp_millis())),
@@ -180,7 +181,7 @@ mod tests {
                 source: "sidecar".into(),
                 ..Default::default()
             });
-            st.metas.push(m);
+            st.metas.push(Arc::new(m));
         }
         st.deletion_marks.insert(
             st.metas[0].ulid,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aeon_compactor::Config;
+use aeon_compactor::blocks::Selection;
 use aeon_compactor::planner::DEFAULT_RANGES;
-use aeon_compactor::sync::Selection;
 use aeon_objstore::{Bucket, FilesystemBucket, block};
 use aeon_tsdb_block::{BlockMeta, ThanosMeta};
 use ulid::Ulid;
@@ -151,12 +151,7 @@ pub fn dump_local_blocks(dirs: &[PathBuf], into: &Path) -> String {
 pub fn config(data_dir: &Path) -> Config {
     Config {
         data_dir: data_dir.to_path_buf(),
-        selection: Selection {
-            min_time: i64::MIN,
-            max_time: i64::MAX,
-            consistency_delay: Duration::ZERO,
-            ..Default::default()
-        },
+        selection: Selection::default(),
         vertical: false,
         dedup: aeon_compactor::DedupFunc::OneToOne,
         replica_labels: vec![],
@@ -174,9 +169,26 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A bucket's state with owned metas (easier to filter in tests).
+#[derive(Debug)]
+pub struct State {
+    pub metas: Vec<BlockMeta>,
+    pub partial: Vec<Ulid>,
+    pub corrupt: Vec<(Ulid, String)>,
+    pub deletion_marks: std::collections::HashMap<Ulid, block::DeletionMark>,
+    pub no_downsample: std::collections::HashSet<Ulid>,
+}
+
 /// Every block of the bucket (with meta.json), and the markers present.
-pub async fn state(bucket: &dyn Bucket) -> aeon_compactor::sync::BucketState {
-    aeon_compactor::sync::fetch(bucket).await.unwrap()
+pub async fn state(bucket: &dyn Bucket) -> State {
+    let st = aeon_compactor::blocks::fetch_once(bucket).await.unwrap();
+    State {
+        metas: st.metas.iter().map(|m| (**m).clone()).collect(),
+        partial: st.partial,
+        corrupt: st.corrupt,
+        deletion_marks: st.deletion_marks,
+        no_downsample: st.no_downsample,
+    }
 }
 
 pub async fn meta(bucket: &dyn Bucket, id: Ulid) -> BlockMeta {

@@ -115,11 +115,11 @@ async fn bad_blocks_are_reported_by_name_and_the_rest_keeps_serving() {
     .unwrap();
     let report = gw.sync_and_load().await.unwrap();
     assert_eq!(
-        report.filtered("corrupted-meta"),
+        report.corrupt.iter().map(|c| c.0).collect::<Vec<_>>(),
         &[Ulid::from_string(&id_of(&garbage_meta)).unwrap()]
     );
     assert_eq!(
-        report.filtered("partial"),
+        report.partial,
         &[Ulid::from_string(&id_of(&partial)).unwrap()]
     );
     assert_eq!(report.selected.len(), 3);
