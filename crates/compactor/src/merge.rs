@@ -193,7 +193,7 @@ fn merge_series_chunks(
 /// Samples in a chunk: the header count, or the windows of an aggregate chunk.
 pub fn chunk_samples(c: &EncodedChunk) -> u64 {
     if c.encoding == Encoding::Aggr {
-        crate::downsample::aggr_num_samples(&c.data)
+        chunkenc::AggrChunk::new(&c.data).num_samples()
     } else {
         chunkenc::num_samples(&c.data) as u64
     }

@@ -14,7 +14,9 @@ use aeon_promql::nativehist::CounterResetHint;
 use aeon_promql::{Queryable, SelectHints, SelectedSeries};
 use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
-use aeon_tsdb_block::chunkenc::{self as enc, FloatHistogramChunk, HistogramChunk, XorChunk};
+use aeon_tsdb_block::chunkenc::{
+    self as enc, CounterResets, FloatHistogramChunk, HistogramChunk, XorChunk,
+};
 use futures::StreamExt;
 
 use crate::args::DedupFunc;
@@ -240,19 +242,14 @@ fn counter_aggregates(chunks: &[AggrChunk], func: Option<&str>) -> bool {
     aggregates_for(func) == [Aggr::Counter] && chunks.iter().any(|c| c.raw.is_none())
 }
 
-/// Thanos's counter-reset iterator over counter aggregate chunks (and raw
-/// chunks mixed with them), in time order: a monotonic series whose
-/// increases are the counter's. Each counter aggregate chunk ends with the
-/// true last raw value repeated at its last timestamp; that sample is not
-/// emitted but is what the next chunk's first value is compared with, so a
-/// reset between two chunks is seen as one and no false reset appears.
-/// Stale markers are dropped. Native histogram samples pass through in time
-/// order (their chunks carry counter-reset hints of their own).
+/// Thanos's counter-reset iterator ([`CounterResets`]) over counter
+/// aggregate chunks (and raw chunks mixed with them), in time order: a
+/// monotonic series whose increases are the counter's. Native histogram
+/// samples pass through in time order (their chunks carry counter-reset
+/// hints of their own).
 fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
     let mut out: Vec<QPoint> = Vec::new();
-    // (timestamp, raw value) of the last sample seen, and the running total.
-    let mut last: Option<(i64, f64)> = None;
-    let mut total = 0.0;
+    let mut resets = CounterResets::new();
     for s in chunks.into_iter().flatten() {
         if s.h.is_some() {
             if out.last().is_none_or(|l| l.t < s.t) {
@@ -260,24 +257,8 @@ fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
             }
             continue;
         }
-        if s.v.is_nan() {
-            continue;
-        }
-        match last {
-            None => {
-                total = s.v;
-                last = Some((s.t, s.v));
-                out.push(QPoint::float(s.t, total));
-            }
-            Some((lt, lv)) if s.t > lt => {
-                total += if s.v >= lv { s.v - lv } else { s.v };
-                last = Some((s.t, s.v));
-                out.push(QPoint::float(s.t, total));
-            }
-            // The true last raw value of the chunk just read.
-            Some((lt, _)) if s.t == lt => last = Some((lt, s.v)),
-            // Older than what was emitted (overlap): skipped.
-            Some(_) => {}
+        if let Some(total) = resets.push(s.t, s.v) {
+            out.push(QPoint::float(s.t, total));
         }
     }
     out

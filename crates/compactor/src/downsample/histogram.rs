@@ -19,13 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aeon_tsdb_block::EncodedChunk;
 use aeon_tsdb_block::chunkenc::{
-    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Encoding, FloatHistogram, FloatHistogramChunk,
-    FloatHistogramEncoder, Span, XorEncoder,
+    AggrChunk, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Encoding, FloatHistogram,
+    FloatHistogramChunk, FloatHistogramEncoder, Span, XorEncoder, encode_aggr,
 };
 
 use super::{
-    ASSUMED_RAW_STEP, COUNT, COUNTER, SUM, decode_aggr, downsample_batch, encode_aggr_typed,
-    target_chunk_count, window_end, xor_samples,
+    ASSUMED_RAW_STEP, COUNT, COUNTER, SUM, downsample_batch, sub_chunks, target_chunk_count,
+    window_end, xor_samples,
 };
 
 type Res<T> = std::result::Result<T, String>;
@@ -396,7 +396,9 @@ impl HistBuilder {
             min_time: self.mint,
             max_time: self.maxt,
             encoding: Encoding::Aggr,
-            data: encode_aggr_typed(&subs),
+            data: encode_aggr(std::array::from_fn(|i| {
+                subs[i].as_ref().map(|(enc, d)| (*enc, d.as_slice()))
+            })),
         })
     }
 }
@@ -448,19 +450,10 @@ pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<En
     Ok(out)
 }
 
-/// Whether an aggregate chunk holds histogram aggregates.
-pub fn is_histogram_aggr(data: &[u8]) -> bool {
-    decode_aggr(data).is_ok_and(|subs| {
-        [SUM, COUNTER]
-            .iter()
-            .any(|&i| matches!(subs[i], Some((Encoding::FloatHistogram, _))))
-    })
-}
-
 fn hist_sub_samples(chunks: &[EncodedChunk], i: usize) -> Res<Vec<(i64, SparseHistogram)>> {
     let mut out: Vec<(i64, SparseHistogram)> = Vec::new();
     for c in chunks {
-        let subs = decode_aggr(&c.data)?;
+        let subs = sub_chunks(&c.data)?;
         let Some((enc, d)) = subs[i] else { continue };
         if enc != Encoding::FloatHistogram {
             return Err(format!(
@@ -492,7 +485,7 @@ pub fn downsample_aggr_hist(
     };
     let num_samples: u64 = chunks
         .iter()
-        .map(|c| super::aggr_num_samples(&c.data))
+        .map(|c| AggrChunk::new(&c.data).num_samples())
         .sum();
     let num_chunks = target_chunk_count(
         first.min_time,
@@ -534,7 +527,7 @@ pub fn downsample_aggr_hist(
         }
         let mut counts: Vec<(i64, f64)> = Vec::new();
         for c in part {
-            let subs = decode_aggr(&c.data)?;
+            let subs = sub_chunks(&c.data)?;
             if let Some((enc, d)) = subs[COUNT] {
                 if enc != Encoding::Xor {
                     return Err(format!("count aggregate has encoding {}", enc.name()));
