@@ -1,11 +1,13 @@
 //! The vocabulary every Aeon crate shares (layer L0): label sets ([`Labels`]),
 //! label matchers with exactly Prometheus 3.5's semantics ([`Matcher`]),
-//! samples and millisecond timestamps.
+//! samples and millisecond timestamps, and Go's number formatting
+//! ([`gofmt`]).
 //!
 //! Nothing here does I/O; the crate is small on purpose so that every other
 //! crate can depend on it.
 
 mod error;
+pub mod gofmt;
 mod labels;
 mod matcher;
 mod regex_matcher;

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use aeon_model::gofmt::format_g as go_g;
+
 use crate::value::format_float;
 
 /// The schema number of native histograms with custom bucket boundaries (NHCB).
@@ -633,36 +635,6 @@ pub fn histogram_variance(h: &FloatHistogram) -> f64 {
         (var, c) = crate::aggregate::kahan_inc(b.count * d * d, var, c);
     }
     (var + c) / h.count
-}
-
-/// Formats like Go's `%g` (shortest representation).
-pub fn go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let e = format!("{v:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        format!("{v}")
-    }
 }
 
 impl FloatHistogram {

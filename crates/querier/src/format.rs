@@ -12,7 +12,7 @@ use aeon_promql::ast::{AtModifier, Card, VectorMatching, VectorSelector};
 
 /// Go's `fmt.Sprint(float64)` (`%g`, shortest representation), as
 /// Prometheus prints number literals.
-pub use aeon_promql::nativehist::go_g as go_float;
+pub use aeon_model::gofmt::format_g as go_float;
 
 fn duration(ms: i64) -> String {
     let s =

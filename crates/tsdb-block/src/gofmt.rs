@@ -1,63 +1,12 @@
-//! Go-compatible text formatting: `%g` for floats, `strconv.Quote`, and
-//! Prometheus's `labels.Labels.String()`.
+//! Go-compatible text formatting: `strconv.Quote`, Prometheus's
+//! `labels.Labels.String()` and native histogram strings (floats through
+//! [`aeon_model::gofmt`]).
 
 use aeon_model::Labels;
+use aeon_model::gofmt::format_g;
 use std::fmt::Write as _;
 
 mod bounds;
-
-/// Go's `fmt.Sprintf("%g", v)` for a float64 (shortest representation).
-pub fn format_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let neg = v.is_sign_negative();
-    let e = format!("{:e}", v.abs());
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let nd = digits.len() as i32;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.abs());
-        return out;
-    }
-    let dp = exp + 1; // digits before the decimal point
-    if dp <= 0 {
-        out.push_str("0.");
-        for _ in 0..-dp {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else if dp >= nd {
-        out.push_str(&digits);
-        for _ in 0..dp - nd {
-            out.push('0');
-        }
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
 
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
@@ -122,35 +71,6 @@ pub fn labels_string(ls: &Labels) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_like_go() {
-        let cases: &[(f64, &str)] = &[
-            (1.0, "1"),
-            (2.5, "2.5"),
-            (-0.0, "-0"),
-            (0.0, "0"),
-            (1e-300, "1e-300"),
-            (123456789012345678.0, "1.2345678901234568e+17"),
-            (0.1, "0.1"),
-            (123456.0, "123456"),
-            (1234567.0, "1.234567e+06"),
-            (1e6, "1e+06"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (0.000123, "0.000123"),
-            (100.0, "100"),
-            (f64::MAX, "1.7976931348623157e+308"),
-            (5e-324, "5e-324"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-            (-12.75, "-12.75"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(format_g(*v), *want, "{v:?}");
-        }
-    }
 
     #[test]
     fn quote_and_labels_like_go() {

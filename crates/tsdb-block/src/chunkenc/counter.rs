@@ -81,7 +81,13 @@ mod tests {
     /// the next starting from raw 17.
     #[test]
     fn true_last_value_carries_across_chunks() {
-        let c1 = [(0, 10.0), (299, 20.0), (599, 22.0), (899, 32.0), (899, 12.0)];
+        let c1 = [
+            (0, 10.0),
+            (299, 20.0),
+            (599, 22.0),
+            (899, 32.0),
+            (899, 12.0),
+        ];
         let c2 = [(900, 17.0), (1199, 27.0), (1499, 30.0), (1499, 30.0)];
         let (out, last) = apply_counter_resets(c1.into_iter().chain(c2));
         assert_eq!(
