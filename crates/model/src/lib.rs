@@ -1,11 +1,12 @@
 //! The vocabulary every Aeon crate shares (layer L0): label sets ([`Labels`]),
 //! label matchers with exactly Prometheus 3.5's semantics ([`Matcher`]),
-//! samples and millisecond timestamps, and Go's number formatting
-//! ([`gofmt`]).
+//! samples and millisecond timestamps, HA replica deduplication of sample
+//! vectors ([`dedup`]) and Go's number formatting ([`gofmt`]).
 //!
 //! Nothing here does I/O; the crate is small on purpose so that every other
 //! crate can depend on it.
 
+pub mod dedup;
 mod error;
 pub mod gofmt;
 mod labels;

@@ -13,14 +13,14 @@
 //! thread → [`StoreQueryable`] (`select`) → [`Proxy`] fans a Series request out
 //! to the healthy endpoints whose label sets and time ranges match → k-way
 //! merge → chunks decoded (XOR, native histograms, downsampled aggregates)
-//! → replicas merged by [`dedup`] (penalty or chain, counter-aware).
+//! → replicas merged by [`aeon_model::dedup`] (penalty or chain,
+//! counter-aware).
 //!
 //! Entry points: [`Args`] and [`run`] (or [`start`], which returns the bound
 //! addresses).
 
 pub mod api;
 pub mod args;
-pub mod dedup;
 pub mod endpoints;
 mod error;
 pub mod format;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aeon_model::dedup;
 use aeon_model::{Labels, Matcher, Sample};
 use aeon_promql::FloatHistogram;
 use aeon_promql::nativehist::CounterResetHint;
@@ -20,7 +21,6 @@ use aeon_tsdb_block::chunkenc::{
 use futures::StreamExt;
 
 use crate::args::DedupFunc;
-use crate::dedup;
 use crate::proxy::Proxy;
 
 /// Per-query options (flags overridden by request parameters).
@@ -207,10 +207,15 @@ pub fn replica_samples(
         return Ok(apply_counter_resets(decoded));
     }
     let mut lanes = Vec::new();
-    for lane in dedup::split_lanes(chunks) {
+    for lane in split_lanes(chunks) {
         lanes.push(lane_samples(&lane, func)?);
     }
     Ok(dedup::chain(&lanes))
+}
+
+/// [`dedup::split_lanes`] over wire chunks.
+fn split_lanes(chunks: Vec<AggrChunk>) -> Vec<Vec<AggrChunk>> {
+    dedup::split_lanes(chunks, |c| (c.min_time, c.max_time))
 }
 
 /// Samples of one lane (time-ordered, non-overlapping chunks of one series).
@@ -309,7 +314,7 @@ pub fn series_samples(
     func: Option<&str>,
     opts: &QueryOptions,
 ) -> Result<Vec<QPoint>, String> {
-    let lanes = dedup::split_lanes(chunks);
+    let lanes = split_lanes(chunks);
     let mut decoded: Vec<Vec<QPoint>> = Vec::with_capacity(lanes.len());
     for lane in lanes {
         decoded.push(lane_samples(&lane, func)?);

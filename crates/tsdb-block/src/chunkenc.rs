@@ -77,6 +77,24 @@ pub enum SampleValue {
     FloatHistogram(FloatHistogram),
 }
 
+/// `(t, value)` pairs deduplicate with [`aeon_model::dedup`]; counter
+/// adjustments apply to floats only.
+impl aeon_model::dedup::Value for SampleValue {
+    fn float(&self) -> Option<f64> {
+        match self {
+            Self::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    fn with_float(&self, v: f64) -> Self {
+        match self {
+            Self::Float(_) => Self::Float(v),
+            other => other.clone(),
+        }
+    }
+}
+
 /// Decodes a chunk payload of the given encoding into `(t, value)` pairs.
 pub fn decode(enc: Encoding, data: &[u8]) -> Result<Vec<(i64, SampleValue)>> {
     match enc {
