@@ -9,6 +9,7 @@
 pub mod dedup;
 mod error;
 pub mod gofmt;
+pub mod histogram;
 mod labels;
 mod matcher;
 mod regex_matcher;

@@ -1,12 +1,9 @@
 //! Go-compatible text formatting: `strconv.Quote`, Prometheus's
-//! `labels.Labels.String()` and native histogram strings (floats through
-//! [`aeon_model::gofmt`]).
+//! `labels.Labels.String()` and native histogram strings (through
+//! [`aeon_model::histogram`]; floats are [`aeon_model::gofmt`]).
 
 use aeon_model::Labels;
-use aeon_model::gofmt::format_g;
 use std::fmt::Write as _;
-
-mod bounds;
 
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
@@ -83,147 +80,20 @@ mod tests {
     }
 }
 
-/// `math.Ldexp`.
-fn ldexp(x: f64, e: i32) -> f64 {
-    let mut v = x;
-    let mut e = e;
-    while e > 1000 {
-        v *= 2f64.powi(1000);
-        e -= 1000;
-    }
-    while e < -1000 {
-        v *= 2f64.powi(-1000);
-        e += 1000;
-    }
-    v * 2f64.powi(e)
-}
-
-fn bound(idx: i32, schema: i32, custom: &[f64]) -> f64 {
-    if schema == crate::chunkenc::CUSTOM_BUCKETS_SCHEMA {
-        let n = custom.len() as i32;
-        return if idx >= n {
-            f64::INFINITY
-        } else if idx < 0 {
-            f64::NEG_INFINITY
-        } else {
-            custom[idx as usize]
-        };
-    }
-    if schema < 0 {
-        let exp = (i64::from(idx)) << (-schema);
-        if exp == 1024 {
-            return f64::MAX;
-        }
-        return ldexp(1.0, exp.clamp(-100_000, 100_000) as i32);
-    }
-    // Schemas above 8 do not exist; clamp so corrupt input cannot index
-    // out of the table.
-    let schema = schema.min(8);
-    let frac_idx = idx & ((1 << schema) - 1);
-    let frac = bounds::FRACTIONS[(frac_idx << (8 - schema)) as usize];
-    let exp = (idx >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    ldexp(frac, exp)
-}
-
-fn bucket_string(lower: f64, upper: f64, li: bool, ui: bool, count: &str) -> String {
-    format!(
-        "{}{},{}{}:{count}",
-        if li { '[' } else { '(' },
-        format_g(lower),
-        format_g(upper),
-        if ui { ']' } else { ')' }
-    )
-}
-
-/// Iterates `(index, absolute count)` of a span/bucket layout.
-fn buckets(spans: &[crate::chunkenc::Span], counts: &[f64]) -> Vec<(i32, f64)> {
-    let mut out = Vec::new();
-    let mut idx = 0i32;
-    let mut k = 0usize;
-    for (si, s) in spans.iter().enumerate() {
-        idx = if si == 0 { s.offset } else { idx + s.offset };
-        for _ in 0..s.length {
-            if let Some(&c) = counts.get(k) {
-                out.push((idx, c));
-            }
-            k += 1;
-            idx += 1;
-        }
-    }
-    out
-}
-
-fn histogram_string(
-    count: &str,
-    sum: f64,
-    h: &crate::chunkenc::FloatHistogram,
-    fmt_count: &dyn Fn(f64) -> String,
-) -> String {
-    let custom = h.schema == crate::chunkenc::CUSTOM_BUCKETS_SCHEMA;
-    let incl = |idx: i32, lower: f64, upper: f64| {
-        if custom {
-            (idx == 0, true)
-        } else {
-            (lower < 0.0, upper > 0.0)
-        }
-    };
-    let mut out = format!("{{count:{count}, sum:{}", format_g(sum));
-    let neg: Vec<String> = buckets(&h.negative_spans, &h.negative_buckets)
-        .into_iter()
-        .filter(|(_, c)| *c != 0.0)
-        .map(|(idx, c)| {
-            let (lower, upper) = (
-                -bound(idx, h.schema, &h.custom_values),
-                -bound(idx - 1, h.schema, &h.custom_values),
-            );
-            let (li, ui) = incl(idx, lower, upper);
-            bucket_string(lower, upper, li, ui, &fmt_count(c))
-        })
-        .collect();
-    for b in neg.iter().rev() {
-        out.push_str(", ");
-        out.push_str(b);
-    }
-    if h.zero_count != 0.0 {
-        out.push_str(", ");
-        out.push_str(&bucket_string(
-            -h.zero_threshold,
-            h.zero_threshold,
-            true,
-            true,
-            &fmt_count(h.zero_count),
-        ));
-    }
-    for (idx, c) in buckets(&h.positive_spans, &h.positive_buckets) {
-        if c == 0.0 {
-            continue;
-        }
-        let (lower, upper) = (
-            bound(idx - 1, h.schema, &h.custom_values),
-            bound(idx, h.schema, &h.custom_values),
-        );
-        let (li, ui) = incl(idx, lower, upper);
-        out.push_str(", ");
-        out.push_str(&bucket_string(lower, upper, li, ui, &fmt_count(c)));
-    }
-    out.push('}');
-    out
-}
-
 /// Prometheus's `histogram.Histogram.String()`.
 pub fn format_histogram(h: &crate::chunkenc::Histogram) -> String {
-    let f = h.to_float();
-    histogram_string(&h.count.to_string(), h.sum, &f, &|c| {
-        format!("{}", c as u64)
-    })
+    match h.to_float().to_model() {
+        Ok(m) => m.go_string_with(&h.count.to_string(), &|c| format!("{}", c as u64)),
+        Err(e) => format!("{{{e}}}"),
+    }
 }
 
 /// Prometheus's `histogram.FloatHistogram.String()`.
 pub fn format_float_histogram(h: &crate::chunkenc::FloatHistogram) -> String {
-    histogram_string(&format_g(h.count), h.sum, h, &format_g)
+    match h.to_model() {
+        Ok(m) => m.go_string(),
+        Err(e) => format!("{{{e}}}"),
+    }
 }
 
 #[cfg(test)]
@@ -263,41 +133,5 @@ mod hist_tests {
             format_histogram(&h),
             "{count:19, sum:2.7, [-1,-0.5):2, [-1e-128,1e-128]:3, (0.125,0.25]:1, (1,2]:2, (2,4]:1}"
         );
-    }
-
-    #[test]
-    fn schema_bounds_use_prometheus_fractions() {
-        // Prometheus's 2^0.5 bound is one ulp below the correctly rounded
-        // 1.4142135623730951; promtool prints 1.414213562373095.
-        let h = Histogram {
-            schema: 1,
-            count: 2,
-            positive_spans: vec![Span {
-                offset: 0,
-                length: 2,
-            }],
-            positive_buckets: vec![1, 0],
-            ..Default::default()
-        };
-        assert_eq!(
-            format_histogram(&h),
-            "{count:2, sum:0, (0.7071067811865475,1]:1, (1,1.414213562373095]:1}"
-        );
-        // Every schema's table is a subsequence of schema 8's, strictly
-        // increasing within [1, 2) for the first 2^s buckets, and the top
-        // bucket ends at MaxFloat64.
-        for s in 1..=8 {
-            let n = 1 << s;
-            let mut prev = 1.0;
-            for j in 1..n {
-                let b = bound(j, s, &[]);
-                assert!(b > prev && b < 2.0, "schema {s} idx {j}: {b}");
-                assert_eq!(b, bound(j << (8 - s), 8, &[]));
-                prev = b;
-            }
-            assert_eq!(bound(1024 << s, s, &[]), f64::MAX);
-            assert_eq!(bound((1024 << s) + 1, s, &[]), f64::INFINITY);
-            assert_eq!(bound(-(1 << s), s, &[]), 0.5);
-        }
     }
 }
