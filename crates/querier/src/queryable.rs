@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use aeon_model::dedup;
 use aeon_model::{Labels, Matcher, Sample};
 use aeon_promql::FloatHistogram;
-use aeon_promql::nativehist::CounterResetHint;
 use aeon_promql::{Queryable, SelectHints, SelectedSeries};
 use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
@@ -92,47 +91,16 @@ impl dedup::Point for QPoint {
     }
 }
 
-fn expand_buckets(spans: &[enc::Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
-    let mut out = BTreeMap::new();
-    let (mut idx, mut bi) = (0i32, 0usize);
-    for sp in spans {
-        idx = idx.saturating_add(sp.offset);
-        for _ in 0..sp.length {
-            if let Some(c) = buckets.get(bi) {
-                out.insert(idx, *c);
-            }
-            idx = idx.saturating_add(1);
-            bi += 1;
-        }
-    }
-    out
-}
-
-/// A decoded wire histogram (spans + absolute counts) as the engine's sparse one.
-pub fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
-    FloatHistogram {
-        counter_reset_hint: match h.counter_reset_hint {
-            enc::CounterResetHint::Unknown => CounterResetHint::Unknown,
-            enc::CounterResetHint::CounterReset => CounterResetHint::CounterReset,
-            enc::CounterResetHint::NotCounterReset => CounterResetHint::NotCounterReset,
-            enc::CounterResetHint::Gauge => CounterResetHint::Gauge,
-        },
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive: expand_buckets(&h.positive_spans, &h.positive_buckets),
-        negative: expand_buckets(&h.negative_spans, &h.negative_buckets),
-        custom_values: h.custom_values.clone(),
-    }
-}
-
 fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
-    let hist = |t: i64, h: &enc::FloatHistogram| QPoint {
-        t,
-        v: 0.0,
-        h: Some(Arc::new(to_engine_histogram(h))),
+    let hist = |t: i64, h: &enc::FloatHistogram| {
+        let h = h
+            .to_model()
+            .map_err(|e| format!("decoding histogram chunk: {e}"))?;
+        Ok(QPoint {
+            t,
+            v: 0.0,
+            h: Some(Arc::new(h)),
+        })
     };
     match thanos::chunk::Encoding::try_from(c.r#type) {
         Ok(thanos::chunk::Encoding::Xor) => XorChunk::new(&c.data)
@@ -141,12 +109,16 @@ fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
             .map_err(|e| format!("decoding XOR chunk: {e}")),
         Ok(thanos::chunk::Encoding::Histogram) => HistogramChunk::new(&c.data)
             .and_then(|x| x.samples())
-            .map(|s| s.iter().map(|(t, h)| hist(*t, &h.to_float())).collect())
-            .map_err(|e| format!("decoding histogram chunk: {e}")),
+            .map_err(|e| format!("decoding histogram chunk: {e}"))?
+            .iter()
+            .map(|(t, h)| hist(*t, &h.to_float()))
+            .collect(),
         Ok(thanos::chunk::Encoding::FloatHistogram) => FloatHistogramChunk::new(&c.data)
             .and_then(|x| x.samples())
-            .map(|s| s.iter().map(|(t, h)| hist(*t, h)).collect())
-            .map_err(|e| format!("decoding float histogram chunk: {e}")),
+            .map_err(|e| format!("decoding float histogram chunk: {e}"))?
+            .iter()
+            .map(|(t, h)| hist(*t, h))
+            .collect(),
         _ => Err(format!("unknown chunk encoding {}", c.r#type)),
     }
 }
