@@ -189,8 +189,10 @@ impl Builder {
     }
 }
 
-/// Downsamples raw float samples (sorted) to aggregate chunks at `r`.
-pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
+/// Thanos's cut of raw samples (sorted) into batches of one output chunk
+/// each: about `len / target_chunk_count + 1` samples, extended to the end
+/// of the window the last one falls in.
+pub(crate) fn raw_batches<T>(data: &[(i64, T)], r: i64) -> Vec<&[(i64, T)]> {
     let (Some(first), Some(last)) = (data.first(), data.last()) else {
         return Vec::new();
     };
@@ -204,12 +206,18 @@ pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
         while j < rest.len() && rest[j].0 <= cur_w {
             j += 1;
         }
-        let batch: Vec<(i64, f64)> = rest[..j]
-            .iter()
-            .copied()
-            .filter(|s| !s.1.is_nan())
-            .collect();
-        rest = &rest[j..];
+        let (batch, tail) = rest.split_at(j);
+        out.push(batch);
+        rest = tail;
+    }
+    out
+}
+
+/// Downsamples raw float samples (sorted) to aggregate chunks at `r`.
+pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
+    let mut out = Vec::new();
+    for batch in raw_batches(data, r) {
+        let batch: Vec<(i64, f64)> = batch.iter().copied().filter(|s| !s.1.is_nan()).collect();
         let (Some(&b0), Some(&bl)) = (batch.first(), batch.last()) else {
             continue;
         };

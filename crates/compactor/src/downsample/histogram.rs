@@ -25,8 +25,8 @@ use aeon_tsdb_block::chunkenc::{
 };
 
 use super::{
-    ASSUMED_RAW_STEP, COUNT, COUNTER, SUM, downsample_batch, sub_chunks, target_chunk_count,
-    window_end, xor_samples,
+    COUNT, COUNTER, SUM, downsample_batch, raw_batches, sub_chunks, target_chunk_count, window_end,
+    xor_samples,
 };
 
 type Res<T> = std::result::Result<T, String>;
@@ -264,25 +264,13 @@ fn is_gauge(data: &[(i64, Histo)]) -> bool {
 /// Downsamples raw histogram samples (sorted; integer ones converted to
 /// float) to aggregate chunks at resolution `r`.
 pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<EncodedChunk>> {
-    let (Some(first), Some(last)) = (data.first(), data.last()) else {
-        return Ok(Vec::new());
-    };
-    let num_chunks = target_chunk_count(first.0, last.0, ASSUMED_RAW_STEP, r, data.len());
-    let batch_size = data.len() / num_chunks + 1;
     let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let mut j = batch_size.min(rest.len());
-        let cur_w = window_end(rest[j - 1].0, r);
-        while j < rest.len() && rest[j].0 <= cur_w {
-            j += 1;
-        }
-        let batch: Vec<(i64, Histo)> = rest[..j]
+    for batch in raw_batches(data, r) {
+        let batch: Vec<(i64, Histo)> = batch
             .iter()
             .filter(|(_, h)| !h.sum.is_nan())
             .map(|(t, h)| to_model(h).map(|s| (*t, s)))
             .collect::<Res<_>>()?;
-        rest = &rest[j..];
         if batch.is_empty() {
             continue;
         }
