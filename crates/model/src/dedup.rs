@@ -157,9 +157,9 @@ pub fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
     match replicas {
         [] => Vec::new(),
         [one] => one.clone(),
-        [first, rest @ ..] => rest
-            .iter()
-            .fold(first.clone(), |acc, r| penalty_pair(&acc, r, counter)),
+        [a, b, rest @ ..] => rest.iter().fold(penalty_pair(a, b, counter), |acc, r| {
+            penalty_pair(&acc, r, counter)
+        }),
     }
 }
 
@@ -168,27 +168,22 @@ fn penalty_pair<P: Point>(a: &[P], b: &[P], counter: bool) -> Vec<P> {
     let r = [a, b];
     let mut pos = [0usize; 2];
     let mut pen = [0i64; 2];
-    // Counter state: per-replica upward shift, and how far each replica was
-    // scanned for its own resets.
-    let mut shift = [0f64; 2];
-    let mut scanned = [0usize; 2];
+    let mut adjust = CounterAdjust::default();
     let mut last_t: Option<i64> = None;
-    let mut last_v: Option<f64> = None;
-    let mut cur: Option<usize> = None;
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     loop {
         // Seek both replicas to lastT + 1 + their penalty.
-        for i in 0..2 {
-            let min_t = match last_t {
-                Some(t) => t.saturating_add(1).saturating_add(pen[i]),
-                None => i64::MIN,
-            };
-            while r[i].get(pos[i]).is_some_and(|s| s.t() < min_t) {
-                pos[i] += 1;
+        if let Some(lt) = last_t {
+            for i in 0..2 {
+                let min_t = lt.saturating_add(1).saturating_add(pen[i]);
+                let ri = r[i];
+                while pos[i] < ri.len() && ri[pos[i]].t() < min_t {
+                    pos[i] += 1;
+                }
             }
         }
         // The earlier sample; `a` on equal timestamps (Thanos: `ta <= tb`).
-        let i = match (r[0].get(pos[0]), r[1].get(pos[1])) {
+        let i = match (a.get(pos[0]), b.get(pos[1])) {
             (None, None) => break,
             (Some(_), None) => 0,
             (None, Some(_)) => 1,
@@ -201,43 +196,65 @@ fn penalty_pair<P: Point>(a: &[P], b: &[P], counter: bool) -> Vec<P> {
             Some(lt) => 2 * (t - lt),
             None => INITIAL_PENALTY_MS,
         };
-        let raw = &r[i][pos[i]];
-        let mut emitted = raw.clone();
-        if let Some(rv) = raw.float().filter(|v| counter && !v.is_nan()) {
-            let ri = r[i];
-            // Any own reset of this replica since we last looked voids its shift.
-            let from = scanned[i].max(1);
-            if (from..=pos[i]).any(|k| drops(&ri[k - 1], &ri[k])) {
-                shift[i] = 0.0;
-            }
-            scanned[i] = pos[i];
-            if cur != Some(i)
-                && let Some(prev) = last_v
-            {
-                // Did this replica itself reset since the last emitted timestamp?
-                let lt = last_t.unwrap_or(i64::MIN);
-                let j0 = ri[..pos[i]]
-                    .partition_point(|s| s.t() <= lt)
-                    .saturating_sub(1);
-                let own_reset = (j0 + 1..=pos[i]).any(|k| drops(&ri[k - 1], &ri[k]));
-                if own_reset {
-                    shift[i] = 0.0;
-                } else if rv + shift[i] < prev {
-                    shift[i] = prev - rv;
-                }
-            }
-            let v = rv + shift[i];
-            last_v = Some(v);
-            if shift[i] != 0.0 {
-                emitted = raw.with_float(v);
-            }
-        }
-        out.push(emitted);
+        out.push(if counter {
+            adjust.emit(r[i], i, pos[i], last_t)
+        } else {
+            r[i][pos[i]].clone()
+        });
         last_t = Some(t);
-        cur = Some(i);
         pos[i] += 1;
     }
     out
+}
+
+/// The counter adjustments of [`penalty_pair`] (see the module docs).
+#[derive(Debug, Default)]
+struct CounterAdjust {
+    /// Per-replica upward shift.
+    shift: [f64; 2],
+    /// How far each replica was scanned for its own resets.
+    scanned: [usize; 2],
+    /// The last emitted float value.
+    last_v: Option<f64>,
+    /// The replica followed.
+    cur: Option<usize>,
+}
+
+impl CounterAdjust {
+    /// Sample `k` of replica `i` (samples `ri`) as emitted after the sample
+    /// at `last_t`.
+    fn emit<P: Point>(&mut self, ri: &[P], i: usize, k: usize, last_t: Option<i64>) -> P {
+        let raw = &ri[k];
+        let mut emitted = raw.clone();
+        if let Some(rv) = raw.float().filter(|v| !v.is_nan()) {
+            // Any own reset of this replica since we last looked voids its shift.
+            let from = self.scanned[i].max(1);
+            if (from..=k).any(|j| drops(&ri[j - 1], &ri[j])) {
+                self.shift[i] = 0.0;
+            }
+            self.scanned[i] = k;
+            if self.cur != Some(i)
+                && let Some(prev) = self.last_v
+            {
+                // Did this replica itself reset since the last emitted timestamp?
+                let lt = last_t.unwrap_or(i64::MIN);
+                let j0 = ri[..k].partition_point(|s| s.t() <= lt).saturating_sub(1);
+                let own_reset = (j0 + 1..=k).any(|j| drops(&ri[j - 1], &ri[j]));
+                if own_reset {
+                    self.shift[i] = 0.0;
+                } else if rv + self.shift[i] < prev {
+                    self.shift[i] = prev - rv;
+                }
+            }
+            let v = rv + self.shift[i];
+            self.last_v = Some(v);
+            if self.shift[i] != 0.0 {
+                emitted = raw.with_float(v);
+            }
+        }
+        self.cur = Some(i);
+        emitted
+    }
 }
 
 #[cfg(test)]
