@@ -19,10 +19,10 @@ use std::sync::Arc;
 
 use aeon_objstore::Bucket;
 use aeon_tsdb_block::chunkenc::{
-    self, Encoding, FloatHistogram, SampleValue, XorChunk, XorEncoder,
+    AggrChunk, AggrType, Encoding, FloatHistogram, SampleValue, SubChunk, XorChunk, XorEncoder,
+    apply_counter_resets, encode_aggr,
 };
 use aeon_tsdb_block::meta::ThanosDownsample;
-use aeon_tsdb_block::varint::{put_uvarint, uvarint};
 use aeon_tsdb_block::{BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, EncodedChunk};
 use ulid::Ulid;
 
@@ -37,11 +37,11 @@ const ASSUMED_RAW_STEP: i64 = 60_000;
 const MAX_SAMPLES_PER_CHUNK: i64 = 140;
 
 /// Aggregate indices inside an aggregate chunk.
-pub const COUNT: usize = 0;
-pub const SUM: usize = 1;
-pub const MIN: usize = 2;
-pub const MAX: usize = 3;
-pub const COUNTER: usize = 4;
+const COUNT: usize = AggrType::Count as usize;
+const SUM: usize = AggrType::Sum as usize;
+const MIN: usize = AggrType::Min as usize;
+const MAX: usize = AggrType::Max as usize;
+const COUNTER: usize = AggrType::Counter as usize;
 
 /// End (inclusive) of the window of `t` at resolution `r`.
 pub fn window_end(t: i64, r: i64) -> i64 {
@@ -126,63 +126,22 @@ fn downsample_batch(data: &[(i64, f64)], r: i64, mut emit: impl FnMut(i64, &Aggr
     next_t
 }
 
-/// Encodes five optional XOR sub-chunks into an aggregate chunk payload.
-pub fn encode_aggr(subs: &[Option<Vec<u8>>; 5]) -> Vec<u8> {
-    let typed: [Option<(Encoding, Vec<u8>)>; 5] =
-        std::array::from_fn(|i| subs[i].clone().map(|d| (Encoding::Xor, d)));
-    encode_aggr_typed(&typed)
-}
-
-/// Encodes five optional sub-chunks of any encoding (XOR or float
-/// histogram) into an aggregate chunk payload.
-pub fn encode_aggr_typed(subs: &[Option<(Encoding, Vec<u8>)>; 5]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for s in subs {
-        match s {
-            None => put_uvarint(&mut out, 0),
-            Some((enc, d)) => {
-                put_uvarint(&mut out, d.len() as u64);
-                out.push(enc.byte());
-                out.extend_from_slice(d);
-            }
-        }
-    }
-    out
-}
-
-/// The five sub-chunks of an aggregate chunk: (encoding, payload) when present.
-pub type SubChunks<'a> = [Option<(Encoding, &'a [u8])>; 5];
 /// Decoded float samples per aggregate.
 type AggrSamples = [Option<Vec<(i64, f64)>>; 5];
 
-/// Splits an aggregate chunk payload into its five sub-chunks (encoding, data).
-pub fn decode_aggr(data: &[u8]) -> std::result::Result<SubChunks<'_>, String> {
-    let mut out: SubChunks<'_> = [None; 5];
-    let mut b = data;
-    for slot in out.iter_mut() {
-        let (l, n) = uvarint(b).ok_or("invalid sub-chunk length")?;
-        b = &b[n..];
-        if l == 0 {
-            continue;
-        }
-        let l = usize::try_from(l).map_err(|_| "sub-chunk length overflows")?;
-        if b.len() < l + 1 {
-            return Err(format!("sub-chunk of {l} bytes exceeds the chunk"));
-        }
-        *slot = Some((Encoding::from_byte(b[0]), &b[1..=l]));
-        b = &b[l + 1..];
-    }
-    Ok(out)
-}
-
 /// Float samples of one XOR sub-chunk.
-pub fn xor_samples(data: &[u8]) -> std::result::Result<Vec<(i64, f64)>, String> {
+pub(crate) fn xor_samples(data: &[u8]) -> std::result::Result<Vec<(i64, f64)>, String> {
     let c = XorChunk::new(data).map_err(|e| e.to_string())?;
     Ok(c.samples()
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|s| (s.t, s.v))
         .collect())
+}
+
+/// The five sub-chunks of an aggregate chunk payload.
+pub(crate) fn sub_chunks(data: &[u8]) -> std::result::Result<[SubChunk<'_>; 5], String> {
+    AggrChunk::new(data).all().map_err(|e| e.to_string())
 }
 
 struct Builder {
@@ -223,13 +182,17 @@ impl Builder {
             min_time: self.mint,
             max_time: self.maxt,
             encoding: Encoding::Aggr,
-            data: encode_aggr(&subs),
+            data: encode_aggr(std::array::from_fn(|i| {
+                subs[i].as_deref().map(|d| (Encoding::Xor, d))
+            })),
         }
     }
 }
 
-/// Downsamples raw float samples (sorted) to aggregate chunks at `r`.
-pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
+/// Thanos's cut of raw samples (sorted) into batches of one output chunk
+/// each: about `len / target_chunk_count + 1` samples, extended to the end
+/// of the window the last one falls in.
+pub(crate) fn raw_batches<T>(data: &[(i64, T)], r: i64) -> Vec<&[(i64, T)]> {
     let (Some(first), Some(last)) = (data.first(), data.last()) else {
         return Vec::new();
     };
@@ -243,12 +206,18 @@ pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
         while j < rest.len() && rest[j].0 <= cur_w {
             j += 1;
         }
-        let batch: Vec<(i64, f64)> = rest[..j]
-            .iter()
-            .copied()
-            .filter(|s| !s.1.is_nan())
-            .collect();
-        rest = &rest[j..];
+        let (batch, tail) = rest.split_at(j);
+        out.push(batch);
+        rest = tail;
+    }
+    out
+}
+
+/// Downsamples raw float samples (sorted) to aggregate chunks at `r`.
+pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
+    let mut out = Vec::new();
+    for batch in raw_batches(data, r) {
+        let batch: Vec<(i64, f64)> = batch.iter().copied().filter(|s| !s.1.is_nan()).collect();
         let (Some(&b0), Some(&bl)) = (batch.first(), batch.last()) else {
             continue;
         };
@@ -268,33 +237,6 @@ pub fn downsample_raw(data: &[(i64, f64)], r: i64) -> Vec<EncodedChunk> {
     out
 }
 
-/// Thanos's counter-reset application over the counter sub-chunks of
-/// consecutive aggregate chunks: a monotonic series plus the true last raw value.
-fn apply_counter_resets(chunks: &[Vec<(i64, f64)>]) -> (Vec<(i64, f64)>, f64) {
-    let mut out = Vec::new();
-    let (mut total, mut last_t, mut last_v, mut total_v) = (0u64, i64::MIN, 0.0f64, 0.0f64);
-    for c in chunks {
-        for &(t, v) in c {
-            if v.is_nan() {
-                continue;
-            }
-            if total == 0 {
-                total = 1;
-                (last_t, last_v, total_v) = (t, v, v);
-                out.push((t, total_v));
-            } else if t > last_t {
-                total_v += if v >= last_v { v - last_v } else { v };
-                (last_t, last_v) = (t, v);
-                total += 1;
-                out.push((t, total_v));
-            } else if t == last_t {
-                last_v = v;
-            }
-        }
-    }
-    (out, last_v)
-}
-
 /// Downsamples a series' aggregate chunks (sorted) to resolution `r`, along
 /// chunk boundaries so the counter's true first and last values survive.
 pub fn downsample_aggr(
@@ -308,7 +250,7 @@ pub fn downsample_aggr(
     let decoded: Vec<AggrSamples> = chunks
         .iter()
         .map(|c| {
-            let subs = decode_aggr(&c.data)?;
+            let subs = sub_chunks(&c.data)?;
             let mut out: AggrSamples = Default::default();
             for (i, s) in subs.iter().enumerate() {
                 if let Some((enc, d)) = s {
@@ -360,10 +302,9 @@ pub fn downsample_aggr(
                 b.push(i, t, v);
             }
         }
-        let counters: Vec<Vec<(i64, f64)>> =
-            part.iter().filter_map(|d| d[COUNTER].clone()).collect();
-        let (buf, last_v) = apply_counter_resets(&counters);
-        if let Some(&b0) = buf.first() {
+        let counters = part.iter().filter_map(|d| d[COUNTER].as_ref()).flatten();
+        let (buf, last_v) = apply_counter_resets(counters.copied());
+        if let (Some(&b0), Some(last_v)) = (buf.first(), last_v) {
             b.push(COUNTER, b0.0, b0.1);
             let mut windows = Vec::new();
             let last_t = downsample_batch(&buf, r, |t, a| windows.push((t, a.counter)));
@@ -376,14 +317,6 @@ pub fn downsample_aggr(
         out.push(b.finish());
     }
     Ok(out)
-}
-
-/// Number of aggregated samples (windows) in an aggregate chunk: its count sub-chunk.
-pub fn aggr_num_samples(data: &[u8]) -> u64 {
-    match decode_aggr(data) {
-        Ok(subs) => subs[COUNT].map_or(0, |(_, d)| chunkenc::num_samples(d) as u64),
-        Err(_) => 0,
-    }
 }
 
 /// Downsamples one local block into a new block under `out_parent`.
@@ -462,10 +395,10 @@ pub fn downsample_local(
             }
             let mut rest = chunks.as_slice();
             while let Some(c) = rest.first() {
-                let hist = histogram::is_histogram_aggr(&c.data);
+                let hist = AggrChunk::new(&c.data).is_histogram();
                 let n = rest
                     .iter()
-                    .take_while(|c| histogram::is_histogram_aggr(&c.data) == hist)
+                    .take_while(|c| AggrChunk::new(&c.data).is_histogram() == hist)
                     .count();
                 let (run, tail) = rest.split_at(n);
                 rest = tail;
@@ -481,7 +414,10 @@ pub fn downsample_local(
         if out.is_empty() {
             continue;
         }
-        num_samples += out.iter().map(|c| aggr_num_samples(&c.data)).sum::<u64>();
+        num_samples += out
+            .iter()
+            .map(|c| AggrChunk::new(&c.data).num_samples())
+            .sum::<u64>();
         w.add_series_chunks(s.labels.clone(), &out)
             .map_err(|e| fail(e.to_string()))?;
     }

@@ -1,7 +1,7 @@
 //! Merging the series of several local blocks into one new block. Chunks are
 //! copied byte for byte wherever a series' chunks do not overlap in time;
-//! only overlapping runs are decoded, merged (1:1 or with the penalty rule)
-//! and re-encoded.
+//! only overlapping runs are decoded, merged (1:1 or with the penalty rule,
+//! both [`aeon_model::dedup`], shared with the querier) and re-encoded.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,8 +20,6 @@ use crate::{Error, Result};
 
 /// Samples per re-encoded chunk (Prometheus's target).
 pub const SAMPLES_PER_CHUNK: usize = 120;
-/// Thanos's penalty when the previous sample interval is not known yet (ms).
-const INITIAL_PENALTY: i64 = 5000;
 
 /// What a merge did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,7 +156,7 @@ fn merge_series_chunks(
                     .or_default()
                     .extend(decoded);
             }
-            let mut lists: Vec<Vec<(i64, SampleValue)>> = streams
+            let lists: Vec<Vec<(i64, SampleValue)>> = streams
                 .into_values()
                 .map(|mut v| {
                     v.sort_by_key(|s| s.0);
@@ -167,19 +165,8 @@ fn merge_series_chunks(
                 })
                 .collect();
             let merged = match dedup {
-                DedupFunc::OneToOne => {
-                    let mut all: Vec<(i64, SampleValue)> = lists.concat();
-                    all.sort_by_key(|s| s.0);
-                    all.dedup_by_key(|s| s.0);
-                    all
-                }
-                DedupFunc::Penalty => {
-                    let mut acc = lists.remove(0);
-                    for next in lists {
-                        acc = penalty_merge(&acc, &next);
-                    }
-                    acc
-                }
+                DedupFunc::OneToOne => aeon_model::dedup::chain(&lists),
+                DedupFunc::Penalty => aeon_model::dedup::penalty(&lists, false),
             };
             let encoded = encode_samples(&merged).map_err(|e| Error::Task(e.to_string()))?;
             stats.chunks_reencoded += encoded.len() as u64;
@@ -193,7 +180,7 @@ fn merge_series_chunks(
 /// Samples in a chunk: the header count, or the windows of an aggregate chunk.
 pub fn chunk_samples(c: &EncodedChunk) -> u64 {
     if c.encoding == Encoding::Aggr {
-        crate::downsample::aggr_num_samples(&c.data)
+        chunkenc::AggrChunk::new(&c.data).num_samples()
     } else {
         chunkenc::num_samples(&c.data) as u64
     }
@@ -282,91 +269,9 @@ pub fn encode_xor(samples: &[(i64, f64)]) -> Vec<EncodedChunk> {
         .collect()
 }
 
-/// Thanos's penalty deduplication of two replicas (sorted, unique timestamps):
-/// take the earliest sample; the replica not taken is then skipped ahead by
-/// twice the last sample interval (5s initially), so switching replicas never
-/// raises the sampling frequency.
-pub fn penalty_merge<V: Clone>(a: &[(i64, V)], b: &[(i64, V)]) -> Vec<(i64, V)> {
-    let mut out = Vec::with_capacity(a.len().max(b.len()));
-    let (mut ia, mut ib) = (0usize, 0usize);
-    let (mut pen_a, mut pen_b) = (0i64, 0i64);
-    let mut last_t = i64::MIN;
-    loop {
-        let seek_a = last_t.saturating_add(1).saturating_add(pen_a);
-        while ia < a.len() && a[ia].0 < seek_a {
-            ia += 1;
-        }
-        let seek_b = last_t.saturating_add(1).saturating_add(pen_b);
-        while ib < b.len() && b[ib].0 < seek_b {
-            ib += 1;
-        }
-        match (a.get(ia), b.get(ib)) {
-            (None, None) => break,
-            (None, Some(s)) => {
-                last_t = s.0;
-                out.push(s.clone());
-                pen_b = 0;
-            }
-            (Some(s), None) => {
-                last_t = s.0;
-                out.push(s.clone());
-                pen_a = 0;
-            }
-            (Some(sa), Some(sb)) => {
-                if sa.0 <= sb.0 {
-                    pen_b = if last_t == i64::MIN {
-                        INITIAL_PENALTY
-                    } else {
-                        2 * (sa.0 - last_t)
-                    };
-                    pen_a = 0;
-                    last_t = sa.0;
-                    out.push(sa.clone());
-                } else {
-                    pen_a = if last_t == i64::MIN {
-                        INITIAL_PENALTY
-                    } else {
-                        2 * (sb.0 - last_t)
-                    };
-                    pen_b = 0;
-                    last_t = sb.0;
-                    out.push(sb.clone());
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn penalty_prefers_one_replica_and_fills_gaps_from_the_other() {
-        // Replica a scrapes at 0,15s,30s,... with a gap between 60s and 120s;
-        // replica b scrapes 5s later.
-        let a: Vec<(i64, f64)> = [0, 15, 30, 45, 60, 120, 135]
-            .iter()
-            .map(|s| (s * 1000, 1.0))
-            .collect();
-        let b: Vec<(i64, f64)> = (0..10).map(|i| ((i * 15 + 5) * 1000, 2.0)).collect();
-        let m = penalty_merge(&a, &b);
-        let ts: Vec<i64> = m.iter().map(|s| s.0 / 1000).collect();
-        // Stays on a until its gap. b was penalised by 2×15s after a's sample
-        // at 60s, so the switch happens at 95s; then a is penalised by
-        // 2×(95-60)s and b continues.
-        assert_eq!(ts, vec![0, 15, 30, 45, 60, 95, 110, 125, 140]);
-        assert!(ts.windows(2).all(|w| w[1] - w[0] >= 15), "{ts:?}");
-        assert_eq!(penalty_merge(&a, &[]), a);
-        assert_eq!(penalty_merge(&[], &b), b);
-    }
-
-    #[test]
-    fn identical_replicas_give_one_copy() {
-        let a: Vec<(i64, f64)> = (0..500).map(|i| (i * 15_000, i as f64)).collect();
-        assert_eq!(penalty_merge(&a, &a), a);
-    }
 
     #[test]
     fn xor_encoding_cuts_120_sample_chunks() {

@@ -1,4 +1,4 @@
-/// Errors from building model values out of user input.
+/// Errors from building model values out of user input or decoded data.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A `=~` or `!~` matcher whose regular expression does not compile.
@@ -9,6 +9,9 @@ pub enum Error {
         #[source]
         source: Box<regex::Error>,
     },
+    /// A native histogram whose spans cover another number of buckets than it has.
+    #[error("histogram spans cover {expected} buckets, the histogram has {got}")]
+    HistogramSpans { expected: usize, got: usize },
 }
 
 /// `Result` with this crate's [`Error`].

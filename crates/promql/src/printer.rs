@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use aeon_model::{METRIC_NAME, MatchType, format_duration};
 
 use crate::ast::{AtModifier, Card, Expr, VectorMatching, VectorSelector};
-use crate::nativehist::go_g;
+use aeon_model::gofmt::format_g as go_g;
 
 /// Longest one-line form a node keeps before the prettier splits it (bytes, as Go's `len`).
 const MAX_LINE: usize = 100;

@@ -122,15 +122,5 @@ impl fmt::Display for Annotation {
     }
 }
 
-/// Formats a float like Go's `strconv.FormatFloat(f, 'f', -1, 64)` / `%v`.
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+/// Formats a float like Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
+pub use aeon_model::gofmt::format_f as format_float;

@@ -4,7 +4,7 @@
 //!
 //! Modules: `args` (flags), `endpoints` (the endpoint set: health and
 //! advertised label sets and time ranges; discovery is aeon-discovery's),
-//! `proxy` (fan-out Store API), `dedup` (HA replica merging), `queryable`
+//! `proxy` (fan-out Store API), `queryable`
 //! (PromQL adapter), `api` (Prometheus HTTP API v1: handlers, execution,
 //! JSON, errors), `ui` (web UI), `metrics`, `run` (wiring).
 //!
@@ -12,7 +12,8 @@
 //! thread → `StoreQueryable` (`select`) → [`Proxy`] fans a Series request out
 //! to the healthy endpoints whose label sets and time ranges match → k-way
 //! merge → chunks decoded (XOR, native histograms, downsampled aggregates)
-//! → replicas merged by `dedup` (penalty or chain, counter-aware).
+//! → replicas merged by [`aeon_model::dedup`] (penalty or chain,
+//! counter-aware).
 //!
 //! Entry points: [`Args`] and [`run`] (or [`start`], which returns the bound
 //! addresses); [`Proxy`] over an [`EndpointSet`] for the Store API alone.
@@ -22,7 +23,6 @@
 
 mod api;
 mod args;
-mod dedup;
 mod endpoints;
 mod error;
 mod metrics;

@@ -8,17 +8,18 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aeon_model::dedup;
 use aeon_model::{Labels, Matcher, Sample};
 use aeon_promql::FloatHistogram;
-use aeon_promql::nativehist::CounterResetHint;
 use aeon_promql::{Queryable, SelectHints, SelectedSeries};
 use aeon_storeapi::pb::thanos::{self, Aggr, AggrChunk};
 use aeon_storeapi::{SeriesFrame, StoreApi, convert};
-use aeon_tsdb_block::chunkenc::{self as enc, FloatHistogramChunk, HistogramChunk, XorChunk};
+use aeon_tsdb_block::chunkenc::{
+    self as enc, CounterResets, FloatHistogramChunk, HistogramChunk, XorChunk,
+};
 use futures::StreamExt;
 
 use crate::args::DedupFunc;
-use crate::dedup;
 use crate::proxy::Proxy;
 
 /// Per-query options (flags overridden by request parameters).
@@ -90,47 +91,16 @@ impl dedup::Point for QPoint {
     }
 }
 
-fn expand_buckets(spans: &[enc::Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
-    let mut out = BTreeMap::new();
-    let (mut idx, mut bi) = (0i32, 0usize);
-    for sp in spans {
-        idx = idx.saturating_add(sp.offset);
-        for _ in 0..sp.length {
-            if let Some(c) = buckets.get(bi) {
-                out.insert(idx, *c);
-            }
-            idx = idx.saturating_add(1);
-            bi += 1;
-        }
-    }
-    out
-}
-
-/// A decoded wire histogram (spans + absolute counts) as the engine's sparse one.
-pub(crate) fn to_engine_histogram(h: &enc::FloatHistogram) -> FloatHistogram {
-    FloatHistogram {
-        counter_reset_hint: match h.counter_reset_hint {
-            enc::CounterResetHint::Unknown => CounterResetHint::Unknown,
-            enc::CounterResetHint::CounterReset => CounterResetHint::CounterReset,
-            enc::CounterResetHint::NotCounterReset => CounterResetHint::NotCounterReset,
-            enc::CounterResetHint::Gauge => CounterResetHint::Gauge,
-        },
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive: expand_buckets(&h.positive_spans, &h.positive_buckets),
-        negative: expand_buckets(&h.negative_spans, &h.negative_buckets),
-        custom_values: h.custom_values.clone(),
-    }
-}
-
 fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
-    let hist = |t: i64, h: &enc::FloatHistogram| QPoint {
-        t,
-        v: 0.0,
-        h: Some(Arc::new(to_engine_histogram(h))),
+    let hist = |t: i64, h: &enc::FloatHistogram| {
+        let h = h
+            .to_model()
+            .map_err(|e| format!("decoding histogram chunk: {e}"))?;
+        Ok(QPoint {
+            t,
+            v: 0.0,
+            h: Some(Arc::new(h)),
+        })
     };
     match thanos::chunk::Encoding::try_from(c.r#type) {
         Ok(thanos::chunk::Encoding::Xor) => XorChunk::new(&c.data)
@@ -139,12 +109,16 @@ fn decode_chunk(c: &thanos::Chunk) -> Result<Vec<QPoint>, String> {
             .map_err(|e| format!("decoding XOR chunk: {e}")),
         Ok(thanos::chunk::Encoding::Histogram) => HistogramChunk::new(&c.data)
             .and_then(|x| x.samples())
-            .map(|s| s.iter().map(|(t, h)| hist(*t, &h.to_float())).collect())
-            .map_err(|e| format!("decoding histogram chunk: {e}")),
+            .map_err(|e| format!("decoding histogram chunk: {e}"))?
+            .iter()
+            .map(|(t, h)| hist(*t, &h.to_float()))
+            .collect(),
         Ok(thanos::chunk::Encoding::FloatHistogram) => FloatHistogramChunk::new(&c.data)
             .and_then(|x| x.samples())
-            .map(|s| s.iter().map(|(t, h)| hist(*t, h)).collect())
-            .map_err(|e| format!("decoding float histogram chunk: {e}")),
+            .map_err(|e| format!("decoding float histogram chunk: {e}"))?
+            .iter()
+            .map(|(t, h)| hist(*t, h))
+            .collect(),
         _ => Err(format!("unknown chunk encoding {}", c.r#type)),
     }
 }
@@ -205,10 +179,15 @@ pub(crate) fn replica_samples(
         return Ok(apply_counter_resets(decoded));
     }
     let mut lanes = Vec::new();
-    for lane in dedup::split_lanes(chunks) {
+    for lane in split_lanes(chunks) {
         lanes.push(lane_samples(&lane, func)?);
     }
     Ok(dedup::chain(&lanes))
+}
+
+/// [`dedup::split_lanes`] over wire chunks.
+fn split_lanes(chunks: Vec<AggrChunk>) -> Vec<Vec<AggrChunk>> {
+    dedup::split_lanes(chunks, |c| (c.min_time, c.max_time))
 }
 
 /// Samples of one lane (time-ordered, non-overlapping chunks of one series).
@@ -240,19 +219,14 @@ fn counter_aggregates(chunks: &[AggrChunk], func: Option<&str>) -> bool {
     aggregates_for(func) == [Aggr::Counter] && chunks.iter().any(|c| c.raw.is_none())
 }
 
-/// Thanos's counter-reset iterator over counter aggregate chunks (and raw
-/// chunks mixed with them), in time order: a monotonic series whose
-/// increases are the counter's. Each counter aggregate chunk ends with the
-/// true last raw value repeated at its last timestamp; that sample is not
-/// emitted but is what the next chunk's first value is compared with, so a
-/// reset between two chunks is seen as one and no false reset appears.
-/// Stale markers are dropped. Native histogram samples pass through in time
-/// order (their chunks carry counter-reset hints of their own).
+/// Thanos's counter-reset iterator ([`CounterResets`]) over counter
+/// aggregate chunks (and raw chunks mixed with them), in time order: a
+/// monotonic series whose increases are the counter's. Native histogram
+/// samples pass through in time order (their chunks carry counter-reset
+/// hints of their own).
 fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
     let mut out: Vec<QPoint> = Vec::new();
-    // (timestamp, raw value) of the last sample seen, and the running total.
-    let mut last: Option<(i64, f64)> = None;
-    let mut total = 0.0;
+    let mut resets = CounterResets::new();
     for s in chunks.into_iter().flatten() {
         if s.h.is_some() {
             if out.last().is_none_or(|l| l.t < s.t) {
@@ -260,24 +234,8 @@ fn apply_counter_resets(chunks: Vec<Vec<QPoint>>) -> Vec<QPoint> {
             }
             continue;
         }
-        if s.v.is_nan() {
-            continue;
-        }
-        match last {
-            None => {
-                total = s.v;
-                last = Some((s.t, s.v));
-                out.push(QPoint::float(s.t, total));
-            }
-            Some((lt, lv)) if s.t > lt => {
-                total += if s.v >= lv { s.v - lv } else { s.v };
-                last = Some((s.t, s.v));
-                out.push(QPoint::float(s.t, total));
-            }
-            // The true last raw value of the chunk just read.
-            Some((lt, _)) if s.t == lt => last = Some((lt, s.v)),
-            // Older than what was emitted (overlap): skipped.
-            Some(_) => {}
+        if let Some(total) = resets.push(s.t, s.v) {
+            out.push(QPoint::float(s.t, total));
         }
     }
     out
@@ -331,7 +289,7 @@ pub(crate) fn series_samples(
     func: Option<&str>,
     opts: &QueryOptions,
 ) -> Result<Vec<QPoint>, String> {
-    let lanes = dedup::split_lanes(chunks);
+    let lanes = split_lanes(chunks);
     let mut decoded: Vec<Vec<QPoint>> = Vec::with_capacity(lanes.len());
     for lane in lanes {
         decoded.push(lane_samples(&lane, func)?);

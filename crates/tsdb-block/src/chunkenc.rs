@@ -1,14 +1,17 @@
 //! Chunk encodings: XOR floats, native histograms, float histograms and
-//! Thanos's downsampled aggregate chunk. Every decoder works on a plain
-//! chunk payload (`&[u8]` without segment framing), exactly what the Store
-//! API carries on the wire.
+//! Thanos's downsampled aggregate chunk, plus Thanos's counter-reset
+//! iterator over its counter sub-chunks ([`CounterResets`]). Every decoder
+//! works on a plain chunk payload (`&[u8]` without segment framing), exactly
+//! what the Store API carries on the wire.
 
 mod aggr;
+mod counter;
 mod histogram;
 mod varbit;
 mod xor;
 
 pub use aggr::{AggrChunk, AggrType, SubChunk, encode_aggr};
+pub use counter::{CounterResets, apply_counter_resets};
 pub use histogram::{
     CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, FloatHistogramChunk,
     FloatHistogramEncoder, FloatHistogramIter, Histogram, HistogramChunk, HistogramEncoder,
@@ -72,6 +75,24 @@ pub enum SampleValue {
     Float(f64),
     Histogram(Histogram),
     FloatHistogram(FloatHistogram),
+}
+
+/// `(t, value)` pairs deduplicate with [`aeon_model::dedup`]; counter
+/// adjustments apply to floats only.
+impl aeon_model::dedup::Value for SampleValue {
+    fn float(&self) -> Option<f64> {
+        match self {
+            Self::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    fn with_float(&self, v: f64) -> Self {
+        match self {
+            Self::Float(_) => Self::Float(v),
+            other => other.clone(),
+        }
+    }
 }
 
 /// Decodes a chunk payload of the given encoding into `(t, value)` pairs.

@@ -8,9 +8,10 @@ use aeon_model::{Labels, Matcher};
 
 use crate::block::BlockReader;
 use crate::chunkenc::SampleValue;
-use crate::gofmt::{format_float_histogram, format_g, format_histogram, labels_string};
+use crate::gofmt::{format_float_histogram, format_histogram, labels_string};
 use crate::meta::{BlockMeta, META_FILENAME};
 use crate::{Error, Result};
+use aeon_model::gofmt::format_g;
 
 /// Block directories under `path` (or `path` itself if it is a block),
 /// sorted by min time then ULID.

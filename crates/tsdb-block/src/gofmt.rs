@@ -1,63 +1,9 @@
-//! Go-compatible text formatting: `%g` for floats, `strconv.Quote`, and
-//! Prometheus's `labels.Labels.String()`.
+//! Go-compatible text formatting: `strconv.Quote`, Prometheus's
+//! `labels.Labels.String()` and native histogram strings (through
+//! [`aeon_model::histogram`]; floats are [`aeon_model::gofmt`]).
 
 use aeon_model::Labels;
 use std::fmt::Write as _;
-
-mod bounds;
-
-/// Go's `fmt.Sprintf("%g", v)` for a float64 (shortest representation).
-pub fn format_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let neg = v.is_sign_negative();
-    let e = format!("{:e}", v.abs());
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let nd = digits.len() as i32;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.abs());
-        return out;
-    }
-    let dp = exp + 1; // digits before the decimal point
-    if dp <= 0 {
-        out.push_str("0.");
-        for _ in 0..-dp {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else if dp >= nd {
-        out.push_str(&digits);
-        for _ in 0..dp - nd {
-            out.push('0');
-        }
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
 
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
@@ -124,35 +70,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn floats_like_go() {
-        let cases: &[(f64, &str)] = &[
-            (1.0, "1"),
-            (2.5, "2.5"),
-            (-0.0, "-0"),
-            (0.0, "0"),
-            (1e-300, "1e-300"),
-            (123456789012345678.0, "1.2345678901234568e+17"),
-            (0.1, "0.1"),
-            (123456.0, "123456"),
-            (1234567.0, "1.234567e+06"),
-            (1e6, "1e+06"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (0.000123, "0.000123"),
-            (100.0, "100"),
-            (f64::MAX, "1.7976931348623157e+308"),
-            (5e-324, "5e-324"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-            (-12.75, "-12.75"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(format_g(*v), *want, "{v:?}");
-        }
-    }
-
-    #[test]
     fn quote_and_labels_like_go() {
         assert_eq!(quote("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\x01é\"");
         let l = Labels::from_pairs(&[("__name__", "up"), ("job", "x y"), ("a.b", "1")]);
@@ -163,147 +80,20 @@ mod tests {
     }
 }
 
-/// `math.Ldexp`.
-fn ldexp(x: f64, e: i32) -> f64 {
-    let mut v = x;
-    let mut e = e;
-    while e > 1000 {
-        v *= 2f64.powi(1000);
-        e -= 1000;
-    }
-    while e < -1000 {
-        v *= 2f64.powi(-1000);
-        e += 1000;
-    }
-    v * 2f64.powi(e)
-}
-
-fn bound(idx: i32, schema: i32, custom: &[f64]) -> f64 {
-    if schema == crate::chunkenc::CUSTOM_BUCKETS_SCHEMA {
-        let n = custom.len() as i32;
-        return if idx >= n {
-            f64::INFINITY
-        } else if idx < 0 {
-            f64::NEG_INFINITY
-        } else {
-            custom[idx as usize]
-        };
-    }
-    if schema < 0 {
-        let exp = (i64::from(idx)) << (-schema);
-        if exp == 1024 {
-            return f64::MAX;
-        }
-        return ldexp(1.0, exp.clamp(-100_000, 100_000) as i32);
-    }
-    // Schemas above 8 do not exist; clamp so corrupt input cannot index
-    // out of the table.
-    let schema = schema.min(8);
-    let frac_idx = idx & ((1 << schema) - 1);
-    let frac = bounds::FRACTIONS[(frac_idx << (8 - schema)) as usize];
-    let exp = (idx >> schema) + 1;
-    if frac == 0.5 && exp == 1025 {
-        return f64::MAX;
-    }
-    ldexp(frac, exp)
-}
-
-fn bucket_string(lower: f64, upper: f64, li: bool, ui: bool, count: &str) -> String {
-    format!(
-        "{}{},{}{}:{count}",
-        if li { '[' } else { '(' },
-        format_g(lower),
-        format_g(upper),
-        if ui { ']' } else { ')' }
-    )
-}
-
-/// Iterates `(index, absolute count)` of a span/bucket layout.
-fn buckets(spans: &[crate::chunkenc::Span], counts: &[f64]) -> Vec<(i32, f64)> {
-    let mut out = Vec::new();
-    let mut idx = 0i32;
-    let mut k = 0usize;
-    for (si, s) in spans.iter().enumerate() {
-        idx = if si == 0 { s.offset } else { idx + s.offset };
-        for _ in 0..s.length {
-            if let Some(&c) = counts.get(k) {
-                out.push((idx, c));
-            }
-            k += 1;
-            idx += 1;
-        }
-    }
-    out
-}
-
-fn histogram_string(
-    count: &str,
-    sum: f64,
-    h: &crate::chunkenc::FloatHistogram,
-    fmt_count: &dyn Fn(f64) -> String,
-) -> String {
-    let custom = h.schema == crate::chunkenc::CUSTOM_BUCKETS_SCHEMA;
-    let incl = |idx: i32, lower: f64, upper: f64| {
-        if custom {
-            (idx == 0, true)
-        } else {
-            (lower < 0.0, upper > 0.0)
-        }
-    };
-    let mut out = format!("{{count:{count}, sum:{}", format_g(sum));
-    let neg: Vec<String> = buckets(&h.negative_spans, &h.negative_buckets)
-        .into_iter()
-        .filter(|(_, c)| *c != 0.0)
-        .map(|(idx, c)| {
-            let (lower, upper) = (
-                -bound(idx, h.schema, &h.custom_values),
-                -bound(idx - 1, h.schema, &h.custom_values),
-            );
-            let (li, ui) = incl(idx, lower, upper);
-            bucket_string(lower, upper, li, ui, &fmt_count(c))
-        })
-        .collect();
-    for b in neg.iter().rev() {
-        out.push_str(", ");
-        out.push_str(b);
-    }
-    if h.zero_count != 0.0 {
-        out.push_str(", ");
-        out.push_str(&bucket_string(
-            -h.zero_threshold,
-            h.zero_threshold,
-            true,
-            true,
-            &fmt_count(h.zero_count),
-        ));
-    }
-    for (idx, c) in buckets(&h.positive_spans, &h.positive_buckets) {
-        if c == 0.0 {
-            continue;
-        }
-        let (lower, upper) = (
-            bound(idx - 1, h.schema, &h.custom_values),
-            bound(idx, h.schema, &h.custom_values),
-        );
-        let (li, ui) = incl(idx, lower, upper);
-        out.push_str(", ");
-        out.push_str(&bucket_string(lower, upper, li, ui, &fmt_count(c)));
-    }
-    out.push('}');
-    out
-}
-
 /// Prometheus's `histogram.Histogram.String()`.
 pub fn format_histogram(h: &crate::chunkenc::Histogram) -> String {
-    let f = h.to_float();
-    histogram_string(&h.count.to_string(), h.sum, &f, &|c| {
-        format!("{}", c as u64)
-    })
+    match h.to_float().to_model() {
+        Ok(m) => m.go_string_with(&h.count.to_string(), &|c| format!("{}", c as u64)),
+        Err(e) => format!("{{{e}}}"),
+    }
 }
 
 /// Prometheus's `histogram.FloatHistogram.String()`.
 pub fn format_float_histogram(h: &crate::chunkenc::FloatHistogram) -> String {
-    histogram_string(&format_g(h.count), h.sum, h, &format_g)
+    match h.to_model() {
+        Ok(m) => m.go_string(),
+        Err(e) => format!("{{{e}}}"),
+    }
 }
 
 #[cfg(test)]
@@ -343,41 +133,5 @@ mod hist_tests {
             format_histogram(&h),
             "{count:19, sum:2.7, [-1,-0.5):2, [-1e-128,1e-128]:3, (0.125,0.25]:1, (1,2]:2, (2,4]:1}"
         );
-    }
-
-    #[test]
-    fn schema_bounds_use_prometheus_fractions() {
-        // Prometheus's 2^0.5 bound is one ulp below the correctly rounded
-        // 1.4142135623730951; promtool prints 1.414213562373095.
-        let h = Histogram {
-            schema: 1,
-            count: 2,
-            positive_spans: vec![Span {
-                offset: 0,
-                length: 2,
-            }],
-            positive_buckets: vec![1, 0],
-            ..Default::default()
-        };
-        assert_eq!(
-            format_histogram(&h),
-            "{count:2, sum:0, (0.7071067811865475,1]:1, (1,1.414213562373095]:1}"
-        );
-        // Every schema's table is a subsequence of schema 8's, strictly
-        // increasing within [1, 2) for the first 2^s buckets, and the top
-        // bucket ends at MaxFloat64.
-        for s in 1..=8 {
-            let n = 1 << s;
-            let mut prev = 1.0;
-            for j in 1..n {
-                let b = bound(j, s, &[]);
-                assert!(b > prev && b < 2.0, "schema {s} idx {j}: {b}");
-                assert_eq!(b, bound(j << (8 - s), 8, &[]));
-                prev = b;
-            }
-            assert_eq!(bound(1024 << s, s, &[]), f64::MAX);
-            assert_eq!(bound((1024 << s) + 1, s, &[]), f64::INFINITY);
-            assert_eq!(bound(-(1 << s), s, &[]), 0.5);
-        }
     }
 }

@@ -15,194 +15,60 @@
 //! refused with an error (the block then gets a no-downsample mark) —
 //! Thanos panics on the former.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use aeon_model::histogram::FloatHistogram as Histo;
 use aeon_tsdb_block::EncodedChunk;
 use aeon_tsdb_block::chunkenc::{
-    CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Encoding, FloatHistogram, FloatHistogramChunk,
-    FloatHistogramEncoder, Span, XorEncoder,
+    AggrChunk, CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Encoding, FloatHistogram,
+    FloatHistogramChunk, FloatHistogramEncoder, XorEncoder, encode_aggr,
 };
 
 use super::{
-    ASSUMED_RAW_STEP, COUNT, COUNTER, SUM, decode_aggr, downsample_batch, encode_aggr_typed,
-    target_chunk_count, window_end, xor_samples,
+    COUNT, COUNTER, SUM, downsample_batch, raw_batches, sub_chunks, target_chunk_count, window_end,
+    xor_samples,
 };
 
 type Res<T> = std::result::Result<T, String>;
 
-/// A float histogram with buckets keyed by index (easy to add and subtract).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SparseHistogram {
-    pub hint: CounterResetHint,
-    pub schema: i32,
-    pub zero_threshold: f64,
-    pub zero_count: f64,
-    pub count: f64,
-    pub sum: f64,
-    pub pos: BTreeMap<i32, f64>,
-    pub neg: BTreeMap<i32, f64>,
-    pub custom_values: Vec<f64>,
+/// `h` with its buckets keyed by index.
+fn to_model(h: &FloatHistogram) -> Res<Histo> {
+    h.to_model().map_err(|e| e.to_string())
 }
 
-fn expand(spans: &[Span], buckets: &[f64]) -> Res<BTreeMap<i32, f64>> {
-    let mut out = BTreeMap::new();
-    let mut idx = 0i32;
-    let mut it = buckets.iter();
-    for (n, s) in spans.iter().enumerate() {
-        idx = if n == 0 { s.offset } else { idx + s.offset };
-        for _ in 0..s.length {
-            let v = it
-                .next()
-                .ok_or("histogram has fewer buckets than its spans")?;
-            out.insert(idx, *v);
-            idx += 1;
-        }
+/// Whether `b` may be added to or subtracted from `a` within one batch:
+/// the same schema (after reduction to the batch's), zero threshold and
+/// custom bounds. Prometheus would widen or reduce instead; downsampling
+/// refuses, and the block gets a no-downsample mark.
+fn compatible(a: &Histo, b: &Histo) -> Res<()> {
+    if a.schema != b.schema {
+        return Err(format!(
+            "histograms of schema {} and {} cannot be added",
+            a.schema, b.schema
+        ));
     }
-    if it.next().is_some() {
-        return Err("histogram has more buckets than its spans".into());
+    if a.zero_threshold != b.zero_threshold {
+        return Err(format!(
+            "zero threshold changes from {} to {} within a batch",
+            b.zero_threshold, a.zero_threshold
+        ));
     }
-    Ok(out)
+    if a.custom_values != b.custom_values {
+        return Err("custom bucket boundaries change within a batch".into());
+    }
+    Ok(())
 }
 
-/// Spans and buckets of `indices` (sorted), values from `m` (0 when absent).
-fn layout(indices: &BTreeSet<i32>, m: &BTreeMap<i32, f64>) -> (Vec<Span>, Vec<f64>) {
-    let mut spans: Vec<Span> = Vec::new();
-    let mut buckets = Vec::with_capacity(indices.len());
-    let mut next = None;
-    for &i in indices {
-        match next {
-            Some(n) if n == i => {
-                if let Some(last) = spans.last_mut() {
-                    last.length += 1;
-                }
-            }
-            Some(n) => spans.push(Span {
-                offset: i - n,
-                length: 1,
-            }),
-            None => spans.push(Span {
-                offset: i,
-                length: 1,
-            }),
-        }
-        next = Some(i + 1);
-        buckets.push(m.get(&i).copied().unwrap_or(0.0));
-    }
-    (spans, buckets)
+/// `acc += h` for compatible histograms.
+fn add(acc: &mut Histo, h: &Histo) -> Res<()> {
+    compatible(acc, h)?;
+    acc.add(h).map_err(|e| format!("{e:?}"))
 }
 
-impl SparseHistogram {
-    pub fn from_float(h: &FloatHistogram) -> Res<Self> {
-        Ok(Self {
-            hint: h.counter_reset_hint,
-            schema: h.schema,
-            zero_threshold: h.zero_threshold,
-            zero_count: h.zero_count,
-            count: h.count,
-            sum: h.sum,
-            pos: expand(&h.positive_spans, &h.positive_buckets)?,
-            neg: expand(&h.negative_spans, &h.negative_buckets)?,
-            custom_values: h.custom_values.clone(),
-        })
-    }
-
-    fn is_stale(&self) -> bool {
-        aeon_model::is_stale_nan(self.sum)
-    }
-
-    /// The same histogram at a lower (coarser) exponential schema; a copy
-    /// when `target` is not lower (resolution cannot be raised).
-    pub fn to_schema(&self, target: i32) -> Self {
-        if self.schema <= target || self.schema == CUSTOM_BUCKETS_SCHEMA {
-            return self.clone();
-        }
-        let d = self.schema - target;
-        let merge = |m: &BTreeMap<i32, f64>| {
-            let mut out = BTreeMap::new();
-            for (&i, &v) in m {
-                *out.entry(((i - 1) >> d) + 1).or_insert(0.0) += v;
-            }
-            out
-        };
-        Self {
-            schema: target,
-            pos: merge(&self.pos),
-            neg: merge(&self.neg),
-            ..self.clone()
-        }
-    }
-
-    fn compatible(&self, o: &Self) -> Res<()> {
-        if self.schema != o.schema {
-            return Err(format!(
-                "histograms of schema {} and {} cannot be added",
-                self.schema, o.schema
-            ));
-        }
-        if self.zero_threshold != o.zero_threshold {
-            return Err(format!(
-                "zero threshold changes from {} to {} within a batch",
-                o.zero_threshold, self.zero_threshold
-            ));
-        }
-        if self.custom_values != o.custom_values {
-            return Err("custom bucket boundaries change within a batch".into());
-        }
-        Ok(())
-    }
-
-    fn combine(&mut self, o: &Self, sign: f64) -> Res<()> {
-        self.compatible(o)?;
-        self.zero_count += sign * o.zero_count;
-        self.count += sign * o.count;
-        self.sum += sign * o.sum;
-        for (&i, &v) in &o.pos {
-            *self.pos.entry(i).or_insert(0.0) += sign * v;
-        }
-        for (&i, &v) in &o.neg {
-            *self.neg.entry(i).or_insert(0.0) += sign * v;
-        }
-        Ok(())
-    }
-
-    pub fn add(&mut self, o: &Self) -> Res<()> {
-        self.combine(o, 1.0)
-    }
-
-    pub fn sub(&mut self, o: &Self) -> Res<()> {
-        self.combine(o, -1.0)
-    }
-
-    /// Whether `self` starts anew after `prev` (Prometheus `DetectReset`):
-    /// the hint when it says so, otherwise any count, zero count or bucket
-    /// going down, a finer schema or a changed zero bucket or boundaries.
-    pub fn detect_reset(&self, prev: &Self) -> bool {
-        match self.hint {
-            CounterResetHint::CounterReset => return true,
-            CounterResetHint::NotCounterReset | CounterResetHint::Gauge => return false,
-            CounterResetHint::Unknown => {}
-        }
-        if self.count < prev.count
-            || self.schema > prev.schema
-            || self.zero_threshold != prev.zero_threshold
-            || self.zero_count < prev.zero_count
-            || self.custom_values != prev.custom_values
-        {
-            return true;
-        }
-        let converted;
-        let p = if prev.schema == self.schema {
-            prev
-        } else {
-            converted = prev.to_schema(self.schema);
-            &converted
-        };
-        let down = |a: &BTreeMap<i32, f64>, b: &BTreeMap<i32, f64>| {
-            b.iter()
-                .any(|(i, &pv)| a.get(i).copied().unwrap_or(0.0) < pv)
-        };
-        down(&self.pos, &p.pos) || down(&self.neg, &p.neg)
-    }
+/// `acc -= h` for compatible histograms.
+fn sub(acc: &mut Histo, h: &Histo) -> Res<()> {
+    compatible(acc, h)?;
+    acc.sub(h).map_err(|e| format!("{e:?}"))
 }
 
 /// Window state of histograms plus the series-wide counter.
@@ -211,9 +77,9 @@ struct HistAggregator {
     schema: i32,
     total: u64,
     count: u64,
-    sum: Option<SparseHistogram>,
-    counter: Option<SparseHistogram>,
-    previous: Option<SparseHistogram>,
+    sum: Option<Histo>,
+    counter: Option<Histo>,
+    previous: Option<Histo>,
 }
 
 impl HistAggregator {
@@ -229,7 +95,7 @@ impl HistAggregator {
         self.sum = None;
     }
 
-    fn add(&mut self, h: SparseHistogram) -> Res<()> {
+    fn add(&mut self, h: Histo) -> Res<()> {
         if h.schema < self.schema && h.schema != CUSTOM_BUCKETS_SCHEMA {
             return Err(format!(
                 "schema {} below the batch minimum {}",
@@ -241,26 +107,26 @@ impl HistAggregator {
         let reset = self
             .previous
             .as_ref()
-            .map(|p| h.hint != CounterResetHint::Gauge && h.detect_reset(p));
+            .map(|p| h.counter_reset_hint != CounterResetHint::Gauge && h.detect_reset(p));
         let fh = if h.schema > self.schema && h.schema != CUSTOM_BUCKETS_SCHEMA {
-            h.to_schema(self.schema)
+            h.copy_to_schema(self.schema)
         } else {
             h
         };
         match (self.counter.as_mut(), self.previous.as_ref(), reset) {
-            (Some(c), _, Some(true)) => c.add(&fh)?,
+            (Some(c), _, Some(true)) => add(c, &fh)?,
             (Some(c), Some(prev), Some(false)) => {
                 // counter += fh - prev
-                c.add(&fh)?;
-                c.sub(prev)?;
+                add(c, &fh)?;
+                sub(c, prev)?;
             }
             _ => self.counter = Some(fh.clone()),
         }
         match self.sum.as_mut() {
-            Some(s) => s.add(&fh)?,
+            Some(s) => add(s, &fh)?,
             None => {
                 let mut s = fh.clone();
-                s.hint = CounterResetHint::Gauge;
+                s.counter_reset_hint = CounterResetHint::Gauge;
                 self.sum = Some(s);
             }
         }
@@ -271,7 +137,7 @@ impl HistAggregator {
     }
 }
 
-fn min_schema(data: &[(i64, SparseHistogram)]) -> i32 {
+fn min_schema(data: &[(i64, Histo)]) -> i32 {
     data.iter()
         .filter(|(_, h)| !h.is_stale())
         .map(|(_, h)| h.schema)
@@ -282,7 +148,7 @@ fn min_schema(data: &[(i64, SparseHistogram)]) -> i32 {
 /// Aggregates histograms per window of `r`; `emit(window_end, aggregator)`.
 /// Returns the last window timestamp.
 fn hist_windows(
-    data: Vec<(i64, SparseHistogram)>,
+    data: Vec<(i64, Histo)>,
     r: i64,
     mut emit: impl FnMut(i64, &HistAggregator),
 ) -> Res<i64> {
@@ -310,33 +176,20 @@ fn hist_windows(
 
 /// Encodes histograms (one schema) into a float-histogram sub-chunk laid out
 /// on the union of their buckets.
-fn encode_hist_sub(samples: &[(i64, SparseHistogram)], header: CounterResetHint) -> Res<Vec<u8>> {
+fn encode_hist_sub(samples: &[(i64, Histo)], header: CounterResetHint) -> Res<Vec<u8>> {
     let mut pos = BTreeSet::new();
     let mut neg = BTreeSet::new();
     for (_, h) in samples {
         if let Some((_, f)) = samples.first() {
-            f.compatible(h)?;
+            compatible(f, h)?;
         }
-        pos.extend(h.pos.keys().copied());
-        neg.extend(h.neg.keys().copied());
+        pos.extend(h.positive.keys().copied());
+        neg.extend(h.negative.keys().copied());
     }
     let mut e = FloatHistogramEncoder::new(header);
     for (t, h) in samples {
-        let (positive_spans, positive_buckets) = layout(&pos, &h.pos);
-        let (negative_spans, negative_buckets) = layout(&neg, &h.neg);
-        let fh = FloatHistogram {
-            counter_reset_hint: header,
-            schema: h.schema,
-            zero_threshold: h.zero_threshold,
-            zero_count: h.zero_count,
-            count: h.count,
-            sum: h.sum,
-            positive_spans,
-            negative_spans,
-            positive_buckets,
-            negative_buckets,
-            custom_values: h.custom_values.clone(),
-        };
+        let mut fh = FloatHistogram::from_model(h, pos.iter().copied(), neg.iter().copied());
+        fh.counter_reset_hint = header;
         e.append(*t, &fh).map_err(|e| e.to_string())?;
     }
     Ok(e.finish())
@@ -348,8 +201,8 @@ struct HistBuilder {
     mint: i64,
     maxt: i64,
     count: Vec<(i64, f64)>,
-    sum: Vec<(i64, SparseHistogram)>,
-    counter: Vec<(i64, SparseHistogram)>,
+    sum: Vec<(i64, Histo)>,
+    counter: Vec<(i64, Histo)>,
 }
 
 impl HistBuilder {
@@ -396,38 +249,28 @@ impl HistBuilder {
             min_time: self.mint,
             max_time: self.maxt,
             encoding: Encoding::Aggr,
-            data: encode_aggr_typed(&subs),
+            data: encode_aggr(std::array::from_fn(|i| {
+                subs[i].as_ref().map(|(enc, d)| (*enc, d.as_slice()))
+            })),
         })
     }
 }
 
-fn is_gauge(data: &[(i64, SparseHistogram)]) -> bool {
+fn is_gauge(data: &[(i64, Histo)]) -> bool {
     data.first()
-        .is_some_and(|(_, h)| h.hint == CounterResetHint::Gauge)
+        .is_some_and(|(_, h)| h.counter_reset_hint == CounterResetHint::Gauge)
 }
 
 /// Downsamples raw histogram samples (sorted; integer ones converted to
 /// float) to aggregate chunks at resolution `r`.
 pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<EncodedChunk>> {
-    let (Some(first), Some(last)) = (data.first(), data.last()) else {
-        return Ok(Vec::new());
-    };
-    let num_chunks = target_chunk_count(first.0, last.0, ASSUMED_RAW_STEP, r, data.len());
-    let batch_size = data.len() / num_chunks + 1;
     let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let mut j = batch_size.min(rest.len());
-        let cur_w = window_end(rest[j - 1].0, r);
-        while j < rest.len() && rest[j].0 <= cur_w {
-            j += 1;
-        }
-        let batch: Vec<(i64, SparseHistogram)> = rest[..j]
+    for batch in raw_batches(data, r) {
+        let batch: Vec<(i64, Histo)> = batch
             .iter()
             .filter(|(_, h)| !h.sum.is_nan())
-            .map(|(t, h)| SparseHistogram::from_float(h).map(|s| (*t, s)))
+            .map(|(t, h)| to_model(h).map(|s| (*t, s)))
             .collect::<Res<_>>()?;
-        rest = &rest[j..];
         if batch.is_empty() {
             continue;
         }
@@ -448,19 +291,10 @@ pub fn downsample_raw_hist(data: &[(i64, FloatHistogram)], r: i64) -> Res<Vec<En
     Ok(out)
 }
 
-/// Whether an aggregate chunk holds histogram aggregates.
-pub fn is_histogram_aggr(data: &[u8]) -> bool {
-    decode_aggr(data).is_ok_and(|subs| {
-        [SUM, COUNTER]
-            .iter()
-            .any(|&i| matches!(subs[i], Some((Encoding::FloatHistogram, _))))
-    })
-}
-
-fn hist_sub_samples(chunks: &[EncodedChunk], i: usize) -> Res<Vec<(i64, SparseHistogram)>> {
-    let mut out: Vec<(i64, SparseHistogram)> = Vec::new();
+fn hist_sub_samples(chunks: &[EncodedChunk], i: usize) -> Res<Vec<(i64, Histo)>> {
+    let mut out: Vec<(i64, Histo)> = Vec::new();
     for c in chunks {
-        let subs = decode_aggr(&c.data)?;
+        let subs = sub_chunks(&c.data)?;
         let Some((enc, d)) = subs[i] else { continue };
         if enc != Encoding::FloatHistogram {
             return Err(format!(
@@ -474,7 +308,7 @@ fn hist_sub_samples(chunks: &[EncodedChunk], i: usize) -> Res<Vec<(i64, SparseHi
             if h.sum.is_nan() || out.last().is_some_and(|l| t < l.0) {
                 continue;
             }
-            out.push((t, SparseHistogram::from_float(&h)?));
+            out.push((t, to_model(&h)?));
         }
     }
     Ok(out)
@@ -492,7 +326,7 @@ pub fn downsample_aggr_hist(
     };
     let num_samples: u64 = chunks
         .iter()
-        .map(|c| super::aggr_num_samples(&c.data))
+        .map(|c| AggrChunk::new(&c.data).num_samples())
         .sum();
     let num_chunks = target_chunk_count(
         first.min_time,
@@ -534,7 +368,7 @@ pub fn downsample_aggr_hist(
         }
         let mut counts: Vec<(i64, f64)> = Vec::new();
         for c in part {
-            let subs = decode_aggr(&c.data)?;
+            let subs = sub_chunks(&c.data)?;
             if let Some((enc, d)) = subs[COUNT] {
                 if enc != Encoding::Xor {
                     return Err(format!("count aggregate has encoding {}", enc.name()));

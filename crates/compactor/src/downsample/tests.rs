@@ -30,7 +30,7 @@ fn raw_series(hours: i64) -> (Series, Series) {
 }
 
 fn sub(chunk: &EncodedChunk, i: usize) -> Vec<(i64, f64)> {
-    let subs = decode_aggr(&chunk.data).unwrap();
+    let subs = sub_chunks(&chunk.data).unwrap();
     let (enc, d) = subs[i].unwrap();
     assert_eq!(enc, Encoding::Xor);
     xor_samples(d).unwrap()
@@ -126,18 +126,6 @@ fn check_against_raw(raw: &[(i64, f64)], chunks: &[EncodedChunk], r: i64, is_cou
         raw.len(),
         "every raw sample is in exactly one window"
     );
-}
-
-#[test]
-fn aggregate_chunk_layout_is_thanos() {
-    let subs = [None, Some(vec![1u8, 2]), None, None, Some(vec![9u8])];
-    let b = encode_aggr(&subs);
-    assert_eq!(b, vec![0, 2, 1, 1, 2, 0, 0, 1, 1, 9]);
-    let d = decode_aggr(&b).unwrap();
-    assert!(d[0].is_none());
-    assert_eq!(d[1], Some((Encoding::Xor, &[1u8, 2][..])));
-    assert_eq!(d[4], Some((Encoding::Xor, &[9u8][..])));
-    assert!(decode_aggr(&[5, 1]).is_err());
 }
 
 #[test]
@@ -239,12 +227,12 @@ fn local_blocks_downsample_to_5m_then_1h() {
         m5.stats.num_samples,
         chunks
             .iter()
-            .map(|c| aggr_num_samples(&c.data))
+            .map(|c| AggrChunk::new(&c.data).num_samples())
             .sum::<u64>()
             + {
                 let mut n = 0;
                 for m in &series[1].chunks {
-                    n += aggr_num_samples(&b5.chunk(m).unwrap().data);
+                    n += AggrChunk::new(&b5.chunk(m).unwrap().data).num_samples();
                 }
                 n
             }

@@ -380,12 +380,17 @@ async fn fifty_two_hours_become_a_2d_block_and_its_5m_downsample() {
         for c in &s.chunks {
             let raw = r.chunk(c).unwrap();
             assert_eq!(raw.encoding, Encoding::Aggr);
-            let subs = aeon_compactor::downsample::decode_aggr(&raw.data).unwrap();
-            let (_, cnt) = subs[aeon_compactor::downsample::COUNT].unwrap();
-            counted += aeon_compactor::downsample::xor_samples(cnt)
+            let aggr = aeon_tsdb_block::chunkenc::AggrChunk::new(&raw.data);
+            let (_, cnt) = aggr
+                .get(aeon_tsdb_block::chunkenc::AggrType::Count)
+                .unwrap()
+                .unwrap();
+            counted += aeon_tsdb_block::chunkenc::XorChunk::new(cnt)
+                .unwrap()
+                .samples()
                 .unwrap()
                 .iter()
-                .map(|s| s.1)
+                .map(|s| s.v)
                 .sum::<f64>();
         }
     }

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use aeon_compactor::downsample::histogram::is_histogram_aggr;
-use aeon_compactor::downsample::{COUNT, decode_aggr, xor_samples};
 use aeon_compactor::planner::resolution;
 use aeon_compactor::{Compactor, Metrics};
 use aeon_model::Labels;
 use aeon_objstore::block;
-use aeon_tsdb_block::chunkenc::{Encoding, Histogram, SampleValue, Span};
+use aeon_tsdb_block::chunkenc::{
+    AggrChunk, AggrType, Encoding, Histogram, SampleValue, Span, XorChunk,
+};
 use aeon_tsdb_block::{BlockMeta, BlockReader, BlockWriter, BlockWriterOptions, ThanosMeta};
 
 use crate::util::*;
@@ -169,12 +169,15 @@ async fn ha_histogram_replicas_dedup_compact_and_downsample() {
         for m in &s.chunks {
             let c = r.chunk(m).unwrap();
             assert_eq!(c.encoding, Encoding::Aggr);
-            assert_eq!(is_histogram_aggr(&c.data), is_hist, "{}", s.labels);
-            let subs = decode_aggr(&c.data).unwrap();
-            counted += xor_samples(subs[COUNT].unwrap().1)
+            let aggr = AggrChunk::new(&c.data);
+            assert_eq!(aggr.is_histogram(), is_hist, "{}", s.labels);
+            let (_, cnt) = aggr.get(AggrType::Count).unwrap().unwrap();
+            counted += XorChunk::new(cnt)
+                .unwrap()
+                .samples()
                 .unwrap()
                 .iter()
-                .map(|x| x.1)
+                .map(|x| x.v)
                 .sum::<f64>();
         }
     }

@@ -17,12 +17,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aeon_compactor::crashpoints;
-use aeon_compactor::downsample::{COUNT, decode_aggr, xor_samples};
 use aeon_compactor::merge::float_value;
 use aeon_compactor::planner::resolution;
 use aeon_objstore::Bucket;
 use aeon_objstore::block;
-use aeon_tsdb_block::chunkenc::Encoding;
+use aeon_tsdb_block::chunkenc::{AggrChunk, AggrType, Encoding, XorChunk};
 use aeon_tsdb_block::{BlockMeta, BlockReader};
 
 use crate::util::*;
@@ -219,8 +218,12 @@ async fn crash_and_recover(crash_at: &str) {
         for c in &series.chunks {
             let raw = r.chunk(c).unwrap();
             assert_eq!(raw.encoding, Encoding::Aggr);
-            let (_, cnt) = decode_aggr(&raw.data).unwrap()[COUNT].unwrap();
-            counted += xor_samples(cnt).unwrap().iter().map(|s| s.1).sum::<f64>();
+            let (_, cnt) = AggrChunk::new(&raw.data)
+                .get(AggrType::Count)
+                .unwrap()
+                .unwrap();
+            let cnt = XorChunk::new(cnt).unwrap().samples().unwrap();
+            counted += cnt.iter().map(|s| s.v).sum::<f64>();
         }
     }
     let in_2d = s

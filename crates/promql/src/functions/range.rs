@@ -7,7 +7,7 @@ use crate::aggregate::{kahan_inc, quantile};
 use crate::ast::Expr;
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
-use crate::nativehist::{CounterResetHint, FloatHistogram};
+use crate::nativehist::{CounterResetHint, FloatHistogram, is_reset};
 use crate::value::{FPoint, HPoint, Sample, Series, Value, format_float};
 use std::sync::Arc;
 
@@ -293,7 +293,7 @@ fn histogram_case(
                         ));
                     }
                     let mut h = (**lh).clone();
-                    if !(is_rate && lh.detect_reset(ph)) {
+                    if !(is_rate && is_reset(lh, ph)) {
                         if let Err(e) = h.sub(ph) {
                             hist_error_warning(ev, e, &metric);
                             return Ok(HistCase::Done(None));
@@ -370,7 +370,7 @@ fn histogram_case(
                         if name == "changes" {
                             !y.equals(x)
                         } else {
-                            y.detect_reset(x)
+                            is_reset(y, x)
                         }
                     }
                     _ => true,
@@ -416,7 +416,7 @@ fn hist_rate(
     let (first, last) = (&hs[0], &hs[hs.len() - 1]);
     // A counter reset right after the first sample means the first sample is
     // never subtracted, so its bucket layout does not matter: it counts as empty.
-    let first_reset = counter && hs[1].h.detect_reset(&first.h);
+    let first_reset = counter && is_reset(&hs[1].h, &first.h);
     let lead = if first_reset { &hs[1] } else { first };
     let custom = lead.h.uses_custom_buckets();
     let mut min_schema = lead.h.schema.min(last.h.schema);
@@ -451,7 +451,7 @@ fn hist_rate(
     if counter && !switched {
         let mut prev = &lead.h;
         for p in rest {
-            if p.h.detect_reset(prev) && h.add(prev).is_err() {
+            if is_reset(&p.h, prev) && h.add(prev).is_err() {
                 return None;
             }
             prev = &p.h;

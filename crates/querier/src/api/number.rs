@@ -3,52 +3,15 @@
 //! notation, switching to exponent notation (`1e-07`, `1.5e+21`) below 1e-6
 //! and from 1e21 on; `NaN`, `+Inf`, `-Inf` spelled out.
 
-use aeon_promql::format_float;
+use aeon_model::gofmt::{format_e, format_f};
 
 /// `v` as Prometheus's JSON API writes it.
 pub(crate) fn json_float(v: f64) -> String {
     let a = v.abs();
     if !v.is_finite() || a == 0.0 || (1e-6..1e21).contains(&a) {
-        return go_ties(v, format_float(v));
-    }
-    // Go's 'e' with -1 precision: shortest mantissa, exponent sign and at
-    // least two digits.
-    let s = format!("{v:e}");
-    let Some((mantissa, exp)) = s.split_once('e') else {
-        return s;
-    };
-    let (sign, digits) = exp.strip_prefix('-').map_or(('+', exp), |d| ('-', d));
-    format!("{mantissa}e{sign}{digits:0>2}")
-}
-
-/// Rust and Go both print the shortest digits that read back as `v`; when
-/// two such strings are equally close to `v`'s exact value, Go keeps the
-/// even last digit and Rust may round up (205137043199724.125 is
-/// `…724.12` in Go, `…724.13` in Rust). Returns Go's choice.
-fn go_ties(v: f64, s: String) -> String {
-    let Some(last) = s.bytes().last().filter(u8::is_ascii_digit) else {
-        return s;
-    };
-    if (last - b'0').is_multiple_of(2) || !s.contains('.') {
-        return s;
-    }
-    let mut down = s.clone().into_bytes();
-    let n = down.len();
-    down[n - 1] = last - 1;
-    let Ok(down) = String::from_utf8(down) else {
-        return s;
-    };
-    if down.parse::<f64>().ok() != Some(v) {
-        return s;
-    }
-    // Exactly halfway: the exact expansion is `down` followed by 5 and zeros.
-    let frac = s.len() - s.find('.').map_or(s.len(), |i| i + 1);
-    let exact = format!("{v:.prec$}", prec = frac + 40);
-    let tail = &exact[exact.len() - 40..];
-    if exact.starts_with(&down) && tail.starts_with('5') && tail[1..].bytes().all(|b| b == b'0') {
-        down
+        format_f(v)
     } else {
-        s
+        format_e(v)
     }
 }
 
@@ -89,7 +52,7 @@ mod tests {
         // Just below 2^52 the spacing is 0.5: ….5 is exact and needs its digit.
         assert_eq!(json_float(4_503_599_627_370_495.5), "4503599627370495.5");
         for v in [1.05, 2.675, 123.456, 1.0 / 3.0] {
-            assert_eq!(json_float(v), format_float(v), "{v}");
+            assert_eq!(json_float(v), format!("{v}"), "{v}");
         }
     }
 }

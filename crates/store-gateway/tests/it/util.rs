@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use aeon_model::gofmt::format_g;
 use aeon_model::{Labels, MatchType, Matcher};
 use aeon_objstore::Bucket;
 use aeon_store_gateway::{Args, Gateway};
@@ -14,7 +15,7 @@ use aeon_storeapi::convert::{labels_from_pb, matchers_to_pb};
 use aeon_storeapi::pb::thanos;
 use aeon_tsdb_block::BlockMeta;
 use aeon_tsdb_block::chunkenc::XorChunk;
-use aeon_tsdb_block::gofmt::{format_g, labels_string};
+use aeon_tsdb_block::gofmt::labels_string;
 use clap::Parser;
 
 /// The real promtool 3.5; panics with a clear message when missing.

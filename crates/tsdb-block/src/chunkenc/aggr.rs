@@ -19,6 +19,11 @@ pub enum AggrType {
 
 impl AggrType {
     pub const ALL: [AggrType; 5] = [Self::Count, Self::Sum, Self::Min, Self::Max, Self::Counter];
+
+    /// Position of the aggregate's sub-chunk in the chunk.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// One sub-chunk: its encoding and payload.
@@ -68,6 +73,25 @@ impl<'a> AggrChunk<'a> {
         }
         Ok(out)
     }
+
+    /// Aggregated samples (windows) in the chunk: the samples of its count
+    /// sub-chunk; 0 when that is absent or the chunk unreadable.
+    pub fn num_samples(&self) -> u64 {
+        match self.get(AggrType::Count) {
+            Ok(Some((_, d))) => super::num_samples(d) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Whether the chunk holds native-histogram aggregates: a sum or counter
+    /// sub-chunk encoded as float histograms (Thanos ≥ 0.35).
+    pub fn is_histogram(&self) -> bool {
+        self.all().is_ok_and(|subs| {
+            [AggrType::Sum, AggrType::Counter]
+                .iter()
+                .any(|a| matches!(subs[a.index()], Some((Encoding::FloatHistogram, _))))
+        })
+    }
 }
 
 /// Encodes five optional sub-chunks into an aggregate chunk payload.
@@ -90,6 +114,27 @@ pub fn encode_aggr(chunks: [SubChunk<'_>; 5]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::chunkenc::{XorChunk, XorEncoder};
+
+    /// Thanos's byte layout: per aggregate `uvarint(len)`, then the
+    /// encoding byte and the data; 0 for an absent one.
+    #[test]
+    fn layout_is_thanos() {
+        let b = encode_aggr([
+            None,
+            Some((Encoding::Xor, &[1, 2])),
+            None,
+            None,
+            Some((Encoding::Xor, &[9])),
+        ]);
+        assert_eq!(b, vec![0, 2, 1, 1, 2, 0, 0, 1, 1, 9]);
+        let d = AggrChunk::new(&b).all().unwrap();
+        assert!(d[0].is_none());
+        assert_eq!(d[1], Some((Encoding::Xor, &[1u8, 2][..])));
+        assert_eq!(d[4], Some((Encoding::Xor, &[9u8][..])));
+        assert!(AggrChunk::new(&[5, 1]).all().is_err());
+        assert_eq!(AggrChunk::new(&b).num_samples(), 0);
+        assert!(!AggrChunk::new(&b).is_histogram());
+    }
 
     #[test]
     fn round_trip_with_absent_aggregates() {
@@ -114,6 +159,7 @@ mod tests {
         assert!(a.get(AggrType::Min).unwrap().is_none());
         assert_eq!(a.get(AggrType::Sum).unwrap().unwrap().1, &sum[..]);
         assert_eq!(a.get(AggrType::Counter).unwrap().unwrap().1, &count[..]);
+        assert_eq!(a.num_samples(), 2);
         for cut in 0..data.len() {
             assert!(AggrChunk::new(&data[..cut]).all().is_err(), "cut {cut}");
         }

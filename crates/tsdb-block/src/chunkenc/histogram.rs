@@ -1,59 +1,41 @@
 //! Native histogram chunks (integer and float), bit-exact with Prometheus.
 
+use aeon_model::histogram as model;
+
 use crate::bstream::{BitReader, BitWriter, Eof};
 use crate::{Error, Result};
 
 use super::varbit::{put_varbit_int, put_varbit_uint, read_varbit_int, read_varbit_uint};
 use super::xor::{xor_read, xor_write};
 
-/// Schema of native histograms with custom bucket boundaries.
-pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
+pub use aeon_model::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Span};
 
-/// A span of consecutive buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub offset: i32,
-    pub length: u32,
+fn header_bits(hint: CounterResetHint) -> u8 {
+    match hint {
+        CounterResetHint::Unknown => 0,
+        CounterResetHint::CounterReset => 0b1000_0000,
+        CounterResetHint::NotCounterReset => 0b0100_0000,
+        CounterResetHint::Gauge => 0b1100_0000,
+    }
 }
 
-/// Counter-reset information (chunk header / sample hint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CounterResetHint {
-    #[default]
-    Unknown,
-    CounterReset,
-    NotCounterReset,
-    Gauge,
+fn hint_from_header(b: u8) -> CounterResetHint {
+    match b & 0b1100_0000 {
+        0b1000_0000 => CounterResetHint::CounterReset,
+        0b0100_0000 => CounterResetHint::NotCounterReset,
+        0b1100_0000 => CounterResetHint::Gauge,
+        _ => CounterResetHint::Unknown,
+    }
 }
 
-impl CounterResetHint {
-    fn header_bits(self) -> u8 {
-        match self {
-            Self::Unknown => 0,
-            Self::CounterReset => 0b1000_0000,
-            Self::NotCounterReset => 0b0100_0000,
-            Self::Gauge => 0b1100_0000,
-        }
-    }
-
-    fn from_header(b: u8) -> Self {
-        match b & 0b1100_0000 {
-            0b1000_0000 => Self::CounterReset,
-            0b0100_0000 => Self::NotCounterReset,
-            0b1100_0000 => Self::Gauge,
-            _ => Self::Unknown,
-        }
-    }
-
-    /// The hint a sample gets from the chunk header (Prometheus
-    /// `counterResetHint`): gauge stays gauge, later samples are not resets.
-    fn for_sample(header: Self, num_read: usize) -> Self {
-        match header {
-            Self::Gauge => Self::Gauge,
-            _ if num_read > 1 => Self::NotCounterReset,
-            Self::CounterReset => Self::CounterReset,
-            _ => Self::Unknown,
-        }
+/// The hint a sample gets from the chunk header (Prometheus
+/// `counterResetHint`): gauge stays gauge, later samples are not resets.
+fn hint_for_sample(header: CounterResetHint, num_read: usize) -> CounterResetHint {
+    match header {
+        CounterResetHint::Gauge => CounterResetHint::Gauge,
+        _ if num_read > 1 => CounterResetHint::NotCounterReset,
+        CounterResetHint::CounterReset => CounterResetHint::CounterReset,
+        _ => CounterResetHint::Unknown,
     }
 }
 
@@ -131,6 +113,48 @@ impl FloatHistogram {
         Self {
             sum: aeon_model::stale_nan(),
             ..Default::default()
+        }
+    }
+
+    /// The histogram with its buckets keyed by index, for arithmetic
+    /// ([`aeon_model::histogram`]); an error when the spans and bucket
+    /// counts disagree.
+    pub fn to_model(&self) -> aeon_model::Result<model::FloatHistogram> {
+        Ok(model::FloatHistogram {
+            counter_reset_hint: self.counter_reset_hint,
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            zero_count: self.zero_count,
+            count: self.count,
+            sum: self.sum,
+            positive: model::expand_spans(&self.positive_spans, &self.positive_buckets)?,
+            negative: model::expand_spans(&self.negative_spans, &self.negative_buckets)?,
+            custom_values: self.custom_values.clone(),
+        })
+    }
+
+    /// `h` laid out on the bucket indices `positive` and `negative` (sorted;
+    /// buckets of `h` outside them are dropped, missing ones are 0), so that
+    /// histograms with different buckets can share one chunk layout.
+    pub fn from_model(
+        h: &model::FloatHistogram,
+        positive: impl IntoIterator<Item = i32>,
+        negative: impl IntoIterator<Item = i32>,
+    ) -> Self {
+        let (positive_spans, positive_buckets) = model::spans_for(positive, &h.positive);
+        let (negative_spans, negative_buckets) = model::spans_for(negative, &h.negative);
+        Self {
+            counter_reset_hint: h.counter_reset_hint,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: h.zero_count,
+            count: h.count,
+            sum: h.sum,
+            positive_spans,
+            negative_spans,
+            positive_buckets,
+            negative_buckets,
+            custom_values: h.custom_values.clone(),
         }
     }
 }
@@ -310,7 +334,7 @@ impl<'a> HistogramChunk<'a> {
     }
 
     pub fn counter_reset_header(&self) -> CounterResetHint {
-        CounterResetHint::from_header(self.data[2])
+        hint_from_header(self.data[2])
     }
 
     /// Decodes all samples.
@@ -449,7 +473,7 @@ impl Iterator for HistogramIter<'_> {
         Some(Ok((
             self.t,
             Histogram {
-                counter_reset_hint: CounterResetHint::for_sample(self.header, self.i),
+                counter_reset_hint: hint_for_sample(self.header, self.i),
                 schema: l.schema,
                 zero_threshold: l.zero_threshold,
                 zero_count: self.zcnt,
@@ -482,7 +506,7 @@ impl<'a> FloatHistogramChunk<'a> {
     }
 
     pub fn counter_reset_header(&self) -> CounterResetHint {
-        CounterResetHint::from_header(self.data[2])
+        hint_from_header(self.data[2])
     }
 
     pub fn samples(&self) -> Result<Vec<(i64, FloatHistogram)>> {
@@ -576,7 +600,7 @@ impl Iterator for FloatHistogramIter<'_> {
         Some(Ok((
             self.t,
             FloatHistogram {
-                counter_reset_hint: CounterResetHint::for_sample(self.header, self.i),
+                counter_reset_hint: hint_for_sample(self.header, self.i),
                 schema: l.schema,
                 zero_threshold: l.zero_threshold,
                 count: f(0),
@@ -593,7 +617,7 @@ impl Iterator for FloatHistogramIter<'_> {
 }
 
 fn new_chunk_writer(header: CounterResetHint) -> BitWriter {
-    BitWriter::with_bytes(vec![0, 0, header.header_bits()])
+    BitWriter::with_bytes(vec![0, 0, header_bits(header)])
 }
 
 fn bump_count(w: &mut BitWriter, num: &mut u16) {

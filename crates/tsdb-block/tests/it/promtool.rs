@@ -147,7 +147,7 @@ fn block_writer_series_round_trip_through_promtool() {
             expected.push_str(&format!(
                 "{} {} {t}\n",
                 aeon_tsdb_block::gofmt::labels_string(ls),
-                aeon_tsdb_block::gofmt::format_g(*v)
+                aeon_model::gofmt::format_g(*v)
             ));
         }
         w.add_float_series(ls.clone(), &samples).unwrap();

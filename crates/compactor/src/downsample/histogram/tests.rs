@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use aeon_tsdb_block::chunkenc::{FloatHistogramChunk, Histogram, Span};
 
 use super::*;
-use crate::downsample::{MAX, MIN};
+use crate::downsample::{MAX, MIN, sub_chunks};
 
 const M5: i64 = 300_000;
 const H1: i64 = 3_600_000;
@@ -88,7 +88,7 @@ fn fh_of(h: &Histogram) -> (f64, f64, Buckets) {
 }
 
 fn hist_sub(c: &EncodedChunk, i: usize) -> Vec<(i64, (f64, f64, Buckets))> {
-    let subs = decode_aggr(&c.data).unwrap();
+    let subs = sub_chunks(&c.data).unwrap();
     let (enc, d) = subs[i].unwrap();
     assert_eq!(enc, Encoding::FloatHistogram);
     FloatHistogramChunk::new(d)
@@ -140,8 +140,8 @@ fn raw_histograms_downsample_to_count_sum_and_counter_as_thanos() {
     let mut raw_it = raw.iter().peekable();
     for c in &chunks {
         assert_eq!(c.encoding, Encoding::Aggr);
-        assert!(is_histogram_aggr(&c.data));
-        let subs = decode_aggr(&c.data).unwrap();
+        assert!(AggrChunk::new(&c.data).is_histogram());
+        let subs = sub_chunks(&c.data).unwrap();
         assert!(
             subs[MIN].is_none() && subs[MAX].is_none(),
             "no min/max for histograms"
@@ -235,7 +235,7 @@ fn histogram_aggregates_downsample_again_to_1h() {
     assert!(!h1.is_empty());
     let mut prev_end = T0 - 1;
     for c in &h1 {
-        let subs = decode_aggr(&c.data).unwrap();
+        let subs = sub_chunks(&c.data).unwrap();
         let counts = xor_samples(subs[COUNT].unwrap().1).unwrap();
         let sums = hist_sub(c, SUM);
         for (k, &(t, n)) in counts.iter().enumerate() {
@@ -329,7 +329,7 @@ fn blocks_with_histograms_and_mixed_series_downsample_to_5m_then_1h() {
             .map(|m| {
                 let c = b.chunk(m).unwrap();
                 assert_eq!(c.encoding, Encoding::Aggr);
-                is_histogram_aggr(&c.data)
+                AggrChunk::new(&c.data).is_histogram()
             })
             .collect()
     };
@@ -343,7 +343,7 @@ fn blocks_with_histograms_and_mixed_series_downsample_to_5m_then_1h() {
         for s in b.select(&[], i64::MIN, i64::MAX).unwrap() {
             for m in &s.chunks {
                 let c = b.chunk(m).unwrap();
-                let subs = decode_aggr(&c.data).unwrap();
+                let subs = sub_chunks(&c.data).unwrap();
                 n += xor_samples(subs[COUNT].unwrap().1)
                     .unwrap()
                     .iter()

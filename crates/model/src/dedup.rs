@@ -1,21 +1,22 @@
-//! Deduplication of HA replicas: pure functions over sample vectors.
-//!
-//! The querier asks stores for series with their replica labels, so each
-//! replica's samples are known (see `queryable::dedup_series`); series equal
-//! once the replica labels are removed are merged with
+//! Deduplication of HA replicas (Thanos's `pkg/dedup`), for the querier
+//! (replicas of one series at query time) and the compactor (vertical
+//! compaction of overlapping blocks): pure functions over time-sorted
+//! sample vectors.
 //!
 //! - [`penalty`] (Thanos's default): follow one replica; another replica's
-//!   sample is only taken when the followed one has a gap: every replica not
+//!   sample is only taken when the followed one has a gap: the replica not
 //!   followed must be ahead by a penalty of twice the last observed sample
 //!   interval (5 s before any interval is known). This keeps the sample rate
 //!   of the output equal to one replica's, so `rate()` and `count_over_time()`
-//!   do not double.
-//! - [`chain`]: the 1:1 union of all samples (equal timestamps once).
+//!   do not double. As in Thanos, replicas are merged pairwise in order
+//!   (`((r0 ⊕ r1) ⊕ r2) …`) and on equal timestamps the earlier side wins.
+//! - [`chain`]: the 1:1 union of all samples (equal timestamps once, the
+//!   earlier vector's sample kept).
 //!
-//! [`split_lanes`] separates overlapping chunks of one series into lanes: the
-//! chunks of one replica served by two stores (sidecar and store gateway),
-//! or, for series whose replica labels a store already stripped, Thanos's
-//! guess at the replicas.
+//! [`split_lanes`] separates overlapping chunks of one series into lanes
+//! (Thanos's `NewOverlapSplit`): the chunks of one replica served by two
+//! stores (sidecar and store gateway), or, for series whose replica labels a
+//! store already stripped, Thanos's guess at the replicas.
 //!
 //! Counters (when the enclosing function is `rate`, `increase`, `irate` or
 //! `resets`, see [`is_counter_func`]) need more care than Thanos gives them:
@@ -29,17 +30,46 @@
 //! - drop a replica's shift as soon as that replica resets itself, so a shift
 //!   never inflates `increase()` after a later real reset.
 
-use aeon_model::Sample;
+use crate::Sample;
 
 /// A sample the algorithms can merge: a timestamp and, for floats, a value
 /// (counter adjustments only apply to floats).
-pub(crate) trait Point: Clone {
+pub trait Point: Clone {
     /// Timestamp in ms.
     fn t(&self) -> i64;
     /// The float value (None for histograms).
     fn float(&self) -> Option<f64>;
     /// A copy with another float value.
     fn with_float(&self, v: f64) -> Self;
+}
+
+/// The value half of a `(timestamp, value)` pair that is a [`Point`].
+pub trait Value: Clone {
+    /// The float value (None for histograms).
+    fn float(&self) -> Option<f64>;
+    /// A copy with another float value.
+    fn with_float(&self, v: f64) -> Self;
+}
+
+impl Value for f64 {
+    fn float(&self) -> Option<f64> {
+        Some(*self)
+    }
+    fn with_float(&self, v: f64) -> Self {
+        v
+    }
+}
+
+impl<V: Value> Point for (i64, V) {
+    fn t(&self) -> i64 {
+        self.0
+    }
+    fn float(&self) -> Option<f64> {
+        self.1.float()
+    }
+    fn with_float(&self, v: f64) -> Self {
+        (self.0, self.1.with_float(v))
+    }
 }
 
 impl Point for Sample {
@@ -60,38 +90,26 @@ fn drops<P: Point>(a: &P, b: &P) -> bool {
 }
 
 /// Penalty before any sample interval is known (Thanos: 5000 ms).
-pub(crate) const INITIAL_PENALTY_MS: i64 = 5_000;
+pub const INITIAL_PENALTY_MS: i64 = 5_000;
 
 /// Whether the enclosing PromQL function reads the series as a counter.
-pub(crate) fn is_counter_func(func: Option<&str>) -> bool {
+pub fn is_counter_func(func: Option<&str>) -> bool {
     matches!(
         func,
         Some("rate" | "increase" | "irate" | "resets" | "xrate" | "xincrease")
     )
 }
 
-/// Something with an inclusive time span (a chunk).
-pub(crate) trait Span {
-    /// Inclusive `(min_time, max_time)`.
-    fn span(&self) -> (i64, i64);
-}
-
-impl Span for aeon_storeapi::pb::thanos::AggrChunk {
-    fn span(&self) -> (i64, i64) {
-        (self.min_time, self.max_time)
-    }
-}
-
 /// Splits chunks sorted by `min_time` into lanes of non-overlapping chunks:
 /// each chunk goes to the first lane whose last chunk ends before it starts.
-/// Chunks of one replica never overlap, so HA replicas end up in different
-/// lanes.
-pub(crate) fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
+/// `span` gives a chunk's inclusive `(min_time, max_time)`. Chunks of one
+/// replica never overlap, so HA replicas end up in different lanes.
+pub fn split_lanes<T>(chunks: Vec<T>, span: impl Fn(&T) -> (i64, i64)) -> Vec<Vec<T>> {
     let mut lanes: Vec<Vec<T>> = Vec::new();
     'outer: for c in chunks {
-        let (min, _) = c.span();
+        let (min, _) = span(&c);
         for lane in &mut lanes {
-            if lane.last().is_some_and(|l| l.span().1 < min) {
+            if lane.last().is_some_and(|l| span(l).1 < min) {
                 lane.push(c);
                 continue 'outer;
             }
@@ -103,7 +121,7 @@ pub(crate) fn split_lanes<T: Span>(chunks: Vec<T>) -> Vec<Vec<T>> {
 
 /// 1:1 union of time-sorted sample vectors; on equal timestamps the sample
 /// of the earlier vector wins.
-pub(crate) fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
+pub fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
     match replicas {
         [] => Vec::new(),
         [one] => one.clone(),
@@ -133,97 +151,110 @@ pub(crate) fn chain<P: Point>(replicas: &[Vec<P>]) -> Vec<P> {
 }
 
 /// Penalty-based deduplication of time-sorted replica sample vectors (see
-/// the module docs). `counter` enables the counter adjustments.
-pub(crate) fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
+/// the module docs): replicas merged pairwise in order, as Thanos chains its
+/// dedup iterators. `counter` enables the counter adjustments.
+pub fn penalty<P: Point>(replicas: &[Vec<P>], counter: bool) -> Vec<P> {
     match replicas {
-        [] => return Vec::new(),
-        [one] => return one.clone(),
-        _ => {}
+        [] => Vec::new(),
+        [one] => one.clone(),
+        [a, b, rest @ ..] => rest.iter().fold(penalty_pair(a, b, counter), |acc, r| {
+            penalty_pair(&acc, r, counter)
+        }),
     }
-    let n = replicas.len();
-    let mut pos = vec![0usize; n];
-    let mut pen = vec![0i64; n];
-    // Counter state: per-replica upward shift, and how far each replica was
-    // scanned for its own resets.
-    let mut shift = vec![0f64; n];
-    let mut scanned = vec![0usize; n];
+}
+
+/// Thanos's `dedupSeriesIterator` over two replicas `a` and `b`.
+fn penalty_pair<P: Point>(a: &[P], b: &[P], counter: bool) -> Vec<P> {
+    let r = [a, b];
+    let mut pos = [0usize; 2];
+    let mut pen = [0i64; 2];
+    let mut adjust = CounterAdjust::default();
     let mut last_t: Option<i64> = None;
-    let mut last_v: Option<f64> = None;
-    let mut cur: Option<usize> = None;
-    let mut out = Vec::with_capacity(replicas.iter().map(Vec::len).max().unwrap_or(0));
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
     loop {
-        // Seek every replica to lastT + 1 + its penalty.
-        for i in 0..n {
-            let min_t = match last_t {
-                Some(t) => t.saturating_add(1).saturating_add(pen[i]),
-                None => i64::MIN,
-            };
-            let r = &replicas[i];
-            while r.get(pos[i]).is_some_and(|s| s.t() < min_t) {
-                pos[i] += 1;
-            }
-        }
-        // Pick the earliest; ties go to the followed replica, then the lowest index.
-        let mut best: Option<(usize, i64)> = None;
-        for (i, r) in replicas.iter().enumerate() {
-            if let Some(s) = r.get(pos[i]) {
-                let better = match best {
-                    None => true,
-                    Some((_, t)) => s.t() < t || (s.t() == t && cur == Some(i)),
-                };
-                if better {
-                    best = Some((i, s.t()));
+        // Seek both replicas to lastT + 1 + their penalty.
+        if let Some(lt) = last_t {
+            for i in 0..2 {
+                let min_t = lt.saturating_add(1).saturating_add(pen[i]);
+                let ri = r[i];
+                while pos[i] < ri.len() && ri[pos[i]].t() < min_t {
+                    pos[i] += 1;
                 }
             }
         }
-        let Some((i, t)) = best else { break };
-        for (j, p) in pen.iter_mut().enumerate() {
-            *p = if j == i {
-                0
-            } else {
-                match last_t {
-                    Some(lt) => 2 * (t - lt),
-                    None => INITIAL_PENALTY_MS,
-                }
-            };
-        }
-        let raw = &replicas[i][pos[i]];
-        let mut emitted = raw.clone();
-        if let Some(rv) = raw.float().filter(|v| counter && !v.is_nan()) {
-            let r = &replicas[i];
-            // Any own reset of this replica since we last looked voids its shift.
-            let from = scanned[i].max(1);
-            if (from..=pos[i]).any(|k| drops(&r[k - 1], &r[k])) {
-                shift[i] = 0.0;
-            }
-            scanned[i] = pos[i];
-            if cur != Some(i)
-                && let Some(prev) = last_v
-            {
-                // Did this replica itself reset since the last emitted timestamp?
-                let lt = last_t.unwrap_or(i64::MIN);
-                let j0 = r[..pos[i]]
-                    .partition_point(|s| s.t() <= lt)
-                    .saturating_sub(1);
-                let own_reset = (j0 + 1..=pos[i]).any(|k| drops(&r[k - 1], &r[k]));
-                if own_reset {
-                    shift[i] = 0.0;
-                } else if rv + shift[i] < prev {
-                    shift[i] = prev - rv;
-                }
-            }
-            let v = rv + shift[i];
-            last_v = Some(v);
-            if shift[i] != 0.0 {
-                emitted = raw.with_float(v);
-            }
-        }
-        out.push(emitted);
+        // The earlier sample; `a` on equal timestamps (Thanos: `ta <= tb`).
+        let i = match (a.get(pos[0]), b.get(pos[1])) {
+            (None, None) => break,
+            (Some(_), None) => 0,
+            (None, Some(_)) => 1,
+            (Some(x), Some(y)) => usize::from(x.t() > y.t()),
+        };
+        let t = r[i][pos[i]].t();
+        // The replica not taken waits twice the last interval (5 s at first).
+        pen[i] = 0;
+        pen[1 - i] = match last_t {
+            Some(lt) => 2 * (t - lt),
+            None => INITIAL_PENALTY_MS,
+        };
+        out.push(if counter {
+            adjust.emit(r[i], i, pos[i], last_t)
+        } else {
+            r[i][pos[i]].clone()
+        });
         last_t = Some(t);
-        cur = Some(i);
         pos[i] += 1;
     }
     out
+}
+
+/// The counter adjustments of [`penalty_pair`] (see the module docs).
+#[derive(Debug, Default)]
+struct CounterAdjust {
+    /// Per-replica upward shift.
+    shift: [f64; 2],
+    /// How far each replica was scanned for its own resets.
+    scanned: [usize; 2],
+    /// The last emitted float value.
+    last_v: Option<f64>,
+    /// The replica followed.
+    cur: Option<usize>,
+}
+
+impl CounterAdjust {
+    /// Sample `k` of replica `i` (samples `ri`) as emitted after the sample
+    /// at `last_t`.
+    fn emit<P: Point>(&mut self, ri: &[P], i: usize, k: usize, last_t: Option<i64>) -> P {
+        let raw = &ri[k];
+        let mut emitted = raw.clone();
+        if let Some(rv) = raw.float().filter(|v| !v.is_nan()) {
+            // Any own reset of this replica since we last looked voids its shift.
+            let from = self.scanned[i].max(1);
+            if (from..=k).any(|j| drops(&ri[j - 1], &ri[j])) {
+                self.shift[i] = 0.0;
+            }
+            self.scanned[i] = k;
+            if self.cur != Some(i)
+                && let Some(prev) = self.last_v
+            {
+                // Did this replica itself reset since the last emitted timestamp?
+                let lt = last_t.unwrap_or(i64::MIN);
+                let j0 = ri[..k].partition_point(|s| s.t() <= lt).saturating_sub(1);
+                let own_reset = (j0 + 1..=k).any(|j| drops(&ri[j - 1], &ri[j]));
+                if own_reset {
+                    self.shift[i] = 0.0;
+                } else if rv + self.shift[i] < prev {
+                    self.shift[i] = prev - rv;
+                }
+            }
+            let v = rv + self.shift[i];
+            self.last_v = Some(v);
+            if self.shift[i] != 0.0 {
+                emitted = raw.with_float(v);
+            }
+        }
+        self.cur = Some(i);
+        emitted
+    }
 }
 
 #[cfg(test)]
@@ -498,30 +529,110 @@ mod tests {
 
     #[test]
     fn lanes_separate_overlapping_spans() {
-        struct C(i64, i64);
-        impl Span for C {
-            fn span(&self) -> (i64, i64) {
-                (self.0, self.1)
-            }
-        }
-        let lanes = split_lanes(vec![
-            C(0, 100),
-            C(5, 105),
-            C(101, 200),
-            C(106, 205),
-            C(300, 400),
-        ]);
-        let spans: Vec<Vec<(i64, i64)>> = lanes
-            .iter()
-            .map(|l| l.iter().map(Span::span).collect())
-            .collect();
+        let lanes = split_lanes(
+            vec![(0, 100), (5, 105), (101, 200), (106, 205), (300, 400)],
+            |c| *c,
+        );
         assert_eq!(
-            spans,
+            lanes,
             vec![
                 vec![(0, 100), (101, 200), (300, 400)],
                 vec![(5, 105), (106, 205)]
             ]
         );
+    }
+
+    /// Thanos's `TestDedupSeriesIterator` vectors (thanos 0.42
+    /// `pkg/dedup/iter_test.go`): `(a, b, expected)`.
+    #[test]
+    fn two_replicas_like_thanos() {
+        type V = Vec<(i64, f64)>;
+        let cases: [(V, V, V); 5] = [
+            // Generally prefer the first series (equal timestamps: a wins).
+            (
+                vec![(10000, 10.0), (20000, 11.0), (30000, 12.0), (40000, 13.0)],
+                vec![(10000, 20.0), (20000, 21.0), (30000, 22.0), (40000, 23.0)],
+                vec![(10000, 10.0), (20000, 11.0), (30000, 12.0), (40000, 13.0)],
+            ),
+            // Prefer b if it starts earlier.
+            (
+                vec![(10100, 1.0), (20100, 1.0), (30100, 1.0), (40100, 1.0)],
+                vec![(10000, 2.0), (20000, 2.0), (30000, 2.0), (40000, 2.0)],
+                vec![(10000, 2.0), (20000, 2.0), (30000, 2.0), (40000, 2.0)],
+            ),
+            // Don't switch series on a single delta sized gap.
+            (
+                vec![(10000, 1.0), (20000, 1.0), (40000, 1.0)],
+                vec![(10000, 2.0), (20000, 2.0), (30000, 2.0), (40000, 2.0)],
+                vec![(10000, 1.0), (20000, 1.0), (40000, 1.0)],
+            ),
+            (
+                vec![(10000, 1.0), (20000, 1.0), (40000, 1.0)],
+                vec![(15000, 2.0), (25000, 2.0), (35000, 2.0), (45000, 2.0)],
+                vec![(10000, 1.0), (20000, 1.0), (40000, 1.0)],
+            ),
+            // Once the gap gets bigger than 2 deltas, switch and stay with the new series.
+            (
+                vec![
+                    (10000, 1.0),
+                    (20000, 1.0),
+                    (30000, 1.0),
+                    (60000, 1.0),
+                    (70000, 1.0),
+                ],
+                vec![
+                    (10100, 2.0),
+                    (20100, 2.0),
+                    (30100, 2.0),
+                    (40100, 2.0),
+                    (50100, 2.0),
+                    (60100, 2.0),
+                ],
+                vec![
+                    (10000, 1.0),
+                    (20000, 1.0),
+                    (30000, 1.0),
+                    (50100, 2.0),
+                    (60100, 2.0),
+                ],
+            ),
+        ];
+        for (i, (a, b, want)) in cases.into_iter().enumerate() {
+            assert_eq!(penalty(&[a, b], false), want, "case {i}");
+        }
+    }
+
+    /// After switching to b, a sample of a at the same timestamp as b's
+    /// next one wins (Thanos's `ta <= tb`), not the followed replica.
+    #[test]
+    fn equal_timestamps_go_to_the_first_replica() {
+        let a = vec![s(0, 1.0), s(110_001, 1.0), s(120_001, 1.0)];
+        let mut b = series(20_000, 90_000, 10_000, |_| 2.0);
+        b.insert(0, s(1_000, 2.0));
+        b.extend([s(110_001, 2.0), s(120_001, 2.0)]);
+        let mut want = vec![s(0, 1.0)];
+        want.extend(series(20_000, 90_000, 10_000, |_| 2.0));
+        want.extend([s(110_001, 1.0), s(120_001, 1.0)]);
+        assert_eq!(penalty(&[a, b], false), want);
+    }
+
+    /// Replica a scrapes at 0, 15 s, 30 s, … with a gap between 60 s and
+    /// 120 s; replica b scrapes 5 s later.
+    #[test]
+    fn penalty_prefers_one_replica_and_fills_gaps_from_the_other() {
+        let a: Vec<(i64, f64)> = [0, 15, 30, 45, 60, 120, 135]
+            .iter()
+            .map(|s| (s * 1000, 1.0))
+            .collect();
+        let b: Vec<(i64, f64)> = (0..10).map(|i| ((i * 15 + 5) * 1000, 2.0)).collect();
+        let m = penalty(&[a.clone(), b.clone()], false);
+        let ts: Vec<i64> = m.iter().map(|s| s.0 / 1000).collect();
+        // Stays on a until its gap. b was penalised by 2×15s after a's sample
+        // at 60s, so the switch happens at 95s; then a is penalised by
+        // 2×(95-60)s and b continues.
+        assert_eq!(ts, vec![0, 15, 30, 45, 60, 95, 110, 125, 140]);
+        assert_eq!(penalty(&[a.clone(), Vec::new()], false), a);
+        assert_eq!(penalty(&[Vec::new(), b.clone()], false), b);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates src/gofmt/bounds.rs: the fractions in [0.5, 1) of the bucket
+"""Generates src/histogram/bounds.rs: the fractions in [0.5, 1) of the bucket
 bounds of native histograms with schemas 1..8, bit-identical to the ones
 Prometheus uses when it prints a histogram (promtool tsdb dump).
 
@@ -20,7 +20,7 @@ doubles with round-to-nearest-even and no FMA, the same semantics as Go on
 amd64, and repr() prints the shortest string that parses back to the same
 bits, so the Rust literals are exact.
 
-Run: python3 tools/gen_bounds.py > src/gofmt/bounds.rs
+Run: python3 tools/gen_bounds.py > src/histogram/bounds.rs
 """
 
 import math
