@@ -9,6 +9,9 @@ use aeon_model::{Label, Labels};
 
 type Map = HashMap<Arc<str>, u32, foldhash::fast::RandomState>;
 
+/// A series' labels as sorted `(name, value)` symbol ids.
+pub(crate) type LabelIds = Box<[(u32, u32)]>;
+
 /// The string table.
 #[derive(Debug, Default)]
 pub(crate) struct Symbols {
@@ -72,7 +75,7 @@ impl Symbols {
     }
 
     /// Interns a label set as sorted `(name, value)` id pairs.
-    pub(crate) fn intern_labels(&mut self, ls: &Labels) -> Box<[(u32, u32)]> {
+    pub(crate) fn intern_labels(&mut self, ls: &Labels) -> LabelIds {
         ls.iter()
             .map(|l| (self.intern(&l.name), self.intern(&l.value)))
             .collect()

@@ -3,12 +3,13 @@
 use std::sync::atomic::Ordering;
 
 use super::{Head, stripe};
+use crate::symbols::LabelIds;
 
 impl Head {
     /// Removes every series without samples that no appender holds;
     /// returns how many went.
     pub(crate) fn gc(&self) -> usize {
-        let mut removed: Vec<(u64, Box<[(u32, u32)]>)> = Vec::new();
+        let mut removed: Vec<(u64, LabelIds)> = Vec::new();
         for st in self.series.iter() {
             let mut st = st.write();
             st.retain(|r, s| {

@@ -36,7 +36,7 @@ fn fill(h: &Head, from: i64, to: i64) {
     }
 }
 
-fn block_dump(dir: &Path) -> Vec<(String, Vec<(i64, V)>)> {
+fn block_dump(dir: &Path) -> Dump {
     let r = BlockReader::open(dir).unwrap();
     let mut out = Vec::new();
     for s in r.select(&[], i64::MIN, i64::MAX).unwrap() {
@@ -71,7 +71,7 @@ fn our_dump(dir: &Path) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn merge(parts: &[Vec<(String, Vec<(i64, V)>)>]) -> Vec<(String, Vec<(i64, V)>)> {
+fn merge(parts: &[Dump]) -> Dump {
     let mut m: BTreeMap<String, Vec<(i64, V)>> = BTreeMap::new();
     for p in parts {
         for (l, s) in p {

@@ -57,8 +57,11 @@ pub fn samples(s: &SeriesChunks) -> Vec<(i64, V)> {
     out
 }
 
+/// Series (as text) with their samples.
+pub type Dump = Vec<(String, Vec<(i64, V)>)>;
+
 /// Every series and sample of the head in `[mint, maxt]`.
-pub fn dump(h: &Head, mint: i64, maxt: i64) -> Vec<(String, Vec<(i64, V)>)> {
+pub fn dump(h: &Head, mint: i64, maxt: i64) -> Dump {
     h.select(&[], mint, maxt)
         .unwrap()
         .iter()
