@@ -127,6 +127,12 @@ impl std::fmt::Debug for Head {
     }
 }
 
+// A head is shared between request handlers (`Arc<Head>`).
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Head>();
+};
+
 pub(crate) fn stripe(r: u64) -> usize {
     (r as usize) & (STRIPES - 1)
 }
@@ -163,6 +169,13 @@ impl Head {
         replay::replay(&head, &wal_dir, next_segment)?;
         head.gc();
         Ok(head)
+    }
+
+    /// Makes everything committed durable (fsync of the current WAL
+    /// segment) and closes the head; dropping it does the same but cannot
+    /// report a failure.
+    pub fn close(self) -> Result<()> {
+        self.wal.lock().sync()
     }
 
     /// The TSDB directory (blocks and `wal/`).

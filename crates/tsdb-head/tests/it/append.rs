@@ -239,7 +239,7 @@ fn native_histograms_round_trip_with_counter_resets_and_staleness() {
         "{headers:?}"
     );
     let before = dump(&h, i64::MIN, i64::MAX);
-    drop(h);
+    h.close().unwrap();
     assert_eq!(dump(&open(d.path()), i64::MIN, i64::MAX), before);
 }
 
