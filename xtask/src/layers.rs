@@ -13,6 +13,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("aeon-common", 0),
     ("aeon-testkit", 0),
     ("aeon-tsdb-block", 1),
+    ("aeon-tsdb-head", 1),
     ("aeon-storeapi", 1),
     ("aeon-promql", 1),
     ("aeon-objstore", 2),

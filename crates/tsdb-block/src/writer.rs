@@ -21,7 +21,8 @@ use crate::{Error, Result, fsutil, tombstones};
 pub const SAMPLES_PER_CHUNK: usize = 120;
 /// Prometheus's default block duration (2h) in milliseconds.
 pub const DEFAULT_BLOCK_DURATION: i64 = 2 * 3600 * 1000;
-const MAX_BYTES_PER_XOR_CHUNK: usize = 1024 - 19;
+/// An XOR chunk is cut once its payload exceeds this many bytes.
+pub const MAX_BYTES_PER_XOR_CHUNK: usize = 1024 - 19;
 
 /// Options of a [`BlockWriter`].
 #[derive(Debug, Clone)]
@@ -58,14 +59,19 @@ pub struct EncodedChunk {
     pub data: Vec<u8>,
 }
 
-fn range_for_timestamp(t: i64, width: i64) -> i64 {
+/// The end of the `width`-aligned range holding `t` (Prometheus
+/// `rangeForTimestamp`): head chunks never cross it.
+pub fn range_for_timestamp(t: i64, width: i64) -> i64 {
     if width <= 0 {
         return i64::MAX;
     }
     ((t / width) * width).saturating_add(width)
 }
 
-fn compute_chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
+/// Where a chunk that started at `start` and reached `cur` should end so
+/// that the chunks up to `max` come out evenly full (Prometheus
+/// `computeChunkEndTime`).
+pub fn compute_chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
     let n = max.wrapping_sub(start) as f64
         / (cur.wrapping_sub(start).wrapping_add(1) as f64 * ratio_to_full);
     if n <= 1.0 {
