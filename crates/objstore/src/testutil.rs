@@ -55,6 +55,16 @@ pub(crate) fn spawn_listening(
             return Err(format!("{name} exited early with {status}"));
         }
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Another process may have taken the port between `free_port` and our
+            // server's bind: then the connection reached that process, and ours exits
+            // at once on "address already in use". Give it the moment to do so.
+            std::thread::sleep(Duration::from_millis(150));
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "{name} exited with {status} although port {port} accepts connections: \
+                     another process holds the port"
+                ));
+            }
             return Ok(child);
         }
         if Instant::now() > deadline {
