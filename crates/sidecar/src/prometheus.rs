@@ -65,13 +65,12 @@ impl PromClient {
             url: base_url.to_string(),
             reason: reason.to_string(),
         };
-        if base.starts_with("https://") {
-            return Err(bad(
-                "https is not supported by this build (no TLS); use http",
-            ));
-        }
-        if !base.starts_with("http://") || base.len() <= "http://".len() {
-            return Err(bad("expected http://host:port"));
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+            .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
+        if rest.is_empty() {
+            return Err(bad("expected http://host:port or https://host:port"));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -468,7 +467,8 @@ mod tests {
         assert!(PromClient::new("http://localhost:9090/", Duration::from_secs(1)).is_ok());
         let e = PromClient::new("localhost:9090", Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("localhost:9090"), "{e}");
-        assert!(PromClient::new("https://x", Duration::from_secs(1)).is_err());
+        assert!(PromClient::new("https://prometheus:9090", Duration::from_secs(1)).is_ok());
+        assert!(PromClient::new("https://", Duration::from_secs(1)).is_err());
     }
 
     #[test]
