@@ -17,6 +17,8 @@ pub mod relabel;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
 pub use error::{Chain, ChainExt, Error, Result};
 pub use prometheus_client::registry::Registry;

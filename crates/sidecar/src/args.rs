@@ -177,6 +177,28 @@ mod tests {
     }
 
     #[test]
+    fn thanos_value_syntax_host_names_port_only_and_go_durations() {
+        let a = Args::try_parse_from([
+            "sidecar",
+            "--grpc-address=:10901",
+            "--http-address=localhost:10902",
+            "--prometheus.url=https://prometheus.monitoring.svc:9090",
+            "--prometheus.ready_timeout=1.5m",
+            "--grpc-grace-period=500ms",
+            "--reloader.watch-interval=1h30m",
+        ])
+        .unwrap();
+        assert_eq!(a.grpc.grpc_address.port(), 10901);
+        assert_eq!(a.http.http_address.host(), "localhost");
+        assert_eq!(a.prometheus_ready_timeout.0, Duration::from_secs(90));
+        assert_eq!(a.grpc.grpc_grace_period.0, Duration::from_millis(500));
+        assert_eq!(a.reloader_watch_interval.0, Duration::from_secs(5400));
+        // model durations stay model durations (`--http-grace-period` is one).
+        assert!(Args::try_parse_from(["sidecar", "--http-grace-period=1.5m"]).is_err());
+        assert!(Args::try_parse_from(["sidecar", "--prometheus.ready_timeout=1d"]).is_err());
+    }
+
+    #[test]
     fn layered_config_resolves_defaults() {
         let m = <Args as clap::CommandFactory>::command()
             .try_get_matches_from(["sidecar", "--grpc-address=127.0.0.1:0"])

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod binary;
 mod discovery;
 mod helpers;
 mod k8s;
