@@ -113,7 +113,7 @@ where
 
     if let Some(path) = config_file {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            what: "config",
+            what: "config file".into(),
             path: path.to_path_buf(),
             source,
         })?;
@@ -243,7 +243,7 @@ pub fn inline_or_file(
         }
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-                what: file_flag,
+                what: format!("--{file_flag}"),
                 path: path.to_path_buf(),
                 source,
             })?;

@@ -17,10 +17,11 @@ pub enum Error {
     #[error("invalid configuration")]
     Config(#[source] Box<figment::Error>),
 
-    /// A configuration file could not be read.
-    #[error("cannot read {what} file {path}")]
+    /// A configuration file could not be read; `what` names the flag or
+    /// the kind of file.
+    #[error("cannot read {what} {path}")]
     ReadFile {
-        what: &'static str,
+        what: String,
         path: PathBuf,
         #[source]
         source: std::io::Error,
