@@ -41,18 +41,9 @@ impl Provider for Layer {
 /// Name of the flag (and field) that points at the YAML config file.
 pub const CONFIG_FILE_ID: &str = "config_file";
 
-/// Parses this process's command line as `T` and resolves the layers. The
-/// config file comes from `T`'s `--config-file` flag (a field named
-/// `config_file`) or else from `AEON_CONFIG_FILE`.
-pub fn parse<T>() -> Result<T>
-where
-    T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
-{
-    from_matches(&T::command().get_matches())
-}
-
-/// Resolves `T` from already-parsed matches (e.g. a subcommand's), taking the
-/// config file as [`parse`] does.
+/// Resolves `T` from already-parsed matches (a command's or a
+/// subcommand's). The config file comes from `T`'s `--config-file` flag (a
+/// field named `config_file`) or else from `AEON_CONFIG_FILE`.
 pub fn from_matches<T>(matches: &ArgMatches) -> Result<T>
 where
     T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
