@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aeon_common::admin::{self, Readiness};
 use aeon_common::service::ServiceCtx;
+use aeon_common::shutdown::drain;
 use tokio_util::sync::CancellationToken;
 
 use crate::compactor::{Compactor, Config, IterationReport};
@@ -95,14 +96,8 @@ pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
     let result = main_loop(&args, bucket, metrics, &shutdown).await;
     http_stop.cancel();
     // In-flight scrapes drain for at most --http-grace-period.
-    let mut http = http;
-    match tokio::time::timeout(args.http.http_grace_period.0, &mut http).await {
-        Ok(Ok(r)) => r?,
-        Ok(Err(e)) => return Err(Error::Task(e.to_string())),
-        Err(_) => {
-            tracing::warn!("http grace period over, dropping in-flight requests");
-            http.abort();
-        }
+    if let Some(r) = drain(http, args.http.http_grace_period.0, "HTTP").await {
+        r?;
     }
     result
 }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
 use aeon_common::service::ServiceCtx;
+use aeon_common::shutdown::drain;
 use aeon_objstore::Bucket;
 use aeon_storeapi::{ServerOptions, StoreServer};
 use tokio::net::TcpListener;
@@ -243,27 +244,6 @@ pub async fn run_with_listeners(
         r?;
     }
     Ok(())
-}
-
-/// Waits for a server task for at most `grace`; `None` when it was cut off
-/// or failed to join (logged).
-async fn drain<T>(
-    mut task: tokio::task::JoinHandle<T>,
-    grace: std::time::Duration,
-    what: &str,
-) -> Option<T> {
-    match tokio::time::timeout(grace, &mut task).await {
-        Ok(Ok(r)) => Some(r),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "{what} server task failed");
-            None
-        }
-        Err(_) => {
-            tracing::warn!(grace = ?grace, "{what} grace period over, dropping in-flight requests");
-            task.abort();
-            None
-        }
-    }
 }
 
 impl aeon_common::service::Service for Args {
