@@ -471,6 +471,30 @@ mod tests {
         assert!(PromClient::new("https://", Duration::from_secs(1)).is_err());
     }
 
+    #[tokio::test]
+    async fn https_urls_speak_tls() {
+        // A plain-HTTP server behind an https:// URL: the client starts a TLS
+        // handshake (it is not refused as an unsupported scheme) and reports
+        // the failure with the URL.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut hello = [0u8; 1];
+            s.read_exact(&mut hello).await.unwrap();
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            hello[0]
+        });
+        let c = PromClient::new(&format!("https://{addr}"), Duration::from_secs(5)).unwrap();
+        let e = c.ready().await.unwrap_err();
+        assert!(
+            matches!(e, Error::PrometheusRequest { .. }) && e.to_string().contains("https://"),
+            "{e}"
+        );
+        assert_eq!(server.await.unwrap(), 0x16, "a TLS handshake record");
+    }
+
     #[test]
     fn api_errors_carry_status() {
         let e = parse_api::<Vec<String>>(
