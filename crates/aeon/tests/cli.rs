@@ -2,6 +2,8 @@
 //! the seed's Thanos walkthrough commands parse as written with `thanos`
 //! replaced by `aeon` (each fails only on what the environment lacks).
 
+#![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
