@@ -1,22 +1,28 @@
 //! `aeon`: every Aeon component in one binary (layer L4). Subcommands carry
 //! Thanos's names and flags, so a Thanos walkthrough works with `thanos`
 //! replaced by `aeon`. Each component also ships its own small binary for its
-//! container image.
+//! container image; both start through `aeon_common::service`.
 
-use anyhow::Context;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use std::process::ExitCode;
+
+use aeon_common::service::{self, BoxError};
+use aeon_common::telemetry::GlobalTelemetryArgs;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "aeon",
     version,
+    propagate_version = true,
     about = "Long-term storage and a global, deduplicated query view for Prometheus",
     long_about = "Long-term storage and a global, deduplicated query view for Prometheus.\n\
                   A drop-in peer of Thanos: same Store API, bucket layout, flags and HTTP API."
 )]
 struct Cli {
+    /// Logging and tracing flags given before the command (`aeon
+    /// --log.level=debug store …`), as Thanos's application flags.
+    #[command(flatten)]
+    global: GlobalTelemetryArgs,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -52,98 +58,61 @@ enum Tools {
     },
 }
 
-fn main() -> std::process::ExitCode {
-    match real_main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            // Our errors carry their causes in their own message.
-            eprintln!("aeon: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let Some((name, sub)) = matches.subcommand() else {
+        // clap requires a subcommand; nothing to run.
+        return ExitCode::FAILURE;
+    };
+    let global = &cli.global;
+    let (what, result) = match cli.cmd {
+        Cmd::Sidecar(_) => (
+            name,
+            service::run_matches::<aeon_sidecar::Args>(sub, global),
+        ),
+        Cmd::Store(_) => (
+            name,
+            service::run_matches::<aeon_store_gateway::Args>(sub, global),
+        ),
+        Cmd::Query(_) => (
+            name,
+            service::run_matches::<aeon_querier::Args>(sub, global),
+        ),
+        Cmd::Compact(_) => (
+            name,
+            service::run_matches::<aeon_compactor::Args>(sub, global),
+        ),
+        Cmd::Tools(tool) => ("tools", run_tool(tool, global)),
+    };
+    service::report("aeon", what, result)
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches)?;
-    let sub = matches.subcommand().map(|(_, m)| m);
-    match cli.cmd {
-        Cmd::Sidecar(_) => {
-            let args: aeon_sidecar::Args = layered(sub)?;
-            serve("sidecar", &args.telemetry.clone(), |t| {
-                aeon_sidecar::run(args, t)
-            })
-        }
-        Cmd::Store(_) => {
-            let args: aeon_store_gateway::Args = layered(sub)?;
-            serve("store", &args.telemetry.clone(), |t| {
-                aeon_store_gateway::run(args, t)
-            })
-        }
-        Cmd::Query(_) => {
-            let args: aeon_querier::Args = layered(sub)?;
-            serve("query", &args.telemetry.clone(), |t| {
-                aeon_querier::run(args, t)
-            })
-        }
-        Cmd::Compact(_) => {
-            let args: aeon_compactor::Args = layered(sub)?;
-            serve("compact", &args.telemetry.clone(), |t| {
-                aeon_compactor::run(args, t)
-            })
-        }
-        Cmd::Tools(Tools::Bucket(cmd)) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
+/// The offline tools: logging only when asked for with a flag before the
+/// command (their output is on stdout).
+fn run_tool(tool: Tools, global: &GlobalTelemetryArgs) -> Result<(), BoxError> {
+    match tool {
+        Tools::Bucket(cmd) => {
+            let telemetry = global.any().then(|| global.to_args());
+            service::block_on("tools", telemetry.as_ref(), |_shutdown| async move {
                 let mut out = std::io::stdout();
-                cmd.run(&mut out).await
-            })?;
-            Ok(())
+                cmd.run(&mut out).await?;
+                Ok(())
+            })
         }
-        Cmd::Tools(Tools::Tsdb(cmd)) => {
+        Tools::Tsdb(cmd) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             cmd.run(&mut out)?;
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
-        Cmd::Tools(Tools::ParseTime { value }) => {
+        Tools::ParseTime { value } => {
             println!("{}", value.resolve_now());
             Ok(())
         }
     }
-}
-
-/// A component's settings from its subcommand's matches, layered with the
-/// config file and `AEON_*` environment (see `aeon_common::config`).
-fn layered<T>(sub: Option<&ArgMatches>) -> anyhow::Result<T>
-where
-    T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
-{
-    let sub = sub.context("subcommand matches missing")?;
-    Ok(aeon_common::config::from_matches(sub)?)
-}
-
-/// Runs a long-lived component until SIGTERM/SIGINT.
-fn serve<F, Fut, E>(
-    component: &str,
-    telemetry: &aeon_common::telemetry::TelemetryArgs,
-    run: F,
-) -> anyhow::Result<()>
-where
-    F: FnOnce(aeon_common::shutdown::CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let _guard = aeon_common::telemetry::init(telemetry, component)?;
-        let shutdown = aeon_common::shutdown::on_signals();
-        run(shutdown).await?;
-        Ok(())
-    })
 }

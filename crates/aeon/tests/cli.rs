@@ -2,6 +2,8 @@
 //! the seed's Thanos walkthrough commands parse as written with `thanos`
 //! replaced by `aeon` (each fails only on what the environment lacks).
 
+#![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -128,4 +130,129 @@ fn seed_query_command_serves_until_terminated() {
     let status = child.wait().unwrap();
     assert!(serving, "no 'serving http' line: {seen:?}");
     assert!(status.success(), "exit after SIGTERM: {status:?}");
+}
+
+/// `aeon <cmd>` as a command factory for `check_service_binary`.
+fn aeon_cmd(sub: &'static str) -> impl Fn() -> Command {
+    move || {
+        let mut c = aeon();
+        c.arg(sub);
+        c
+    }
+}
+
+fn fs_bucket(dir: &std::path::Path) -> String {
+    let bucket = dir.join("bucket");
+    std::fs::create_dir_all(&bucket).unwrap();
+    format!(
+        "--objstore.config=type: FILESYSTEM\nconfig:\n  directory: {}\n",
+        bucket.display()
+    )
+}
+
+#[test]
+fn every_component_starts_through_the_service_skeleton() {
+    use aeon_common::testutil::{Prometheus, check_service_binary};
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("--data-dir={}", dir.path().join("data").display());
+    check_service_binary(
+        aeon_cmd("query"),
+        "aeon: query",
+        &["--store=127.0.0.1:1".into()],
+        true,
+        dir.path(),
+    );
+    check_service_binary(
+        aeon_cmd("store"),
+        "aeon: store",
+        &[fs_bucket(dir.path()), data.clone()],
+        true,
+        dir.path(),
+    );
+    check_service_binary(
+        aeon_cmd("compact"),
+        "aeon: compact",
+        &[fs_bucket(dir.path()), data, "--wait".into()],
+        false,
+        dir.path(),
+    );
+    let prom = Prometheus::start(dir.path());
+    check_service_binary(
+        aeon_cmd("sidecar"),
+        "aeon: sidecar",
+        &[
+            format!("--prometheus.url={}", prom.url),
+            format!("--tsdb.path={}", dir.path().join("prom").display()),
+        ],
+        true,
+        dir.path(),
+    );
+}
+
+#[test]
+fn global_flags_before_the_command_and_version_after_it() {
+    use aeon_common::testutil::Proc;
+    // Thanos's application flags work before the command name…
+    let mut c = aeon();
+    c.args([
+        "--log.format=json",
+        "--log.level",
+        "info",
+        "query",
+        "--http-address=127.0.0.1:0",
+        "--grpc-address=127.0.0.1:0",
+    ]);
+    let mut p = Proc::spawn("aeon query", &mut c);
+    let line = p.wait_line(Duration::from_secs(30), |l| {
+        l.contains("serving http").then(|| l.to_string())
+    });
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+    assert_eq!(v["level"], "INFO", "{line}");
+    let (status, _) = p.stop();
+    assert!(status.success());
+    // …and the one after the command wins, as in kingpin.
+    let (ok, text) = output(&[
+        "--log.format=json",
+        "query",
+        "--log.format=logfmt",
+        "--http-address=10902",
+    ]);
+    assert!(!ok && text.contains("--http-address"), "{text}");
+
+    // --version on every command, as kingpin's app-level flag.
+    for args in [
+        &["--version"][..],
+        &["store", "--version"],
+        &["tools", "bucket", "--version"],
+    ] {
+        let (ok, text) = output(args);
+        assert!(ok, "{args:?}: {text}");
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn listen_addresses_in_every_go_form() {
+    use aeon_common::testutil::{Proc, free_port, http_get};
+    for http in [
+        format!(":{}", free_port()),
+        format!("0.0.0.0:{}", free_port()),
+        format!("localhost:{}", free_port()),
+        format!("[::]:{}", free_port()),
+    ] {
+        let grpc = format!(":{}", free_port());
+        let mut c = aeon();
+        c.args([
+            "query",
+            &format!("--http-address={http}"),
+            &format!("--grpc-address={grpc}"),
+        ]);
+        let mut p = Proc::spawn("aeon query", &mut c);
+        let addr = p.http_addr();
+        let port: u16 = http.rsplit(':').next().unwrap().parse().unwrap();
+        assert_eq!(addr.port(), port, "{http}");
+        assert_eq!(http_get(addr, "/-/ready").0, 200, "{http}");
+        let (status, lines) = p.stop();
+        assert!(status.success(), "{http}: {lines:#?}");
+    }
 }

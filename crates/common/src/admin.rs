@@ -15,6 +15,7 @@ use axum::routing::get;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use crate::flags::ListenAddr;
 use crate::{Error, Result};
 
 /// Shared readiness state: not ready (with a reason) until set ready.
@@ -92,14 +93,9 @@ async fn readiness(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-/// Binds `addr` (e.g. `0.0.0.0:10902`).
-pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Http {
-            addr: addr.to_string(),
-            source,
-        })
+/// Binds `addr` (e.g. `0.0.0.0:10902`, `:10902`) for the HTTP server.
+pub async fn bind(addr: &ListenAddr) -> Result<tokio::net::TcpListener> {
+    addr.bind("http server").await
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains
@@ -144,7 +140,7 @@ mod tests {
         reg.register("test_events", "events seen", c.clone());
         c.inc_by(3);
         let ready = Readiness::new("waiting for prometheus");
-        let listener = bind("127.0.0.1:0").await.unwrap();
+        let listener = bind(&"127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         let task = tokio::spawn(serve(

@@ -41,18 +41,9 @@ impl Provider for Layer {
 /// Name of the flag (and field) that points at the YAML config file.
 pub const CONFIG_FILE_ID: &str = "config_file";
 
-/// Parses this process's command line as `T` and resolves the layers. The
-/// config file comes from `T`'s `--config-file` flag (a field named
-/// `config_file`) or else from `AEON_CONFIG_FILE`.
-pub fn parse<T>() -> Result<T>
-where
-    T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
-{
-    from_matches(&T::command().get_matches())
-}
-
-/// Resolves `T` from already-parsed matches (e.g. a subcommand's), taking the
-/// config file as [`parse`] does.
+/// Resolves `T` from already-parsed matches (a command's or a
+/// subcommand's). The config file comes from `T`'s `--config-file` flag (a
+/// field named `config_file`) or else from `AEON_CONFIG_FILE`.
 pub fn from_matches<T>(matches: &ArgMatches) -> Result<T>
 where
     T: CommandFactory + FromArgMatches + Serialize + DeserializeOwned,
@@ -113,7 +104,7 @@ where
 
     if let Some(path) = config_file {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            what: "config",
+            what: "config file".into(),
             path: path.to_path_buf(),
             source,
         })?;
@@ -181,9 +172,51 @@ fn to_dict<T: Serialize>(v: &T) -> Result<Dict> {
     })
 }
 
+/// Replaces every `$(NAME)` in `text` with the environment variable `NAME`
+/// (letters, digits and `_`), as Thanos's `extflag.PathOrContent` does with
+/// environment substitution (the Kubernetes convention). An unset variable is
+/// an error naming `origin` and the variable; `$NAME` and `${NAME}` are left
+/// alone.
+pub fn expand_env(text: &str, origin: &str) -> Result<String> {
+    expand_env_with(text, origin, |name| std::env::var(name).ok())
+}
+
+/// [`expand_env`] with an explicit lookup (for tests).
+pub fn expand_env_with(
+    text: &str,
+    origin: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let name_len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        if name_len == 0 || after.as_bytes().get(name_len) != Some(&b')') {
+            out.push_str("$(");
+            rest = after;
+            continue;
+        }
+        let name = &after[..name_len];
+        let value = lookup(name).ok_or_else(|| Error::UnsetVariable {
+            origin: origin.to_string(),
+            var: name.to_string(),
+        })?;
+        out.push_str(&value);
+        rest = &after[name_len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// Reads a YAML document given inline (`--x.config`) or as a file
-/// (`--x.config-file`), as Thanos's paired flags do. Returns the text and a
-/// description of where it came from for error messages.
+/// (`--x.config-file`), as Thanos's paired flags do, and expands `$(VAR)`
+/// references with [`expand_env`]. Returns the text and a description of
+/// where it came from for error messages.
 pub fn inline_or_file(
     inline: Option<&str>,
     file: Option<&Path>,
@@ -195,14 +228,18 @@ pub fn inline_or_file(
             inline: inline_flag,
             file: file_flag,
         }),
-        (Some(text), None) => Ok(Some((text.to_string(), format!("--{inline_flag}")))),
+        (Some(text), None) => {
+            let origin = format!("--{inline_flag}");
+            Ok(Some((expand_env(text, &origin)?, origin)))
+        }
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-                what: file_flag,
+                what: format!("--{file_flag}"),
                 path: path.to_path_buf(),
                 source,
             })?;
-            Ok(Some((text, format!("file {}", path.display()))))
+            let origin = format!("file {}", path.display());
+            Ok(Some((expand_env(&text, &origin)?, origin)))
         }
         (None, None) => Ok(None),
     }
@@ -211,6 +248,7 @@ pub fn inline_or_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ChainExt as _;
     use crate::flags::ByteSize;
     use crate::telemetry::LogLevel;
     use clap::Parser;
@@ -305,12 +343,12 @@ mod tests {
     fn errors_name_source_and_field() {
         let e = run(&["svc"], Some("http-adress: x\n"), &[])
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(e.contains("http-adress") && e.contains("aeon.yaml"), "{e}");
 
         let e = run(&["svc"], Some("block-sync-concurrency: many\n"), &[])
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(
             e.contains("block_sync_concurrency") && e.contains("aeon.yaml"),
             "{e}"
@@ -318,7 +356,7 @@ mod tests {
 
         let e = run(&["svc"], None, &[("AEON_INDEX_CACHE_SIZE", "lots")])
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(
             e.contains("AEON_INDEX_CACHE_SIZE") && e.contains("lots"),
             "{e}"
@@ -326,8 +364,34 @@ mod tests {
 
         let e = run(&["svc"], Some("[not, a, map]\n"), &[])
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(e.contains("aeon.yaml"), "{e}");
+    }
+
+    #[test]
+    fn env_expansion_like_thanos() {
+        let env = |n: &str| match n {
+            "BUCKET" => Some("my-bucket".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let got = expand_env_with(
+            "bucket: $(BUCKET)\nx: a$(EMPTY)b\nkeep: $HOME ${HOME} $(not valid) $(\n",
+            "--objstore.config",
+            env,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "bucket: my-bucket\nx: ab\nkeep: $HOME ${HOME} $(not valid) $(\n"
+        );
+        let e = expand_env_with("key: $(NOPE_UNSET)", "--objstore.config", env)
+            .unwrap_err()
+            .chain();
+        assert!(
+            e.contains("--objstore.config") && e.contains("\"NOPE_UNSET\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -344,7 +408,7 @@ mod tests {
             "objstore.config",
             "objstore.config-file",
         );
-        assert!(e.unwrap_err().to_string().contains("mutually exclusive"));
+        assert!(e.unwrap_err().chain().contains("mutually exclusive"));
         let missing = dir.path().join("nope.yaml");
         let e = inline_or_file(
             None,
@@ -352,6 +416,6 @@ mod tests {
             "objstore.config",
             "objstore.config-file",
         );
-        assert!(e.unwrap_err().to_string().contains("nope.yaml"));
+        assert!(e.unwrap_err().chain().contains("nope.yaml"));
     }
 }

@@ -1,243 +1,28 @@
-//! Value types for Thanos-style flags: Prometheus durations (`1h30m`),
-//! time-or-duration values (`2024-01-02T03:04:05Z` or `-2w`) and base-2 byte
-//! sizes (`250MB` = 250 MiB, as Thanos's `units.Base2Bytes` reads it).
+//! Value types for Thanos-style flags: Prometheus durations (`1h30m`, `2w`),
+//! Go durations (`1.5h`, `500ms`), time-or-duration values
+//! (`2024-01-02T03:04:05Z` or `-2w`), base-2 byte sizes (`250MB` = 250 MiB,
+//! as Thanos's `units.Base2Bytes` reads it) and listen addresses (`:10901`).
 //!
 //! Each type implements `FromStr` (so clap reports a bad value together with
 //! the flag's name) and string (de)serialization (so the same values work in
 //! config files and `AEON_*` variables).
 
-use std::fmt;
-use std::str::FromStr;
-use std::time::Duration;
-
-use aeon_model::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod bytesize;
+mod duration;
+mod go_duration;
+mod listen;
+
+pub use bytesize::ByteSize;
+pub use duration::{PromDuration, TimeOrDuration, format_duration, parse_duration};
+pub use go_duration::{GoDuration, format_go_duration, parse_go_duration};
+pub use listen::ListenAddr;
 
 /// Why a flag value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(String);
-
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3600 * 1000),
-    ("w", 7 * 24 * 3600 * 1000),
-    ("d", 24 * 3600 * 1000),
-    ("h", 3600 * 1000),
-    ("m", 60 * 1000),
-    ("s", 1000),
-    ("ms", 1),
-];
-
-/// Parses a Prometheus duration (`model.ParseDuration`): one or more
-/// `<int><unit>` parts with units y, w, d, h, m, s, ms in that order, or `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
-    let bad = |why: &str| ParseError(format!("invalid duration {s:?}: {why}"));
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(bad("empty"));
-    }
-    let (mut rest, mut total, mut last_unit) = (s, 0u64, None::<usize>);
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad("expected a number"));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| bad("number too large"))?;
-        rest = &rest[digits..];
-        // "ms" must be tried before "m".
-        let unit = [6, 0, 1, 2, 3, 4, 5]
-            .into_iter()
-            .find(|&i| rest.starts_with(UNITS[i].0))
-            .ok_or_else(|| bad("expected a unit of y, w, d, h, m, s or ms"))?;
-        if last_unit.is_some_and(|l| l >= unit) {
-            return Err(bad("units must appear once each, largest first"));
-        }
-        last_unit = Some(unit);
-        rest = &rest[UNITS[unit].0.len()..];
-        total = n
-            .checked_mul(UNITS[unit].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| bad("duration out of range"))?;
-    }
-    Ok(Duration::from_millis(total))
-}
-
-/// Formats a duration the way Prometheus prints one (`1h30m`, `0s`).
-pub fn format_duration(d: Duration) -> String {
-    aeon_model::format_duration(d.as_millis() as u64)
-}
-
-/// A Prometheus duration usable as a flag, e.g. `--sync-block-duration=15m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct PromDuration(pub Duration);
-
-impl FromStr for PromDuration {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        parse_duration(s).map(Self)
-    }
-}
-
-impl fmt::Display for PromDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
-    }
-}
-
-/// A point in time given either as RFC3339 or as a duration relative to now
-/// (`-2w` = two weeks ago, `1h` = an hour ahead), like Thanos's
-/// `--min-time`/`--max-time`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeOrDuration {
-    /// Absolute, in milliseconds since the epoch.
-    Time(Timestamp),
-    /// Relative to now, in milliseconds (negative = past).
-    Relative(i64),
-}
-
-impl TimeOrDuration {
-    /// Thanos's default `--min-time`: `0000-01-01T00:00:00Z`.
-    pub const MIN: Self = Self::Time(-62_167_219_200_000);
-    /// Thanos's default `--max-time`: `9999-12-31T23:59:59Z`.
-    pub const MAX: Self = Self::Time(253_402_300_799_000);
-
-    /// The millisecond timestamp this value denotes at `now_ms`.
-    pub fn resolve(self, now_ms: Timestamp) -> Timestamp {
-        match self {
-            Self::Time(t) => t,
-            Self::Relative(d) => now_ms.saturating_add(d),
-        }
-    }
-
-    /// The millisecond timestamp this value denotes now.
-    pub fn resolve_now(self) -> Timestamp {
-        self.resolve(chrono::Utc::now().timestamp_millis())
-    }
-}
-
-impl FromStr for TimeOrDuration {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-            return Ok(Self::Time(t.timestamp_millis()));
-        }
-        let (neg, d) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
-        let d = parse_duration(d).map_err(|_| {
-            ParseError(format!(
-                "invalid time {s:?}: expected RFC3339 (2006-01-02T15:04:05Z) or a relative \
-                 duration such as -2w or -1h (units ms, s, m, h, d, w, y)"
-            ))
-        })?;
-        let ms = i64::try_from(d.as_millis())
-            .map_err(|_| ParseError(format!("invalid time {s:?}: out of range")))?;
-        Ok(Self::Relative(if neg { -ms } else { ms }))
-    }
-}
-
-impl fmt::Display for TimeOrDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Self::Time(t) => match chrono::DateTime::from_timestamp_millis(t) {
-                Some(dt) => f.write_str(&dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                None => write!(f, "{t}"),
-            },
-            Self::Relative(d) => {
-                let sign = if d < 0 { "-" } else { "" };
-                write!(
-                    f,
-                    "{sign}{}",
-                    format_duration(Duration::from_millis(d.unsigned_abs()))
-                )
-            }
-        }
-    }
-}
-
-/// A byte size in Thanos's base-2 notation: `250MB` and `250MiB` both mean
-/// 250 × 2^20 bytes; decimals (`1.5GB`) and plain byte counts are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    pub fn bytes(self) -> u64 {
-        self.0
-    }
-}
-
-impl FromStr for ByteSize {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        let bad = || {
-            ParseError(format!(
-                "invalid byte size {s:?}: expected a number with a unit of B, KB, MB, GB, TB, \
-                 PB, EB (or KiB, MiB, …; all base 2), e.g. 250MB"
-            ))
-        };
-        let num_len = s
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
-        let (num, unit) = s.split_at(num_len);
-        if num.is_empty() {
-            return Err(bad());
-        }
-        let exp = match unit {
-            "" | "B" => 0,
-            "KB" | "KiB" => 1,
-            "MB" | "MiB" => 2,
-            "GB" | "GiB" => 3,
-            "TB" | "TiB" => 4,
-            "PB" | "PiB" => 5,
-            "EB" | "EiB" => 6,
-            _ => return Err(bad()),
-        };
-        let mult = 1024f64.powi(exp);
-        let v: f64 = num.parse().map_err(|_| bad())?;
-        let bytes = v * mult;
-        if !bytes.is_finite() || bytes > u64::MAX as f64 || (exp == 0 && num.contains('.')) {
-            return Err(bad());
-        }
-        Ok(Self(bytes as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        let mut exp = 0;
-        while exp < 6 && self.0 != 0 && self.0.is_multiple_of(1024u64.pow(exp as u32 + 1)) {
-            exp += 1;
-        }
-        write!(f, "{}{}", self.0 / 1024u64.pow(exp as u32), NAMES[exp])
-    }
-}
-
-/// Resolves a listen address the way Go's `net.Listen` reads Thanos's
-/// `--http-address`/`--grpc-address`: `:10901` means all interfaces, and a
-/// host name is looked up.
-pub fn listen_addr(s: &str) -> Result<std::net::SocketAddr, ParseError> {
-    use std::net::ToSocketAddrs;
-    let full = if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else {
-        s.to_string()
-    };
-    full.to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            ParseError(format!(
-                "invalid listen address {s:?}: expected host:port or :port"
-            ))
-        })
-}
 
 macro_rules! serde_via_str {
     ($($t:ty),*) => {$(
@@ -262,83 +47,18 @@ macro_rules! serde_via_str {
         }
     )*};
 }
-serde_via_str!(PromDuration, TimeOrDuration, ByteSize);
+serde_via_str!(
+    PromDuration,
+    GoDuration,
+    TimeOrDuration,
+    ByteSize,
+    ListenAddr
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(
-            parse_duration("2w").unwrap(),
-            Duration::from_secs(14 * 86400)
-        );
-        assert_eq!(
-            parse_duration("1y").unwrap(),
-            Duration::from_secs(365 * 86400)
-        );
-        assert_eq!(parse_duration("150ms").unwrap(), Duration::from_millis(150));
-        assert_eq!(
-            parse_duration("1m5s10ms").unwrap(),
-            Duration::from_millis(65_010)
-        );
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        for bad in ["", "1", "h", "1x", "1m1h", "1h1h", "-1h", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
-        }
-        assert_eq!(
-            format_duration(Duration::from_millis(5_400_010)),
-            "1h30m10ms"
-        );
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-    }
-
-    #[test]
-    fn time_or_duration() {
-        let now = 1_700_000_000_000;
-        let t: TimeOrDuration = "-2w".parse().unwrap();
-        assert_eq!(t.resolve(now), now - 14 * 86_400_000);
-        let t: TimeOrDuration = "-1h".parse().unwrap();
-        assert_eq!(t.resolve(now), now - 3_600_000);
-        let t: TimeOrDuration = "30m".parse().unwrap();
-        assert_eq!(t.resolve(now), now + 1_800_000);
-        let t: TimeOrDuration = "2024-01-02T03:04:05Z".parse().unwrap();
-        assert_eq!(t.resolve(now), 1_704_164_645_000);
-        let t: TimeOrDuration = "2024-01-02T03:04:05.5+01:00".parse().unwrap();
-        assert_eq!(t.resolve(now), 1_704_164_645_000 - 3_600_000 + 500);
-        assert_eq!(TimeOrDuration::MIN.to_string(), "0000-01-01T00:00:00Z");
-        assert_eq!(TimeOrDuration::MAX.to_string(), "9999-12-31T23:59:59Z");
-        assert_eq!("-2w".parse::<TimeOrDuration>().unwrap().to_string(), "-2w");
-        let e = "-2x".parse::<TimeOrDuration>().unwrap_err().to_string();
-        assert!(e.contains("RFC3339") && e.contains("-2x"), "{e}");
-        assert!("yesterday".parse::<TimeOrDuration>().is_err());
-    }
-
-    #[test]
-    fn byte_sizes_are_base_2() {
-        assert_eq!("250MB".parse::<ByteSize>().unwrap().0, 250 << 20);
-        assert_eq!("2GiB".parse::<ByteSize>().unwrap().0, 2 << 30);
-        assert_eq!("2GB".parse::<ByteSize>().unwrap().0, 2 << 30);
-        assert_eq!("1.5KB".parse::<ByteSize>().unwrap().0, 1536);
-        assert_eq!("512".parse::<ByteSize>().unwrap().0, 512);
-        assert_eq!("0B".parse::<ByteSize>().unwrap().0, 0);
-        for bad in ["", "MB", "12XB", "1.5", "-1MB", "1 MB"] {
-            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} should fail");
-        }
-        assert_eq!(ByteSize(250 << 20).to_string(), "250MiB");
-        assert_eq!(ByteSize(1000).to_string(), "1000B");
-    }
-
-    #[test]
-    fn listen_addresses_like_go() {
-        assert_eq!(listen_addr(":10901").unwrap().to_string(), "0.0.0.0:10901");
-        assert_eq!(listen_addr("127.0.0.1:0").unwrap().port(), 0);
-        assert!(listen_addr("localhost:9").unwrap().ip().is_loopback());
-        assert!(listen_addr("10901").is_err());
-        assert!(listen_addr("").is_err());
-    }
+    use std::time::Duration;
 
     #[test]
     fn serde_accepts_strings_and_numbers() {
@@ -347,11 +67,21 @@ mod tests {
             size: ByteSize,
             plain: ByteSize,
             d: PromDuration,
+            g: GoDuration,
+            listen: ListenAddr,
         }
-        let c: C = serde_yaml_ng::from_str("size: 1GB\nplain: 4096\nd: 5m\n").unwrap();
+        let c: C =
+            serde_yaml_ng::from_str("size: 1GB\nplain: 4096\nd: 5m\ng: 1.5m\nlisten: \":10901\"\n")
+                .unwrap();
         assert_eq!(
-            (c.size.0, c.plain.0, c.d.0),
-            (1 << 30, 4096, Duration::from_secs(300))
+            (c.size.0, c.plain.0, c.d.0, c.g.0),
+            (
+                1 << 30,
+                4096,
+                Duration::from_secs(300),
+                Duration::from_secs(90)
+            )
         );
+        assert_eq!(c.listen.port(), 10901);
     }
 }

@@ -1,17 +1,24 @@
-//! What every Aeon service shares (layer L0): layered configuration
-//! (defaults ← YAML file ← `AEON_*` environment ← flags, see [`config`]),
-//! Thanos's time and byte-size flag values ([`flags`]), logging and OTLP
-//! tracing ([`telemetry`]), the admin HTTP server with `/metrics`,
-//! `/-/healthy` and `/-/ready` ([`admin`]), graceful shutdown
-//! ([`shutdown`]) and the block-selection relabeller ([`relabel`]).
+//! What every Aeon service shares (layer L0): the service skeleton that
+//! starts every component ([`service`]), layered configuration (defaults ←
+//! YAML file ← `AEON_*` environment ← flags, see [`config`]) with Thanos's
+//! `$(VAR)` expansion, flag groups ([`args`]) and Thanos's flag value types
+//! ([`flags`]), logging and OTLP tracing ([`telemetry`]), the admin HTTP
+//! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
+//! graceful shutdown ([`shutdown`]), the block-selection relabeller
+//! ([`relabel`]) and the error convention with its one chain printer
+//! ([`error`]).
 
 pub mod admin;
+pub mod args;
 pub mod config;
-mod error;
+pub mod error;
 pub mod flags;
 pub mod relabel;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
-pub use error::{Error, Result};
+pub use error::{Chain, ChainExt, Error, Result};
 pub use prometheus_client::registry::Registry;

@@ -240,6 +240,7 @@ fn valid_label_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ChainExt as _;
 
     fn cfgs(y: &str) -> Vec<Rule> {
         Relabeler::parse(y, "test").unwrap().rules
@@ -281,7 +282,7 @@ mod tests {
         ] {
             let e = Relabeler::parse(bad, "--selector.relabel-config")
                 .unwrap_err()
-                .to_string();
+                .chain();
             assert!(
                 e.contains(why) && e.contains("--selector.relabel-config"),
                 "{bad}: {e}"

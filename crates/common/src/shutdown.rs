@@ -16,6 +16,29 @@ pub fn on_signals() -> CancellationToken {
     token
 }
 
+/// Waits for a server task after shutdown for at most `grace` (Thanos's
+/// `--http-grace-period` / `--grpc-grace-period`); past it the task is
+/// aborted, dropping in-flight requests. `None` when it was cut off or its
+/// task failed (both logged, `what` naming the server).
+pub async fn drain<T>(
+    mut task: tokio::task::JoinHandle<T>,
+    grace: std::time::Duration,
+    what: &str,
+) -> Option<T> {
+    match tokio::time::timeout(grace, &mut task).await {
+        Ok(Ok(r)) => Some(r),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "{what} server task failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(grace = ?grace, "{what} grace period over, dropping in-flight requests");
+            task.abort();
+            None
+        }
+    }
+}
+
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match (
@@ -38,6 +61,17 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn drain_waits_at_most_the_grace_period() {
+        let quick = tokio::spawn(async { 7 });
+        assert_eq!(drain(quick, Duration::from_secs(5), "test").await, Some(7));
+        let stuck = tokio::spawn(std::future::pending::<()>());
+        let t = std::time::Instant::now();
+        assert_eq!(drain(stuck, Duration::from_millis(50), "test").await, None);
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
 
     #[tokio::test]
     async fn sigterm_cancels_the_token() {

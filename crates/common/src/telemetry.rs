@@ -1,8 +1,14 @@
-//! Logging through `tracing` (`--log.level`, `--log.format=logfmt|json`) and
-//! optional OpenTelemetry OTLP trace export configured with Thanos's tracing
-//! YAML (`--tracing.config` / `--tracing.config-file`).
+//! Logging through `tracing` (`--log.level`, `--log.format=logfmt|json`;
+//! logfmt as go-kit writes it, see [`logfmt`]) and optional OpenTelemetry
+//! OTLP trace export configured with Thanos's tracing YAML
+//! (`--tracing.config` / `--tracing.config-file`, with `$(VAR)` expansion).
+//! [`init`] runs inside the service skeleton's runtime
+//! ([`crate::service`]): the OTLP exporter needs a reactor.
 
-use clap::{Args, ValueEnum};
+mod logfmt;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use serde::{Deserialize, Serialize};
@@ -47,6 +53,73 @@ pub struct TelemetryArgs {
     /// Path to a tracing configuration YAML file (Thanos format; type OTLP).
     #[arg(long = "tracing.config-file")]
     pub tracing_config_file: Option<std::path::PathBuf>,
+}
+
+/// The same flags given before the subcommand (`aeon --log.level=debug
+/// store`): Thanos declares them on the application, so they are accepted
+/// on either side of the command name.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalTelemetryArgs {
+    /// Log filtering level (also accepted after the command).
+    #[arg(long = "log.level", value_enum)]
+    pub log_level: Option<LogLevel>,
+    /// Log format to use (also accepted after the command).
+    #[arg(long = "log.format", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Tracing configuration YAML (also accepted after the command).
+    #[arg(long = "tracing.config")]
+    pub tracing_config: Option<String>,
+    /// Path to a tracing configuration YAML file (also accepted after the command).
+    #[arg(long = "tracing.config-file")]
+    pub tracing_config_file: Option<std::path::PathBuf>,
+}
+
+impl GlobalTelemetryArgs {
+    /// Whether any of the flags was given.
+    pub fn any(&self) -> bool {
+        self.log_level.is_some()
+            || self.log_format.is_some()
+            || self.tracing_config.is_some()
+            || self.tracing_config_file.is_some()
+    }
+
+    /// Applies the flags given before the command to `args`, except where
+    /// the command's own matches (`sub`) set the same flag: the later one on
+    /// the command line wins, as in kingpin.
+    pub fn apply(&self, args: &mut TelemetryArgs, sub: &ArgMatches) {
+        let typed = |id: &str| matches!(sub.value_source(id), Some(ValueSource::CommandLine));
+        if let Some(v) = self.log_level.filter(|_| !typed("log_level")) {
+            args.log_level = v;
+        }
+        if let Some(v) = self.log_format.filter(|_| !typed("log_format")) {
+            args.log_format = v;
+        }
+        if let Some(v) = self
+            .tracing_config
+            .as_ref()
+            .filter(|_| !typed("tracing_config"))
+        {
+            args.tracing_config = Some(v.clone());
+        }
+        if let Some(v) = self
+            .tracing_config_file
+            .as_ref()
+            .filter(|_| !typed("tracing_config_file"))
+        {
+            args.tracing_config_file = Some(v.clone());
+        }
+    }
+
+    /// The flags as a full [`TelemetryArgs`] (defaults for the rest), for
+    /// commands without telemetry flags of their own.
+    pub fn to_args(&self) -> TelemetryArgs {
+        TelemetryArgs {
+            log_level: self.log_level.unwrap_or_default(),
+            log_format: self.log_format.unwrap_or_default(),
+            tracing_config: self.tracing_config.clone(),
+            tracing_config_file: self.tracing_config_file.clone(),
+        }
+    }
 }
 
 /// Thanos's tracing configuration document.
@@ -145,7 +218,7 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber for `component`. Must be called inside a
-/// tokio runtime when tracing is configured.
+/// tokio runtime when tracing is configured (the service skeleton does).
 pub fn init(args: &TelemetryArgs, component: &str) -> Result<TelemetryGuard> {
     let level = match args.log_level {
         LogLevel::Debug => "debug",
@@ -160,6 +233,8 @@ pub fn init(args: &TelemetryArgs, component: &str) -> Result<TelemetryGuard> {
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Logfmt => tracing_subscriber::fmt::layer()
+            .event_format(logfmt::Logfmt)
+            .fmt_fields(logfmt::LogfmtFields)
             .with_ansi(false)
             .with_writer(std::io::stderr)
             .boxed(),
@@ -220,6 +295,7 @@ pub fn init(args: &TelemetryArgs, component: &str) -> Result<TelemetryGuard> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ChainExt as _;
 
     #[test]
     fn parses_thanos_otlp_config() {
@@ -236,15 +312,15 @@ mod tests {
     fn rejects_bad_tracing_configs_with_origin() {
         let e = TracingConfig::parse("type: JAEGER\n", "file t.yaml")
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(e.contains("JAEGER") && e.contains("t.yaml"), "{e}");
         let e = TracingConfig::parse("type: OTLP\nconfig:\n  endpiont: x\n", "file t.yaml")
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(e.contains("endpiont") && e.contains("t.yaml"), "{e}");
         let e = TracingConfig::parse("type: OTLP\nconfig:\n  client_type: http\n", "x")
             .unwrap_err()
-            .to_string();
+            .chain();
         assert!(e.contains("client_type"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aeon_common::flags::{PromDuration, TimeOrDuration};
+use aeon_common::flags::{GoDuration, PromDuration, TimeOrDuration};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -21,24 +21,23 @@ pub struct Args {
     /// Data directory in which to cache blocks and process compactions.
     #[arg(long = "data-dir", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Path to YAML file that contains object store configuration.
-    #[arg(long = "objstore.config-file")]
-    pub objstore_config_file: Option<PathBuf>,
-    /// Object store configuration YAML (alternative to --objstore.config-file).
-    #[arg(long = "objstore.config")]
-    pub objstore_config: Option<String>,
-    /// Listen host:port for HTTP endpoints (/metrics, /-/healthy, /-/ready).
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: String,
+    /// `--objstore.config-file`, `--objstore.config` (one is required).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub objstore: aeon_common::args::ObjstoreArgs,
+    /// `--http-address` (/metrics, /-/healthy, /-/ready), `--http-grace-period`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub http: aeon_common::args::HttpArgs,
     /// Do not exit after all compactions have been processed; wait for new work.
     #[arg(long = "wait", default_value_t = false)]
     pub wait: bool,
     /// Wait interval between consecutive compaction runs (only with --wait).
     #[arg(long = "wait-interval", default_value = "5m")]
-    pub wait_interval: PromDuration,
+    pub wait_interval: GoDuration,
     /// Minimum age of fresh (non-compacted) blocks before they are processed.
     #[arg(long = "consistency-delay", default_value = "30m")]
-    pub consistency_delay: PromDuration,
+    pub consistency_delay: GoDuration,
     /// How long to retain raw samples in the bucket (0d = forever).
     #[arg(long = "retention.resolution-raw", default_value = "0d")]
     pub retention_raw: PromDuration,
@@ -65,18 +64,16 @@ pub struct Args {
     pub downsample_concurrency: usize,
     /// How often partial uploads and blocks past their delete delay are cleaned up.
     #[arg(long = "compact.cleanup-interval", default_value = "5m")]
-    pub cleanup_interval: PromDuration,
+    pub cleanup_interval: GoDuration,
     /// Accepted for Thanos compatibility; block files are transferred with the object
     /// store's own concurrency (4 files at once).
     #[arg(long = "block-files-concurrency", default_value_t = 1)]
     pub block_files_concurrency: usize,
-    /// Path to a YAML file with relabeling configuration that selects the blocks to act on
-    /// (actions keep, drop and hashmod over the external labels).
-    #[arg(long = "selector.relabel-config-file")]
-    pub selector_relabel_config_file: Option<PathBuf>,
-    /// Relabeling configuration YAML (alternative to --selector.relabel-config-file).
-    #[arg(long = "selector.relabel-config")]
-    pub selector_relabel_config: Option<String>,
+    /// `--selector.relabel-config-file`, `--selector.relabel-config`: the
+    /// blocks to act on, by their external labels.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub selector_relabel: aeon_common::args::SelectorRelabelArgs,
     /// Only blocks whose maxTime is after this time are processed (RFC3339 or relative, e.g. -2w).
     #[arg(long = "min-time", default_value = "0000-01-01T00:00:00Z")]
     pub min_time: TimeOrDuration,
@@ -150,7 +147,7 @@ mod tests {
     fn thanos_defaults() {
         let a = Args::try_parse_from(["aeon-compactor"]).unwrap();
         assert_eq!(a.data_dir, PathBuf::from("./data"));
-        assert_eq!(a.http_address, "0.0.0.0:10902");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:10902");
         assert!(!a.wait);
         assert_eq!(a.wait_interval.0, Duration::from_secs(300));
         assert_eq!(a.consistency_delay.0, Duration::from_secs(1800));

@@ -23,7 +23,6 @@ use crate::metrics::Metrics;
 use crate::planner::{self, Group, GroupPlan};
 use crate::progress::Progress;
 use crate::{Args, DedupFunc, Error, Result};
-use aeon_common::relabel::Relabeler;
 
 /// No-compact reason written for overlapping blocks.
 pub const REASON_OVERLAP: &str = "overlapping-blocks";
@@ -54,15 +53,7 @@ pub struct Config {
 impl Config {
     /// Settings from flags; relative `--min-time`/`--max-time` resolve against `now_ms`.
     pub fn from_args(args: &Args, now_ms: i64) -> Result<Self> {
-        let relabel = match aeon_common::config::inline_or_file(
-            args.selector_relabel_config.as_deref(),
-            args.selector_relabel_config_file.as_deref(),
-            "selector.relabel-config",
-            "selector.relabel-config-file",
-        )? {
-            Some((text, origin)) => Relabeler::parse(&text, &origin)?,
-            None => Relabeler::default(),
-        };
+        let relabel = args.selector_relabel.relabeler()?;
         Ok(Self {
             data_dir: args.data_dir.clone(),
             selection: Selection {

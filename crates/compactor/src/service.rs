@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use aeon_common::admin::{self, Readiness};
-use prometheus_client::registry::Registry;
+use aeon_common::service::ServiceCtx;
+use aeon_common::shutdown::drain;
 use tokio_util::sync::CancellationToken;
 
 use crate::compactor::{Compactor, Config, IterationReport};
@@ -52,16 +53,20 @@ fn warn_on_retention_combos(cfg: &Config) {
     }
 }
 
-/// Runs the compactor until done (without `--wait`) or until `shutdown`.
-pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
+/// Runs the compactor until done (without `--wait`) or until
+/// `ctx.shutdown` (a bare `CancellationToken` will do).
+pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
+    let ServiceCtx {
+        shutdown,
+        mut registry,
+    } = ctx.into();
     // Validate everything before serving.
     let cfg = Config::from_args(&args, now_ms())?;
     warn_on_retention_combos(&cfg);
-    let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let bucket = open_bucket(
-        args.objstore_config.as_deref(),
-        args.objstore_config_file.as_deref(),
+        args.objstore.objstore_config.as_deref(),
+        args.objstore.objstore_config_file.as_deref(),
         &mut registry,
     )
     .await?;
@@ -80,7 +85,7 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
         .await
         .map_err(|e| Error::io(&args.data_dir, e))?;
     let ready = Readiness::new("first iteration not started");
-    let listener = admin::bind(&args.http_address).await?;
+    let listener = args.http.bind().await?;
     let http_stop = shutdown.child_token();
     let http = tokio::spawn(admin::serve(
         listener,
@@ -90,11 +95,24 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
     ready.set_ready();
     let result = main_loop(&args, bucket, metrics, &shutdown).await;
     http_stop.cancel();
-    match http.await {
-        Ok(r) => r?,
-        Err(e) => return Err(Error::Task(e.to_string())),
+    // In-flight scrapes drain for at most --http-grace-period.
+    if let Some(r) = drain(http, args.http.http_grace_period.0, "HTTP").await {
+        r?;
     }
     result
+}
+
+impl aeon_common::service::Service for Args {
+    const COMPONENT: &'static str = "compact";
+    type Error = Error;
+
+    fn telemetry_mut(&mut self) -> &mut aeon_common::telemetry::TelemetryArgs {
+        &mut self.telemetry
+    }
+
+    fn run(self, ctx: ServiceCtx) -> impl std::future::Future<Output = Result<()>> {
+        run(self, ctx)
+    }
 }
 
 async fn main_loop(

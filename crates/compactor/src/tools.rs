@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aeon_common::flags::PromDuration;
+use aeon_common::flags::{GoDuration, ListenAddr};
 use aeon_objstore::Bucket;
 use aeon_objstore::block::{
     self, DELETION_MARK_FILENAME, DeletionMark, MARK_VERSION_1, MarkReason,
@@ -117,14 +117,14 @@ pub enum BucketCommand {
     /// Serve a block timeline page (`/`) and `/api/v1/blocks` until SIGTERM/SIGINT.
     Web {
         #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-        http_address: String,
+        http_address: ListenAddr,
     },
     /// Delete blocks marked for deletion past the delay and mark aborted partial uploads.
     Cleanup {
         #[arg(long = "delete-delay", default_value = "48h")]
-        delete_delay: PromDuration,
+        delete_delay: GoDuration,
         #[arg(long = "consistency-delay", default_value = "30m")]
-        consistency_delay: PromDuration,
+        consistency_delay: GoDuration,
     },
 }
 
@@ -254,7 +254,7 @@ pub async fn run_command(
             let listener = aeon_common::admin::bind(&http_address).await?;
             let addr = listener
                 .local_addr()
-                .map_err(|e| Error::io(&http_address, e))?;
+                .map_err(|e| Error::io(http_address.to_string(), e))?;
             writeln!(out, "serving the bucket web UI on http://{addr}/").map_err(werr)?;
             let token = aeon_common::shutdown::on_signals();
             aeon_common::admin::serve(listener, web::router(bucket), token).await?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aeon_common::flags::PromDuration;
+use aeon_common::flags::{GoDuration, PromDuration};
 use aeon_common::telemetry::TelemetryArgs;
 use clap::ArgAction;
 use serde::{Deserialize, Serialize};
@@ -26,18 +26,15 @@ pub enum DedupFunc {
     about = "Query node exposing the Prometheus HTTP API over data retrieved from Store API endpoints"
 )]
 pub struct Args {
-    /// Listen host:port for HTTP endpoints (API, UI, metrics).
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: String,
-    /// Time to wait after an interrupt for in-flight HTTP requests.
-    #[arg(long = "http-grace-period", default_value = "2m")]
-    pub http_grace_period: PromDuration,
-    /// Listen ip:port for the gRPC server (Info and Store API proxy).
-    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
-    pub grpc_address: String,
-    /// Time to wait after an interrupt for in-flight gRPC calls.
-    #[arg(long = "grpc-grace-period", default_value = "2m")]
-    pub grpc_grace_period: PromDuration,
+    /// `--http-address` (API, UI, metrics), `--http-grace-period`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub http: aeon_common::args::HttpArgs,
+    /// `--grpc-address` (Info and Store API proxy), `--grpc-grace-period`,
+    /// `--grpc-server-max-connection-age`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub grpc: aeon_common::args::GrpcArgs,
     /// Store API endpoints (repeatable): `host:port`, `dns+host:port` (A and
     /// AAAA lookup), `dnssrv+_grpc._tcp.name` (SRV, then A/AAAA of each
     /// target, port from SRV), `dnssrvnoa+_grpc._tcp.name` (SRV targets used
@@ -112,7 +109,7 @@ pub struct Args {
     pub query_max_concurrent_select: usize,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
-    pub query_lookback_delta: PromDuration,
+    pub query_lookback_delta: GoDuration,
     /// Use `step / 5` as max_source_resolution when the parameter is absent.
     #[arg(long = "query.auto-downsampling", action = ArgAction::SetTrue)]
     #[serde(default)]
@@ -197,8 +194,8 @@ mod tests {
     #[test]
     fn defaults_match_thanos() {
         let a = parse(&[]);
-        assert_eq!(a.http_address, "0.0.0.0:10902");
-        assert_eq!(a.grpc_address, "0.0.0.0:10901");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:10902");
+        assert_eq!(a.grpc.grpc_address.to_string(), "0.0.0.0:10901");
         assert_eq!(a.store_sd_interval.0, Duration::from_secs(300));
         assert_eq!(a.store_sd_dns_interval.0, Duration::from_secs(30));
         assert_eq!(a.query_timeout.0, Duration::from_secs(120));
@@ -224,7 +221,7 @@ mod tests {
             "--store",
             "1.2.3.5:19090",
         ]);
-        assert_eq!(a.http_address, "0.0.0.0:19192");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:19192");
         assert_eq!(a.endpoint, ["1.2.3.4:19090", "1.2.3.5:19090"]);
         let a = parse(&["--endpoint=a:1", "--store=b:2", "--endpoint", "dns+c:3"]);
         assert_eq!(a.endpoint, ["a:1", "b:2", "dns+c:3"]);

@@ -6,11 +6,13 @@ pub enum Error {
     /// Endpoint discovery failed (an invalid `--endpoint` spec, ...).
     #[error(transparent)]
     Discovery(#[from] aeon_discovery::Error),
-    /// A Store API call failed.
-    #[error("store API")]
+    /// A Store API call or the gRPC server failed (the storeapi error says
+    /// which).
+    #[error(transparent)]
     Store(#[from] aeon_storeapi::Error),
-    /// Binding or serving HTTP failed.
-    #[error("http server")]
+    /// Shared plumbing: binding or serving HTTP, configuration (the common
+    /// error names the address or file).
+    #[error(transparent)]
     Http(#[from] aeon_common::Error),
     /// Invalid flags.
     #[error("invalid flag {flag}: {reason}")]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
+use aeon_common::service::ServiceCtx;
 use aeon_storeapi::{ServerOptions, StoreServer};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -35,12 +36,18 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<()>>,
 }
 
-/// Runs the querier until `shutdown` is cancelled, then drains in-flight
-/// requests for at most the longer of `--http-grace-period` and
-/// `--grpc-grace-period`.
-pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
-    let grace = args.http_grace_period.0.max(args.grpc_grace_period.0);
-    let mut running = start(args, shutdown.clone()).await?;
+/// Runs the querier until `ctx.shutdown` is cancelled (a bare
+/// `CancellationToken` will do), then drains in-flight requests for at most
+/// the longer of `--http-grace-period` and `--grpc-grace-period`.
+pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
+    let ctx = ctx.into();
+    let shutdown = ctx.shutdown.clone();
+    let grace = args
+        .http
+        .http_grace_period
+        .0
+        .max(args.grpc.grpc_grace_period.0);
+    let mut running = start(args, ctx).await?;
     let joined = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
         r.map_err(|e| Error::Flag {
             flag: "run",
@@ -117,13 +124,16 @@ pub(crate) fn http_router(
 
 /// Starts the querier: resolves endpoints, checks them once, binds and
 /// serves HTTP and gRPC in the background.
-pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
+pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
+    let ServiceCtx {
+        shutdown,
+        mut registry,
+    } = ctx.into();
     let discovery = discovery(&args).await?;
     let endpoints = Arc::new(EndpointSet::new(
         grpc_connector(),
         args.store_unhealthy_timeout.0,
     ));
-    let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let ready = Readiness::new("discovering endpoints");
 
@@ -142,17 +152,12 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         metrics.clone(),
     );
 
-    let http = admin::bind(&args.http_address).await?;
+    let http = args.http.bind().await?;
     let http_addr = http.local_addr().map_err(|e| Error::Flag {
         flag: "http-address",
         reason: e.to_string(),
     })?;
-    let grpc = tokio::net::TcpListener::bind(&args.grpc_address)
-        .await
-        .map_err(|e| Error::Flag {
-            flag: "grpc-address",
-            reason: format!("binding {}: {e}", args.grpc_address),
-        })?;
+    let grpc = args.grpc.bind().await?;
     let grpc_addr = grpc.local_addr().map_err(|e| Error::Flag {
         flag: "grpc-address",
         reason: e.to_string(),
@@ -197,7 +202,11 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     };
     ready.set_ready();
 
-    let grpc_task = tokio::spawn(serve_grpc(proxy, grpc, shutdown.clone()));
+    let grpc_opts = ServerOptions {
+        max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        ..ServerOptions::default()
+    };
+    let grpc_task = tokio::spawn(serve_grpc(proxy, grpc, grpc_opts, shutdown.clone()));
     let http_task = tokio::spawn(admin::serve(http, router, shutdown.clone()));
     let task = tokio::spawn(async move {
         let h = http_task.await;
@@ -233,19 +242,13 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
 async fn serve_grpc(
     proxy: Arc<Proxy>,
     listener: tokio::net::TcpListener,
+    opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> Result<()> {
     StoreServer::new(proxy)
-        .serve(
-            listener,
-            ServerOptions::default(),
-            shutdown.cancelled_owned(),
-        )
+        .serve(listener, opts, shutdown.cancelled_owned())
         .await
-        .map_err(|e| Error::Flag {
-            flag: "grpc-address",
-            reason: format!("serving gRPC: {e}"),
-        })
+        .map_err(Error::Store)
 }
 
 /// Applies a discovery result; new endpoints are checked right away.
@@ -261,4 +264,17 @@ fn record_health(eps: &EndpointSet, m: &Metrics) {
     let all = eps.all();
     let healthy = all.iter().filter(|e| e.status().healthy).count();
     m.set_endpoints(healthy, all.len() - healthy);
+}
+
+impl aeon_common::service::Service for Args {
+    const COMPONENT: &'static str = "query";
+    type Error = Error;
+
+    fn telemetry_mut(&mut self) -> &mut aeon_common::telemetry::TelemetryArgs {
+        &mut self.telemetry
+    }
+
+    fn run(self, ctx: ServiceCtx) -> impl std::future::Future<Output = Result<()>> {
+        run(self, ctx)
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aeon_common::flags::{PromDuration, TimeOrDuration};
+use aeon_common::flags::{GoDuration, PromDuration, TimeOrDuration};
 use serde::{Deserialize, Serialize};
 
 /// Flags of `aeon sidecar` (and the `aeon-sidecar` binary).
@@ -12,25 +12,15 @@ use serde::{Deserialize, Serialize};
     about = "Sidecar for Prometheus server: Store API over remote read, block shipper, config reloader"
 )]
 pub struct Args {
-    /// Listen host:port for HTTP endpoints (metrics, health, readiness).
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: String,
+    /// `--http-address`, `--http-grace-period`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub http: aeon_common::args::HttpArgs,
 
-    /// Time to wait after an interrupt received for the HTTP server.
-    #[arg(long = "http-grace-period", default_value = "2m")]
-    pub http_grace_period: PromDuration,
-
-    /// Listen ip:port address for gRPC endpoints (StoreAPI, Info, health).
-    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
-    pub grpc_address: String,
-
-    /// Time to wait after an interrupt received for the gRPC server.
-    #[arg(long = "grpc-grace-period", default_value = "2m")]
-    pub grpc_grace_period: PromDuration,
-
-    /// The gRPC server max connection age.
-    #[arg(long = "grpc-server-max-connection-age", default_value = "60m")]
-    pub grpc_server_max_connection_age: PromDuration,
+    /// `--grpc-address`, `--grpc-grace-period`, `--grpc-server-max-connection-age`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub grpc: aeon_common::args::GrpcArgs,
 
     /// URL at which to reach Prometheus's API.
     #[arg(long = "prometheus.url", default_value = "http://localhost:9090")]
@@ -39,15 +29,15 @@ pub struct Args {
     /// Maximum time to wait for the Prometheus instance to start up (after it,
     /// the sidecar keeps trying but logs an error every round).
     #[arg(long = "prometheus.ready_timeout", default_value = "10m")]
-    pub prometheus_ready_timeout: PromDuration,
+    pub prometheus_ready_timeout: GoDuration,
 
     /// How often to get Prometheus config (external labels, lowest timestamp).
     #[arg(long = "prometheus.get_config_interval", default_value = "30s")]
-    pub prometheus_get_config_interval: PromDuration,
+    pub prometheus_get_config_interval: GoDuration,
 
     /// Timeout for getting Prometheus config.
     #[arg(long = "prometheus.get_config_timeout", default_value = "30s")]
-    pub prometheus_get_config_timeout: PromDuration,
+    pub prometheus_get_config_timeout: GoDuration,
 
     /// Data directory of TSDB.
     #[arg(long = "tsdb.path", default_value = "./data")]
@@ -68,21 +58,17 @@ pub struct Args {
 
     /// Controls how often reloader re-reads config and rules.
     #[arg(long = "reloader.watch-interval", default_value = "3m")]
-    pub reloader_watch_interval: PromDuration,
+    pub reloader_watch_interval: GoDuration,
 
     /// Controls how often reloader retries config reload in case of error.
     #[arg(long = "reloader.retry-interval", default_value = "5s")]
-    pub reloader_retry_interval: PromDuration,
+    pub reloader_retry_interval: GoDuration,
 
-    /// Path to YAML file that contains object store configuration (no
-    /// bucket configured = no upload).
-    #[arg(long = "objstore.config-file")]
-    pub objstore_config_file: Option<PathBuf>,
-
-    /// Alternative to 'objstore.config-file' flag (mutually exclusive).
-    /// Content of YAML file that contains object store configuration.
-    #[arg(long = "objstore.config")]
-    pub objstore_config: Option<String>,
+    /// `--objstore.config-file`, `--objstore.config` (no bucket configured =
+    /// no upload).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub objstore: aeon_common::args::ObjstoreArgs,
 
     /// If true shipper will try to upload compacted blocks as well.
     #[arg(long = "shipper.upload-compacted")]
@@ -130,8 +116,8 @@ mod tests {
     #[test]
     fn defaults_are_thanos_defaults() {
         let a = Args::try_parse_from(["sidecar"]).unwrap();
-        assert_eq!(a.http_address, "0.0.0.0:10902");
-        assert_eq!(a.grpc_address, "0.0.0.0:10901");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:10902");
+        assert_eq!(a.grpc.grpc_address.to_string(), "0.0.0.0:10901");
         assert_eq!(a.prometheus_url, "http://localhost:9090");
         assert_eq!(a.prometheus_ready_timeout.0, Duration::from_secs(600));
         assert_eq!(a.prometheus_get_config_interval.0, Duration::from_secs(30));
@@ -140,7 +126,7 @@ mod tests {
         assert_eq!(a.reloader_retry_interval.0, Duration::from_secs(5));
         assert_eq!(a.shipper_meta_file_name, "thanos.shipper.json");
         assert!(!a.shipper_upload_compacted);
-        assert!(a.objstore_config_file.is_none() && a.objstore_config.is_none());
+        assert!(a.objstore.objstore_config_file.is_none() && a.objstore.objstore_config.is_none());
         assert_eq!(a.min_time, TimeOrDuration::MIN);
         assert_eq!(a.store_limits_request_series, 0);
     }
@@ -162,9 +148,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.tsdb_path, PathBuf::from("/var/prometheus"));
-        assert_eq!(a.objstore_config_file, Some(PathBuf::from("bucket.yml")));
-        assert_eq!(a.http_address, "0.0.0.0:19191");
-        assert_eq!(a.grpc_address, "0.0.0.0:19090");
+        assert_eq!(
+            a.objstore.objstore_config_file,
+            Some(PathBuf::from("bucket.yml"))
+        );
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:19191");
+        assert_eq!(a.grpc.grpc_address.to_string(), "0.0.0.0:19090");
     }
 
     #[test]
@@ -188,13 +177,35 @@ mod tests {
     }
 
     #[test]
+    fn thanos_value_syntax_host_names_port_only_and_go_durations() {
+        let a = Args::try_parse_from([
+            "sidecar",
+            "--grpc-address=:10901",
+            "--http-address=localhost:10902",
+            "--prometheus.url=https://prometheus.monitoring.svc:9090",
+            "--prometheus.ready_timeout=1.5m",
+            "--grpc-grace-period=500ms",
+            "--reloader.watch-interval=1h30m",
+        ])
+        .unwrap();
+        assert_eq!(a.grpc.grpc_address.port(), 10901);
+        assert_eq!(a.http.http_address.host(), "localhost");
+        assert_eq!(a.prometheus_ready_timeout.0, Duration::from_secs(90));
+        assert_eq!(a.grpc.grpc_grace_period.0, Duration::from_millis(500));
+        assert_eq!(a.reloader_watch_interval.0, Duration::from_secs(5400));
+        // model durations stay model durations (`--http-grace-period` is one).
+        assert!(Args::try_parse_from(["sidecar", "--http-grace-period=1.5m"]).is_err());
+        assert!(Args::try_parse_from(["sidecar", "--prometheus.ready_timeout=1d"]).is_err());
+    }
+
+    #[test]
     fn layered_config_resolves_defaults() {
         let m = <Args as clap::CommandFactory>::command()
             .try_get_matches_from(["sidecar", "--grpc-address=127.0.0.1:0"])
             .unwrap();
         let a: Args = aeon_common::config::load_with_env(&m, None, Vec::new()).unwrap();
-        assert_eq!(a.grpc_address, "127.0.0.1:0");
-        assert_eq!(a.http_address, "0.0.0.0:10902");
+        assert_eq!(a.grpc.grpc_address.to_string(), "127.0.0.1:0");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:10902");
         assert!(a.reloader_rule_dir.is_empty());
     }
 }

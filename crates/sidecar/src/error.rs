@@ -135,14 +135,8 @@ impl Error {
     }
 }
 
-/// The message with its chain of sources, `: `-separated.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut msg = err.to_string();
-    let mut cur = err.source();
-    while let Some(s) = cur {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        cur = s.source();
-    }
-    msg
+/// The message with its chain of sources, `: `-separated (Aeon's one chain
+/// printer, [`aeon_common::error::chain`]).
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    aeon_common::error::chain(err)
 }

@@ -65,13 +65,12 @@ impl PromClient {
             url: base_url.to_string(),
             reason: reason.to_string(),
         };
-        if base.starts_with("https://") {
-            return Err(bad(
-                "https is not supported by this build (no TLS); use http",
-            ));
-        }
-        if !base.starts_with("http://") || base.len() <= "http://".len() {
-            return Err(bad("expected http://host:port"));
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+            .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
+        if rest.is_empty() {
+            return Err(bad("expected http://host:port or https://host:port"));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -468,7 +467,32 @@ mod tests {
         assert!(PromClient::new("http://localhost:9090/", Duration::from_secs(1)).is_ok());
         let e = PromClient::new("localhost:9090", Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("localhost:9090"), "{e}");
-        assert!(PromClient::new("https://x", Duration::from_secs(1)).is_err());
+        assert!(PromClient::new("https://prometheus:9090", Duration::from_secs(1)).is_ok());
+        assert!(PromClient::new("https://", Duration::from_secs(1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn https_urls_speak_tls() {
+        // A plain-HTTP server behind an https:// URL: the client starts a TLS
+        // handshake (it is not refused as an unsupported scheme) and reports
+        // the failure with the URL.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut hello = [0u8; 1];
+            s.read_exact(&mut hello).await.unwrap();
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            hello[0]
+        });
+        let c = PromClient::new(&format!("https://{addr}"), Duration::from_secs(5)).unwrap();
+        let e = c.ready().await.unwrap_err();
+        assert!(
+            matches!(e, Error::PrometheusRequest { .. }) && e.to_string().contains("https://"),
+            "{e}"
+        );
+        assert_eq!(server.await.unwrap(), 0x16, "a TLS handshake record");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Wiring: admin HTTP, gRPC Store/Info server, Prometheus polling, shipper,
 //! reloader, graceful shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
-use aeon_storeapi::{ServerOptions, StoreApi};
+use aeon_common::service::ServiceCtx;
+use aeon_storeapi::{ServerOptions, StoreApi, StoreServer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -43,22 +44,21 @@ impl Running {
     }
 }
 
-/// Runs the sidecar until `shutdown` is cancelled.
-pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
-    start(args, shutdown).await?.wait().await
+/// Runs the sidecar until `ctx.shutdown` is cancelled (a bare
+/// `CancellationToken` will do).
+pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
+    start(args, ctx).await?.wait().await
 }
 
 /// Binds the servers and starts every loop; returns once listening.
-pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
-    let mut registry = Registry::default();
+pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
+    let ServiceCtx {
+        shutdown,
+        mut registry,
+    } = ctx.into();
     let metrics = Metrics::new(&mut registry);
 
-    let objstore = aeon_common::config::inline_or_file(
-        args.objstore_config.as_deref(),
-        args.objstore_config_file.as_deref(),
-        "objstore.config",
-        "objstore.config-file",
-    )?;
+    let objstore = args.objstore.yaml()?;
     let bucket = match objstore {
         Some((text, origin)) => Some(
             aeon_objstore::from_yaml(&text, &origin, &mut registry)
@@ -86,25 +86,22 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
     );
     let store: Arc<dyn StoreApi> = Arc::new(store);
 
-    let grpc_addr: SocketAddr = args.grpc_address.parse().map_err(|e| Error::InvalidFlag {
-        flag: "--grpc-address",
-        reason: format!("{:?}: {e}", args.grpc_address),
-    })?;
     let opts = ServerOptions {
-        max_connection_age: Some(args.grpc_server_max_connection_age.0),
+        max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
         ..Default::default()
     };
+    let grpc_listener = args.grpc.bind().await?;
+    let grpc_addr = local_addr(&grpc_listener, "--grpc-address")?;
     let grpc_stop = CancellationToken::new();
-    let (grpc_addr, grpc_task) =
-        aeon_storeapi::spawn_server(store, grpc_addr, opts, grpc_stop.clone().cancelled_owned())
-            .await?;
+    let grpc_task = tokio::spawn(StoreServer::new(store).serve(
+        grpc_listener,
+        opts,
+        grpc_stop.clone().cancelled_owned(),
+    ));
     tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, health)");
 
-    let http_listener = admin::bind(&args.http_address).await?;
-    let http_addr = http_listener.local_addr().map_err(|e| Error::InvalidFlag {
-        flag: "--http-address",
-        reason: e.to_string(),
-    })?;
+    let http_listener = args.http.bind().await?;
+    let http_addr = local_addr(&http_listener, "--http-address")?;
     let router = admin::router(Arc::new(registry), readiness.clone());
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(admin::serve(http_listener, router, http_stop.clone()));
@@ -149,8 +146,8 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         )));
     }
 
-    let grace_grpc = args.grpc_grace_period.0;
-    let grace_http = args.http_grace_period.0;
+    let grace_grpc = args.grpc.grpc_grace_period.0;
+    let grace_http = args.http.http_grace_period.0;
     let task = tokio::spawn(async move {
         shutdown.cancelled().await;
         tracing::info!("shutting down sidecar");
@@ -179,4 +176,24 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         readiness,
         task,
     })
+}
+
+fn local_addr(listener: &tokio::net::TcpListener, flag: &'static str) -> Result<SocketAddr> {
+    listener.local_addr().map_err(|e| Error::InvalidFlag {
+        flag,
+        reason: format!("cannot read the bound address: {e}"),
+    })
+}
+
+impl aeon_common::service::Service for Args {
+    const COMPONENT: &'static str = "sidecar";
+    type Error = Error;
+
+    fn telemetry_mut(&mut self) -> &mut aeon_common::telemetry::TelemetryArgs {
+        &mut self.telemetry
+    }
+
+    fn run(self, ctx: ServiceCtx) -> impl Future<Output = Result<()>> {
+        run(self, ctx)
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aeon_common::flags::{ByteSize, PromDuration, TimeOrDuration};
+use aeon_common::flags::{ByteSize, GoDuration, PromDuration, TimeOrDuration};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -19,18 +19,19 @@ pub struct Args {
     /// Local data directory used for caching purposes (index-headers, meta.jsons).
     #[arg(long = "data-dir", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Path to YAML file that contains object store configuration.
-    #[arg(long = "objstore.config-file")]
-    pub objstore_config_file: Option<PathBuf>,
-    /// Alternative to 'objstore.config-file' flag (mutually exclusive).
-    #[arg(long = "objstore.config")]
-    pub objstore_config: Option<String>,
-    /// Listen host:port for HTTP endpoints.
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: String,
-    /// Listen ip:port address for gRPC endpoints (StoreAPI).
-    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
-    pub grpc_address: String,
+    /// `--objstore.config-file`, `--objstore.config` (one is required).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub objstore: aeon_common::args::ObjstoreArgs,
+    /// `--http-address`, `--http-grace-period`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub http: aeon_common::args::HttpArgs,
+    /// `--grpc-address` (Store API), `--grpc-grace-period`,
+    /// `--grpc-server-max-connection-age`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub grpc: aeon_common::args::GrpcArgs,
     /// Maximum size of items held in the in-memory index cache.
     #[arg(long = "index-cache-size", default_value = "250MB")]
     pub index_cache_size: ByteSize,
@@ -39,7 +40,7 @@ pub struct Args {
     pub chunk_pool_size: ByteSize,
     /// Repeat interval for syncing the blocks between local and remote view.
     #[arg(long = "sync-block-duration", default_value = "15m")]
-    pub sync_block_duration: PromDuration,
+    pub sync_block_duration: GoDuration,
     /// Number of blocks loaded (index-headers built) concurrently.
     #[arg(long = "block-sync-concurrency", default_value_t = 20)]
     pub block_sync_concurrency: usize,
@@ -60,12 +61,11 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub max_time: TimeOrDuration,
-    /// Path to YAML file with relabeling configuration selecting blocks by external labels.
-    #[arg(long = "selector.relabel-config-file")]
-    pub selector_relabel_config_file: Option<PathBuf>,
-    /// Alternative to 'selector.relabel-config-file' flag (mutually exclusive).
-    #[arg(long = "selector.relabel-config")]
-    pub selector_relabel_config: Option<String>,
+    /// `--selector.relabel-config-file`, `--selector.relabel-config`:
+    /// relabeling selecting blocks by external labels.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub selector_relabel: aeon_common::args::SelectorRelabelArgs,
     /// Minimum age of all blocks before they are being read.
     #[arg(long = "consistency-delay", default_value = "0s")]
     pub consistency_delay: PromDuration,
@@ -85,7 +85,7 @@ pub struct Args {
         long = "store.index-header-lazy-reader-idle-timeout",
         default_value = "5m"
     )]
-    pub index_header_idle_timeout: PromDuration,
+    pub index_header_idle_timeout: GoDuration,
     #[command(flatten)]
     #[serde(flatten)]
     pub telemetry: aeon_common::telemetry::TelemetryArgs,
@@ -98,23 +98,12 @@ impl Args {
     /// The objstore YAML text and where it came from; a clear error when
     /// neither flag is given.
     pub fn objstore_yaml(&self) -> Result<(String, String)> {
-        aeon_common::config::inline_or_file(
-            self.objstore_config.as_deref(),
-            self.objstore_config_file.as_deref(),
-            "objstore.config",
-            "objstore.config-file",
-        )?
-        .ok_or(Error::MissingObjstoreConfig)
+        self.objstore.yaml()?.ok_or(Error::MissingObjstoreConfig)
     }
 
     /// The relabel config text and origin, if any.
     pub fn relabel_yaml(&self) -> Result<Option<(String, String)>> {
-        Ok(aeon_common::config::inline_or_file(
-            self.selector_relabel_config.as_deref(),
-            self.selector_relabel_config_file.as_deref(),
-            "selector.relabel-config",
-            "selector.relabel-config-file",
-        )?)
+        Ok(self.selector_relabel.yaml()?)
     }
 
     pub(crate) fn sync_interval(&self) -> Duration {
@@ -136,8 +125,8 @@ mod tests {
     fn defaults_match_thanos() {
         let a = Args::try_parse_from(["store"]).unwrap();
         assert_eq!(a.data_dir, PathBuf::from("./data"));
-        assert_eq!(a.http_address, "0.0.0.0:10902");
-        assert_eq!(a.grpc_address, "0.0.0.0:10901");
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:10902");
+        assert_eq!(a.grpc.grpc_address.to_string(), "0.0.0.0:10901");
         assert_eq!(a.index_cache_size, ByteSize(250 << 20));
         assert_eq!(a.chunk_pool_size, ByteSize(2 << 30));
         assert_eq!(a.sync_block_duration.0, Duration::from_secs(900));
@@ -149,7 +138,7 @@ mod tests {
         assert_eq!(a.ignore_deletion_marks_delay.0, Duration::from_secs(86400));
         assert_eq!((a.request_series_limit, a.request_samples_limit), (0, 0));
         assert_eq!(a.index_header_idle_timeout.0, Duration::from_secs(300));
-        assert!(a.objstore_config.is_none() && a.objstore_config_file.is_none());
+        assert!(a.objstore.objstore_config.is_none() && a.objstore.objstore_config_file.is_none());
         Args::command().debug_assert();
     }
 
@@ -160,9 +149,12 @@ mod tests {
                     --index-cache-size=250MB --sync-block-duration=5m --min-time=-2w --max-time=-1h";
         let a = Args::try_parse_from(argv.split_whitespace()).unwrap();
         assert_eq!(a.data_dir, PathBuf::from("/var/aeon/store"));
-        assert_eq!(a.objstore_config_file, Some(PathBuf::from("bucket.yml")));
-        assert_eq!(a.http_address, "0.0.0.0:19191");
-        assert_eq!(a.grpc_address, "0.0.0.0:19090");
+        assert_eq!(
+            a.objstore.objstore_config_file,
+            Some(PathBuf::from("bucket.yml"))
+        );
+        assert_eq!(a.http.http_address.to_string(), "0.0.0.0:19191");
+        assert_eq!(a.grpc.grpc_address.to_string(), "0.0.0.0:19090");
         assert_eq!(a.sync_block_duration.0, Duration::from_secs(300));
         assert_eq!(a.min_time, TimeOrDuration::Relative(-14 * 86_400_000));
         assert_eq!(a.max_time, TimeOrDuration::Relative(-3_600_000));

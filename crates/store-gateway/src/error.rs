@@ -65,17 +65,10 @@ impl Error {
         }
     }
 
-    /// Full message with the chain of sources, `: `-separated.
+    /// Full message with the chain of sources, `: `-separated (Aeon's one
+    /// chain printer, [`aeon_common::error::chain`]).
     pub fn chain(&self) -> String {
-        use std::error::Error as _;
-        let mut msg = self.to_string();
-        let mut cur = self.source();
-        while let Some(s) = cur {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            cur = s.source();
-        }
-        msg
+        aeon_common::error::chain(self)
     }
 }
 

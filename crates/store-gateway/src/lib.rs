@@ -41,10 +41,11 @@ use std::sync::Arc;
 
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
+use aeon_common::service::ServiceCtx;
+use aeon_common::shutdown::drain;
 use aeon_objstore::Bucket;
 use aeon_storeapi::{ServerOptions, StoreServer};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub use args::Args;
 pub use block::{Block, BlockCtx};
@@ -142,18 +143,12 @@ impl Gateway {
     }
 }
 
-/// Runs the store gateway until `shutdown` is cancelled.
-pub async fn run(args: Args, shutdown: CancellationToken) -> Result<()> {
-    let http = admin::bind(&args.http_address).await?;
-    let grpc = TcpListener::bind(&args.grpc_address)
-        .await
-        .map_err(|source| {
-            Error::StoreApi(aeon_storeapi::Error::Serve {
-                address: args.grpc_address.clone(),
-                source: Box::new(source),
-            })
-        })?;
-    run_with_listeners(args, http, grpc, shutdown).await
+/// Runs the store gateway until `ctx.shutdown` is cancelled (a bare
+/// `CancellationToken` will do).
+pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
+    let http = args.http.bind().await?;
+    let grpc = args.grpc.bind().await?;
+    run_with_listeners(args, http, grpc, ctx).await
 }
 
 /// [`run`] on already bound HTTP and gRPC listeners.
@@ -161,9 +156,12 @@ pub async fn run_with_listeners(
     args: Args,
     http: TcpListener,
     grpc: TcpListener,
-    shutdown: CancellationToken,
+    ctx: impl Into<ServiceCtx>,
 ) -> Result<()> {
-    let mut registry = Registry::default();
+    let ServiceCtx {
+        shutdown,
+        mut registry,
+    } = ctx.into();
     let gw = Gateway::new(&args, &mut registry).await?;
     let ready = Readiness::new("initial block sync has not finished");
     let http_task = tokio::spawn(admin::serve(
@@ -171,12 +169,16 @@ pub async fn run_with_listeners(
         admin::router(Arc::new(registry), ready.clone()),
         shutdown.clone(),
     ));
+    let grpc_opts = ServerOptions {
+        max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        ..ServerOptions::default()
+    };
     if let Ok(a) = grpc.local_addr() {
         tracing::info!(address = %a, "serving gRPC Store API");
     }
     let grpc_task = tokio::spawn(StoreServer::new(gw.store.clone()).serve(
         grpc,
-        ServerOptions::default(),
+        grpc_opts,
         shutdown.clone().cancelled_owned(),
     ));
     let interval = args.sync_interval();
@@ -241,15 +243,27 @@ pub async fn run_with_listeners(
     shutdown.cancelled().await;
     let _ = sync_task.await;
     let _ = unload_task.await;
-    let grpc_res = grpc_task.await;
-    let http_res = http_task.await;
-    match grpc_res {
-        Ok(r) => r?,
-        Err(e) => tracing::warn!(error = %e, "gRPC server task failed"),
+    // In-flight calls drain for at most the grace periods.
+    let grpc_res = drain(grpc_task, args.grpc.grpc_grace_period.0, "gRPC").await;
+    let http_res = drain(http_task, args.http.http_grace_period.0, "HTTP").await;
+    if let Some(r) = grpc_res {
+        r?;
     }
-    match http_res {
-        Ok(r) => r?,
-        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+    if let Some(r) = http_res {
+        r?;
     }
     Ok(())
+}
+
+impl aeon_common::service::Service for Args {
+    const COMPONENT: &'static str = "store";
+    type Error = Error;
+
+    fn telemetry_mut(&mut self) -> &mut aeon_common::telemetry::TelemetryArgs {
+        &mut self.telemetry
+    }
+
+    fn run(self, ctx: ServiceCtx) -> impl std::future::Future<Output = Result<()>> {
+        run(self, ctx)
+    }
 }

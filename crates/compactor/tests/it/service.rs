@@ -125,7 +125,7 @@ async fn run_with_wait_serves_metrics_stops_on_shutdown_and_bad_config_fails_fas
         .unwrap();
 
     let mut bad = args.clone();
-    bad.objstore_config = None;
+    bad.objstore.objstore_config = None;
     let e = run(bad, CancellationToken::new()).await.unwrap_err();
     assert!(e.to_string().contains("objstore.config"), "{e}");
     let mut bad = args;

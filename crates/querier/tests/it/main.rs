@@ -8,6 +8,7 @@
 
 mod acceptance;
 mod api;
+mod binary;
 mod discovery;
 mod helpers;
 mod k8s;

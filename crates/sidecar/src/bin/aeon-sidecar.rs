@@ -1,16 +1,6 @@
-//! `aeon-sidecar`: the sidecar as a standalone binary (container image).
+//! `aeon-sidecar`: the sidecar as a standalone binary (container image). Starts through the service skeleton
+//! (`aeon_common::service`), as `aeon <cmd>` does.
 
-use aeon_sidecar::{Args, run};
-
-fn main() -> anyhow::Result<()> {
-    let args: Args = aeon_common::config::parse()?;
-    let _guard = aeon_common::telemetry::init(&args.telemetry, "sidecar")?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let shutdown = aeon_common::shutdown::on_signals();
-        run(args, shutdown).await
-    })?;
-    Ok(())
+fn main() -> std::process::ExitCode {
+    aeon_common::service::main::<aeon_sidecar::Args>()
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers, like #[test] fns, may unwrap
 
 mod acceptance;
+mod binary;
 mod common;
 mod service;
 mod shipper;

@@ -6,6 +6,7 @@
 
 mod acceptance;
 mod bad_blocks;
+mod binary;
 mod promtool_blocks;
 mod service;
 mod util;
