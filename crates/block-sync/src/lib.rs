@@ -32,6 +32,8 @@
 //!   labels left out where the caller deduplicates them), as Thanos's
 //!   `DefaultDeduplicateFilter`; both copies grouped by resolution only.
 
+#![warn(unreachable_pub)]
+
 mod error;
 mod fetch;
 pub mod filter;

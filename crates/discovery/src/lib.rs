@@ -14,6 +14,8 @@
 //! [`file_sd::read_file_sd`], [`K8sTarget::service`] /
 //! [`K8sTarget::selector`], [`k8s::client`] and [`K8sWatcher::spawn`].
 
+#![warn(unreachable_pub)]
+
 mod composite;
 pub mod dns;
 mod error;

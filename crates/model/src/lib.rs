@@ -8,6 +8,8 @@
 //! Nothing here does I/O; the crate is small on purpose so that every other
 //! crate can depend on it.
 
+#![warn(unreachable_pub)]
+
 pub mod dedup;
 mod duration;
 mod error;

@@ -8,6 +8,8 @@
 //! xtask peers` installs what [`peers`] looks for; a test whose peer is
 //! missing fails with a message that names the path and that command.
 
+#![warn(unreachable_pub)]
+
 pub mod net;
 pub mod peers;
 pub mod process;

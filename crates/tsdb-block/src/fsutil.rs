@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::{Error, Result};
 
 /// fsyncs a directory so that renames inside it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let f = std::fs::File::open(dir).map_err(|e| Error::write(dir, e))?;
     f.sync_all().map_err(|e| Error::write(dir, e))
 }

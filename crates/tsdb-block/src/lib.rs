@@ -18,6 +18,8 @@
 //! Every reader returns a typed [`Error`] naming the file (and so the
 //! block) and the byte offset for corrupt input; nothing panics on bad data.
 
+#![warn(unreachable_pub)]
+
 pub mod block;
 pub mod bstream;
 pub mod chunkenc;

@@ -229,11 +229,11 @@ mod ulid_str {
     use serde::{Deserialize, Deserializer, Serializer};
     use ulid::Ulid;
 
-    pub fn serialize<S: Serializer>(u: &Ulid, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(u: &Ulid, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&u.to_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ulid, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ulid, D::Error> {
         let s = String::deserialize(d)?;
         Ulid::from_string(&s)
             .map_err(|e| serde::de::Error::custom(format!("invalid ulid {s:?}: {e}")))
@@ -244,11 +244,11 @@ mod ulid_vec {
     use serde::{Deserialize, Deserializer, Serializer};
     use ulid::Ulid;
 
-    pub fn serialize<S: Serializer>(v: &[Ulid], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &[Ulid], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(|u| u.to_string()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ulid>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ulid>, D::Error> {
         let v = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
         v.iter()
             .map(|s| {

@@ -17,6 +17,8 @@
 //! - [`Head::select`], [`Head::label_names`], [`Head::label_values`]:
 //!   reads by `aeon_model` matchers, returning encoded chunks.
 
+#![warn(unreachable_pub)]
+
 mod appender;
 mod compact;
 pub mod crashpoints;

@@ -24,7 +24,7 @@ use crate::{Error, Result};
 /// Every how many postings offset entries of a label name one is kept in
 /// memory; lookups scan forward from the closest sample (as Prometheus's
 /// reader and Thanos's index-header do).
-pub const SAMPLE_EVERY: usize = 32;
+pub(super) const SAMPLE_EVERY: usize = 32;
 
 /// The symbol table of an index: the raw section plus the position of each
 /// symbol (4 bytes per symbol), so resolving a reference, which decoding
