@@ -6,15 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aeon_objstore::testutil::azurite::Azurite;
 use aeon_objstore::{Bucket, block};
+use aeon_testkit::Procs;
 use aeon_tsdb_block::{BlockWriter, BlockWriterOptions, ThanosMeta};
 use prometheus_client::registry::Registry;
 
@@ -24,68 +23,17 @@ const D: i64 = 24 * H;
 const SERIES: usize = 3;
 
 fn free_addr() -> String {
-    let p = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{p}")
+    format!("127.0.0.1:{}", aeon_testkit::free_port())
 }
 
-/// Child processes killed on drop; output in `<dir>/<name>.log`.
-struct Procs(Vec<(String, Child, PathBuf)>);
-
-impl Procs {
-    fn spawn(&mut self, dir: &Path, name: &str, args: &[String]) {
-        let log = dir.join(format!("{name}.log"));
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_aeon"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(f.try_clone().unwrap()))
-            .stderr(Stdio::from(f))
-            .spawn()
-            .unwrap();
-        self.0.push((name.into(), child, log));
-    }
-
-    fn logs(&self) -> String {
-        let mut s = String::new();
-        for (n, _, log) in &self.0 {
-            let t = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = t.lines().collect();
-            s.push_str(&format!(
-                "--- {n}:\n{}\n",
-                lines[lines.len().saturating_sub(15)..].join("\n")
-            ));
-        }
-        s
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (_, c, _) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// Starts `aeon <args>` as `name` in `procs` (output in its log).
+fn spawn_aeon(procs: &mut Procs, name: &str, args: &[String]) {
+    procs.spawn(name, Command::new(env!("CARGO_BIN_EXE_aeon")).args(args));
 }
 
 fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
-    let (head, body) = resp.split_once("\r\n\r\n").ok_or("no header end")?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or("no status")?;
-    Ok((code, body.to_string()))
+    aeon_testkit::process::http_get(addr, path, Duration::from_secs(60))
+        .ok_or_else(|| format!("GET http://{addr}{path} failed"))
 }
 
 /// Five 2h blocks of `SERIES` gauges and counters, 30 s apart, from `start`.
@@ -199,8 +147,8 @@ fn compact(dir: &Path, name: &str, yml: &Path) {
 /// Starts `aeon store` and `aeon query` on `yml`; returns the querier's HTTP address.
 fn serve(procs: &mut Procs, dir: &Path, name: &str, yml: &Path) -> String {
     let (sg_http, sg_grpc, q_http, q_grpc) = (free_addr(), free_addr(), free_addr(), free_addr());
-    procs.spawn(
-        dir,
+    spawn_aeon(
+        procs,
         &format!("store-{name}"),
         &[
             "store".into(),
@@ -210,8 +158,8 @@ fn serve(procs: &mut Procs, dir: &Path, name: &str, yml: &Path) -> String {
             format!("--grpc-address={sg_grpc}"),
         ],
     );
-    procs.spawn(
-        dir,
+    spawn_aeon(
+        procs,
         &format!("query-{name}"),
         &[
             "query".into(),
@@ -292,7 +240,7 @@ fn store_gateway_and_compactor_give_the_same_answers_on_azurite_as_on_the_filesy
     assert_eq!(after_fs.iter().nth(1), before.iter().nth(4));
     assert_eq!(after_az, after_fs, "the Azure bucket compacted differently");
 
-    let mut procs = Procs(Vec::new());
+    let mut procs = Procs::new(dir);
     let q_fs = serve(&mut procs, dir, "fs", &fs_yml);
     let q_az = serve(&mut procs, dir, "azure", &az_yml);
     let probe = format!(
@@ -310,7 +258,7 @@ fn store_gateway_and_compactor_give_the_same_answers_on_azurite_as_on_the_filesy
             assert!(
                 Instant::now() < deadline,
                 "stack not ready:\n{}",
-                procs.logs()
+                procs.logs(15)
             );
             std::thread::sleep(Duration::from_millis(300));
         }

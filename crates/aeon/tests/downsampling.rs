@@ -38,12 +38,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aeon_testkit::Procs;
 use aeon_tsdb_block::chunkenc::{Histogram, Span};
 use aeon_tsdb_block::meta::ThanosDownsample;
 use aeon_tsdb_block::{BlockMeta, BlockWriter, BlockWriterOptions, ThanosMeta};
@@ -58,68 +57,17 @@ const HIST_SERIES: usize = 2; // native histogram counters
 const RESET_EVERY_MIN: i64 = 4337;
 
 fn free_addr() -> String {
-    let p = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{p}")
+    format!("127.0.0.1:{}", aeon_testkit::free_port())
 }
 
-/// Child processes killed on drop; their output goes to `<dir>/<name>.log`.
-struct Procs(Vec<(String, Child, PathBuf)>);
-
-impl Procs {
-    fn spawn(&mut self, dir: &Path, name: &str, args: &[String]) {
-        let log = dir.join(format!("{name}.log"));
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_aeon"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(f.try_clone().unwrap()))
-            .stderr(Stdio::from(f))
-            .spawn()
-            .unwrap();
-        self.0.push((name.into(), child, log));
-    }
-
-    fn logs(&self) -> String {
-        let mut s = String::new();
-        for (n, _, log) in &self.0 {
-            let t = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = t.lines().collect();
-            s.push_str(&format!(
-                "--- {n}:\n{}\n",
-                lines[lines.len().saturating_sub(15)..].join("\n")
-            ));
-        }
-        s
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (_, c, _) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// Starts `aeon <args>` as `name` in `procs` (output in its log).
+fn spawn_aeon(procs: &mut Procs, name: &str, args: &[String]) {
+    procs.spawn(name, Command::new(env!("CARGO_BIN_EXE_aeon")).args(args));
 }
 
 fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
-    let (head, body) = resp.split_once("\r\n\r\n").ok_or("no header end")?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or("no status")?;
-    Ok((code, body.to_string()))
+    aeon_testkit::process::http_get(addr, path, Duration::from_secs(60))
+        .ok_or_else(|| format!("GET http://{addr}{path} failed"))
 }
 
 fn gauge(i: usize, t: i64) -> f64 {
@@ -400,10 +348,10 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
     assert!(res.get(&300_000).is_some_and(|n| *n >= 2), "{res:?}");
     assert!(res.get(&3_600_000).is_some_and(|n| *n >= 2), "{res:?}");
 
-    let mut procs = Procs(Vec::new());
+    let mut procs = Procs::new(dir);
     let (sg_http, sg_grpc, q_http, q_grpc) = (free_addr(), free_addr(), free_addr(), free_addr());
-    procs.spawn(
-        dir,
+    spawn_aeon(
+        &mut procs,
         "store",
         &[
             "store".into(),
@@ -413,8 +361,8 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
             format!("--grpc-address={sg_grpc}"),
         ],
     );
-    procs.spawn(
-        dir,
+    spawn_aeon(
+        &mut procs,
         "query",
         &[
             "query".into(),
@@ -439,7 +387,7 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
         assert!(
             Instant::now() < deadline,
             "stack not ready:\n{}",
-            procs.logs()
+            procs.logs(15)
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -460,7 +408,7 @@ fn thirty_days_agree_between_raw_and_downsampled_within_documented_tolerance() {
         let (raw, t_raw) = query_range(&q_http, q, qs, qe, "&max_source_resolution=0s");
         let (auto, t_auto) = query_range(&q_http, q, qs, qe, "");
         let (h1, t_h1) = query_range(&q_http, q, qs, qe, "&max_source_resolution=1h");
-        assert_eq!(raw.len(), n, "{q}: {}", procs.logs());
+        assert_eq!(raw.len(), n, "{q}: {}", procs.logs(15));
         let (w5, d5) = compare(&format!("{q} auto (5m)"), &raw, &auto, tol_5m);
         let (w1, d1) = compare(&format!("{q} 1h"), &raw, &h1, tol_1h);
         // Downsampled data was really used: values are not all bit-identical.

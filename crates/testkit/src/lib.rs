@@ -16,4 +16,4 @@ pub mod process;
 
 pub use net::{free_port, free_ports};
 pub use peers::Peer;
-pub use process::KillOnDrop;
+pub use process::{KillOnDrop, Procs};

@@ -244,6 +244,26 @@ pub fn promql_testdata() -> PathBuf {
     promql_testdata_dir()
 }
 
+/// `promtool --experimental promql format` of `query`: Prometheus 3.5's own
+/// prettier (without the trailing newline promtool prints).
+///
+/// # Panics
+/// When promtool is missing or rejects the query.
+pub fn promtool_format(query: &str) -> String {
+    let out = Command::new(promtool())
+        .args(["--experimental", "promql", "format", "--", query])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run promtool: {e}"));
+    assert!(
+        out.status.success(),
+        "promtool promql format {query:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim_end_matches('\n')
+        .to_string()
+}
+
 /// The s3s-fs S3 server binary.
 pub fn s3s_fs() -> PathBuf {
     Peer::S3sFs.require()

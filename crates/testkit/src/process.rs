@@ -29,6 +29,76 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Child processes of a test, each with its output in `<dir>/<name>.log`,
+/// all killed (and reaped) when the group is dropped.
+#[derive(Debug)]
+pub struct Procs {
+    dir: std::path::PathBuf,
+    children: Vec<(String, KillOnDrop, std::path::PathBuf)>,
+}
+
+impl Procs {
+    /// A group whose logs go to `dir` (created if missing).
+    ///
+    /// # Panics
+    /// When `dir` cannot be created.
+    pub fn new(dir: &std::path::Path) -> Self {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create log dir {}: {e}", dir.display()));
+        Self {
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Starts `cmd` as `name`, stdin closed, stdout and stderr to its log.
+    ///
+    /// # Panics
+    /// When the log cannot be created or the process cannot start.
+    pub fn spawn(&mut self, name: &str, cmd: &mut std::process::Command) {
+        use std::process::Stdio;
+        let log = self.dir.join(format!("{name}.log"));
+        let f = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let out = f
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot clone {}: {e}", log.display()));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(f))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        self.children
+            .push((name.to_string(), KillOnDrop(child), log));
+    }
+
+    /// The last `lines` lines of every child's log, for failure messages.
+    pub fn logs(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for (name, _, log) in &self.children {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("--- {name} ({}):\n", log.display()));
+            for l in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Which children have exited, and how.
+    pub fn exited(&mut self) -> Vec<String> {
+        self.children
+            .iter_mut()
+            .filter_map(|(name, child, _)| {
+                child.exited().map(|st| format!("{name} exited with {st}"))
+            })
+            .collect()
+    }
+}
+
 /// One plain HTTP/1.0 GET on `addr` (`host:port`): the status code and body,
 /// or `None` when the connection or the read fails. No client library, so
 /// every test crate can use it.

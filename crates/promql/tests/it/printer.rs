@@ -2,28 +2,8 @@
 //! promql format`): long dashboard expressions must come out byte for byte
 //! as Prometheus prints them.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn promtool() -> PathBuf {
-    aeon_testkit::peers::promtool()
-}
-
 fn prometheus_format(q: &str) -> String {
-    let out = Command::new(promtool())
-        .args(["--experimental", "promql", "format", "--", q])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool promql format {q:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // promtool prints the formatted expression followed by a newline.
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end_matches('\n')
-        .to_string()
+    aeon_testkit::peers::promtool_format(q)
 }
 
 const QUERIES: &[&str] = &[

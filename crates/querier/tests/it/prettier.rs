@@ -3,32 +3,12 @@
 //! for byte as Prometheus prints them (the printer is aeon-promql's
 //! `Expr::pretty`, compared with promtool in aeon-promql's tests too).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::Querier;
 
-fn promtool() -> PathBuf {
-    aeon_testkit::peers::promtool()
-}
-
 fn prometheus_format(q: &str) -> String {
-    let out = Command::new(promtool())
-        .args(["--experimental", "promql", "format", "--", q])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool promql format {q:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // promtool prints the formatted expression followed by a newline.
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end_matches('\n')
-        .to_string()
+    aeon_testkit::peers::promtool_format(q)
 }
 
 /// Expressions longer than one line (aeon-promql's tests compare more with promtool).
