@@ -1,4 +1,5 @@
-//! Wiring: admin HTTP, gRPC Store/Info server, Prometheus polling, shipper,
+//! Wiring: admin HTTP, gRPC server (Store, Info, Metadata, Exemplars,
+//! Targets), Prometheus polling, shipper,
 //! reloader, graceful shutdown.
 
 use std::net::SocketAddr;
@@ -6,13 +7,14 @@ use std::sync::Arc;
 
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
-use aeon_storeapi::{ServerOptions, StoreApi};
+use aeon_storeapi::{ServerOptions, StoreApi, StoreServer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::prometheus::PromClient;
 use crate::reloader::ReloaderConfig;
+use crate::scrape::PrometheusScrape;
 use crate::shipper::Shipper;
 use crate::state::PromState;
 use crate::store::{Limits, PrometheusStore};
@@ -95,10 +97,14 @@ pub async fn start(args: Args, shutdown: CancellationToken) -> Result<Running> {
         ..Default::default()
     };
     let grpc_stop = CancellationToken::new();
-    let (grpc_addr, grpc_task) =
-        aeon_storeapi::spawn_server(store, grpc_addr, opts, grpc_stop.clone().cancelled_owned())
-            .await?;
-    tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, health)");
+    let scrape = Arc::new(PrometheusScrape::new(client.clone(), state.clone()));
+    let (grpc_addr, grpc_task) = StoreServer::new(store)
+        .with_metadata(scrape.clone())
+        .with_exemplars(scrape.clone())
+        .with_targets(scrape)
+        .spawn(grpc_addr, opts, grpc_stop.clone().cancelled_owned())
+        .await?;
+    tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, Metadata, Exemplars, Targets, health)");
 
     let http_listener = admin::bind(&args.http_address).await?;
     let http_addr = http_listener.local_addr().map_err(|e| Error::InvalidFlag {

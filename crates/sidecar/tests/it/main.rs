@@ -5,6 +5,7 @@
 
 mod acceptance;
 mod common;
+mod scrape;
 mod service;
 mod shipper;
 mod store;
