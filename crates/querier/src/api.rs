@@ -4,6 +4,7 @@
 //! `/api/v1/stores`.
 //!
 //! Modules: [`handlers`] (the routes: parameters in, answer out),
+//! [`scrape`] (metadata, exemplars, targets),
 //! [`exec`] (running PromQL and metadata queries through the proxy),
 //! [`json`] (encoding answers; the AST for `parse_query`), [`error`]
 //! (`errorType` and HTTP status, one mapping), [`params`] (parameter
@@ -15,6 +16,7 @@ mod handlers;
 mod json;
 mod number;
 mod params;
+mod scrape;
 
 use std::sync::Arc;
 use std::time::Duration;

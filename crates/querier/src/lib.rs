@@ -25,6 +25,7 @@ mod args;
 mod dedup;
 mod endpoints;
 mod error;
+mod fanout;
 mod metrics;
 mod proxy;
 mod queryable;
@@ -32,7 +33,7 @@ mod run;
 mod ui;
 
 pub use args::{Args, DedupFunc};
-pub use endpoints::{Connector, Endpoint, EndpointSet, grpc_connector};
+pub use endpoints::{Clients, Connector, Endpoint, EndpointSet, grpc_connector};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
 pub use run::{Running, run, start};

@@ -5,6 +5,7 @@
 //! of `parse_query` ([`ast`]).
 
 pub(crate) mod ast;
+pub(crate) mod scrape;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
