@@ -4,12 +4,14 @@
 //! `/api/v1/stores`.
 //!
 //! Modules: [`handlers`] (the routes: parameters in, answer out),
-//! [`scrape`] (metadata, exemplars, targets),
+//! [`scrape`] (metadata, exemplars, targets), [`compress`] (gzip and
+//! deflate as Prometheus negotiates them),
 //! [`exec`] (running PromQL and metadata queries through the proxy),
 //! [`json`] (encoding answers; the AST for `parse_query`), [`error`]
 //! (`errorType` and HTTP status, one mapping), [`params`] (parameter
 //! syntax), [`number`] (sample values as text).
 
+mod compress;
 mod error;
 mod exec;
 mod handlers;

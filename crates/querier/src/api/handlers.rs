@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::exec::{MetadataQuery, QueryOutput};
 use super::json::{self, success};
 use super::params::{self, Params, parse_duration, query_param, time_or};
-use super::{Api, MAX_POINTS, scrape};
+use super::{Api, MAX_POINTS, compress, scrape};
 use aeon_promql::ValueType;
 
 /// The routes, with `api` as their state.
@@ -49,6 +49,9 @@ pub(super) fn routes(api: Api) -> Router {
         .route("/api/v1/stores", get(stores))
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
+        // Every route, not the 404 fallback (Prometheus compresses only
+        // what its API handlers answer).
+        .route_layer(axum::middleware::from_fn(compress::compress))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(api)
 }
@@ -62,9 +65,11 @@ fn query_response(out: QueryOutput) -> Response {
     success(&json::encode_value(&out.value), &out.warnings, &out.infos)
 }
 
-/// Query string plus (for POST forms) the body.
+/// The parameters as Go's `Request.FormValue` sees them: for a form POST
+/// the body's values first (they win), then the query string's.
 pub(super) async fn read_params(req: Request) -> Result<Params, ApiError> {
-    let mut p = Params::from_urlencoded(req.uri().query().unwrap_or_default());
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let mut p = Params::default();
     if req.method() == Method::POST {
         let is_form = req
             .headers()
@@ -78,6 +83,7 @@ pub(super) async fn read_params(req: Request) -> Result<Params, ApiError> {
             p.extend_from_urlencoded(&String::from_utf8_lossy(&body));
         }
     }
+    p.extend_from_urlencoded(&query);
     Ok(p)
 }
 

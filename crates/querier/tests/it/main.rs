@@ -9,6 +9,7 @@
 mod acceptance;
 mod api;
 mod discovery;
+mod grafana;
 mod helpers;
 mod k8s;
 mod prettier;
