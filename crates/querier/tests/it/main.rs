@@ -8,6 +8,7 @@
 
 mod acceptance;
 mod api;
+mod conformance;
 mod discovery;
 mod grafana;
 mod helpers;
