@@ -4,7 +4,8 @@
 //!
 //! Modules: `args` (flags), `endpoints` (the endpoint set: health and
 //! advertised label sets and time ranges; discovery is aeon-discovery's),
-//! `proxy` (fan-out Store API), `dedup` (HA replica merging), `queryable`
+//! `proxy` (fan-out Store API), `fanout` (fan-out Metadata, Exemplars and
+//! Targets APIs, their replica dedup), `dedup` (HA replica merging), `queryable`
 //! (PromQL adapter), `api` (Prometheus HTTP API v1: handlers, execution,
 //! JSON, errors), `ui` (web UI), `metrics`, `run` (wiring).
 //!
