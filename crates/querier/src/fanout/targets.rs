@@ -22,9 +22,8 @@ impl TargetsApi for Proxy {
         let calls = eps
             .iter()
             .filter_map(|e| e.targets().map(|c| (e.address().to_owned(), c.clone())));
-        let results = futures::future::join_all(calls.map(|(addr, c)| {
-            let req = req.clone();
-            async move { (addr, self.within_store_timeout(c.targets(req)).await) }
+        let results = futures::future::join_all(calls.map(|(addr, c)| async move {
+            (addr, self.within_store_timeout(c.targets(req)).await)
         }))
         .await;
         gather(results, warn, thanos::TargetsResponse::warning)
