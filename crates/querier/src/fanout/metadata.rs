@@ -36,7 +36,7 @@ impl MetadataApi for Proxy {
 }
 
 /// The metadata of every store merged: metric family → its distinct
-/// metadata in the order first seen (Thanos's merge), at most `limit`
+/// metadata (Thanos's merge), sorted by type, help and unit, at most `limit`
 /// families (negative: all; 0: none — Prometheus's `limit`) and
 /// `limit_per_metric` entries per family (0 or negative: all); and the
 /// warnings.
@@ -53,9 +53,7 @@ pub(crate) fn merge_metadata(
                 for (name, entry) in m.metadata {
                     let metas = out.entry(name).or_default();
                     for meta in entry.metas {
-                        let full = limit_per_metric > 0
-                            && metas.len() >= usize::try_from(limit_per_metric).unwrap_or(0);
-                        if !full && !metas.contains(&meta) {
+                        if !metas.contains(&meta) {
                             metas.push(meta);
                         }
                     }
@@ -63,6 +61,15 @@ pub(crate) fn merge_metadata(
             }
             Some(MetadataFrame::Warning(w)) => warnings.push(w),
             None => {}
+        }
+    }
+    // Prometheus's order is its map's (random); sorted here, so answers
+    // do not depend on which store answered first.
+    let per_metric = usize::try_from(limit_per_metric).ok().filter(|n| *n > 0);
+    for metas in out.values_mut() {
+        metas.sort_by(|a, b| (&a.r#type, &a.help, &a.unit).cmp(&(&b.r#type, &b.help, &b.unit)));
+        if let Some(n) = per_metric {
+            metas.truncate(n);
         }
     }
     if let Ok(limit) = usize::try_from(limit)
