@@ -7,6 +7,9 @@ const PROTOS: &[&str] = &[
     "thanos/types.proto",
     "thanos/rpc.proto",
     "thanos/info.proto",
+    "thanos/metadata.proto",
+    "thanos/exemplars.proto",
+    "thanos/targets.proto",
     "hintspb/hints.proto",
     "prometheus/types.proto",
     "prometheus/remote.proto",
@@ -14,9 +17,11 @@ const PROTOS: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    println!("cargo:rerun-if-changed={}", root.display());
+    // Relative to the package (not absolute): a target dir shared by two
+    // checkouts then watches the protos of the checkout being built.
+    println!("cargo:rerun-if-changed=../../proto");
     for p in PROTOS {
-        println!("cargo:rerun-if-changed={}", root.join(p).display());
+        println!("cargo:rerun-if-changed=../../proto/{p}");
     }
     let fds = protox::compile(PROTOS, [&root])?;
     tonic_prost_build::configure()

@@ -8,6 +8,9 @@
 //!   deduplicates on `replica`. A set of dashboard queries, instant and range,
 //!   must answer exactly what ONE plain Prometheus holding all the data
 //!   answers.
+//! - `grafana_metadata_exemplars_targets_equal_prometheus` (`e2e/grafana.rs`):
+//!   metadata, exemplars and targets of an HA pair through sidecars and the
+//!   querier equal what Prometheus answers, the replica label removed.
 //! - `seed_walkthrough_commands_serve`: the seed's three Thanos commands
 //!   (sidecar, query with two `--store`, store with the seed's flags) with
 //!   `aeon` in place of `thanos`, started and queried through.
@@ -18,6 +21,8 @@
 mod compare;
 #[path = "e2e/data.rs"]
 mod data;
+#[path = "e2e/grafana.rs"]
+mod grafana;
 #[path = "e2e/harness.rs"]
 mod harness;
 
@@ -864,4 +869,10 @@ fn seed_walkthrough_commands_serve() {
             .unwrap_or(f64::NAN);
         assert!((x - 1.0 / 15.0).abs() < 1e-12, "rate {p} is not 1/15: {v}");
     }
+}
+
+#[test]
+fn grafana_metadata_exemplars_targets_equal_prometheus() {
+    let tmp = tempfile::tempdir().unwrap();
+    grafana::run(tmp.path());
 }

@@ -4,17 +4,21 @@
 //! `/api/v1/stores`.
 //!
 //! Modules: [`handlers`] (the routes: parameters in, answer out),
+//! [`scrape`] (metadata, exemplars, targets), [`compress`] (gzip and
+//! deflate as Prometheus negotiates them),
 //! [`exec`] (running PromQL and metadata queries through the proxy),
 //! [`json`] (encoding answers; the AST for `parse_query`), [`error`]
 //! (`errorType` and HTTP status, one mapping), [`params`] (parameter
 //! syntax), [`number`] (sample values as text).
 
+mod compress;
 mod error;
 mod exec;
 mod handlers;
 mod json;
 mod number;
 mod params;
+mod scrape;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aeon_discovery::Discovery;
 use aeon_model::{Labels, Matcher};
 use aeon_storeapi::pb::thanos::info;
-use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
+use aeon_storeapi::{ClientOptions, ExemplarsApi, MetadataApi, StoreApi, StoreClient, TargetsApi};
 
 use crate::{Error, Result};
 
@@ -32,6 +32,12 @@ pub(crate) struct Advertised {
     pub(crate) max_time: i64,
     /// Whether the store strips `without_replica_labels` itself.
     pub(crate) supports_without_replica_labels: bool,
+    /// Whether the store applies `shard_info` itself.
+    pub(crate) supports_sharding: bool,
+    /// Which of the Metadata, Exemplars and Targets APIs it serves.
+    pub(crate) metadata: bool,
+    pub(crate) exemplars: bool,
+    pub(crate) targets: bool,
 }
 
 impl Advertised {
@@ -47,6 +53,10 @@ impl Advertised {
             min_time: store.min_time,
             max_time: store.max_time,
             supports_without_replica_labels: store.supports_without_replica_labels,
+            supports_sharding: store.supports_sharding,
+            metadata: i.metric_metadata.is_some(),
+            exemplars: i.exemplars.is_some(),
+            targets: i.targets.is_some(),
         }
     }
 
@@ -57,6 +67,12 @@ impl Advertised {
         if self.min_time > max || self.max_time < min {
             return false;
         }
+        self.matches_labels(matchers)
+    }
+
+    /// Whether some label set does not contradict `matchers` (Thanos's
+    /// `LabelSetsMatch`; no label sets match everything).
+    pub(crate) fn matches_labels(&self, matchers: &[Matcher]) -> bool {
         if self.label_sets.is_empty() {
             return true;
         }
@@ -88,11 +104,55 @@ struct State {
     unhealthy_since: Option<Instant>,
 }
 
-/// One endpoint: its client and its last known state.
+/// The clients of one endpoint: the Store API, and the Metadata, Exemplars
+/// and Targets APIs when the transport can call them (a gRPC endpoint can;
+/// whether it serves them, its Info says).
+#[derive(Clone)]
+pub struct Clients {
+    pub store: Arc<dyn StoreApi>,
+    pub metadata: Option<Arc<dyn MetadataApi>>,
+    pub exemplars: Option<Arc<dyn ExemplarsApi>>,
+    pub targets: Option<Arc<dyn TargetsApi>>,
+}
+
+impl Clients {
+    /// A Store API client only.
+    pub fn store_only(store: Arc<dyn StoreApi>) -> Self {
+        Self {
+            store,
+            metadata: None,
+            exemplars: None,
+            targets: None,
+        }
+    }
+
+    /// One client for every API (a gRPC [`StoreClient`]).
+    pub fn all<T: StoreApi + MetadataApi + ExemplarsApi + TargetsApi>(client: Arc<T>) -> Self {
+        Self {
+            store: client.clone(),
+            metadata: Some(client.clone()),
+            exemplars: Some(client.clone()),
+            targets: Some(client),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("metadata", &self.metadata.is_some())
+            .field("exemplars", &self.exemplars.is_some())
+            .field("targets", &self.targets.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One endpoint: its clients and its last known state.
 pub struct Endpoint {
     address: String,
     strict: bool,
     client: Arc<dyn StoreApi>,
+    clients: Clients,
     state: RwLock<State>,
 }
 
@@ -107,10 +167,17 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// An endpoint over any store (not yet checked: unhealthy until the first Info).
     pub fn new(address: impl Into<String>, client: Arc<dyn StoreApi>, strict: bool) -> Self {
+        Self::with_clients(address, Clients::store_only(client), strict)
+    }
+
+    /// An endpoint with clients for the Store API and others (not yet
+    /// checked: unhealthy until the first Info).
+    pub fn with_clients(address: impl Into<String>, clients: Clients, strict: bool) -> Self {
         Self {
             address: address.into(),
             strict,
-            client,
+            client: clients.store.clone(),
+            clients,
             state: RwLock::new(State {
                 healthy: false,
                 last_check: None,
@@ -127,6 +194,24 @@ impl Endpoint {
 
     pub(crate) fn client(&self) -> &Arc<dyn StoreApi> {
         &self.client
+    }
+
+    /// The Metadata client, if usable and advertised in Info.
+    pub(crate) fn metadata(&self) -> Option<&Arc<dyn MetadataApi>> {
+        let advertised = self.advertised().is_some_and(|a| a.metadata);
+        self.clients.metadata.as_ref().filter(|_| advertised)
+    }
+
+    /// The Exemplars client, if usable and advertised in Info.
+    pub(crate) fn exemplars(&self) -> Option<&Arc<dyn ExemplarsApi>> {
+        let advertised = self.advertised().is_some_and(|a| a.exemplars);
+        self.clients.exemplars.as_ref().filter(|_| advertised)
+    }
+
+    /// The Targets client, if usable and advertised in Info.
+    pub(crate) fn targets(&self) -> Option<&Arc<dyn TargetsApi>> {
+        let advertised = self.advertised().is_some_and(|a| a.targets);
+        self.clients.targets.as_ref().filter(|_| advertised)
     }
 
     /// Whether queries may use it (healthy, or strict).
@@ -199,15 +284,15 @@ fn mark_unhealthy(st: &mut State, err: String) {
     st.last_error = Some(err);
 }
 
-/// Creates the client of an address.
-pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync>;
+/// Creates the clients of an address.
+pub type Connector = Arc<dyn Fn(&str) -> Result<Clients> + Send + Sync>;
 
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
 /// back to the deprecated `Store/Info` for endpoints older than the Info API).
 pub fn grpc_connector() -> Connector {
     Arc::new(|addr: &str| {
         let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
-        Ok(Arc::new(c) as Arc<dyn StoreApi>)
+        Ok(Clients::all(Arc::new(c)))
     })
 }
 
@@ -255,8 +340,8 @@ impl EndpointSet {
                 continue;
             }
             match (self.connector)(addr) {
-                Ok(client) => {
-                    let ep = Arc::new(Endpoint::new(addr.clone(), client, *strict));
+                Ok(clients) => {
+                    let ep = Arc::new(Endpoint::with_clients(addr.clone(), clients, *strict));
                     added.push(ep.clone());
                     m.insert(addr.clone(), ep);
                 }

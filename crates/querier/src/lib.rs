@@ -4,7 +4,8 @@
 //!
 //! Modules: `args` (flags), `endpoints` (the endpoint set: health and
 //! advertised label sets and time ranges; discovery is aeon-discovery's),
-//! `proxy` (fan-out Store API), `queryable`
+//! `proxy` (fan-out Store API), `fanout` (fan-out Metadata, Exemplars and
+//! Targets APIs, their replica dedup), `queryable`
 //! (PromQL adapter), `api` (Prometheus HTTP API v1: handlers, execution,
 //! JSON, errors), `ui` (web UI), `metrics`, `run` (wiring).
 //!
@@ -25,6 +26,7 @@ mod api;
 mod args;
 mod endpoints;
 mod error;
+mod fanout;
 mod metrics;
 mod proxy;
 mod queryable;
@@ -32,7 +34,7 @@ mod run;
 mod ui;
 
 pub use args::{Args, DedupFunc};
-pub use endpoints::{Connector, Endpoint, EndpointSet, grpc_connector};
+pub use endpoints::{Clients, Connector, Endpoint, EndpointSet, grpc_connector};
 pub use error::{Error, Result};
 pub use proxy::Proxy;
 pub use run::{Running, run, start};

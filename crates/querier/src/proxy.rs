@@ -1,6 +1,12 @@
 //! The Store API over a set of endpoints: fan-out to the endpoints that can
 //! match, k-way merge of their sorted streams, replica-label stripping,
-//! partial response and per-store response timeouts.
+//! sharding for stores that cannot shard, partial response and per-store
+//! response timeouts. As Thanos's proxy (`pkg/store/proxy.go`): when no
+//! endpoint can match a request the answer is empty, without a warning
+//! (Thanos logs `ErrorNoStoresMatched` at debug level).
+//!
+//! The Metadata, Exemplars and Targets APIs fan out over the same endpoints
+//! (`fanout/`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +14,12 @@ use std::time::Duration;
 use aeon_model::Matcher;
 use aeon_storeapi::merge::errors_as_warnings;
 use aeon_storeapi::pb::thanos::{self, info};
-use aeon_storeapi::{MergeOptions, SeriesFrame, SeriesStream, StoreApi, convert, merge_series};
+use aeon_storeapi::{
+    MergeOptions, SeriesFrame, SeriesStream, ShardMatcher, StoreApi, convert, merge_series,
+};
 use futures::StreamExt;
 
 use crate::endpoints::{Endpoint, EndpointSet};
-
-/// Warning when no endpoint can hold data for a request (Thanos's text).
-pub(crate) const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
 
 /// The querier's own Store API: everything behind its endpoints.
 #[derive(Debug, Clone)]
@@ -27,11 +32,11 @@ pub struct Proxy {
 }
 
 /// Whether a request asks for the WARN strategy (partial response allowed).
-fn warn_strategy(disabled: bool, strategy: i32) -> bool {
+pub(crate) fn warn_strategy(disabled: bool, strategy: i32) -> bool {
     !disabled && strategy == thanos::PartialResponseStrategy::Warn as i32
 }
 
-fn store_err_msg(ep: &str, e: aeon_storeapi::Error) -> String {
+pub(crate) fn store_err_msg(ep: &str, e: aeon_storeapi::Error) -> String {
     format!("store {ep}: {}", tonic::Status::from(e).message())
 }
 
@@ -104,7 +109,12 @@ impl Proxy {
         }
     }
 
-    fn store_allowed(&self, address: &str) -> bool {
+    /// `--store.response-timeout`.
+    pub(crate) fn store_timeout(&self) -> Option<Duration> {
+        self.store_timeout
+    }
+
+    pub(crate) fn store_allowed(&self, address: &str) -> bool {
         let Some(sets) = &self.store_match else {
             return true;
         };
@@ -139,6 +149,10 @@ impl Proxy {
         req: thanos::SeriesRequest,
     ) -> aeon_storeapi::Result<SeriesStream> {
         let strip = req.without_replica_labels.clone();
+        let advertised = ep.advertised();
+        let shard = ShardMatcher::new(req.shard_info.as_ref());
+        let apply_sharding =
+            shard.is_sharded() && !advertised.as_ref().is_some_and(|a| a.supports_sharding);
         let call = ep.client().series(req);
         let mut stream = match self.store_timeout {
             Some(t) => match tokio::time::timeout(t, call).await {
@@ -152,9 +166,21 @@ impl Proxy {
         }
         // After the idle timeout, so the reader task ends when a store stalls.
         stream = drain_eagerly(stream);
-        let strips_itself = ep
-            .advertised()
-            .is_some_and(|a| a.supports_without_replica_labels);
+        if apply_sharding {
+            // As Thanos: on the labels the store sent, before any stripping.
+            stream = stream
+                .filter(move |item| {
+                    let keep = match item {
+                        Ok(thanos::SeriesResponse {
+                            result: Some(SeriesFrame::Series(s)),
+                        }) => shard.matches(&s.labels),
+                        _ => true,
+                    };
+                    futures::future::ready(keep)
+                })
+                .boxed();
+        }
+        let strips_itself = advertised.is_some_and(|a| a.supports_without_replica_labels);
         if !strip.is_empty() && !strips_itself {
             stream = strip_and_sort(stream, strip).await;
         }
@@ -205,16 +231,22 @@ impl StoreApi for Proxy {
         if min > max {
             (min, max) = (i64::MAX, i64::MIN);
         }
+        // As Thanos's query: sharding is applied here for stores that cannot
+        // shard; the Metadata, Exemplars and Targets APIs are fanned out.
         Ok(info::InfoResponse {
             label_sets,
             component_type: "query".into(),
             store: Some(info::StoreInfo {
                 min_time: min,
                 max_time: max,
+                supports_sharding: true,
                 supports_without_replica_labels: true,
                 ..Default::default()
             }),
             query: Some(info::QueryApiInfo {}),
+            metric_metadata: Some(info::MetricMetadataInfo {}),
+            targets: Some(info::TargetsInfo {}),
+            exemplars: Some(info::ExemplarsInfo::default()),
             ..Default::default()
         })
     }
@@ -223,10 +255,7 @@ impl StoreApi for Proxy {
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let eps = self.select(req.min_time, req.max_time, &req.matchers)?;
         if eps.is_empty() {
-            return Ok(futures::stream::iter([Ok(thanos::SeriesResponse::warning(
-                NO_STORE_MATCHED,
-            ))])
-            .boxed());
+            return Ok(futures::stream::empty().boxed());
         }
         let opened = futures::future::join_all(eps.iter().map(|ep| {
             let req = req.clone();
@@ -279,9 +308,6 @@ impl StoreApi for Proxy {
         }))
         .await;
         let mut out = thanos::LabelNamesResponse::default();
-        if eps.is_empty() {
-            out.warnings.push(NO_STORE_MATCHED.into());
-        }
         for (addr, r) in results {
             match r {
                 Ok(r) => {
@@ -308,9 +334,6 @@ impl StoreApi for Proxy {
             return Ok(out);
         }
         let eps = self.select(req.start, req.end, &req.matchers)?;
-        if eps.is_empty() {
-            out.warnings.push(NO_STORE_MATCHED.into());
-        }
         let results = futures::future::join_all(eps.iter().map(|ep| {
             let req = req.clone();
             async move {

@@ -37,6 +37,8 @@ pub(crate) struct QueryOptions {
     pub(crate) max_source_resolution: i64,
     /// When the whole query must be done.
     pub(crate) deadline: Option<tokio::time::Instant>,
+    /// Cancelled when the client goes away: selects in flight stop.
+    pub(crate) cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl QueryOptions {
@@ -407,11 +409,20 @@ impl StoreQueryable {
             dedup_series(raw, hints.func.as_deref(), &self.opts)
                 .map_err(aeon_promql::Error::Storage)
         };
-        match self.opts.deadline {
-            Some(d) => tokio::time::timeout_at(d, work)
-                .await
-                .unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
-            None => work.await,
+        let timed = async {
+            match self.opts.deadline {
+                Some(d) => tokio::time::timeout_at(d, work)
+                    .await
+                    .unwrap_or(Err(aeon_promql::Error::Timeout("query execution"))),
+                None => work.await,
+            }
+        };
+        match &self.opts.cancel {
+            Some(c) => tokio::select! {
+                r = timed => r,
+                () = c.cancelled() => Err(aeon_promql::Error::Canceled("query execution")),
+            },
+            None => timed.await,
         }
     }
 }

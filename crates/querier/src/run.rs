@@ -1,5 +1,6 @@
 //! Wiring: discovery and health loops, the HTTP server (API, UI, admin) and
-//! the gRPC server (Info + the Store API proxy, component type `query`).
+//! the gRPC server (Info + the Store, Metadata, Exemplars and Targets API
+//! proxies, component type `query`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -237,7 +238,8 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     })
 }
 
-/// Serves Info, the Store API proxy and gRPC health (storeapi's server:
+/// Serves Info, the Store, Metadata, Exemplars and Targets API proxies and
+/// gRPC health (storeapi's server:
 /// Thanos's transport settings, TCP_NODELAY on accepted sockets).
 async fn serve_grpc(
     proxy: Arc<Proxy>,
@@ -245,7 +247,10 @@ async fn serve_grpc(
     opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    StoreServer::new(proxy)
+    StoreServer::new(proxy.clone())
+        .with_metadata(proxy.clone())
+        .with_exemplars(proxy.clone())
+        .with_targets(proxy)
         .serve(listener, opts, shutdown.cancelled_owned())
         .await
         .map_err(Error::Store)

@@ -3,6 +3,8 @@
 //!
 //! - [`PrometheusStore`] implements the Thanos Store API (`thanos.Store`,
 //!   `thanos.info.Info`) over Prometheus' remote read and HTTP APIs.
+//! - [`PrometheusScrape`] implements the Thanos Metadata, Exemplars and
+//!   Targets APIs over Prometheus' HTTP API, external labels added.
 //! - [`Shipper`] uploads every finished block to object storage with the
 //!   `thanos` section in `meta.json`.
 //! - [`reloader`] watches Prometheus' config and rules and triggers reloads.
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod reloader;
 mod run;
+pub mod scrape;
 pub mod shipper;
 pub mod state;
 pub mod store;
@@ -24,6 +27,7 @@ pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use prometheus::{PromClient, PromConfig};
 pub use run::{Running, run, start};
+pub use scrape::PrometheusScrape;
 pub use shipper::{Shipper, ShipperState, SyncOutcome};
 pub use state::{PromFacts, PromState};
 pub use store::{Limits, PrometheusStore};

@@ -1,8 +1,9 @@
 //! A small HTTP client for the Prometheus APIs the sidecar uses: readiness,
-//! status (config, flags), `/metrics`, the label and series APIs and remote
-//! read ([`remote_read`]).
+//! status (config, flags), `/metrics`, the label and series APIs, remote
+//! read ([`remote_read`]) and metadata, exemplars and targets ([`scrape`]).
 
 pub mod remote_read;
+pub mod scrape;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Wiring: admin HTTP, gRPC Store/Info server, Prometheus polling, shipper,
+//! Wiring: admin HTTP, gRPC server (Store, Info, Metadata, Exemplars,
+//! Targets), Prometheus polling, shipper,
 //! reloader, graceful shutdown.
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::Metrics;
 use crate::prometheus::PromClient;
 use crate::reloader::ReloaderConfig;
+use crate::scrape::PrometheusScrape;
 use crate::shipper::Shipper;
 use crate::state::PromState;
 use crate::store::{Limits, PrometheusStore};
@@ -93,12 +95,15 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     let grpc_listener = args.grpc.bind().await?;
     let grpc_addr = local_addr(&grpc_listener, "--grpc-address")?;
     let grpc_stop = CancellationToken::new();
-    let grpc_task = tokio::spawn(StoreServer::new(store).serve(
-        grpc_listener,
-        opts,
-        grpc_stop.clone().cancelled_owned(),
-    ));
-    tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, health)");
+    let scrape = Arc::new(PrometheusScrape::new(client.clone(), state.clone()));
+    let grpc_task = tokio::spawn(
+        StoreServer::new(store)
+            .with_metadata(scrape.clone())
+            .with_exemplars(scrape.clone())
+            .with_targets(scrape)
+            .serve(grpc_listener, opts, grpc_stop.clone().cancelled_owned()),
+    );
+    tracing::info!(address = %grpc_addr, "serving gRPC (Store, Info, Metadata, Exemplars, Targets, health)");
 
     let http_listener = args.http.bind().await?;
     let http_addr = local_addr(&http_listener, "--http-address")?;

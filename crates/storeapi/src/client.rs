@@ -1,5 +1,6 @@
 //! gRPC client: a remote store (any Thanos or Aeon Store API endpoint) as a
-//! [`StoreApi`].
+//! [`StoreApi`], and as a [`crate::MetadataApi`], [`crate::ExemplarsApi`]
+//! and [`crate::TargetsApi`] (`client/scrape.rs`).
 //!
 //! Transport settings follow Thanos' querier (`pkg/extgrpc`): receive limit
 //! raised to `i32::MAX`, HTTP/2 keepalive pings every 10 s with a 5 s
@@ -15,9 +16,13 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::api::{SeriesFrame, SeriesStream, StoreApi};
 use crate::legacy::info_from_legacy;
-use crate::pb::thanos::{self, info, info::info_client, store_client};
+use crate::pb::thanos::{
+    self, exemplars_client, info, info::info_client, metadata_client, store_client, targets_client,
+};
 use crate::server::{MAX_MESSAGE_SIZE, with_deadline};
 use crate::{Error, Result};
+
+mod scrape;
 
 /// Client transport options.
 #[derive(Debug, Clone)]
@@ -77,6 +82,9 @@ pub struct StoreClient {
     endpoint: String,
     store: store_client::StoreClient<Channel>,
     info: info_client::InfoClient<Channel>,
+    metadata: metadata_client::MetadataClient<Channel>,
+    exemplars: exemplars_client::ExemplarsClient<Channel>,
+    targets: targets_client::TargetsClient<Channel>,
     timeout: Option<Duration>,
 }
 
@@ -125,7 +133,16 @@ impl StoreClient {
             store: store_client::StoreClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            info: info_client::InfoClient::new(channel)
+            info: info_client::InfoClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            metadata: metadata_client::MetadataClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            exemplars: exemplars_client::ExemplarsClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            targets: targets_client::TargetsClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
             timeout: opts.timeout,

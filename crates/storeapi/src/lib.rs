@@ -12,6 +12,9 @@
 //!   [`StoreClient`]: a remote endpoint as a `StoreApi` (keepalive, TLS,
 //!   deadlines, cancellation by dropping the stream, falling back to the
 //!   deprecated `thanos.Store/Info` for endpoints without the Info service).
+//! - [`MetadataApi`], [`ExemplarsApi`], [`TargetsApi`] ([`scrape`]): the
+//!   Thanos Metadata, Exemplars and Targets APIs, served by [`StoreServer`]
+//!   when given (and then advertised in Info), called by [`StoreClient`].
 //! - [`merge_series`]: k-way merge of sorted Series streams with chunk dedup;
 //!   [`ShardMatcher`]: `ShardInfo` semantics; [`convert`]: wire ↔ model.
 //! - [`Error`]: one error type, mapped to gRPC status in one place.
@@ -27,6 +30,7 @@ mod legacy;
 pub mod merge;
 mod metrics;
 pub mod pb;
+pub mod scrape;
 mod server;
 mod shard;
 mod snappy;
@@ -41,6 +45,7 @@ pub use error::{Error, Result};
 pub use legacy::{info_from_legacy, legacy_info};
 pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
 pub use metrics::GrpcMetrics;
+pub use scrape::{ExemplarsApi, MetadataApi, TargetsApi};
 pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};

@@ -1,6 +1,6 @@
-//! Generated protobuf and gRPC code for the Thanos Store API, the Thanos Info
-//! API, the store-gateway hints and Prometheus remote read, from our own
-//! `.proto` files in `/proto`.
+//! Generated protobuf and gRPC code for the Thanos Store API, the Thanos Info,
+//! Metadata, Exemplars and Targets APIs, the store-gateway hints and
+//! Prometheus remote read, from our own `.proto` files in `/proto`.
 #![allow(
     missing_docs,
     clippy::all,
@@ -8,7 +8,8 @@
     missing_debug_implementations
 )]
 
-/// Package `thanos`: shared messages and the `thanos.Store` service.
+/// Package `thanos`: shared messages and the `thanos.Store`,
+/// `thanos.Metadata`, `thanos.Exemplars` and `thanos.Targets` services.
 pub mod thanos {
     include!(concat!(env!("OUT_DIR"), "/thanos.rs"));
 

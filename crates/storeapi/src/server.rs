@@ -1,5 +1,7 @@
 //! gRPC server adapter: serves any `Arc<dyn StoreApi>` as `thanos.Store`,
-//! `thanos.info.Info` and `grpc.health.v1.Health`.
+//! `thanos.info.Info` and `grpc.health.v1.Health`, plus `thanos.Metadata`,
+//! `thanos.Exemplars` and `thanos.Targets` when given implementations
+//! ([`scrape`]).
 //!
 //! Transport settings follow Thanos' server (`pkg/server/grpc`): message
 //! limits raised to `i32::MAX` both ways, and HTTP/2 keepalive pings from
@@ -25,8 +27,11 @@ use tonic::{Request, Response, Status};
 use crate::api::{SeriesFrame, StoreApi};
 use crate::metrics::{CallGuard, GrpcMetrics};
 use crate::pb::thanos::{self, info, info::info_server, store_server};
+use crate::scrape::{ExemplarsApi, MetadataApi, TargetsApi};
 use crate::snappy::SnappyDecompress;
 use crate::{Error, Result};
+
+mod scrape;
 
 /// Thanos' message size limit (Go `math.MaxInt32`).
 pub const MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
@@ -77,11 +82,16 @@ impl Default for ServerOptions {
 }
 
 /// Adapter implementing the generated `thanos.Store` and `thanos.info.Info`
-/// services for any [`StoreApi`].
+/// services for any [`StoreApi`], and `thanos.Metadata`, `thanos.Exemplars`
+/// and `thanos.Targets` for the implementations it is given (Info then
+/// advertises them, as Thanos does).
 #[derive(Clone)]
 pub struct StoreServer {
     store: Arc<dyn StoreApi>,
     metrics: Option<GrpcMetrics>,
+    metadata: Option<Arc<dyn MetadataApi>>,
+    exemplars: Option<Arc<dyn ExemplarsApi>>,
+    targets: Option<Arc<dyn TargetsApi>>,
 }
 
 impl std::fmt::Debug for StoreServer {
@@ -96,7 +106,45 @@ impl StoreServer {
         Self {
             store,
             metrics: None,
+            metadata: None,
+            exemplars: None,
+            targets: None,
         }
+    }
+
+    /// Also serves `thanos.Metadata` (and advertises it in Info).
+    pub fn with_metadata(mut self, api: Arc<dyn MetadataApi>) -> Self {
+        self.metadata = Some(api);
+        self
+    }
+
+    /// Also serves `thanos.Exemplars` (and advertises it in Info).
+    pub fn with_exemplars(mut self, api: Arc<dyn ExemplarsApi>) -> Self {
+        self.exemplars = Some(api);
+        self
+    }
+
+    /// Also serves `thanos.Targets` (and advertises it in Info).
+    pub fn with_targets(mut self, api: Arc<dyn TargetsApi>) -> Self {
+        self.targets = Some(api);
+        self
+    }
+
+    /// The store's Info with the extra APIs this server serves advertised
+    /// (Thanos advertises them with empty messages; exemplars without a
+    /// time range).
+    async fn info(&self) -> Result<info::InfoResponse> {
+        let mut i = self.store.info().await?;
+        if self.metadata.is_some() {
+            i.metric_metadata.get_or_insert_with(Default::default);
+        }
+        if self.exemplars.is_some() {
+            i.exemplars.get_or_insert_with(Default::default);
+        }
+        if self.targets.is_some() {
+            i.targets.get_or_insert_with(Default::default);
+        }
+        Ok(i)
     }
 
     /// Records call metrics (see [`GrpcMetrics::register`]).
@@ -185,10 +233,14 @@ impl StoreServer {
         health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
+        let (metadata, exemplars, targets) = self.scrape_services(&health).await;
         Self::builder(&opts)?
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())
+            .add_optional_service(metadata)
+            .add_optional_service(exemplars)
+            .add_optional_service(targets)
             .serve_with_incoming_shutdown(nodelay(listener), shutdown)
             .await
             .map_err(|e| Error::Serve {
@@ -221,16 +273,29 @@ pub async fn spawn_server(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| Error::Serve {
-        address: addr.to_string(),
-        source: Box::new(e),
-    })?;
-    let local = listener.local_addr().map_err(|e| Error::Serve {
-        address: addr.to_string(),
-        source: Box::new(e),
-    })?;
-    let handle = tokio::spawn(StoreServer::new(store).serve(listener, opts, shutdown));
-    Ok((local, handle))
+    StoreServer::new(store).spawn(addr, opts, shutdown).await
+}
+
+impl StoreServer {
+    /// Binds `addr` (port 0 = any) and serves in a background task until
+    /// `shutdown` completes. Returns the bound address and the task handle.
+    pub async fn spawn(
+        self,
+        addr: SocketAddr,
+        opts: ServerOptions,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| Error::Serve {
+            address: addr.to_string(),
+            source: Box::new(e),
+        })?;
+        let local = listener.local_addr().map_err(|e| Error::Serve {
+            address: addr.to_string(),
+            source: Box::new(e),
+        })?;
+        let handle = tokio::spawn(self.serve(listener, opts, shutdown));
+        Ok((local, handle))
+    }
 }
 
 /// Parses a `grpc-timeout` header value (`<=8 digits><H|M|S|m|u|n>`).
@@ -342,7 +407,7 @@ impl store_server::Store for StoreServer {
         _req: Request<thanos::InfoRequest>,
     ) -> Result<Response<thanos::InfoResponse>, Status> {
         let start = std::time::Instant::now();
-        let r = self.store.info().await;
+        let r = StoreServer::info(self).await;
         self.record("Store.Info", start, &r);
         Ok(Response::new(crate::legacy::legacy_info(r?)))
     }
@@ -406,7 +471,7 @@ impl info_server::Info for StoreServer {
         _req: Request<info::InfoRequest>,
     ) -> Result<Response<info::InfoResponse>, Status> {
         let start = std::time::Instant::now();
-        let r = self.store.info().await;
+        let r = StoreServer::info(self).await;
         self.record("Info", start, &r);
         Ok(Response::new(r?))
     }

@@ -20,6 +20,20 @@ use super::params::{Params, bool_or, limit_param, match_sets, parse_duration, ra
 use crate::proxy::Proxy;
 use crate::queryable::{QueryOptions, StoreQueryable};
 
+/// Cancels a query when dropped: the engine's flag and the selects' token.
+#[derive(Debug, Default)]
+struct CancelOnDrop {
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    token: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.token.cancel();
+    }
+}
+
 /// The warning when a result is cut to `limit`.
 const TRUNCATED: &str = "results truncated due to limit";
 
@@ -67,6 +81,7 @@ impl Api {
             partial_response,
             max_source_resolution,
             deadline: None,
+            cancel: None,
         })
     }
 
@@ -118,10 +133,14 @@ impl Api {
         let mut opts = self.query_options(p, step)?;
         let limit = limit_param(p)?;
         let proxy = self.proxy_for(p)?;
-        let Ok(_permit) = self.gate.acquire().await else {
+        // A client that goes away drops this future: the guard then cancels
+        // the selects in flight and stops the engine at its next check.
+        let cancel = CancelOnDrop::default();
+        let Ok(permit) = self.gate.clone().acquire_owned().await else {
             return Err(ApiError::unavailable("query gate closed"));
         };
         opts.deadline = Some(tokio::time::Instant::now() + timeout);
+        opts.cancel = Some(cancel.token.clone());
         let lookback = match p
             .get_nonempty("lookback_delta")
             .map(|s| parse_duration("lookback_delta", s))
@@ -137,7 +156,10 @@ impl Api {
             ..EngineOpts::default()
         });
         let q = StoreQueryable::new(proxy, opts, tokio::runtime::Handle::current());
+        let flag = cancel.flag.clone();
         let res = tokio::task::spawn_blocking(move || {
+            // Held until the engine stops, cancelled or not.
+            let _permit = permit;
             let r = engine.exec(
                 &q,
                 &expr,
@@ -145,7 +167,7 @@ impl Api {
                     start,
                     end,
                     step,
-                    cancel: None,
+                    cancel: Some(flag),
                 },
             );
             (r, q.warnings())

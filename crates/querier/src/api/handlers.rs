@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::exec::{MetadataQuery, QueryOutput};
 use super::json::{self, success};
 use super::params::{self, Params, parse_duration, query_param, time_or};
-use super::{Api, MAX_POINTS};
+use super::{Api, MAX_POINTS, compress, scrape};
 use aeon_promql::ValueType;
 
 /// The routes, with `api` as their state.
@@ -26,20 +26,17 @@ pub(super) fn routes(api: Api) -> Router {
         .route("/api/v1/series", get(series).post(series))
         .route("/api/v1/labels", get(labels).post(labels))
         .route("/api/v1/label/{name}/values", get(label_values))
-        .route(
-            "/api/v1/metadata",
-            get(|| async { success("{}", &[], &[]) }),
-        )
+        .route("/api/v1/metadata", get(scrape::metadata))
         .route(
             "/api/v1/query_exemplars",
-            get(|| async { success("[]", &[], &[]) }).post(|| async { success("[]", &[], &[]) }),
+            get(scrape::exemplars).post(scrape::exemplars),
         )
         .route(
             "/api/v1/status/buildinfo",
             get(|| async { success(&json::buildinfo(), &[], &[]) }),
         )
-        // No rule, target or alert endpoints are connected: empty answers
-        // in Prometheus's shapes, so UIs like Grafana do not error.
+        // No rule or alert endpoints are connected: empty answers in
+        // Prometheus's shapes, so UIs like Grafana do not error.
         .route(
             "/api/v1/rules",
             get(|| async { success("{\"groups\":[]}", &[], &[]) }),
@@ -48,25 +45,19 @@ pub(super) fn routes(api: Api) -> Router {
             "/api/v1/alerts",
             get(|| async { success("{\"alerts\":[]}", &[], &[]) }),
         )
-        .route(
-            "/api/v1/targets",
-            get(|| async {
-                success(
-                    "{\"activeTargets\":[],\"droppedTargets\":[],\"droppedTargetCounts\":{}}",
-                    &[],
-                    &[],
-                )
-            }),
-        )
+        .route("/api/v1/targets", get(scrape::targets))
         .route("/api/v1/stores", get(stores))
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
+        // Every route, not the 404 fallback (Prometheus compresses only
+        // what its API handlers answer).
+        .route_layer(axum::middleware::from_fn(compress::compress))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(api)
 }
 
 /// The answer of a handler: success, or the error's JSON and status.
-fn respond(r: Result<Response, ApiError>) -> Response {
+pub(super) fn respond(r: Result<Response, ApiError>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -74,9 +65,11 @@ fn query_response(out: QueryOutput) -> Response {
     success(&json::encode_value(&out.value), &out.warnings, &out.infos)
 }
 
-/// Query string plus (for POST forms) the body.
-async fn read_params(req: Request) -> Result<Params, ApiError> {
-    let mut p = Params::from_urlencoded(req.uri().query().unwrap_or_default());
+/// The parameters as Go's `Request.FormValue` sees them: for a form POST
+/// the body's values first (they win), then the query string's.
+pub(super) async fn read_params(req: Request) -> Result<Params, ApiError> {
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let mut p = Params::default();
     if req.method() == Method::POST {
         let is_form = req
             .headers()
@@ -90,6 +83,7 @@ async fn read_params(req: Request) -> Result<Params, ApiError> {
             p.extend_from_urlencoded(&String::from_utf8_lossy(&body));
         }
     }
+    p.extend_from_urlencoded(&query);
     Ok(p)
 }
 

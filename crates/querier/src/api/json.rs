@@ -5,6 +5,7 @@
 //! of `parse_query` ([`ast`]).
 
 pub(crate) mod ast;
+pub(crate) mod scrape;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -190,11 +191,19 @@ pub(crate) fn encode_value(v: &Value) -> String {
     }
 }
 
-/// `/api/v1/status/buildinfo`'s data.
+/// `/api/v1/status/buildinfo`'s data: Prometheus's fields (no `features`,
+/// which Prometheus 3.5 does not have either), filled at build time
+/// (`build.rs`): the crate version, git commit and branch, the commit date,
+/// the building user, and the Rust compiler in place of Go's version.
 pub(crate) fn buildinfo() -> String {
     format!(
-        "{{\"version\":{},\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}}",
-        json_str(env!("CARGO_PKG_VERSION"))
+        "{{\"version\":{},\"revision\":{},\"branch\":{},\"buildUser\":{},\"buildDate\":{},\"goVersion\":{}}}",
+        json_str(env!("CARGO_PKG_VERSION")),
+        json_str(env!("AEON_GIT_COMMIT")),
+        json_str(env!("AEON_GIT_BRANCH")),
+        json_str(env!("AEON_BUILD_USER")),
+        json_str(env!("AEON_BUILD_DATE")),
+        json_str(env!("AEON_RUST_VERSION")),
     )
 }
 

@@ -52,6 +52,7 @@ impl Params {
     }
 
     /// Parses an urlencoded string.
+    #[cfg(test)]
     pub(crate) fn from_urlencoded(s: &str) -> Self {
         let mut p = Self::default();
         p.extend_from_urlencoded(s);

@@ -12,44 +12,53 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aeon_querier::{Endpoint, EndpointSet, Proxy, grpc_connector};
+use aeon_storeapi::pb::thanos;
 use aeon_storeapi::testsuite::{StoreUnderTest, check_acceptance_at};
 use aeon_storeapi::testutil::{Fixture, MemStore, STANDARD_T0};
-use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
+use aeon_storeapi::{ClientOptions, SeriesStream, StoreApi, StoreClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Querier, serve};
 
 /// Acceptance cases the proxy fails, and why (behaviour kept on purpose
 /// until decided otherwise; see the querier's `proxy.rs`).
-const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
-    (
-        "info",
-        "Info advertises supports_sharding=false; Thanos's query advertises true and \
-         applies ShardInfo itself for stores that do not support sharding, the proxy \
-         only forwards ShardInfo",
-    ),
-    (
-        "external_labels_matchers",
-        "no endpoint matches: the proxy answers the warning \"No StoreAPIs matched for \
-         this query\" (the API test asserts it); Thanos's proxy answers nothing and logs \
-         ErrorNoStoresMatched at debug level",
-    ),
-    (
-        "time_range",
-        "no endpoint matches a range after all data: the same \"No StoreAPIs matched\" warning",
-    ),
-    (
-        "empty_store",
-        "an empty store advertises no time range, so it never matches: the same \
-         \"No StoreAPIs matched\" warning",
-    ),
-    (
-        "without_replica_labels",
-        "the merge removes without_replica_labels from all labels, not only from the \
-         external ones (the querier's deduplication relies on this; Thanos strips them \
-         in its dedup layer)",
-    ),
-];
+const KNOWN_DIVERGENCES: &[(&str, &str)] = &[(
+    "without_replica_labels",
+    "the merge removes without_replica_labels from all labels, not only from the \
+     external ones (the querier's deduplication relies on this; Thanos strips them \
+     in its dedup layer)",
+)];
+
+/// A store that cannot shard (an old Thanos component): it advertises
+/// `supports_sharding: false` and ignores `shard_info`.
+struct NoSharding(MemStore);
+
+#[async_trait::async_trait]
+impl StoreApi for NoSharding {
+    async fn info(&self) -> aeon_storeapi::Result<thanos::info::InfoResponse> {
+        let mut i = self.0.info().await?;
+        if let Some(s) = &mut i.store {
+            s.supports_sharding = false;
+        }
+        Ok(i)
+    }
+    async fn series(&self, mut req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+        req.shard_info = None;
+        self.0.series(req).await
+    }
+    async fn label_names(
+        &self,
+        req: thanos::LabelNamesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+        self.0.label_names(req).await
+    }
+    async fn label_values(
+        &self,
+        req: thanos::LabelValuesRequest,
+    ) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
+        self.0.label_values(req).await
+    }
+}
 
 async fn check<F, Fut>(mut make_store: F)
 where
@@ -111,6 +120,26 @@ async fn querier_runs_the_acceptance_suite_over_grpc() {
                 .unwrap(),
         );
         StoreUnderTest::with_guard(client, q)
+    })
+    .await;
+}
+
+/// Sharding through the proxy over a store that cannot shard: the proxy
+/// advertises sharding and applies the shard matcher itself, as Thanos's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_shards_for_stores_that_cannot() {
+    check(|f| async move {
+        let endpoints = Arc::new(EndpointSet::new(
+            grpc_connector(),
+            std::time::Duration::from_secs(300),
+        ));
+        endpoints.insert(Endpoint::new(
+            "cannot-shard",
+            Arc::new(NoSharding(MemStore::from_fixture(&f))),
+            false,
+        ));
+        endpoints.check_all().await;
+        StoreUnderTest::new(Arc::new(Proxy::new(endpoints, None)))
     })
     .await;
 }

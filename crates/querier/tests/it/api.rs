@@ -120,8 +120,10 @@ async fn instant_query_deduplicates_replicas() {
             ],
         )
         .await;
+    // No store matches: an empty answer without a warning, as Thanos's
+    // proxy gives (and Prometheus, which has no stores to match).
     assert!(result(&v).is_empty());
-    assert_eq!(v["warnings"][0], "No StoreAPIs matched for this query");
+    assert!(v.get("warnings").is_none(), "{v}");
     let (code, v) = q
         .get(
             "/api/v1/series",

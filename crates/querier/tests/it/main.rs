@@ -9,7 +9,9 @@
 mod acceptance;
 mod api;
 mod binary;
+mod conformance;
 mod discovery;
+mod grafana;
 mod helpers;
 mod k8s;
 mod prettier;

@@ -7,4 +7,5 @@
 mod acceptance;
 mod golden;
 mod promtool;
+mod scrape;
 mod wire;
