@@ -3,7 +3,9 @@
 //! `1y2w`, `1500ms` → `1s500ms`. Used for PromQL ranges, offsets and steps
 //! and for flag values.
 
-const UNITS: [(&str, u64); 7] = [
+/// Prometheus's duration units, largest first, with their size in
+/// milliseconds (`model.Duration`'s; parsing and printing share them).
+pub const DURATION_UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3600 * 1000),
     ("w", 7 * 24 * 3600 * 1000),
     ("d", 24 * 3600 * 1000),
@@ -20,7 +22,7 @@ pub fn format_duration(ms: u64) -> String {
     }
     let mut rest = ms;
     let mut out = String::new();
-    for (unit, size) in UNITS {
+    for (unit, size) in DURATION_UNITS {
         if rest >= size {
             out.push_str(&format!("{}{unit}", rest / size));
             rest %= size;

@@ -13,6 +13,7 @@ mod spans;
 mod text;
 
 pub use spans::{expand_spans, spans_for};
+pub use text::NotationError;
 
 /// The schema number of native histograms with custom bucket boundaries (NHCB).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;

@@ -20,7 +20,7 @@ mod matcher;
 mod regex_matcher;
 mod sample;
 
-pub use duration::format_duration;
+pub use duration::{DURATION_UNITS, format_duration};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchType, Matcher};

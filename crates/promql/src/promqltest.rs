@@ -117,7 +117,10 @@ fn parse_values(s: &str) -> Result<Vec<SeqValue>, String> {
             // Native histogram, possibly with expanding notation.
             let parse_h = |from: usize| -> Result<(FloatHistogram, usize), String> {
                 let end = s[from..].find("}}").ok_or("unterminated histogram")? + from;
-                Ok((FloatHistogram::parse_notation(&s[from + 2..end])?, end + 2))
+                Ok((
+                    FloatHistogram::parse_notation(&s[from + 2..end]).map_err(|e| e.to_string())?,
+                    end + 2,
+                ))
             };
             let (base, mut j) = parse_h(i)?;
             let mut delta: Option<(FloatHistogram, f64)> = None;

@@ -6,19 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use aeon_model::DURATION_UNITS as UNITS;
 use aeon_model::Timestamp;
 
 use super::ParseError;
-
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3600 * 1000),
-    ("w", 7 * 24 * 3600 * 1000),
-    ("d", 24 * 3600 * 1000),
-    ("h", 3600 * 1000),
-    ("m", 60 * 1000),
-    ("s", 1000),
-    ("ms", 1),
-];
 
 /// Parses a Prometheus duration (`model.ParseDuration`): one or more
 /// `<int><unit>` parts with units y, w, d, h, m, s, ms in that order, or `0`.

@@ -8,22 +8,37 @@ use std::fmt;
 use super::{CounterResetHint, FloatHistogram};
 use crate::gofmt::{format_f, format_g};
 
+/// Test-language histogram text that could not be read: the text and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("histogram {text:?}: {reason}")]
+pub struct NotationError {
+    /// The text inside `{{ }}`.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 impl FloatHistogram {
     /// Parses the test-language notation inside `{{ }}` (without the braces).
-    pub fn parse_notation(s: &str) -> Result<FloatHistogram, String> {
+    pub fn parse_notation(s: &str) -> Result<FloatHistogram, NotationError> {
+        Self::parse_notation_inner(s).map_err(|reason| NotationError {
+            text: s.to_owned(),
+            reason,
+        })
+    }
+
+    fn parse_notation_inner(s: &str) -> Result<FloatHistogram, String> {
         let mut h = FloatHistogram::default();
         let mut buckets: Vec<f64> = vec![];
         let mut n_buckets: Vec<f64> = vec![];
         let (mut offset, mut n_offset) = (0i32, 0i32);
         let mut rest = s.trim();
         while !rest.is_empty() {
-            let (key, after) = rest
-                .split_once(':')
-                .ok_or_else(|| format!("bad histogram {s:?}"))?;
+            let (key, after) = rest.split_once(':').ok_or("a field without `key:`")?;
             let key = key.trim();
             let after = after.trim_start();
             let (val, next) = if let Some(a) = after.strip_prefix('[') {
-                let end = a.find(']').ok_or_else(|| format!("bad histogram {s:?}"))?;
+                let end = a.find(']').ok_or("a `[` without `]`")?;
                 (&a[..end], &a[end + 1..])
             } else {
                 let end = after.find(char::is_whitespace).unwrap_or(after.len());

@@ -114,13 +114,18 @@ pub struct ConnectionString {
     pub sas: Option<String>,
 }
 
+/// A part of a connection string that is not `Key=Value` (the part as written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not Key=Value")]
+pub struct BadConnectionStringPart(pub String);
+
 impl ConnectionString {
     /// Parses `Key=Value;…` (values may contain `=`); unknown keys are ignored, like Azure's SDKs.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str) -> std::result::Result<Self, BadConnectionStringPart> {
         let mut out = Self::default();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((k, v)) = part.split_once('=') else {
-                return Err(format!("{part:?} is not Key=Value"));
+                return Err(BadConnectionStringPart(part.to_owned()));
             };
             let v = Some(v.to_owned());
             match k {
