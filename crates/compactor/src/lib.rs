@@ -27,6 +27,8 @@
 //! iteration, used by `run` and tests), [`planner`] (pure decisions) and
 //! [`tools::BucketCommand`] (`aeon tools bucket …`).
 
+#![warn(unreachable_pub)]
+
 pub mod args;
 pub mod blocks;
 pub mod compact;

@@ -31,7 +31,7 @@ use crate::error::{Error, Operation, Result};
 use crate::http::{Transport, chain, service};
 
 /// Block size of uploads larger than one block.
-pub const AZURE_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
+pub(crate) const AZURE_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 /// Blocks uploaded concurrently.
 const BLOCK_CONCURRENCY: usize = 4;
 /// The REST API version of the container requests made here.

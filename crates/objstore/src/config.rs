@@ -28,9 +28,9 @@ pub use self::azure::{
 pub use self::compat::{BosConfig, CosConfig, ObsConfig, OssConfig};
 pub use self::gcs::{DEFAULT_GCS_CHUNK_SIZE, GCS_CHUNK_GRANULARITY, GcsConfig};
 pub use self::http::{GoDuration, HttpConfig, TlsConfig};
+pub(crate) use self::s3::ZERO_PART_SIZE_DEFAULT;
 pub use self::s3::{
     BucketLookupType, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Config, SseConfig, TraceConfig,
-    ZERO_PART_SIZE_DEFAULT,
 };
 use crate::error::{Error, Result};
 

@@ -30,7 +30,7 @@ pub struct FilesystemBucket {
 }
 
 /// Most files kept open for ranged reads, per bucket.
-pub const MAX_OPEN_FILES: usize = 512;
+pub(crate) const MAX_OPEN_FILES: usize = 512;
 
 #[derive(Debug)]
 struct Inner {

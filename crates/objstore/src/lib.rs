@@ -11,6 +11,8 @@
 //!
 //! Errors are one [`Error`] enum; match [`Error::NotFound`] or call [`Error::is_not_found`].
 
+#![warn(unreachable_pub)]
+
 mod azure;
 pub mod block;
 mod bucket;

@@ -26,6 +26,8 @@
 //! [`source`](BucketSource) (the index as a byte source on ranged GETs),
 //! [`cache`] (the index cache).
 
+#![warn(unreachable_pub)]
+
 mod args;
 pub mod block;
 pub mod cache;

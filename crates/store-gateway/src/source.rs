@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 
 /// Maximum gap between two prefetched ranges (series entries) that are
 /// still fetched in one GET.
-pub const COALESCE_GAP: u64 = 16 * 1024;
+pub(crate) const COALESCE_GAP: u64 = 16 * 1024;
 
 /// Converts a bucket error into the tsdb-block error the readers expect.
 pub(crate) fn bucket_err(

@@ -90,7 +90,7 @@ impl Default for S3Config {
 /// Thanos's default `part_size` (64 MiB).
 pub const DEFAULT_PART_SIZE: u64 = 64 * 1024 * 1024;
 /// Part size used when `part_size: 0`.
-pub const ZERO_PART_SIZE_DEFAULT: u64 = 128 * 1024 * 1024;
+pub(crate) const ZERO_PART_SIZE_DEFAULT: u64 = 128 * 1024 * 1024;
 /// S3's minimum part size (except the last part).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
