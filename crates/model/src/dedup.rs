@@ -172,14 +172,14 @@ fn penalty_pair<P: Point>(a: &[P], b: &[P], counter: bool) -> Vec<P> {
     let mut last_t: Option<i64> = None;
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     loop {
-        // Seek both replicas to lastT + 1 + their penalty.
+        // Seek both replicas to lastT + 1 + their penalty. As in the
+        // vectors of Thanos's iterator tests, a seek may go back to samples
+        // an earlier, larger penalty skipped (never to one at or before
+        // lastT): a replica is only kept away from the last emitted sample.
         if let Some(lt) = last_t {
             for i in 0..2 {
                 let min_t = lt.saturating_add(1).saturating_add(pen[i]);
-                let ri = r[i];
-                while pos[i] < ri.len() && ri[pos[i]].t() < min_t {
-                    pos[i] += 1;
-                }
+                pos[i] = r[i].partition_point(|s| s.t() < min_t);
             }
         }
         // The earlier sample; `a` on equal timestamps (Thanos: `ta <= tb`).
@@ -232,7 +232,7 @@ impl CounterAdjust {
             if (from..=k).any(|j| drops(&ri[j - 1], &ri[j])) {
                 self.shift[i] = 0.0;
             }
-            self.scanned[i] = k;
+            self.scanned[i] = self.scanned[i].max(k);
             if self.cur != Some(i)
                 && let Some(prev) = self.last_v
             {
