@@ -50,3 +50,13 @@ pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use service::run;
 pub use tools::{BucketArgs, BucketCommand};
+
+/// A plain `cargo test` / `cargo nextest run` without the `crashpoints` feature
+/// would skip the SIGKILL crash tests (tests/it/sigkill.rs) without a word: fail instead.
+#[cfg(all(test, not(feature = "crashpoints")))]
+#[test]
+fn integration_tests_need_the_crashpoints_feature() {
+    panic!(
+        "without --features crashpoints, the SIGKILL crash tests (tests/it/sigkill.rs) do not run; run the suite with --all-features (cargo xtask test does)"
+    );
+}

@@ -191,3 +191,13 @@ mod tests {
         assert!(e.to_string().contains("missing.yml"), "{e}");
     }
 }
+
+/// A plain `cargo test` / `cargo nextest run` without the `testutil` feature
+/// would skip the bucket acceptance suite against every backend (tests/it) without a word: fail instead.
+#[cfg(all(test, not(feature = "testutil")))]
+#[test]
+fn integration_tests_need_the_testutil_feature() {
+    panic!(
+        "without --features testutil, the bucket acceptance suite against every backend (tests/it) do not run; run the suite with --all-features (cargo xtask test does)"
+    );
+}

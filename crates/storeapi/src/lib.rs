@@ -49,3 +49,13 @@ pub use scrape::{ExemplarsApi, MetadataApi, TargetsApi};
 pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};
+
+/// A plain `cargo test` / `cargo nextest run` without the `testsuite` feature
+/// would skip the acceptance suite, wire and golden-byte tests (tests/it) without a word: fail instead.
+#[cfg(all(test, not(feature = "testsuite")))]
+#[test]
+fn integration_tests_need_the_testsuite_feature() {
+    panic!(
+        "without --features testsuite, the acceptance suite, wire and golden-byte tests (tests/it) do not run; run the suite with --all-features (cargo xtask test does)"
+    );
+}

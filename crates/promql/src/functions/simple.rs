@@ -330,9 +330,10 @@ pub(crate) fn call(
             let repl = str_arg(ev, &args[2], ts)?;
             let src = str_arg(ev, &args[3], ts)?;
             let re_s = str_arg(ev, &args[4], ts)?;
-            let re = regex::Regex::new(&format!("^(?s:{re_s})$")).map_err(|e| {
+            // Prometheus names the expression, not the parser's complaint.
+            let re = regex::Regex::new(&format!("^(?s:{re_s})$")).map_err(|_| {
                 Error::exec(format!(
-                    "invalid regular expression in label_replace(): {e}"
+                    "invalid regular expression in label_replace(): {re_s}"
                 ))
             })?;
             if dst.is_empty() || !is_valid_utf8(&dst) {

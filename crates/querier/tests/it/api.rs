@@ -653,7 +653,8 @@ async fn bad_input_gets_prometheus_errors() {
             vec![("query", "label_replace(up, \"x\", \"$1\", \"job\", \"(\")")],
             422,
             "execution",
-            "",
+            // Prometheus 3.5's text (promql/functions.go, funcLabelReplace).
+            "invalid regular expression in label_replace(): (",
         ),
     ];
     for (path, params, code, kind, msg) in cases {
