@@ -391,14 +391,39 @@ async fn sigkill_during_shipping_then_restart_loses_nothing() {
             .spawn()
             .unwrap()
     };
-    for delay_ms in [0u64, 20, 40, 80, 120, 200] {
+    let blocks = local_blocks(&prom.data);
+    // Files the blocks make in the bucket once all are shipped.
+    let total: usize = blocks
+        .iter()
+        .map(|id| files_under(&prom.data.join(id.to_string())))
+        .sum();
+    assert!(total >= 2 * blocks.len(), "{total} files in {blocks:?}");
+    // Each round kills the sidecar right after the bucket gained a file:
+    // mid-shipping by construction, not by a guessed delay.
+    let mut mid_shipping_kills = 0;
+    for _ in 0..6 {
+        let before = files_under(&bdir);
+        if before >= total {
+            break;
+        }
         let mut child = spawn();
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while files_under(&bdir) <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        let after = files_under(&bdir);
+        assert!(after > before, "the sidecar shipped nothing in 30 s");
+        if after < total {
+            mid_shipping_kills += 1;
+        }
     }
+    assert!(
+        mid_shipping_kills >= 1,
+        "no kill landed while shipping was unfinished ({total} files)"
+    );
     let mut child = spawn();
-    let blocks = local_blocks(&prom.data);
     let data = prom.data.clone();
     let n = blocks.len();
     eventually("restarted sidecar ships everything", || {
@@ -410,4 +435,19 @@ async fn sigkill_during_shipping_then_restart_loses_nothing() {
     child.wait().unwrap();
     let bucket = FilesystemBucket::new(&bdir).unwrap();
     assert_bucket_has(&bucket, &prom.data, &blocks, &Labels::from_pairs(EXT)).await;
+}
+
+/// Regular files below `dir` (0 when it does not exist).
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => files_under(&e.path()),
+            Ok(t) if t.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
 }
