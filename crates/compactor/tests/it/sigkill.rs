@@ -9,6 +9,10 @@
 //! block's sources is covered by that block and left out. A block marked for
 //! deletion that no other block covers would be data about to be lost, and
 //! fails the test.
+//!
+//! Every crash point runs on the filesystem bucket; the upload, mark and
+//! delete crash points run again on a real S3 server (s3s-fs), where an
+//! upload is many requests and a listing is eventually what S3 says.
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
@@ -19,8 +23,9 @@ use std::time::{Duration, Instant};
 use aeon_compactor::crashpoints;
 use aeon_compactor::merge::float_value;
 use aeon_compactor::planner::resolution;
-use aeon_objstore::Bucket;
 use aeon_objstore::block;
+use aeon_objstore::testutil::S3Server;
+use aeon_objstore::{Bucket, from_yaml};
 use aeon_tsdb_block::chunkenc::{AggrChunk, AggrType, Encoding, XorChunk};
 use aeon_tsdb_block::{BlockMeta, BlockReader};
 
@@ -68,11 +73,7 @@ async fn reader_view(bucket: &dyn Bucket, dir: &Path) -> Vec<Sample> {
     out
 }
 
-fn run_compactor(bucket_dir: &Path, data: &Path, crash_at: Option<&str>) -> (ExitStatus, String) {
-    let yaml = format!(
-        "type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n",
-        bucket_dir.display()
-    );
+fn run_compactor(yaml: &str, data: &Path, crash_at: Option<&str>) -> (ExitStatus, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aeon-compactor"));
     cmd.args([
         format!("--data-dir={}", data.display()),
@@ -114,14 +115,25 @@ fn run_compactor(bucket_dir: &Path, data: &Path, crash_at: Option<&str>) -> (Exi
 
 struct Setup {
     _tmp: tempfile::TempDir,
+    /// Keeps the S3 server of an S3 run alive.
+    _s3: Option<S3Server>,
     work: PathBuf,
+    /// The bucket's objstore YAML, as the compactor is given it.
+    yaml: String,
     bucket: std::sync::Arc<dyn Bucket>,
     want: Vec<Sample>,
 }
 
+/// Where the bucket lives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    Filesystem,
+    S3,
+}
+
 /// 52h of 2h blocks: one run compacts 24 of them into a 2d block (six 8h
 /// compactions, then one 2d) and downsamples it to 5m — 8 uploads in all.
-async fn setup() -> Setup {
+async fn setup(backend: Backend) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().to_path_buf();
     let dirs = promtool_blocks(
@@ -137,24 +149,47 @@ async fn setup() -> Setup {
     );
     assert_eq!(dirs.len(), 26);
     set_thanos(&dirs, &[("cluster", "eu1")]);
-    let bucket = fs_bucket(&work.join("bucket"));
+    let (s3, yaml, bucket) = match backend {
+        Backend::Filesystem => {
+            let dir = work.join("bucket");
+            let yaml = format!(
+                "type: FILESYSTEM\nconfig:\n  directory: \"{}\"\n",
+                dir.display()
+            );
+            (None, yaml, fs_bucket(&dir))
+        }
+        Backend::S3 => {
+            let server = S3Server::start().unwrap_or_else(|e| panic!("{e}"));
+            let yaml = server.yaml();
+            let bucket = from_yaml(&yaml, "s3s-fs", &mut Default::default())
+                .await
+                .unwrap();
+            (Some(server), yaml, bucket)
+        }
+    };
     upload(bucket.as_ref(), &dirs).await;
     let mut want: Vec<Sample> = dirs.iter().flat_map(|d| block_samples(d)).collect();
     want.sort();
     assert_eq!(want.len(), 2 * 52 * 60);
     Setup {
         _tmp: tmp,
+        _s3: s3,
         work,
+        yaml,
         bucket,
         want,
     }
 }
 
 async fn crash_and_recover(crash_at: &str) {
-    let s = setup().await;
-    let (bucket_dir, data) = (s.work.join("bucket"), s.work.join("data"));
+    crash_and_recover_on(crash_at, Backend::Filesystem).await;
+}
 
-    let (status, stderr) = run_compactor(&bucket_dir, &data, Some(crash_at));
+async fn crash_and_recover_on(crash_at: &str, backend: Backend) {
+    let s = setup(backend).await;
+    let data = s.work.join("data");
+
+    let (status, stderr) = run_compactor(&s.yaml, &data, Some(crash_at));
     assert_eq!(
         status.signal(),
         Some(9),
@@ -169,7 +204,7 @@ async fn crash_and_recover(crash_at: &str) {
         s.want.len()
     );
 
-    let (status, stderr) = run_compactor(&bucket_dir, &data, None);
+    let (status, stderr) = run_compactor(&s.yaml, &data, None);
     assert!(
         status.success(),
         "restart after {crash_at}: {status:?}\n{stderr}"
@@ -282,6 +317,21 @@ async fn sigkill_while_deleting() {
 #[tokio::test]
 async fn sigkill_late_in_deleting() {
     crash_and_recover("delete:40").await;
+}
+
+#[tokio::test]
+async fn s3_sigkill_after_chunks_uploaded() {
+    crash_and_recover_on("upload-chunks", Backend::S3).await;
+}
+
+#[tokio::test]
+async fn s3_sigkill_while_marking_sources() {
+    crash_and_recover_on("mark-deletion:2", Backend::S3).await;
+}
+
+#[tokio::test]
+async fn s3_sigkill_while_deleting() {
+    crash_and_recover_on("delete", Backend::S3).await;
 }
 
 #[test]
