@@ -533,7 +533,7 @@ impl Evaluator<'_> {
                 };
                 self.prefetch(expr, &sub)
             }
-            Expr::Neg(e) | Expr::Paren(e) => self.prefetch(e, ctx),
+            Expr::Neg(e, _) | Expr::Plus(e, _) | Expr::Paren(e, _) => self.prefetch(e, ctx),
             Expr::Binary { lhs, rhs, .. } => {
                 self.prefetch(lhs, ctx)?;
                 self.prefetch(rhs, ctx)
@@ -544,7 +544,7 @@ impl Evaluator<'_> {
                 }
                 self.prefetch(expr, ctx)
             }
-            Expr::Call { func, args } if func.name == "info" => {
+            Expr::Call { func, args, .. } if func.name == "info" => {
                 // The second argument only selects info series and data labels.
                 if let Some(a) = args.first() {
                     match a {
@@ -559,7 +559,7 @@ impl Evaluator<'_> {
                 self.info_sel.insert(k, sel);
                 Ok(())
             }
-            Expr::Call { func, args }
+            Expr::Call { func, args, .. }
                 if self.range_mode
                     && ctx.range == 0
                     && ctx.offset == 0
@@ -569,7 +569,7 @@ impl Evaluator<'_> {
                 // Streamed series by series by `precompute`.
                 Ok(())
             }
-            Expr::Call { func, args } => {
+            Expr::Call { func, args, .. } => {
                 for a in args {
                     match a {
                         Expr::Matrix { vs, range } => {
@@ -581,7 +581,7 @@ impl Evaluator<'_> {
                 }
                 Ok(())
             }
-            Expr::Number(_) | Expr::String(_) => Ok(()),
+            Expr::Number(..) | Expr::String(..) => Ok(()),
         }
     }
 
@@ -930,7 +930,7 @@ impl Evaluator<'_> {
         match e {
             Expr::Matrix { vs, range } => self.eval_matrix_selector(vs, *range, ts),
             Expr::Subquery { .. } => self.eval_subquery(e, ts),
-            Expr::Paren(e) => self.eval_matrix(e, ts),
+            Expr::Paren(e, _) => self.eval_matrix(e, ts),
             other => match self.eval(other, ts)? {
                 Value::Matrix(m) => Ok(m),
                 v => Err(Error::exec(format!(
@@ -985,7 +985,7 @@ impl Evaluator<'_> {
 
     fn precompute(&mut self, e: &Expr, start: i64, end: i64) -> Result<()> {
         match e {
-            Expr::Call { func, args } => {
+            Expr::Call { func, args, .. } => {
                 if !self.try_precompute(e, func, args, start, end)? {
                     for a in args {
                         self.precompute(a, start, end)?;
@@ -993,7 +993,7 @@ impl Evaluator<'_> {
                 }
                 Ok(())
             }
-            Expr::Neg(x) | Expr::Paren(x) => self.precompute(x, start, end),
+            Expr::Neg(x, _) | Expr::Plus(x, _) | Expr::Paren(x, _) => self.precompute(x, start, end),
             Expr::Binary { lhs, rhs, .. } => {
                 self.precompute(lhs, start, end)?;
                 self.precompute(rhs, start, end)
@@ -1004,6 +1004,7 @@ impl Evaluator<'_> {
                 param,
                 grouping,
                 without,
+                ..
             } => {
                 if let Some(p) = param {
                     self.precompute(p, start, end)?;
@@ -1042,7 +1043,7 @@ impl Evaluator<'_> {
                 continue;
             }
             match a.unparen() {
-                Expr::Number(n) => scalars.push(*n),
+                Expr::Number(n, _) => scalars.push(*n),
                 _ => return None,
             }
         }
@@ -1359,17 +1360,18 @@ impl Evaluator<'_> {
             }
         }
         match e {
-            Expr::Number(n) => Ok(Value::Scalar { t: ts, v: *n }),
-            Expr::String(s) => Ok(Value::String {
+            Expr::Number(n, _) => Ok(Value::Scalar { t: ts, v: *n }),
+            Expr::String(s, _) => Ok(Value::String {
                 t: ts,
                 v: s.clone(),
             }),
-            Expr::Paren(e) => self.eval(e, ts),
+            Expr::Paren(e, _) => self.eval(e, ts),
             Expr::Vector(vs) => Ok(Value::Vector(self.eval_vector_selector(vs, ts, false)?)),
             Expr::Matrix { .. } | Expr::Subquery { .. } => {
                 Ok(Value::Matrix(self.eval_matrix(e, ts)?))
             }
-            Expr::Neg(inner) => Ok(match self.eval(inner, ts)? {
+            Expr::Plus(inner, _) => self.eval(inner, ts),
+            Expr::Neg(inner, _) => Ok(match self.eval(inner, ts)? {
                 Value::Scalar { t, v } => Value::Scalar { t, v: -v },
                 Value::Vector(mut v) => {
                     for s in &mut v {
@@ -1400,6 +1402,7 @@ impl Evaluator<'_> {
                 param,
                 grouping,
                 without,
+                ..
             } => {
                 let p = match param {
                     Some(p) => Some(self.eval(p, ts)?),
@@ -1408,10 +1411,10 @@ impl Evaluator<'_> {
                 let v = self.eval_vector(expr, ts)?;
                 aggregate::aggregate(self, *op, p, v, grouping, *without, ts).map(Value::Vector)
             }
-            Expr::Call { func, args } if func.name == "info" => {
+            Expr::Call { func, args, .. } if func.name == "info" => {
                 crate::info::eval_info(self, e, args, ts).map(Value::Vector)
             }
-            Expr::Call { func, args } => functions::call(self, func, args, ts),
+            Expr::Call { func, args, .. } => functions::call(self, func, args, ts),
         }
     }
 }

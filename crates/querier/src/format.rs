@@ -71,8 +71,8 @@ fn selector(vs: &VectorSelector) -> String {
 /// The expression as Prometheus prints it.
 pub fn expr(e: &Expr) -> String {
     match e {
-        Expr::Number(f) => go_float(*f),
-        Expr::String(s) => quote(s),
+        Expr::Number(f, _) => go_float(*f),
+        Expr::String(s, _) => quote(s),
         Expr::Vector(vs) => format!("{}{}", selector(vs), at_offset(vs.at, vs.offset)),
         Expr::Matrix { vs, range } => format!(
             "{}[{}]{}",
@@ -91,9 +91,10 @@ pub fn expr(e: &Expr) -> String {
             expr(inner),
             subquery_suffix(*range, *step, *at, *offset)
         ),
-        Expr::Neg(inner) => format!("-{}", expr(inner)),
-        Expr::Paren(inner) => format!("({})", expr(inner)),
-        Expr::Call { func, args } => format!(
+        Expr::Neg(inner, _) => format!("-{}", expr(inner)),
+        Expr::Plus(inner, _) => format!("+{}", expr(inner)),
+        Expr::Paren(inner, _) => format!("({})", expr(inner)),
+        Expr::Call { func, args, .. } => format!(
             "{}({})",
             func.name,
             args.iter().map(expr).collect::<Vec<_>>().join(", ")
@@ -104,6 +105,7 @@ pub fn expr(e: &Expr) -> String {
             param,
             grouping,
             without,
+            ..
         } => {
             let mut s = agg_head(op.name(), grouping, *without);
             s.push('(');
@@ -193,6 +195,7 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             param,
             grouping,
             without,
+            ..
         } if split => {
             let mut s = format!("{pad}{}(\n", agg_head(op.name(), grouping, *without));
             if let Some(p) = param {
@@ -215,11 +218,11 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             binary_op(op.as_str(), *return_bool, matching.as_ref()),
             pretty_at(rhs, level + 1)
         ),
-        Expr::Call { func, args } if split => {
+        Expr::Call { func, args, .. } if split => {
             let args: Vec<String> = args.iter().map(|a| pretty_at(a, level + 1)).collect();
             format!("{pad}{}(\n{}\n{pad})", func.name, args.join(",\n"))
         }
-        Expr::Paren(inner) if split => {
+        Expr::Paren(inner, _) if split => {
             format!("{pad}(\n{}\n{pad})", pretty_at(inner, level + 1))
         }
         // Prometheus prints a subquery that fits without indentation, and a
@@ -237,7 +240,8 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             subquery_suffix(*range, *step, *at, *offset)
         ),
         // The operator goes before the operand's text, without its indentation.
-        Expr::Neg(inner) => format!("{pad}-{}", pretty_at(inner, level).trim()),
+        Expr::Neg(inner, _) => format!("{pad}-{}", pretty_at(inner, level).trim()),
+        Expr::Plus(inner, _) => format!("{pad}+{}", pretty_at(inner, level).trim()),
         _ => format!("{pad}{one_line}"),
     }
 }
@@ -330,10 +334,11 @@ mod ast_json {
     /// The expression as Prometheus's `/api/v1/parse_query` returns it.
     pub fn translate(e: &Expr) -> Value {
         match e {
-            Expr::Number(f) => json!({"type": "numberLiteral", "val": format_float(*f)}),
-            Expr::String(s) => json!({"type": "stringLiteral", "val": s}),
-            Expr::Paren(inner) => json!({"type": "parenExpr", "expr": translate(inner)}),
-            Expr::Neg(inner) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
+            Expr::Number(f, _) => json!({"type": "numberLiteral", "val": format_float(*f)}),
+            Expr::String(s, _) => json!({"type": "stringLiteral", "val": s}),
+            Expr::Paren(inner, _) => json!({"type": "parenExpr", "expr": translate(inner)}),
+            Expr::Neg(inner, _) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
+            Expr::Plus(inner, _) => json!({"type": "unaryExpr", "op": "+", "expr": translate(inner)}),
             Expr::Vector(vs) => {
                 let (ts, soe) = at(vs.at);
                 json!({"type": "vectorSelector", "name": vs.name.clone().unwrap_or_default(), "offset": vs.offset, "matchers": matchers(vs), "timestamp": ts, "startOrEnd": soe})
@@ -352,7 +357,7 @@ mod ast_json {
                 let (ts, soe) = at(*a);
                 json!({"type": "subquery", "expr": translate(expr), "range": range, "offset": offset, "step": step, "timestamp": ts, "startOrEnd": soe})
             }
-            Expr::Call { func, args } => json!({
+            Expr::Call { func, args, .. } => json!({
                 "type": "call",
                 "func": {"name": func.name, "argTypes": func.args.iter().map(|t| value_type(*t)).collect::<Vec<_>>(), "variadic": func.variadic, "returnType": value_type(func.ret)},
                 "args": args.iter().map(translate).collect::<Vec<_>>(),
@@ -363,6 +368,7 @@ mod ast_json {
                 param,
                 grouping,
                 without,
+                ..
             } => json!({
                 "type": "aggregation",
                 "op": op.name(),

@@ -1,5 +1,6 @@
 //! Integration tests of aeon-promql.
 #![allow(clippy::unwrap_used)]
 
+mod differential;
 mod engine;
 mod promqltest;
