@@ -993,7 +993,9 @@ impl Evaluator<'_> {
                 }
                 Ok(())
             }
-            Expr::Neg(x, _) | Expr::Plus(x, _) | Expr::Paren(x, _) => self.precompute(x, start, end),
+            Expr::Neg(x, _) | Expr::Plus(x, _) | Expr::Paren(x, _) => {
+                self.precompute(x, start, end)
+            }
             Expr::Binary { lhs, rhs, .. } => {
                 self.precompute(lhs, start, end)?;
                 self.precompute(rhs, start, end)

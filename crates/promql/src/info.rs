@@ -29,7 +29,10 @@ fn selector_matchers(args: &[Expr]) -> &[Matcher] {
 fn first_selector(e: &Expr) -> Option<&VectorSelector> {
     match e {
         Expr::Vector(vs) | Expr::Matrix { vs, .. } => Some(vs),
-        Expr::Subquery { expr, .. } | Expr::Neg(expr, _) | Expr::Plus(expr, _) | Expr::Paren(expr, _) => first_selector(expr),
+        Expr::Subquery { expr, .. }
+        | Expr::Neg(expr, _)
+        | Expr::Plus(expr, _)
+        | Expr::Paren(expr, _) => first_selector(expr),
         Expr::Binary { lhs, rhs, .. } => first_selector(lhs).or_else(|| first_selector(rhs)),
         Expr::Aggregate { expr, param, .. } => param
             .as_deref()

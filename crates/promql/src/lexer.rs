@@ -6,9 +6,9 @@
 
 mod text;
 
-pub(crate) use text::{go_quote_rune, unquote};
-pub use text::{go_quote, is_valid_utf8, parse_duration};
 pub(crate) use text::go_duration_ns;
+pub use text::{go_quote, is_valid_utf8, parse_duration};
+pub(crate) use text::{go_quote_rune, unquote};
 
 /// Token kinds, in the order of Prometheus's `%token` declarations (the
 /// order matters: it is the parser generator's token numbering, and
@@ -431,7 +431,6 @@ pub(crate) fn line_col(input: &str, pos: usize) -> (u32, u32) {
     };
     (line as u32, col as u32)
 }
-
 
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')

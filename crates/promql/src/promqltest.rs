@@ -754,7 +754,10 @@ fn contains_unsafe(e: &Expr) -> bool {
         Expr::Call { func, args, .. } => {
             AT_UNSAFE_FUNCTIONS.contains(&func.name) || args.iter().any(contains_unsafe)
         }
-        Expr::Subquery { expr, .. } | Expr::Neg(expr, _) | Expr::Plus(expr, _) | Expr::Paren(expr, _) => contains_unsafe(expr),
+        Expr::Subquery { expr, .. }
+        | Expr::Neg(expr, _)
+        | Expr::Plus(expr, _)
+        | Expr::Paren(expr, _) => contains_unsafe(expr),
         Expr::Binary { lhs, rhs, .. } => contains_unsafe(lhs) || contains_unsafe(rhs),
         Expr::Aggregate { expr, param, .. } => {
             contains_unsafe(expr) || param.as_deref().is_some_and(contains_unsafe)

@@ -337,8 +337,12 @@ mod ast_json {
             Expr::Number(f, _) => json!({"type": "numberLiteral", "val": format_float(*f)}),
             Expr::String(s, _) => json!({"type": "stringLiteral", "val": s}),
             Expr::Paren(inner, _) => json!({"type": "parenExpr", "expr": translate(inner)}),
-            Expr::Neg(inner, _) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
-            Expr::Plus(inner, _) => json!({"type": "unaryExpr", "op": "+", "expr": translate(inner)}),
+            Expr::Neg(inner, _) => {
+                json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)})
+            }
+            Expr::Plus(inner, _) => {
+                json!({"type": "unaryExpr", "op": "+", "expr": translate(inner)})
+            }
             Expr::Vector(vs) => {
                 let (ts, soe) = at(vs.at);
                 json!({"type": "vectorSelector", "name": vs.name.clone().unwrap_or_default(), "offset": vs.offset, "matchers": matchers(vs), "timestamp": ts, "startOrEnd": soe})

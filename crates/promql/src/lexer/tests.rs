@@ -23,10 +23,34 @@ fn tokens_as_prometheus_lexes_them() {
     assert_eq!(
         got,
         [
-            SUM, BY, LEFT_PAREN, IDENTIFIER, RIGHT_PAREN, LEFT_PAREN, IDENTIFIER, LEFT_PAREN,
-            IDENTIFIER, LEFT_BRACE, IDENTIFIER, EQL_REGEX, STRING, RIGHT_BRACE, LEFT_BRACKET,
-            DURATION, COLON, DURATION, RIGHT_BRACKET, OFFSET, SUB, DURATION, RIGHT_PAREN,
-            RIGHT_PAREN, GTE, BOOL, NUMBER, EOF
+            SUM,
+            BY,
+            LEFT_PAREN,
+            IDENTIFIER,
+            RIGHT_PAREN,
+            LEFT_PAREN,
+            IDENTIFIER,
+            LEFT_PAREN,
+            IDENTIFIER,
+            LEFT_BRACE,
+            IDENTIFIER,
+            EQL_REGEX,
+            STRING,
+            RIGHT_BRACE,
+            LEFT_BRACKET,
+            DURATION,
+            COLON,
+            DURATION,
+            RIGHT_BRACKET,
+            OFFSET,
+            SUB,
+            DURATION,
+            RIGHT_PAREN,
+            RIGHT_PAREN,
+            GTE,
+            BOOL,
+            NUMBER,
+            EOF
         ]
     );
     assert_eq!(kinds("a:b")[0], (METRIC_IDENTIFIER, "a:b".into()));
@@ -47,7 +71,10 @@ fn lexer_errors_have_prometheus_texts() {
     assert_eq!(last("a $"), "unexpected character: '$'");
     assert_eq!(last("1x"), "bad number or duration syntax: \"1\"");
     assert_eq!(last("\"a\\qb\""), "unknown escape sequence U+0071 'q'");
-    assert_eq!(last("a[:5m]"), "unexpected colon before duration in duration expression");
+    assert_eq!(
+        last("a[:5m]"),
+        "unexpected colon before duration in duration expression"
+    );
     assert_eq!(last("a{1}"), "unexpected character inside braces: '1'");
 }
 
@@ -79,7 +106,10 @@ fn durations_and_unquoting() {
         go_duration_ns("1m1h").unwrap_err(),
         "not a valid duration string: \"1m1h\""
     );
-    assert_eq!(go_duration_ns("300000000y").unwrap_err(), "duration out of range");
+    assert_eq!(
+        go_duration_ns("300000000y").unwrap_err(),
+        "duration out of range"
+    );
     let s = unquote(r#""a\xc5z""#).unwrap();
     assert!(!is_valid_utf8(&s));
     assert_eq!(go_quote(&s), r#""a\xc5z""#);

@@ -184,7 +184,8 @@ fn valid_label_name(s: &str) -> bool {
 }
 
 fn tk(a: &mut [Val], i: usize) -> Val {
-    a.get_mut(i).map_or(Val::None, |v| std::mem::replace(v, Val::None))
+    a.get_mut(i)
+        .map_or(Val::None, |v| std::mem::replace(v, Val::None))
 }
 
 pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
@@ -233,9 +234,11 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
         "without" => Val::AggMod(take_labels(tk(&mut a, 1)), true),
         "binary" => {
             let op = item(&a[1]).typ;
-            let (Some(lhs), Val::BinMod(m), Some(rhs)) =
-                (take_node(tk(&mut a, 0)), tk(&mut a, 2), take_node(tk(&mut a, 3)))
-            else {
+            let (Some(lhs), Val::BinMod(m), Some(rhs)) = (
+                take_node(tk(&mut a, 0)),
+                tk(&mut a, 2),
+                take_node(tk(&mut a, 3)),
+            ) else {
                 return Val::None;
             };
             Val::Node(Node::Binary {
@@ -344,7 +347,10 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
         "arg_one" => Val::Nodes(take_node(tk(&mut a, 0)).into_iter().collect()),
         "trailing_comma" => {
             let comma = item(&a[1]);
-            p.error(comma.pos, "trailing commas not allowed in function call args");
+            p.error(
+                comma.pos,
+                "trailing commas not allowed in function call args",
+            );
             tk(&mut a, 0)
         }
         "paren" => {
@@ -366,7 +372,8 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
             n => n.map_or(Val::None, Val::Node),
         },
         "offset" => {
-            let (Some(mut e), Some(d)) = (take_node(tk(&mut a, 0)), take_node(tk(&mut a, 2))) else {
+            let (Some(mut e), Some(d)) = (take_node(tk(&mut a, 0)), take_node(tk(&mut a, 2)))
+            else {
                 return Val::None;
             };
             match d {
@@ -412,7 +419,9 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                 return Val::None;
             };
             let msg = match &e {
-                Node::Vector(vs) if vs.offset != 0 => Some("no offset modifiers allowed before range"),
+                Node::Vector(vs) if vs.offset != 0 => {
+                    Some("no offset modifiers allowed before range")
+                }
                 Node::Vector(vs) if matches!(vs.at, At::Ts(_)) => {
                     Some("no @ modifiers allowed before range")
                 }
@@ -689,7 +698,8 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
         }
         "duration_binary" => {
             let op = item(&a[1]);
-            let (Some(lhs), Some(rhs)) = (take_node(tk(&mut a, 0)), take_node(tk(&mut a, 2))) else {
+            let (Some(lhs), Some(rhs)) = (take_node(tk(&mut a, 0)), take_node(tk(&mut a, 2)))
+            else {
                 return Val::None;
             };
             if matches!(op.typ, Tok::DIV | Tok::MOD)
@@ -756,10 +766,7 @@ fn new_aggregate(p: &mut Parser<'_>, op: &Item, modifier: Val, args: Vec<Node>) 
             range: Range::default(),
         });
     };
-    let range = Range {
-        start: op.pos,
-        end,
-    };
+    let range = Range { start: op.pos, end };
     let mut node = Node::Aggregate {
         op: Some(op.typ),
         expr: None,
@@ -769,12 +776,20 @@ fn new_aggregate(p: &mut Parser<'_>, op: &Item, modifier: Val, args: Vec<Node>) 
         range,
     };
     if args.is_empty() {
-        p.error(range.start, "no arguments for aggregate expression provided");
+        p.error(
+            range.start,
+            "no arguments for aggregate expression provided",
+        );
         return Val::Node(node);
     }
     let with_param = matches!(
         op.typ,
-        Tok::TOPK | Tok::BOTTOMK | Tok::COUNT_VALUES | Tok::QUANTILE | Tok::LIMITK | Tok::LIMIT_RATIO
+        Tok::TOPK
+            | Tok::BOTTOMK
+            | Tok::COUNT_VALUES
+            | Tok::QUANTILE
+            | Tok::LIMITK
+            | Tok::LIMIT_RATIO
     );
     let want = if with_param { 2 } else { 1 };
     let got = args.len();

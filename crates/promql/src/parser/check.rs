@@ -53,7 +53,10 @@ fn op_text(op: Tok) -> &'static str {
 }
 
 pub(super) fn is_comparison(op: Tok) -> bool {
-    matches!(op, Tok::EQLC | Tok::NEQ | Tok::LTE | Tok::LSS | Tok::GTE | Tok::GTR)
+    matches!(
+        op,
+        Tok::EQLC | Tok::NEQ | Tok::LTE | Tok::LSS | Tok::GTE | Tok::GTR
+    )
 }
 
 pub(super) fn is_set(op: Tok) -> bool {
@@ -144,7 +147,10 @@ fn check_node(p: &mut Parser<'_>, n: &mut Node) -> Option<ValueType> {
             let _ = rhs_start;
             if modifiers.return_bool && !is_comparison(*op) {
                 let pos = op_start();
-                p.error(pos, "bool modifier can only be used on comparison operators");
+                p.error(
+                    pos,
+                    "bool modifier can only be used on comparison operators",
+                );
             }
             if is_comparison(*op)
                 && !modifiers.return_bool
@@ -193,14 +199,20 @@ fn check_node(p: &mut Parser<'_>, n: &mut Node) -> Option<ValueType> {
             let vec = Some(ValueType::Vector);
             if lt != vec || rt != vec {
                 if *matching && !modifiers.labels.is_empty() {
-                    p.error(range.start, "vector matching only allowed between instant vectors");
+                    p.error(
+                        range.start,
+                        "vector matching only allowed between instant vectors",
+                    );
                 }
                 *matching = false;
             } else if is_set(*op) {
                 if matches!(modifiers.card, Card::OneToMany | Card::ManyToOne) {
                     p.error(
                         range.start,
-                        format!("no grouping allowed for {} operation", go_quote(op_text(*op))),
+                        format!(
+                            "no grouping allowed for {} operation",
+                            go_quote(op_text(*op))
+                        ),
                     );
                 }
                 if modifiers.card != Card::ManyToMany {
@@ -340,7 +352,8 @@ fn check_node(p: &mut Parser<'_>, n: &mut Node) -> Option<ValueType> {
                         );
                     }
                 }
-            } else if !vs.bypass_empty && !vs.matchers.iter().flatten().any(|m| !m.matches_empty()) {
+            } else if !vs.bypass_empty && !vs.matchers.iter().flatten().any(|m| !m.matches_empty())
+            {
                 p.error(
                     range.start,
                     "vector selector must contain at least one non-empty matcher",

@@ -199,7 +199,10 @@ fn perl_flags(s: &str) -> Result<(&str, bool), String> {
             _ => break,
         }
     }
-    Err(err("invalid or unsupported Perl syntax", &s[..s.len() - t.len()]))
+    Err(err(
+        "invalid or unsupported Perl syntax",
+        &s[..s.len() - t.len()],
+    ))
 }
 
 /// An escape outside a class: assertions, `\Q..\E`, classes, single characters.
@@ -354,18 +357,57 @@ mod tests {
         let e = |re: &str| syntax_error(re).unwrap_or_default();
         assert_eq!(e("("), "error parsing regexp: missing closing ): `(`");
         assert_eq!(e("a)"), "error parsing regexp: unexpected ): `a)`");
-        assert_eq!(e("a\\"), "error parsing regexp: trailing backslash at end of expression: ``");
-        assert_eq!(e("*"), "error parsing regexp: missing argument to repetition operator: `*`");
-        assert_eq!(e("a**"), "error parsing regexp: invalid nested repetition operator: `**`");
+        assert_eq!(
+            e("a\\"),
+            "error parsing regexp: trailing backslash at end of expression: ``"
+        );
+        assert_eq!(
+            e("*"),
+            "error parsing regexp: missing argument to repetition operator: `*`"
+        );
+        assert_eq!(
+            e("a**"),
+            "error parsing regexp: invalid nested repetition operator: `**`"
+        );
         assert_eq!(e("[a"), "error parsing regexp: missing closing ]: `[a`");
-        assert_eq!(e("[z-a]"), "error parsing regexp: invalid character class range: `z-a`");
-        assert_eq!(e("\\q"), "error parsing regexp: invalid escape sequence: `\\q`");
-        assert_eq!(e("a{1001}"), "error parsing regexp: invalid repeat count: `{1001}`");
-        assert_eq!(e("(?z)"), "error parsing regexp: invalid or unsupported Perl syntax: `(?z`");
-        assert_eq!(e("(?P<>a)"), "error parsing regexp: invalid named capture: `(?P<>`");
-        assert_eq!(e("[[:foo:]]"), "error parsing regexp: invalid character class range: `[:foo:]`");
-        assert_eq!(e("|*"), "error parsing regexp: missing argument to repetition operator: `*`");
-        for ok in ["a.*", "(a|b)+", "[]a]", "a{,5}", "x{2}?", "\\d+", "[[:alpha:]]", "\\Qa*\\E"] {
+        assert_eq!(
+            e("[z-a]"),
+            "error parsing regexp: invalid character class range: `z-a`"
+        );
+        assert_eq!(
+            e("\\q"),
+            "error parsing regexp: invalid escape sequence: `\\q`"
+        );
+        assert_eq!(
+            e("a{1001}"),
+            "error parsing regexp: invalid repeat count: `{1001}`"
+        );
+        assert_eq!(
+            e("(?z)"),
+            "error parsing regexp: invalid or unsupported Perl syntax: `(?z`"
+        );
+        assert_eq!(
+            e("(?P<>a)"),
+            "error parsing regexp: invalid named capture: `(?P<>`"
+        );
+        assert_eq!(
+            e("[[:foo:]]"),
+            "error parsing regexp: invalid character class range: `[:foo:]`"
+        );
+        assert_eq!(
+            e("|*"),
+            "error parsing regexp: missing argument to repetition operator: `*`"
+        );
+        for ok in [
+            "a.*",
+            "(a|b)+",
+            "[]a]",
+            "a{,5}",
+            "x{2}?",
+            "\\d+",
+            "[[:alpha:]]",
+            "\\Qa*\\E",
+        ] {
             assert_eq!(syntax_error(ok), None, "{ok}");
         }
     }

@@ -139,7 +139,12 @@ fn parse_grammar(prec: &[(u8, Assoc)]) -> Parsed {
     while i < words.len() {
         let lhs = nt(words[i], &mut nonterms);
         i += 1;
-        assert_eq!(words[i], ":", "grammar: ':' expected after {}", words[i - 1]);
+        assert_eq!(
+            words[i],
+            ":",
+            "grammar: ':' expected after {}",
+            words[i - 1]
+        );
         i += 1;
         loop {
             let mut rhs = Vec::new();
@@ -226,8 +231,11 @@ impl Builder<'_> {
     /// LR(1) closure with lookahead sets, kernel first.
     fn closure1(&self, kernel: &[(Item, u128)]) -> Vec<(Item, u128)> {
         let mut out: Vec<(Item, u128)> = kernel.to_vec();
-        let mut index: HashMap<Item, usize> =
-            out.iter().enumerate().map(|(i, (it, _))| (*it, i)).collect();
+        let mut index: HashMap<Item, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (it, _))| (*it, i))
+            .collect();
         let mut work: Vec<usize> = (0..out.len()).collect();
         while let Some(i) = work.pop() {
             let ((r, d), la) = out[i];
@@ -418,7 +426,11 @@ fn build() -> Tables {
         if kernels[s].contains(&(0, 1)) {
             row[END] = E::Accept;
         }
-        let kernel: Vec<(Item, u128)> = kernels[s].iter().copied().zip(la[s].iter().copied()).collect();
+        let kernel: Vec<(Item, u128)> = kernels[s]
+            .iter()
+            .copied()
+            .zip(la[s].iter().copied())
+            .collect();
         for ((r, d), l) in b.closure1(&kernel) {
             if d < rules[r].rhs.len() || r == 0 {
                 continue;
@@ -512,4 +524,3 @@ mod tests {
         }
     }
 }
-

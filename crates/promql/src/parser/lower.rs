@@ -36,7 +36,10 @@ impl Lower<'_> {
         let d = eval_duration(e)?;
         let r = e.range();
         if d <= 0.0 && !allow_negative {
-            return Err(format!("{}:{}: duration must be greater than 0", r.start, r.end));
+            return Err(format!(
+                "{}:{}: duration must be greater than 0",
+                r.start, r.end
+            ));
         }
         if d > i64::MAX as f64 || d < i64::MIN as f64 {
             return Err(format!("{}:{}: duration is out of range", r.start, r.end));

@@ -158,7 +158,9 @@ impl Node {
                 end: expr.range().end,
             },
             Node::Binary { lhs, rhs, .. } => Range::merge(lhs.range(), rhs.range()),
-            Node::Duration { lhs, rhs, start, .. } => match lhs {
+            Node::Duration {
+                lhs, rhs, start, ..
+            } => match lhs {
                 None => Range {
                     start: *start,
                     end: rhs.range().end,

@@ -63,7 +63,12 @@ fn parse_int_base0(s: &str) -> Option<i64> {
 
 /// `strconv.ParseFloat(s, 64)` for the lexer's number texts.
 fn parse_float(s: &str) -> Result<f64, String> {
-    let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(s));
+    let syntax = || {
+        format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            go_quote(s)
+        )
+    };
     let lower = s.to_ascii_lowercase();
     match lower.as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => return Ok(f64::INFINITY),

@@ -17,8 +17,8 @@ use aeon_promql::Engine;
 mod cases;
 mod compare;
 mod data;
-mod querygen;
 mod prom;
+mod querygen;
 
 use compare::Eval;
 
@@ -118,5 +118,9 @@ fn differential_named_cases_equal_prometheus() {
             failures.push(format!("{name}: {q}\n    {}", d.join("\n    ")));
         }
     }
-    assert!(failures.is_empty(), "named cases differ from Prometheus 3.5:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "named cases differ from Prometheus 3.5:\n{}",
+        failures.join("\n")
+    );
 }

@@ -288,7 +288,9 @@ pub fn diff(want: &Outcome, got: &Outcome) -> Vec<String> {
                             ));
                             continue;
                         }
-                        if let Some((a, b)) = wp.iter().zip(gp).find(|(a, b)| !same_value(&a.1, &b.1)) {
+                        if let Some((a, b)) =
+                            wp.iter().zip(gp).find(|(a, b)| !same_value(&a.1, &b.1))
+                        {
                             out.push(format!(
                                 "series {{{k}}} at {}: want {}, got {}",
                                 a.0, a.1, b.1

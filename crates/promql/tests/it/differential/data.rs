@@ -19,7 +19,9 @@ pub const JOBS: &[&str] = &["api", "web", "batch"];
 pub const INSTANCES: &[&str] = &["a:1", "b:2", "c:3"];
 pub const CODES: &[&str] = &["200", "404", "500"];
 pub const BUCKETS: &[&str] = &["0.1", "0.5", "1.0", "5.0", "+Inf"];
-pub const LABELS: &[&str] = &["job", "instance", "code", "le", "mode", "cpu", "queue", "__name__"];
+pub const LABELS: &[&str] = &[
+    "job", "instance", "code", "le", "mode", "cpu", "queue", "__name__",
+];
 
 /// A series with its samples (ms, value).
 pub struct Series {
@@ -93,7 +95,10 @@ pub fn generate() -> Vec<Series> {
             }
             out.push(up);
             for queue in ["email", "sms"] {
-                let mut q = series("queue_depth", &[("job", job), ("instance", inst), ("queue", queue)]);
+                let mut q = series(
+                    "queue_depth",
+                    &[("job", job), ("instance", inst), ("queue", queue)],
+                );
                 let mut v = r.below(50) as f64;
                 for &t in &times {
                     v += (r.float() - 0.5) * 10.0;
@@ -113,16 +118,25 @@ pub fn generate() -> Vec<Series> {
                     )
                 })
                 .collect();
-            let mut hsum = series("http_request_duration_seconds_sum", &[("job", job), ("instance", inst)]);
-            let mut hcount =
-                series("http_request_duration_seconds_count", &[("job", job), ("instance", inst)]);
+            let mut hsum = series(
+                "http_request_duration_seconds_sum",
+                &[("job", job), ("instance", inst)],
+            );
+            let mut hcount = series(
+                "http_request_duration_seconds_count",
+                &[("job", job), ("instance", inst)],
+            );
             for &t in &times {
                 let n = r.below(6);
                 for _ in 0..n {
                     let obs = r.float() * r.float() * 8.0;
                     sum += obs;
                     for (i, le) in BUCKETS.iter().enumerate() {
-                        let bound: f64 = if *le == "+Inf" { f64::INFINITY } else { le.parse().unwrap() };
+                        let bound: f64 = if *le == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            le.parse().unwrap()
+                        };
                         if obs <= bound {
                             counts[i] += 1.0;
                         }
@@ -141,7 +155,10 @@ pub fn generate() -> Vec<Series> {
     }
     for cpu in ["0", "1"] {
         for mode in ["idle", "user", "system"] {
-            let mut s = series("node_cpu_seconds_total", &[("cpu", cpu), ("mode", mode), ("instance", "a:1")]);
+            let mut s = series(
+                "node_cpu_seconds_total",
+                &[("cpu", cpu), ("mode", mode), ("instance", "a:1")],
+            );
             let mut v = 1000.0;
             for &t in &times {
                 v += r.float() * 15.0;
@@ -184,7 +201,10 @@ pub fn generate() -> Vec<Series> {
 pub fn openmetrics(all: &[Series]) -> String {
     let mut by_name: BTreeMap<&str, Vec<&Series>> = BTreeMap::new();
     for s in all {
-        by_name.entry(&s.labels.iter().find(|l| l.0 == "__name__").unwrap().1).or_default().push(s);
+        by_name
+            .entry(&s.labels.iter().find(|l| l.0 == "__name__").unwrap().1)
+            .or_default()
+            .push(s);
     }
     let mut om = String::new();
     for (name, list) in by_name {
@@ -215,7 +235,11 @@ pub fn openmetrics(all: &[Series]) -> String {
 pub fn storage(all: &[Series]) -> MemStorage {
     let mut m = MemStorage::new();
     for s in all {
-        let pairs: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let ls = Labels::from_pairs(&pairs);
         for &(t, v) in &s.samples {
             m.append(ls.clone(), t, v);

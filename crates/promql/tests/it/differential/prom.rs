@@ -52,7 +52,12 @@ impl Prometheus {
             .spawn()
             .unwrap();
         let proc = KillOnDrop(child);
-        aeon_testkit::process::wait_http_ok("prometheus", &addr, "/-/ready", Duration::from_secs(60));
+        aeon_testkit::process::wait_http_ok(
+            "prometheus",
+            &addr,
+            "/-/ready",
+            Duration::from_secs(60),
+        );
         Prometheus {
             addr,
             _proc: proc,
@@ -88,4 +93,3 @@ pub fn enc(s: &str) -> String {
     }
     out
 }
-

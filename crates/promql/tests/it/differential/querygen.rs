@@ -30,8 +30,17 @@ const NUMBERS: &[&str] = &[
 const BINOPS: &[&str] = &["+", "-", "*", "/", "%", "^", "atan2"];
 const CMPOPS: &[&str] = &["==", "!=", ">", "<", ">=", "<="];
 const SETOPS: &[&str] = &["and", "or", "unless"];
-const AGGS: &[&str] = &["sum", "avg", "count", "min", "max", "group", "stddev", "stdvar"];
-const PARAM_AGGS: &[&str] = &["topk", "bottomk", "quantile", "count_values", "limitk", "limit_ratio"];
+const AGGS: &[&str] = &[
+    "sum", "avg", "count", "min", "max", "group", "stddev", "stdvar",
+];
+const PARAM_AGGS: &[&str] = &[
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "limitk",
+    "limit_ratio",
+];
 
 /// The generator: a seeded random source and a depth budget.
 pub struct Gen {
@@ -160,7 +169,10 @@ impl Gen {
     }
 
     fn call(&mut self, ret: ValueType, depth: u32) -> Option<String> {
-        let candidates: Vec<_> = FUNCTIONS.iter().filter(|f| f.ret == ret && f.name != "info").collect();
+        let candidates: Vec<_> = FUNCTIONS
+            .iter()
+            .filter(|f| f.ret == ret && f.name != "info")
+            .collect();
         if candidates.is_empty() {
             return None;
         }
@@ -175,7 +187,11 @@ impl Gen {
                 format!("\"{}\"", self.r.pick(&["(.*)", "(a.*)", "([0-9]+)", ""])),
             ],
             "label_join" => {
-                let mut a = vec![self.expr(ValueType::Vector, d), self.string(), "\"-\"".into()];
+                let mut a = vec![
+                    self.expr(ValueType::Vector, d),
+                    self.string(),
+                    "\"-\"".into(),
+                ];
                 for _ in 0..=self.r.below(2) {
                     a.push(self.string());
                 }
@@ -207,7 +223,10 @@ impl Gen {
             let op = *self.r.pick(PARAM_AGGS);
             let p = match op {
                 "count_values" => self.string(),
-                "quantile" => self.r.pick(&["0.5", "0.9", "0", "1", "-1", "2"]).to_string(),
+                "quantile" => self
+                    .r
+                    .pick(&["0.5", "0.9", "0", "1", "-1", "2"])
+                    .to_string(),
                 "limit_ratio" => self.r.pick(&["0.5", "-0.5", "1", "0.1"]).to_string(),
                 _ => self.r.pick(&["1", "2", "3", "0"]).to_string(),
             };
@@ -231,8 +250,22 @@ impl Gen {
         let lhs = self.expr(ValueType::Vector, d);
         let (op, rhs_t) = match self.r.below(4) {
             0 => (*self.r.pick(SETOPS), ValueType::Vector),
-            1 => (*self.r.pick(CMPOPS), if self.r.chance(50) { ValueType::Vector } else { ValueType::Scalar }),
-            _ => (*self.r.pick(BINOPS), if self.r.chance(60) { ValueType::Vector } else { ValueType::Scalar }),
+            1 => (
+                *self.r.pick(CMPOPS),
+                if self.r.chance(50) {
+                    ValueType::Vector
+                } else {
+                    ValueType::Scalar
+                },
+            ),
+            _ => (
+                *self.r.pick(BINOPS),
+                if self.r.chance(60) {
+                    ValueType::Vector
+                } else {
+                    ValueType::Scalar
+                },
+            ),
         };
         let rhs = self.expr(rhs_t, d);
         let mut m = String::new();
@@ -243,7 +276,11 @@ impl Gen {
             let on = if self.r.chance(50) { "on" } else { "ignoring" };
             m.push_str(&format!(" {on}({})", self.grouping()));
             if !SETOPS.contains(&op) && self.r.chance(30) {
-                let g = if self.r.chance(50) { "group_left" } else { "group_right" };
+                let g = if self.r.chance(50) {
+                    "group_left"
+                } else {
+                    "group_right"
+                };
                 m.push_str(&format!(" {g}({})", self.grouping()));
             }
         }
@@ -279,7 +316,9 @@ impl Gen {
                         )
                     }
                     6 => format!("({})", self.expr(ValueType::Scalar, depth - 1)),
-                    _ => self.call(ValueType::Scalar, depth).unwrap_or_else(|| "time()".into()),
+                    _ => self
+                        .call(ValueType::Scalar, depth)
+                        .unwrap_or_else(|| "time()".into()),
                 }
             }
             ValueType::Vector => {
@@ -308,10 +347,56 @@ impl Gen {
     /// deleted, duplicated, swapped, replaced or inserted, or the text cut.
     pub fn mutate(&mut self, q: &str) -> String {
         const INSERTS: &[&str] = &[
-            "(", ")", "[", "]", "{", "}", ",", "by", "without", "offset", "@", "+", "-", "*", "5m",
-            "\"x\"", "=~", "!=", "=", ":", "bool", "on", "group_left", "ignoring", "sum", "rate",
-            "1", "1.5", "foo", "start()", "==", "and", "^", "[5m]", "[5m:1m]", "#", "`", "'", "!",
-            "$", "1x", "0x", "5m1h", "1e400", "\"\\q\"", "{}", "(())", "Inf", "nan", ".5",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "by",
+            "without",
+            "offset",
+            "@",
+            "+",
+            "-",
+            "*",
+            "5m",
+            "\"x\"",
+            "=~",
+            "!=",
+            "=",
+            ":",
+            "bool",
+            "on",
+            "group_left",
+            "ignoring",
+            "sum",
+            "rate",
+            "1",
+            "1.5",
+            "foo",
+            "start()",
+            "==",
+            "and",
+            "^",
+            "[5m]",
+            "[5m:1m]",
+            "#",
+            "`",
+            "'",
+            "!",
+            "$",
+            "1x",
+            "0x",
+            "5m1h",
+            "1e400",
+            "\"\\q\"",
+            "{}",
+            "(())",
+            "Inf",
+            "nan",
+            ".5",
         ];
         let toks = rough_tokens(q);
         if toks.is_empty() {
@@ -343,7 +428,9 @@ fn rough_tokens(q: &str) -> Vec<&str> {
         let start = i;
         let c = b[i];
         if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b':' {
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b':')) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b':'))
+            {
                 i += 1;
             }
         } else if c == b'"' {
@@ -359,7 +446,8 @@ fn rough_tokens(q: &str) -> Vec<&str> {
             while i < b.len() && b[i] == b' ' {
                 i += 1;
             }
-        } else if i + 1 < b.len() && matches!(&q[i..i + 2], "==" | "!=" | ">=" | "<=" | "=~" | "!~") {
+        } else if i + 1 < b.len() && matches!(&q[i..i + 2], "==" | "!=" | ">=" | "<=" | "=~" | "!~")
+        {
             i += 2;
         } else {
             i += 1;
