@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use aeon_model::{Labels, METRIC_NAME};
 
-use crate::ast::AggOp;
+use crate::ast::{AggOp, Pos};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
 use crate::lexer::{go_quote, is_valid_utf8};
+use crate::nativehist::go_g;
 use crate::value::{Sample, Value, Vector, format_float};
 
 /// Neumaier-compensated summation step, as Prometheus's `kahanSumInc`.
@@ -170,6 +171,16 @@ pub(crate) fn group_labels(m: &Labels, grouping: &[String], without: bool) -> La
     }
 }
 
+/// Where an aggregation, its parameter and its vector start (annotations
+/// name one of them, as Prometheus's do).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AggPos {
+    pub agg: Pos,
+    pub param: Pos,
+    pub expr: Pos,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn aggregate(
     ev: &mut Evaluator<'_>,
     op: AggOp,
@@ -178,6 +189,7 @@ pub(crate) fn aggregate(
     grouping: &[String],
     without: bool,
     ts: i64,
+    pos: AggPos,
 ) -> Result<Vector> {
     let pnum = match &param {
         Some(Value::Scalar { v, .. }) => Some(*v),
@@ -198,7 +210,10 @@ pub(crate) fn aggregate(
             }
             let mut input = input;
             if op != AggOp::Limitk && input.iter().any(|s| s.h.is_some()) {
-                ev.info(format!("ignored histogram in {} aggregation", op.name()));
+                ev.info(
+                    format!("ignored histogram in {} aggregation", op.name()),
+                    pos.agg,
+                );
                 input.retain(|s| s.h.is_none());
             }
             return Ok(select_k(op, input, grouping, without, k as usize));
@@ -213,11 +228,14 @@ pub(crate) fn aggregate(
             }
             if !(-1.0..=1.0).contains(&r) {
                 let capped = r.clamp(-1.0, 1.0);
-                ev.warn(format!(
-                    "ratio value should be between -1 and 1, got {}, capping to {}",
-                    format_float(r),
-                    format_float(capped)
-                ));
+                ev.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        go_g(r),
+                        go_g(capped)
+                    ),
+                    pos.param,
+                );
                 r = capped;
             }
             return Ok(input
@@ -273,10 +291,10 @@ pub(crate) fn aggregate(
     if op == AggOp::Quantile {
         let q = pnum.unwrap_or(f64::NAN);
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            ev.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                format_float(q)
-            ));
+            ev.warn(
+                format!("quantile value should be between 0 and 1, got {}", go_g(q)),
+                pos.param,
+            );
         }
     }
     let mut input = input;
@@ -285,7 +303,10 @@ pub(crate) fn aggregate(
         AggOp::Min | AggOp::Max | AggOp::Stddev | AggOp::Stdvar | AggOp::Quantile
     ) && input.iter().any(|s| s.h.is_some())
     {
-        ev.info(format!("ignored histogram in {} aggregation", op.name()));
+        ev.info(
+            format!("ignored histogram in {} aggregation", op.name()),
+            pos.expr,
+        );
         input.retain(|s| s.h.is_none());
     }
     let by_name = !without && grouping.iter().any(|g| g == METRIC_NAME);
@@ -330,17 +351,23 @@ pub(crate) fn aggregate(
         let mut h = None;
         if matches!(op, AggOp::Sum | AggOp::Avg) && g.hcount > 0.0 {
             if g.acc.fcount > 0.0 {
-                ev.warn(format!(
-                    "encountered a mix of histograms and floats for {} aggregation",
-                    op.name()
-                ));
+                ev.warn(
+                    format!(
+                        "encountered a mix of histograms and floats for {} aggregation",
+                        op.name()
+                    ),
+                    pos.expr,
+                );
                 continue;
             }
             if g.hist_err {
-                ev.warn(format!(
-                    "vector contains histograms with incompatible bucket layouts for {} aggregation",
-                    op.name()
-                ));
+                ev.warn(
+                    format!(
+                        "vector contains histograms with incompatible bucket layouts for {} aggregation",
+                        op.name()
+                    ),
+                    pos.expr,
+                );
                 continue;
             }
             if let Some(mut acc) = g.hist {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use aeon_model::{Labels, METRIC_NAME};
 
-use crate::ast::{BinOp, Card, VectorMatching};
+use crate::ast::{BinOp, Card, Pos, VectorMatching};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
 use crate::nativehist::{FloatHistogram, HistogramError};
@@ -87,7 +87,9 @@ fn elem_op(op: BinOp, lf: f64, lh: &H, rf: f64, rh: &H) -> Elem {
     }
 }
 
-fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
+/// Annotates a pair of samples the operator cannot combine; `pos` is where
+/// the binary expression starts.
+fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem, pos: Pos) {
     let ty = |h: &H| if h.is_some() { "histogram" } else { "float" };
     match e {
         Elem::Incompatible => {
@@ -98,15 +100,17 @@ fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
                 op.as_str(),
                 ty(rh)
             );
-            ev.info(msg)
+            ev.info(msg, pos)
         }
         Elem::HistErr(HistogramError::MixedExponentialCustom) => ev.warn(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\""
                 .to_string(),
+            pos,
         ),
         Elem::HistErr(HistogramError::IncompatibleCustomBuckets) => ev.warn(
             "vector contains histograms with incompatible custom buckets for metric name \"\""
                 .to_string(),
+            pos,
         ),
         _ => {}
     }
@@ -147,6 +151,7 @@ pub(crate) fn eval_binary(
     return_bool: bool,
     matching: Option<&VectorMatching>,
     ts: i64,
+    pos: Pos,
 ) -> Result<Value> {
     match (l, r) {
         (Value::Scalar { v: a, .. }, Value::Scalar { v: b, .. }) => {
@@ -165,6 +170,7 @@ pub(crate) fn eval_binary(
             s,
             false,
             return_bool,
+            pos,
         ))),
         (Value::Scalar { v: s, .. }, Value::Vector(v)) => Ok(Value::Vector(vector_scalar(
             ev,
@@ -173,6 +179,7 @@ pub(crate) fn eval_binary(
             s,
             true,
             return_bool,
+            pos,
         ))),
         (Value::Vector(a), Value::Vector(b)) => {
             let default = VectorMatching {
@@ -190,7 +197,7 @@ pub(crate) fn eval_binary(
                 BinOp::And => and(a, b, m),
                 BinOp::Or => or(a, b, m),
                 BinOp::Unless => unless(a, b, m),
-                _ => vector_vector(ev, op, a, b, m, return_bool)?,
+                _ => vector_vector(ev, op, a, b, m, return_bool, pos)?,
             };
             Ok(Value::Vector(v))
         }
@@ -209,6 +216,7 @@ fn vector_scalar(
     s: f64,
     swap: bool,
     return_bool: bool,
+    pos: Pos,
 ) -> Vector {
     let mut out = Vec::with_capacity(v.len());
     for mut smp in v {
@@ -221,7 +229,7 @@ fn vector_scalar(
             Elem::Keep(v, h) => (v, h, true),
             Elem::Drop => (smp.f, None, false),
             other => {
-                annotate(ev, op, &smp.h, &None, &other);
+                annotate(ev, op, &smp.h, &None, &other, pos);
                 continue;
             }
         };
@@ -318,6 +326,7 @@ fn vector_vector(
     rhs: Vector,
     m: &VectorMatching,
     return_bool: bool,
+    pos: Pos,
 ) -> Result<Vector> {
     let swapped = m.card == Card::OneToMany;
     let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
@@ -351,7 +360,7 @@ fn vector_vector(
             Elem::Keep(v, h) => (v, h, true),
             Elem::Drop => (fl, None, false),
             other => {
-                annotate(ev, op, hl, hr, &other);
+                annotate(ev, op, hl, hr, &other, pos);
                 continue;
             }
         };

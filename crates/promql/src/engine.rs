@@ -5,7 +5,7 @@
 //! offsets, `@`, ranges, lookback and enclosing subqueries), then each node is
 //! evaluated at each step. See the crate docs for what is held in memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aeon_model::{Labels, METRIC_NAME, is_stale_nan};
 
 use crate::aggregate;
-use crate::ast::{AtModifier, Expr, VectorSelector};
+use crate::ast::{AtModifier, Expr, Pos, VectorSelector};
 use crate::binary;
 use crate::error::{Error, Result};
 use crate::functions;
@@ -151,7 +151,7 @@ impl Engine {
             end: params.end,
             interval: if is_range { params.step } else { 1 },
             data: HashMap::new(),
-            annos: BTreeSet::new(),
+            annos: BTreeMap::new(),
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
             cursors: HashMap::new(),
@@ -263,7 +263,11 @@ impl Engine {
         };
         Ok(QueryResult {
             value,
-            annotations: ev.annos.into_iter().collect(),
+            annotations: ev
+                .annos
+                .into_iter()
+                .map(|((kind, msg), pos)| Annotation { kind, msg, pos })
+                .collect(),
         })
     }
 }
@@ -369,7 +373,9 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) end: i64,
     interval: i64,
     data: HashMap<usize, Arc<Vec<SeriesData>>>,
-    annos: BTreeSet<Annotation>,
+    /// Annotations by kind and message; as in Prometheus, one message is
+    /// kept once, with the position of the last expression that raised it.
+    annos: BTreeMap<(AnnotationKind, String), Pos>,
     deadline: Instant,
     cancel: Option<Arc<AtomicBool>>,
     /// Per selector and series: positions found at the previous step, so that
@@ -471,18 +477,14 @@ fn key(vs: &VectorSelector) -> usize {
 }
 
 impl Evaluator<'_> {
-    pub(crate) fn warn(&mut self, msg: String) {
-        self.annos.insert(Annotation {
-            kind: AnnotationKind::Warning,
-            msg,
-        });
+    /// Records a warning about the expression starting at `pos`.
+    pub(crate) fn warn(&mut self, msg: String, pos: Pos) {
+        self.annos.insert((AnnotationKind::Warning, msg), pos);
     }
 
-    pub(crate) fn info(&mut self, msg: String) {
-        self.annos.insert(Annotation {
-            kind: AnnotationKind::Info,
-            msg,
-        });
+    /// Records an info annotation about the expression starting at `pos`.
+    pub(crate) fn info(&mut self, msg: String, pos: Pos) {
+        self.annos.insert((AnnotationKind::Info, msg), pos);
     }
 
     fn check_limits(&self) -> Result<()> {
@@ -1191,7 +1193,7 @@ impl Evaluator<'_> {
                     && *had
                     && !crate::functions::counter_like_name(m)
                 {
-                    self.info(crate::functions::possible_non_counter(m));
+                    self.info(crate::functions::possible_non_counter(m), vs.pos);
                 }
             }
         }
@@ -1396,7 +1398,16 @@ impl Evaluator<'_> {
             } => {
                 let l = self.eval(lhs, ts)?;
                 let r = self.eval(rhs, ts)?;
-                binary::eval_binary(self, *op, l, r, *return_bool, matching.as_ref(), ts)
+                binary::eval_binary(
+                    self,
+                    *op,
+                    l,
+                    r,
+                    *return_bool,
+                    matching.as_ref(),
+                    ts,
+                    e.pos(),
+                )
             }
             Expr::Aggregate {
                 op,
@@ -1404,14 +1415,19 @@ impl Evaluator<'_> {
                 param,
                 grouping,
                 without,
-                ..
+                pos,
             } => {
                 let p = match param {
                     Some(p) => Some(self.eval(p, ts)?),
                     None => None,
                 };
                 let v = self.eval_vector(expr, ts)?;
-                aggregate::aggregate(self, *op, p, v, grouping, *without, ts).map(Value::Vector)
+                let at = aggregate::AggPos {
+                    agg: *pos,
+                    param: param.as_deref().map(Expr::pos).unwrap_or_default(),
+                    expr: expr.pos(),
+                };
+                aggregate::aggregate(self, *op, p, v, grouping, *without, ts, at).map(Value::Vector)
             }
             Expr::Call { func, args, .. } if func.name == "info" => {
                 crate::info::eval_info(self, e, args, ts).map(Value::Vector)

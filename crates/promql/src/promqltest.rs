@@ -659,12 +659,12 @@ fn check_annotations(case: &EvalCase, annos: &[crate::Annotation]) -> Result<(),
     let warns: Vec<String> = annos
         .iter()
         .filter(|a| a.kind == AnnotationKind::Warning)
-        .map(|a| a.to_string())
+        .map(|a| a.message())
         .collect();
     let infos: Vec<String> = annos
         .iter()
         .filter(|a| a.kind == AnnotationKind::Info)
-        .map(|a| a.to_string())
+        .map(|a| a.message())
         .collect();
     if case.warn && warns.is_empty() {
         return Err("expected warnings but got none".into());

@@ -212,13 +212,21 @@ pub(crate) fn call(
         "histogram_quantile" => {
             let q = ev.eval_scalar(&args[0], ts)?;
             let v = ev.eval_vector(&args[1], ts)?;
-            return crate::histogram::histogram_quantile(ev, q, v, ts);
+            let pos = crate::histogram::HistPos {
+                scalar: args[0].pos(),
+                vector: args[1].pos(),
+            };
+            return crate::histogram::histogram_quantile(ev, q, v, ts, pos);
         }
         "histogram_fraction" => {
             let lo = ev.eval_scalar(&args[0], ts)?;
             let hi = ev.eval_scalar(&args[1], ts)?;
             let v = ev.eval_vector(&args[2], ts)?;
-            return crate::histogram::histogram_fraction(ev, lo, hi, v, ts);
+            let pos = crate::histogram::HistPos {
+                scalar: args[0].pos(),
+                vector: args[2].pos(),
+            };
+            return crate::histogram::histogram_fraction(ev, lo, hi, v, ts, pos);
         }
         _ => {}
     }

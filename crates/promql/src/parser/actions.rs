@@ -881,7 +881,10 @@ fn set_timestamp(p: &mut Parser<'_>, e: &mut Node, ts: f64) {
     if !ts.is_finite() || ts >= i64::MAX as f64 || ts <= i64::MIN as f64 {
         p.error(
             e.range().start,
-            format!("timestamp out of bounds for @ modifier: {ts:.6}"),
+            format!(
+                "timestamp out of bounds for @ modifier: {}",
+                crate::functions::range::go_f(ts)
+            ),
         );
     }
     let last = p.last_closing;
