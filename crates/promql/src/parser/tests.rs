@@ -177,7 +177,15 @@ fn syntax_errors_as_prometheus_reports_them() {
         ),
         (
             "x[5m] offset 1m[1m]",
-            "1:16: parse error: no offset modifiers allowed before range",
+            "1:16: parse error: ranges only allowed for vector selectors",
+        ),
+        (
+            "x offset 1m[5m]",
+            "1:12: parse error: no offset modifiers allowed before range",
+        ),
+        (
+            "x @ 100 [5m]",
+            "1:9: parse error: no @ modifiers allowed before range",
         ),
     ] {
         assert_eq!(fails(q), want, "{q}");
