@@ -201,7 +201,7 @@ pub(crate) fn aggregate(
             if p.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&p) {
                 return Err(Error::exec(format!(
                     "Scalar value {} overflows int64",
-                    format_float(p)
+                    go_g(p)
                 )));
             }
             let k = p as i64;
@@ -399,49 +399,69 @@ pub(crate) fn aggregate(
     Ok(out)
 }
 
-fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
-    }
+/// `Less` of Prometheus's `vectorByValueHeap` (NaN first).
+fn value_less(a: &Sample, b: &Sample) -> bool {
+    a.f.is_nan() || a.f < b.f
 }
 
-fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-    }
+/// `Less` of Prometheus's `vectorByReverseValueHeap` (NaN first).
+fn reverse_value_less(a: &Sample, b: &Sample) -> bool {
+    a.f.is_nan() || a.f > b.f
 }
 
+/// `topk`, `bottomk` and `limitk` per group, groups in order of first
+/// appearance. `topk`/`bottomk` keep a heap of `k` samples and sort it at the
+/// end exactly as Prometheus does (Go's heap and unstable sort), so ties are
+/// broken the same way.
 fn select_k(op: AggOp, input: Vector, grouping: &[String], without: bool, k: usize) -> Vector {
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: HashMap<Labels, Vec<Sample>> = HashMap::new();
+    let mut order: Vec<Vec<Sample>> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
         let key = group_labels(&s.metric, grouping, without);
-        groups
-            .entry(key.clone())
-            .or_insert_with(|| {
-                order.push(key);
-                Vec::new()
-            })
-            .push(s);
-    }
-    let mut out = Vec::new();
-    for key in order {
-        let Some(mut members) = groups.remove(&key) else {
+        let Some(&g) = index.get(&key) else {
+            index.insert(key, order.len());
+            order.push(vec![s]);
             continue;
         };
+        let heap = &mut order[g];
         match op {
-            AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.f, b.f)),
-            AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.f, b.f)),
+            AggOp::Topk => {
+                if heap.len() < k {
+                    heap.push(s);
+                    crate::gosort::heap_push(heap, value_less);
+                } else if heap[0].f < s.f || (heap[0].f.is_nan() && !s.f.is_nan()) {
+                    heap[0] = s;
+                    if k > 1 {
+                        crate::gosort::heap_fix(heap, 0, value_less);
+                    }
+                }
+            }
+            AggOp::Bottomk => {
+                if heap.len() < k {
+                    heap.push(s);
+                    crate::gosort::heap_push(heap, reverse_value_less);
+                } else if heap[0].f > s.f || (heap[0].f.is_nan() && !s.f.is_nan()) {
+                    heap[0] = s;
+                    if k > 1 {
+                        crate::gosort::heap_fix(heap, 0, reverse_value_less);
+                    }
+                }
+            }
+            _ => {
+                if heap.len() < k {
+                    heap.push(s);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for mut heap in order {
+        match op {
+            AggOp::Topk => crate::gosort::sort(&mut heap, |a, b| value_less(b, a)),
+            AggOp::Bottomk => crate::gosort::sort(&mut heap, |a, b| reverse_value_less(b, a)),
             _ => {}
         }
-        members.truncate(k);
-        out.extend(members);
+        out.extend(heap);
     }
     out
 }

@@ -44,6 +44,7 @@ mod binary;
 mod engine;
 mod error;
 pub mod functions;
+mod gosort;
 mod histogram;
 mod info;
 mod lexer;
