@@ -328,6 +328,10 @@ fn vector_vector(
     return_bool: bool,
     pos: Pos,
 ) -> Result<Vector> {
+    if lhs.is_empty() || rhs.is_empty() {
+        // As Prometheus: nothing can match, so no error either.
+        return Ok(vec![]);
+    }
     let swapped = m.card == Card::OneToMany;
     let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let mut right: HashMap<Labels, usize> = HashMap::with_capacity(rhs.len());
@@ -335,8 +339,8 @@ fn vector_vector(
         let sig = signature(&s.metric, m);
         if let Some(&j) = right.get(&sig) {
             let side = if swapped { "left" } else { "right" };
-            let (a, b) = (&rhs[j].metric, &s.metric);
-            let (a, b) = if a <= b { (a, b) } else { (b, a) };
+            // The later sample first, as Prometheus prints them.
+            let (a, b) = (&s.metric, &rhs[j].metric);
             return Err(Error::exec(format!(
                 "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
             )));
