@@ -35,6 +35,12 @@ pub struct EngineOpts {
     pub timeout: Duration,
     /// Step of subqueries without an explicit step (ms). Default 1m.
     pub default_subquery_step: i64,
+    /// Remove `__name__` only from the final result (Prometheus's
+    /// `promql-delayed-name-removal` feature, on in its test engine). Off by
+    /// default, as in a Prometheus server: every function or operator that
+    /// drops the name drops it at once, and a result that then holds two
+    /// series with the same labels is an error there.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOpts {
@@ -44,6 +50,7 @@ impl Default for EngineOpts {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: 60 * 1000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -1197,6 +1204,22 @@ impl Evaluator<'_> {
                 }
             }
         }
+        // As Prometheus (without delayed name removal): the function's whole
+        // result, all steps, must not hold two series with the same labels
+        // once the name is dropped.
+        if !self.opts.delayed_name_removal && name != "last_over_time" {
+            let mut seen = std::collections::HashSet::new();
+            for (i, l) in labels.iter().enumerate() {
+                let col = &values[i * steps..(i + 1) * steps];
+                if col.iter().any(|f| f.to_bits() != ABSENT)
+                    && !seen.insert(l.without(&NAME_LABELS))
+                {
+                    return Err(Error::exec(
+                        "vector cannot contain metrics with the same labelset",
+                    ));
+                }
+            }
+        }
         self.pre.insert(
             e as *const Expr as usize,
             Precomputed {
@@ -1356,8 +1379,36 @@ impl Evaluator<'_> {
         Some(out)
     }
 
-    /// Evaluates `e` at time `ts` (ms).
+    /// Evaluates `e` at time `ts` (ms). Without delayed name removal, a
+    /// node that drops the metric name drops it here, and its result must not
+    /// hold two series with the same labels (as Prometheus checks after each
+    /// function, operator and unary minus).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value> {
+        let mut v = self.eval_node(e, ts)?;
+        if self.opts.delayed_name_removal {
+            return Ok(v);
+        }
+        if let Value::Vector(vec) = &mut v {
+            let mut dropped = false;
+            for s in vec.iter_mut() {
+                if s.drop_name {
+                    s.metric = s.metric.without(&NAME_LABELS);
+                    s.drop_name = false;
+                    dropped = true;
+                }
+            }
+            let relabels = matches!(e, Expr::Call { func, .. }
+                if func.name == "label_replace" || func.name == "label_join");
+            if (dropped || relabels)
+                && matches!(e, Expr::Neg(..) | Expr::Binary { .. } | Expr::Call { .. })
+            {
+                check_duplicates(vec)?;
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_node(&mut self, e: &Expr, ts: i64) -> Result<Value> {
         if let Expr::Call { .. } | Expr::Aggregate { .. } = e {
             if let Some(v) = self.precomputed_at(e, ts) {
                 return Ok(Value::Vector(v));

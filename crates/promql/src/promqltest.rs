@@ -565,6 +565,7 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
     let cmds = parse_script(input)?;
     let engine = Engine::new(EngineOpts {
         max_samples: 50_000_000,
+        delayed_name_removal: true,
         ..EngineOpts::default()
     });
     let mut storage = MemStorage::new();
