@@ -57,8 +57,10 @@ fn run(n: u64, seed: u64, mutate: bool) -> (u64, Vec<String>) {
             q = g.mutate(&q);
         }
         let e = random_eval(&mut g);
-        let want = compare::theirs(&prom, &q, e);
-        let got = compare::ours(&engine, &mem, &q, e);
+        let mut want = compare::theirs(&prom, &q, e);
+        let mut got = compare::ours(&engine, &mem, &q, e);
+        compare::mask_random(e, &mut want);
+        compare::mask_random(e, &mut got);
         let d = compare::diff(&want, &got);
         if !d.is_empty() {
             differing += 1;
@@ -105,11 +107,45 @@ fn differential_named_cases_equal_prometheus() {
     let prom = prom::Prometheus::start(&all);
     let mem = data::storage(&all);
     let engine = Engine::default();
-    let verbose = std::env::var_os("AEON_PROMQL_DIFF_VERBOSE").is_some();
+    let mut verbose = std::env::var_os("AEON_PROMQL_DIFF_VERBOSE").is_some();
+    // Queries to look at (one per line, `@<ms>` or `@<start>:<end>:<step>`
+    // then a space first for a time other than the cases' default).
+    let adhoc: Vec<(String, String, Eval)> = match std::env::var("AEON_PROMQL_DIFF_QUERIES") {
+        Ok(path) => {
+            verbose = true;
+            let text = std::fs::read_to_string(&path).unwrap();
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .enumerate()
+                .map(|(i, l)| {
+                    let (e, q) = match l.strip_prefix('@').and_then(|r| r.split_once(' ')) {
+                        Some((t, q)) => {
+                            let n: Vec<i64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+                            let e = match n[..] {
+                                [t] => Eval::Instant(t),
+                                [s, e, st] => Eval::Range(s, e, st),
+                                _ => panic!("bad time {t}"),
+                            };
+                            (e, q)
+                        }
+                        None => (Eval::Instant(cases::T), l),
+                    };
+                    (format!("adhoc{i}"), q.to_string(), e)
+                })
+                .collect()
+        }
+        Err(_) => cases::CASES
+            .iter()
+            .map(|(n, q, e)| (n.to_string(), q.to_string(), *e))
+            .collect(),
+    };
     let mut failures = Vec::new();
-    for (name, q, e) in cases::CASES {
-        let want = compare::theirs(&prom, q, *e);
-        let got = compare::ours(&engine, &mem, q, *e);
+    for (name, q, e) in &adhoc {
+        let (q, e) = (q.as_str(), *e);
+        let mut want = compare::theirs(&prom, q, e);
+        let mut got = compare::ours(&engine, &mem, q, e);
+        compare::mask_random(e, &mut want);
+        compare::mask_random(e, &mut got);
         if verbose {
             eprintln!("{name}: {q}\n  prometheus: {want:?}\n  aeon:       {got:?}");
         }

@@ -6,7 +6,7 @@
 use super::compare::Eval;
 use super::data::T0;
 
-const T: i64 = T0 + 90 * 60_000;
+pub const T: i64 = T0 + 90 * 60_000;
 
 /// (name, query, evaluation).
 pub const CASES: &[(&str, &str, Eval)] = &[
@@ -58,6 +58,57 @@ pub const CASES: &[(&str, &str, Eval)] = &[
     (
         "duration_expression_negative",
         "rate(up[1m-2m])",
+        Eval::Instant(T),
+    ),
+    // Found by the random differential test (seed 1):
+    (
+        "duplicate_pair_later_first",
+        "http_requests_total / on(job) http_requests_total",
+        Eval::Instant(T),
+    ),
+    (
+        "binop_empty_lhs_no_matching_error",
+        "{__name__=~\"http_.*\", mode=\"user\"} / {__name__=~\"http_.*\", instance=\"a:1\"}",
+        Eval::Instant(T),
+    ),
+    (
+        "binop_empty_rhs_no_matching_error",
+        "{job=\"web\"} < bool on() group_right() http_requests_total{mode=\"idle\"}",
+        Eval::Range(T, T + 600_000, 60_000),
+    ),
+    (
+        "name_dropped_at_once_then_same_labelset",
+        "-{__name__=\"http_request_duration_seconds_sum\", job=\"api\"} and stddev_over_time({job=\"api\"}[5m])",
+        Eval::Instant(T),
+    ),
+    (
+        "name_dropped_at_once_in_range_function",
+        "sum(rate({__name__=~\"http_request_duration_seconds_(sum|count)\"}[5m]))",
+        Eval::Range(T, T + 600_000, 60_000),
+    ),
+    (
+        "name_dropped_at_once_before_matching",
+        "-ln({__name__=~\"http_.*\"}) < bool ignoring() up",
+        Eval::Instant(T),
+    ),
+    (
+        "sort_by_label_of_topk_zero_over_same_labelset",
+        "sort_by_label_desc(topk(0, -{job=\"web\"}) by (), \"job\")",
+        Eval::Instant(T),
+    ),
+    (
+        "topk_ties_many",
+        "topk(5, sgn(http_requests_total))",
+        Eval::Instant(T),
+    ),
+    (
+        "bottomk_ties_grouped",
+        "bottomk by (job) (2, sgn(http_requests_total))",
+        Eval::Instant(T),
+    ),
+    (
+        "topk_ties_over_twelve_pdqsort",
+        "topk(14, sgn(http_requests_total))",
         Eval::Instant(T),
     ),
 ];
