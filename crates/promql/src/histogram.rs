@@ -260,9 +260,11 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]
     }
     let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
     let (mut lower_set, mut upper_set) = (false, false);
+    // As Prometheus 3.5: the first bucket starts at -Inf, and a value
+    // interpolated in it is NaN (Inf/Inf), which makes the fraction NaN.
     for (i, &(ub, c)) in merged.iter().enumerate() {
         let lb = if i == 0 {
-            if ub > 0.0 { 0.0 } else { f64::NEG_INFINITY }
+            f64::NEG_INFINITY
         } else {
             merged[i - 1].0
         };
@@ -279,19 +281,11 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]
             break;
         }
         if !lower_set && lb < lower && ub > lower {
-            lower_rank = if lb.is_infinite() {
-                rank
-            } else {
-                interp(lower)
-            };
+            lower_rank = interp(lower);
             lower_set = true;
         }
         if !upper_set && lb < upper && ub > upper {
-            upper_rank = if lb.is_infinite() || ub.is_infinite() {
-                if ub.is_infinite() { rank } else { c }
-            } else {
-                interp(upper)
-            };
+            upper_rank = interp(upper);
             upper_set = true;
         }
         if lower_set && upper_set {
