@@ -178,6 +178,94 @@ pub(crate) struct AggPos {
     pub agg: Pos,
     pub param: Pos,
     pub expr: Pos,
+    /// Identifies the aggregation node (its parameter's values are
+    /// summarised over the whole query).
+    pub node: usize,
+}
+
+/// The values an aggregation's parameter took over the whole query, as
+/// Prometheus's `fParams` summarises them (Go's `math.Max`/`math.Min`: a NaN
+/// sticks): its warnings name the largest and smallest value once, not every
+/// value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParamStats {
+    op: AggOp,
+    pub(crate) pos: Pos,
+    min: f64,
+    max: f64,
+    any_nan: bool,
+}
+
+impl ParamStats {
+    fn new(op: AggOp, pos: Pos) -> Self {
+        ParamStats {
+            op,
+            pos,
+            min: f64::MAX,
+            max: -f64::MAX,
+            any_nan: false,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        let nan = |a: f64, b: f64| a.is_nan() || b.is_nan();
+        self.max = if nan(self.max, v) {
+            f64::NAN
+        } else {
+            self.max.max(v)
+        };
+        self.min = if nan(self.min, v) {
+            f64::NAN
+        } else {
+            self.min.min(v)
+        };
+        self.any_nan |= v.is_nan();
+    }
+
+    /// The warnings Prometheus gives for these values.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.op {
+            AggOp::Quantile => {
+                let w =
+                    |v: f64| format!("quantile value should be between 0 and 1, got {}", go_g(v));
+                if self.any_nan {
+                    out.push(w(f64::NAN));
+                }
+                if self.max > 1.0 {
+                    out.push(w(self.max));
+                }
+                if self.min < 0.0 {
+                    out.push(w(self.min));
+                }
+            }
+            AggOp::LimitRatio if !(self.max == 0.0 && self.min == 0.0) => {
+                let w = |v: f64, cap: f64| {
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        go_g(v),
+                        go_g(cap)
+                    )
+                };
+                if self.max > 1.0 {
+                    out.push(w(self.max, 1.0));
+                }
+                if self.min < -1.0 {
+                    out.push(w(self.min, -1.0));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Records a value of an aggregation's parameter.
+fn note_param(ev: &mut Evaluator<'_>, op: AggOp, pos: AggPos, v: f64) {
+    ev.param_stats
+        .entry(pos.node)
+        .or_insert_with(|| ParamStats::new(op, pos.param))
+        .add(v);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -198,7 +286,12 @@ pub(crate) fn aggregate(
     match op {
         AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
             let p = pnum.unwrap_or(f64::NAN);
-            if p.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&p) {
+            // As Prometheus: nothing for k < 1; a k that is no int64 fails
+            // only when there is a sample to apply it to.
+            if p < 1.0 || input.is_empty() {
+                return Ok(vec![]);
+            }
+            if p.is_nan() || p >= 9.223_372_036_854_776e18 {
                 return Err(Error::exec(format!(
                     "Scalar value {} overflows int64",
                     go_g(p)
@@ -216,35 +309,28 @@ pub(crate) fn aggregate(
                 );
                 input.retain(|s| s.h.is_none());
             }
-            return Ok(select_k(op, input, grouping, without, k as usize));
+            return Ok(select_k(op, input, grouping, without, k as usize, |_| true));
         }
         AggOp::LimitRatio => {
-            let mut r = pnum.unwrap_or(f64::NAN);
-            if r.is_nan() {
+            let r = pnum.unwrap_or(f64::NAN);
+            note_param(ev, op, pos, r);
+            // As Prometheus: a NaN ratio fails only when there is a sample to
+            // apply it to.
+            if r.is_nan() && !input.is_empty() {
                 return Err(Error::exec(format!(
                     "Ratio value {} is NaN",
                     format_float(r)
                 )));
             }
-            if !(-1.0..=1.0).contains(&r) {
-                let capped = r.clamp(-1.0, 1.0);
-                ev.warn(
-                    format!(
-                        "ratio value should be between -1 and 1, got {}, capping to {}",
-                        go_g(r),
-                        go_g(capped)
-                    ),
-                    pos.param,
-                );
-                r = capped;
+            let r = r.clamp(-1.0, 1.0);
+            if r == 0.0 {
+                return Ok(vec![]);
             }
-            return Ok(input
-                .into_iter()
-                .filter(|s| {
-                    let off = s.metric.stable_hash() as f64 / u64::MAX as f64;
-                    (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r)
-                })
-                .collect());
+            let keep = |s: &Sample| {
+                let off = labels_hash(&s.metric) as f64 / u64::MAX as f64;
+                (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r)
+            };
+            return Ok(select_k(op, input, grouping, without, usize::MAX, keep));
         }
         AggOp::CountValues => {
             let label = match &param {
@@ -289,13 +375,7 @@ pub(crate) fn aggregate(
         _ => {}
     }
     if op == AggOp::Quantile {
-        let q = pnum.unwrap_or(f64::NAN);
-        if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            ev.warn(
-                format!("quantile value should be between 0 and 1, got {}", go_g(q)),
-                pos.param,
-            );
-        }
+        note_param(ev, op, pos, pnum.unwrap_or(f64::NAN));
     }
     let mut input = input;
     if matches!(
@@ -399,6 +479,26 @@ pub(crate) fn aggregate(
     Ok(out)
 }
 
+/// Prometheus 3's `labels.Hash()`: xxHash64 of its default ("stringlabels")
+/// encoding, each name and value prefixed by its length (one byte below
+/// 255, else 255 and three bytes little-endian). `limit_ratio` keeps a
+/// series by it.
+fn labels_hash(l: &Labels) -> u64 {
+    let mut buf = Vec::with_capacity(256);
+    for l in l.iter() {
+        for s in [l.name.as_bytes(), l.value.as_bytes()] {
+            if s.len() < 255 {
+                buf.push(s.len() as u8);
+            } else {
+                buf.push(255);
+                buf.extend_from_slice(&(s.len() as u32).to_le_bytes()[..3]);
+            }
+            buf.extend_from_slice(s);
+        }
+    }
+    xxhash_rust::xxh64::xxh64(&buf, 0)
+}
+
 /// `Less` of Prometheus's `vectorByValueHeap` (NaN first).
 fn value_less(a: &Sample, b: &Sample) -> bool {
     a.f.is_nan() || a.f < b.f
@@ -409,21 +509,36 @@ fn reverse_value_less(a: &Sample, b: &Sample) -> bool {
     a.f.is_nan() || a.f > b.f
 }
 
-/// `topk`, `bottomk` and `limitk` per group, groups in order of first
-/// appearance. `topk`/`bottomk` keep a heap of `k` samples and sort it at the
-/// end exactly as Prometheus does (Go's heap and unstable sort), so ties are
-/// broken the same way.
-fn select_k(op: AggOp, input: Vector, grouping: &[String], without: bool, k: usize) -> Vector {
+/// `topk`, `bottomk`, `limitk` and `limit_ratio` (samples `keep` accepts)
+/// per group, groups in order of first appearance. As in Prometheus, each
+/// group is a heap (Go's `container/heap`) of at most `k` samples, sorted at
+/// the end for `topk`/`bottomk` with Go's unstable sort: ties are broken,
+/// and results ordered, the same way.
+fn select_k(
+    op: AggOp,
+    input: Vector,
+    grouping: &[String],
+    without: bool,
+    k: usize,
+    keep: impl Fn(&Sample) -> bool,
+) -> Vector {
     let mut order: Vec<Vec<Sample>> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
         let key = group_labels(&s.metric, grouping, without);
-        let Some(&g) = index.get(&key) else {
-            index.insert(key, order.len());
-            order.push(vec![s]);
-            continue;
+        let g = match index.get(&key) {
+            Some(&g) => g,
+            None => {
+                index.insert(key, order.len());
+                order.push(Vec::new());
+                order.len() - 1
+            }
         };
         let heap = &mut order[g];
+        if heap.is_empty() && op != AggOp::LimitRatio {
+            heap.push(s);
+            continue;
+        }
         match op {
             AggOp::Topk => {
                 if heap.len() < k {
@@ -448,8 +563,9 @@ fn select_k(op: AggOp, input: Vector, grouping: &[String], without: bool, k: usi
                 }
             }
             _ => {
-                if heap.len() < k {
+                if heap.len() < k && keep(&s) {
                     heap.push(s);
+                    crate::gosort::heap_push(heap, value_less);
                 }
             }
         }

@@ -159,6 +159,7 @@ impl Engine {
             interval: if is_range { params.step } else { 1 },
             data: HashMap::new(),
             annos: BTreeMap::new(),
+            param_stats: HashMap::new(),
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
             cursors: HashMap::new(),
@@ -175,6 +176,7 @@ impl Engine {
         ev.check_limits()?;
         let value = if !is_range {
             let v = ev.eval(expr, params.start)?;
+            check_paren_step_invariant(expr, &v)?;
             finish_instant(v)?
         } else if let Some(mut out) = ev.take_precomputed_matrix(expr) {
             let total: usize = out.iter().map(|s| s.floats.len()).sum();
@@ -268,6 +270,11 @@ impl Engine {
             check_unique_sorted(&mut out)?;
             Value::Matrix(out)
         };
+        for stats in std::mem::take(&mut ev.param_stats).into_values() {
+            for w in stats.warnings() {
+                ev.warn(w, stats.pos);
+            }
+        }
         Ok(QueryResult {
             value,
             annotations: ev
@@ -277,6 +284,27 @@ impl Engine {
                 .collect(),
         })
     }
+}
+
+/// Prometheus evaluates a query that does not depend on the step (a range
+/// selector or subquery with `@`) once and copies its single sample per
+/// series to every step; in parentheses it does not recognise the range, and
+/// fails unless every series has exactly one sample in it. Reproduced.
+fn check_paren_step_invariant(expr: &Expr, v: &Value) -> Result<()> {
+    let Expr::Paren(..) = expr else {
+        return Ok(());
+    };
+    let invariant = match expr.unparen() {
+        Expr::Matrix { vs, .. } => vs.at.is_some(),
+        Expr::Subquery { at, .. } => at.is_some(),
+        _ => false,
+    };
+    if let (true, Value::Matrix(m)) = (invariant, v)
+        && m.iter().any(|s| s.floats.len() + s.histograms.len() != 1)
+    {
+        return Err(Error::exec("unexpected number of samples"));
+    }
+    Ok(())
 }
 
 /// Sorts a range-query result by labels; series that became identical
@@ -383,6 +411,8 @@ pub(crate) struct Evaluator<'a> {
     /// Annotations by kind and message; as in Prometheus, one message is
     /// kept once, with the position of the last expression that raised it.
     annos: BTreeMap<(AnnotationKind, String), Pos>,
+    /// Parameters of aggregations, by node, warned about at the end.
+    pub(crate) param_stats: HashMap<usize, aggregate::ParamStats>,
     deadline: Instant,
     cancel: Option<Arc<AtomicBool>>,
     /// Per selector and series: positions found at the previous step, so that
@@ -1160,7 +1190,6 @@ impl Evaluator<'_> {
                     continue;
                 }
                 peak_window = peak_window.max(w.len());
-                had_points[i] = true;
                 // Without a drop after the window's first sample there is no
                 // counter reset to look for.
                 let value = if last_drop <= head {
@@ -1169,6 +1198,7 @@ impl Evaluator<'_> {
                     crate::functions::range::float_value
                 };
                 if let Some(v) = value(name, w, t, range, ts, &scalars)? {
+                    had_points[i] = true;
                     values[i * steps + k] = v;
                     present += 1;
                 }
@@ -1475,8 +1505,12 @@ impl Evaluator<'_> {
                 let v = self.eval_vector(expr, ts)?;
                 let at = aggregate::AggPos {
                     agg: *pos,
-                    param: param.as_deref().map(Expr::pos).unwrap_or_default(),
+                    param: param
+                        .as_deref()
+                        .map(|p| p.unparen().pos())
+                        .unwrap_or_default(),
                     expr: expr.pos(),
+                    node: e as *const Expr as usize,
                 };
                 aggregate::aggregate(self, *op, p, v, grouping, *without, ts, at).map(Value::Vector)
             }
