@@ -49,8 +49,14 @@ pub(crate) fn call(
     };
     let matrix = ev.eval_matrix(marg, ts)?;
     let (end, range) = window(ev, marg, ts);
-    // Annotations name the first argument, as Prometheus's do.
-    let pos = args[0].pos();
+    // Annotations name the first argument, as Prometheus's do, without its
+    // parentheses; a subquery in its place is replaced by a range selector
+    // with no position there, so they name the query's start.
+    let arg_pos = |a: &Expr| match a.unparen() {
+        Expr::Subquery { .. } => Pos { line: 1, col: 1 },
+        a => a.pos(),
+    };
+    let pos = arg_pos(&args[0]);
     let name = func.name;
 
     if name == "absent_over_time" {
@@ -66,17 +72,6 @@ pub(crate) fn call(
         }]));
     }
     match name {
-        // As Prometheus: over a range selector, for each series with float
-        // samples in the window, its own metric name (not the selector's).
-        "rate" | "increase" if matches!(marg.unparen(), Expr::Matrix { .. }) => {
-            for s in matrix.iter().filter(|s| !s.floats.is_empty()) {
-                if let Some(n) = s.metric.get(aeon_model::METRIC_NAME)
-                    && !crate::functions::counter_like_name(n)
-                {
-                    ev.info(crate::functions::possible_non_counter(n), pos);
-                }
-            }
-        }
         // As Prometheus, these check their parameters only when called,
         // that is for a series with samples in the window.
         "quantile_over_time" => {
@@ -140,6 +135,17 @@ pub(crate) fn call(
             f: v,
             drop_name: s.drop_name || !keep_name,
         });
+    }
+    // As Prometheus: for each series with a float result, by its own metric
+    // name (still on the result here: the caller drops it).
+    if matches!(name, "rate" | "increase") {
+        for s in out.iter().filter(|s| s.h.is_none()) {
+            if let Some(n) = s.metric.get(aeon_model::METRIC_NAME)
+                && !crate::functions::counter_like_name(n)
+            {
+                ev.info(crate::functions::possible_non_counter(n), pos);
+            }
+        }
     }
     Ok(Value::Vector(out))
 }

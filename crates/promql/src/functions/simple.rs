@@ -42,7 +42,7 @@ fn map(v: Vector, f: impl Fn(f64) -> f64) -> Value {
 }
 
 /// Days since 1970-01-01 → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i128) -> (i128, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -55,12 +55,34 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn is_leap(y: i64) -> bool {
+fn is_leap(y: i128) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
+/// The Unix seconds Prometheus's `time.Unix(int64(f), 0)` stands for: Go's
+/// `int64(f)` truncates, and on amd64 gives the lowest int64 for NaN, ±Inf
+/// and values out of range; Go's calendar counts unsigned seconds from its
+/// absolute epoch, so the very lowest seconds wrap around to the far future
+/// (`year(vector(NaN))` is 292277026596 in Prometheus).
+fn go_unix_seconds(f: f64) -> i128 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let s = if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    };
+    // unixToInternal + internalToAbsolute of Go's time package.
+    const TO_ABSOLUTE: i128 = 9_223_372_028_683_721_448;
+    let s = s as i128;
+    if s + TO_ABSOLUTE < 0 {
+        s + (1i128 << 64)
+    } else {
+        s
+    }
+}
+
 fn date_part(name: &str, secs: f64) -> f64 {
-    let s = secs.floor() as i64;
+    let s = go_unix_seconds(secs);
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -201,20 +223,14 @@ pub(crate) fn call(
             } else {
                 ev.eval_vector(&args[0], ts)?
             };
-            return Ok(map(v, |f| {
-                if f.is_finite() {
-                    date_part(name, f)
-                } else {
-                    f64::NAN
-                }
-            }));
+            return Ok(map(v, |f| date_part(name, f)));
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(&args[0], ts)?;
             let v = ev.eval_vector(&args[1], ts)?;
             let pos = crate::histogram::HistPos {
-                scalar: args[0].pos(),
-                vector: args[1].pos(),
+                scalar: args[0].unparen().pos(),
+                vector: args[1].unparen().pos(),
             };
             return crate::histogram::histogram_quantile(ev, q, v, ts, pos);
         }
@@ -223,8 +239,8 @@ pub(crate) fn call(
             let hi = ev.eval_scalar(&args[1], ts)?;
             let v = ev.eval_vector(&args[2], ts)?;
             let pos = crate::histogram::HistPos {
-                scalar: args[0].pos(),
-                vector: args[2].pos(),
+                scalar: args[0].unparen().pos(),
+                vector: args[2].unparen().pos(),
             };
             return crate::histogram::histogram_fraction(ev, lo, hi, v, ts, pos);
         }
@@ -445,5 +461,44 @@ mod tests {
         assert_eq!(date_part("days_in_month", 86_400.0 * 31.0), 28.0);
         assert_eq!(date_part("day_of_year", 86_400.0 * 365.0), 1.0);
         assert_eq!(natural_cmp("a10", "a9"), Ordering::Greater);
+    }
+
+    /// Values checked against Prometheus 3.5 (`f(vector(v))`).
+    #[test]
+    fn dates_of_go_conversions() {
+        let all = |v: f64| {
+            [
+                "year",
+                "month",
+                "day_of_month",
+                "day_of_week",
+                "day_of_year",
+                "days_in_month",
+                "hour",
+                "minute",
+            ]
+            .map(|f| date_part(f, v))
+        };
+        let wrapped = [292277026596.0, 12.0, 4.0, 0.0, 339.0, 31.0, 15.0, 30.0];
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300] {
+            assert_eq!(all(v), wrapped, "{v}");
+        }
+        assert_eq!(
+            all(9e18),
+            [285198648531.0, 4.0, 21.0, 6.0, 111.0, 30.0, 16.0, 0.0]
+        );
+        assert_eq!(
+            all(-9e18),
+            [-285198644592.0, 9.0, 12.0, 1.0, 256.0, 30.0, 8.0, 0.0]
+        );
+        assert_eq!(all(-0.5), [1970.0, 1.0, 1.0, 4.0, 1.0, 31.0, 0.0, 0.0]);
+        assert_eq!(
+            all(-86400.5),
+            [1969.0, 12.0, 31.0, 3.0, 365.0, 31.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            all(-62135596801.0),
+            [0.0, 12.0, 31.0, 0.0, 366.0, 31.0, 23.0, 59.0]
+        );
     }
 }
