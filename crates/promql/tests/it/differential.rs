@@ -50,6 +50,7 @@ fn run(n: u64, seed: u64, mutate: bool) -> (u64, Vec<String>) {
     let mut g = querygen::Gen::new(seed);
     let mut failures = Vec::new();
     let mut differing = 0;
+    let mut random = 0;
     let started = Instant::now();
     for i in 0..n {
         let mut q = g.query();
@@ -61,7 +62,11 @@ fn run(n: u64, seed: u64, mutate: bool) -> (u64, Vec<String>) {
         let mut got = compare::ours(&engine, &mem, &q, e);
         compare::mask_random(e, &mut want);
         compare::mask_random(e, &mut got);
-        let d = compare::diff(&want, &got);
+        let mut d = compare::diff(&want, &got);
+        if !d.is_empty() && random_in_prometheus(&prom, &q, e, &want) {
+            random += 1;
+            d.clear();
+        }
         if !d.is_empty() {
             differing += 1;
             if failures.len() < 40 {
@@ -70,11 +75,30 @@ fn run(n: u64, seed: u64, mutate: bool) -> (u64, Vec<String>) {
         }
     }
     eprintln!(
-        "{n} {} queries (seed {seed}) in {:.1?}: {differing} differ",
+        "{n} {} queries (seed {seed}) in {:.1?}: {differing} differ; \
+         {random} more not comparable (Prometheus answered differently when asked again)",
         if mutate { "mutated" } else { "generated" },
         started.elapsed()
     );
     (differing, failures)
+}
+
+/// Whether Prometheus answers `q` differently when asked again: the order
+/// of series inside a query comes from Go maps there (a range query's inner
+/// results, `count_values`), so e.g. `topk` ties over a computed vector or
+/// `limitk` over `count_values` pick at random. Such a query has no one
+/// answer to compare with; it is counted apart.
+fn random_in_prometheus(
+    prom: &prom::Prometheus,
+    q: &str,
+    e: Eval,
+    want: &compare::Outcome,
+) -> bool {
+    (0..8).any(|_| {
+        let mut again = compare::theirs(prom, q, e);
+        compare::mask_random(e, &mut again);
+        !compare::diff(want, &again).is_empty()
+    })
 }
 
 #[test]

@@ -111,4 +111,111 @@ pub const CASES: &[(&str, &str, Eval)] = &[
         "topk(14, sgn(http_requests_total))",
         Eval::Instant(T),
     ),
+    // Found by the random differential test (seed 2, mutations):
+    (
+        "paren_range_at_needs_one_sample_per_series",
+        "({job=\"web\"}[1h] @ start())",
+        Eval::Instant(T),
+    ),
+    (
+        "paren_subquery_at_needs_one_sample_per_series",
+        "((up[10m:1m] @ 1700001000))",
+        Eval::Instant(T),
+    ),
+    (
+        "paren_range_at_one_sample_per_series",
+        "(up[1m] @ 1700001000)",
+        Eval::Instant(T),
+    ),
+    (
+        "date_functions_of_nan_and_inf_wrap_like_go",
+        "days_in_month({__name__=\"special_values\"}) + day_of_week({__name__=\"special_values\"}) + year({__name__=\"special_values\"})",
+        Eval::Instant(T),
+    ),
+    (
+        "date_functions_truncate_toward_zero",
+        "day_of_month(vector(-0.5)) + hour(vector(-86400.5))",
+        Eval::Instant(T),
+    ),
+    // Found by the random differential test (seed 2):
+    (
+        "limit_ratio_by_prometheus_labels_hash",
+        "limit_ratio(0.5, http_request_duration_seconds_bucket)",
+        Eval::Range(T, T + 600_000, 60_000),
+    ),
+    (
+        "limit_ratio_negative_by_prometheus_labels_hash",
+        "limit_ratio(-0.5, -http_request_duration_seconds_count)",
+        Eval::Instant(T),
+    ),
+    (
+        "limit_ratio_warns_max_once",
+        "limit_ratio(scalar(sparse_gauge{instance=\"a:1\"}) + 1, up)",
+        Eval::Range(T, T + 1_800_000, 60_000),
+    ),
+    (
+        "limit_ratio_nan_without_samples_no_error",
+        "limit_ratio(NaN, no_such_metric)",
+        Eval::Instant(T),
+    ),
+    (
+        "topk_k_not_int64_without_samples_no_error",
+        "topk(NaN, no_such_metric) or bottomk(1e300, no_such_metric)",
+        Eval::Instant(T),
+    ),
+    (
+        "topk_k_below_one_no_error",
+        "topk(-1e300, up)",
+        Eval::Instant(T),
+    ),
+    (
+        "quantile_warns_max_and_min_once",
+        "quantile(scalar(sparse_gauge{instance=\"a:1\"}) - 20, up)",
+        Eval::Range(T, T + 1_800_000, 60_000),
+    ),
+    (
+        "quantile_warns_without_input",
+        "quantile(2, no_such_metric)",
+        Eval::Instant(T),
+    ),
+    (
+        "quantile_param_position_without_parens",
+        "quantile((((-1))), up)",
+        Eval::Instant(T),
+    ),
+    (
+        "rate_of_subquery_info_at_query_start",
+        "rate(((up))[30m:])",
+        Eval::Range(T, T + 600_000, 15_000),
+    ),
+    (
+        "increase_of_subquery_info_at_query_start",
+        "(increase(up[1h:1m]))",
+        Eval::Instant(T),
+    ),
+    (
+        "rate_info_only_for_series_with_a_rate",
+        "rate(sparse_gauge[1m])",
+        Eval::Range(T, T + 600_000, 15_000),
+    ),
+    (
+        "histogram_quantile_argument_positions_without_parens",
+        "histogram_quantile((scalar(sparse_gauge{instance=\"a:1\"})), (queue_depth{job=\"web\"}))",
+        Eval::Instant(T),
+    ),
+    (
+        "histogram_fraction_classic_over_relabelled",
+        "histogram_fraction(-1, 0.5, sort_by_label_desc({job=\"api\"}, \"le\", \"queue\")) + 0x10",
+        Eval::Range(T0 + 6_864_000, T0 + 8_004_000, 15_000),
+    ),
+    (
+        "limit_ratio_output_in_heap_order",
+        "topk(1, sinh(limit_ratio(0.5, http_request_duration_seconds_sum @ end())))",
+        Eval::Instant(T0 + 7_198_605),
+    ),
+    (
+        "limitk_output_in_heap_order",
+        "topk(1, sinh(limitk(5, http_request_duration_seconds_sum)))",
+        Eval::Instant(T),
+    ),
 ];
