@@ -191,6 +191,8 @@ pub(crate) struct AggPos {
 pub(crate) struct ParamStats {
     op: AggOp,
     pub(crate) pos: Pos,
+    /// When the aggregation was last evaluated (annotation order).
+    pub(crate) seq: u64,
     min: f64,
     max: f64,
     any_nan: bool,
@@ -201,6 +203,7 @@ impl ParamStats {
         ParamStats {
             op,
             pos,
+            seq: 0,
             min: f64::MAX,
             max: -f64::MAX,
             any_nan: false,
@@ -262,10 +265,13 @@ impl ParamStats {
 
 /// Records a value of an aggregation's parameter.
 fn note_param(ev: &mut Evaluator<'_>, op: AggOp, pos: AggPos, v: f64) {
-    ev.param_stats
+    let seq = ev.next_anno_seq();
+    let stats = ev
+        .param_stats
         .entry(pos.node)
-        .or_insert_with(|| ParamStats::new(op, pos.param))
-        .add(v);
+        .or_insert_with(|| ParamStats::new(op, pos.param));
+    stats.add(v);
+    stats.seq = seq;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -345,13 +351,19 @@ pub(crate) fn aggregate(
             }
             let mut order: Vec<Labels> = Vec::new();
             let mut counts: HashMap<Labels, f64> = HashMap::new();
+            // As Prometheus: the value label is set on the sample's labels,
+            // then grouped; `by` keeps it, `without` may remove it.
+            let mut grouping = grouping.to_vec();
+            if !without {
+                grouping.push(label.clone());
+            }
             for s in &input {
-                let mut b = group_labels(&s.metric, grouping, without).builder();
+                let mut b = s.metric.builder();
                 match &s.h {
                     Some(h) => b.set(label.clone(), h.go_string()),
                     None => b.set(label.clone(), format_float(s.f)),
                 };
-                let l = b.build();
+                let l = group_labels(&b.build(), &grouping, without);
                 let c = counts.entry(l.clone()).or_insert_with(|| {
                     order.push(l);
                     0.0

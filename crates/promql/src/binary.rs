@@ -376,8 +376,14 @@ fn vector_vector(
         if !keep {
             continue;
         }
-        let metric = result_metric(&ls.metric, &rs.metric, m);
-        let drop_name = return_bool || drops_name(op) || ls.drop_name;
+        let mut metric = result_metric(&ls.metric, &rs.metric, m);
+        let mut drop_name = return_bool || drops_name(op) || ls.drop_name;
+        if drop_name && !ev.opts.delayed_name_removal {
+            // As Prometheus: the result has no name before it is checked for
+            // uniqueness below.
+            metric = metric.without(&crate::engine::NAME_LABELS);
+            drop_name = false;
+        }
         match matched.get_mut(&sig) {
             None => {
                 let mut set = HashSet::new();

@@ -159,6 +159,7 @@ impl Engine {
             interval: if is_range { params.step } else { 1 },
             data: HashMap::new(),
             annos: BTreeMap::new(),
+            anno_seq: 0,
             param_stats: HashMap::new(),
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
@@ -270,9 +271,14 @@ impl Engine {
             check_unique_sorted(&mut out)?;
             Value::Matrix(out)
         };
+        // An aggregation's parameter warnings count as raised when it was
+        // last evaluated: a later annotation with the same text wins.
         for stats in std::mem::take(&mut ev.param_stats).into_values() {
             for w in stats.warnings() {
-                ev.warn(w, stats.pos);
+                let key = (AnnotationKind::Warning, w);
+                if ev.annos.get(&key).is_none_or(|&(_, seq)| seq < stats.seq) {
+                    ev.annos.insert(key, (stats.pos, stats.seq));
+                }
             }
         }
         Ok(QueryResult {
@@ -280,7 +286,7 @@ impl Engine {
             annotations: ev
                 .annos
                 .into_iter()
-                .map(|((kind, msg), pos)| Annotation { kind, msg, pos })
+                .map(|((kind, msg), (pos, _))| Annotation { kind, msg, pos })
                 .collect(),
         })
     }
@@ -410,7 +416,9 @@ pub(crate) struct Evaluator<'a> {
     data: HashMap<usize, Arc<Vec<SeriesData>>>,
     /// Annotations by kind and message; as in Prometheus, one message is
     /// kept once, with the position of the last expression that raised it.
-    annos: BTreeMap<(AnnotationKind, String), Pos>,
+    annos: BTreeMap<(AnnotationKind, String), (Pos, u64)>,
+    /// Counts annotations raised, so that the last one raised wins.
+    anno_seq: u64,
     /// Parameters of aggregations, by node, warned about at the end.
     pub(crate) param_stats: HashMap<usize, aggregate::ParamStats>,
     deadline: Instant,
@@ -514,14 +522,24 @@ fn key(vs: &VectorSelector) -> usize {
 }
 
 impl Evaluator<'_> {
+    /// A place in the order annotations are raised in.
+    pub(crate) fn next_anno_seq(&mut self) -> u64 {
+        self.anno_seq += 1;
+        self.anno_seq
+    }
+
     /// Records a warning about the expression starting at `pos`.
     pub(crate) fn warn(&mut self, msg: String, pos: Pos) {
-        self.annos.insert((AnnotationKind::Warning, msg), pos);
+        self.anno_seq += 1;
+        self.annos
+            .insert((AnnotationKind::Warning, msg), (pos, self.anno_seq));
     }
 
     /// Records an info annotation about the expression starting at `pos`.
     pub(crate) fn info(&mut self, msg: String, pos: Pos) {
-        self.annos.insert((AnnotationKind::Info, msg), pos);
+        self.anno_seq += 1;
+        self.annos
+            .insert((AnnotationKind::Info, msg), (pos, self.anno_seq));
     }
 
     fn check_limits(&self) -> Result<()> {

@@ -26,6 +26,13 @@ use node::Node;
 pub fn parse(input: &str) -> Result<Expr> {
     let mut p = Parser::new(input);
     let tree = p.run();
+    if p.panicked {
+        // Prometheus's parser panicked in an action and recovers with this.
+        return Err(Error::Parse {
+            pos: String::new(),
+            msg: "unexpected error".into(),
+        });
+    }
     if let Some((pos, msg)) = p.errors.first() {
         return Err(Error::Parse {
             pos: position(input, *pos),
@@ -170,35 +177,34 @@ impl<'a> Parser<'a> {
         term(typ)
     }
 
-    /// Runs the automaton until the input is accepted or an error is
-    /// recorded (the first error decides the message, so nothing after it
-    /// matters).
+    /// Runs the automaton until the input is accepted or parsing aborts.
+    /// After a syntax error it goes on as goyacc does (error recovery with
+    /// its `Errflag`): the first error decides the message, but Prometheus
+    /// keeps running the grammar's actions, and some of them panic on what
+    /// recovery left (its parser then answers "unexpected error").
     fn run(&mut self) -> Option<Node> {
         let t = lalr::tables();
         let mut stack: Vec<(usize, Val)> = vec![(0, Val::None)];
         let mut la: Option<usize> = None;
+        // goyacc's Errflag: 3 right after an error, down by one per shift.
+        let mut errflag = 0u8;
         loop {
-            if !self.errors.is_empty() {
+            if self.panicked {
                 return None;
             }
             let state = stack.last().map_or(0, |s| s.0);
             if t.has_shift(state) {
                 let tok = *la.get_or_insert_with(|| self.lex());
-                if !self.errors.is_empty() {
-                    return None;
-                }
                 if let Some(next) = t.shift(state, tok) {
                     stack.push((next, Val::Item(self.lval.clone())));
                     la = None;
+                    errflag = errflag.saturating_sub(1);
                     continue;
                 }
             }
             let act = match t.exceptions(state) {
                 Some(exc) => {
                     let tok = *la.get_or_insert_with(|| self.lex());
-                    if !self.errors.is_empty() {
-                        return None;
-                    }
                     exc.iter()
                         .find(|(t, _)| *t == tok)
                         .map_or(t.default(state), |(_, a)| *a)
@@ -215,9 +221,17 @@ impl<'a> Parser<'a> {
                     let top = stack.last().map_or(0, |s| s.0);
                     stack.push((t.goto(top, rule.lhs), v));
                 }
+                Act::Error if errflag == 3 => {
+                    // No shift since the last error: drop the token.
+                    if la == Some(lalr::END) {
+                        return None;
+                    }
+                    la = None;
+                }
                 Act::Error => {
                     // Recover as yacc does: the nearest state that shifts
                     // `error`; its error rule reports the token.
+                    errflag = 3;
                     while let Some(&(s, _)) = stack.last() {
                         if let Some(next) = t.shift(s, lalr::ERROR) {
                             stack.push((next, Val::None));

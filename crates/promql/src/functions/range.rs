@@ -49,14 +49,8 @@ pub(crate) fn call(
     };
     let matrix = ev.eval_matrix(marg, ts)?;
     let (end, range) = window(ev, marg, ts);
-    // Annotations name the first argument, as Prometheus's do, without its
-    // parentheses; a subquery in its place is replaced by a range selector
-    // with no position there, so they name the query's start.
-    let arg_pos = |a: &Expr| match a.unparen() {
-        Expr::Subquery { .. } => Pos { line: 1, col: 1 },
-        a => a.pos(),
-    };
-    let pos = arg_pos(&args[0]);
+    // Annotations name the first argument, as Prometheus's do.
+    let pos = crate::functions::arg_pos(func, args, 0);
     let name = func.name;
 
     if name == "absent_over_time" {

@@ -13,15 +13,82 @@ use crate::lexer::{go_quote, is_valid_utf8};
 use crate::value::{Sample, Value, Vector};
 
 /// Go's `math.Max`/`math.Min` propagate NaN.
+const LN2: f64 = std::f64::consts::LN_2;
+const NEAR_ZERO: f64 = 1.0 / (1u64 << 28) as f64;
+const LARGE: f64 = (1u64 << 28) as f64;
+
+/// Go's `math.Asinh` (no overflow for large arguments, unlike a naive one).
+fn go_asinh(x: f64) -> f64 {
+    if x.is_nan() || x.is_infinite() {
+        return x;
+    }
+    let a = x.abs();
+    let t = if a > LARGE {
+        a.ln() + LN2
+    } else if a > 2.0 {
+        (2.0 * a + 1.0 / ((a * a + 1.0).sqrt() + a)).ln()
+    } else if a < NEAR_ZERO {
+        a
+    } else {
+        (a + a * a / (1.0 + (1.0 + a * a).sqrt())).ln_1p()
+    };
+    if x < 0.0 { -t } else { t }
+}
+
+/// Go's `math.Acosh`.
+fn go_acosh(x: f64) -> f64 {
+    if x < 1.0 || x.is_nan() {
+        f64::NAN
+    } else if x == 1.0 {
+        0.0
+    } else if x >= LARGE {
+        x.ln() + LN2
+    } else if x > 2.0 {
+        (2.0 * x - 1.0 / (x + (x * x - 1.0).sqrt())).ln()
+    } else {
+        let t = x - 1.0;
+        (t + (2.0 * t + t * t).sqrt()).ln_1p()
+    }
+}
+
+/// Go's `math.Atanh`.
+fn go_atanh(x: f64) -> f64 {
+    if !(-1.0..=1.0).contains(&x) || x.is_nan() {
+        return f64::NAN;
+    }
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    if x == -1.0 {
+        return f64::NEG_INFINITY;
+    }
+    let a = x.abs();
+    let t = if a < NEAR_ZERO {
+        a
+    } else if a < 0.5 {
+        let t = a + a;
+        0.5 * (t + t * a / (1.0 - a)).ln_1p()
+    } else {
+        0.5 * ((a + a) / (1.0 - a)).ln_1p()
+    };
+    if x < 0.0 { -t } else { t }
+}
+
+/// Go's `math.Max`: +Inf wins even over NaN.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.max(b)
     }
 }
+/// Go's `math.Min`: -Inf wins even over NaN.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.min(b)
@@ -229,8 +296,8 @@ pub(crate) fn call(
             let q = ev.eval_scalar(&args[0], ts)?;
             let v = ev.eval_vector(&args[1], ts)?;
             let pos = crate::histogram::HistPos {
-                scalar: args[0].unparen().pos(),
-                vector: args[1].unparen().pos(),
+                scalar: crate::functions::arg_pos(func, args, 0),
+                vector: crate::functions::arg_pos(func, args, 1),
             };
             return crate::histogram::histogram_quantile(ev, q, v, ts, pos);
         }
@@ -239,8 +306,8 @@ pub(crate) fn call(
             let hi = ev.eval_scalar(&args[1], ts)?;
             let v = ev.eval_vector(&args[2], ts)?;
             let pos = crate::histogram::HistPos {
-                scalar: args[0].unparen().pos(),
-                vector: args[2].unparen().pos(),
+                scalar: crate::functions::arg_pos(func, args, 0),
+                vector: crate::functions::arg_pos(func, args, 2),
             };
             return crate::histogram::histogram_fraction(ev, lo, hi, v, ts, pos);
         }
@@ -265,9 +332,9 @@ pub(crate) fn call(
         "sinh" => map(v, f64::sinh),
         "cosh" => map(v, f64::cosh),
         "tanh" => map(v, f64::tanh),
-        "asinh" => map(v, f64::asinh),
-        "acosh" => map(v, f64::acosh),
-        "atanh" => map(v, f64::atanh),
+        "asinh" => map(v, go_asinh),
+        "acosh" => map(v, go_acosh),
+        "atanh" => map(v, go_atanh),
         "deg" => map(v, |f| f * 180.0 / std::f64::consts::PI),
         "rad" => map(v, |f| f * std::f64::consts::PI / 180.0),
         "sgn" => map(v, |f| {

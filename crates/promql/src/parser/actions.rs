@@ -228,7 +228,8 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
         }
         "agg_error" => {
             p.unexpected("aggregation", "");
-            Val::None
+            let op = item(&a[0]);
+            new_aggregate(p, &op, Val::None, Vec::new())
         }
         "by" => Val::AggMod(take_labels(tk(&mut a, 1)), false),
         "without" => Val::AggMod(take_labels(tk(&mut a, 1)), true),
@@ -328,7 +329,12 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                     format!("unknown function with name {}", go_quote(&name.val)),
                 );
             }
-            let end = p.closing_parens.pop_front().unwrap_or(name.end());
+            // Prometheus indexes its closing parentheses here: with none left
+            // (after error recovery), it panics ("unexpected error").
+            let end = p.closing_parens.pop_front().unwrap_or_else(|| {
+                p.panicked = true;
+                name.end()
+            });
             Val::Node(Node::Call {
                 func,
                 args: take_nodes(tk(&mut a, 1)),
@@ -355,7 +361,10 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
         }
         "paren" => {
             let (open, close) = (item(&a[0]), item(&a[2]));
-            p.closing_parens.pop_front();
+            // As in "call": slicing an empty list panics in Prometheus.
+            if p.closing_parens.pop_front().is_none() {
+                p.panicked = true;
+            }
             match take_node(tk(&mut a, 1)) {
                 Some(e) => Val::Node(Node::Paren {
                     expr: Box::new(e),

@@ -218,4 +218,70 @@ pub const CASES: &[(&str, &str, Eval)] = &[
         "topk(1, sinh(limitk(5, http_request_duration_seconds_sum)))",
         Eval::Instant(T),
     ),
+    // Found by the random differential test (seed 3, 100,000 queries):
+    (
+        "step_invariant_argument_keeps_its_parentheses",
+        "histogram_quantile((0x10), (up{code!~\"2.*\"} offset 5m))",
+        Eval::Instant(T),
+    ),
+    (
+        "quantile_over_time_step_invariant_parameter_position",
+        "quantile_over_time((3), node_cpu_seconds_total[10m])",
+        Eval::Range(T, T + 600_000, 60_000),
+    ),
+    (
+        "outer_aggregation_parameter_warning_wins",
+        "quantile(2, (quantile(2, {__name__=\"no_such_metric\", __name__=\"special_values\"}))) by (mode, )",
+        Eval::Instant(T),
+    ),
+    (
+        "count_values_without_removes_the_value_label",
+        "count_values without (le, cpu) (\"le\", node_cpu_seconds_total) * 3",
+        Eval::Instant(T),
+    ),
+    (
+        "count_values_without_name_as_value_label",
+        "-count_values without (job, queue) (\"__name__\", queue_depth{code!=\"200\"})",
+        Eval::Range(T, T + 600_000, 60_000),
+    ),
+    (
+        "count_values_by_keeps_the_value_label",
+        "count_values by (job) (\"cpu\", avg by (job, mode) (up))",
+        Eval::Instant(T),
+    ),
+    (
+        "clamp_max_minus_inf_wins_over_nan",
+        "clamp_max(vector(scalar({job=\"web\"})), -Inf)",
+        Eval::Range(T, T + 600_000, 300_000),
+    ),
+    (
+        "clamp_min_inf_wins_over_nan",
+        "-clamp_min(special_values, scalar(http_request_duration_seconds_sum{job=\"batch\"}))",
+        Eval::Range(T, T + 3_000_000, 300_000),
+    ),
+    (
+        "acosh_asinh_atanh_of_large_values",
+        "acosh(special_values) + asinh(special_values) + atanh(special_values / 1e300)",
+        Eval::Range(T, T + 3_000_000, 60_000),
+    ),
+    (
+        "group_left_duplicate_after_name_drop",
+        "tanh(http_request_duration_seconds_sum{cpu=\"\",job=~\"b.*\"} and http_request_duration_seconds_count) % ignoring(queue) group_right(code) {job=\"batch\"}",
+        Eval::Range(T, T + 1_200_000, 15_000),
+    ),
+    (
+        "paren_after_aggregation_error_panics_in_prometheus",
+        "(sum(acos(up{__name__=\"\"})) by ))",
+        Eval::Instant(T),
+    ),
+    (
+        "call_after_aggregation_error_panics_in_prometheus",
+        "-(count(queue_depth(())))",
+        Eval::Instant(T),
+    ),
+    (
+        "aggregation_error_at_top",
+        "sum(x*)",
+        Eval::Instant(T),
+    ),
 ];
