@@ -132,8 +132,15 @@ fn float(v: &Val) -> f64 {
 }
 
 /// Go's `time.Duration(math.Round(seconds * 1e9))` (nanoseconds).
+/// Go's `time.Duration(math.Round(s * float64(time.Second)))`: on amd64 a
+/// NaN or out-of-range float converts to the lowest int64.
 fn seconds_to_ns(s: f64) -> i64 {
-    (s * 1e9).round() as i64
+    let ns = (s * 1e9).round();
+    if ns.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&ns) {
+        i64::MIN
+    } else {
+        ns as i64
+    }
 }
 
 fn zero() -> Node {
@@ -640,7 +647,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
             })
         }
         "offset_literal" | "duration_number" => match take_node(tk(&mut a, 0)) {
-            Some(Node::Number { val, range }) if !(-MAX_SECONDS..=MAX_SECONDS).contains(&val) => {
+            Some(Node::Number { val, range }) if val > MAX_SECONDS || val < -MAX_SECONDS => {
                 p.error(range.start, "duration out of range");
                 Val::Node(zero())
             }
@@ -653,7 +660,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                     if op.typ == Tok::SUB {
                         val = -val;
                     }
-                    if !(-MAX_SECONDS..=MAX_SECONDS).contains(&val) {
+                    if val > MAX_SECONDS || val < -MAX_SECONDS {
                         p.error(op.pos, "duration out of range");
                         return Val::Node(zero());
                     }
@@ -675,7 +682,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                     if op.typ == Tok::SUB {
                         val = -val;
                     }
-                    if !(-MAX_SECONDS..=MAX_SECONDS).contains(&val) {
+                    if val > MAX_SECONDS || val < -MAX_SECONDS {
                         p.error(op.pos, "duration out of range");
                         return Val::Node(zero());
                     }

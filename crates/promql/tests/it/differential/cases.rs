@@ -279,9 +279,11 @@ pub const CASES: &[(&str, &str, Eval)] = &[
         "-(count(queue_depth(())))",
         Eval::Instant(T),
     ),
+    ("aggregation_error_at_top", "sum(x*)", Eval::Instant(T)),
     (
-        "aggregation_error_at_top",
-        "sum(x*)",
-        Eval::Instant(T),
+        "offset_nan_is_accepted",
+        "{__name__=~\"http_.*\", mode!=\"user\"} offset nan",
+        Eval::Range(T, T + 600_000, 15_000),
     ),
+    ("offset_nan_instant", "up offset -nan", Eval::Instant(T)),
 ];
