@@ -276,6 +276,24 @@ mod tests {
         );
     }
 
+    /// Checked against Prometheus 3.5's `/api/v1/format_query`.
+    #[test]
+    fn name_in_braces_printed_as_written() {
+        assert_eq!(fmt("{__name__=\"x\"}"), "{__name__=\"x\"}");
+        assert_eq!(fmt("{a=\"b\",__name__=\"x\"}"), "{__name__=\"x\",a=\"b\"}");
+        assert_eq!(fmt("{__name__=~\"x.*\"}"), "{__name__=~\"x.*\"}");
+    }
+
+    /// Checked against Prometheus 3.5's `/api/v1/format_query`.
+    #[test]
+    fn unary_plus_kept() {
+        assert_eq!(fmt("+x"), "+x");
+        assert_eq!(fmt("-+x"), "-+x");
+        assert_eq!(fmt("+(x)"), "+(x)");
+        assert_eq!(fmt("sum(+x)"), "sum(+x)");
+        assert_eq!(fmt("+1"), "1");
+    }
+
     #[test]
     fn go_floats() {
         assert_eq!(go_float(1.0), "1");
