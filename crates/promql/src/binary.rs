@@ -143,6 +143,7 @@ fn drops_name(op: BinOp) -> bool {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn eval_binary(
     ev: &mut Evaluator<'_>,
     op: BinOp,

@@ -443,6 +443,7 @@ fn hist_error_warning(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hist_rate(
     ev: &mut Evaluator<'_>,
     hs: &[HPoint],

@@ -132,6 +132,13 @@ fn float(v: &Val) -> f64 {
 }
 
 /// Go's `time.Duration(math.Round(seconds * 1e9))` (nanoseconds).
+/// Prometheus's check of an offset or duration in seconds: NaN is not out
+/// of range (its comparisons are false).
+#[allow(clippy::manual_range_contains)]
+fn out_of_duration_range(v: f64) -> bool {
+    v > MAX_SECONDS || v < -MAX_SECONDS
+}
+
 /// Go's `time.Duration(math.Round(s * float64(time.Second)))`: on amd64 a
 /// NaN or out-of-range float converts to the lowest int64.
 fn seconds_to_ns(s: f64) -> i64 {
@@ -647,7 +654,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
             })
         }
         "offset_literal" | "duration_number" => match take_node(tk(&mut a, 0)) {
-            Some(Node::Number { val, range }) if val > MAX_SECONDS || val < -MAX_SECONDS => {
+            Some(Node::Number { val, range }) if out_of_duration_range(val) => {
                 p.error(range.start, "duration out of range");
                 Val::Node(zero())
             }
@@ -660,7 +667,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                     if op.typ == Tok::SUB {
                         val = -val;
                     }
-                    if val > MAX_SECONDS || val < -MAX_SECONDS {
+                    if out_of_duration_range(val) {
                         p.error(op.pos, "duration out of range");
                         return Val::Node(zero());
                     }
@@ -682,7 +689,7 @@ pub(super) fn reduce(p: &mut Parser<'_>, action: &str, mut a: Vec<Val>) -> Val {
                     if op.typ == Tok::SUB {
                         val = -val;
                     }
-                    if val > MAX_SECONDS || val < -MAX_SECONDS {
+                    if out_of_duration_range(val) {
                         p.error(op.pos, "duration out of range");
                         return Val::Node(zero());
                     }

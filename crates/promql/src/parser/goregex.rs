@@ -85,7 +85,7 @@ fn parse(whole: &str) -> Result<(), String> {
                 }
                 Some((min, max, after)) => {
                     let before = t;
-                    if min < 0 || min > 1000 || max > 1000 || (max >= 0 && min > max) {
+                    if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
                         return Err(err(
                             "invalid repeat count",
                             &before[..before.len() - after.len()],

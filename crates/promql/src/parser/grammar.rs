@@ -18,7 +18,7 @@ pub(super) const PRECEDENCE: &[(Assoc, &[&str])] = &[
     (Assoc::Left, &["ADD", "SUB"]),
     (Assoc::Left, &["MUL", "DIV", "MOD", "ATAN2"]),
     (Assoc::Right, &["POW"]),
-    (Assoc::NonAssoc, &["OFFSET"]),
+    (Assoc::Nonassoc, &["OFFSET"]),
     (Assoc::Right, &["LEFT_BRACKET"]),
 ];
 
@@ -27,7 +27,7 @@ pub(super) const PRECEDENCE: &[(Assoc, &[&str])] = &[
 pub(super) enum Assoc {
     Left,
     Right,
-    NonAssoc,
+    Nonassoc,
 }
 
 pub(super) const GRAMMAR: &str = r"

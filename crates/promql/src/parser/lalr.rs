@@ -454,7 +454,7 @@ fn build() -> Tables {
                             match assoc {
                                 Assoc::Left => E::Reduce(r),
                                 Assoc::Right => other,
-                                Assoc::NonAssoc => E::Error,
+                                Assoc::Nonassoc => E::Error,
                             }
                         }
                     }

@@ -70,10 +70,9 @@ impl Prometheus {
         for _ in 0..3 {
             if let Some((_, body)) =
                 aeon_testkit::process::http_get(&self.addr, path, Duration::from_secs(60))
+                && let Ok(v) = serde_json::from_str(&body)
             {
-                if let Ok(v) = serde_json::from_str(&body) {
-                    return v;
-                }
+                return v;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
