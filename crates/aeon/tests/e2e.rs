@@ -128,23 +128,6 @@ const QUERIES: &[&str] = &[
 /// Queries whose reference answer is empty on purpose.
 const EMPTY_OK: &[&str] = &[r#"absent(up{job="api"})"#];
 
-/// Known differences of Aeon from Prometheus: a difference line containing
-/// the pattern is tolerated, with the reason. The test asserts each one is
-/// still seen, so a fix shows up as a failure here (remove the entry then).
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        " (1:10)\"], got [\"PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \\\"queue_depth\\\"\"]",
-        "annotations lack the position of the expression they are about: Prometheus appends \
-         \" (line:column)\" (here 1:10, the matrix selector in sum(rate(queue_depth[5m])))",
-    ),
-    (
-        "error text: want \"invalid parameter \\\"query\\\": ",
-        "PromQL parse error texts differ from Prometheus' parser (wording such as \
-         'unclosed left parenthesis' vs 'unexpected end of input', the reported position \
-         of type errors, Go vs Rust regexp messages, 'unknown position' for an empty query)",
-    ),
-];
-
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -535,22 +518,14 @@ fn global_view_equals_one_prometheus() {
     });
 
     let mut failures = Vec::new();
-    let mut seen_known: BTreeMap<usize, usize> = BTreeMap::new();
     let mut non_empty: BTreeMap<&str, bool> = BTreeMap::new();
     for (q, e, r) in &results {
         match r {
             Err(err) => failures.push(format!("{q} {e:?}: {err}")),
             Ok((has_data, diffs)) => {
                 *non_empty.entry(q).or_default() |= *has_data;
-                let mut unknown = Vec::new();
-                for d in diffs {
-                    match KNOWN_DIFFERENCES.iter().position(|(p, _)| d.contains(p)) {
-                        Some(i) => *seen_known.entry(i).or_default() += 1,
-                        None => unknown.push(d.as_str()),
-                    }
-                }
-                if !unknown.is_empty() {
-                    failures.push(format!("{q} {e:?}:\n    {}", unknown.join("\n    ")));
+                if !diffs.is_empty() {
+                    failures.push(format!("{q} {e:?}:\n    {}", diffs.join("\n    ")));
                 }
             }
         }
@@ -663,35 +638,20 @@ fn global_view_equals_one_prometheus() {
     for path in &bad {
         match (get_json(&reference, path), get_json(&querier, path)) {
             (Ok((wc, want)), Ok((gc, got))) => {
-                // Status and error type must match; the text is compared too,
-                // with its known differences listed.
+                // Status, error type and error text must match.
                 let kind = |v: &serde_json::Value| (v["status"].clone(), v["errorType"].clone());
-                let mut lines = Vec::new();
                 if wc != gc || kind(&want) != kind(&got) {
-                    lines.push(format!("error: want HTTP {wc} {want}, got HTTP {gc} {got}"));
+                    failures.push(format!(
+                        "{path}:\n    error: want HTTP {wc} {want}, got HTTP {gc} {got}"
+                    ));
                 } else if want["error"] != got["error"] {
-                    lines.push(format!(
-                        "error text: want {}, got {}",
+                    failures.push(format!(
+                        "{path}:\n    error text: want {}, got {}",
                         want["error"], got["error"]
                     ));
                 }
-                for line in lines {
-                    match KNOWN_DIFFERENCES.iter().position(|(p, _)| line.contains(p)) {
-                        Some(i) => *seen_known.entry(i).or_default() += 1,
-                        None => failures.push(format!("{path}:\n    {line}")),
-                    }
-                }
             }
             (w, g) => failures.push(format!("{path}: reference {w:?}, aeon {g:?}")),
-        }
-    }
-
-    for (i, (pattern, why)) in KNOWN_DIFFERENCES.iter().enumerate() {
-        match seen_known.get(&i) {
-            Some(n) => eprintln!("known difference seen {n} times: {why}"),
-            None => failures.push(format!(
-                "known difference {pattern:?} ({why}) no longer seen; remove it from the list"
-            )),
         }
     }
 

@@ -38,6 +38,17 @@ pub fn format_f(v: f64) -> String {
     }
 }
 
+/// Go's `fmt` verb `%f`: six decimals (`0.500000`), `NaN`, `+Inf`, `-Inf`.
+pub fn printf_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v:.6}")
+    }
+}
+
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e-07`, `1.25e+22`.
 pub fn format_e(v: f64) -> String {
     match special(v) {

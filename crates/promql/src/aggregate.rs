@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use aeon_model::{Labels, METRIC_NAME};
 
-use crate::ast::AggOp;
+use crate::ast::{AggOp, Pos};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
 use crate::lexer::{go_quote, is_valid_utf8};
 use crate::value::{Sample, Value, Vector, format_float};
+use aeon_model::gofmt::format_g as go_g;
 
 /// Neumaier-compensated summation step, as Prometheus's `kahanSumInc`.
 pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
@@ -170,6 +171,110 @@ pub(crate) fn group_labels(m: &Labels, grouping: &[String], without: bool) -> La
     }
 }
 
+/// Where an aggregation, its parameter and its vector start (annotations
+/// name one of them, as Prometheus's do).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AggPos {
+    pub agg: Pos,
+    pub param: Pos,
+    pub expr: Pos,
+    /// Identifies the aggregation node (its parameter's values are
+    /// summarised over the whole query).
+    pub node: usize,
+}
+
+/// The values an aggregation's parameter took over the whole query, as
+/// Prometheus's `fParams` summarises them (Go's `math.Max`/`math.Min`: a NaN
+/// sticks): its warnings name the largest and smallest value once, not every
+/// value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParamStats {
+    op: AggOp,
+    pub(crate) pos: Pos,
+    /// When the aggregation was last evaluated (annotation order).
+    pub(crate) seq: u64,
+    min: f64,
+    max: f64,
+    any_nan: bool,
+}
+
+impl ParamStats {
+    fn new(op: AggOp, pos: Pos) -> Self {
+        ParamStats {
+            op,
+            pos,
+            seq: 0,
+            min: f64::MAX,
+            max: -f64::MAX,
+            any_nan: false,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        let nan = |a: f64, b: f64| a.is_nan() || b.is_nan();
+        self.max = if nan(self.max, v) {
+            f64::NAN
+        } else {
+            self.max.max(v)
+        };
+        self.min = if nan(self.min, v) {
+            f64::NAN
+        } else {
+            self.min.min(v)
+        };
+        self.any_nan |= v.is_nan();
+    }
+
+    /// The warnings Prometheus gives for these values.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.op {
+            AggOp::Quantile => {
+                let w =
+                    |v: f64| format!("quantile value should be between 0 and 1, got {}", go_g(v));
+                if self.any_nan {
+                    out.push(w(f64::NAN));
+                }
+                if self.max > 1.0 {
+                    out.push(w(self.max));
+                }
+                if self.min < 0.0 {
+                    out.push(w(self.min));
+                }
+            }
+            AggOp::LimitRatio if !(self.max == 0.0 && self.min == 0.0) => {
+                let w = |v: f64, cap: f64| {
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        go_g(v),
+                        go_g(cap)
+                    )
+                };
+                if self.max > 1.0 {
+                    out.push(w(self.max, 1.0));
+                }
+                if self.min < -1.0 {
+                    out.push(w(self.min, -1.0));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Records a value of an aggregation's parameter.
+fn note_param(ev: &mut Evaluator<'_>, op: AggOp, pos: AggPos, v: f64) {
+    let seq = ev.next_anno_seq();
+    let stats = ev
+        .param_stats
+        .entry(pos.node)
+        .or_insert_with(|| ParamStats::new(op, pos.param));
+    stats.add(v);
+    stats.seq = seq;
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn aggregate(
     ev: &mut Evaluator<'_>,
     op: AggOp,
@@ -178,6 +283,7 @@ pub(crate) fn aggregate(
     grouping: &[String],
     without: bool,
     ts: i64,
+    pos: AggPos,
 ) -> Result<Vector> {
     let pnum = match &param {
         Some(Value::Scalar { v, .. }) => Some(*v),
@@ -186,10 +292,15 @@ pub(crate) fn aggregate(
     match op {
         AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
             let p = pnum.unwrap_or(f64::NAN);
-            if p.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&p) {
+            // As Prometheus: nothing for k < 1; a k that is no int64 fails
+            // only when there is a sample to apply it to.
+            if p < 1.0 || input.is_empty() {
+                return Ok(vec![]);
+            }
+            if p.is_nan() || p >= 9.223_372_036_854_776e18 {
                 return Err(Error::exec(format!(
                     "Scalar value {} overflows int64",
-                    format_float(p)
+                    go_g(p)
                 )));
             }
             let k = p as i64;
@@ -198,35 +309,34 @@ pub(crate) fn aggregate(
             }
             let mut input = input;
             if op != AggOp::Limitk && input.iter().any(|s| s.h.is_some()) {
-                ev.info(format!("ignored histogram in {} aggregation", op.name()));
+                ev.info(
+                    format!("ignored histogram in {} aggregation", op.name()),
+                    pos.agg,
+                );
                 input.retain(|s| s.h.is_none());
             }
-            return Ok(select_k(op, input, grouping, without, k as usize));
+            return Ok(select_k(op, input, grouping, without, k as usize, |_| true));
         }
         AggOp::LimitRatio => {
-            let mut r = pnum.unwrap_or(f64::NAN);
-            if r.is_nan() {
+            let r = pnum.unwrap_or(f64::NAN);
+            note_param(ev, op, pos, r);
+            // As Prometheus: a NaN ratio fails only when there is a sample to
+            // apply it to.
+            if r.is_nan() && !input.is_empty() {
                 return Err(Error::exec(format!(
                     "Ratio value {} is NaN",
                     format_float(r)
                 )));
             }
-            if !(-1.0..=1.0).contains(&r) {
-                let capped = r.clamp(-1.0, 1.0);
-                ev.warn(format!(
-                    "ratio value should be between -1 and 1, got {}, capping to {}",
-                    format_float(r),
-                    format_float(capped)
-                ));
-                r = capped;
+            let r = r.clamp(-1.0, 1.0);
+            if r == 0.0 {
+                return Ok(vec![]);
             }
-            return Ok(input
-                .into_iter()
-                .filter(|s| {
-                    let off = s.metric.stable_hash() as f64 / u64::MAX as f64;
-                    (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r)
-                })
-                .collect());
+            let keep = |s: &Sample| {
+                let off = labels_hash(&s.metric) as f64 / u64::MAX as f64;
+                (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r)
+            };
+            return Ok(select_k(op, input, grouping, without, usize::MAX, keep));
         }
         AggOp::CountValues => {
             let label = match &param {
@@ -241,13 +351,19 @@ pub(crate) fn aggregate(
             }
             let mut order: Vec<Labels> = Vec::new();
             let mut counts: HashMap<Labels, f64> = HashMap::new();
+            // As Prometheus: the value label is set on the sample's labels,
+            // then grouped; `by` keeps it, `without` may remove it.
+            let mut grouping = grouping.to_vec();
+            if !without {
+                grouping.push(label.clone());
+            }
             for s in &input {
-                let mut b = group_labels(&s.metric, grouping, without).builder();
+                let mut b = s.metric.builder();
                 match &s.h {
                     Some(h) => b.set(label.clone(), h.go_string()),
                     None => b.set(label.clone(), format_float(s.f)),
                 };
-                let l = b.build();
+                let l = group_labels(&b.build(), &grouping, without);
                 let c = counts.entry(l.clone()).or_insert_with(|| {
                     order.push(l);
                     0.0
@@ -271,13 +387,7 @@ pub(crate) fn aggregate(
         _ => {}
     }
     if op == AggOp::Quantile {
-        let q = pnum.unwrap_or(f64::NAN);
-        if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            ev.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                format_float(q)
-            ));
-        }
+        note_param(ev, op, pos, pnum.unwrap_or(f64::NAN));
     }
     let mut input = input;
     if matches!(
@@ -285,7 +395,10 @@ pub(crate) fn aggregate(
         AggOp::Min | AggOp::Max | AggOp::Stddev | AggOp::Stdvar | AggOp::Quantile
     ) && input.iter().any(|s| s.h.is_some())
     {
-        ev.info(format!("ignored histogram in {} aggregation", op.name()));
+        ev.info(
+            format!("ignored histogram in {} aggregation", op.name()),
+            pos.expr,
+        );
         input.retain(|s| s.h.is_none());
     }
     let by_name = !without && grouping.iter().any(|g| g == METRIC_NAME);
@@ -330,17 +443,23 @@ pub(crate) fn aggregate(
         let mut h = None;
         if matches!(op, AggOp::Sum | AggOp::Avg) && g.hcount > 0.0 {
             if g.acc.fcount > 0.0 {
-                ev.warn(format!(
-                    "encountered a mix of histograms and floats for {} aggregation",
-                    op.name()
-                ));
+                ev.warn(
+                    format!(
+                        "encountered a mix of histograms and floats for {} aggregation",
+                        op.name()
+                    ),
+                    pos.expr,
+                );
                 continue;
             }
             if g.hist_err {
-                ev.warn(format!(
-                    "vector contains histograms with incompatible bucket layouts for {} aggregation",
-                    op.name()
-                ));
+                ev.warn(
+                    format!(
+                        "vector contains histograms with incompatible bucket layouts for {} aggregation",
+                        op.name()
+                    ),
+                    pos.expr,
+                );
                 continue;
             }
             if let Some(mut acc) = g.hist {
@@ -372,49 +491,105 @@ pub(crate) fn aggregate(
     Ok(out)
 }
 
-fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+/// Prometheus 3's `labels.Hash()`: xxHash64 of its default ("stringlabels")
+/// encoding, each name and value prefixed by its length (one byte below
+/// 255, else 255 and three bytes little-endian). `limit_ratio` keeps a
+/// series by it.
+fn labels_hash(l: &Labels) -> u64 {
+    let mut buf = Vec::with_capacity(256);
+    for l in l.iter() {
+        for s in [l.name.as_bytes(), l.value.as_bytes()] {
+            if s.len() < 255 {
+                buf.push(s.len() as u8);
+            } else {
+                buf.push(255);
+                buf.extend_from_slice(&(s.len() as u32).to_le_bytes()[..3]);
+            }
+            buf.extend_from_slice(s);
+        }
     }
+    xxhash_rust::xxh64::xxh64(&buf, 0)
 }
 
-fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-    }
+/// `Less` of Prometheus's `vectorByValueHeap` (NaN first).
+fn value_less(a: &Sample, b: &Sample) -> bool {
+    a.f.is_nan() || a.f < b.f
 }
 
-fn select_k(op: AggOp, input: Vector, grouping: &[String], without: bool, k: usize) -> Vector {
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: HashMap<Labels, Vec<Sample>> = HashMap::new();
+/// `Less` of Prometheus's `vectorByReverseValueHeap` (NaN first).
+fn reverse_value_less(a: &Sample, b: &Sample) -> bool {
+    a.f.is_nan() || a.f > b.f
+}
+
+/// `topk`, `bottomk`, `limitk` and `limit_ratio` (samples `keep` accepts)
+/// per group, groups in order of first appearance. As in Prometheus, each
+/// group is a heap (Go's `container/heap`) of at most `k` samples, sorted at
+/// the end for `topk`/`bottomk` with Go's unstable sort: ties are broken,
+/// and results ordered, the same way.
+fn select_k(
+    op: AggOp,
+    input: Vector,
+    grouping: &[String],
+    without: bool,
+    k: usize,
+    keep: impl Fn(&Sample) -> bool,
+) -> Vector {
+    let mut order: Vec<Vec<Sample>> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
         let key = group_labels(&s.metric, grouping, without);
-        groups
-            .entry(key.clone())
-            .or_insert_with(|| {
-                order.push(key);
-                Vec::new()
-            })
-            .push(s);
+        let g = match index.get(&key) {
+            Some(&g) => g,
+            None => {
+                index.insert(key, order.len());
+                order.push(Vec::new());
+                order.len() - 1
+            }
+        };
+        let heap = &mut order[g];
+        if heap.is_empty() && op != AggOp::LimitRatio {
+            heap.push(s);
+            continue;
+        }
+        match op {
+            AggOp::Topk => {
+                if heap.len() < k {
+                    heap.push(s);
+                    crate::gosort::heap_push(heap, value_less);
+                } else if heap[0].f < s.f || (heap[0].f.is_nan() && !s.f.is_nan()) {
+                    heap[0] = s;
+                    if k > 1 {
+                        crate::gosort::heap_fix(heap, 0, value_less);
+                    }
+                }
+            }
+            AggOp::Bottomk => {
+                if heap.len() < k {
+                    heap.push(s);
+                    crate::gosort::heap_push(heap, reverse_value_less);
+                } else if heap[0].f > s.f || (heap[0].f.is_nan() && !s.f.is_nan()) {
+                    heap[0] = s;
+                    if k > 1 {
+                        crate::gosort::heap_fix(heap, 0, reverse_value_less);
+                    }
+                }
+            }
+            _ => {
+                if heap.len() < k && keep(&s) {
+                    heap.push(s);
+                    crate::gosort::heap_push(heap, value_less);
+                }
+            }
+        }
     }
     let mut out = Vec::new();
-    for key in order {
-        let Some(mut members) = groups.remove(&key) else {
-            continue;
-        };
+    for mut heap in order {
         match op {
-            AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.f, b.f)),
-            AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.f, b.f)),
+            AggOp::Topk => crate::gosort::sort(&mut heap, |a, b| value_less(b, a)),
+            AggOp::Bottomk => crate::gosort::sort(&mut heap, |a, b| reverse_value_less(b, a)),
             _ => {}
         }
-        members.truncate(k);
-        out.extend(members);
+        out.extend(heap);
     }
     out
 }

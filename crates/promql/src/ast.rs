@@ -40,10 +40,33 @@ pub enum AtModifier {
     End,
 }
 
+/// Where a node starts in the query text: 1-based line and byte column, as
+/// Prometheus prints positions (`1:10`). Line 0: not from a query text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pos {
+    /// Line, from 1.
+    pub line: u32,
+    /// Byte column, from 1.
+    pub col: u32,
+}
+
+impl Pos {
+    /// Whether the position is known.
+    pub fn is_known(self) -> bool {
+        self.line > 0
+    }
+}
+
+impl std::fmt::Display for Pos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
 /// An instant vector selector such as `foo{a="b"} offset 5m`.
 #[derive(Debug, Clone)]
 pub struct VectorSelector {
-    /// The metric name if given outside the braces or by `__name__=`.
+    /// The metric name if written outside the braces (`foo{a="b"}`).
     pub name: Option<String>,
     /// All matchers, including the one for the metric name.
     pub matchers: Vec<Matcher>,
@@ -51,6 +74,8 @@ pub struct VectorSelector {
     pub offset: i64,
     /// The `@` modifier.
     pub at: Option<AtModifier>,
+    /// Where the selector starts.
+    pub pos: Pos,
 }
 
 /// Binary operators.
@@ -252,10 +277,10 @@ impl AggOp {
 /// A PromQL expression.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    /// A number literal.
-    Number(f64),
+    /// A number literal (a negated literal is one number starting at the `-`).
+    Number(f64, Pos),
     /// A string literal.
-    String(String),
+    String(String, Pos),
     /// An instant vector selector.
     Vector(VectorSelector),
     /// A range vector selector; `range` in milliseconds.
@@ -278,8 +303,10 @@ pub enum Expr {
         /// The `@` modifier.
         at: Option<AtModifier>,
     },
-    /// Unary minus (unary plus is dropped at parse time).
-    Neg(Box<Expr>),
+    /// Unary minus.
+    Neg(Box<Expr>, Pos),
+    /// Unary plus (kept, as Prometheus keeps it: `+foo` prints as written).
+    Plus(Box<Expr>, Pos),
     /// A binary operation.
     Binary {
         /// The operator.
@@ -305,6 +332,8 @@ pub enum Expr {
         grouping: Vec<String>,
         /// `without` rather than `by`.
         without: bool,
+        /// Where the aggregation starts.
+        pos: Pos,
     },
     /// A function call.
     Call {
@@ -312,20 +341,22 @@ pub enum Expr {
         func: &'static FunctionDef,
         /// Arguments.
         args: Vec<Expr>,
+        /// Where the call starts.
+        pos: Pos,
     },
     /// A parenthesised expression.
-    Paren(Box<Expr>),
+    Paren(Box<Expr>, Pos),
 }
 
 impl Expr {
     /// The static type of the expression.
     pub fn value_type(&self) -> ValueType {
         match self {
-            Expr::Number(_) => ValueType::Scalar,
-            Expr::String(_) => ValueType::String,
+            Expr::Number(..) => ValueType::Scalar,
+            Expr::String(..) => ValueType::String,
             Expr::Vector(_) | Expr::Aggregate { .. } => ValueType::Vector,
             Expr::Matrix { .. } | Expr::Subquery { .. } => ValueType::Matrix,
-            Expr::Neg(e) | Expr::Paren(e) => e.value_type(),
+            Expr::Neg(e, _) | Expr::Plus(e, _) | Expr::Paren(e, _) => e.value_type(),
             Expr::Binary { lhs, rhs, .. } => {
                 if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
                     ValueType::Scalar
@@ -340,8 +371,25 @@ impl Expr {
     /// Strips parentheses.
     pub fn unparen(&self) -> &Expr {
         match self {
-            Expr::Paren(e) => e.unparen(),
+            Expr::Paren(e, _) => e.unparen(),
             e => e,
+        }
+    }
+
+    /// Where the expression starts in the query (Prometheus's
+    /// `PositionRange().Start`), which annotations about it name.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Expr::Number(_, p)
+            | Expr::String(_, p)
+            | Expr::Neg(_, p)
+            | Expr::Plus(_, p)
+            | Expr::Paren(_, p)
+            | Expr::Aggregate { pos: p, .. }
+            | Expr::Call { pos: p, .. } => *p,
+            Expr::Vector(vs) | Expr::Matrix { vs, .. } => vs.pos,
+            Expr::Subquery { expr, .. } => expr.pos(),
+            Expr::Binary { lhs, .. } => lhs.pos(),
         }
     }
 }

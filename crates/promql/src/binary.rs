@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use aeon_model::{Labels, METRIC_NAME};
 
-use crate::ast::{BinOp, Card, VectorMatching};
+use crate::ast::{BinOp, Card, Pos, VectorMatching};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
 use crate::nativehist::{FloatHistogram, HistogramError};
@@ -87,7 +87,9 @@ fn elem_op(op: BinOp, lf: f64, lh: &H, rf: f64, rh: &H) -> Elem {
     }
 }
 
-fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
+/// Annotates a pair of samples the operator cannot combine; `pos` is where
+/// the binary expression starts.
+fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem, pos: Pos) {
     let ty = |h: &H| if h.is_some() { "histogram" } else { "float" };
     match e {
         Elem::Incompatible => {
@@ -98,15 +100,17 @@ fn annotate(ev: &mut Evaluator<'_>, op: BinOp, lh: &H, rh: &H, e: &Elem) {
                 op.as_str(),
                 ty(rh)
             );
-            ev.info(msg)
+            ev.info(msg, pos)
         }
         Elem::HistErr(HistogramError::MixedExponentialCustom) => ev.warn(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\""
                 .to_string(),
+            pos,
         ),
         Elem::HistErr(HistogramError::IncompatibleCustomBuckets) => ev.warn(
             "vector contains histograms with incompatible custom buckets for metric name \"\""
                 .to_string(),
+            pos,
         ),
         _ => {}
     }
@@ -139,6 +143,7 @@ fn drops_name(op: BinOp) -> bool {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn eval_binary(
     ev: &mut Evaluator<'_>,
     op: BinOp,
@@ -147,6 +152,7 @@ pub(crate) fn eval_binary(
     return_bool: bool,
     matching: Option<&VectorMatching>,
     ts: i64,
+    pos: Pos,
 ) -> Result<Value> {
     match (l, r) {
         (Value::Scalar { v: a, .. }, Value::Scalar { v: b, .. }) => {
@@ -165,6 +171,7 @@ pub(crate) fn eval_binary(
             s,
             false,
             return_bool,
+            pos,
         ))),
         (Value::Scalar { v: s, .. }, Value::Vector(v)) => Ok(Value::Vector(vector_scalar(
             ev,
@@ -173,6 +180,7 @@ pub(crate) fn eval_binary(
             s,
             true,
             return_bool,
+            pos,
         ))),
         (Value::Vector(a), Value::Vector(b)) => {
             let default = VectorMatching {
@@ -190,7 +198,7 @@ pub(crate) fn eval_binary(
                 BinOp::And => and(a, b, m),
                 BinOp::Or => or(a, b, m),
                 BinOp::Unless => unless(a, b, m),
-                _ => vector_vector(ev, op, a, b, m, return_bool)?,
+                _ => vector_vector(ev, op, a, b, m, return_bool, pos)?,
             };
             Ok(Value::Vector(v))
         }
@@ -209,6 +217,7 @@ fn vector_scalar(
     s: f64,
     swap: bool,
     return_bool: bool,
+    pos: Pos,
 ) -> Vector {
     let mut out = Vec::with_capacity(v.len());
     for mut smp in v {
@@ -221,7 +230,7 @@ fn vector_scalar(
             Elem::Keep(v, h) => (v, h, true),
             Elem::Drop => (smp.f, None, false),
             other => {
-                annotate(ev, op, &smp.h, &None, &other);
+                annotate(ev, op, &smp.h, &None, &other, pos);
                 continue;
             }
         };
@@ -318,7 +327,12 @@ fn vector_vector(
     rhs: Vector,
     m: &VectorMatching,
     return_bool: bool,
+    pos: Pos,
 ) -> Result<Vector> {
+    if lhs.is_empty() || rhs.is_empty() {
+        // As Prometheus: nothing can match, so no error either.
+        return Ok(vec![]);
+    }
     let swapped = m.card == Card::OneToMany;
     let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let mut right: HashMap<Labels, usize> = HashMap::with_capacity(rhs.len());
@@ -326,8 +340,8 @@ fn vector_vector(
         let sig = signature(&s.metric, m);
         if let Some(&j) = right.get(&sig) {
             let side = if swapped { "left" } else { "right" };
-            let (a, b) = (&rhs[j].metric, &s.metric);
-            let (a, b) = if a <= b { (a, b) } else { (b, a) };
+            // The later sample first, as Prometheus prints them.
+            let (a, b) = (&s.metric, &rhs[j].metric);
             return Err(Error::exec(format!(
                 "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
             )));
@@ -351,7 +365,7 @@ fn vector_vector(
             Elem::Keep(v, h) => (v, h, true),
             Elem::Drop => (fl, None, false),
             other => {
-                annotate(ev, op, hl, hr, &other);
+                annotate(ev, op, hl, hr, &other, pos);
                 continue;
             }
         };
@@ -363,8 +377,14 @@ fn vector_vector(
         if !keep {
             continue;
         }
-        let metric = result_metric(&ls.metric, &rs.metric, m);
-        let drop_name = return_bool || drops_name(op) || ls.drop_name;
+        let mut metric = result_metric(&ls.metric, &rs.metric, m);
+        let mut drop_name = return_bool || drops_name(op) || ls.drop_name;
+        if drop_name && !ev.opts.delayed_name_removal {
+            // As Prometheus: the result has no name before it is checked for
+            // uniqueness below.
+            metric = metric.without(&crate::engine::NAME_LABELS);
+            drop_name = false;
+        }
         match matched.get_mut(&sig) {
             None => {
                 let mut set = HashSet::new();

@@ -5,7 +5,7 @@
 //! offsets, `@`, ranges, lookback and enclosing subqueries), then each node is
 //! evaluated at each step. See the crate docs for what is held in memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aeon_model::{Labels, METRIC_NAME, is_stale_nan};
 
 use crate::aggregate;
-use crate::ast::{AtModifier, Expr, VectorSelector};
+use crate::ast::{AtModifier, Expr, Pos, VectorSelector};
 use crate::binary;
 use crate::error::{Error, Result};
 use crate::functions;
@@ -35,6 +35,12 @@ pub struct EngineOpts {
     pub timeout: Duration,
     /// Step of subqueries without an explicit step (ms). Default 1m.
     pub default_subquery_step: i64,
+    /// Remove `__name__` only from the final result (Prometheus's
+    /// `promql-delayed-name-removal` feature, on in its test engine). Off by
+    /// default, as in a Prometheus server: every function or operator that
+    /// drops the name drops it at once, and a result that then holds two
+    /// series with the same labels is an error there.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOpts {
@@ -44,6 +50,7 @@ impl Default for EngineOpts {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: 60 * 1000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -151,7 +158,9 @@ impl Engine {
             end: params.end,
             interval: if is_range { params.step } else { 1 },
             data: HashMap::new(),
-            annos: BTreeSet::new(),
+            annos: BTreeMap::new(),
+            anno_seq: 0,
+            param_stats: HashMap::new(),
             deadline: Instant::now() + self.opts.timeout,
             cancel: params.cancel.clone(),
             cursors: HashMap::new(),
@@ -168,6 +177,7 @@ impl Engine {
         ev.check_limits()?;
         let value = if !is_range {
             let v = ev.eval(expr, params.start)?;
+            check_paren_step_invariant(expr, &v)?;
             finish_instant(v)?
         } else if let Some(mut out) = ev.take_precomputed_matrix(expr) {
             let total: usize = out.iter().map(|s| s.floats.len()).sum();
@@ -261,11 +271,46 @@ impl Engine {
             check_unique_sorted(&mut out)?;
             Value::Matrix(out)
         };
+        // An aggregation's parameter warnings count as raised when it was
+        // last evaluated: a later annotation with the same text wins.
+        for stats in std::mem::take(&mut ev.param_stats).into_values() {
+            for w in stats.warnings() {
+                let key = (AnnotationKind::Warning, w);
+                if ev.annos.get(&key).is_none_or(|&(_, seq)| seq < stats.seq) {
+                    ev.annos.insert(key, (stats.pos, stats.seq));
+                }
+            }
+        }
         Ok(QueryResult {
             value,
-            annotations: ev.annos.into_iter().collect(),
+            annotations: ev
+                .annos
+                .into_iter()
+                .map(|((kind, msg), (pos, _))| Annotation { kind, msg, pos })
+                .collect(),
         })
     }
+}
+
+/// Prometheus evaluates a query that does not depend on the step (a range
+/// selector or subquery with `@`) once and copies its single sample per
+/// series to every step; in parentheses it does not recognise the range, and
+/// fails unless every series has exactly one sample in it. Reproduced.
+fn check_paren_step_invariant(expr: &Expr, v: &Value) -> Result<()> {
+    let Expr::Paren(..) = expr else {
+        return Ok(());
+    };
+    let invariant = match expr.unparen() {
+        Expr::Matrix { vs, .. } => vs.at.is_some(),
+        Expr::Subquery { at, .. } => at.is_some(),
+        _ => false,
+    };
+    if let (true, Value::Matrix(m)) = (invariant, v)
+        && m.iter().any(|s| s.floats.len() + s.histograms.len() != 1)
+    {
+        return Err(Error::exec("unexpected number of samples"));
+    }
+    Ok(())
 }
 
 /// Sorts a range-query result by labels; series that became identical
@@ -369,7 +414,13 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) end: i64,
     interval: i64,
     data: HashMap<usize, Arc<Vec<SeriesData>>>,
-    annos: BTreeSet<Annotation>,
+    /// Annotations by kind and message; as in Prometheus, one message is
+    /// kept once, with the position of the last expression that raised it.
+    annos: BTreeMap<(AnnotationKind, String), (Pos, u64)>,
+    /// Counts annotations raised, so that the last one raised wins.
+    anno_seq: u64,
+    /// Parameters of aggregations, by node, warned about at the end.
+    pub(crate) param_stats: HashMap<usize, aggregate::ParamStats>,
     deadline: Instant,
     cancel: Option<Arc<AtomicBool>>,
     /// Per selector and series: positions found at the previous step, so that
@@ -471,18 +522,24 @@ fn key(vs: &VectorSelector) -> usize {
 }
 
 impl Evaluator<'_> {
-    pub(crate) fn warn(&mut self, msg: String) {
-        self.annos.insert(Annotation {
-            kind: AnnotationKind::Warning,
-            msg,
-        });
+    /// A place in the order annotations are raised in.
+    pub(crate) fn next_anno_seq(&mut self) -> u64 {
+        self.anno_seq += 1;
+        self.anno_seq
     }
 
-    pub(crate) fn info(&mut self, msg: String) {
-        self.annos.insert(Annotation {
-            kind: AnnotationKind::Info,
-            msg,
-        });
+    /// Records a warning about the expression starting at `pos`.
+    pub(crate) fn warn(&mut self, msg: String, pos: Pos) {
+        self.anno_seq += 1;
+        self.annos
+            .insert((AnnotationKind::Warning, msg), (pos, self.anno_seq));
+    }
+
+    /// Records an info annotation about the expression starting at `pos`.
+    pub(crate) fn info(&mut self, msg: String, pos: Pos) {
+        self.anno_seq += 1;
+        self.annos
+            .insert((AnnotationKind::Info, msg), (pos, self.anno_seq));
     }
 
     fn check_limits(&self) -> Result<()> {
@@ -533,7 +590,7 @@ impl Evaluator<'_> {
                 };
                 self.prefetch(expr, &sub)
             }
-            Expr::Neg(e) | Expr::Paren(e) => self.prefetch(e, ctx),
+            Expr::Neg(e, _) | Expr::Plus(e, _) | Expr::Paren(e, _) => self.prefetch(e, ctx),
             Expr::Binary { lhs, rhs, .. } => {
                 self.prefetch(lhs, ctx)?;
                 self.prefetch(rhs, ctx)
@@ -544,7 +601,7 @@ impl Evaluator<'_> {
                 }
                 self.prefetch(expr, ctx)
             }
-            Expr::Call { func, args } if func.name == "info" => {
+            Expr::Call { func, args, .. } if func.name == "info" => {
                 // The second argument only selects info series and data labels.
                 if let Some(a) = args.first() {
                     match a {
@@ -559,7 +616,7 @@ impl Evaluator<'_> {
                 self.info_sel.insert(k, sel);
                 Ok(())
             }
-            Expr::Call { func, args }
+            Expr::Call { func, args, .. }
                 if self.range_mode
                     && ctx.range == 0
                     && ctx.offset == 0
@@ -569,7 +626,7 @@ impl Evaluator<'_> {
                 // Streamed series by series by `precompute`.
                 Ok(())
             }
-            Expr::Call { func, args } => {
+            Expr::Call { func, args, .. } => {
                 for a in args {
                     match a {
                         Expr::Matrix { vs, range } => {
@@ -581,7 +638,7 @@ impl Evaluator<'_> {
                 }
                 Ok(())
             }
-            Expr::Number(_) | Expr::String(_) => Ok(()),
+            Expr::Number(..) | Expr::String(..) => Ok(()),
         }
     }
 
@@ -930,7 +987,7 @@ impl Evaluator<'_> {
         match e {
             Expr::Matrix { vs, range } => self.eval_matrix_selector(vs, *range, ts),
             Expr::Subquery { .. } => self.eval_subquery(e, ts),
-            Expr::Paren(e) => self.eval_matrix(e, ts),
+            Expr::Paren(e, _) => self.eval_matrix(e, ts),
             other => match self.eval(other, ts)? {
                 Value::Matrix(m) => Ok(m),
                 v => Err(Error::exec(format!(
@@ -985,7 +1042,7 @@ impl Evaluator<'_> {
 
     fn precompute(&mut self, e: &Expr, start: i64, end: i64) -> Result<()> {
         match e {
-            Expr::Call { func, args } => {
+            Expr::Call { func, args, .. } => {
                 if !self.try_precompute(e, func, args, start, end)? {
                     for a in args {
                         self.precompute(a, start, end)?;
@@ -993,7 +1050,9 @@ impl Evaluator<'_> {
                 }
                 Ok(())
             }
-            Expr::Neg(x) | Expr::Paren(x) => self.precompute(x, start, end),
+            Expr::Neg(x, _) | Expr::Plus(x, _) | Expr::Paren(x, _) => {
+                self.precompute(x, start, end)
+            }
             Expr::Binary { lhs, rhs, .. } => {
                 self.precompute(lhs, start, end)?;
                 self.precompute(rhs, start, end)
@@ -1004,6 +1063,7 @@ impl Evaluator<'_> {
                 param,
                 grouping,
                 without,
+                ..
             } => {
                 if let Some(p) = param {
                     self.precompute(p, start, end)?;
@@ -1042,7 +1102,7 @@ impl Evaluator<'_> {
                 continue;
             }
             match a.unparen() {
-                Expr::Number(n) => scalars.push(*n),
+                Expr::Number(n, _) => scalars.push(*n),
                 _ => return None,
             }
         }
@@ -1148,7 +1208,6 @@ impl Evaluator<'_> {
                     continue;
                 }
                 peak_window = peak_window.max(w.len());
-                had_points[i] = true;
                 // Without a drop after the window's first sample there is no
                 // counter reset to look for.
                 let value = if last_drop <= head {
@@ -1157,6 +1216,7 @@ impl Evaluator<'_> {
                     crate::functions::range::float_value
                 };
                 if let Some(v) = value(name, w, t, range, ts, &scalars)? {
+                    had_points[i] = true;
                     values[i * steps + k] = v;
                     present += 1;
                 }
@@ -1188,7 +1248,23 @@ impl Evaluator<'_> {
                     && *had
                     && !crate::functions::counter_like_name(m)
                 {
-                    self.info(crate::functions::possible_non_counter(m));
+                    self.info(crate::functions::possible_non_counter(m), vs.pos);
+                }
+            }
+        }
+        // As Prometheus (without delayed name removal): the function's whole
+        // result, all steps, must not hold two series with the same labels
+        // once the name is dropped.
+        if !self.opts.delayed_name_removal && name != "last_over_time" {
+            let mut seen = std::collections::HashSet::new();
+            for (i, l) in labels.iter().enumerate() {
+                let col = &values[i * steps..(i + 1) * steps];
+                if col.iter().any(|f| f.to_bits() != ABSENT)
+                    && !seen.insert(l.without(&NAME_LABELS))
+                {
+                    return Err(Error::exec(
+                        "vector cannot contain metrics with the same labelset",
+                    ));
                 }
             }
         }
@@ -1351,25 +1427,54 @@ impl Evaluator<'_> {
         Some(out)
     }
 
-    /// Evaluates `e` at time `ts` (ms).
+    /// Evaluates `e` at time `ts` (ms). Without delayed name removal, a
+    /// node that drops the metric name drops it here, and its result must not
+    /// hold two series with the same labels (as Prometheus checks after each
+    /// function, operator and unary minus).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value> {
+        let mut v = self.eval_node(e, ts)?;
+        if self.opts.delayed_name_removal {
+            return Ok(v);
+        }
+        if let Value::Vector(vec) = &mut v {
+            let mut dropped = false;
+            for s in vec.iter_mut() {
+                if s.drop_name {
+                    s.metric = s.metric.without(&NAME_LABELS);
+                    s.drop_name = false;
+                    dropped = true;
+                }
+            }
+            let relabels = matches!(e, Expr::Call { func, .. }
+                if func.name == "label_replace" || func.name == "label_join");
+            if (dropped || relabels)
+                && matches!(e, Expr::Neg(..) | Expr::Binary { .. } | Expr::Call { .. })
+            {
+                check_duplicates(vec)?;
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_node(&mut self, e: &Expr, ts: i64) -> Result<Value> {
         if let Expr::Call { .. } | Expr::Aggregate { .. } = e {
             if let Some(v) = self.precomputed_at(e, ts) {
                 return Ok(Value::Vector(v));
             }
         }
         match e {
-            Expr::Number(n) => Ok(Value::Scalar { t: ts, v: *n }),
-            Expr::String(s) => Ok(Value::String {
+            Expr::Number(n, _) => Ok(Value::Scalar { t: ts, v: *n }),
+            Expr::String(s, _) => Ok(Value::String {
                 t: ts,
                 v: s.clone(),
             }),
-            Expr::Paren(e) => self.eval(e, ts),
+            Expr::Paren(e, _) => self.eval(e, ts),
             Expr::Vector(vs) => Ok(Value::Vector(self.eval_vector_selector(vs, ts, false)?)),
             Expr::Matrix { .. } | Expr::Subquery { .. } => {
                 Ok(Value::Matrix(self.eval_matrix(e, ts)?))
             }
-            Expr::Neg(inner) => Ok(match self.eval(inner, ts)? {
+            Expr::Plus(inner, _) => self.eval(inner, ts),
+            Expr::Neg(inner, _) => Ok(match self.eval(inner, ts)? {
                 Value::Scalar { t, v } => Value::Scalar { t, v: -v },
                 Value::Vector(mut v) => {
                     for s in &mut v {
@@ -1392,7 +1497,16 @@ impl Evaluator<'_> {
             } => {
                 let l = self.eval(lhs, ts)?;
                 let r = self.eval(rhs, ts)?;
-                binary::eval_binary(self, *op, l, r, *return_bool, matching.as_ref(), ts)
+                binary::eval_binary(
+                    self,
+                    *op,
+                    l,
+                    r,
+                    *return_bool,
+                    matching.as_ref(),
+                    ts,
+                    e.pos(),
+                )
             }
             Expr::Aggregate {
                 op,
@@ -1400,18 +1514,28 @@ impl Evaluator<'_> {
                 param,
                 grouping,
                 without,
+                pos,
             } => {
                 let p = match param {
                     Some(p) => Some(self.eval(p, ts)?),
                     None => None,
                 };
                 let v = self.eval_vector(expr, ts)?;
-                aggregate::aggregate(self, *op, p, v, grouping, *without, ts).map(Value::Vector)
+                let at = aggregate::AggPos {
+                    agg: *pos,
+                    param: param
+                        .as_deref()
+                        .map(|p| p.unparen().pos())
+                        .unwrap_or_default(),
+                    expr: expr.pos(),
+                    node: e as *const Expr as usize,
+                };
+                aggregate::aggregate(self, *op, p, v, grouping, *without, ts, at).map(Value::Vector)
             }
-            Expr::Call { func, args } if func.name == "info" => {
+            Expr::Call { func, args, .. } if func.name == "info" => {
                 crate::info::eval_info(self, e, args, ts).map(Value::Vector)
             }
-            Expr::Call { func, args } => functions::call(self, func, args, ts),
+            Expr::Call { func, args, .. } => functions::call(self, func, args, ts),
         }
     }
 }

@@ -4,9 +4,11 @@
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum Error {
     /// The query text is not valid PromQL (syntax or static type error).
-    #[error("{pos}: parse error: {msg}")]
+    #[error("{}", parse_text(pos, msg))]
     Parse {
-        /// `line:column` (1-based) of the problem, as Prometheus prints it.
+        /// `line:column` (1-based) of the problem, as Prometheus prints it;
+        /// empty for the errors Prometheus reports without a position (a
+        /// duration expression out of range, its parser's "unexpected error").
         pos: String,
         /// What is wrong.
         msg: String,
@@ -26,6 +28,14 @@ pub enum Error {
     /// The storage failed to select series.
     #[error("select series: {0}")]
     Storage(String),
+}
+
+fn parse_text(pos: &str, msg: &str) -> String {
+    if pos.is_empty() {
+        msg.to_string()
+    } else {
+        format!("{pos}: parse error: {msg}")
+    }
 }
 
 impl Error {

@@ -149,3 +149,54 @@ pub(crate) fn possible_non_counter(name: &str) -> String {
         "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
     )
 }
+
+/// Functions whose result depends on the evaluation time even with step
+/// invariant arguments (Prometheus's `AtModifierUnsafeFunctions`).
+const AT_UNSAFE: [&str; 11] = [
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+];
+
+/// Whether Prometheus's query preprocessing finds `e` step invariant (its
+/// `preprocessExprHelper`: an aggregation's parameter does not count).
+pub(crate) fn step_invariant(e: &Expr) -> bool {
+    match e {
+        Expr::Vector(vs) | Expr::Matrix { vs, .. } => vs.at.is_some(),
+        Expr::Subquery { at, .. } => at.is_some(),
+        Expr::Aggregate { expr, .. } => step_invariant(expr),
+        Expr::Binary { lhs, rhs, .. } => step_invariant(lhs) & step_invariant(rhs),
+        Expr::Call { func, args, .. } => {
+            !AT_UNSAFE.contains(&func.name) & args.iter().all(step_invariant)
+        }
+        Expr::Paren(e, _) | Expr::Neg(e, _) | Expr::Plus(e, _) => step_invariant(e),
+        Expr::Number(..) | Expr::String(..) => true,
+    }
+}
+
+/// Where Prometheus's annotations place argument `i` of a call. Its engine
+/// strips the parentheses of the arguments, except of one it wrapped as
+/// step invariant (a step invariant argument of a call that is not), and
+/// replaces a subquery in place of a range by a selector with no position
+/// (the query's start).
+pub(crate) fn arg_pos(func: &FunctionDef, args: &[Expr], i: usize) -> crate::ast::Pos {
+    let a = &args[i];
+    if matches!(a.unparen(), Expr::Subquery { .. }) && func.args.get(i) == Some(&ValueType::Matrix)
+    {
+        return crate::ast::Pos { line: 1, col: 1 };
+    }
+    let call_invariant = !AT_UNSAFE.contains(&func.name) && args.iter().all(step_invariant);
+    if !call_invariant && step_invariant(a) {
+        a.pos()
+    } else {
+        a.unparen().pos()
+    }
+}

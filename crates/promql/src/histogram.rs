@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use aeon_model::{Labels, METRIC_NAME};
 
+use crate::ast::Pos;
 use crate::engine::Evaluator;
 use crate::error::Result;
-use crate::value::{Sample, Value, Vector, format_float};
+use crate::value::{Sample, Value, Vector};
 
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
@@ -94,7 +95,7 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool)
 type GroupMap = HashMap<Labels, (Vec<(f64, f64)>, String)>;
 type BucketGroups = (Vec<Labels>, GroupMap);
 
-fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
+fn group_buckets(ev: &mut Evaluator<'_>, v: Vector, pos: HistPos) -> BucketGroups {
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, (Vec<(f64, f64)>, String)> = HashMap::new();
     for s in v {
@@ -109,7 +110,7 @@ fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
                     "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
                     le,
                     s.metric.get_or_empty(METRIC_NAME)
-                ));
+                ), pos.vector);
                 continue;
             }
         };
@@ -127,23 +128,36 @@ fn group_buckets(ev: &mut Evaluator<'_>, v: Vector) -> BucketGroups {
     (order, groups)
 }
 
+/// Where the arguments of `histogram_quantile`/`histogram_fraction` start:
+/// the first (scalar) one and the vector of buckets (annotations name them,
+/// as Prometheus's do).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HistPos {
+    pub scalar: Pos,
+    pub vector: Pos,
+}
+
 pub(crate) fn histogram_quantile(
     ev: &mut Evaluator<'_>,
     q: f64,
     v: Vector,
     ts: i64,
+    pos: HistPos,
 ) -> Result<Value> {
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
-        ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
-            format_float(q)
-        ));
+        ev.warn(
+            format!(
+                "quantile value should be between 0 and 1, got {}",
+                aeon_model::gofmt::format_g(q)
+            ),
+            pos.scalar,
+        );
     }
     let mut out = Vec::new();
-    let (order, mut groups) = group_buckets(ev, v.clone());
+    let (order, mut groups) = group_buckets(ev, v.clone(), pos);
     for s in &v {
         if let Some(h) = &s.h {
-            if mixed_classic_native(ev, &s.metric, &mut groups) {
+            if mixed_classic_native(ev, &s.metric, &mut groups, pos) {
                 continue;
             }
             let f = crate::nativehist::histogram_quantile(q, h);
@@ -156,7 +170,7 @@ pub(crate) fn histogram_quantile(
                 ev.info(format!(
                     "input to histogram_quantile has NaN observations, {what} for metric name {:?}",
                     s.metric.get_or_empty(METRIC_NAME)
-                ));
+                ), pos.scalar);
             }
             out.push(Sample {
                 h: None,
@@ -175,7 +189,7 @@ pub(crate) fn histogram_quantile(
         if forced {
             ev.info(format!(
                 "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
-            ));
+            ), pos.vector);
         }
         out.push(Sample {
             h: None,
@@ -205,12 +219,20 @@ pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 /// A native histogram whose labels equal a classic bucket group: warn, drop both.
-fn mixed_classic_native(ev: &mut Evaluator<'_>, metric: &Labels, groups: &mut GroupMap) -> bool {
+fn mixed_classic_native(
+    ev: &mut Evaluator<'_>,
+    metric: &Labels,
+    groups: &mut GroupMap,
+    pos: HistPos,
+) -> bool {
     if groups.remove(metric).is_some() {
-        ev.warn(format!(
-            "vector contains a mix of classic and native histograms for metric name {:?}",
-            metric.get_or_empty(METRIC_NAME)
-        ));
+        ev.warn(
+            format!(
+                "vector contains a mix of classic and native histograms for metric name {:?}",
+                metric.get_or_empty(METRIC_NAME)
+            ),
+            pos.vector,
+        );
         return true;
     }
     false
@@ -238,9 +260,11 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]
     }
     let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
     let (mut lower_set, mut upper_set) = (false, false);
+    // As Prometheus 3.5: the first bucket starts at -Inf, and a value
+    // interpolated in it is NaN (Inf/Inf), which makes the fraction NaN.
     for (i, &(ub, c)) in merged.iter().enumerate() {
         let lb = if i == 0 {
-            if ub > 0.0 { 0.0 } else { f64::NEG_INFINITY }
+            f64::NEG_INFINITY
         } else {
             merged[i - 1].0
         };
@@ -257,19 +281,11 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]
             break;
         }
         if !lower_set && lb < lower && ub > lower {
-            lower_rank = if lb.is_infinite() {
-                rank
-            } else {
-                interp(lower)
-            };
+            lower_rank = interp(lower);
             lower_set = true;
         }
         if !upper_set && lb < upper && ub > upper {
-            upper_rank = if lb.is_infinite() || ub.is_infinite() {
-                if ub.is_infinite() { rank } else { c }
-            } else {
-                interp(upper)
-            };
+            upper_rank = interp(upper);
             upper_set = true;
         }
         if lower_set && upper_set {
@@ -292,19 +308,20 @@ pub(crate) fn histogram_fraction(
     hi: f64,
     v: Vector,
     ts: i64,
+    pos: HistPos,
 ) -> Result<Value> {
     let mut out = Vec::new();
-    let (order, mut groups) = group_buckets(ev, v.clone());
+    let (order, mut groups) = group_buckets(ev, v.clone(), pos);
     for s in &v {
         if let Some(h) = &s.h {
-            if mixed_classic_native(ev, &s.metric, &mut groups) {
+            if mixed_classic_native(ev, &s.metric, &mut groups, pos) {
                 continue;
             }
             if h.sum.is_nan() {
                 ev.info(format!(
                     "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {:?}",
                     s.metric.get_or_empty(METRIC_NAME)
-                ));
+                ), pos.scalar);
             }
             out.push(Sample {
                 h: None,

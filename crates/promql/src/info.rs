@@ -29,14 +29,17 @@ fn selector_matchers(args: &[Expr]) -> &[Matcher] {
 fn first_selector(e: &Expr) -> Option<&VectorSelector> {
     match e {
         Expr::Vector(vs) | Expr::Matrix { vs, .. } => Some(vs),
-        Expr::Subquery { expr, .. } | Expr::Neg(expr) | Expr::Paren(expr) => first_selector(expr),
+        Expr::Subquery { expr, .. }
+        | Expr::Neg(expr, _)
+        | Expr::Plus(expr, _)
+        | Expr::Paren(expr, _) => first_selector(expr),
         Expr::Binary { lhs, rhs, .. } => first_selector(lhs).or_else(|| first_selector(rhs)),
         Expr::Aggregate { expr, param, .. } => param
             .as_deref()
             .and_then(first_selector)
             .or_else(|| first_selector(expr)),
         Expr::Call { args, .. } => args.iter().find_map(first_selector),
-        Expr::Number(_) | Expr::String(_) => None,
+        Expr::Number(..) | Expr::String(..) => None,
     }
 }
 
@@ -54,6 +57,7 @@ pub(crate) fn info_selector(args: &[Expr]) -> VectorSelector {
         matchers,
         offset: first.map_or(0, |vs| vs.offset),
         at: first.and_then(|vs| vs.at),
+        pos: first.map(|vs| vs.pos).unwrap_or_default(),
     }
 }
 

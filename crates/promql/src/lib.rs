@@ -1,9 +1,12 @@
 #![allow(clippy::collapsible_if, clippy::collapsible_match)]
-//! PromQL for Aeon (layer L1): a hand-written parser ([`parse`]), a printer
-//! ([`Expr`]'s `Display` and [`Expr::pretty`], byte for byte Prometheus's)
-//! and an evaluation [`Engine`] matching Prometheus 3.5 semantics, reading
-//! series through the [`Queryable`] trait. [`promqltest`] runs Prometheus's
-//! own `.test` scripts against the engine.
+//! PromQL for Aeon (layer L1): a parser ([`parse`]: Prometheus 3.5's grammar
+//! on an LALR(1) automaton, with its error texts), a printer ([`Expr`]'s
+//! `Display` and [`Expr::pretty`], byte for byte Prometheus's) and an evaluation
+//! [`Engine`] matching Prometheus 3.5 semantics (a server's: names dropped at
+//! once unless [`EngineOpts::delayed_name_removal`]), reading series through
+//! the [`Queryable`] trait. [`promqltest`] runs Prometheus's own `.test`
+//! scripts against the engine; `tests/it/differential.rs` compares random
+//! queries with a real Prometheus.
 //!
 //! Entry points: [`Engine::instant_query`], [`Engine::range_query`],
 //! [`Engine::exec`] with [`QueryParams`]; results are [`QueryResult`]s holding
@@ -45,6 +48,7 @@ mod binary;
 mod engine;
 mod error;
 pub mod functions;
+mod gosort;
 mod histogram;
 mod info;
 mod lexer;

@@ -133,8 +133,8 @@ fn binary_op(op: &str, return_bool: bool, matching: Option<&VectorMatching>) -> 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Number(v) => f.write_str(&go_g(*v)),
-            Expr::String(s) => f.write_str(&quote(s)),
+            Expr::Number(v, _) => f.write_str(&go_g(*v)),
+            Expr::String(s, _) => f.write_str(&quote(s)),
             Expr::Vector(vs) => write!(f, "{}{}", selector(vs), at_offset(vs.at, vs.offset)),
             Expr::Matrix { vs, range } => write!(
                 f,
@@ -150,9 +150,10 @@ impl fmt::Display for Expr {
                 offset,
                 at,
             } => write!(f, "{expr}{}", subquery_suffix(*range, *step, *at, *offset)),
-            Expr::Neg(inner) => write!(f, "-{inner}"),
-            Expr::Paren(inner) => write!(f, "({inner})"),
-            Expr::Call { func, args } => {
+            Expr::Neg(inner, _) => write!(f, "-{inner}"),
+            Expr::Plus(inner, _) => write!(f, "+{inner}"),
+            Expr::Paren(inner, _) => write!(f, "({inner})"),
+            Expr::Call { func, args, .. } => {
                 write!(f, "{}(", func.name)?;
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
@@ -168,6 +169,7 @@ impl fmt::Display for Expr {
                 param,
                 grouping,
                 without,
+                ..
             } => {
                 write!(f, "{}(", agg_head(op.name(), grouping, *without))?;
                 if let Some(p) = param {
@@ -213,6 +215,7 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             param,
             grouping,
             without,
+            ..
         } if split => {
             let mut s = format!("{pad}{}(\n", agg_head(op.name(), grouping, *without));
             if let Some(p) = param {
@@ -235,11 +238,11 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             binary_op(op.as_str(), *return_bool, matching.as_ref()),
             pretty_at(rhs, level + 1)
         ),
-        Expr::Call { func, args } if split => {
+        Expr::Call { func, args, .. } if split => {
             let args: Vec<String> = args.iter().map(|a| pretty_at(a, level + 1)).collect();
             format!("{pad}{}(\n{}\n{pad})", func.name, args.join(",\n"))
         }
-        Expr::Paren(inner) if split => {
+        Expr::Paren(inner, _) if split => {
             format!("{pad}(\n{}\n{pad})", pretty_at(inner, level + 1))
         }
         // Prometheus prints a subquery that fits without indentation, and a
@@ -257,7 +260,8 @@ fn pretty_at(e: &Expr, level: usize) -> String {
             subquery_suffix(*range, *step, *at, *offset)
         ),
         // The operator goes before the operand's text, without its indentation.
-        Expr::Neg(inner) => format!("{pad}-{}", pretty_at(inner, level).trim()),
+        Expr::Neg(inner, _) => format!("{pad}-{}", pretty_at(inner, level).trim()),
+        Expr::Plus(inner, _) => format!("{pad}+{}", pretty_at(inner, level).trim()),
         _ => format!("{pad}{one_line}"),
     }
 }
@@ -268,6 +272,24 @@ mod tests {
 
     fn fmt(q: &str) -> String {
         crate::parse(q).unwrap().to_string()
+    }
+
+    /// Checked against Prometheus 3.5's `/api/v1/format_query`.
+    #[test]
+    fn name_in_braces_printed_as_written() {
+        assert_eq!(fmt("{__name__=\"x\"}"), "{__name__=\"x\"}");
+        assert_eq!(fmt("{a=\"b\",__name__=\"x\"}"), "{__name__=\"x\",a=\"b\"}");
+        assert_eq!(fmt("{__name__=~\"x.*\"}"), "{__name__=~\"x.*\"}");
+    }
+
+    /// Checked against Prometheus 3.5's `/api/v1/format_query`.
+    #[test]
+    fn unary_plus_kept() {
+        assert_eq!(fmt("+x"), "+x");
+        assert_eq!(fmt("-+x"), "-+x");
+        assert_eq!(fmt("+(x)"), "+(x)");
+        assert_eq!(fmt("sum(+x)"), "sum(+x)");
+        assert_eq!(fmt("+1"), "1");
     }
 
     #[test]

@@ -568,6 +568,7 @@ pub fn run_script(input: &str) -> Result<ScriptResult, String> {
     let cmds = parse_script(input)?;
     let engine = Engine::new(EngineOpts {
         max_samples: 50_000_000,
+        delayed_name_removal: true,
         ..EngineOpts::default()
     });
     let mut storage = MemStorage::new();
@@ -662,12 +663,12 @@ fn check_annotations(case: &EvalCase, annos: &[crate::Annotation]) -> Result<(),
     let warns: Vec<String> = annos
         .iter()
         .filter(|a| a.kind == AnnotationKind::Warning)
-        .map(|a| a.to_string())
+        .map(|a| a.message())
         .collect();
     let infos: Vec<String> = annos
         .iter()
         .filter(|a| a.kind == AnnotationKind::Info)
-        .map(|a| a.to_string())
+        .map(|a| a.message())
         .collect();
     if case.warn && warns.is_empty() {
         return Err("expected warnings but got none".into());
@@ -735,29 +736,32 @@ fn pin_at(e: &mut Expr, ts: i64) -> bool {
             }
             !contains_unsafe(expr)
         }
-        Expr::Neg(e) | Expr::Paren(e) => pin_at(e, ts),
+        Expr::Neg(e, _) | Expr::Plus(e, _) | Expr::Paren(e, _) => pin_at(e, ts),
         Expr::Binary { lhs, rhs, .. } => pin_at(lhs, ts) & pin_at(rhs, ts),
         Expr::Aggregate { expr, param, .. } => {
             let a = param.as_mut().is_none_or(|p| pin_at(p, ts));
             a & pin_at(expr, ts)
         }
-        Expr::Call { func, args } => {
+        Expr::Call { func, args, .. } => {
             let mut ok = !AT_UNSAFE_FUNCTIONS.contains(&func.name);
             for a in args {
                 ok &= pin_at(a, ts);
             }
             ok
         }
-        Expr::Number(_) | Expr::String(_) => true,
+        Expr::Number(..) | Expr::String(..) => true,
     }
 }
 
 fn contains_unsafe(e: &Expr) -> bool {
     match e {
-        Expr::Call { func, args } => {
+        Expr::Call { func, args, .. } => {
             AT_UNSAFE_FUNCTIONS.contains(&func.name) || args.iter().any(contains_unsafe)
         }
-        Expr::Subquery { expr, .. } | Expr::Neg(expr) | Expr::Paren(expr) => contains_unsafe(expr),
+        Expr::Subquery { expr, .. }
+        | Expr::Neg(expr, _)
+        | Expr::Plus(expr, _)
+        | Expr::Paren(expr, _) => contains_unsafe(expr),
         Expr::Binary { lhs, rhs, .. } => contains_unsafe(lhs) || contains_unsafe(rhs),
         Expr::Aggregate { expr, param, .. } => {
             contains_unsafe(expr) || param.as_deref().is_some_and(contains_unsafe)

@@ -111,14 +111,29 @@ pub struct Annotation {
     pub kind: AnnotationKind,
     /// The message after the `PromQL warning: ` / `PromQL info: ` prefix.
     pub msg: String,
+    /// Where the expression the annotation is about starts in the query.
+    pub pos: crate::ast::Pos,
 }
 
+impl Annotation {
+    /// The text without the position (what Prometheus's test scripts match).
+    pub fn message(&self) -> String {
+        match self.kind {
+            AnnotationKind::Warning => format!("PromQL warning: {}", self.msg),
+            AnnotationKind::Info => format!("PromQL info: {}", self.msg),
+        }
+    }
+}
+
+/// The text Prometheus's API returns: the message and ` (line:col)` of the
+/// expression it is about.
 impl fmt::Display for Annotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            AnnotationKind::Warning => write!(f, "PromQL warning: {}", self.msg),
-            AnnotationKind::Info => write!(f, "PromQL info: {}", self.msg),
+        f.write_str(&self.message())?;
+        if self.pos.is_known() {
+            write!(f, " ({})", self.pos)?;
         }
+        Ok(())
     }
 }
 

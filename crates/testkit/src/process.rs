@@ -147,8 +147,16 @@ mod tests {
         let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}")).to_string();
         let server = std::thread::spawn(move || {
             let (mut c, _) = l.accept().unwrap_or_else(|e| panic!("{e}"));
+            // Read the whole request first: closing a socket with unread
+            // input resets the connection, and the client may lose the answer.
+            let mut req = Vec::new();
             let mut buf = [0u8; 512];
-            let _ = c.read(&mut buf);
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = c.write_all(b"HTTP/1.0 503 Service Unavailable\r\n\r\nnot yet");
         });
         let got = http_get(&addr, "/-/ready", Duration::from_secs(5));

@@ -129,11 +129,126 @@ pub fn parse_sample_line(line: &str) -> std::result::Result<OmSample, String> {
     })
 }
 
+/// Go's `strconv.ParseFloat(s, 64)`: decimal (`1`, `.5`, `1e3`), `Inf`,
+/// `infinity` and `NaN` in any case with an optional sign, and hexadecimal
+/// with a binary exponent (`0x1p-2`); underscores only after a base prefix.
+fn parse_go_float(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let v = if lower == "inf" || lower == "infinity" {
+        f64::INFINITY
+    } else if lower == "nan" {
+        f64::NAN
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(&hex.replace('_', ""))?
+    } else if body
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && body.bytes().any(|c| c.is_ascii_digit())
+    {
+        body.parse().ok()?
+    } else {
+        return None;
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The digits of a hexadecimal float after `0x`: `h[.h]p[+-]d` (the
+/// exponent is required, as in Go).
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = s.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
+/// Prometheus's OpenMetrics float text: Go's `%g` with `.0` appended when
+/// the text has neither a `.` nor an exponent (`1` → `1.0`, `1e+06` stays).
+fn format_openmetrics_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0.0".into(); // also -0, as Prometheus
+    }
+    let s = aeon_model::gofmt::format_g(v);
+    if v.is_finite() && !s.contains(['.', 'e']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// The metric type of the family being read (the last `# TYPE` line), as far
+/// as it changes how samples are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricType {
+    Histogram,
+    Summary,
+    Other,
+}
+
+/// Reads a `# TYPE <name> <type>` line; `None` for other comment lines.
+fn type_line(line: &str) -> Option<std::result::Result<MetricType, String>> {
+    let rest = line.strip_prefix("# TYPE ")?;
+    let (_, t) = rest.split_once(' ')?;
+    Some(match t {
+        "histogram" => Ok(MetricType::Histogram),
+        "summary" => Ok(MetricType::Summary),
+        "counter" | "gauge" | "gaugehistogram" | "info" | "stateset" | "unknown" => {
+            Ok(MetricType::Other)
+        }
+        other => Err(format!("invalid metric type {other:?}")),
+    })
+}
+
+/// Prometheus 3 normalises the bucket bound of a classic histogram (`le`)
+/// and the quantile of a summary (`quantile`) to OpenMetrics float text
+/// (`le="1"` is stored as `le="1.0"`), as its text parsers do when scraping
+/// and in promtool's backfill. Values that are not numbers stay as written.
+fn normalize_label_value(t: MetricType, name: &str, value: &str) -> Option<String> {
+    let applies = (t == MetricType::Histogram && name == "le")
+        || (t == MetricType::Summary && name == "quantile");
+    if !applies {
+        return None;
+    }
+    Some(format_openmetrics_float(parse_go_float(value)?))
+}
+
+fn normalize(t: MetricType, s: &mut OmSample) {
+    if t == MetricType::Other {
+        return;
+    }
+    let changed: Vec<Label> = s
+        .labels
+        .iter()
+        .map(|l| match normalize_label_value(t, &l.name, &l.value) {
+            Some(v) => Label::new(l.name.as_str(), v),
+            None => l.clone(),
+        })
+        .collect();
+    s.labels = Labels::new(changed);
+}
+
 /// Parses an OpenMetrics document. Requires `# EOF` at the end like
 /// promtool.
 pub fn parse(text: &str, file: &str) -> Result<Vec<OmSample>> {
     let mut out = Vec::new();
     let mut saw_eof = false;
+    let mut mtype = MetricType::Other;
     for (i, line) in text.lines().enumerate() {
         let perr = |reason: String| Error::ParseInput {
             file: file.into(),
@@ -151,12 +266,17 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<OmSample>> {
             continue;
         }
         if line.starts_with('#') {
+            if let Some(t) = type_line(line) {
+                mtype = t.map_err(perr)?;
+            }
             continue;
         }
         if line.is_empty() {
             return Err(perr("unexpected empty line".into()));
         }
-        out.push(parse_sample_line(line).map_err(perr)?);
+        let mut s = parse_sample_line(line).map_err(perr)?;
+        normalize(mtype, &mut s);
+        out.push(s);
     }
     if !saw_eof {
         return Err(Error::ParseInput {
@@ -274,5 +394,44 @@ mod tests {
         assert!(parse_sample_line("g{a=1} 1 1").is_err());
         let e = parse("g 1 1\n", "in.om").unwrap_err();
         assert!(e.to_string().contains("missing # EOF"), "{e}");
+        let e = parse("# TYPE g nosuch\ng 1 1\n# EOF\n", "in.om").unwrap_err();
+        assert!(e.to_string().contains("invalid metric type"), "{e}");
+    }
+
+    #[test]
+    fn le_and_quantile_become_openmetrics_float_text() {
+        let text = "# TYPE h histogram\n\
+            h_bucket{le=\"1\"} 1 1\nh_bucket{le=\"0.25\"} 1 1\nh_bucket{le=\"1e6\"} 1 1\n\
+            h_bucket{le=\"+Inf\"} 1 1\nh_bucket{le=\"x\"} 1 1\nh_bucket{le=\"100\"} 1 1\n\
+            h_bucket{le=\"-0\"} 1 1\nh_bucket{le=\"0x1p-2\"} 1 1\nh_bucket{le=\"1_0\"} 1 1\n\
+            h_count{quantile=\"1\"} 1 1\n\
+            # TYPE s summary\ns{quantile=\"0.5\",le=\"1\"} 1 1\ns{quantile=\"1\"} 1 1\n\
+            # TYPE g gaugehistogram\ng_bucket{le=\"1\"} 1 1\n# EOF\n";
+        let got: Vec<String> = parse(text, "in.om")
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let l = |n| s.labels.get(n).unwrap_or("-").to_string();
+                format!("{}/{}", l("le"), l("quantile"))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1.0/-", "0.25/-", "1e+06/-", "+Inf/-", "x/-", "100.0/-", "0.0/-", "0.25/-",
+                "1_0/-", "-/1", "1/0.5", "-/1.0", "1/-"
+            ]
+        );
+        assert_eq!(format_openmetrics_float(-1.0), "-1.0");
+        assert_eq!(format_openmetrics_float(1e21), "1e+21");
+        assert_eq!(format_openmetrics_float(123456.0), "123456.0");
+        assert_eq!(format_openmetrics_float(f64::NAN), "NaN");
+        assert_eq!(parse_go_float("Infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_go_float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_go_float(".5"), Some(0.5));
+        assert_eq!(parse_go_float("0x1.8p1"), Some(3.0));
+        assert_eq!(parse_go_float("0x1"), None);
+        assert_eq!(parse_go_float(""), None);
+        assert_eq!(parse_go_float("1e"), None);
     }
 }

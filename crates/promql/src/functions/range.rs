@@ -4,11 +4,11 @@ use aeon_model::{Labels, METRIC_NAME, MatchType};
 
 use super::FunctionDef;
 use crate::aggregate::{kahan_inc, quantile};
-use crate::ast::Expr;
+use crate::ast::{Expr, Pos};
 use crate::engine::Evaluator;
 use crate::error::{Error, Result};
 use crate::nativehist::{CounterResetHint, FloatHistogram, is_reset};
-use crate::value::{FPoint, HPoint, Sample, Series, Value, format_float};
+use crate::value::{FPoint, HPoint, Sample, Series, Value};
 use std::sync::Arc;
 
 fn window(ev: &Evaluator<'_>, e: &Expr, ts: i64) -> (i64, i64) {
@@ -38,6 +38,8 @@ pub(crate) fn call(
     };
     let matrix = ev.eval_matrix(marg, ts)?;
     let (end, range) = window(ev, marg, ts);
+    // Annotations name the first argument, as Prometheus's do.
+    let pos = crate::functions::arg_pos(func, args, 0);
     let name = func.name;
 
     if name == "absent_over_time" {
@@ -53,36 +55,36 @@ pub(crate) fn call(
         }]));
     }
     match name {
-        // As Prometheus: over a range selector, for each series with float
-        // samples in the window, its own metric name (not the selector's).
-        "rate" | "increase" if matches!(marg.unparen(), Expr::Matrix { .. }) => {
-            for s in matrix.iter().filter(|s| !s.floats.is_empty()) {
-                if let Some(n) = s.metric.get(aeon_model::METRIC_NAME)
-                    && !crate::functions::counter_like_name(n)
-                {
-                    ev.info(crate::functions::possible_non_counter(n));
-                }
-            }
-        }
+        // As Prometheus, these check their parameters only when called,
+        // that is for a series with samples in the window.
         "quantile_over_time" => {
             let q = scalar_args[0];
-            if !(0.0..=1.0).contains(&q) {
-                ev.warn(format!(
-                    "quantile value should be between 0 and 1, got {}",
-                    format_float(q)
-                ));
+            if !(0.0..=1.0).contains(&q) && matrix.iter().any(|s| !s.floats.is_empty()) {
+                ev.warn(
+                    format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        aeon_model::gofmt::format_g(q)
+                    ),
+                    pos,
+                );
             }
         }
-        "double_exponential_smoothing" => {
+        "double_exponential_smoothing"
+            if matrix
+                .iter()
+                .any(|s| !s.floats.is_empty() || !s.histograms.is_empty()) =>
+        {
             let (sf, tf) = (scalar_args[0], scalar_args[1]);
             if sf <= 0.0 || sf >= 1.0 {
                 return Err(Error::exec(format!(
-                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+                    aeon_model::gofmt::printf_f(sf)
                 )));
             }
             if tf <= 0.0 || tf >= 1.0 {
                 return Err(Error::exec(format!(
-                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+                    aeon_model::gofmt::printf_f(tf)
                 )));
             }
         }
@@ -92,7 +94,7 @@ pub(crate) fn call(
     for s in matrix {
         let p = &s.floats;
         if !s.histograms.is_empty() {
-            match histogram_case(ev, name, &s, end, range, ts)? {
+            match histogram_case(ev, name, &s, end, range, ts, pos)? {
                 HistCase::Done(v) => {
                     if let Some(smp) = v {
                         out.push(smp);
@@ -116,6 +118,17 @@ pub(crate) fn call(
             f: v,
             drop_name: s.drop_name || !keep_name,
         });
+    }
+    // As Prometheus: for each series with a float result, by its own metric
+    // name (still on the result here: the caller drops it).
+    if matches!(name, "rate" | "increase") {
+        for s in out.iter().filter(|s| s.h.is_none()) {
+            if let Some(n) = s.metric.get(aeon_model::METRIC_NAME)
+                && !crate::functions::counter_like_name(n)
+            {
+                ev.info(crate::functions::possible_non_counter(n), pos);
+            }
+        }
     }
     Ok(Value::Vector(out))
 }
@@ -234,14 +247,16 @@ fn histogram_case(
     end: i64,
     range: i64,
     ts: i64,
+    pos: Pos,
 ) -> Result<HistCase> {
     let hs = &s.histograms;
     let metric = s.metric.get_or_empty(METRIC_NAME).to_string();
     let mixed = !s.floats.is_empty();
     let mix_warn = |ev: &mut Evaluator<'_>| {
-        ev.warn(format!(
-            "encountered a mix of histograms and floats for metric name {metric:?}"
-        ))
+        ev.warn(
+            format!("encountered a mix of histograms and floats for metric name {metric:?}"),
+            pos,
+        )
     };
     Ok(HistCase::Done(match name {
         "rate" | "increase" | "delta" => {
@@ -249,7 +264,16 @@ fn histogram_case(
                 mix_warn(ev);
                 return Ok(HistCase::Done(None));
             }
-            let h = hist_rate(ev, hs, end, range, name != "delta", name == "rate", &metric);
+            let h = hist_rate(
+                ev,
+                hs,
+                end,
+                range,
+                name != "delta",
+                name == "rate",
+                &metric,
+                pos,
+            );
             h.and_then(|h| hsample(s, ts, Some(h), 0.0, false))
         }
         "irate" | "idelta" => {
@@ -283,19 +307,21 @@ fn histogram_case(
                     let gauge =
                         |h: &FloatHistogram| h.counter_reset_hint == CounterResetHint::Gauge;
                     if is_rate && (gauge(ph) || gauge(lh)) {
-                        ev.warn(format!(
-                            "this native histogram metric is not a counter: {metric:?}"
-                        ));
+                        ev.warn(
+                            format!("this native histogram metric is not a counter: {metric:?}"),
+                            pos,
+                        );
                     }
                     if !is_rate && (!gauge(ph) || !gauge(lh)) {
-                        ev.warn(format!(
-                            "this native histogram metric is not a gauge: {metric:?}"
-                        ));
+                        ev.warn(
+                            format!("this native histogram metric is not a gauge: {metric:?}"),
+                            pos,
+                        );
                     }
                     let mut h = (**lh).clone();
                     if !(is_rate && is_reset(lh, ph)) {
                         if let Err(e) = h.sub(ph) {
-                            hist_error_warning(ev, e, &metric);
+                            hist_error_warning(ev, e, &metric, pos);
                             return Ok(HistCase::Done(None));
                         }
                     }
@@ -321,7 +347,7 @@ fn histogram_case(
                 if acc.add(&x.h).is_err() {
                     ev.warn(format!(
                         "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
-                    ));
+                    ), pos);
                     return Ok(HistCase::Done(None));
                 }
             }
@@ -384,23 +410,29 @@ fn histogram_case(
         _ => {
             ev.info(format!(
                 "ignored histograms in a range containing both floats and histograms for metric name {metric:?}"
-            ));
+            ), pos);
             return Ok(HistCase::Floats);
         }
     }))
 }
 
-fn hist_error_warning(ev: &mut Evaluator<'_>, e: crate::nativehist::HistogramError, metric: &str) {
+fn hist_error_warning(
+    ev: &mut Evaluator<'_>,
+    e: crate::nativehist::HistogramError,
+    metric: &str,
+    pos: Pos,
+) {
     match e {
         crate::nativehist::HistogramError::MixedExponentialCustom => ev.warn(format!(
             "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
-        )),
+        ), pos),
         crate::nativehist::HistogramError::IncompatibleCustomBuckets => ev.warn(format!(
             "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
-        )),
+        ), pos),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn hist_rate(
     ev: &mut Evaluator<'_>,
     hs: &[HPoint],
@@ -409,6 +441,7 @@ fn hist_rate(
     counter: bool,
     is_rate: bool,
     metric: &str,
+    pos: Pos,
 ) -> Option<FloatHistogram> {
     if hs.len() < 2 {
         return None;
@@ -426,13 +459,14 @@ fn hist_rate(
         if !switched && p.h.uses_custom_buckets() != custom {
             ev.warn(format!(
                 "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
-            ));
+            ), pos);
             return None;
         }
         if counter && p.h.counter_reset_hint == CounterResetHint::Gauge {
-            ev.warn(format!(
-                "this native histogram metric is not a counter: {metric:?}"
-            ));
+            ev.warn(
+                format!("this native histogram metric is not a counter: {metric:?}"),
+                pos,
+            );
         }
         min_schema = min_schema.min(p.h.schema);
     }
@@ -445,7 +479,7 @@ fn hist_rate(
     if !switched && !first_reset && h.sub(&first.h).is_err() {
         ev.warn(format!(
             "vector contains histograms with incompatible custom buckets for metric name {metric:?}"
-        ));
+        ), pos);
         return None;
     }
     if counter && !switched {
@@ -459,9 +493,10 @@ fn hist_rate(
     } else if first.h.counter_reset_hint != CounterResetHint::Gauge
         || last.h.counter_reset_hint != CounterResetHint::Gauge
     {
-        ev.warn(format!(
-            "this native histogram metric is not a gauge: {metric:?}"
-        ));
+        ev.warn(
+            format!("this native histogram metric is not a gauge: {metric:?}"),
+            pos,
+        );
     }
     let start = end - range;
     let mut to_start = (first.t - start) as f64 / 1000.0;

@@ -13,15 +13,82 @@ use crate::lexer::{go_quote, is_valid_utf8};
 use crate::value::{Sample, Value, Vector};
 
 /// Go's `math.Max`/`math.Min` propagate NaN.
+const LN2: f64 = std::f64::consts::LN_2;
+const NEAR_ZERO: f64 = 1.0 / (1u64 << 28) as f64;
+const LARGE: f64 = (1u64 << 28) as f64;
+
+/// Go's `math.Asinh` (no overflow for large arguments, unlike a naive one).
+fn go_asinh(x: f64) -> f64 {
+    if x.is_nan() || x.is_infinite() {
+        return x;
+    }
+    let a = x.abs();
+    let t = if a > LARGE {
+        a.ln() + LN2
+    } else if a > 2.0 {
+        (2.0 * a + 1.0 / ((a * a + 1.0).sqrt() + a)).ln()
+    } else if a < NEAR_ZERO {
+        a
+    } else {
+        (a + a * a / (1.0 + (1.0 + a * a).sqrt())).ln_1p()
+    };
+    if x < 0.0 { -t } else { t }
+}
+
+/// Go's `math.Acosh`.
+fn go_acosh(x: f64) -> f64 {
+    if x < 1.0 || x.is_nan() {
+        f64::NAN
+    } else if x == 1.0 {
+        0.0
+    } else if x >= LARGE {
+        x.ln() + LN2
+    } else if x > 2.0 {
+        (2.0 * x - 1.0 / (x + (x * x - 1.0).sqrt())).ln()
+    } else {
+        let t = x - 1.0;
+        (t + (2.0 * t + t * t).sqrt()).ln_1p()
+    }
+}
+
+/// Go's `math.Atanh`.
+fn go_atanh(x: f64) -> f64 {
+    if !(-1.0..=1.0).contains(&x) || x.is_nan() {
+        return f64::NAN;
+    }
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    if x == -1.0 {
+        return f64::NEG_INFINITY;
+    }
+    let a = x.abs();
+    let t = if a < NEAR_ZERO {
+        a
+    } else if a < 0.5 {
+        let t = a + a;
+        0.5 * (t + t * a / (1.0 - a)).ln_1p()
+    } else {
+        0.5 * ((a + a) / (1.0 - a)).ln_1p()
+    };
+    if x < 0.0 { -t } else { t }
+}
+
+/// Go's `math.Max`: +Inf wins even over NaN.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.max(b)
     }
 }
+/// Go's `math.Min`: -Inf wins even over NaN.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.min(b)
@@ -42,7 +109,7 @@ fn map(v: Vector, f: impl Fn(f64) -> f64) -> Value {
 }
 
 /// Days since 1970-01-01 → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i128) -> (i128, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -55,12 +122,34 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn is_leap(y: i64) -> bool {
+fn is_leap(y: i128) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
+/// The Unix seconds Prometheus's `time.Unix(int64(f), 0)` stands for: Go's
+/// `int64(f)` truncates, and on amd64 gives the lowest int64 for NaN, ±Inf
+/// and values out of range; Go's calendar counts unsigned seconds from its
+/// absolute epoch, so the very lowest seconds wrap around to the far future
+/// (`year(vector(NaN))` is 292277026596 in Prometheus).
+fn go_unix_seconds(f: f64) -> i128 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let s = if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    };
+    // unixToInternal + internalToAbsolute of Go's time package.
+    const TO_ABSOLUTE: i128 = 9_223_372_028_683_721_448;
+    let s = s as i128;
+    if s + TO_ABSOLUTE < 0 {
+        s + (1i128 << 64)
+    } else {
+        s
+    }
+}
+
 fn date_part(name: &str, secs: f64) -> f64 {
-    let s = secs.floor() as i64;
+    let s = go_unix_seconds(secs);
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -201,24 +290,26 @@ pub(crate) fn call(
             } else {
                 ev.eval_vector(&args[0], ts)?
             };
-            return Ok(map(v, |f| {
-                if f.is_finite() {
-                    date_part(name, f)
-                } else {
-                    f64::NAN
-                }
-            }));
+            return Ok(map(v, |f| date_part(name, f)));
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(&args[0], ts)?;
             let v = ev.eval_vector(&args[1], ts)?;
-            return crate::histogram::histogram_quantile(ev, q, v, ts);
+            let pos = crate::histogram::HistPos {
+                scalar: crate::functions::arg_pos(func, args, 0),
+                vector: crate::functions::arg_pos(func, args, 1),
+            };
+            return crate::histogram::histogram_quantile(ev, q, v, ts, pos);
         }
         "histogram_fraction" => {
             let lo = ev.eval_scalar(&args[0], ts)?;
             let hi = ev.eval_scalar(&args[1], ts)?;
             let v = ev.eval_vector(&args[2], ts)?;
-            return crate::histogram::histogram_fraction(ev, lo, hi, v, ts);
+            let pos = crate::histogram::HistPos {
+                scalar: crate::functions::arg_pos(func, args, 0),
+                vector: crate::functions::arg_pos(func, args, 2),
+            };
+            return crate::histogram::histogram_fraction(ev, lo, hi, v, ts, pos);
         }
         _ => {}
     }
@@ -241,9 +332,9 @@ pub(crate) fn call(
         "sinh" => map(v, f64::sinh),
         "cosh" => map(v, f64::cosh),
         "tanh" => map(v, f64::tanh),
-        "asinh" => map(v, f64::asinh),
-        "acosh" => map(v, f64::acosh),
-        "atanh" => map(v, f64::atanh),
+        "asinh" => map(v, go_asinh),
+        "acosh" => map(v, go_acosh),
+        "atanh" => map(v, go_atanh),
         "deg" => map(v, |f| f * 180.0 / std::f64::consts::PI),
         "rad" => map(v, |f| f * std::f64::consts::PI / 180.0),
         "sgn" => map(v, |f| {
@@ -438,5 +529,44 @@ mod tests {
         assert_eq!(date_part("days_in_month", 86_400.0 * 31.0), 28.0);
         assert_eq!(date_part("day_of_year", 86_400.0 * 365.0), 1.0);
         assert_eq!(natural_cmp("a10", "a9"), Ordering::Greater);
+    }
+
+    /// Values checked against Prometheus 3.5 (`f(vector(v))`).
+    #[test]
+    fn dates_of_go_conversions() {
+        let all = |v: f64| {
+            [
+                "year",
+                "month",
+                "day_of_month",
+                "day_of_week",
+                "day_of_year",
+                "days_in_month",
+                "hour",
+                "minute",
+            ]
+            .map(|f| date_part(f, v))
+        };
+        let wrapped = [292277026596.0, 12.0, 4.0, 0.0, 339.0, 31.0, 15.0, 30.0];
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300] {
+            assert_eq!(all(v), wrapped, "{v}");
+        }
+        assert_eq!(
+            all(9e18),
+            [285198648531.0, 4.0, 21.0, 6.0, 111.0, 30.0, 16.0, 0.0]
+        );
+        assert_eq!(
+            all(-9e18),
+            [-285198644592.0, 9.0, 12.0, 1.0, 256.0, 30.0, 8.0, 0.0]
+        );
+        assert_eq!(all(-0.5), [1970.0, 1.0, 1.0, 4.0, 1.0, 31.0, 0.0, 0.0]);
+        assert_eq!(
+            all(-86400.5),
+            [1969.0, 12.0, 31.0, 3.0, 365.0, 31.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            all(-62135596801.0),
+            [0.0, 12.0, 31.0, 0.0, 366.0, 31.0, 23.0, 59.0]
+        );
     }
 }

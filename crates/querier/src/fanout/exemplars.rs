@@ -24,9 +24,12 @@ use crate::proxy::{Proxy, warn_strategy};
 pub(crate) fn selectors(e: &Expr) -> Vec<Vec<Matcher>> {
     fn walk(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
         match e {
-            Expr::Number(_) | Expr::String(_) => {}
+            Expr::Number(..) | Expr::String(..) => {}
             Expr::Vector(vs) | Expr::Matrix { vs, .. } => out.push(vs.matchers.clone()),
-            Expr::Subquery { expr, .. } | Expr::Neg(expr) | Expr::Paren(expr) => walk(expr, out),
+            Expr::Subquery { expr, .. }
+            | Expr::Neg(expr, _)
+            | Expr::Plus(expr, _)
+            | Expr::Paren(expr, _) => walk(expr, out),
             Expr::Binary { lhs, rhs, .. } => {
                 walk(lhs, out);
                 walk(rhs, out);
@@ -52,6 +55,7 @@ fn selector_text(matchers: Vec<Matcher>) -> String {
         matchers,
         offset: 0,
         at: None,
+        pos: Default::default(),
     })
     .to_string()
 }

@@ -165,3 +165,63 @@ fn block_writer_series_round_trip_through_promtool() {
         &meta.ulid.to_string(),
     ]);
 }
+
+/// Classic histograms and summaries written with integer-looking (and other
+/// non-canonical) `le` and `quantile` values: promtool stores them as
+/// OpenMetrics float text (`le="1.0"`), and so must our backfill.
+#[test]
+fn backfill_normalises_le_and_quantile_like_promtool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.om");
+    let mut om = String::new();
+    let t0 = 1_700_000_000i64;
+    let bounds = ["0.005", "1", "2.50", "10", "100", "1e3", "1E6", "+Inf"];
+    let quantiles = ["0", "0.5", "0.90", "1"];
+    om.push_str("# HELP req_seconds latency\n# TYPE req_seconds histogram\n");
+    for i in 0..240 {
+        let t = t0 + i * 60;
+        for (j, le) in bounds.iter().enumerate() {
+            om.push_str(&format!(
+                "req_seconds_bucket{{job=\"a\",le=\"{le}\"}} {} {t}\n",
+                i * (j as i64 + 1)
+            ));
+        }
+        om.push_str(&format!("req_seconds_count{{job=\"a\"}} {} {t}\n", i * 8));
+        om.push_str(&format!("req_seconds_sum{{job=\"a\"}} {}.5 {t}\n", i * 3));
+    }
+    om.push_str("# TYPE rpc summary\n");
+    for i in 0..240 {
+        let t = t0 + i * 60;
+        for q in quantiles {
+            om.push_str(&format!("rpc{{quantile=\"{q}\"}} {i} {t}\n"));
+        }
+    }
+    // A gauge histogram's `le` stays as written.
+    om.push_str("# TYPE queue gaugehistogram\n");
+    for i in 0..240 {
+        om.push_str(&format!("queue_bucket{{le=\"1\"}} {i} {}\n", t0 + i * 60));
+    }
+    om.push_str("# EOF\n");
+    std::fs::write(&input, om).unwrap();
+
+    let theirs = tmp.path().join("theirs");
+    run_promtool(&[
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        input.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+    ]);
+    let ours = tmp.path().join("ours");
+    create_blocks_from_openmetrics(&input, &ours, None).unwrap();
+    let (want, got) = (promtool_dump(&theirs), promtool_dump(&ours));
+    assert!(want.contains(r#"le="1.0""#) && want.contains(r#"quantile="1.0""#));
+    assert!(want.contains(r#"le="1e+06""#) && want.contains(r#"quantile="0.9""#));
+    assert!(want.contains(r#"{__name__="queue_bucket", le="1"}"#));
+    assert_eq!(want.lines().count(), 240 * (8 + 2 + 4 + 1));
+    assert!(
+        got == want,
+        "promtool's dump of our backfill differs from its own (first differing line: {:?})",
+        got.lines().zip(want.lines()).find(|(a, b)| a != b)
+    );
+}

@@ -47,10 +47,15 @@ fn matchers(vs: &VectorSelector) -> Value {
 /// The expression as Prometheus's `/api/v1/parse_query` returns it.
 pub(crate) fn translate(e: &Expr) -> Value {
     match e {
-        Expr::Number(f) => json!({"type": "numberLiteral", "val": format_float(*f)}),
-        Expr::String(s) => json!({"type": "stringLiteral", "val": s}),
-        Expr::Paren(inner) => json!({"type": "parenExpr", "expr": translate(inner)}),
-        Expr::Neg(inner) => json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)}),
+        Expr::Number(f, _) => json!({"type": "numberLiteral", "val": format_float(*f)}),
+        Expr::String(s, _) => json!({"type": "stringLiteral", "val": s}),
+        Expr::Paren(inner, _) => json!({"type": "parenExpr", "expr": translate(inner)}),
+        Expr::Neg(inner, _) => {
+            json!({"type": "unaryExpr", "op": "-", "expr": translate(inner)})
+        }
+        Expr::Plus(inner, _) => {
+            json!({"type": "unaryExpr", "op": "+", "expr": translate(inner)})
+        }
         Expr::Vector(vs) => {
             let (ts, soe) = at(vs.at);
             json!({"type": "vectorSelector", "name": vs.name.clone().unwrap_or_default(), "offset": vs.offset, "matchers": matchers(vs), "timestamp": ts, "startOrEnd": soe})
@@ -69,7 +74,7 @@ pub(crate) fn translate(e: &Expr) -> Value {
             let (ts, soe) = at(*a);
             json!({"type": "subquery", "expr": translate(expr), "range": range, "offset": offset, "step": step, "timestamp": ts, "startOrEnd": soe})
         }
-        Expr::Call { func, args } => json!({
+        Expr::Call { func, args, .. } => json!({
             "type": "call",
             "func": {"name": func.name, "argTypes": func.args.iter().map(|t| value_type(*t)).collect::<Vec<_>>(), "variadic": func.variadic, "returnType": value_type(func.ret)},
             "args": args.iter().map(translate).collect::<Vec<_>>(),
@@ -80,6 +85,7 @@ pub(crate) fn translate(e: &Expr) -> Value {
             param,
             grouping,
             without,
+            ..
         } => json!({
             "type": "aggregation",
             "op": op.name(),
