@@ -19,6 +19,7 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod tls;
 
 pub use error::{Chain, ChainExt, Error, Result};
 pub use prometheus_client::registry::Registry;
