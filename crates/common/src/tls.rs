@@ -18,6 +18,7 @@
 //! 1.2 and 1.3 (with a warning), which is what Go negotiates with any
 //! current client anyway.
 
+pub mod args;
 mod files;
 mod listener;
 pub mod names;
@@ -30,8 +31,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
+pub use args::ClientTls;
 pub use files::{ReloadingCert, load_certs, load_roots};
-pub use listener::{TlsListener, TlsStream};
+pub use listener::{ConfigSource, HANDSHAKE_TIMEOUT, TlsListener, TlsStream};
 pub use names::TlsVersion;
 
 use crate::{Error, Result};
@@ -96,6 +98,9 @@ pub struct ServerSettings {
     /// Subject alternative names of which a client certificate must hold one
     /// (DNS names or IP addresses; empty = any).
     pub client_allowed_sans: Vec<String>,
+    /// Pick the cipher suite by the server's order rather than the
+    /// client's.
+    pub prefer_server_cipher_suites: bool,
     /// ALPN protocols offered (`h2` for gRPC).
     pub alpn: Vec<Vec<u8>>,
 }
@@ -110,6 +115,10 @@ pub struct ClientSettings {
     pub key: Option<PathBuf>,
     /// Accept any server certificate.
     pub insecure_skip_verify: bool,
+    /// Verify the server certificate for this name rather than the host
+    /// connected to (the name sent as SNI stays the host; for clients that
+    /// cannot set it, like reqwest).
+    pub verify_name: Option<String>,
     /// Lowest version accepted (None = 1.2).
     pub min_version: Option<TlsVersion>,
     /// ALPN protocols offered.
@@ -222,6 +231,7 @@ pub fn server_config(s: &ServerSettings, origin: &str) -> Result<Arc<ServerConfi
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(resolver));
     cfg.alpn_protocols = s.alpn.clone();
+    cfg.ignore_client_order = s.prefer_server_cipher_suites;
     Ok(Arc::new(cfg))
 }
 
@@ -247,7 +257,22 @@ pub fn client_config(s: &ClientSettings, origin: &str) -> Result<Arc<ClientConfi
             Some(ca) => load_roots(ca, &format!("{origin}: CA"))?,
             None => system_roots(origin),
         };
-        builder.with_root_certificates(roots)
+        match &s.verify_name {
+            None => builder.with_root_certificates(roots),
+            Some(name) => {
+                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| tls_err(format!("{origin}: CA"), e))?;
+                let v = verify::VerifyAs::new(inner, name)
+                    .map_err(|e| tls_err(format!("{origin}: server_name"), e))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(v))
+            }
+        }
     };
     let mut cfg = match (&s.cert, &s.key) {
         (None, None) => builder.with_no_client_auth(),

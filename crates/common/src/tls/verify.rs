@@ -225,3 +225,58 @@ impl ServerCertVerifier for NoServerVerification {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// The platform verifier, checking the certificate against a configured name
+/// instead of the host connected to (`tls_config.server_name`).
+#[derive(Debug)]
+pub(crate) struct VerifyAs {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: ServerName<'static>,
+}
+
+impl VerifyAs {
+    pub(crate) fn new(
+        inner: Arc<rustls::client::WebPkiServerVerifier>,
+        name: &str,
+    ) -> Result<Self, String> {
+        let name = ServerName::try_from(name.to_owned())
+            .map_err(|_| format!("{name:?} is neither a DNS name nor an IP address"))?;
+        Ok(Self { inner, name })
+    }
+}
+
+impl ServerCertVerifier for VerifyAs {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
