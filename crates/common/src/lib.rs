@@ -4,6 +4,7 @@
 //! `$(VAR)` expansion, flag groups ([`args`]) and Thanos's flag value types
 //! ([`flags`]), logging and OTLP tracing ([`telemetry`]), the admin HTTP
 //! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
+//! TLS for every server and client ([`tls`]), `--http.config` ([`web`]),
 //! graceful shutdown ([`shutdown`]), the block-selection relabeller
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
@@ -20,6 +21,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod tls;
+pub mod web;
 
 pub use error::{Chain, ChainExt, Error, Result};
 pub use prometheus_client::registry::Registry;
