@@ -35,6 +35,11 @@ pub struct Args {
     #[command(flatten)]
     #[serde(flatten)]
     pub grpc: aeon_common::args::GrpcArgs,
+    /// `--grpc-client-tls-*`, `--grpc-client-server-name`: how Store API
+    /// endpoints are dialled.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub grpc_client: aeon_common::args::GrpcClientTlsArgs,
     /// Store API endpoints (repeatable): `host:port`, `dns+host:port` (A and
     /// AAAA lookup), `dnssrv+_grpc._tcp.name` (SRV, then A/AAAA of each
     /// target, port from SRV), `dnssrvnoa+_grpc._tcp.name` (SRV targets used

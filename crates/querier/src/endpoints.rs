@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aeon_discovery::Discovery;
 use aeon_model::{Labels, Matcher};
 use aeon_storeapi::pb::thanos::info;
-use aeon_storeapi::{ClientOptions, StoreApi, StoreClient};
+use aeon_storeapi::{ClientOptions, ClientTls, StoreApi, StoreClient};
 
 use crate::{Error, Result};
 
@@ -203,10 +203,15 @@ fn mark_unhealthy(st: &mut State, err: String) {
 pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync>;
 
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
-/// back to the deprecated `Store/Info` for endpoints older than the Info API).
-pub fn grpc_connector() -> Connector {
-    Arc::new(|addr: &str| {
-        let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
+/// back to the deprecated `Store/Info` for endpoints older than the Info API),
+/// over TLS when `tls` is given (`--grpc-client-tls-*`).
+pub fn grpc_connector(tls: Option<ClientTls>) -> Connector {
+    Arc::new(move |addr: &str| {
+        let opts = ClientOptions {
+            tls: tls.clone(),
+            ..ClientOptions::default()
+        };
+        let c = StoreClient::connect_lazy(addr, opts)?;
         Ok(Arc::new(c) as Arc<dyn StoreApi>)
     })
 }

@@ -88,6 +88,7 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
 
     let opts = ServerOptions {
         max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        tls: args.grpc.tls.server_config()?,
         ..Default::default()
     };
     let grpc_listener = args.grpc.bind().await?;
@@ -104,7 +105,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     let http_addr = local_addr(&http_listener, "--http-address")?;
     let router = admin::router(Arc::new(registry), readiness.clone());
     let http_stop = CancellationToken::new();
-    let http_task = tokio::spawn(admin::serve(http_listener, router, http_stop.clone()));
+    let web = args.http.web_config()?;
+    let http_task = tokio::spawn(admin::serve_with(
+        http_listener,
+        router,
+        web,
+        http_stop.clone(),
+    ));
 
     let mut loops: Vec<JoinHandle<()>> = Vec::new();
     loops.push(tokio::spawn(crate::state::poll_prometheus(
