@@ -5,6 +5,7 @@
 //! ([`flags`]), logging and OTLP tracing ([`telemetry`]), the admin HTTP
 //! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
 //! TLS for every server and client ([`tls`]), `--http.config` ([`web`]),
+//! Thanos's HTTP client config ([`http_client`]),
 //! graceful shutdown ([`shutdown`]), the block-selection relabeller
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
@@ -14,6 +15,7 @@ pub mod args;
 pub mod config;
 pub mod error;
 pub mod flags;
+pub mod http_client;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;
