@@ -71,7 +71,11 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         }
     };
 
-    let client = PromClient::new(&args.prometheus_url, args.prometheus_get_config_timeout.0)?;
+    let client = PromClient::with_config(
+        &args.prometheus_url,
+        args.prometheus_get_config_timeout.0,
+        args.prometheus_http_client()?,
+    )?;
     let state = PromState::default();
     let readiness = Readiness::new(format!("waiting for prometheus at {}", client.url()));
     let store = PrometheusStore::new(
