@@ -154,7 +154,9 @@ impl Endpoint {
                 st.advertised = Some(Advertised::from_info(&info));
                 st.unhealthy_since = None;
             }
-            Ok(Err(e)) => mark_unhealthy(&mut st, tonic::Status::from(e).message().to_owned()),
+            // The whole cause chain: "transport error" alone hides a
+            // refused TLS handshake or certificate.
+            Ok(Err(e)) => mark_unhealthy(&mut st, aeon_common::Chain(&e).to_string()),
             Err(_) => mark_unhealthy(
                 &mut st,
                 format!("info call timed out after {INFO_TIMEOUT:?}"),
