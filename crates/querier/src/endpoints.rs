@@ -206,11 +206,18 @@ pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync
 
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
 /// back to the deprecated `Store/Info` for endpoints older than the Info API),
-/// over TLS when `tls` is given (`--grpc-client-tls-*`).
-pub fn grpc_connector(tls: Option<ClientTls>) -> Connector {
+/// over TLS when `tls` is given (`--grpc-client-tls-*`), or as `per_address`
+/// says for the addresses it holds (`--endpoint.sd-config`).
+pub fn grpc_connector(
+    tls: Option<ClientTls>,
+    per_address: BTreeMap<String, Option<ClientTls>>,
+) -> Connector {
     Arc::new(move |addr: &str| {
         let opts = ClientOptions {
-            tls: tls.clone(),
+            tls: per_address
+                .get(addr)
+                .cloned()
+                .unwrap_or_else(|| tls.clone()),
             ..ClientOptions::default()
         };
         let c = StoreClient::connect_lazy(addr, opts)?;
@@ -316,8 +323,23 @@ impl EndpointSet {
 /// The endpoint discovery the flags ask for (aeon-discovery's composite of
 /// specs, file SD and Kubernetes), Kubernetes watchers started (they run
 /// until the [`Discovery`] is dropped). Needs a tokio runtime.
-pub(crate) async fn discovery(args: &crate::Args) -> Result<Discovery> {
-    let mut d = Discovery::new(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+pub(crate) async fn discovery(
+    args: &crate::Args,
+    config: &crate::endpoint_config::EndpointConfig,
+) -> Result<Discovery> {
+    let endpoints: Vec<String> = args
+        .endpoint
+        .iter()
+        .chain(&config.endpoints)
+        .cloned()
+        .collect();
+    let strict: Vec<String> = args
+        .endpoint_strict
+        .iter()
+        .chain(&config.strict)
+        .cloned()
+        .collect();
+    let mut d = Discovery::new(&endpoints, &strict, &args.store_sd_files)?;
     let targets = k8s_targets(&args.endpoint_k8s, &args.endpoint_k8s_selector)?;
     if !targets.is_empty() {
         let client = aeon_discovery::k8s::client(args.k8s_kubeconfig.as_deref())

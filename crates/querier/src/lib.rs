@@ -23,6 +23,7 @@
 
 mod api;
 mod args;
+mod endpoint_config;
 mod endpoints;
 mod error;
 mod metrics;

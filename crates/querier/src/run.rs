@@ -129,9 +129,10 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         shutdown,
         mut registry,
     } = ctx.into();
-    let discovery = discovery(&args).await?;
+    let endpoint_config = args.endpoint_config()?;
+    let discovery = discovery(&args, &endpoint_config).await?;
     let endpoints = Arc::new(EndpointSet::new(
-        grpc_connector(args.grpc_client.client_tls()?),
+        grpc_connector(args.grpc_client.client_tls()?, endpoint_config.tls),
         args.store_unhealthy_timeout.0,
     ));
     let metrics = Metrics::new(&mut registry);

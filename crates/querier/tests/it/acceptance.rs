@@ -85,7 +85,7 @@ where
 async fn proxy_runs_the_acceptance_suite() {
     check(|f| async move {
         let endpoints = Arc::new(EndpointSet::new(
-            grpc_connector(None),
+            grpc_connector(None, Default::default()),
             std::time::Duration::from_secs(300),
         ));
         endpoints.insert(Endpoint::new(

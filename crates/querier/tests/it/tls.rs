@@ -189,3 +189,60 @@ async fn endpoints_without_a_client_certificate_are_unhealthy() {
         .await;
     assert!(result(&v).is_empty(), "{v}");
 }
+
+#[tokio::test]
+async fn per_endpoint_tls_from_the_endpoint_config() {
+    let pki = TestPki::generate().unwrap();
+    let stop = CancellationToken::new();
+    // Replica "a" behind mutual TLS, replica "b" in plaintext.
+    let store_tls = GrpcServerTlsArgs {
+        grpc_server_tls_cert: pki.path("server.pem"),
+        grpc_server_tls_key: pki.path("server-key.pem"),
+        grpc_server_tls_client_ca: pki.path("ca.pem"),
+        ..GrpcServerTlsArgs::default()
+    };
+    let s = stop.clone();
+    let (tls_addr, _task) = spawn_server(
+        Arc::new(replica("a", 0.0)) as Arc<dyn StoreApi>,
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions {
+            tls: store_tls.server_config().unwrap(),
+            ..ServerOptions::default()
+        },
+        async move { s.cancelled().await },
+    )
+    .await
+    .unwrap();
+    let plain_addr = serve(other_cluster(), &stop).await;
+    let config = format!(
+        "endpoints:
+  - address: {plain_addr}
+  - address: 127.0.0.1:{port}
+    strict: true
+    client_config:
+      server_name: aeon.test
+      tls_config:
+        ca_file: {ca}
+        cert_file: {cert}
+        key_file: {key}
+",
+        port = tls_addr.port(),
+        ca = pki.path("ca.pem"),
+        cert = pki.path("client.pem"),
+        key = pki.path("client-key.pem"),
+    );
+    let q = Querier::start(&[format!("--endpoint.sd-config={config}")], stop.clone()).await;
+    let (code, v) = q
+        .get(
+            "/api/v1/query",
+            &[("query", "up"), ("time", &secs(T0 + 600_000))],
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let clusters: Vec<&str> = result(&v)
+        .iter()
+        .map(|r| r["metric"]["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(clusters.len(), 2, "{v}");
+    assert!(clusters.contains(&"eu") && clusters.contains(&"us"), "{v}");
+}
