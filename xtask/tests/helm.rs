@@ -114,12 +114,14 @@ fn grpc_tls_values_serve_and_dial_with_the_secrets_certificates() {
     let out = helm(&["template", "rel", "."], Some("ci/grpc-tls-values.yaml"));
     // Store-gateway and querier serve mutual TLS…
     assert_eq!(
-        out.matches("- --grpc-server-tls-cert=/etc/aeon/grpc-tls/tls.crt").count(),
+        out.matches("- --grpc-server-tls-cert=/etc/aeon/grpc-tls/tls.crt")
+            .count(),
         2,
         "{out}"
     );
     assert_eq!(
-        out.matches("- --grpc-server-tls-client-ca=/etc/aeon/grpc-tls/ca.crt").count(),
+        out.matches("- --grpc-server-tls-client-ca=/etc/aeon/grpc-tls/ca.crt")
+            .count(),
         2
     );
     // …the querier dials with its certificate…
@@ -138,8 +140,13 @@ fn grpc_tls_values_serve_and_dial_with_the_secrets_certificates() {
     // Off by default; on without a Secret is refused with the reason.
     assert!(!helm(&["template", "rel", "."], None).contains("grpc-tls"));
     let mut cmd = Command::new(aeon_testkit::peers::helm());
-    cmd.current_dir(root().join("helm/aeon"))
-        .args(["template", "rel", ".", "--set", "grpcTls.enabled=true"]);
+    cmd.current_dir(root().join("helm/aeon")).args([
+        "template",
+        "rel",
+        ".",
+        "--set",
+        "grpcTls.enabled=true",
+    ]);
     let o = cmd.output().unwrap();
     assert!(!o.status.success());
     assert!(
