@@ -1,7 +1,8 @@
 //! The Helm chart, checked with the real helm 4 and kubernetes-validate:
 //! `helm lint --strict`, `helm template`, and schema validation of every
 //! rendered object against Kubernetes 1.30 and 1.35, for the default values
-//! and for a sharded, S3-backed production-like values file.
+//! and for a sharded, S3-backed production-like values file, Kubernetes
+//! discovery and gRPC over mutual TLS.
 
 #![allow(clippy::unwrap_used)]
 
@@ -29,10 +30,11 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
-const VALUE_FILES: [Option<&str>; 3] = [
+const VALUE_FILES: [Option<&str>; 4] = [
     None,
     Some("ci/sharded-s3-values.yaml"),
     Some("ci/k8s-discovery-values.yaml"),
+    Some("ci/grpc-tls-values.yaml"),
 ];
 
 fn helm(args: &[&str], values: Option<&str>) -> String {
@@ -105,4 +107,51 @@ fn default_values_use_no_sharding_and_point_grafana_at_the_querier() {
     assert!(!out.contains("selector.relabel-config"));
     assert!(out.contains("url: http://rel-aeon-querier.default.svc.cluster.local:10902"));
     assert!(out.contains("--query.replica-label=replica"));
+}
+
+#[test]
+fn grpc_tls_values_serve_and_dial_with_the_secrets_certificates() {
+    let out = helm(&["template", "rel", "."], Some("ci/grpc-tls-values.yaml"));
+    // Store-gateway and querier serve mutual TLS…
+    assert_eq!(
+        out.matches("- --grpc-server-tls-cert=/etc/aeon/grpc-tls/tls.crt")
+            .count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("- --grpc-server-tls-client-ca=/etc/aeon/grpc-tls/ca.crt")
+            .count(),
+        2
+    );
+    // …the querier dials with its certificate…
+    for arg in [
+        "- --grpc-client-tls-secure",
+        "- --grpc-client-tls-ca=/etc/aeon/grpc-tls/ca.crt",
+        "- --grpc-client-tls-cert=/etc/aeon/grpc-tls/tls.crt",
+        "- --grpc-client-tls-key=/etc/aeon/grpc-tls/tls.key",
+        "- --grpc-client-server-name=aeon-grpc.monitoring.svc",
+    ] {
+        assert_eq!(out.matches(arg).count(), 1, "{arg}");
+    }
+    // …from the Secret, mounted where the flags point.
+    assert_eq!(out.matches("secretName: aeon-grpc-tls").count(), 2);
+    assert_eq!(out.matches("mountPath: /etc/aeon/grpc-tls").count(), 2);
+    // Off by default; on without a Secret is refused with the reason.
+    assert!(!helm(&["template", "rel", "."], None).contains("grpc-tls"));
+    let mut cmd = Command::new(aeon_testkit::peers::helm());
+    cmd.current_dir(root().join("helm/aeon")).args([
+        "template",
+        "rel",
+        ".",
+        "--set",
+        "grpcTls.enabled=true",
+    ]);
+    let o = cmd.output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("grpcTls.secretName is required"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -256,3 +256,42 @@ fn listen_addresses_in_every_go_form() {
         assert!(status.success(), "{http}: {lines:#?}");
     }
 }
+
+#[test]
+fn bucket_web_takes_the_http_config() {
+    use aeon_common::testutil::{Proc, free_port, http_get};
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "basic_auth_users:\n  alice: {}\n",
+            bcrypt::hash("pw", 4).unwrap()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut c = aeon();
+    c.args([
+        "tools",
+        "bucket",
+        &fs_bucket(dir.path()),
+        "web",
+        &format!("--http-address=127.0.0.1:{port}"),
+        &format!("--http.config={}", web.display()),
+    ]);
+    let p = Proc::spawn("aeon tools bucket web", &mut c);
+    let addr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut code = 0;
+    while Instant::now() < deadline {
+        code = http_get(addr, "/api/v1/blocks").0;
+        if code != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Every page is behind basic auth.
+    assert_eq!(code, 401);
+    drop(p);
+}

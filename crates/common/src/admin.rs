@@ -2,7 +2,8 @@
 //! `/metrics` (Prometheus text format from the registry passed in),
 //! `/-/healthy` (the process is up) and `/-/ready` (503 with the reason
 //! until the service says it is ready). Services add their own routes by
-//! merging a router into [`router`]'s.
+//! merging a router into [`router`]'s; [`serve_with`] applies
+//! `--http.config` (TLS, basic auth, headers).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,8 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 use crate::flags::ListenAddr;
+use crate::tls::TlsListener;
+use crate::web::WebConfig;
 use crate::{Error, Result};
 
 /// Shared readiness state: not ready (with a reason) until set ready.
@@ -105,14 +108,47 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    serve_with(listener, router, None, shutdown).await
+}
+
+/// [`serve`] with `--http.config` ([`HttpArgs::web_config`]): TLS, basic
+/// auth, headers and rate limit when `web` is given.
+///
+/// [`HttpArgs::web_config`]: crate::args::HttpArgs::web_config
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    web: Option<WebConfig>,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a: SocketAddr| a.to_string());
-    tracing::info!(address = %addr, "serving http");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(|source| Error::Http { addr, source })
+    let err = |source| Error::Http {
+        addr: addr.clone(),
+        source,
+    };
+    let (router, tls) = match &web {
+        Some(w) => (w.layer(router), w.tls_source()),
+        None => (router, None),
+    };
+    match tls {
+        Some(source) => {
+            tracing::info!(address = %addr, tls = true, "serving http");
+            let listener = TlsListener::with_source(listener, source).map_err(err)?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(err)
+        }
+        None => {
+            tracing::info!(address = %addr, "serving http");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(err)
+        }
+    }
 }
 
 #[cfg(test)]

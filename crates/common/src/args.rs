@@ -15,7 +15,7 @@ use crate::relabel::Relabeler;
 
 pub use crate::telemetry::TelemetryArgs;
 
-/// `--http-address`, `--http-grace-period`.
+/// `--http-address`, `--http-grace-period`, `--http.config`.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct HttpArgs {
     /// Listen host:port for HTTP endpoints (`:port` = every interface).
@@ -24,6 +24,12 @@ pub struct HttpArgs {
     /// Time to wait after an interrupt received for HTTP Server.
     #[arg(long = "http-grace-period", default_value = "2m")]
     pub http_grace_period: PromDuration,
+    /// [EXPERIMENTAL] Path to the configuration file that can enable TLS or
+    /// authentication for all HTTP endpoints (Prometheus's web config:
+    /// `tls_server_config`, `http_server_config`, `basic_auth_users`).
+    #[arg(long = "http.config", default_value = "")]
+    #[serde(default)]
+    pub http_config: String,
 }
 
 impl HttpArgs {
@@ -31,10 +37,19 @@ impl HttpArgs {
     pub async fn bind(&self) -> Result<tokio::net::TcpListener> {
         self.http_address.bind("http server").await
     }
+
+    /// `--http.config`, read and checked now (None when not given).
+    pub fn web_config(&self) -> Result<Option<crate::web::WebConfig>> {
+        if self.http_config.is_empty() {
+            return Ok(None);
+        }
+        crate::web::WebConfig::load(std::path::Path::new(&self.http_config)).map(Some)
+    }
 }
 
 /// `--grpc-address`, `--grpc-grace-period`,
-/// `--grpc-server-max-connection-age`.
+/// `--grpc-server-max-connection-age` and the server TLS flags
+/// ([`GrpcServerTlsArgs`]).
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct GrpcArgs {
     /// Listen ip:port address for gRPC endpoints (StoreAPI); `:port` = every
@@ -48,6 +63,10 @@ pub struct GrpcArgs {
     /// re-establish connections and redo TLS handshakes.
     #[arg(long = "grpc-server-max-connection-age", default_value = "60m")]
     pub grpc_server_max_connection_age: GoDuration,
+    /// `--grpc-server-tls-*`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tls: GrpcServerTlsArgs,
 }
 
 impl GrpcArgs {
@@ -56,6 +75,8 @@ impl GrpcArgs {
         self.grpc_address.bind("grpc server").await
     }
 }
+
+pub use crate::tls::args::{GrpcClientTlsArgs, GrpcServerTlsArgs};
 
 /// `--objstore.config-file`, `--objstore.config`.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]

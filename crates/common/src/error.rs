@@ -77,6 +77,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A TLS setting is invalid or its files unusable; `what` names the
+    /// flag or file and the part (`--grpc-server-tls-cert: server
+    /// credentials`).
+    #[error("{what}: {reason}")]
+    Tls { what: String, reason: String },
+
     /// Serving an HTTP listener failed after it was bound.
     #[error("http server on {addr}: serve")]
     Http {

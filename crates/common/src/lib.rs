@@ -4,6 +4,8 @@
 //! `$(VAR)` expansion, flag groups ([`args`]) and Thanos's flag value types
 //! ([`flags`]), logging and OTLP tracing ([`telemetry`]), the admin HTTP
 //! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
+//! TLS for every server and client ([`tls`]), `--http.config` ([`web`]),
+//! Thanos's HTTP client config ([`http_client`]),
 //! graceful shutdown ([`shutdown`]), the block-selection relabeller
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
@@ -13,12 +15,15 @@ pub mod args;
 pub mod config;
 pub mod error;
 pub mod flags;
+pub mod http_client;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod tls;
+pub mod web;
 
 pub use error::{Chain, ChainExt, Error, Result};
 pub use prometheus_client::registry::Registry;

@@ -86,12 +86,27 @@ pub fn main<S: Service>() -> ExitCode {
         .bin_name(prog.clone())
         .display_name(prog.clone())
         .version(VERSION)
-        .get_matches();
+        .get_matches_from(args_without_component(std::env::args_os(), S::COMPONENT));
     report(
         &prog,
         S::COMPONENT,
         run_matches::<S>(&matches, &GlobalTelemetryArgs::default()),
     )
+}
+
+/// The command line without a first argument naming the component
+/// (`aeon-sidecar sidecar --flags…`): container images of Thanos run
+/// `thanos <component> <flags>`, and prometheus-operator passes `sidecar`
+/// as the first argument to whatever `spec.thanos.image`'s entrypoint is.
+fn args_without_component(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    component: &str,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = args.collect();
+    if args.get(1).is_some_and(|a| a == component) {
+        args.remove(1);
+    }
+    args
 }
 
 /// Runs service `S` from its command's parsed `matches` (a subcommand's
@@ -157,5 +172,30 @@ pub fn report(prog: &str, what: &str, result: Result<(), BoxError>) -> ExitCode 
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::args_without_component;
+
+    #[test]
+    fn a_leading_component_name_is_dropped() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            args_without_component(
+                os(&["aeon-sidecar", "sidecar", "--x=1"]).into_iter(),
+                "sidecar"
+            ),
+            os(&["aeon-sidecar", "--x=1"])
+        );
+        assert_eq!(
+            args_without_component(os(&["aeon-sidecar", "--x=sidecar"]).into_iter(), "sidecar"),
+            os(&["aeon-sidecar", "--x=sidecar"])
+        );
+        assert_eq!(
+            args_without_component(os(&["aeon-querier"]).into_iter(), "query"),
+            os(&["aeon-querier"])
+        );
     }
 }

@@ -87,9 +87,11 @@ pub async fn run(args: Args, ctx: impl Into<ServiceCtx>) -> Result<()> {
     let ready = Readiness::new("first iteration not started");
     let listener = args.http.bind().await?;
     let http_stop = shutdown.child_token();
-    let http = tokio::spawn(admin::serve(
+    let web = args.http.web_config()?;
+    let http = tokio::spawn(admin::serve_with(
         listener,
         admin::router(Arc::new(registry), ready.clone()),
+        web,
         http_stop.clone(),
     ));
     ready.set_ready();

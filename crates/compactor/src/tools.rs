@@ -118,6 +118,10 @@ pub enum BucketCommand {
     Web {
         #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
         http_address: ListenAddr,
+        /// Path to the configuration file that can enable TLS or
+        /// authentication for all HTTP endpoints (Prometheus's web config).
+        #[arg(long = "http.config", default_value = "")]
+        http_config: String,
     },
     /// Delete blocks marked for deletion past the delay and mark aborted partial uploads.
     Cleanup {
@@ -250,14 +254,29 @@ pub async fn run_command(
             }
             Ok(())
         }
-        BucketCommand::Web { http_address } => {
+        BucketCommand::Web {
+            http_address,
+            http_config,
+        } => {
+            let web_config = if http_config.is_empty() {
+                None
+            } else {
+                Some(aeon_common::web::WebConfig::load(std::path::Path::new(
+                    &http_config,
+                ))?)
+            };
+            let scheme = match &web_config {
+                Some(w) if w.tls_enabled() => "https",
+                _ => "http",
+            };
             let listener = aeon_common::admin::bind(&http_address).await?;
             let addr = listener
                 .local_addr()
                 .map_err(|e| Error::io(http_address.to_string(), e))?;
-            writeln!(out, "serving the bucket web UI on http://{addr}/").map_err(werr)?;
+            writeln!(out, "serving the bucket web UI on {scheme}://{addr}/").map_err(werr)?;
             let token = aeon_common::shutdown::on_signals();
-            aeon_common::admin::serve(listener, web::router(bucket), token).await?;
+            aeon_common::admin::serve_with(listener, web::router(bucket), web_config, token)
+                .await?;
             Ok(())
         }
         BucketCommand::Cleanup {

@@ -35,6 +35,11 @@ pub struct Args {
     #[command(flatten)]
     #[serde(flatten)]
     pub grpc: aeon_common::args::GrpcArgs,
+    /// `--grpc-client-tls-*`, `--grpc-client-server-name`: how Store API
+    /// endpoints are dialled.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub grpc_client: aeon_common::args::GrpcClientTlsArgs,
     /// Store API endpoints (repeatable): `host:port`, `dns+host:port` (A and
     /// AAAA lookup), `dnssrv+_grpc._tcp.name` (SRV, then A/AAAA of each
     /// target, port from SRV), `dnssrvnoa+_grpc._tcp.name` (SRV targets used
@@ -46,6 +51,21 @@ pub struct Args {
     #[arg(long = "endpoint-strict", visible_alias = "store-strict", action = ArgAction::Append)]
     #[serde(default)]
     pub endpoint_strict: Vec<String>,
+    /// Path to the endpoint config file: endpoints with their own gRPC
+    /// client settings (`default_client_config`, `endpoints[].address`,
+    /// `strict`, `client_config.tls_config`, `server_name`).
+    #[arg(long = "endpoint.sd-config-file")]
+    #[serde(default)]
+    pub endpoint_sd_config_file: Option<PathBuf>,
+    /// Alternative to 'endpoint.sd-config-file' flag (mutually exclusive).
+    /// Content of the endpoint config file.
+    #[arg(long = "endpoint.sd-config")]
+    #[serde(default)]
+    pub endpoint_sd_config: Option<String>,
+    /// Interval between endpoint config refreshes (accepted; the file is
+    /// read at start-up).
+    #[arg(long = "endpoint.sd-config-reload-interval", default_value = "5m")]
+    pub endpoint_sd_config_reload_interval: PromDuration,
     /// Files (glob patterns allowed) in Prometheus file_sd format listing endpoints.
     #[arg(long = "store.sd-files", action = ArgAction::Append)]
     #[serde(default)]
@@ -145,6 +165,25 @@ pub struct Args {
 
 impl Args {
     /// Whether partial response (WARN) is the default.
+    /// `--endpoint.sd-config(-file)` read and checked, laid over the
+    /// `--grpc-client-*` flags (an empty config without either flag).
+    pub(crate) fn endpoint_config(&self) -> crate::Result<crate::endpoint_config::EndpointConfig> {
+        let text = aeon_common::config::inline_or_file(
+            self.endpoint_sd_config.as_deref(),
+            self.endpoint_sd_config_file.as_deref(),
+            "endpoint.sd-config",
+            "endpoint.sd-config-file",
+        )?;
+        match text {
+            Some((text, origin)) => crate::endpoint_config::EndpointConfig::parse(
+                &text,
+                &origin,
+                &self.grpc_client.spec(),
+            ),
+            None => Ok(crate::endpoint_config::EndpointConfig::default()),
+        }
+    }
+
     pub fn partial_response_default(&self) -> bool {
         self.query_partial_response && !self.no_query_partial_response
     }

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 use aeon_discovery::Discovery;
 use aeon_model::{Labels, Matcher};
 use aeon_storeapi::pb::thanos::info;
-use aeon_storeapi::{ClientOptions, ExemplarsApi, MetadataApi, StoreApi, StoreClient, TargetsApi};
+use aeon_storeapi::{
+    ClientOptions, ClientTls, ExemplarsApi, MetadataApi, StoreApi, StoreClient, TargetsApi,
+};
 
 use crate::{Error, Result};
 
@@ -239,7 +241,9 @@ impl Endpoint {
                 st.advertised = Some(Advertised::from_info(&info));
                 st.unhealthy_since = None;
             }
-            Ok(Err(e)) => mark_unhealthy(&mut st, tonic::Status::from(e).message().to_owned()),
+            // The whole cause chain: "transport error" alone hides a
+            // refused TLS handshake or certificate.
+            Ok(Err(e)) => mark_unhealthy(&mut st, aeon_common::Chain(&e).to_string()),
             Err(_) => mark_unhealthy(
                 &mut st,
                 format!("info call timed out after {INFO_TIMEOUT:?}"),
@@ -288,10 +292,22 @@ fn mark_unhealthy(st: &mut State, err: String) {
 pub type Connector = Arc<dyn Fn(&str) -> Result<Clients> + Send + Sync>;
 
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
-/// back to the deprecated `Store/Info` for endpoints older than the Info API).
-pub fn grpc_connector() -> Connector {
-    Arc::new(|addr: &str| {
-        let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
+/// back to the deprecated `Store/Info` for endpoints older than the Info API),
+/// over TLS when `tls` is given (`--grpc-client-tls-*`), or as `per_address`
+/// says for the addresses it holds (`--endpoint.sd-config`).
+pub fn grpc_connector(
+    tls: Option<ClientTls>,
+    per_address: BTreeMap<String, Option<ClientTls>>,
+) -> Connector {
+    Arc::new(move |addr: &str| {
+        let opts = ClientOptions {
+            tls: per_address
+                .get(addr)
+                .cloned()
+                .unwrap_or_else(|| tls.clone()),
+            ..ClientOptions::default()
+        };
+        let c = StoreClient::connect_lazy(addr, opts)?;
         Ok(Clients::all(Arc::new(c)))
     })
 }
@@ -394,8 +410,23 @@ impl EndpointSet {
 /// The endpoint discovery the flags ask for (aeon-discovery's composite of
 /// specs, file SD and Kubernetes), Kubernetes watchers started (they run
 /// until the [`Discovery`] is dropped). Needs a tokio runtime.
-pub(crate) async fn discovery(args: &crate::Args) -> Result<Discovery> {
-    let mut d = Discovery::new(&args.endpoint, &args.endpoint_strict, &args.store_sd_files)?;
+pub(crate) async fn discovery(
+    args: &crate::Args,
+    config: &crate::endpoint_config::EndpointConfig,
+) -> Result<Discovery> {
+    let endpoints: Vec<String> = args
+        .endpoint
+        .iter()
+        .chain(&config.endpoints)
+        .cloned()
+        .collect();
+    let strict: Vec<String> = args
+        .endpoint_strict
+        .iter()
+        .chain(&config.strict)
+        .cloned()
+        .collect();
+    let mut d = Discovery::new(&endpoints, &strict, &args.store_sd_files)?;
     let targets = k8s_targets(&args.endpoint_k8s, &args.endpoint_k8s_selector)?;
     if !targets.is_empty() {
         let client = aeon_discovery::k8s::client(args.k8s_kubeconfig.as_deref())

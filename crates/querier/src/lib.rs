@@ -24,6 +24,7 @@
 
 mod api;
 mod args;
+mod endpoint_config;
 mod endpoints;
 mod error;
 mod fanout;

@@ -130,9 +130,10 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         shutdown,
         mut registry,
     } = ctx.into();
-    let discovery = discovery(&args).await?;
+    let endpoint_config = args.endpoint_config()?;
+    let discovery = discovery(&args, &endpoint_config).await?;
     let endpoints = Arc::new(EndpointSet::new(
-        grpc_connector(),
+        grpc_connector(args.grpc_client.client_tls()?, endpoint_config.tls),
         args.store_unhealthy_timeout.0,
     ));
     let metrics = Metrics::new(&mut registry);
@@ -205,10 +206,12 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
 
     let grpc_opts = ServerOptions {
         max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        tls: args.grpc.tls.server_config()?,
         ..ServerOptions::default()
     };
     let grpc_task = tokio::spawn(serve_grpc(proxy, grpc, grpc_opts, shutdown.clone()));
-    let http_task = tokio::spawn(admin::serve(http, router, shutdown.clone()));
+    let web = args.http.web_config()?;
+    let http_task = tokio::spawn(admin::serve_with(http, router, web, shutdown.clone()));
     let task = tokio::spawn(async move {
         let h = http_task.await;
         let g = grpc_task.await;

@@ -26,6 +26,19 @@ pub struct Args {
     #[arg(long = "prometheus.url", default_value = "http://localhost:9090")]
     pub prometheus_url: String,
 
+    /// Path to YAML file or string with http client configs for the calls
+    /// to Prometheus (`tls_config`, `basic_auth`, `bearer_token(_file)`,
+    /// `proxy_url`, `transport_config`; Thanos's format).
+    #[arg(long = "prometheus.http-client-file")]
+    #[serde(default)]
+    pub prometheus_http_client_file: Option<PathBuf>,
+
+    /// Alternative to 'prometheus.http-client-file' flag (mutually
+    /// exclusive). Content of YAML file or string with http client configs.
+    #[arg(long = "prometheus.http-client")]
+    #[serde(default)]
+    pub prometheus_http_client: Option<String>,
+
     /// Maximum time to wait for the Prometheus instance to start up (after it,
     /// the sidecar keeps trying but logs an error every round).
     #[arg(long = "prometheus.ready_timeout", default_value = "10m")]
@@ -105,6 +118,27 @@ pub struct Args {
     /// YAML file with values for any of these flags (flags win).
     #[arg(long = "config-file")]
     pub config_file: Option<PathBuf>,
+}
+
+impl Args {
+    /// `--prometheus.http-client(-file)`, parsed and checked (the default
+    /// config when neither is given).
+    pub fn prometheus_http_client(
+        &self,
+    ) -> aeon_common::Result<aeon_common::http_client::HttpClientConfig> {
+        let text = aeon_common::config::inline_or_file(
+            self.prometheus_http_client.as_deref(),
+            self.prometheus_http_client_file.as_deref(),
+            "prometheus.http-client",
+            "prometheus.http-client-file",
+        )?;
+        match text {
+            Some((text, origin)) => {
+                aeon_common::http_client::HttpClientConfig::parse(&text, &origin)
+            }
+            None => Ok(aeon_common::http_client::HttpClientConfig::default()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,14 @@ pub enum Error {
     /// The configured Prometheus URL is not usable.
     #[error("invalid --prometheus.url {url:?}: {reason}")]
     PrometheusUrl { url: String, reason: String },
+    /// The Prometheus HTTP client config (`--prometheus.http-client`) could
+    /// not be applied (TLS files, credentials files).
+    #[error("prometheus http client: {what}")]
+    PrometheusClient {
+        what: String,
+        #[source]
+        source: aeon_common::Error,
+    },
     /// Reading a local block directory failed.
     #[error("reading block {dir}")]
     ReadBlock {

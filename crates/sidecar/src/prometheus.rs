@@ -6,7 +6,10 @@ pub mod remote_read;
 pub mod scrape;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use aeon_common::http_client::HttpClientConfig;
 
 use aeon_model::{Label, Labels, Matcher, Timestamp};
 use serde::Deserialize;
@@ -22,6 +25,8 @@ pub struct PromClient {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// Credentials of every request (`--prometheus.http-client`).
+    config: Arc<HttpClientConfig>,
 }
 
 /// The Prometheus config facts the sidecar needs.
@@ -61,6 +66,17 @@ impl PromClient {
     /// A client for `base_url` (e.g. `http://localhost:9090`); `timeout`
     /// bounds every non-streaming request.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self> {
+        Self::with_config(base_url, timeout, HttpClientConfig::default())
+    }
+
+    /// [`PromClient::new`] with Thanos's HTTP client config
+    /// (`--prometheus.http-client`): TLS for `https://`, credentials, proxy,
+    /// idle connections.
+    pub fn with_config(
+        base_url: &str,
+        timeout: Duration,
+        config: HttpClientConfig,
+    ) -> Result<Self> {
         let base = base_url.trim_end_matches('/').to_string();
         let bad = |reason: &str| Error::PrometheusUrl {
             url: base_url.to_string(),
@@ -73,16 +89,33 @@ impl PromClient {
         if rest.is_empty() {
             return Err(bad("expected http://host:port or https://host:port"));
         }
-        let http = reqwest::Client::builder()
+        let tls =
+            config
+                .tls("--prometheus.http-client")
+                .map_err(|source| Error::PrometheusClient {
+                    what: "TLS".into(),
+                    source,
+                })?;
+        let t = &config.transport_config;
+        let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(t.idle_conn_timeout().unwrap_or(Duration::from_secs(90)))
             .user_agent(concat!("aeon-sidecar/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| bad(&e.to_string()))?;
+            .tls_backend_preconfigured((*tls).clone());
+        if let Some(n) = t.max_idle_conns_per_host() {
+            b = b.pool_max_idle_per_host(n);
+        }
+        if !config.proxy_url.is_empty() {
+            let proxy = reqwest::Proxy::all(&config.proxy_url)
+                .map_err(|e| bad(&format!("proxy_url {:?}: {e}", config.proxy_url)))?;
+            b = b.proxy(proxy);
+        }
+        let http = b.build().map_err(|e| bad(&e.to_string()))?;
         Ok(Self {
             http,
             base,
             timeout,
+            config: Arc::new(config),
         })
     }
 
@@ -95,8 +128,25 @@ impl PromClient {
         format!("{}{path}", self.base)
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// A request with the configured credentials (files read now).
+    pub(crate) fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        let req = self.http.request(method, url);
+        match self.config.authorization() {
+            Ok(Some(auth)) => Ok(req.header(reqwest::header::AUTHORIZATION, auth)),
+            Ok(None) => Ok(req),
+            Err(source) => Err(Error::PrometheusClient {
+                what: format!("credentials for {url}"),
+                source,
+            }),
+        }
+    }
+
+    fn get(&self, url: &str) -> Result<reqwest::RequestBuilder> {
+        self.request(reqwest::Method::GET, url)
     }
 
     /// Sends a status request, bounded by the client timeout.
@@ -142,7 +192,7 @@ impl PromClient {
         query: &[(&str, String)],
     ) -> Result<T> {
         let url = self.endpoint(path);
-        let req = self.http.get(&url).query(query);
+        let req = self.get(&url)?.query(query);
         let resp = if path.starts_with("/api/v1/status/") {
             self.send(req, &url).await?
         } else {
@@ -155,7 +205,7 @@ impl PromClient {
     /// `GET /-/ready`: Ok once Prometheus serves queries.
     pub async fn ready(&self) -> Result<()> {
         let url = self.endpoint("/-/ready");
-        self.send(self.http.get(&url), &url).await.map(|_| ())
+        self.send(self.get(&url)?, &url).await.map(|_| ())
     }
 
     /// `GET /api/v1/status/config`: external labels.
@@ -195,7 +245,7 @@ impl PromClient {
     /// `prometheus_tsdb_lowest_timestamp_seconds` on `/metrics`.
     pub async fn lowest_timestamp(&self) -> Result<Timestamp> {
         let url = self.endpoint("/metrics");
-        let resp = self.send(self.http.get(&url), &url).await?;
+        let resp = self.send(self.get(&url)?, &url).await?;
         let body = self.body(resp, &url).await?;
         let text = String::from_utf8_lossy(&body);
         parse_lowest_timestamp(&text).ok_or_else(|| Error::PrometheusResponse {
@@ -260,7 +310,9 @@ impl PromClient {
     /// `POST /-/reload` (needs `--web.enable-lifecycle`).
     pub async fn reload(&self) -> Result<()> {
         let url = self.endpoint("/-/reload");
-        self.send(self.http.post(&url), &url).await.map(|_| ())
+        self.send(self.request(reqwest::Method::POST, &url)?, &url)
+            .await
+            .map(|_| ())
     }
 }
 

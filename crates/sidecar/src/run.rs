@@ -73,7 +73,11 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         }
     };
 
-    let client = PromClient::new(&args.prometheus_url, args.prometheus_get_config_timeout.0)?;
+    let client = PromClient::with_config(
+        &args.prometheus_url,
+        args.prometheus_get_config_timeout.0,
+        args.prometheus_http_client()?,
+    )?;
     let state = PromState::default();
     let readiness = Readiness::new(format!("waiting for prometheus at {}", client.url()));
     let store = PrometheusStore::new(
@@ -90,6 +94,7 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
 
     let opts = ServerOptions {
         max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        tls: args.grpc.tls.server_config()?,
         ..Default::default()
     };
     let grpc_listener = args.grpc.bind().await?;
@@ -109,7 +114,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     let http_addr = local_addr(&http_listener, "--http-address")?;
     let router = admin::router(Arc::new(registry), readiness.clone());
     let http_stop = CancellationToken::new();
-    let http_task = tokio::spawn(admin::serve(http_listener, router, http_stop.clone()));
+    let web = args.http.web_config()?;
+    let http_task = tokio::spawn(admin::serve_with(
+        http_listener,
+        router,
+        web,
+        http_stop.clone(),
+    ));
 
     let mut loops: Vec<JoinHandle<()>> = Vec::new();
     loops.push(tokio::spawn(crate::state::poll_prometheus(

@@ -166,13 +166,16 @@ pub async fn run_with_listeners(
     } = ctx.into();
     let gw = Gateway::new(&args, &mut registry).await?;
     let ready = Readiness::new("initial block sync has not finished");
-    let http_task = tokio::spawn(admin::serve(
+    let web = args.http.web_config()?;
+    let http_task = tokio::spawn(admin::serve_with(
         http,
         admin::router(Arc::new(registry), ready.clone()),
+        web,
         shutdown.clone(),
     ));
     let grpc_opts = ServerOptions {
         max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
+        tls: args.grpc.tls.server_config()?,
         ..ServerOptions::default()
     };
     if let Ok(a) = grpc.local_addr() {

@@ -15,12 +15,14 @@ use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::api::{SeriesFrame, SeriesStream, StoreApi};
+use crate::client_tls::TlsConnector;
 use crate::legacy::info_from_legacy;
 use crate::pb::thanos::{
     self, exemplars_client, info, info::info_client, metadata_client, store_client, targets_client,
 };
 use crate::server::{MAX_MESSAGE_SIZE, with_deadline};
 use crate::{Error, Result};
+pub use aeon_common::tls::ClientTls;
 
 mod scrape;
 
@@ -36,32 +38,10 @@ pub struct ClientOptions {
     /// Default deadline of every call (None = no deadline). For Series it
     /// covers the whole stream.
     pub timeout: Option<Duration>,
-    /// Connect with TLS (None = plaintext, Thanos' default).
+    /// Connect with TLS (None = plaintext, Thanos' default): a config from
+    /// `aeon_common::tls` (`--grpc-client-tls-*` or an endpoint group's
+    /// `tls_config`) and the name to verify the server as.
     pub tls: Option<ClientTls>,
-}
-
-/// Client TLS settings, PEM-encoded (Thanos `--grpc-client-tls-secure`,
-/// `--grpc-client-tls-ca`, `--grpc-client-tls-cert`, `--grpc-client-tls-key`,
-/// `--grpc-client-server-name`).
-#[derive(Clone, Default)]
-pub struct ClientTls {
-    /// CA to verify the server with; None = the system's native roots.
-    pub ca_pem: Option<Vec<u8>>,
-    /// Client certificate and key for mTLS.
-    pub cert_pem: Option<Vec<u8>>,
-    pub key_pem: Option<Vec<u8>>,
-    /// Server name to verify instead of the endpoint's host.
-    pub server_name: Option<String>,
-}
-
-impl std::fmt::Debug for ClientTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientTls")
-            .field("custom_ca", &self.ca_pem.is_some())
-            .field("mtls", &self.cert_pem.is_some())
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for ClientOptions {
@@ -88,11 +68,14 @@ pub struct StoreClient {
     timeout: Option<Duration>,
 }
 
-fn endpoint_uri(endpoint: &str, tls: bool) -> String {
-    if endpoint.contains("://") {
+/// `host:port` (or a full URI) as the URI tonic dials. A TLS endpoint
+/// stays `http://`: the handshake is [`TlsConnector`]'s, and tonic's own
+/// TLS only takes PEM without skip-verify, versions or reloads.
+fn endpoint_uri(endpoint: &str) -> String {
+    if let Some(rest) = endpoint.strip_prefix("https://") {
+        format!("http://{rest}")
+    } else if endpoint.contains("://") {
         endpoint.to_owned()
-    } else if tls {
-        format!("https://{endpoint}")
     } else {
         format!("http://{endpoint}")
     }
@@ -100,24 +83,8 @@ fn endpoint_uri(endpoint: &str, tls: bool) -> String {
 
 impl StoreClient {
     fn build(endpoint: &str, opts: &ClientOptions) -> Result<Endpoint> {
-        let mut ep = Endpoint::from_shared(endpoint_uri(endpoint, opts.tls.is_some()))
+        let ep = Endpoint::from_shared(endpoint_uri(endpoint))
             .map_err(|e| Error::invalid(format!("store endpoint {endpoint:?}: {e}")))?;
-        if let Some(tls) = &opts.tls {
-            let mut cfg = tonic::transport::ClientTlsConfig::new();
-            cfg = match &tls.ca_pem {
-                Some(ca) => cfg.ca_certificate(tonic::transport::Certificate::from_pem(ca)),
-                None => cfg.with_native_roots(),
-            };
-            if let (Some(cert), Some(key)) = (&tls.cert_pem, &tls.key_pem) {
-                cfg = cfg.identity(tonic::transport::Identity::from_pem(cert, key));
-            }
-            if let Some(name) = &tls.server_name {
-                cfg = cfg.domain_name(name.clone());
-            }
-            ep = ep
-                .tls_config(cfg)
-                .map_err(|e| Error::invalid(format!("client TLS config for {endpoint}: {e}")))?;
-        }
         Ok(ep
             .connect_timeout(opts.connect_timeout)
             .http2_keep_alive_interval(opts.keepalive_interval)
@@ -152,20 +119,25 @@ impl StoreClient {
     /// Connects now to `endpoint` (`host:port` as Thanos' `--endpoint`, or a
     /// full `http://` URI); fails with `Unavailable` if it cannot.
     pub async fn connect(endpoint: &str, opts: ClientOptions) -> Result<Self> {
-        let channel =
-            Self::build(endpoint, &opts)?
-                .connect()
-                .await
-                .map_err(|e| Error::Unavailable {
-                    endpoint: endpoint.to_owned(),
-                    source: Box::new(e),
-                })?;
+        let ep = Self::build(endpoint, &opts)?;
+        let channel = match &opts.tls {
+            Some(tls) => ep.connect_with_connector(TlsConnector::new(tls)).await,
+            None => ep.connect().await,
+        }
+        .map_err(|e| Error::Unavailable {
+            endpoint: endpoint.to_owned(),
+            source: Box::new(e),
+        })?;
         Ok(Self::from_channel(endpoint, channel, &opts))
     }
 
     /// A client that connects on first use (and reconnects as needed).
     pub fn connect_lazy(endpoint: &str, opts: ClientOptions) -> Result<Self> {
-        let channel = Self::build(endpoint, &opts)?.connect_lazy();
+        let ep = Self::build(endpoint, &opts)?;
+        let channel = match &opts.tls {
+            Some(tls) => ep.connect_with_connector_lazy(TlsConnector::new(tls)),
+            None => ep.connect_lazy(),
+        };
         Ok(Self::from_channel(endpoint, channel, &opts))
     }
 
@@ -306,15 +278,10 @@ mod tests {
 
     #[test]
     fn uri_forms() {
-        assert_eq!(
-            endpoint_uri("127.0.0.1:10901", false),
-            "http://127.0.0.1:10901"
-        );
-        assert_eq!(
-            endpoint_uri("127.0.0.1:10901", true),
-            "https://127.0.0.1:10901"
-        );
-        assert_eq!(endpoint_uri("http://x:1", true), "http://x:1");
+        assert_eq!(endpoint_uri("127.0.0.1:10901"), "http://127.0.0.1:10901");
+        // TLS is the connector's, so tonic always dials http://.
+        assert_eq!(endpoint_uri("https://x:1"), "http://x:1");
+        assert_eq!(endpoint_uri("http://x:1"), "http://x:1");
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@
 
 mod api;
 mod client;
+mod client_tls;
 pub mod convert;
 mod error;
 mod legacy;
@@ -46,7 +47,7 @@ pub use legacy::{info_from_legacy, legacy_info};
 pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
 pub use metrics::GrpcMetrics;
 pub use scrape::{ExemplarsApi, MetadataApi, TargetsApi};
-pub use server::{MAX_MESSAGE_SIZE, ServerOptions, ServerTls, StoreServer, spawn_server};
+pub use server::{MAX_MESSAGE_SIZE, ServerOptions, StoreServer, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};
 pub use snappy::{SnappyDecompress, snappy_compress};
 

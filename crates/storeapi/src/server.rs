@@ -47,26 +47,10 @@ pub struct ServerOptions {
     pub max_connection_age: Option<Duration>,
     /// Max concurrent HTTP/2 streams per connection (None = h2 default).
     pub max_concurrent_streams: Option<u32>,
-    /// Serve TLS instead of plaintext (None = plaintext, Thanos' default).
-    pub tls: Option<ServerTls>,
-}
-
-/// Server TLS material, PEM-encoded (Thanos `--grpc-server-tls-cert`,
-/// `--grpc-server-tls-key`, `--grpc-server-tls-client-ca`).
-#[derive(Clone)]
-pub struct ServerTls {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
-    /// If set, clients must present a certificate signed by this CA (mTLS).
-    pub client_ca_pem: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for ServerTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerTls")
-            .field("mtls", &self.client_ca_pem.is_some())
-            .finish_non_exhaustive()
-    }
+    /// Serve TLS instead of plaintext (None = plaintext, Thanos' default):
+    /// a config from `aeon_common::tls` (`--grpc-server-tls-*`, certificate
+    /// reloaded when its files change; ALPN `h2`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerOptions {
@@ -183,7 +167,8 @@ impl StoreServer {
         )
     }
 
-    /// A tonic server builder with [`ServerOptions`] applied, to which the
+    /// A tonic server builder with [`ServerOptions`]' transport settings
+    /// applied (TLS is the listener's: [`StoreServer::serve`]), to which the
     /// caller can add more services.
     pub fn builder(opts: &ServerOptions) -> Result<tonic::transport::Server> {
         let mut b = tonic::transport::Server::builder()
@@ -196,17 +181,6 @@ impl StoreServer {
             .tcp_nodelay(true);
         if let Some(age) = opts.max_connection_age {
             b = b.max_connection_age(age);
-        }
-        if let Some(tls) = &opts.tls {
-            let mut cfg = tonic::transport::ServerTlsConfig::new().identity(
-                tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem),
-            );
-            if let Some(ca) = &tls.client_ca_pem {
-                cfg = cfg.client_ca_root(tonic::transport::Certificate::from_pem(ca));
-            }
-            b = b
-                .tls_config(cfg)
-                .map_err(|e| Error::invalid(format!("server TLS config: {e}")))?;
         }
         Ok(b)
     }
@@ -234,19 +208,35 @@ impl StoreServer {
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
         let (metadata, exemplars, targets) = self.scrape_services(&health).await;
-        Self::builder(&opts)?
+        let router = Self::builder(&opts)?
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())
             .add_optional_service(metadata)
             .add_optional_service(exemplars)
-            .add_optional_service(targets)
-            .serve_with_incoming_shutdown(nodelay(listener), shutdown)
-            .await
-            .map_err(|e| Error::Serve {
-                address,
-                source: Box::new(e),
-            })
+            .add_optional_service(targets);
+        let served = match opts.tls {
+            Some(cfg) => {
+                let tls = aeon_common::tls::TlsListener::new(listener, cfg).map_err(|e| {
+                    Error::Serve {
+                        address: address.clone(),
+                        source: Box::new(e),
+                    }
+                })?;
+                router
+                    .serve_with_incoming_shutdown(tls.into_stream(), shutdown)
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(nodelay(listener), shutdown)
+                    .await
+            }
+        };
+        served.map_err(|e| Error::Serve {
+            address,
+            source: Box::new(e),
+        })
     }
 }
 

@@ -122,3 +122,47 @@ readinessProbe:
 - --log.format={{ .Values.log.format }}
 - --http-address=0.0.0.0:10902
 {{- end -}}
+
+{{/* gRPC TLS (values `grpcTls`): the Secret's files under /etc/aeon/grpc-tls. */}}
+{{- define "aeon.grpcTlsSecret" -}}
+{{- required "grpcTls.secretName is required when grpcTls.enabled is true" .Values.grpcTls.secretName -}}
+{{- end -}}
+{{- define "aeon.grpcTlsVolume" -}}
+{{- if .Values.grpcTls.enabled }}
+- name: grpc-tls
+  secret:
+    secretName: {{ include "aeon.grpcTlsSecret" . }}
+{{- end }}
+{{- end -}}
+{{- define "aeon.grpcTlsMount" -}}
+{{- if .Values.grpcTls.enabled }}
+- name: grpc-tls
+  mountPath: /etc/aeon/grpc-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+{{/* Serving the Store API over TLS (store-gateway, querier). */}}
+{{- define "aeon.grpcTlsServerArgs" -}}
+{{- if .Values.grpcTls.enabled }}
+- --grpc-server-tls-cert=/etc/aeon/grpc-tls/{{ .Values.grpcTls.certKey }}
+- --grpc-server-tls-key=/etc/aeon/grpc-tls/{{ .Values.grpcTls.keyKey }}
+{{- if .Values.grpcTls.clientAuth }}
+- --grpc-server-tls-client-ca=/etc/aeon/grpc-tls/{{ .Values.grpcTls.caKey }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{/* Dialling every Store API endpoint over TLS (querier). */}}
+{{- define "aeon.grpcTlsClientArgs" -}}
+{{- if .Values.grpcTls.enabled }}
+- --grpc-client-tls-secure
+- --grpc-client-tls-ca=/etc/aeon/grpc-tls/{{ .Values.grpcTls.caKey }}
+- --grpc-client-tls-cert=/etc/aeon/grpc-tls/{{ .Values.grpcTls.certKey }}
+- --grpc-client-tls-key=/etc/aeon/grpc-tls/{{ .Values.grpcTls.keyKey }}
+{{- with .Values.grpcTls.serverName }}
+- --grpc-client-server-name={{ . }}
+{{- end }}
+{{- if .Values.grpcTls.insecureSkipVerify }}
+- --grpc-client-tls-skip-verify
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -16,4 +16,5 @@ mod helpers;
 mod k8s;
 mod prettier;
 mod prometheus;
+mod tls;
 mod webui;

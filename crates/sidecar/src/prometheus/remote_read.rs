@@ -44,8 +44,7 @@ impl PromClient {
                 reason: format!("snappy: {e}"),
             })?;
         let resp = self
-            .http()
-            .post(&url)
+            .request(reqwest::Method::POST, &url)?
             .header("Content-Type", "application/x-protobuf")
             .header("Content-Encoding", "snappy")
             .header("Accept-Encoding", "snappy")

@@ -174,7 +174,7 @@ impl PromClient {
         end: Timestamp,
     ) -> Result<Vec<thanos::ExemplarData>> {
         let url = self.endpoint("/api/v1/query_exemplars");
-        let req = self.http().get(&url).query(&[
+        let req = self.request(reqwest::Method::GET, &url)?.query(&[
             ("query", query.to_string()),
             ("start", format_ts(start)),
             ("end", format_ts(end)),

@@ -117,6 +117,9 @@ pub struct PromOptions<'a> {
     pub port: Option<u16>,
     /// OpenMetrics to backfill instead of [`openmetrics`] (with_blocks).
     pub data: Option<String>,
+    /// Serve through Prometheus's `--web.config.file`: (file, basic auth
+    /// user, password); the URL is then `https://localhost:<port>`.
+    pub web_config: Option<(PathBuf, String, String)>,
 }
 
 impl Default for PromOptions<'_> {
@@ -127,6 +130,7 @@ impl Default for PromOptions<'_> {
             extra_flags: vec![],
             port: None,
             data: None,
+            web_config: None,
         }
     }
 }
@@ -170,27 +174,60 @@ pub async fn start_prometheus(opts: PromOptions<'_>) -> Prom {
         .arg("--web.enable-lifecycle")
         .arg("--log.level=warn")
         .args(&opts.extra_flags)
+        .args(
+            opts.web_config
+                .iter()
+                .map(|(f, _, _)| format!("--web.config.file={}", f.display())),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let url = match &opts.web_config {
+        Some(_) => format!("https://localhost:{port}"),
+        None => format!("http://127.0.0.1:{port}"),
+    };
     let prom = Prom {
         child,
-        url: format!("http://127.0.0.1:{port}"),
+        url,
         data,
         config,
         start_ms,
         _tmp: tmp,
     };
-    wait_ready(&prom.url).await;
+    match &opts.web_config {
+        None => wait_ready(&prom.url).await,
+        Some((_, user, pass)) => wait_ready_as(&prom.url, Some((user, pass))).await,
+    }
     prom
 }
 
 pub async fn wait_ready(url: &str) {
+    wait_ready_as(url, None).await;
+}
+
+/// [`wait_ready`] over TLS without verification, with basic auth.
+async fn wait_ready_as(url: &str, auth: Option<(&String, &String)>) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let http = reqwest::Client::new();
+    let skip = aeon_common::tls::client_config(
+        &aeon_common::tls::ClientSettings {
+            insecure_skip_verify: true,
+            alpn: vec![b"http/1.1".to_vec()],
+            ..Default::default()
+        },
+        "test",
+    )
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured((*skip).clone())
+        .build()
+        .unwrap();
     loop {
-        if let Ok(r) = http.get(format!("{url}/-/ready")).send().await
+        let mut req = http.get(format!("{url}/-/ready"));
+        if let Some((u, p)) = auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        if let Ok(r) = req.send().await
             && r.status().is_success()
         {
             return;

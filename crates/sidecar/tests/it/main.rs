@@ -6,6 +6,7 @@
 mod acceptance;
 mod binary;
 mod common;
+mod operator;
 mod scrape;
 mod service;
 mod shipper;

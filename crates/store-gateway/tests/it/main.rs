@@ -9,4 +9,5 @@ mod bad_blocks;
 mod binary;
 mod promtool_blocks;
 mod service;
+mod tls;
 mod util;
