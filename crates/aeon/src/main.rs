@@ -59,7 +59,11 @@ enum Tools {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    // Kingpin's `--[no-]flag` booleans, as Thanos's command lines use them.
+    let cmd = aeon_common::kingpin::command(Cli::command());
+    let matches = cmd
+        .clone()
+        .get_matches_from(aeon_common::kingpin::args(&cmd, std::env::args_os()));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

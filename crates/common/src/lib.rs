@@ -13,6 +13,7 @@ pub mod args;
 pub mod config;
 pub mod error;
 pub mod flags;
+pub mod kingpin;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;
