@@ -8,6 +8,7 @@
 //!   `default_value_t = true` where Thanos defaults to true); [`command`]
 //!   turns every such flag into one taking an optional `=true|false`, and
 //!   [`args`] rewrites `--no-flag` into `--flag=false` before clap parses.
+//! - `--help-long` prints the long help, as kingpin's does.
 //! - Flags whose help starts with [`NO_EFFECT`] are accepted and only
 //!   logged at start-up when set ([`inert_flags`]); flags whose help starts
 //!   with [`UNSUPPORTED`] stop start-up when set to anything but their
@@ -37,7 +38,12 @@ pub fn command(cmd: Command) -> Command {
         .filter(|a| matches!(a.get_action(), ArgAction::SetTrue) && a.get_long().is_some())
         .map(|a| a.get_id().as_str().to_owned())
         .collect();
-    let mut cmd = cmd;
+    let mut cmd = cmd.arg(
+        Arg::new("help-long")
+            .long("help-long")
+            .action(ArgAction::HelpLong)
+            .help("Generate long help (kingpin's spelling of --help)"),
+    );
     for id in bools {
         cmd = cmd.mut_arg(id, |a| {
             let me = a.get_id().clone();
@@ -189,22 +195,19 @@ pub fn inert_flags(
     matches: &ArgMatches,
     set: impl Fn(&str) -> bool,
 ) -> Vec<InertFlag> {
-    marked(cmd, NO_EFFECT, matches, set)
+    marked(cmd, NO_EFFECT, Some(matches), set)
 }
 
-/// The flags of `cmd` marked [`UNSUPPORTED`] that are set.
-pub fn unsupported_flags(
-    cmd: &Command,
-    matches: &ArgMatches,
-    set: impl Fn(&str) -> bool,
-) -> Vec<InertFlag> {
-    marked(cmd, UNSUPPORTED, matches, set)
+/// The flags of `cmd` marked [`UNSUPPORTED`] whose value differs from the
+/// default (`set`); typing the default value is fine.
+pub fn unsupported_flags(cmd: &Command, set: impl Fn(&str) -> bool) -> Vec<InertFlag> {
+    marked(cmd, UNSUPPORTED, None, set)
 }
 
 fn marked(
     cmd: &Command,
     marker: &str,
-    matches: &ArgMatches,
+    matches: Option<&ArgMatches>,
     set: impl Fn(&str) -> bool,
 ) -> Vec<InertFlag> {
     cmd.get_arguments()
@@ -212,7 +215,8 @@ fn marked(
             let help = a.get_help()?.to_string();
             let why = help.strip_prefix(marker)?.trim().to_owned();
             let id = a.get_id().as_str();
-            let typed = matches.value_source(id) == Some(ValueSource::CommandLine);
+            let typed =
+                matches.is_some_and(|m| m.value_source(id) == Some(ValueSource::CommandLine));
             (typed || set(id)).then(|| InertFlag {
                 flag: format!("--{}", a.get_long().unwrap_or(id)),
                 why,

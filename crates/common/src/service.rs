@@ -127,7 +127,7 @@ where
     let changed = crate::config::changed_from_default(args)?;
     let set = |id: &str| changed.iter().any(|c| c == id);
     let cmd = S::command();
-    if let Some(f) = crate::kingpin::unsupported_flags(&cmd, matches, set)
+    if let Some(f) = crate::kingpin::unsupported_flags(&cmd, set)
         .into_iter()
         .next()
     {

@@ -135,12 +135,167 @@ pub struct Args {
     #[arg(long = "selector-label", action = ArgAction::Append)]
     #[serde(default)]
     pub selector_label: Vec<String>,
+    /// Thanos's flags that Aeon accepts without implementing them.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub compat: CompatArgs,
+    /// `--request.logging-config-file`, `--request.logging-config`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub request_logging: aeon_common::args::RequestLoggingArgs,
     #[command(flatten)]
     #[serde(flatten)]
     pub telemetry: TelemetryArgs,
     /// YAML file with flag values (keys are flag names).
     #[arg(long = "config-file")]
     pub config_file: Option<PathBuf>,
+}
+
+/// Flags of `thanos query` that Aeon accepts without implementing: each is
+/// marked no effect (logged at start-up) or not supported (a start-up error
+/// when set to anything but its default).
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct CompatArgs {
+    /// [not supported by Aeon] Aeon does not prefix UI links from a request
+    /// header (use --web.external-prefix). Thanos: name of HTTP request
+    /// header used for dynamic prefixing of UI links and redirects.
+    #[arg(long = "web.prefix-header", default_value = "")]
+    #[serde(default)]
+    pub web_prefix_header: String,
+    /// [no effect in Aeon] Aeon sets no CORS headers, so there are none to
+    /// disable. Thanos: whether to disable CORS headers to be set by Thanos.
+    #[arg(long = "web.disable-cors")]
+    #[serde(default)]
+    pub web_disable_cors: bool,
+    /// [no effect in Aeon] Aeon has one PromQL engine of its own, used for
+    /// both values. Thanos: default PromQL engine to use (prometheus,
+    /// thanos).
+    #[arg(long = "query.promql-engine", default_value = "prometheus",
+          value_parser = ["prometheus", "thanos"])]
+    pub query_promql_engine: String,
+    /// [not supported by Aeon] Aeon has no xrate, xincrease, xdelta. Thanos:
+    /// whether to enable extended rate functions.
+    #[arg(long = "query.enable-x-functions")]
+    #[serde(default)]
+    pub query_enable_x_functions: bool,
+    /// [not supported by Aeon] Only local query mode is implemented. Thanos:
+    /// PromQL query mode. One of: local, distributed.
+    #[arg(long = "query.mode", default_value = "local", value_parser = ["local", "distributed"])]
+    pub query_mode: String,
+    /// [no effect in Aeon] Aeon's endpoint metrics have fixed labels.
+    /// Thanos: optional selection of query connection metric labels to be
+    /// collected from endpoint set.
+    #[arg(long = "query.conn-metric.label", action = ArgAction::Append,
+          default_values = ["external_labels", "store_type"])]
+    pub query_conn_metric_label: Vec<String>,
+    /// [not supported by Aeon] Used by distributed query mode only. Thanos:
+    /// labels that partition the leaf queriers.
+    #[arg(long = "query.partition-label", action = ArgAction::Append)]
+    #[serde(default)]
+    pub query_partition_label: Vec<String>,
+    /// [not supported by Aeon] Aeon's metadata APIs without start/end cover
+    /// all time. Thanos: default metadata time range duration for
+    /// retrieving labels through Labels and Series API.
+    #[arg(long = "query.metadata.default-time-range", default_value = "0s")]
+    pub query_metadata_default_time_range: PromDuration,
+    /// [no effect in Aeon] Aeon keeps no active query log. Thanos: directory
+    /// to log currently active queries in the queries.active file.
+    #[arg(long = "query.active-query-path", default_value = "")]
+    #[serde(default)]
+    pub query_active_query_path: String,
+    /// [not supported by Aeon] No experimental features. Thanos: comma
+    /// separated feature names to enable (promql-experimental-functions).
+    #[arg(long = "enable-feature", action = ArgAction::Append, value_delimiter = ',')]
+    #[serde(default)]
+    pub enable_feature: Vec<String>,
+    /// [not supported by Aeon] The querier queries every endpoint. Thanos:
+    /// path to YAML file with relabeling configuration that allows selecting
+    /// blocks to query based on their external labels.
+    #[arg(long = "selector.relabel-config-file")]
+    pub selector_relabel_config_file: Option<PathBuf>,
+    /// [not supported by Aeon] The querier queries every endpoint. Thanos:
+    /// alternative to 'selector.relabel-config-file' flag.
+    #[arg(long = "selector.relabel-config")]
+    pub selector_relabel_config: Option<String>,
+    /// [no effect in Aeon] Aeon's UI has no alerts page. Thanos: the
+    /// external Thanos Query URL that would be set in all alerts 'Source'
+    /// field.
+    #[arg(long = "alert.query-url")]
+    pub alert_query_url: Option<String>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the request
+    /// duration quantiles.
+    #[arg(long = "query.telemetry.request-duration-seconds-quantiles", action = ArgAction::Append,
+          default_values = ["0.1", "0.25", "0.75", "1.25", "1.75", "2.5", "3", "5", "10"])]
+    pub query_telemetry_request_duration_seconds_quantiles: Vec<f64>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the samples count
+    /// quantiles.
+    #[arg(long = "query.telemetry.request-samples-quantiles", action = ArgAction::Append,
+          default_values = ["100", "1000", "10000", "100000", "1000000"])]
+    pub query_telemetry_request_samples_quantiles: Vec<f64>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the series count
+    /// quantiles.
+    #[arg(long = "query.telemetry.request-series-seconds-quantiles", action = ArgAction::Append,
+          default_values = ["10", "100", "1000", "10000", "100000"])]
+    pub query_telemetry_request_series_seconds_quantiles: Vec<f64>,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: HTTP header to
+    /// determine tenant.
+    #[arg(long = "query.tenant-header", default_value = "THANOS-TENANT")]
+    pub query_tenant_header: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: default tenant
+    /// ID to use if tenant header is not present.
+    #[arg(long = "query.default-tenant-id", default_value = "default-tenant")]
+    pub query_default_tenant_id: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: use TLS client's
+    /// certificate field to determine tenant.
+    #[arg(long = "query.tenant-certificate-field", default_value = "")]
+    #[serde(default)]
+    pub query_tenant_certificate_field: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: enforce tenancy
+    /// on Query APIs.
+    #[arg(long = "query.enforce-tenancy")]
+    #[serde(default)]
+    pub query_enforce_tenancy: bool,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: label name to
+    /// use when enforcing tenancy.
+    #[arg(long = "query.tenant-label-name", default_value = "tenant_id")]
+    pub query_tenant_label_name: String,
+    /// [not supported by Aeon] Use --endpoint, --store.sd-files or
+    /// --endpoint.k8s. Thanos: path to Config File with endpoint
+    /// definitions.
+    #[arg(long = "endpoint.sd-config-file")]
+    pub endpoint_sd_config_file: Option<PathBuf>,
+    /// [not supported by Aeon] Use --endpoint, --store.sd-files or
+    /// --endpoint.k8s. Thanos: alternative to 'endpoint.sd-config-file'.
+    #[arg(long = "endpoint.sd-config")]
+    pub endpoint_sd_config: Option<String>,
+    /// [no effect in Aeon] Used by --endpoint.sd-config only. Thanos:
+    /// interval between endpoint config refreshes.
+    #[arg(long = "endpoint.sd-config-reload-interval", default_value = "5m")]
+    pub endpoint_sd_config_reload_interval: PromDuration,
+    /// [not supported by Aeon] Aeon does not load-balance endpoint groups.
+    /// Thanos: DNS name of statically configured Store API servers that are
+    /// load-balanced (repeated).
+    #[arg(long = "endpoint-group", action = ArgAction::Append)]
+    #[serde(default)]
+    pub endpoint_group: Vec<String>,
+    /// [not supported by Aeon] Aeon does not load-balance endpoint groups.
+    /// Thanos: like --endpoint-group, always used even when unhealthy.
+    #[arg(long = "endpoint-group-strict", action = ArgAction::Append)]
+    #[serde(default)]
+    pub endpoint_group_strict: Vec<String>,
+    /// [not supported by Aeon] The querier does not limit series per query.
+    /// Thanos: the maximum series allowed for a single Series request. 0
+    /// means no limit.
+    #[arg(long = "store.limits.request-series", default_value_t = 0)]
+    pub store_limits_request_series: u64,
+    /// [not supported by Aeon] The querier does not limit samples per query.
+    /// Thanos: the maximum samples allowed for a single Series request. 0
+    /// means no limit.
+    #[arg(long = "store.limits.request-samples", default_value_t = 0)]
+    pub store_limits_request_samples: u64,
 }
 
 impl Args {

@@ -107,8 +107,8 @@ impl Gateway {
             StoreConfig {
                 min_time: args.min_time,
                 max_time: args.max_time,
-                series_limit: args.request_series_limit,
-                samples_limit: args.request_samples_limit,
+                series_limit: args.series_limit(),
+                samples_limit: args.samples_limit(),
                 ..StoreConfig::default()
             },
         ));
