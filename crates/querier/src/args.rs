@@ -104,7 +104,10 @@ pub struct Args {
     /// Maximum number of queries processed concurrently.
     #[arg(long = "query.max-concurrent", default_value_t = 20)]
     pub query_max_concurrent: usize,
-    /// Maximum number of concurrent selects per query.
+    /// [no effect in Aeon] Aeon's PromQL engine runs the selects of a query
+    /// one after another, so at most one is in flight (always within the
+    /// bound). Thanos: maximum number of select requests made concurrently
+    /// per a query.
     #[arg(long = "query.max-concurrent-select", default_value_t = 4)]
     pub query_max_concurrent_select: usize,
     /// How far back an instant selector looks for a sample.
@@ -120,18 +123,25 @@ pub struct Args {
     /// Default step of subqueries without one.
     #[arg(long = "query.default-evaluation-interval", default_value = "1m")]
     pub query_default_evaluation_interval: PromDuration,
-    /// Prefix for API and UI endpoints (e.g. `/thanos`).
+    /// Prefix for API and UI endpoints (e.g. `/thanos`). Defaults to the
+    /// value of --web.external-prefix.
     #[arg(long = "web.route-prefix", default_value = "")]
     #[serde(default)]
     pub web_route_prefix: String,
-    /// Static prefix for HTML links (accepted for compatibility).
+    /// Static prefix for all HTML links and redirect URLs in the UI (a path
+    /// or a URL, whose path is used). Endpoints are still served on / or
+    /// --web.route-prefix, so the UI can sit behind a reverse proxy that
+    /// strips a sub-path.
     #[arg(long = "web.external-prefix", default_value = "")]
     #[serde(default)]
     pub web_external_prefix: String,
     /// Deduplication algorithm: penalty or chain.
     #[arg(long = "deduplication.func", value_enum, default_value = "penalty")]
     pub deduplication_func: DedupFunc,
-    /// Labels exposed in the Info endpoint (`name="value"`, repeatable).
+    /// Query selector labels that will be exposed in info endpoint
+    /// (`name="value"`, repeated): added to every label set the querier
+    /// announces; Store API requests whose matchers contradict them get
+    /// nothing, and matchers on them are dropped before fan-out.
     #[arg(long = "selector-label", action = ArgAction::Append)]
     #[serde(default)]
     pub selector_label: Vec<String>,
@@ -322,16 +332,81 @@ impl Args {
         out
     }
 
-    /// The route prefix normalised to `""` or `/x` (no trailing slash).
+    /// The route prefix normalised to `""` or `/x` (no trailing slash);
+    /// `--web.external-prefix` when not given, as in Thanos.
     pub fn route_prefix(&self) -> String {
-        let p = self.web_route_prefix.trim_end_matches('/');
-        if p.is_empty() {
-            String::new()
-        } else if p.starts_with('/') {
-            p.to_owned()
+        if self.web_route_prefix.is_empty() {
+            self.external_prefix()
         } else {
-            format!("/{p}")
+            normalise_prefix(&self.web_route_prefix)
         }
+    }
+
+    /// The path prefix of the UI's links: `--web.external-prefix` (the path
+    /// of a URL), else the route prefix.
+    pub fn link_prefix(&self) -> String {
+        if self.web_external_prefix.is_empty() {
+            self.route_prefix()
+        } else {
+            self.external_prefix()
+        }
+    }
+
+    fn external_prefix(&self) -> String {
+        let p = self.web_external_prefix.trim();
+        // `http://host/x` → `/x`, as Thanos's SanitizePrefix keeps the path.
+        let path = match p.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => p,
+        };
+        normalise_prefix(path)
+    }
+
+    /// `--selector-label` as sorted `(name, value)` pairs; values are Go
+    /// quoted strings (`cluster="eu"`), as Thanos parses them.
+    pub fn selector_labels(&self) -> crate::Result<Vec<(String, String)>> {
+        let bad = |l: &str, why: &str| crate::Error::Flag {
+            flag: "selector-label",
+            reason: format!("{l:?}: {why}"),
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for l in &self.selector_label {
+            let (name, quoted) = l
+                .split_once('=')
+                .ok_or_else(|| bad(l, "expected name=\"value\""))?;
+            let valid_name = name
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            if name.is_empty() || !valid_name {
+                return Err(bad(l, "invalid label name"));
+            }
+            let value =
+                if let Some(raw) = quoted.strip_prefix('`').and_then(|v| v.strip_suffix('`')) {
+                    raw.to_owned()
+                } else if quoted.starts_with('"') {
+                    serde_json::from_str::<String>(quoted)
+                        .map_err(|e| bad(l, &format!("unquote label value: {e}")))?
+                } else {
+                    return Err(bad(l, "the value must be quoted (name=\"value\")"));
+                };
+            out.retain(|(n, _)| n != name);
+            out.push((name.to_owned(), value));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// `x`, `/x/` → `/x`; empty and `/` → empty.
+fn normalise_prefix(p: &str) -> String {
+    let p = p.trim().trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
     }
 }
 

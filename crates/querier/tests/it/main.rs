@@ -10,6 +10,7 @@ mod acceptance;
 mod api;
 mod binary;
 mod discovery;
+mod flags;
 mod helpers;
 mod k8s;
 mod prettier;
