@@ -112,8 +112,8 @@ pub struct Args {
     /// limit.
     #[arg(long = "store.grpc.downloaded-bytes-limit", default_value = "0")]
     pub grpc_downloaded_bytes_limit: ByteSize,
-    /// [not supported by Aeon] Aeon does not bound concurrent Series calls.
-    /// Thanos: maximum number of concurrent Series calls.
+    /// Maximum number of concurrent Series calls (more wait for a slot; 0:
+    /// no bound).
     #[arg(long = "store.grpc.series-max-concurrency", default_value_t = 20)]
     pub grpc_series_max_concurrency: usize,
     /// [not supported by Aeon] Aeon reads TSDB blocks only, no Parquet.

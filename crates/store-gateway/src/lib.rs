@@ -109,6 +109,7 @@ impl Gateway {
                 max_time: args.max_time,
                 series_limit: args.series_limit(),
                 samples_limit: args.samples_limit(),
+                series_max_concurrency: args.grpc_series_max_concurrency,
                 ..StoreConfig::default()
             },
         ));
