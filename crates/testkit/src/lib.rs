@@ -8,6 +8,7 @@
 //! xtask peers` installs what [`peers`] looks for; a test whose peer is
 //! missing fails with a message that names the path and that command.
 
+pub mod flags_table;
 pub mod net;
 pub mod peers;
 pub mod process;
