@@ -111,9 +111,7 @@ pub fn parse_clap_help(text: &str) -> Vec<HelpFlag> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         if let Some(rest) = flag_line(line) {
-            let end = rest
-                .find(|c: char| c == ' ' || c == '[' || c == '=' || c == '<')
-                .unwrap_or(rest.len());
+            let end = rest.find([' ', '[', '=', '<']).unwrap_or(rest.len());
             out.push((rest[..end].to_owned(), rest[end..].to_owned()));
         } else if line.starts_with("       ")
             && let Some((_, text)) = out.last_mut()
@@ -157,9 +155,7 @@ pub fn parse_kingpin_help(md: &str, cmd: &str) -> Option<Vec<HelpFlag>> {
                 Some(r) => (true, r),
                 None => (false, rest),
             };
-            let end = rest
-                .find(|c: char| c == ' ' || c == '=')
-                .unwrap_or(rest.len());
+            let end = rest.find([' ', '=']).unwrap_or(rest.len());
             let flag = rest[..end].to_owned();
             let after = &rest[end..];
             let default = after
