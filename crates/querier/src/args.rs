@@ -161,14 +161,15 @@ pub struct Args {
     pub config_file: Option<PathBuf>,
 }
 
-/// Flags of `thanos query` that Aeon accepts without implementing: each is
+/// Flags of `thanos query` that Aeon added for compatibility: most are
 /// marked no effect (logged at start-up) or not supported (a start-up error
-/// when set to anything but its default).
+/// when set to anything but its default); `--web.prefix-header` works.
 #[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
 pub struct CompatArgs {
-    /// [not supported by Aeon] Aeon does not prefix UI links from a request
-    /// header (use --web.external-prefix). Thanos: name of HTTP request
-    /// header used for dynamic prefixing of UI links and redirects.
+    /// Name of HTTP request header used for dynamic prefixing of UI links
+    /// (the path of its value). Ignored if --web.external-prefix is set.
+    /// Security risk: enable it only if a reverse proxy in front of Aeon
+    /// resets the header (e.g. X-Forwarded-Prefix).
     #[arg(long = "web.prefix-header", default_value = "")]
     #[serde(default)]
     pub web_prefix_header: String,
@@ -350,6 +351,12 @@ impl Args {
         } else {
             self.external_prefix()
         }
+    }
+
+    /// `--web.prefix-header`, when set and `--web.external-prefix` is not.
+    pub fn prefix_header(&self) -> Option<String> {
+        let h = self.compat.web_prefix_header.trim();
+        (!h.is_empty() && self.web_external_prefix.is_empty()).then(|| h.to_owned())
     }
 
     fn external_prefix(&self) -> String {

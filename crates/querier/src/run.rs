@@ -101,7 +101,7 @@ pub(crate) fn http_router(
     registry: Arc<Registry>,
     ready: Readiness,
     prefix: &str,
-    link_prefix: &str,
+    link_prefix: &ui::LinkPrefix,
     metrics: Metrics,
 ) -> Router {
     let step = api.config().default_step.as_secs_f64();
@@ -154,7 +154,10 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         Arc::new(registry),
         ready.clone(),
         &args.route_prefix(),
-        &args.link_prefix(),
+        &ui::LinkPrefix {
+            fixed: args.link_prefix(),
+            header: args.prefix_header(),
+        },
         metrics.clone(),
     );
 

@@ -180,3 +180,46 @@ async fn external_prefix_serves_links_under_the_prefix() {
         .await;
     assert_eq!(code, 200, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_header_sets_the_link_prefix_per_request() {
+    let q = querier(&["--web.prefix-header=X-Forwarded-Prefix"]).await;
+    let get = |prefix: Option<&'static str>| {
+        let mut r = q.http.get(q.url("/graph"));
+        if let Some(p) = prefix {
+            r = r.header("X-Forwarded-Prefix", p);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(
+        get(Some("/proxied/"))
+            .await
+            .contains("const PREFIX = \"/proxied\";")
+    );
+    assert!(get(None).await.contains("const PREFIX = \"\";"));
+    // Only path characters of the header reach the page.
+    let body = get(Some("/a\"</script>")).await;
+    assert!(body.contains("const PREFIX = \"/a/script\";"), "{body}");
+    drop(q);
+
+    // --web.external-prefix wins over the header.
+    let q = querier(&[
+        "--web.prefix-header=X-Forwarded-Prefix",
+        "--web.external-prefix=https://proxy.example.com/fixed",
+        "--web.route-prefix=/",
+    ])
+    .await;
+    let r = q
+        .http
+        .get(q.url("/graph"))
+        .header("X-Forwarded-Prefix", "/proxied")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("const PREFIX = \"/fixed\";")
+    );
+}
