@@ -10,10 +10,13 @@
 //! - `bench` dashboard query latency, Aeon (querier + store-gateway) against
 //!   Prometheus 3.5 on the same blocks (builds `aeon --release`).
 //! - `images` static binaries and a `FROM scratch` image per component (deploy/docker/).
+//! - `flags` checks docs/flags.md against Thanos's `--help` texts
+//!   (`--thanos-docs DIR`).
 
 mod bench;
 mod demo;
 mod deps;
+mod flags;
 mod images;
 mod layers;
 mod peers;
@@ -61,6 +64,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Build static binaries and the container image of every component (needs docker).
     Images(images::ImagesArgs),
+    /// Compare docs/flags.md with Thanos's --help texts (`--thanos-docs DIR`, Thanos's
+    /// components/*.md): every Thanos flag accounted for, same defaults.
+    Flags(flags::FlagsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +112,7 @@ fn real_main() -> Result<()> {
         Cmd::Demo(args) => demo::run(&root, args),
         Cmd::Bench(args) => bench::run(&root, args),
         Cmd::Images(args) => images::run(&root, args),
+        Cmd::Flags(args) => flags::run(&root, &args),
     }
 }
 

@@ -30,13 +30,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Sidecar for Prometheus: Store API over remote read, block shipper, config reloader.
-    Sidecar(aeon_sidecar::Args),
+    Sidecar(Box<aeon_sidecar::Args>),
     /// Store gateway: serves every block in the bucket through the Store API.
-    Store(aeon_store_gateway::Args),
+    Store(Box<aeon_store_gateway::Args>),
     /// Querier: Prometheus HTTP API over every Store API endpoint, deduplicated.
-    Query(aeon_querier::Args),
+    Query(Box<aeon_querier::Args>),
     /// Compactor: compaction, downsampling, retention and safe deletion in the bucket.
-    Compact(aeon_compactor::Args),
+    Compact(Box<aeon_compactor::Args>),
     /// Offline tools.
     #[command(subcommand)]
     Tools(Tools),
@@ -59,7 +59,11 @@ enum Tools {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    // Kingpin's `--[no-]flag` booleans, as Thanos's command lines use them.
+    let cmd = aeon_common::kingpin::command(Cli::command());
+    let matches = cmd
+        .clone()
+        .get_matches_from(aeon_common::kingpin::args(&cmd, std::env::args_os()));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

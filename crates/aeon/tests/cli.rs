@@ -295,3 +295,50 @@ fn bucket_web_takes_the_http_config() {
     assert_eq!(code, 401);
     drop(p);
 }
+
+#[test]
+fn thanos_flags_kingpin_booleans_and_flags_without_effect() {
+    use aeon_common::testutil::Proc;
+    let mut c = aeon();
+    c.args([
+        "query",
+        "--http-address=127.0.0.1:0",
+        "--grpc-address=127.0.0.1:0",
+        "--no-query.partial-response",
+        "--enable-auto-gomemlimit",
+        "--query.promql-engine=thanos",
+        // Typing a default is not setting anything.
+        "--query.mode=local",
+    ]);
+    let mut p = Proc::spawn("aeon query", &mut c);
+    p.wait_line(Duration::from_secs(30), |l| {
+        l.contains("serving http").then_some(())
+    });
+    let (status, lines) = p.stop();
+    assert!(status.success(), "{lines:#?}");
+    for flag in ["--enable-auto-gomemlimit", "--query.promql-engine"] {
+        let hits: Vec<_> = lines
+            .iter()
+            .filter(|l| l.contains("has no effect") && l.contains(flag))
+            .collect();
+        assert_eq!(hits.len(), 1, "one start-up line for {flag}: {lines:#?}");
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("--query.mode")),
+        "{lines:#?}"
+    );
+
+    // A flag Aeon does not implement stops start-up, naming it.
+    let (ok, text) = output(&["query", "--query.mode=distributed"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("--query.mode") && text.contains("not supported"),
+        "{text}"
+    );
+    // Unknown negations stay errors.
+    let (ok, text) = output(&["query", "--no-query.timeout"]);
+    assert!(!ok && text.contains("no-query.timeout"), "{text}");
+    // Kingpin's --help-long.
+    let (ok, text) = output(&["compact", "--help-long"]);
+    assert!(ok && text.contains("--block-files-concurrency"), "{text}");
+}

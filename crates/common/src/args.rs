@@ -13,7 +13,10 @@ use crate::Result;
 use crate::flags::{GoDuration, ListenAddr, PromDuration};
 use crate::relabel::Relabeler;
 
+mod compat;
+
 pub use crate::telemetry::TelemetryArgs;
+pub use compat::{BlockDiscoveryArgs, BlockViewerArgs, HashFuncArgs, RequestLoggingArgs};
 
 /// `--http-address`, `--http-grace-period`, `--http.config`.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]

@@ -163,6 +163,29 @@ where
     fig.extract().map_err(cfg_err)
 }
 
+/// The ids (field names) of `args`'s flags whose value differs from the
+/// default of `T`'s command: what the config file, the environment or the
+/// command line changed.
+pub fn changed_from_default<T>(args: &T) -> Result<Vec<String>>
+where
+    T: CommandFactory + FromArgMatches + Serialize,
+{
+    let cmd = T::command();
+    let defaults_matches = cmd
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from([cmd.get_name()])
+        .map_err(|e| Error::Config(Box::new(figment::Error::from(e.to_string()))))?;
+    let defaults = T::from_arg_matches(&defaults_matches)
+        .map_err(|e| Error::Config(Box::new(figment::Error::from(e.to_string()))))?;
+    let (now, before) = (to_dict(args)?, to_dict(&defaults)?);
+    Ok(now
+        .into_iter()
+        .filter(|(k, v)| before.get(k) != Some(v))
+        .map(|(k, _)| k)
+        .collect())
+}
+
 fn to_dict<T: Serialize>(v: &T) -> Result<Dict> {
     let value = Value::serialize(v).map_err(|e| Error::Config(Box::new(e)))?;
     value.into_dict().ok_or_else(|| {

@@ -52,6 +52,11 @@ pub enum Error {
     #[error("invalid relabel config in {origin}: {reason}")]
     Relabel { origin: String, reason: String },
 
+    /// A flag Aeon does not implement was set (its help starts with
+    /// [`crate::kingpin::UNSUPPORTED`]).
+    #[error("flag {flag} is not supported by Aeon: {why}")]
+    Unsupported { flag: String, why: String },
+
     /// Tracing could not be set up.
     #[error("cannot set up tracing: {0}")]
     Tracing(String),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod flags;
 pub mod http_client;
+pub mod kingpin;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;

@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::kingpin::InertFlag;
 use crate::telemetry::{GlobalTelemetryArgs, TelemetryArgs};
 
 /// Aeon's version, printed by `--version`.
@@ -82,11 +83,16 @@ pub fn main<S: Service>() -> ExitCode {
                 .map(|f| f.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| S::command().get_name().to_string());
-    let matches = S::command()
-        .bin_name(prog.clone())
-        .display_name(prog.clone())
-        .version(VERSION)
-        .get_matches_from(args_without_component(std::env::args_os(), S::COMPONENT));
+    let cmd = crate::kingpin::command(
+        S::command()
+            .bin_name(prog.clone())
+            .display_name(prog.clone())
+            .version(VERSION),
+    );
+    let matches = cmd.clone().get_matches_from(crate::kingpin::args(
+        &cmd,
+        args_without_component(std::env::args_os(), S::COMPONENT),
+    ));
     report(
         &prog,
         S::COMPONENT,
@@ -118,12 +124,43 @@ pub fn run_matches<S: Service>(
 ) -> Result<(), BoxError> {
     let mut args: S = crate::config::from_matches(matches)?;
     global.apply(args.telemetry_mut(), matches);
+    let inert = check_flags::<S>(&args, matches)?;
     let telemetry = args.telemetry_mut().clone();
     block_on(S::COMPONENT, Some(&telemetry), |shutdown| async move {
+        log_inert(&inert);
         args.run(ServiceCtx::new(shutdown))
             .await
             .map_err(BoxError::from)
     })
+}
+
+/// Refuses a set flag Aeon does not support, and returns the set flags
+/// that have no effect (to be logged once telemetry is up).
+pub fn check_flags<S>(args: &S, matches: &ArgMatches) -> Result<Vec<InertFlag>, BoxError>
+where
+    S: CommandFactory + FromArgMatches + Serialize,
+{
+    let changed = crate::config::changed_from_default(args)?;
+    let set = |id: &str| changed.iter().any(|c| c == id);
+    let cmd = S::command();
+    if let Some(f) = crate::kingpin::unsupported_flags(&cmd, set)
+        .into_iter()
+        .next()
+    {
+        return Err(crate::Error::Unsupported {
+            flag: f.flag,
+            why: f.why,
+        }
+        .into());
+    }
+    Ok(crate::kingpin::inert_flags(&cmd, matches, set))
+}
+
+/// One start-up line per set flag that has no effect in Aeon.
+pub fn log_inert(flags: &[InertFlag]) {
+    for f in flags {
+        tracing::warn!(flag = %f.flag, why = %f.why, "flag accepted for Thanos compatibility has no effect in Aeon");
+    }
 }
 
 /// Builds the runtime; inside it initialises telemetry (when `telemetry` is

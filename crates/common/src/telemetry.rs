@@ -53,6 +53,16 @@ pub struct TelemetryArgs {
     /// Path to a tracing configuration YAML file (Thanos format; type OTLP).
     #[arg(long = "tracing.config-file")]
     pub tracing_config_file: Option<std::path::PathBuf>,
+    /// [no effect in Aeon] A Go runtime setting (GOMEMLIMIT); Aeon has no
+    /// garbage collector to limit. Thanos: enable go runtime to
+    /// automatically limit memory consumption.
+    #[arg(long = "enable-auto-gomemlimit")]
+    #[serde(default)]
+    pub enable_auto_gomemlimit: bool,
+    /// [no effect in Aeon] A Go runtime setting (GOMEMLIMIT ratio); Aeon has
+    /// no garbage collector to limit.
+    #[arg(long = "auto-gomemlimit.ratio", default_value_t = 0.9)]
+    pub auto_gomemlimit_ratio: f64,
 }
 
 /// The same flags given before the subcommand (`aeon --log.level=debug
@@ -72,6 +82,12 @@ pub struct GlobalTelemetryArgs {
     /// Path to a tracing configuration YAML file (also accepted after the command).
     #[arg(long = "tracing.config-file")]
     pub tracing_config_file: Option<std::path::PathBuf>,
+    /// [no effect in Aeon] A Go runtime setting (also accepted after the command).
+    #[arg(long = "enable-auto-gomemlimit")]
+    pub enable_auto_gomemlimit: bool,
+    /// [no effect in Aeon] A Go runtime setting (also accepted after the command).
+    #[arg(long = "auto-gomemlimit.ratio")]
+    pub auto_gomemlimit_ratio: Option<f64>,
 }
 
 impl GlobalTelemetryArgs {
@@ -81,6 +97,8 @@ impl GlobalTelemetryArgs {
             || self.log_format.is_some()
             || self.tracing_config.is_some()
             || self.tracing_config_file.is_some()
+            || self.enable_auto_gomemlimit
+            || self.auto_gomemlimit_ratio.is_some()
     }
 
     /// Applies the flags given before the command to `args`, except where
@@ -108,6 +126,15 @@ impl GlobalTelemetryArgs {
         {
             args.tracing_config_file = Some(v.clone());
         }
+        if self.enable_auto_gomemlimit && !typed("enable_auto_gomemlimit") {
+            args.enable_auto_gomemlimit = true;
+        }
+        if let Some(v) = self
+            .auto_gomemlimit_ratio
+            .filter(|_| !typed("auto_gomemlimit_ratio"))
+        {
+            args.auto_gomemlimit_ratio = v;
+        }
     }
 
     /// The flags as a full [`TelemetryArgs`] (defaults for the rest), for
@@ -118,6 +145,8 @@ impl GlobalTelemetryArgs {
             log_format: self.log_format.unwrap_or_default(),
             tracing_config: self.tracing_config.clone(),
             tracing_config_file: self.tracing_config_file.clone(),
+            enable_auto_gomemlimit: self.enable_auto_gomemlimit,
+            auto_gomemlimit_ratio: self.auto_gomemlimit_ratio.unwrap_or(0.9),
         }
     }
 }

@@ -65,8 +65,8 @@ pub struct Args {
     /// How often partial uploads and blocks past their delete delay are cleaned up.
     #[arg(long = "compact.cleanup-interval", default_value = "5m")]
     pub cleanup_interval: GoDuration,
-    /// Accepted for Thanos compatibility; block files are transferred with the object
-    /// store's own concurrency (4 files at once).
+    /// Number of block files (chunk segments) downloaded or uploaded at once
+    /// per block.
     #[arg(long = "block-files-concurrency", default_value_t = 1)]
     pub block_files_concurrency: usize,
     /// `--selector.relabel-config-file`, `--selector.relabel-config`: the
@@ -90,6 +90,41 @@ pub struct Args {
     #[arg(long = "deduplication.func", default_value = "")]
     #[serde(default)]
     pub dedup_func: String,
+    /// `--block-discovery-strategy`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub block_discovery: aeon_common::args::BlockDiscoveryArgs,
+    /// Number of meta.json files fetched concurrently.
+    #[arg(long = "block-meta-fetch-concurrency", default_value_t = 32)]
+    pub block_meta_fetch_concurrency: usize,
+    /// [no effect in Aeon] Aeon's compactor serves no block viewer UI (use
+    /// `aeon tools bucket web`). Thanos: repeat interval for syncing the
+    /// blocks between local and remote view for /global Block Viewer UI.
+    #[arg(long = "block-viewer.global.sync-block-interval", default_value = "1m")]
+    pub block_viewer_sync_interval: PromDuration,
+    /// [no effect in Aeon] Aeon's compactor serves no block viewer UI.
+    /// Thanos: maximum time for syncing the blocks between local and remote
+    /// view for /global Block Viewer UI.
+    #[arg(long = "block-viewer.global.sync-block-timeout", default_value = "5m")]
+    pub block_viewer_sync_timeout: PromDuration,
+    /// [no effect in Aeon] Aeon computes no background progress gauges.
+    /// Thanos: frequency of calculating the compaction progress in the
+    /// background when --wait has been enabled.
+    #[arg(long = "compact.progress-interval", default_value = "5m")]
+    pub compact_progress_interval: PromDuration,
+    /// `--hash-func`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub hash_func: aeon_common::args::HashFuncArgs,
+    /// [no effect in Aeon] Aeon's compactor serves no block viewer UI (use
+    /// `aeon tools bucket web`). Thanos: prefix for API and UI endpoints.
+    #[arg(long = "web.route-prefix", default_value = "")]
+    #[serde(default)]
+    pub web_route_prefix: String,
+    /// `--web.*`, `--bucket-web-label`, `--disable-admin-operations`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub web: aeon_common::args::BlockViewerArgs,
     /// Merge overlapping blocks of the same stream instead of quarantining them.
     #[arg(long = "compact.enable-vertical-compaction", default_value_t = false)]
     pub enable_vertical_compaction: bool,
@@ -166,7 +201,25 @@ mod tests {
         assert_eq!(a.max_time, TimeOrDuration::MAX);
         assert!(!a.vertical_compaction());
         assert_eq!(a.dedup_func().unwrap(), DedupFunc::OneToOne);
+        assert_eq!(a.block_meta_fetch_concurrency, 32);
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn transfer_concurrency_reaches_the_compactor() {
+        let a = Args::try_parse_from([
+            "c",
+            "--block-files-concurrency=5",
+            "--block-meta-fetch-concurrency=7",
+        ])
+        .unwrap();
+        let cfg = crate::Config::from_args(&a, 0).unwrap();
+        assert_eq!((cfg.files_concurrency, cfg.meta_fetch_concurrency), (5, 7));
+        let a = Args::try_parse_from(["c", "--block-files-concurrency=0"]).unwrap();
+        assert_eq!(
+            crate::Config::from_args(&a, 0).unwrap().files_concurrency,
+            1
+        );
     }
 
     #[test]

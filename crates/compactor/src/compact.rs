@@ -41,6 +41,8 @@ pub struct CompactSettings {
     pub replica_labels: Vec<String>,
     pub dedup: DedupFunc,
     pub fetch_concurrency: usize,
+    /// Block files moved at once per block (`--block-files-concurrency`).
+    pub files_concurrency: usize,
 }
 
 /// Result of one compaction.
@@ -75,11 +77,12 @@ pub async fn download_blocks(
     ids: &[Ulid],
     dir: &Path,
     concurrency: usize,
+    files_concurrency: usize,
 ) -> Result<Vec<PathBuf>> {
     futures::stream::iter(ids.iter().copied())
         .map(|id| async move {
             let p = dir.join(id.to_string());
-            block::download_block(bucket, id, &p)
+            block::download_block_with(bucket, id, &p, files_concurrency)
                 .await
                 .map_err(|e| Error::bucket("download block", id, e))?;
             Ok::<_, Error>(p)
@@ -133,9 +136,15 @@ pub fn finalize_meta(dir: &Path, meta: &mut BlockMeta) -> Result<()> {
 
 /// Uploads a finished local block (meta.json last) and checks what landed:
 /// meta.json parses to the same block, index and segment sizes match.
-pub async fn upload_and_verify(bucket: &dyn Bucket, dir: &Path, meta: &BlockMeta) -> Result<()> {
+/// At most `files_concurrency` block files are uploaded at once.
+pub async fn upload_and_verify(
+    bucket: &dyn Bucket,
+    dir: &Path,
+    meta: &BlockMeta,
+    files_concurrency: usize,
+) -> Result<()> {
     let id = meta.ulid;
-    block::upload_block(bucket, dir)
+    block::upload_block_with(bucket, dir, files_concurrency)
         .await
         .map_err(|e| Error::bucket("upload block", id, e))?;
     let raw = block::read_meta(bucket, id)
@@ -251,7 +260,14 @@ pub async fn compact_blocks(
         .join(scratch_name(&group.key));
     reset_dir(&work).await?;
     let ids: Vec<Ulid> = inputs.iter().map(|m| m.ulid).collect();
-    let dirs = download_blocks(bucket.as_ref(), &ids, &work, settings.fetch_concurrency).await?;
+    let dirs = download_blocks(
+        bucket.as_ref(),
+        &ids,
+        &work,
+        settings.fetch_concurrency,
+        settings.files_concurrency,
+    )
+    .await?;
 
     let inputs_owned = inputs.to_vec();
     let group_owned = group.clone();
@@ -279,7 +295,7 @@ pub async fn compact_blocks(
             stats,
         });
     }
-    upload_and_verify(bucket.as_ref(), &out_dir, &meta).await?;
+    upload_and_verify(bucket.as_ref(), &out_dir, &meta, settings.files_concurrency).await?;
     mark_for_deletion(
         bucket.as_ref(),
         &ids,

@@ -47,6 +47,10 @@ pub struct Config {
     pub compact_concurrency: usize,
     pub downsample_concurrency: usize,
     pub fetch_concurrency: usize,
+    /// Block files moved at once per block (`--block-files-concurrency`).
+    pub files_concurrency: usize,
+    /// meta.json files fetched at once (`--block-meta-fetch-concurrency`).
+    pub meta_fetch_concurrency: usize,
     pub ranges: Vec<i64>,
 }
 
@@ -73,6 +77,8 @@ impl Config {
             compact_concurrency: args.compact_concurrency.max(1),
             downsample_concurrency: args.downsample_concurrency.max(1),
             fetch_concurrency: args.blocks_fetch_concurrency.max(1),
+            files_concurrency: args.block_files_concurrency.max(1),
+            meta_fetch_concurrency: args.block_meta_fetch_concurrency.max(1),
             ranges: planner::DEFAULT_RANGES.to_vec(),
         })
     }
@@ -115,9 +121,9 @@ impl Compactor {
     pub fn new(bucket: Arc<dyn Bucket>, cfg: Config, metrics: Metrics) -> Self {
         Self {
             bucket,
+            fetcher: Fetcher::new(cfg.meta_fetch_concurrency),
             cfg,
             metrics,
-            fetcher: Fetcher::default(),
             delete_progress: None,
         }
     }
@@ -297,6 +303,7 @@ impl Compactor {
             replica_labels: self.cfg.replica_labels.clone(),
             dedup: self.cfg.dedup,
             fetch_concurrency: self.cfg.fetch_concurrency,
+            files_concurrency: self.cfg.files_concurrency,
         };
         let gl = Metrics::group(&group.key);
         for _ in 0..MAX_COMPACTIONS_PER_GROUP {
@@ -479,6 +486,7 @@ impl Compactor {
                     &job.block,
                     res,
                     &self.cfg.data_dir,
+                    self.cfg.files_concurrency,
                 )
                 .await;
                 (id, res, r)
@@ -550,6 +558,8 @@ mod tests {
             compact_concurrency: 1,
             downsample_concurrency: 1,
             fetch_concurrency: 1,
+            files_concurrency: 1,
+            meta_fetch_concurrency: 1,
             ranges: planner::DEFAULT_RANGES.to_vec(),
         }
     }

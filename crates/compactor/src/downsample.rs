@@ -441,6 +441,7 @@ pub async fn downsample_block(
     meta: &BlockMeta,
     target: i64,
     data_dir: &Path,
+    files_concurrency: usize,
 ) -> Result<Ulid> {
     let work = data_dir.join("downsample").join(meta.ulid.to_string());
     if tokio::fs::try_exists(&work).await.unwrap_or(false) {
@@ -451,7 +452,7 @@ pub async fn downsample_block(
     tokio::fs::create_dir_all(&work)
         .await
         .map_err(|e| Error::io(&work, e))?;
-    let dirs = download_blocks(bucket.as_ref(), &[meta.ulid], &work, 1).await?;
+    let dirs = download_blocks(bucket.as_ref(), &[meta.ulid], &work, 1, files_concurrency).await?;
     let src_dir = dirs
         .into_iter()
         .next()
@@ -466,7 +467,7 @@ pub async fn downsample_block(
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
-    upload_and_verify(bucket.as_ref(), &out_dir, &out_meta).await?;
+    upload_and_verify(bucket.as_ref(), &out_dir, &out_meta, files_concurrency).await?;
     tracing::info!(block = %meta.ulid, output = %out_meta.ulid, resolution = target, "downsampled block");
     let _ = tokio::fs::remove_dir_all(&work).await;
     Ok(out_meta.ulid)

@@ -707,6 +707,8 @@ pub async fn cleanup_with_progress(
         compact_concurrency: 1,
         downsample_concurrency: 1,
         fetch_concurrency: 1,
+        files_concurrency: 1,
+        meta_fetch_concurrency: 1,
         ranges: planner::DEFAULT_RANGES.to_vec(),
     };
     let c = Compactor::new(bucket, cfg, Metrics::default()).with_delete_progress(progress);

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ulid::Ulid;
 
-use crate::bucket::{Bucket, ListMode, upload_dir};
+use crate::bucket::{Bucket, ListMode, upload_dir_with};
 use crate::error::{Error, Operation, Result};
 
 /// Block metadata file.
@@ -245,6 +245,16 @@ pub async fn write_mark<M: Mark>(bucket: &dyn Bucket, mark: &M) -> Result<()> {
 /// Uploads a local block directory named by its ULID: `chunks/*`, then `index`, then
 /// `meta.json` last. Tombstones and other files are not uploaded. Returns the block ULID.
 pub async fn upload_block(bucket: &dyn Bucket, dir: &Path) -> Result<Ulid> {
+    upload_block_with(bucket, dir, crate::bucket::DIR_TRANSFER_CONCURRENCY).await
+}
+
+/// [`upload_block`] uploading at most `concurrency` chunk files at once
+/// (Thanos's `--block-files-concurrency`; 0 counts as 1).
+pub async fn upload_block_with(
+    bucket: &dyn Bucket,
+    dir: &Path,
+    concurrency: usize,
+) -> Result<Ulid> {
     let op = Operation::Upload;
     let invalid = |what: String| {
         Error::local_io(
@@ -266,10 +276,11 @@ pub async fn upload_block(bucket: &dyn Bucket, dir: &Path) -> Result<Ulid> {
             return Err(invalid(format!("block directory has no {required}")));
         }
     }
-    upload_dir(
+    upload_dir_with(
         bucket,
         &dir.join(CHUNKS_DIRNAME),
         &format!("{id}/{CHUNKS_DIRNAME}/"),
+        concurrency,
     )
     .await?;
     bucket
@@ -283,10 +294,22 @@ pub async fn upload_block(bucket: &dyn Bucket, dir: &Path) -> Result<Ulid> {
 
 /// Downloads `meta.json`, `index` and `chunks/*` of a block into `dir`.
 pub async fn download_block(bucket: &dyn Bucket, id: Ulid, dir: &Path) -> Result<()> {
-    crate::bucket::download_dir(
+    download_block_with(bucket, id, dir, crate::bucket::DIR_TRANSFER_CONCURRENCY).await
+}
+
+/// [`download_block`] downloading at most `concurrency` chunk files at once
+/// (0 counts as 1).
+pub async fn download_block_with(
+    bucket: &dyn Bucket,
+    id: Ulid,
+    dir: &Path,
+    concurrency: usize,
+) -> Result<()> {
+    crate::bucket::download_dir_with(
         bucket,
         &format!("{id}/{CHUNKS_DIRNAME}/"),
         &dir.join(CHUNKS_DIRNAME),
+        concurrency,
     )
     .await?;
     bucket
@@ -427,3 +450,6 @@ mod tests {
         assert!(mem.is_empty());
     }
 }
+
+#[cfg(test)]
+mod concurrency_tests;

@@ -193,11 +193,21 @@ pub async fn upload_dir(
     local_dir: &Path,
     prefix: &str,
 ) -> Result<Vec<String>> {
+    upload_dir_with(bucket, local_dir, prefix, DIR_TRANSFER_CONCURRENCY).await
+}
+
+/// [`upload_dir`] moving at most `concurrency` files at once (0 counts as 1).
+pub async fn upload_dir_with(
+    bucket: &dyn Bucket,
+    local_dir: &Path,
+    prefix: &str,
+    concurrency: usize,
+) -> Result<Vec<String>> {
     let files = local_files(local_dir, prefix).await?;
     let keys: Vec<String> = files.iter().map(|(k, _)| k.clone()).collect();
     futures::stream::iter(files)
         .map(|(key, path)| async move { bucket.upload_file(&key, &path).await })
-        .buffer_unordered(DIR_TRANSFER_CONCURRENCY)
+        .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<u64>>()
         .await?;
     Ok(keys)
@@ -206,6 +216,17 @@ pub async fn upload_dir(
 /// Downloads every object below `prefix` into `local_dir` (key relative to the prefix becomes
 /// the relative path). Returns the number of files written.
 pub async fn download_dir(bucket: &dyn Bucket, prefix: &str, local_dir: &Path) -> Result<usize> {
+    download_dir_with(bucket, prefix, local_dir, DIR_TRANSFER_CONCURRENCY).await
+}
+
+/// [`download_dir`] moving at most `concurrency` files at once (0 counts as
+/// 1).
+pub async fn download_dir_with(
+    bucket: &dyn Bucket,
+    prefix: &str,
+    local_dir: &Path,
+    concurrency: usize,
+) -> Result<usize> {
     let keys = bucket.list(prefix, ListMode::Recursive).await?;
     let mut jobs = Vec::with_capacity(keys.len());
     for key in keys {
@@ -223,7 +244,7 @@ pub async fn download_dir(bucket: &dyn Bucket, prefix: &str, local_dir: &Path) -
     let n = jobs.len();
     futures::stream::iter(jobs)
         .map(|(key, path)| async move { bucket.download_file(&key, &path).await })
-        .buffer_unordered(DIR_TRANSFER_CONCURRENCY)
+        .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<u64>>()
         .await?;
     Ok(n)

@@ -39,7 +39,7 @@ use prometheus_client::registry::Registry;
 pub use azure::AzureBucket;
 pub use bucket::{
     Bucket, DIR_TRANSFER_CONCURRENCY, DynBucket, ListMode, ObjectAttributes, download_dir,
-    upload_dir, validate_key,
+    download_dir_with, upload_dir, upload_dir_with, validate_key,
 };
 pub use config::{
     AzureConfig, BackendConfig, BosConfig, BucketConfig, BucketLookupType, ConnectionString,

@@ -62,8 +62,8 @@ pub struct Args {
     #[arg(long = "endpoint.sd-config")]
     #[serde(default)]
     pub endpoint_sd_config: Option<String>,
-    /// Interval between endpoint config refreshes (accepted; the file is
-    /// read at start-up).
+    /// [no effect in Aeon] The endpoint config is read at start-up. Thanos:
+    /// interval between endpoint config refreshes.
     #[arg(long = "endpoint.sd-config-reload-interval", default_value = "5m")]
     pub endpoint_sd_config_reload_interval: PromDuration,
     /// Files (glob patterns allowed) in Prometheus file_sd format listing endpoints.
@@ -124,7 +124,10 @@ pub struct Args {
     /// Maximum number of queries processed concurrently.
     #[arg(long = "query.max-concurrent", default_value_t = 20)]
     pub query_max_concurrent: usize,
-    /// Maximum number of concurrent selects per query.
+    /// [no effect in Aeon] Aeon's PromQL engine runs the selects of a query
+    /// one after another, so at most one is in flight (always within the
+    /// bound). Thanos: maximum number of select requests made concurrently
+    /// per a query.
     #[arg(long = "query.max-concurrent-select", default_value_t = 4)]
     pub query_max_concurrent_select: usize,
     /// How far back an instant selector looks for a sample.
@@ -140,27 +143,177 @@ pub struct Args {
     /// Default step of subqueries without one.
     #[arg(long = "query.default-evaluation-interval", default_value = "1m")]
     pub query_default_evaluation_interval: PromDuration,
-    /// Prefix for API and UI endpoints (e.g. `/thanos`).
+    /// Prefix for API and UI endpoints (e.g. `/thanos`). Defaults to the
+    /// value of --web.external-prefix.
     #[arg(long = "web.route-prefix", default_value = "")]
     #[serde(default)]
     pub web_route_prefix: String,
-    /// Static prefix for HTML links (accepted for compatibility).
+    /// Static prefix for all HTML links and redirect URLs in the UI (a path
+    /// or a URL, whose path is used). Endpoints are still served on / or
+    /// --web.route-prefix, so the UI can sit behind a reverse proxy that
+    /// strips a sub-path.
     #[arg(long = "web.external-prefix", default_value = "")]
     #[serde(default)]
     pub web_external_prefix: String,
     /// Deduplication algorithm: penalty or chain.
     #[arg(long = "deduplication.func", value_enum, default_value = "penalty")]
     pub deduplication_func: DedupFunc,
-    /// Labels exposed in the Info endpoint (`name="value"`, repeatable).
+    /// Query selector labels that will be exposed in info endpoint
+    /// (`name="value"`, repeated): added to every label set the querier
+    /// announces; Store API requests whose matchers contradict them get
+    /// nothing, and matchers on them are dropped before fan-out.
     #[arg(long = "selector-label", action = ArgAction::Append)]
     #[serde(default)]
     pub selector_label: Vec<String>,
+    /// Thanos's flags that Aeon accepts without implementing them.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub compat: CompatArgs,
+    /// `--request.logging-config-file`, `--request.logging-config`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub request_logging: aeon_common::args::RequestLoggingArgs,
     #[command(flatten)]
     #[serde(flatten)]
     pub telemetry: TelemetryArgs,
     /// YAML file with flag values (keys are flag names).
     #[arg(long = "config-file")]
     pub config_file: Option<PathBuf>,
+}
+
+/// Flags of `thanos query` that Aeon added for compatibility: most are
+/// marked no effect (logged at start-up) or not supported (a start-up error
+/// when set to anything but its default); `--web.prefix-header` works.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct CompatArgs {
+    /// Name of HTTP request header used for dynamic prefixing of UI links
+    /// (the path of its value). Ignored if --web.external-prefix is set.
+    /// Security risk: enable it only if a reverse proxy in front of Aeon
+    /// resets the header (e.g. X-Forwarded-Prefix).
+    #[arg(long = "web.prefix-header", default_value = "")]
+    #[serde(default)]
+    pub web_prefix_header: String,
+    /// [no effect in Aeon] Aeon sets no CORS headers, so there are none to
+    /// disable. Thanos: whether to disable CORS headers to be set by Thanos.
+    #[arg(long = "web.disable-cors")]
+    #[serde(default)]
+    pub web_disable_cors: bool,
+    /// [no effect in Aeon] Aeon has one PromQL engine of its own, used for
+    /// both values. Thanos: default PromQL engine to use (prometheus,
+    /// thanos).
+    #[arg(long = "query.promql-engine", default_value = "prometheus",
+          value_parser = ["prometheus", "thanos"])]
+    pub query_promql_engine: String,
+    /// [not supported by Aeon] Aeon has no xrate, xincrease, xdelta. Thanos:
+    /// whether to enable extended rate functions.
+    #[arg(long = "query.enable-x-functions")]
+    #[serde(default)]
+    pub query_enable_x_functions: bool,
+    /// [not supported by Aeon] Only local query mode is implemented. Thanos:
+    /// PromQL query mode. One of: local, distributed.
+    #[arg(long = "query.mode", default_value = "local", value_parser = ["local", "distributed"])]
+    pub query_mode: String,
+    /// [no effect in Aeon] Aeon's endpoint metrics have fixed labels.
+    /// Thanos: optional selection of query connection metric labels to be
+    /// collected from endpoint set.
+    #[arg(long = "query.conn-metric.label", action = ArgAction::Append,
+          default_values = ["external_labels", "store_type"])]
+    pub query_conn_metric_label: Vec<String>,
+    /// [not supported by Aeon] Used by distributed query mode only. Thanos:
+    /// labels that partition the leaf queriers.
+    #[arg(long = "query.partition-label", action = ArgAction::Append)]
+    #[serde(default)]
+    pub query_partition_label: Vec<String>,
+    /// [not supported by Aeon] Aeon's metadata APIs without start/end cover
+    /// all time. Thanos: default metadata time range duration for
+    /// retrieving labels through Labels and Series API.
+    #[arg(long = "query.metadata.default-time-range", default_value = "0s")]
+    pub query_metadata_default_time_range: PromDuration,
+    /// [no effect in Aeon] Aeon keeps no active query log. Thanos: directory
+    /// to log currently active queries in the queries.active file.
+    #[arg(long = "query.active-query-path", default_value = "")]
+    #[serde(default)]
+    pub query_active_query_path: String,
+    /// [not supported by Aeon] No experimental features. Thanos: comma
+    /// separated feature names to enable (promql-experimental-functions).
+    #[arg(long = "enable-feature", action = ArgAction::Append, value_delimiter = ',')]
+    #[serde(default)]
+    pub enable_feature: Vec<String>,
+    /// [not supported by Aeon] The querier queries every endpoint. Thanos:
+    /// path to YAML file with relabeling configuration that allows selecting
+    /// blocks to query based on their external labels.
+    #[arg(long = "selector.relabel-config-file")]
+    pub selector_relabel_config_file: Option<PathBuf>,
+    /// [not supported by Aeon] The querier queries every endpoint. Thanos:
+    /// alternative to 'selector.relabel-config-file' flag.
+    #[arg(long = "selector.relabel-config")]
+    pub selector_relabel_config: Option<String>,
+    /// [no effect in Aeon] Aeon's UI has no alerts page. Thanos: the
+    /// external Thanos Query URL that would be set in all alerts 'Source'
+    /// field.
+    #[arg(long = "alert.query-url")]
+    pub alert_query_url: Option<String>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the request
+    /// duration quantiles.
+    #[arg(long = "query.telemetry.request-duration-seconds-quantiles", action = ArgAction::Append,
+          default_values = ["0.1", "0.25", "0.75", "1.25", "1.75", "2.5", "3", "5", "10"])]
+    pub query_telemetry_request_duration_seconds_quantiles: Vec<f64>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the samples count
+    /// quantiles.
+    #[arg(long = "query.telemetry.request-samples-quantiles", action = ArgAction::Append,
+          default_values = ["100", "1000", "10000", "100000", "1000000"])]
+    pub query_telemetry_request_samples_quantiles: Vec<f64>,
+    /// [no effect in Aeon] Aeon exports histograms with fixed buckets.
+    /// Thanos: the quantiles for exporting metrics about the series count
+    /// quantiles.
+    #[arg(long = "query.telemetry.request-series-seconds-quantiles", action = ArgAction::Append,
+          default_values = ["10", "100", "1000", "10000", "100000"])]
+    pub query_telemetry_request_series_seconds_quantiles: Vec<f64>,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: HTTP header to
+    /// determine tenant.
+    #[arg(long = "query.tenant-header", default_value = "THANOS-TENANT")]
+    pub query_tenant_header: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: default tenant
+    /// ID to use if tenant header is not present.
+    #[arg(long = "query.default-tenant-id", default_value = "default-tenant")]
+    pub query_default_tenant_id: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: use TLS client's
+    /// certificate field to determine tenant.
+    #[arg(long = "query.tenant-certificate-field", default_value = "")]
+    #[serde(default)]
+    pub query_tenant_certificate_field: String,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: enforce tenancy
+    /// on Query APIs.
+    #[arg(long = "query.enforce-tenancy")]
+    #[serde(default)]
+    pub query_enforce_tenancy: bool,
+    /// [not supported by Aeon] Aeon has no tenancy. Thanos: label name to
+    /// use when enforcing tenancy.
+    #[arg(long = "query.tenant-label-name", default_value = "tenant_id")]
+    pub query_tenant_label_name: String,
+    /// [not supported by Aeon] Aeon does not load-balance endpoint groups.
+    /// Thanos: DNS name of statically configured Store API servers that are
+    /// load-balanced (repeated).
+    #[arg(long = "endpoint-group", action = ArgAction::Append)]
+    #[serde(default)]
+    pub endpoint_group: Vec<String>,
+    /// [not supported by Aeon] Aeon does not load-balance endpoint groups.
+    /// Thanos: like --endpoint-group, always used even when unhealthy.
+    #[arg(long = "endpoint-group-strict", action = ArgAction::Append)]
+    #[serde(default)]
+    pub endpoint_group_strict: Vec<String>,
+    /// [not supported by Aeon] The querier does not limit series per query.
+    /// Thanos: the maximum series allowed for a single Series request. 0
+    /// means no limit.
+    #[arg(long = "store.limits.request-series", default_value_t = 0)]
+    pub store_limits_request_series: u64,
+    /// [not supported by Aeon] The querier does not limit samples per query.
+    /// Thanos: the maximum samples allowed for a single Series request. 0
+    /// means no limit.
+    #[arg(long = "store.limits.request-samples", default_value_t = 0)]
+    pub store_limits_request_samples: u64,
 }
 
 impl Args {
@@ -206,16 +359,87 @@ impl Args {
         out
     }
 
-    /// The route prefix normalised to `""` or `/x` (no trailing slash).
+    /// The route prefix normalised to `""` or `/x` (no trailing slash);
+    /// `--web.external-prefix` when not given, as in Thanos.
     pub fn route_prefix(&self) -> String {
-        let p = self.web_route_prefix.trim_end_matches('/');
-        if p.is_empty() {
-            String::new()
-        } else if p.starts_with('/') {
-            p.to_owned()
+        if self.web_route_prefix.is_empty() {
+            self.external_prefix()
         } else {
-            format!("/{p}")
+            normalise_prefix(&self.web_route_prefix)
         }
+    }
+
+    /// The path prefix of the UI's links: `--web.external-prefix` (the path
+    /// of a URL), else the route prefix.
+    pub fn link_prefix(&self) -> String {
+        if self.web_external_prefix.is_empty() {
+            self.route_prefix()
+        } else {
+            self.external_prefix()
+        }
+    }
+
+    /// `--web.prefix-header`, when set and `--web.external-prefix` is not.
+    pub fn prefix_header(&self) -> Option<String> {
+        let h = self.compat.web_prefix_header.trim();
+        (!h.is_empty() && self.web_external_prefix.is_empty()).then(|| h.to_owned())
+    }
+
+    fn external_prefix(&self) -> String {
+        let p = self.web_external_prefix.trim();
+        // `http://host/x` → `/x`, as Thanos's SanitizePrefix keeps the path.
+        let path = match p.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => p,
+        };
+        normalise_prefix(path)
+    }
+
+    /// `--selector-label` as sorted `(name, value)` pairs; values are Go
+    /// quoted strings (`cluster="eu"`), as Thanos parses them.
+    pub fn selector_labels(&self) -> crate::Result<Vec<(String, String)>> {
+        let bad = |l: &str, why: &str| crate::Error::Flag {
+            flag: "selector-label",
+            reason: format!("{l:?}: {why}"),
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for l in &self.selector_label {
+            let (name, quoted) = l
+                .split_once('=')
+                .ok_or_else(|| bad(l, "expected name=\"value\""))?;
+            let valid_name = name
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            if name.is_empty() || !valid_name {
+                return Err(bad(l, "invalid label name"));
+            }
+            let value =
+                if let Some(raw) = quoted.strip_prefix('`').and_then(|v| v.strip_suffix('`')) {
+                    raw.to_owned()
+                } else if quoted.starts_with('"') {
+                    serde_json::from_str::<String>(quoted)
+                        .map_err(|e| bad(l, &format!("unquote label value: {e}")))?
+                } else {
+                    return Err(bad(l, "the value must be quoted (name=\"value\")"));
+                };
+            out.retain(|(n, _)| n != name);
+            out.push((name.to_owned(), value));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// `x`, `/x/` → `/x`; empty and `/` → empty.
+fn normalise_prefix(p: &str) -> String {
+    let p = p.trim().trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Proxy {
     /// Thanos's `storeMatch[]`: only endpoints whose `__address__` matches
     /// one of these matcher sets are asked (None = all).
     store_match: Option<Arc<Vec<Vec<Matcher>>>>,
+    /// `--selector-label`: added to the announced label sets; requests
+    /// contradicting them get nothing.
+    selector: Arc<aeon_model::Labels>,
 }
 
 /// Whether a request asks for the WARN strategy (partial response allowed).
@@ -97,7 +100,39 @@ impl Proxy {
             endpoints,
             store_timeout,
             store_match: None,
+            selector: Arc::new(aeon_model::Labels::empty()),
         }
+    }
+
+    /// Thanos's selector labels (`--selector-label`).
+    pub fn with_selector_labels(mut self, labels: &[(String, String)]) -> Self {
+        self.selector = Arc::new(aeon_model::Labels::from_pairs(labels));
+        self
+    }
+
+    /// Thanos's `matchesExternalLabels` for the selector labels: `None` when
+    /// a matcher on a selector label does not match its value, else the
+    /// matchers without those on selector labels.
+    fn apply_selector(
+        &self,
+        matchers: &[thanos::LabelMatcher],
+    ) -> aeon_storeapi::Result<Option<Vec<thanos::LabelMatcher>>> {
+        if self.selector.is_empty() {
+            return Ok(Some(matchers.to_vec()));
+        }
+        let mut keep = Vec::with_capacity(matchers.len());
+        for pb in matchers {
+            match self.selector.get(&pb.name) {
+                None => keep.push(pb.clone()),
+                Some(v) => {
+                    let m = convert::matchers_from_pb(std::slice::from_ref(pb))?;
+                    if !m.iter().all(|m| m.matches(v)) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(Some(keep))
     }
 
     /// A copy asking only the endpoints whose `__address__` matches one of
@@ -220,7 +255,7 @@ impl StoreApi for Proxy {
                 max = max.max(a.max_time);
                 for ls in a.label_sets {
                     let z = thanos::ZLabelSet {
-                        labels: convert::labels_to_pb(&ls),
+                        labels: convert::labels_to_pb(&ls.merged_with(&self.selector)),
                     };
                     if !label_sets.contains(&z) {
                         label_sets.push(z);
@@ -233,6 +268,13 @@ impl StoreApi for Proxy {
         }
         // As Thanos's query: sharding is applied here for stores that cannot
         // shard; the Metadata, Exemplars and Targets APIs are fanned out.
+        // The subset of data the selector labels stand for is announced
+        // even when no endpoint announces anything (as Thanos does).
+        if label_sets.is_empty() && !self.selector.is_empty() {
+            label_sets.push(thanos::ZLabelSet {
+                labels: convert::labels_to_pb(&self.selector),
+            });
+        }
         Ok(info::InfoResponse {
             label_sets,
             component_type: "query".into(),
@@ -251,7 +293,16 @@ impl StoreApi for Proxy {
         })
     }
 
-    async fn series(&self, req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+    async fn series(&self, mut req: thanos::SeriesRequest) -> aeon_storeapi::Result<SeriesStream> {
+        let Some(matchers) = self.apply_selector(&req.matchers)? else {
+            return Ok(futures::stream::empty().boxed());
+        };
+        if matchers.is_empty() && !self.selector.is_empty() {
+            return Err(aeon_storeapi::Error::invalid(
+                "no matchers specified (excluding selector labels)",
+            ));
+        }
+        req.matchers = matchers;
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let eps = self.select(req.min_time, req.max_time, &req.matchers)?;
         if eps.is_empty() {
@@ -288,8 +339,12 @@ impl StoreApi for Proxy {
 
     async fn label_names(
         &self,
-        req: thanos::LabelNamesRequest,
+        mut req: thanos::LabelNamesRequest,
     ) -> aeon_storeapi::Result<thanos::LabelNamesResponse> {
+        let Some(matchers) = self.apply_selector(&req.matchers)? else {
+            return Ok(thanos::LabelNamesResponse::default());
+        };
+        req.matchers = matchers;
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let eps = self.select(req.start, req.end, &req.matchers)?;
         let strip = req.without_replica_labels.clone();
@@ -326,8 +381,12 @@ impl StoreApi for Proxy {
 
     async fn label_values(
         &self,
-        req: thanos::LabelValuesRequest,
+        mut req: thanos::LabelValuesRequest,
     ) -> aeon_storeapi::Result<thanos::LabelValuesResponse> {
+        let Some(matchers) = self.apply_selector(&req.matchers)? else {
+            return Ok(thanos::LabelValuesResponse::default());
+        };
+        req.matchers = matchers;
         let warn = warn_strategy(req.partial_response_disabled, req.partial_response_strategy);
         let mut out = thanos::LabelValuesResponse::default();
         if req.without_replica_labels.contains(&req.label) {

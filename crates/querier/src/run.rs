@@ -102,23 +102,22 @@ pub(crate) fn http_router(
     registry: Arc<Registry>,
     ready: Readiness,
     prefix: &str,
+    link_prefix: &ui::LinkPrefix,
     metrics: Metrics,
 ) -> Router {
     let step = api.config().default_step.as_secs_f64();
-    let app =
-        api.router()
-            .merge(ui::router(prefix, step))
-            .layer(axum::middleware::from_fn_with_state(
-                metrics,
-                count_requests,
-            ));
+    let app = api.router().merge(ui::router(link_prefix, step)).layer(
+        axum::middleware::from_fn_with_state(metrics, count_requests),
+    );
     let app = if prefix.is_empty() {
         app
     } else {
         // `nest` serves "/thanos" for the inner "/"; "/thanos/" is the UI too.
-        Router::new()
-            .nest(prefix, app)
-            .merge(ui::routes(&[&format!("{prefix}/")], prefix, step))
+        Router::new().nest(prefix, app).merge(ui::routes(
+            &[&format!("{prefix}/")],
+            link_prefix,
+            step,
+        ))
     };
     admin::router(registry, ready).merge(app)
 }
@@ -132,6 +131,9 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     } = ctx.into();
     let endpoint_config = args.endpoint_config()?;
     let discovery = discovery(&args, &endpoint_config).await?;
+    if args.route_prefix() != args.link_prefix() {
+        tracing::warn!(route_prefix = %args.route_prefix(), external_prefix = %args.link_prefix(), "different values for --web.route-prefix and --web.external-prefix detected, web UI may not work without a reverse-proxy");
+    }
     let endpoints = Arc::new(EndpointSet::new(
         grpc_connector(args.grpc_client.client_tls()?, endpoint_config.tls),
         args.store_unhealthy_timeout.0,
@@ -144,13 +146,20 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     endpoints.check_all().await;
     record_health(&endpoints, &metrics);
 
-    let proxy = Arc::new(Proxy::new(endpoints.clone(), args.store_timeout()));
+    let proxy = Arc::new(
+        Proxy::new(endpoints.clone(), args.store_timeout())
+            .with_selector_labels(&args.selector_labels()?),
+    );
     let api = Api::new(proxy.clone(), api_config(&args));
     let router = http_router(
         api,
         Arc::new(registry),
         ready.clone(),
         &args.route_prefix(),
+        &ui::LinkPrefix {
+            fixed: args.link_prefix(),
+            header: args.prefix_header(),
+        },
         metrics.clone(),
     );
 

@@ -77,6 +77,22 @@ pub struct Args {
     #[arg(long = "reloader.retry-interval", default_value = "5s")]
     pub reloader_retry_interval: GoDuration,
 
+    /// [not supported by Aeon] Only `http` (POST /-/reload) is implemented.
+    /// Thanos: method used to reload the configuration (http, signal).
+    #[arg(long = "reloader.method", default_value = "http", value_parser = ["http", "signal"])]
+    pub reloader_method: String,
+
+    /// [no effect in Aeon] Used only by `--reloader.method=signal`, which
+    /// Aeon does not implement. Thanos: executable name used to match the
+    /// process being reloaded when using the signal method.
+    #[arg(long = "reloader.process-name", default_value = "prometheus")]
+    pub reloader_process_name: String,
+
+    /// `--request.logging-config-file`, `--request.logging-config`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub request_logging: aeon_common::args::RequestLoggingArgs,
+
     /// `--objstore.config-file`, `--objstore.config` (no bucket configured =
     /// no upload).
     #[command(flatten)]
@@ -87,6 +103,16 @@ pub struct Args {
     #[arg(long = "shipper.upload-compacted")]
     #[serde(default)]
     pub shipper_upload_compacted: bool,
+
+    /// `--hash-func`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub hash_func: aeon_common::args::HashFuncArgs,
+
+    /// Number of block files uploaded concurrently (0, the default, and 1:
+    /// one at a time).
+    #[arg(long = "shipper.upload-concurrency", default_value_t = 0)]
+    pub shipper_upload_concurrency: usize,
 
     /// The file to store shipper metadata in (inside --tsdb.path).
     #[arg(long = "shipper.meta-file-name", default_value = "thanos.shipper.json")]

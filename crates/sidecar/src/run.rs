@@ -139,7 +139,8 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
             args.shipper_meta_file_name.clone(),
             args.shipper_upload_compacted,
             metrics.clone(),
-        );
+        )
+        .with_upload_concurrency(args.shipper_upload_concurrency);
         loops.push(tokio::spawn(shipper.run(
             state.clone(),
             args.shipper_sync_interval.0,

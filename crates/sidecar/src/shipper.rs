@@ -56,6 +56,7 @@ pub struct Shipper {
     bucket: Arc<dyn Bucket>,
     meta_file_name: String,
     upload_compacted: bool,
+    upload_concurrency: usize,
     metrics: Metrics,
 }
 
@@ -73,8 +74,17 @@ impl Shipper {
             bucket,
             meta_file_name: meta_file_name.into(),
             upload_compacted,
+            upload_concurrency: 1,
             metrics,
         }
+    }
+
+    /// Uploads at most `n` files of a block at once
+    /// (`--shipper.upload-concurrency`; 0, Thanos's default, is one at a
+    /// time).
+    pub fn with_upload_concurrency(mut self, n: usize) -> Self {
+        self.upload_concurrency = n.max(1);
+        self
     }
 
     fn state_path(&self) -> PathBuf {
@@ -305,7 +315,12 @@ impl Shipper {
         });
         meta.write_to_dir(&staging)
             .map_err(|source| Error::WriteMeta { block: id, source })?;
-        let res = aeon_objstore::block::upload_block(self.bucket.as_ref(), &staging).await;
+        let res = aeon_objstore::block::upload_block_with(
+            self.bucket.as_ref(),
+            &staging,
+            self.upload_concurrency,
+        )
+        .await;
         let _ = tokio::fs::remove_dir_all(&staging).await;
         res.map(|_| ())
             .map_err(|source| Error::UploadBlock { block: id, source })

@@ -86,6 +86,90 @@ pub struct Args {
         default_value = "5m"
     )]
     pub index_header_idle_timeout: GoDuration,
+    /// [no effect in Aeon] Aeon always keeps index-headers in --data-dir.
+    /// Thanos: cache TSDB index-headers on disk to reduce startup time.
+    #[arg(long = "cache-index-header", default_value_t = true)]
+    pub cache_index_header: bool,
+    /// [not supported by Aeon] Only the in-memory index cache
+    /// (--index-cache-size) is implemented. Thanos: path to YAML file that
+    /// contains index cache configuration.
+    #[arg(long = "index-cache.config-file")]
+    pub index_cache_config_file: Option<PathBuf>,
+    /// [not supported by Aeon] Only the in-memory index cache
+    /// (--index-cache-size) is implemented. Thanos: alternative to
+    /// 'index-cache.config-file' flag (mutually exclusive).
+    #[arg(long = "index-cache.config")]
+    pub index_cache_config: Option<String>,
+    /// DEPRECATED: use store.limits.request-series (used when that one is 0).
+    #[arg(long = "store.grpc.touched-series-limit", default_value_t = 0)]
+    pub grpc_touched_series_limit: u64,
+    /// DEPRECATED: use store.limits.request-samples (used when that one is 0).
+    #[arg(long = "store.grpc.series-sample-limit", default_value_t = 0)]
+    pub grpc_series_sample_limit: u64,
+    /// [not supported by Aeon] Aeon does not count downloaded bytes per call.
+    /// Thanos: maximum amount of downloaded (either fetched or touched)
+    /// bytes in a single Series/LabelNames/LabelValues call. 0 means no
+    /// limit.
+    #[arg(long = "store.grpc.downloaded-bytes-limit", default_value = "0")]
+    pub grpc_downloaded_bytes_limit: ByteSize,
+    /// Maximum number of concurrent Series calls (more wait for a slot; 0:
+    /// no bound).
+    #[arg(long = "store.grpc.series-max-concurrency", default_value_t = 20)]
+    pub grpc_series_max_concurrency: usize,
+    /// [not supported by Aeon] Aeon reads TSDB blocks only, no Parquet.
+    /// Thanos: path to YAML file that contains object store-parquet
+    /// configuration.
+    #[arg(long = "objstore-parquet.config-file")]
+    pub objstore_parquet_config_file: Option<PathBuf>,
+    /// [not supported by Aeon] Aeon reads TSDB blocks only, no Parquet.
+    /// Thanos: alternative to 'objstore-parquet.config-file' flag.
+    #[arg(long = "objstore-parquet.config")]
+    pub objstore_parquet_config: Option<String>,
+    /// `--block-discovery-strategy`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub block_discovery: aeon_common::args::BlockDiscoveryArgs,
+    /// [no effect in Aeon] Aeon always loads index-headers lazily and drops
+    /// idle ones (--store.index-header-lazy-reader-idle-timeout). Thanos:
+    /// lazy memory map index-header only once the block is required by a
+    /// query.
+    #[arg(long = "store.enable-index-header-lazy-reader")]
+    #[serde(default)]
+    pub enable_index_header_lazy_reader: bool,
+    /// [no effect in Aeon] A postings fetch optimisation of Thanos's bucket
+    /// store; results are the same. Thanos: estimate postings size and try
+    /// to lazily expand postings.
+    #[arg(long = "store.enable-lazy-expanded-postings")]
+    #[serde(default)]
+    pub enable_lazy_expanded_postings: bool,
+    /// [no effect in Aeon] Tunes Thanos's lazy postings
+    /// (--store.enable-lazy-expanded-postings). Thanos: mark posting group
+    /// as lazy if it fetches more keys than R * max series the query should
+    /// fetch.
+    #[arg(
+        long = "store.posting-group-max-key-series-ratio",
+        default_value_t = 100.0
+    )]
+    pub posting_group_max_key_series_ratio: f64,
+    /// [no effect in Aeon] Aeon builds each index-header when its block is
+    /// loaded. Thanos: strategy of how to download index headers lazily
+    /// (eager, lazy).
+    #[arg(long = "store.index-header-lazy-download-strategy", default_value = "eager",
+          value_parser = ["eager", "lazy"])]
+    pub index_header_lazy_download_strategy: String,
+    /// `--web.*`, `--bucket-web-label`, `--disable-admin-operations` (no
+    /// block viewer in the store).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub web: aeon_common::args::BlockViewerArgs,
+    /// [no effect in Aeon] Aeon keeps no matcher cache. Thanos: max number of
+    /// cached matchers items. Using 0 disables caching.
+    #[arg(long = "matcher-cache-size", default_value_t = 0)]
+    pub matcher_cache_size: usize,
+    /// `--request.logging-config-file`, `--request.logging-config`.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub request_logging: aeon_common::args::RequestLoggingArgs,
     #[command(flatten)]
     #[serde(flatten)]
     pub telemetry: aeon_common::telemetry::TelemetryArgs,
@@ -104,6 +188,26 @@ impl Args {
     /// The relabel config text and origin, if any.
     pub fn relabel_yaml(&self) -> Result<Option<(String, String)>> {
         Ok(self.selector_relabel.yaml()?)
+    }
+
+    /// `--store.limits.request-series`, else the deprecated
+    /// `--store.grpc.touched-series-limit` (Thanos's precedence).
+    pub(crate) fn series_limit(&self) -> u64 {
+        if self.request_series_limit != 0 {
+            self.request_series_limit
+        } else {
+            self.grpc_touched_series_limit
+        }
+    }
+
+    /// `--store.limits.request-samples`, else the deprecated
+    /// `--store.grpc.series-sample-limit`.
+    pub(crate) fn samples_limit(&self) -> u64 {
+        if self.request_samples_limit != 0 {
+            self.request_samples_limit
+        } else {
+            self.grpc_series_sample_limit
+        }
     }
 
     pub(crate) fn sync_interval(&self) -> Duration {
@@ -138,6 +242,21 @@ mod tests {
         assert_eq!(a.ignore_deletion_marks_delay.0, Duration::from_secs(86400));
         assert_eq!((a.request_series_limit, a.request_samples_limit), (0, 0));
         assert_eq!(a.index_header_idle_timeout.0, Duration::from_secs(300));
+        assert_eq!((a.series_limit(), a.samples_limit()), (0, 0));
+        let a = Args::try_parse_from([
+            "store",
+            "--store.grpc.touched-series-limit=7",
+            "--store.grpc.series-sample-limit=9",
+        ])
+        .unwrap();
+        assert_eq!((a.series_limit(), a.samples_limit()), (7, 9));
+        let a = Args::try_parse_from([
+            "store",
+            "--store.grpc.touched-series-limit=7",
+            "--store.limits.request-series=3",
+        ])
+        .unwrap();
+        assert_eq!(a.series_limit(), 3, "the new flag wins");
         assert!(a.objstore.objstore_config.is_none() && a.objstore.objstore_config_file.is_none());
         Args::command().debug_assert();
     }

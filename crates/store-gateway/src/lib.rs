@@ -109,8 +109,9 @@ impl Gateway {
             StoreConfig {
                 min_time: args.min_time,
                 max_time: args.max_time,
-                series_limit: args.request_series_limit,
-                samples_limit: args.request_samples_limit,
+                series_limit: args.series_limit(),
+                samples_limit: args.samples_limit(),
+                series_max_concurrency: args.grpc_series_max_concurrency,
                 ..StoreConfig::default()
             },
         ));

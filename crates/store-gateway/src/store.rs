@@ -32,6 +32,9 @@ pub struct StoreConfig {
     pub samples_limit: u64,
     /// Blocks queried concurrently per request.
     pub block_concurrency: usize,
+    /// Series calls served at once; more wait for a slot (0 = no bound;
+    /// `--store.grpc.series-max-concurrency`).
+    pub series_max_concurrency: usize,
 }
 
 impl Default for StoreConfig {
@@ -42,6 +45,7 @@ impl Default for StoreConfig {
             series_limit: 0,
             samples_limit: 0,
             block_concurrency: 8,
+            series_max_concurrency: 0,
         }
     }
 }
@@ -52,16 +56,20 @@ pub struct BucketStore {
     blocks: RwLock<BTreeMap<Ulid, Arc<Block>>>,
     ctx: BlockCtx,
     cfg: StoreConfig,
+    series_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 type ApiResult<T> = aeon_storeapi::Result<T>;
 
 impl BucketStore {
     pub fn new(ctx: BlockCtx, cfg: StoreConfig) -> Self {
+        let series_gate = (cfg.series_max_concurrency > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(cfg.series_max_concurrency)));
         Self {
             blocks: RwLock::default(),
             ctx,
             cfg,
+            series_gate,
         }
     }
 
@@ -273,6 +281,12 @@ impl StoreApi for BucketStore {
     }
 
     async fn series(&self, req: thanos::SeriesRequest) -> ApiResult<SeriesStream> {
+        // Held until the answer's stream is dropped, as Thanos's query gate.
+        // (The semaphore is never closed, so `acquire_owned` cannot fail.)
+        let gate = match &self.series_gate {
+            Some(g) => g.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let start = Instant::now();
         let ms = convert::matchers_from_pb(&req.matchers)?;
         let bms = block_matchers::<hintspb::SeriesRequestHints>(
@@ -374,6 +388,7 @@ impl StoreApi for BucketStore {
             // The chunk bytes are released once the whole answer went out
             // (or the stream is dropped).
             drop(permits);
+            drop(gate);
             Ok(hints)
         }))
         .boxed())

@@ -10,6 +10,7 @@
 
 #![warn(unreachable_pub)]
 
+pub mod flags_table;
 pub mod net;
 pub mod peers;
 pub mod pki;

@@ -161,6 +161,8 @@ pub fn config(data_dir: &Path) -> Config {
         compact_concurrency: 2,
         downsample_concurrency: 1,
         fetch_concurrency: 2,
+        files_concurrency: 1,
+        meta_fetch_concurrency: 32,
         ranges: DEFAULT_RANGES.to_vec(),
     }
 }

@@ -11,6 +11,7 @@ mod api;
 mod binary;
 mod conformance;
 mod discovery;
+mod flags;
 mod grafana;
 mod helpers;
 mod k8s;

@@ -366,3 +366,61 @@ async fn chunk_pool_bounds_chunk_bytes_in_flight() {
         "bytes released after the streams are dropped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_max_concurrency_gates_series_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let samples: Vec<(i64, f64)> = (0..10).map(|k| (T0 + k * 60_000, k as f64)).collect();
+    let data = vec![(
+        Labels::from_pairs(&[("__name__", "gate_metric")]),
+        vec![EncodedChunk {
+            min_time: T0,
+            max_time: T0 + 9 * 60_000,
+            encoding: Encoding::Xor,
+            data: xor(&samples),
+        }],
+    )];
+    let b = block(&src, 0, data);
+    let bucket: Arc<dyn Bucket> =
+        Arc::new(FilesystemBucket::new(tmp.path().join("bucket")).unwrap());
+    upload(bucket.as_ref(), &[b]).await;
+    let r = req(&[m(Equal, "__name__", "gate_metric")], T0, T0 + 2 * H);
+
+    let g = gateway(
+        bucket.clone(),
+        &tmp.path().join("d1"),
+        &["--store.grpc.series-max-concurrency=2"],
+    )
+    .await;
+    // Two answers held unconsumed take both slots: a third call waits…
+    let first = g.store.series(r.clone()).await.unwrap();
+    let second = g.store.series(r.clone()).await.unwrap();
+    let third = tokio::time::timeout(Duration::from_millis(300), g.store.series(r.clone())).await;
+    assert!(third.is_err(), "a third concurrent Series call was served");
+    // …until one of them is dropped (or read to the end).
+    drop(first);
+    let third = tokio::time::timeout(Duration::from_secs(10), g.store.series(r.clone()))
+        .await
+        .expect("slot freed")
+        .unwrap();
+    drop((second, third));
+
+    // 0 means no bound.
+    let g = gateway(
+        bucket,
+        &tmp.path().join("d2"),
+        &["--store.grpc.series-max-concurrency=0"],
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        held.push(
+            tokio::time::timeout(Duration::from_secs(10), g.store.series(r.clone()))
+                .await
+                .expect("unbounded")
+                .unwrap(),
+        );
+    }
+}
