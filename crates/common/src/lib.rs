@@ -4,7 +4,8 @@
 //! `$(VAR)` expansion, flag groups ([`args`]) and Thanos's flag value types
 //! ([`flags`]), logging and OTLP tracing ([`telemetry`]), the admin HTTP
 //! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
-//! graceful shutdown ([`shutdown`]), the block-selection relabeller
+//! the metrics every service shares (`process_*`, Thanos's HTTP
+//! instrumentation; [`metrics`]), graceful shutdown ([`shutdown`]), the block-selection relabeller
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
 
@@ -13,6 +14,7 @@ pub mod args;
 pub mod config;
 pub mod error;
 pub mod flags;
+pub mod metrics;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;
