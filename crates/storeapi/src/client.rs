@@ -15,6 +15,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::api::{SeriesFrame, SeriesStream, StoreApi};
 use crate::legacy::info_from_legacy;
+use crate::metrics::GrpcClientMetrics;
+use crate::metrics::layer::{Metered, MeteredLayer};
 use crate::pb::thanos::{self, info, info::info_client, store_client};
 use crate::server::{MAX_MESSAGE_SIZE, with_deadline};
 use crate::{Error, Result};
@@ -33,6 +35,8 @@ pub struct ClientOptions {
     pub timeout: Option<Duration>,
     /// Connect with TLS (None = plaintext, Thanos' default).
     pub tls: Option<ClientTls>,
+    /// Record Thanos's `grpc_client_*` metrics of every call (None = off).
+    pub metrics: Option<GrpcClientMetrics>,
 }
 
 /// Client TLS settings, PEM-encoded (Thanos `--grpc-client-tls-secure`,
@@ -67,6 +71,7 @@ impl Default for ClientOptions {
             keepalive_timeout: Duration::from_secs(5),
             timeout: None,
             tls: None,
+            metrics: None,
         }
     }
 }
@@ -75,8 +80,8 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone)]
 pub struct StoreClient {
     endpoint: String,
-    store: store_client::StoreClient<Channel>,
-    info: info_client::InfoClient<Channel>,
+    store: store_client::StoreClient<Metered<Channel>>,
+    info: info_client::InfoClient<Metered<Channel>>,
     timeout: Option<Duration>,
 }
 
@@ -120,6 +125,10 @@ impl StoreClient {
     }
 
     fn from_channel(endpoint: &str, channel: Channel, opts: &ClientOptions) -> Self {
+        let channel = tower_layer::Layer::layer(
+            &MeteredLayer::client(opts.metrics.as_ref().map(|m| m.families.clone())),
+            channel,
+        );
         Self {
             endpoint: endpoint.to_owned(),
             store: store_client::StoreClient::new(channel.clone())
