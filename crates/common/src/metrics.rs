@@ -2,6 +2,7 @@
 //! the Thanos mixin's alerts and dashboards work unchanged:
 //! - [`process`]: `process_*` (CPU, resident and virtual memory, file
 //!   descriptors, start time), as Prometheus's Go client exposes them;
+//! - [`gate`]: a concurrency gate with Thanos's `gate_queries_*` metrics;
 //! - [`http`]: Thanos's HTTP server instrumentation
 //!   (`http_requests_total{code,handler,method}`,
 //!   `http_request_duration_seconds`, `http_request_size_bytes`,
@@ -13,9 +14,11 @@
 //! are not exported: the mixin's dashboards plot them in their "Resources"
 //! rows only.
 
+pub mod gate;
 pub mod http;
 pub mod process;
 
+pub use gate::Gate;
 pub use http::{HttpMetrics, TenantLabel};
 
 use prometheus_client::metrics::family::{Family, MetricConstructor};

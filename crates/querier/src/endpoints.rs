@@ -205,8 +205,13 @@ pub type Connector = Arc<dyn Fn(&str) -> Result<Arc<dyn StoreApi>> + Send + Sync
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
 /// back to the deprecated `Store/Info` for endpoints older than the Info API).
 pub fn grpc_connector() -> Connector {
-    Arc::new(|addr: &str| {
-        let c = StoreClient::connect_lazy(addr, ClientOptions::default())?;
+    grpc_connector_with(ClientOptions::default())
+}
+
+/// Like [`grpc_connector`] with client options (e.g. metrics).
+pub(crate) fn grpc_connector_with(opts: ClientOptions) -> Connector {
+    Arc::new(move |addr: &str| {
+        let c = StoreClient::connect_lazy(addr, opts.clone())?;
         Ok(Arc::new(c) as Arc<dyn StoreApi>)
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
 use aeon_common::service::ServiceCtx;
-use aeon_storeapi::{ServerOptions, StoreServer};
+use aeon_storeapi::{ClientOptions, GrpcMetrics, ServerOptions, StoreServer};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -17,8 +17,8 @@ use axum::response::Response;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiConfig};
-use crate::endpoints::{EndpointSet, INFO_INTERVAL, discovery, grpc_connector};
-use crate::metrics::Metrics;
+use crate::endpoints::{EndpointSet, INFO_INTERVAL, discovery, grpc_connector_with};
+use crate::metrics::{Metrics, handler_name};
 use crate::proxy::Proxy;
 use crate::{Args, Error, Result, ui};
 use aeon_discovery::k8s_changed;
@@ -77,21 +77,17 @@ fn api_config(args: &Args) -> ApiConfig {
         query_timeout: args.query_timeout.0,
         lookback_delta: args.query_lookback_delta.0,
         default_evaluation_interval: args.query_default_evaluation_interval.0,
-        max_concurrent: args.query_max_concurrent,
         default_step: args.query_default_step.0,
     }
 }
 
+/// Thanos's HTTP metrics under Thanos's handler names
+/// ([`crate::metrics::handler_name`]); other paths pass uncounted.
 async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let handler = match path.rsplit_once("/api/v1/") {
-        Some((_, rest)) if rest.starts_with("label/") => "label_values".to_owned(),
-        Some((_, rest)) => rest.to_owned(),
-        None => "ui".to_owned(),
-    };
-    let resp = next.run(req).await;
-    m.request(&handler, resp.status().as_u16());
-    resp
+    match handler_name(req.method(), req.uri().path()) {
+        Some(handler) => m.http.instrument(handler, req, next).await,
+        None => next.run(req).await,
+    }
 }
 
 /// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
@@ -129,12 +125,17 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         shutdown,
         mut registry,
     } = ctx.into();
-    let discovery = discovery(&args).await?;
+    let metrics = Metrics::new(&mut registry, args.query_max_concurrent);
+    let discovery = discovery(&args)
+        .await?
+        .with_dns_metrics(metrics.dns.clone());
     let endpoints = Arc::new(EndpointSet::new(
-        grpc_connector(),
+        grpc_connector_with(ClientOptions {
+            metrics: Some(metrics.grpc_client.clone()),
+            ..ClientOptions::default()
+        }),
         args.store_unhealthy_timeout.0,
     ));
-    let metrics = Metrics::new(&mut registry);
     let ready = Readiness::new("discovering endpoints");
 
     let wanted = discovery.resolve().await;
@@ -143,7 +144,7 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     record_health(&endpoints, &metrics);
 
     let proxy = Arc::new(Proxy::new(endpoints.clone(), args.store_timeout()));
-    let api = Api::new(proxy.clone(), api_config(&args));
+    let api = Api::new(proxy.clone(), api_config(&args), metrics.gate.clone());
     let router = http_router(
         api,
         Arc::new(registry),
@@ -206,7 +207,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         max_connection_age: Some(args.grpc.grpc_server_max_connection_age.0),
         ..ServerOptions::default()
     };
-    let grpc_task = tokio::spawn(serve_grpc(proxy, grpc, grpc_opts, shutdown.clone()));
+    let grpc_task = tokio::spawn(serve_grpc(
+        proxy,
+        metrics.grpc_server.clone(),
+        grpc,
+        grpc_opts,
+        shutdown.clone(),
+    ));
     let http_task = tokio::spawn(admin::serve(http, router, shutdown.clone()));
     let task = tokio::spawn(async move {
         let h = http_task.await;
@@ -241,11 +248,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
 /// Thanos's transport settings, TCP_NODELAY on accepted sockets).
 async fn serve_grpc(
     proxy: Arc<Proxy>,
+    metrics: GrpcMetrics,
     listener: tokio::net::TcpListener,
     opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> Result<()> {
     StoreServer::new(proxy)
+        .with_metrics(metrics)
         .serve(listener, opts, shutdown.cancelled_owned())
         .await
         .map_err(Error::Store)

@@ -187,27 +187,27 @@ impl Families {
         };
         registry.register(
             format!("grpc_{side}_started"),
-            format!("Total number of RPCs started {on}."),
+            format!("Total number of RPCs started {on}"),
             f.started.clone(),
         );
         registry.register(
             format!("grpc_{side}_handled"),
-            format!("Total number of RPCs completed {on}, regardless of success or failure."),
+            format!("Total number of RPCs completed {on}, regardless of success or failure"),
             f.handled.clone(),
         );
         registry.register(
             format!("grpc_{side}_msg_received"),
-            format!("Total number of RPC stream messages received {on}."),
+            format!("Total number of RPC stream messages received {on}"),
             f.received.clone(),
         );
         registry.register(
             format!("grpc_{side}_msg_sent"),
-            format!("Total number of gRPC stream messages sent {on}."),
+            format!("Total number of gRPC stream messages sent {on}"),
             f.sent.clone(),
         );
         registry.register(
             format!("grpc_{side}_handling_seconds"),
-            format!("Histogram of response latency (seconds) of gRPC until it is finished {on}."),
+            format!("Histogram of response latency (seconds) of gRPC until it is finished {on}"),
             f.seconds.clone(),
         );
         f

@@ -91,27 +91,27 @@ impl HttpMetrics {
         };
         registry.register(
             "http_requests",
-            "Tracks the number of HTTP requests.",
+            "Tracks the number of HTTP requests",
             inner.requests.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
-            "Tracks the latencies for HTTP requests.",
+            "Tracks the latencies for HTTP requests",
             inner.duration.clone(),
         );
         registry.register(
             "http_request_size_bytes",
-            "Tracks the size of HTTP requests.",
+            "Tracks the size of HTTP requests",
             inner.request_size.clone(),
         );
         registry.register(
             "http_response_size_bytes",
-            "Tracks the size of HTTP responses.",
+            "Tracks the size of HTTP responses",
             inner.response_size.clone(),
         );
         registry.register(
             "http_inflight_requests",
-            "Current number of HTTP requests the handler is responding to.",
+            "Current number of HTTP requests the handler is responding to",
             inner.inflight.clone(),
         );
         Self(Arc::new(inner))

@@ -118,7 +118,7 @@ impl Api {
         let mut opts = self.query_options(p, step)?;
         let limit = limit_param(p)?;
         let proxy = self.proxy_for(p)?;
-        let Ok(_permit) = self.gate.acquire().await else {
+        let Some(_admitted) = self.gate.enter().await else {
             return Err(ApiError::unavailable("query gate closed"));
         };
         opts.deadline = Some(tokio::time::Instant::now() + timeout);
