@@ -9,6 +9,8 @@
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
 //! - `bench` dashboard query latency, Aeon (querier + store-gateway) against
 //!   Prometheus 3.5 on the same blocks (builds `aeon --release`).
+//! - `mixin-metrics <dir>` compares a Thanos mixin's metric selectors with
+//!   our list of the metrics it needs (see [`mixin`]).
 //! - `images` static binaries and a `FROM scratch` image per component (deploy/docker/).
 
 mod bench;
@@ -16,6 +18,7 @@ mod demo;
 mod deps;
 mod images;
 mod layers;
+mod mixin;
 mod peers;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +64,15 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Build static binaries and the container image of every component (needs docker).
     Images(images::ImagesArgs),
+    /// Compare the metric selectors of a Thanos mixin (its `mixin/` directory) with
+    /// crates/aeon/tests/data/thanos-mixin-metrics.txt; fails on any name or label missing.
+    MixinMetrics {
+        /// The mixin directory (alerts.yaml, rules.yaml, dashboards/).
+        dir: PathBuf,
+        /// Print the mixin's selectors in the list's format instead.
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +118,7 @@ fn real_main() -> Result<()> {
         Cmd::Demo(args) => demo::run(&root, args),
         Cmd::Bench(args) => bench::run(&root, args),
         Cmd::Images(args) => images::run(&root, args),
+        Cmd::MixinMetrics { dir, print } => mixin::run(&root, &dir, print),
     }
 }
 

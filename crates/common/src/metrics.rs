@@ -2,6 +2,7 @@
 //! the Thanos mixin's alerts and dashboards work unchanged:
 //! - [`process`]: `process_*` (CPU, resident and virtual memory, file
 //!   descriptors, start time), as Prometheus's Go client exposes them;
+//! - [`blocks_meta`]: Thanos's `thanos_blocks_meta_sync*` fetcher metrics;
 //! - [`gate`]: a concurrency gate with Thanos's `gate_queries_*` metrics;
 //! - [`http`]: Thanos's HTTP server instrumentation
 //!   (`http_requests_total{code,handler,method}`,
@@ -14,10 +15,12 @@
 //! are not exported: the mixin's dashboards plot them in their "Resources"
 //! rows only.
 
+pub mod blocks_meta;
 pub mod gate;
 pub mod http;
 pub mod process;
 
+pub use blocks_meta::BlocksMetaMetrics;
 pub use gate::Gate;
 pub use http::{HttpMetrics, TenantLabel};
 

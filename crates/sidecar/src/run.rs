@@ -93,7 +93,9 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     let grpc_listener = args.grpc.bind().await?;
     let grpc_addr = local_addr(&grpc_listener, "--grpc-address")?;
     let grpc_stop = CancellationToken::new();
-    let grpc_task = tokio::spawn(StoreServer::new(store).serve(
+    // Thanos's gRPC server metrics (grpc_server_*) of the Store API.
+    let grpc_metrics = aeon_storeapi::GrpcMetrics::register(&mut registry);
+    let grpc_task = tokio::spawn(StoreServer::new(store).with_metrics(grpc_metrics).serve(
         grpc_listener,
         opts,
         grpc_stop.clone().cancelled_owned(),
