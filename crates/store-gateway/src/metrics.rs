@@ -4,6 +4,8 @@
 //! `thanos_blocks_meta_*`, `thanos_store_index_cache_*`), so that the Thanos
 //! mixin works.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,6 +15,32 @@ use prometheus_client::registry::Registry;
 use aeon_common::metrics::Gate;
 
 type Labeled = Family<Vec<(String, String)>, Counter>;
+
+/// Histograms per `data_type`.
+type PerDataType = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
+
+/// Thanos's buckets of items touched/fetched per request.
+fn data_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(200.0, 2.0, 15))
+}
+
+/// What one Series request touched (read from the index cache or the
+/// bucket) and fetched (read from the bucket), per data type, added up over
+/// its blocks; observed once the request is done.
+#[derive(Debug, Default)]
+pub struct SeriesStats {
+    pub(crate) postings_touched: AtomicU64,
+    pub(crate) series_touched: AtomicU64,
+    pub(crate) series_fetched: AtomicU64,
+    pub(crate) chunks_touched: AtomicU64,
+    pub(crate) chunks_fetched: AtomicU64,
+}
+
+impl SeriesStats {
+    pub(crate) fn add(n: &AtomicU64, by: usize) {
+        n.fetch_add(by as u64, Ordering::Relaxed);
+    }
+}
 
 /// All metrics of one store gateway.
 #[derive(Debug, Clone)]
@@ -58,6 +86,10 @@ pub struct Metrics {
     pub series_get_all_duration: Histogram,
     /// Time to merge the blocks' series into the response.
     pub series_merge_duration: Histogram,
+    /// Items touched per Series request, by data type.
+    pub series_data_touched: PerDataType,
+    /// Items fetched from the bucket per Series request, by data type.
+    pub series_data_fetched: PerDataType,
 }
 
 /// Thanos's Series timing buckets (seconds).
@@ -101,6 +133,8 @@ impl Metrics {
             series_result_series: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
             series_get_all_duration: Histogram::new(SERIES_DURATION_BUCKETS),
             series_merge_duration: Histogram::new(SERIES_DURATION_BUCKETS),
+            series_data_touched: Family::new_with_constructor(data_buckets),
+            series_data_fetched: Family::new_with_constructor(data_buckets),
         };
         m.register_thanos_names(registry);
         // Every item type's series exist from the start, as in Thanos.
@@ -267,6 +301,16 @@ impl Metrics {
             m.series_merge_duration.clone(),
         );
         registry.register(
+            "thanos_bucket_store_series_data_touched",
+            "Number of items of a data type touched to fulfill a single Store API series request",
+            m.series_data_touched.clone(),
+        );
+        registry.register(
+            "thanos_bucket_store_series_data_fetched",
+            "Number of items of a data type retrieved to fulfill a single Store API series request",
+            m.series_data_fetched.clone(),
+        );
+        registry.register(
             "thanos_blocks_meta_syncs",
             "Total blocks metadata synchronization attempts",
             m.syncs.clone(),
@@ -311,6 +355,28 @@ impl Metrics {
             "Current number of items in the index cache",
             m.cache_items.clone(),
         );
+    }
+
+    /// Observes one finished Series request's [`SeriesStats`].
+    pub(crate) fn observe_series(&self, s: &SeriesStats) {
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64;
+        for (data_type, n) in [
+            ("postings", get(&s.postings_touched)),
+            ("series", get(&s.series_touched)),
+            ("chunks", get(&s.chunks_touched)),
+        ] {
+            self.series_data_touched
+                .get_or_create(&vec![("data_type".to_string(), data_type.to_string())])
+                .observe(n);
+        }
+        for (data_type, n) in [
+            ("series", get(&s.series_fetched)),
+            ("chunks", get(&s.chunks_fetched)),
+        ] {
+            self.series_data_fetched
+                .get_or_create(&vec![("data_type".to_string(), data_type.to_string())])
+                .observe(n);
+        }
     }
 
     pub(crate) fn fetched(&self, k: &str, bytes: u64) {

@@ -303,7 +303,9 @@ impl StoreApi for BucketStore {
             without_replica_labels: req.without_replica_labels.clone(),
             shard: ShardMatcher::new(req.shard_info.as_ref()),
             limiter: Arc::new(Limiter::new(self.cfg.series_limit, self.cfg.samples_limit)),
+            stats: Arc::default(),
         };
+        let stats = q.stats.clone();
         let get_all = Instant::now();
         let results = self
             .run_blocks(blocks, move |b, h, rt| b.series(h, &q, rt))
@@ -385,6 +387,7 @@ impl StoreApi for BucketStore {
                         .observe(merge_start.elapsed().as_secs_f64());
                     m.series_result_series
                         .observe(returned.load(std::sync::atomic::Ordering::Relaxed) as f64);
+                    m.observe_series(&stats);
                 }
                 std::task::Poll::Ready(None)
             }));
