@@ -701,3 +701,102 @@ fn alerts_and_dashboards_use_only_exported_metrics() {
         families.len()
     );
 }
+
+/// The chart loads a Thanos mixin given with `--set-file`: its alerts and
+/// recording rules as a second PrometheusRule (a valid rule file with every
+/// rule), its dashboards as ConfigMaps, and optionally Thanos's job names on
+/// the ServiceMonitors so the mixin's job selectors match. (Small files of
+/// our own in the mixin's shape; `cargo xtask mixin-metrics` and the e2e
+/// test `thanos_mixin_metrics_are_exposed` cover the real mixin's metrics.)
+#[test]
+fn chart_loads_a_thanos_mixin_given_with_set_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = dir.path().join("alerts.yaml");
+    std::fs::write(
+        &alerts,
+        "groups:\n- name: thanos-query\n  rules:\n  - alert: ThanosQueryIsDown\n    expr: |\n      absent(up{job=~\".*thanos-query.*\"} == 1)\n    for: 5m\n    labels:\n      severity: critical\n  - alert: ThanosQueryGrpcServerErrorRate\n    expr: |\n      sum by (job) (rate(grpc_server_handled_total{job=~\".*thanos-query.*\", grpc_code=\"Internal\"}[5m])) > 0\n    for: 5m\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: thanos-query.rules\n  rules:\n  - expr: |\n      sum by (job) (rate(grpc_client_started_total{job=~\".*thanos-query.*\"}[5m]))\n    record: :grpc_client_started:sum_rate\n",
+    )
+    .unwrap();
+    let dash = dir.path().join("query.json");
+    std::fs::write(&dash, r#"{"title": "Thanos / Query", "panels": []}"#).unwrap();
+    let out = run(Command::new(helm())
+        .current_dir(root().join("helm/aeon"))
+        .args([
+            "template",
+            "rel",
+            ".",
+            "--set",
+            "prometheusRule.enabled=true",
+            "--set",
+            "serviceMonitor.enabled=true",
+            "--set",
+            "thanosMixin.jobNames=true",
+        ])
+        .arg("--set-file")
+        .arg(format!("thanosMixin.alerts={}", alerts.display()))
+        .arg("--set-file")
+        .arg(format!("thanosMixin.rules={}", rules.display()))
+        .arg("--set-file")
+        .arg(format!(
+            "thanosMixin.dashboards.query\\.json={}",
+            dash.display()
+        )));
+    let docs: Vec<&str> = out.split("\n---\n").collect();
+    let rule = docs
+        .iter()
+        .find(|d| d.contains("kind: PrometheusRule") && d.contains("rel-aeon-thanos-mixin"))
+        .unwrap_or_else(|| panic!("no mixin PrometheusRule:\n{out}"));
+    let spec = rule.split("\nspec:\n").nth(1).unwrap();
+    let text: String = spec
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = dir.path().join("rendered.yaml");
+    std::fs::write(&file, &text).unwrap();
+    assert_eq!(
+        check_rules(&file),
+        3,
+        "two alerts and one recording rule:\n{text}"
+    );
+    let cm = docs
+        .iter()
+        .find(|d| d.contains("rel-aeon-thanos-query-dashboard"))
+        .unwrap_or_else(|| panic!("no mixin dashboard ConfigMap:\n{out}"));
+    assert!(
+        cm.contains("thanos-query.json: |-") && cm.contains("Thanos / Query"),
+        "{cm}"
+    );
+    assert!(cm.contains("grafana_dashboard: \"1\""), "{cm}");
+    for job in [
+        "thanos-query",
+        "thanos-store",
+        "thanos-compact",
+        "thanos-sidecar",
+    ] {
+        assert!(
+            out.contains(&format!("replacement: ${{1}}-{job}\n")),
+            "no ServiceMonitor relabels job to {job}:\n{out}"
+        );
+    }
+    // Without the mixin, no second PrometheusRule and no Thanos job names.
+    let plain = run(Command::new(helm())
+        .current_dir(root().join("helm/aeon"))
+        .args([
+            "template",
+            "rel",
+            ".",
+            "--set",
+            "prometheusRule.enabled=true",
+            "--set",
+            "serviceMonitor.enabled=true",
+        ]));
+    assert!(!plain.contains("thanos-mixin"), "{plain}");
+    assert!(!plain.contains("-thanos-"), "{plain}");
+}
