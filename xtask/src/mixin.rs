@@ -64,6 +64,9 @@ const KEYWORDS: &[&str] = &[
     "limit_ratio",
 ];
 
+/// Per metric name: the labels the mixin uses and the files selecting it.
+pub type Selected = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+
 /// One entry of our list: the components exposing a metric and its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Required {
@@ -430,9 +433,7 @@ fn matchers(c: &[char], open: usize) -> (Vec<String>, usize) {
 
 /// Every selector of the mixin in `dir`, by metric name: the labels used and
 /// the files using it.
-pub fn mixin_selectors(
-    dir: &Path,
-) -> Result<BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>> {
+pub fn mixin_selectors(dir: &Path) -> Result<Selected> {
     let mut exprs: Vec<(String, String)> = Vec::new();
     for f in ["alerts.yaml", "rules.yaml"] {
         let p = dir.join(f);
@@ -464,7 +465,7 @@ pub fn mixin_selectors(
     }
     // Series the recording rules make are the rules' output, not a service's.
     let recorded = recorded_names(&std::fs::read_to_string(dir.join("rules.yaml"))?);
-    let mut out: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut out = Selected::new();
     for (file, e) in exprs {
         for (name, labels) in selectors(&e) {
             if recorded.contains(&name) {
