@@ -9,6 +9,8 @@
 //! - `demo`  the whole stack on loopback over a filesystem bucket.
 //! - `bench` dashboard query latency, Aeon (querier + store-gateway) against
 //!   Prometheus 3.5 on the same blocks (builds `aeon --release`).
+//! - `mixin-metrics <dir>` compares a Thanos mixin's metric selectors with
+//!   our list of the metrics it needs (see [`mixin`]).
 //! - `images` static binaries and a `FROM scratch` image per component (deploy/docker/).
 //! - `flags` checks docs/flags.md against Thanos's `--help` texts
 //!   (`--thanos-docs DIR`).
@@ -19,6 +21,7 @@ mod deps;
 mod flags;
 mod images;
 mod layers;
+mod mixin;
 mod peers;
 
 use std::path::{Path, PathBuf};
@@ -67,6 +70,15 @@ enum Cmd {
     /// Compare docs/flags.md with Thanos's --help texts (`--thanos-docs DIR`, Thanos's
     /// components/*.md): every Thanos flag accounted for, same defaults.
     Flags(flags::FlagsArgs),
+    /// Compare the metric selectors of a Thanos mixin (its `mixin/` directory) with
+    /// crates/aeon/tests/data/thanos-mixin-metrics.txt; fails on any name or label missing.
+    MixinMetrics {
+        /// The mixin directory (alerts.yaml, rules.yaml, dashboards/).
+        dir: PathBuf,
+        /// Print the mixin's selectors in the list's format instead.
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +125,7 @@ fn real_main() -> Result<()> {
         Cmd::Bench(args) => bench::run(&root, args),
         Cmd::Images(args) => images::run(&root, args),
         Cmd::Flags(args) => flags::run(&root, &args),
+        Cmd::MixinMetrics { dir, print } => mixin::run(&root, &dir, print),
     }
 }
 

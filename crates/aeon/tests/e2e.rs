@@ -15,6 +15,10 @@
 //!   (sidecar, query with two `--store`, store with the seed's flags) with
 //!   `aeon` in place of `thanos`, started and queried through.
 
+//! - `thanos_mixin_metrics_are_exposed` (`e2e/mixin.rs`): every metric the
+//!   Thanos mixin selects for sidecar, store, query and compact is exposed
+//!   with its labels by the running services.
+
 #![allow(clippy::unwrap_used)]
 
 #[path = "e2e/compare.rs"]
@@ -25,6 +29,8 @@ mod data;
 mod grafana;
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/mixin.rs"]
+mod mixin;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

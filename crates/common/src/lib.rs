@@ -6,7 +6,8 @@
 //! server with `/metrics`, `/-/healthy` and `/-/ready` ([`admin`]),
 //! TLS for every server and client ([`tls`]), `--http.config` ([`web`]),
 //! Thanos's HTTP client config ([`http_client`]),
-//! graceful shutdown ([`shutdown`]), the block-selection relabeller
+//! the metrics every service shares (`process_*`, Thanos's HTTP
+//! instrumentation; [`metrics`]), graceful shutdown ([`shutdown`]), the block-selection relabeller
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod flags;
 pub mod http_client;
 pub mod kingpin;
+pub mod metrics;
 pub mod relabel;
 pub mod service;
 pub mod shutdown;

@@ -43,12 +43,12 @@ pub struct ServiceCtx {
 }
 
 impl ServiceCtx {
-    /// A context with an empty registry.
+    /// A context whose registry holds the `process_*` metrics
+    /// ([`crate::metrics::process`]).
     pub fn new(shutdown: CancellationToken) -> Self {
-        Self {
-            shutdown,
-            registry: Registry::default(),
-        }
+        let mut registry = Registry::default();
+        crate::metrics::process::register(&mut registry);
+        Self { shutdown, registry }
     }
 }
 

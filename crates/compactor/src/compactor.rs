@@ -141,7 +141,14 @@ impl Compactor {
     }
 
     async fn fetch(&self) -> Result<BucketState> {
-        blocks::fetch(&self.fetcher, self.bucket.as_ref(), &Progress::hidden()).await
+        self.metrics
+            .blocks_meta
+            .observe(blocks::fetch(
+                &self.fetcher,
+                self.bucket.as_ref(),
+                &Progress::hidden(),
+            ))
+            .await
     }
 
     pub fn config(&self) -> &Config {
@@ -152,7 +159,7 @@ impl Compactor {
     pub async fn run_once(&self, now_ms: i64) -> Result<IterationReport> {
         let mut rep = IterationReport::default();
         self.cleanup(now_ms, &mut rep).await?;
-        self.garbage_collect(now_ms, &mut rep).await?;
+        self.timed_garbage_collect(now_ms, &mut rep).await?;
         self.compact_all(now_ms, &mut rep).await?;
         if self.cfg.downsampling {
             self.downsample_all(now_ms, &mut rep).await?;
@@ -183,6 +190,7 @@ impl Compactor {
             tracing::info!(block = %id, "marking aborted partial upload for deletion");
             mark_for_deletion(self.bucket.as_ref(), &[id], "aborted partial upload", now_s).await?;
             self.metrics.partial_uploads_marked.inc();
+            self.metrics.marked_for_deletion.inc();
             rep.partial_marked.push(id);
             marks.insert(
                 id,
@@ -221,6 +229,7 @@ impl Compactor {
                 }
                 Err(e) => {
                     tracing::warn!(block = %id, error = %e, "deleting block failed; retrying next time");
+                    self.metrics.cleanup_failures.inc();
                     rep.failures.push(format!("delete block {id}: {e}"));
                     waiting += 1;
                 }
@@ -231,6 +240,20 @@ impl Compactor {
         }
         self.metrics.todo_deletion_blocks.set(waiting);
         Ok(())
+    }
+
+    /// [`Self::garbage_collect`], counted as Thanos counts garbage
+    /// collection runs.
+    async fn timed_garbage_collect(&self, now_ms: i64, rep: &mut IterationReport) -> Result<()> {
+        let gc = &self.metrics.gc;
+        gc.runs.inc();
+        let start = std::time::Instant::now();
+        let r = self.garbage_collect(now_ms, rep).await;
+        gc.duration.observe(start.elapsed().as_secs_f64());
+        if r.is_err() {
+            gc.failures.inc();
+        }
+        r
     }
 
     /// Marks blocks whose data another block already holds.
@@ -249,6 +272,7 @@ impl Compactor {
         )
         .await?;
         self.metrics.garbage_collected.inc_by(dups.len() as u64);
+        self.metrics.marked_for_deletion.inc_by(dups.len() as u64);
         rep.garbage_collected.extend(dups);
         Ok(())
     }
@@ -306,6 +330,9 @@ impl Compactor {
             files_concurrency: self.cfg.files_concurrency,
         };
         let gl = Metrics::group(&group.key);
+        // Every group's series exist from its first plan, as in Thanos.
+        let _ = self.metrics.compactions.get_or_create(&gl);
+        let _ = self.metrics.compaction_failures.get_or_create(&gl);
         for _ in 0..MAX_COMPACTIONS_PER_GROUP {
             let vertical = self.cfg.vertical && group.resolution == planner::RES_RAW;
             let plan = planner::plan_group(&group.blocks, &excluded, vertical, &self.cfg.ranges);
@@ -342,6 +369,7 @@ impl Compactor {
             match compact_blocks(self.bucket.clone(), &group, &blocks, &settings, now_ms).await {
                 Ok(c) => {
                     self.metrics.compactions.get_or_create(&gl).inc();
+                    self.metrics.marked_for_deletion.inc_by(ids.len() as u64);
                     self.metrics.compacted_samples.inc_by(c.stats.samples);
                     self.metrics
                         .chunks
@@ -463,6 +491,9 @@ impl Compactor {
             now_ms.div_euclid(1000),
         )
         .await?;
+        self.metrics
+            .marked_for_deletion
+            .inc_by(expired.len() as u64);
         self.metrics
             .marks
             .get_or_create(&Metrics::mark(block::DELETION_MARK_FILENAME, "retention"))

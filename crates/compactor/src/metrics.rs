@@ -1,9 +1,41 @@
-//! Compactor metrics (`aeon_compact_*`), registered on a registry passed in.
+//! Compactor metrics (`aeon_compact_*`), registered on a registry passed in;
+//! those Thanos's compactor has also under Thanos's names on the root
+//! registry (`thanos_compact_*`, `thanos_blocks_meta_*`), so that the Thanos
+//! mixin works.
 
+use aeon_common::metrics::BlocksMetaMetrics;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+/// Thanos's garbage collection duration buckets (seconds).
+const GC_BUCKETS: [f64; 16] = [
+    0.01, 0.1, 0.3, 0.6, 1.0, 3.0, 6.0, 9.0, 20.0, 30.0, 60.0, 90.0, 120.0, 240.0, 360.0, 720.0,
+];
+
+/// Garbage collection runs (marking blocks whose data another block holds),
+/// as Thanos counts them.
+#[derive(Debug, Clone)]
+pub struct GcMetrics {
+    /// Garbage collection runs.
+    pub(crate) runs: Counter,
+    /// Runs that failed.
+    pub(crate) failures: Counter,
+    /// Duration of a run.
+    pub(crate) duration: Histogram,
+}
+
+impl Default for GcMetrics {
+    fn default() -> Self {
+        Self {
+            runs: Counter::default(),
+            failures: Counter::default(),
+            duration: Histogram::new(GC_BUCKETS),
+        }
+    }
+}
 
 type LabelPairs = Vec<(String, String)>;
 
@@ -50,6 +82,14 @@ pub struct Metrics {
     pub iteration_failures: Counter,
     /// Unix seconds of the last successful iteration.
     pub last_successful_run: Gauge,
+    /// Blocks whose deletion failed (retried next time).
+    pub cleanup_failures: Counter,
+    /// Blocks marked for deletion (any reason).
+    pub marked_for_deletion: Counter,
+    /// Garbage collection runs.
+    pub gc: GcMetrics,
+    /// Fetches of the bucket's block metas.
+    pub blocks_meta: BlocksMetaMetrics,
 }
 
 impl Metrics {
@@ -149,7 +189,87 @@ impl Metrics {
             "Unix time of the last successful iteration",
             m.last_successful_run.clone(),
         );
+        let mut m = m;
+        m.blocks_meta = BlocksMetaMetrics::new(registry);
+        // Both downsampling resolutions' series exist from the start.
+        for res in [crate::planner::RES_5M, crate::planner::RES_1H] {
+            let l = vec![("resolution".to_string(), res.to_string())];
+            let _ = m.downsamples.get_or_create(&l);
+            let _ = m.downsample_failures.get_or_create(&l);
+        }
+        m.register_thanos_names(registry);
         m
+    }
+
+    /// Thanos's names (`pkg/compact`), sharing their values with the
+    /// `aeon_compact_*` families where both exist.
+    fn register_thanos_names(&self, registry: &mut Registry) {
+        let m = self;
+        registry.register(
+            "thanos_compact_halted",
+            "Set to 1 if the compactor halted due to an unexpected error",
+            m.halted.clone(),
+        );
+        registry.register(
+            "thanos_compact_iterations",
+            "Total number of iterations that were executed successfully",
+            m.iterations.clone(),
+        );
+        registry.register(
+            "thanos_compact_group_compactions",
+            "Total number of group compaction attempts that resulted in a new block",
+            m.compactions.clone(),
+        );
+        registry.register(
+            "thanos_compact_group_compactions_failures",
+            "Total number of failed group compactions",
+            m.compaction_failures.clone(),
+        );
+        registry.register(
+            "thanos_compact_downsample",
+            "Total number of downsampling attempts",
+            m.downsamples.clone(),
+        );
+        registry.register(
+            "thanos_compact_downsample_failed",
+            "Total number of failed downsampling attempts",
+            m.downsample_failures.clone(),
+        );
+        registry.register(
+            "thanos_compact_blocks_cleaned",
+            "Total number of blocks deleted in compactor",
+            m.blocks_cleaned.clone(),
+        );
+        registry.register(
+            "thanos_compact_block_cleanup_failures",
+            "Failures encountered while deleting blocks in compactor",
+            m.cleanup_failures.clone(),
+        );
+        registry.register(
+            "thanos_compact_blocks_marked",
+            "Total number of blocks marked in compactor",
+            m.marks.clone(),
+        );
+        registry.register(
+            "thanos_compact_blocks_marked_for_deletion",
+            "Total number of blocks marked for deletion in compactor",
+            m.marked_for_deletion.clone(),
+        );
+        registry.register(
+            "thanos_compact_garbage_collection",
+            "Total number of garbage collection operations",
+            m.gc.runs.clone(),
+        );
+        registry.register(
+            "thanos_compact_garbage_collection_failures",
+            "Total number of failed garbage collection operations",
+            m.gc.failures.clone(),
+        );
+        registry.register(
+            "thanos_compact_garbage_collection_duration_seconds",
+            "Time it took to perform garbage collection iteration",
+            m.gc.duration.clone(),
+        );
     }
 
     pub(crate) fn group(key: &str) -> LabelPairs {

@@ -58,6 +58,12 @@ impl Discovery {
         })
     }
 
+    /// Records DNS lookups in `metrics` (see [`crate::DnsMetrics`]).
+    pub fn with_dns_metrics(mut self, metrics: crate::DnsMetrics) -> Self {
+        self.dns.set_metrics(metrics);
+        self
+    }
+
     /// Starts one EndpointSlice watcher per target (they run until the
     /// `Discovery` is dropped). Needs a tokio runtime.
     pub fn watch_k8s(&mut self, client: kube::Client, targets: Vec<K8sTarget>) {

@@ -199,6 +199,7 @@ pub struct Resolved {
 pub struct Provider {
     resolver: DnsResolver,
     last: Mutex<BTreeMap<Spec, Vec<String>>>,
+    metrics: Option<crate::DnsMetrics>,
 }
 
 impl Provider {
@@ -207,7 +208,18 @@ impl Provider {
         Self {
             resolver,
             last: Mutex::new(BTreeMap::new()),
+            metrics: None,
         }
+    }
+
+    /// Records lookups, failures and results in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::DnsMetrics) -> Self {
+        self.set_metrics(metrics);
+        self
+    }
+
+    pub(crate) fn set_metrics(&mut self, metrics: crate::DnsMetrics) {
+        self.metrics = Some(metrics);
     }
 
     /// The resolver used.
@@ -228,6 +240,12 @@ impl Provider {
             return out;
         };
         for (spec, res) in uniq.into_iter().zip(results) {
+            if let Some(m) = self.metrics.as_ref().filter(|_| spec.is_dns()) {
+                m.lookups.inc();
+                if res.is_err() {
+                    m.failures.inc();
+                }
+            }
             match res {
                 Ok(addrs) => {
                     last.insert(spec.clone(), addrs.clone());
@@ -247,6 +265,14 @@ impl Provider {
             }
         }
         last.retain(|s, _| out.addresses.contains_key(s));
+        if let Some(m) = &self.metrics {
+            m.results.clear();
+            for (spec, addrs) in &out.addresses {
+                m.results
+                    .get_or_create(&vec![("addr", spec.to_string())])
+                    .set(addrs.len() as i64);
+            }
+        }
         out
     }
 }

@@ -21,6 +21,7 @@ pub mod dns;
 mod error;
 pub mod file_sd;
 pub mod k8s;
+mod metrics;
 pub mod spec;
 
 pub use composite::{Discovery, k8s_changed};
@@ -30,4 +31,5 @@ pub use error::{Error, Result};
 pub use k8s::{K8sSnapshot, K8sTarget, K8sWatcher, PortRef};
 /// The Kubernetes client type the watchers take.
 pub use kube::Client as K8sClient;
+pub use metrics::DnsMetrics;
 pub use spec::Spec;

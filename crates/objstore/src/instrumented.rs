@@ -145,7 +145,38 @@ impl BucketMetrics {
             "Unix time of the last successful upload",
             m.last_upload.clone(),
         );
+        m.register_thanos_names(registry);
         m
+    }
+
+    /// Registers the families Thanos's `objstore` package exports, with
+    /// Thanos's names, on the service's root registry, so that the Thanos
+    /// mixin's bucket alerts and panels work: `thanos_objstore_bucket_`
+    /// `operations_total`, `operation_failures_total`,
+    /// `operation_duration_seconds` (labels `bucket`, `operation`) and
+    /// `last_successful_upload_time{bucket}`. They share their values with
+    /// the `aeon_objstore_*` families the chart uses.
+    fn register_thanos_names(&self, registry: &mut Registry) {
+        registry.register(
+            "thanos_objstore_bucket_operations",
+            "Total number of all attempted operations against a bucket",
+            self.operations.clone(),
+        );
+        registry.register(
+            "thanos_objstore_bucket_operation_failures",
+            "Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective",
+            self.failures.clone(),
+        );
+        registry.register(
+            "thanos_objstore_bucket_operation_duration_seconds",
+            "Duration of successful operations against the bucket per operation",
+            self.duration.clone(),
+        );
+        registry.register(
+            "thanos_objstore_bucket_last_successful_upload_time",
+            "Second timestamp of the last successful upload to the bucket",
+            self.last_upload.clone(),
+        );
     }
 }
 
@@ -162,6 +193,19 @@ impl InstrumentedBucket {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Bucket>, metrics: BucketMetrics, policy: RetryPolicy) -> Self {
         let name = inner.name().to_owned();
+        // Every operation's series exist from the start, as in Thanos.
+        for op in Operation::ALL {
+            let l = OpLabels {
+                bucket: name.clone(),
+                operation: op.as_str(),
+            };
+            let _ = metrics.operations.get_or_create(&l);
+            let _ = metrics.failures.get_or_create(&l);
+            let _ = metrics.duration.get_or_create(&l);
+        }
+        let _ = metrics.last_upload.get_or_create(&BucketLabels {
+            bucket: name.clone(),
+        });
         Self {
             inner,
             metrics,
@@ -430,8 +474,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"aeon_objstore_bucket_operation_transferred_bytes_total{bucket="flaky",operation="upload"} 3"#));
+        // Every operation's failure series exists (as in Thanos), all at 0.
         assert!(
-            !text.contains("aeon_objstore_bucket_operation_failures_total{"),
+            text.contains(
+                r#"aeon_objstore_bucket_operation_failures_total{bucket="flaky",operation="get"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("aeon_objstore_bucket_operation_failures_total{"))
+                .all(|l| l.ends_with(" 0")),
             "{text}"
         );
     }
@@ -459,8 +512,17 @@ mod tests {
         assert!(b.get("missing").await.unwrap_err().is_not_found());
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         let text = exposition(&registry);
+        // Every operation's failure series exists (as in Thanos), all at 0.
         assert!(
-            !text.contains("aeon_objstore_bucket_operation_failures_total{"),
+            text.contains(
+                r#"aeon_objstore_bucket_operation_failures_total{bucket="flaky",operation="get"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("aeon_objstore_bucket_operation_failures_total{"))
+                .all(|l| l.ends_with(" 0")),
             "{text}"
         );
         assert!(text.contains(r#"aeon_objstore_bucket_operation_duration_seconds_count{bucket="flaky",operation="get"} 1"#));

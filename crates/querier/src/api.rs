@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::sync::Semaphore;
 
 use crate::args::DedupFunc;
 use crate::proxy::Proxy;
@@ -42,7 +41,6 @@ pub(crate) struct ApiConfig {
     pub(crate) query_timeout: Duration,
     pub(crate) lookback_delta: Duration,
     pub(crate) default_evaluation_interval: Duration,
-    pub(crate) max_concurrent: usize,
     pub(crate) default_step: Duration,
 }
 
@@ -56,7 +54,6 @@ impl Default for ApiConfig {
             query_timeout: Duration::from_secs(120),
             lookback_delta: Duration::from_secs(300),
             default_evaluation_interval: Duration::from_secs(60),
-            max_concurrent: 20,
             default_step: Duration::from_secs(1),
         }
     }
@@ -68,12 +65,13 @@ impl Default for ApiConfig {
 pub(crate) struct Api {
     proxy: Arc<Proxy>,
     cfg: Arc<ApiConfig>,
-    gate: Arc<Semaphore>,
+    gate: aeon_common::metrics::Gate,
 }
 
 impl Api {
-    pub(crate) fn new(proxy: Arc<Proxy>, cfg: ApiConfig) -> Self {
-        let gate = Arc::new(Semaphore::new(cfg.max_concurrent.max(1)));
+    /// The API over `proxy`; `gate` admits `--query.max-concurrent`
+    /// queries at once.
+    pub(crate) fn new(proxy: Arc<Proxy>, cfg: ApiConfig, gate: aeon_common::metrics::Gate) -> Self {
         Self {
             proxy,
             cfg: Arc::new(cfg),

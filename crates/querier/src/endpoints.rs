@@ -294,10 +294,12 @@ pub type Connector = Arc<dyn Fn(&str) -> Result<Clients> + Send + Sync>;
 /// The gRPC connector (lazy connections, reconnecting as needed; Info falls
 /// back to the deprecated `Store/Info` for endpoints older than the Info API),
 /// over TLS when `tls` is given (`--grpc-client-tls-*`), or as `per_address`
-/// says for the addresses it holds (`--endpoint.sd-config`).
+/// says for the addresses it holds (`--endpoint.sd-config`), with `opts`
+/// (e.g. metrics) for everything else.
 pub fn grpc_connector(
     tls: Option<ClientTls>,
     per_address: BTreeMap<String, Option<ClientTls>>,
+    opts: ClientOptions,
 ) -> Connector {
     Arc::new(move |addr: &str| {
         let opts = ClientOptions {
@@ -305,7 +307,7 @@ pub fn grpc_connector(
                 .get(addr)
                 .cloned()
                 .unwrap_or_else(|| tls.clone()),
-            ..ClientOptions::default()
+            ..opts.clone()
         };
         let c = StoreClient::connect_lazy(addr, opts)?;
         Ok(Clients::all(Arc::new(c)))

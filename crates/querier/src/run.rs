@@ -10,7 +10,7 @@ use std::time::Duration;
 use aeon_common::Registry;
 use aeon_common::admin::{self, Readiness};
 use aeon_common::service::ServiceCtx;
-use aeon_storeapi::{ServerOptions, StoreServer};
+use aeon_storeapi::{ClientOptions, GrpcMetrics, ServerOptions, StoreServer};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiConfig};
 use crate::endpoints::{EndpointSet, INFO_INTERVAL, discovery, grpc_connector};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, handler_name};
 use crate::proxy::Proxy;
 use crate::{Args, Error, Result, ui};
 use aeon_discovery::k8s_changed;
@@ -78,21 +78,17 @@ fn api_config(args: &Args) -> ApiConfig {
         query_timeout: args.query_timeout.0,
         lookback_delta: args.query_lookback_delta.0,
         default_evaluation_interval: args.query_default_evaluation_interval.0,
-        max_concurrent: args.query_max_concurrent,
         default_step: args.query_default_step.0,
     }
 }
 
+/// Thanos's HTTP metrics under Thanos's handler names
+/// ([`crate::metrics::handler_name`]); other paths pass uncounted.
 async fn count_requests(State(m): State<Metrics>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let handler = match path.rsplit_once("/api/v1/") {
-        Some((_, rest)) if rest.starts_with("label/") => "label_values".to_owned(),
-        Some((_, rest)) => rest.to_owned(),
-        None => "ui".to_owned(),
-    };
-    let resp = next.run(req).await;
-    m.request(&handler, resp.status().as_u16());
-    resp
+    match handler_name(req.method(), req.uri().path()) {
+        Some(handler) => m.http.instrument(handler, req, next).await,
+        None => next.run(req).await,
+    }
 }
 
 /// The HTTP routes: admin (`/metrics`, `/-/healthy`, `/-/ready`), the API and
@@ -129,16 +125,25 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         shutdown,
         mut registry,
     } = ctx.into();
+    let metrics = Metrics::new(&mut registry, args.query_max_concurrent);
     let endpoint_config = args.endpoint_config()?;
-    let discovery = discovery(&args, &endpoint_config).await?;
+    let discovery = discovery(&args, &endpoint_config)
+        .await?
+        .with_dns_metrics(metrics.dns.clone());
     if args.route_prefix() != args.link_prefix() {
         tracing::warn!(route_prefix = %args.route_prefix(), external_prefix = %args.link_prefix(), "different values for --web.route-prefix and --web.external-prefix detected, web UI may not work without a reverse-proxy");
     }
     let endpoints = Arc::new(EndpointSet::new(
-        grpc_connector(args.grpc_client.client_tls()?, endpoint_config.tls),
+        grpc_connector(
+            args.grpc_client.client_tls()?,
+            endpoint_config.tls,
+            ClientOptions {
+                metrics: Some(metrics.grpc_client.clone()),
+                ..ClientOptions::default()
+            },
+        ),
         args.store_unhealthy_timeout.0,
     ));
-    let metrics = Metrics::new(&mut registry);
     let ready = Readiness::new("discovering endpoints");
 
     let wanted = discovery.resolve().await;
@@ -150,7 +155,7 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         Proxy::new(endpoints.clone(), args.store_timeout())
             .with_selector_labels(&args.selector_labels()?),
     );
-    let api = Api::new(proxy.clone(), api_config(&args));
+    let api = Api::new(proxy.clone(), api_config(&args), metrics.gate.clone());
     let router = http_router(
         api,
         Arc::new(registry),
@@ -218,7 +223,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
         tls: args.grpc.tls.server_config()?,
         ..ServerOptions::default()
     };
-    let grpc_task = tokio::spawn(serve_grpc(proxy, grpc, grpc_opts, shutdown.clone()));
+    let grpc_task = tokio::spawn(serve_grpc(
+        proxy,
+        metrics.grpc_server.clone(),
+        grpc,
+        grpc_opts,
+        shutdown.clone(),
+    ));
     let web = args.http.web_config()?;
     let http_task = tokio::spawn(admin::serve_with(http, router, web, shutdown.clone()));
     let task = tokio::spawn(async move {
@@ -255,11 +266,13 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
 /// Thanos's transport settings, TCP_NODELAY on accepted sockets).
 async fn serve_grpc(
     proxy: Arc<Proxy>,
+    metrics: GrpcMetrics,
     listener: tokio::net::TcpListener,
     opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> Result<()> {
     StoreServer::new(proxy.clone())
+        .with_metrics(metrics)
         .with_metadata(proxy.clone())
         .with_exemplars(proxy.clone())
         .with_targets(proxy)

@@ -1,4 +1,6 @@
-//! The sidecar's metrics (prefix `aeon_`), registered on a registry passed in.
+//! The sidecar's metrics (prefix `aeon_`), registered on a registry passed in,
+//! the ones Thanos has also under Thanos's names (`thanos_sidecar_*`,
+//! `thanos_shipper_*`).
 
 use std::sync::atomic::AtomicU64;
 
@@ -96,6 +98,43 @@ impl Metrics {
             "Number of remote-read requests to Prometheus that failed",
             m.remote_read_failures.clone(),
         );
+        m.register_thanos_names(registry);
         m
+    }
+
+    /// Registers the metrics Thanos's sidecar and shipper export under
+    /// Thanos's names on the root registry, sharing their values with the
+    /// `aeon_*` ones the chart uses, so that the Thanos mixin works.
+    fn register_thanos_names(&self, registry: &mut Registry) {
+        registry.register(
+            "thanos_sidecar_prometheus_up",
+            "Boolean indicator whether the sidecar can reach its Prometheus peer",
+            self.prometheus_up.clone(),
+        );
+        registry.register(
+            "thanos_sidecar_last_heartbeat_success_time_seconds",
+            "Timestamp of the last successful heartbeat in seconds",
+            self.last_heartbeat.clone(),
+        );
+        registry.register(
+            "thanos_shipper_uploads",
+            "Total number of uploaded blocks",
+            self.shipper_uploads.clone(),
+        );
+        registry.register(
+            "thanos_shipper_upload_failures",
+            "Total number of block upload failures",
+            self.shipper_upload_failures.clone(),
+        );
+        registry.register(
+            "thanos_shipper_dir_syncs",
+            "Total number of dir syncs",
+            self.shipper_dir_syncs.clone(),
+        );
+        registry.register(
+            "thanos_shipper_dir_sync_failures",
+            "Total number of failed dir syncs",
+            self.shipper_dir_sync_failures.clone(),
+        );
     }
 }

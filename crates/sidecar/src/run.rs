@@ -100,9 +100,12 @@ pub async fn start(args: Args, ctx: impl Into<ServiceCtx>) -> Result<Running> {
     let grpc_listener = args.grpc.bind().await?;
     let grpc_addr = local_addr(&grpc_listener, "--grpc-address")?;
     let grpc_stop = CancellationToken::new();
+    // Thanos's gRPC server metrics (grpc_server_*) of the Store API.
+    let grpc_metrics = aeon_storeapi::GrpcMetrics::register(&mut registry);
     let scrape = Arc::new(PrometheusScrape::new(client.clone(), state.clone()));
     let grpc_task = tokio::spawn(
         StoreServer::new(store)
+            .with_metrics(grpc_metrics)
             .with_metadata(scrape.clone())
             .with_exemplars(scrape.clone())
             .with_targets(scrape)

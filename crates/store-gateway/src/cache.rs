@@ -147,6 +147,11 @@ impl IndexCache {
         g.lru.insert(tick, key.clone());
         g.map.insert(key, Entry { value, size, tick });
         self.gauge(item, 1, size as i64);
+        if let Some(m) = &self.metrics {
+            m.cache_items_added
+                .get_or_create(&vec![("item_type".into(), item.into())])
+                .inc();
+        }
     }
 
     fn gauge(&self, item: &str, items: i64, bytes: i64) {

@@ -166,6 +166,8 @@ pub async fn run_with_listeners(
         mut registry,
     } = ctx.into();
     let gw = Gateway::new(&args, &mut registry).await?;
+    // Thanos's gRPC server metrics (grpc_server_*) of the Store API.
+    let grpc_metrics = aeon_storeapi::GrpcMetrics::register(&mut registry);
     let ready = Readiness::new("initial block sync has not finished");
     let web = args.http.web_config()?;
     let http_task = tokio::spawn(admin::serve_with(
@@ -182,11 +184,11 @@ pub async fn run_with_listeners(
     if let Ok(a) = grpc.local_addr() {
         tracing::info!(address = %a, "serving gRPC Store API");
     }
-    let grpc_task = tokio::spawn(StoreServer::new(gw.store.clone()).serve(
-        grpc,
-        grpc_opts,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let grpc_task = tokio::spawn(
+        StoreServer::new(gw.store.clone())
+            .with_metrics(grpc_metrics)
+            .serve(grpc, grpc_opts, shutdown.clone().cancelled_owned()),
+    );
     let interval = args.sync_interval();
     let sync_task = {
         let gw = gw.clone();

@@ -296,9 +296,13 @@ impl StoreApi for BucketStore {
         )?;
         let (lo, hi) = self.time_bounds();
         let (mint, maxt) = (req.min_time.max(lo), req.max_time.min(hi));
-        if let Some(m) = self.metrics() {
-            m.series_requests.inc();
-        }
+        let admitted = match self.metrics() {
+            Some(m) => {
+                m.series_requests.inc();
+                m.series_gate.enter().await
+            }
+            None => None,
+        };
         let blocks = if mint > maxt {
             Vec::new()
         } else {
@@ -313,10 +317,17 @@ impl StoreApi for BucketStore {
             without_replica_labels: req.without_replica_labels.clone(),
             shard: ShardMatcher::new(req.shard_info.as_ref()),
             limiter: Arc::new(Limiter::new(self.cfg.series_limit, self.cfg.samples_limit)),
+            stats: Arc::default(),
         };
+        let stats = q.stats.clone();
+        let get_all = Instant::now();
         let results = self
             .run_blocks(blocks, move |b, h, rt| b.series(h, &q, rt))
             .await;
+        if let Some(m) = self.metrics() {
+            m.series_get_all_duration
+                .observe(get_all.elapsed().as_secs_f64());
+        }
         let abort = is_abort(req.partial_response_disabled, req.partial_response_strategy);
         let mut warnings = Vec::new();
         let mut streams: Vec<SeriesStream> = Vec::new();
@@ -345,9 +356,16 @@ impl StoreApi for BucketStore {
             }
         }
         queried.sort();
+        if let Some(m) = self.metrics() {
+            m.series_blocks_queried.observe(queried.len() as f64);
+        }
+        let merge_start = Instant::now();
         let merged = merge_series(streams, MergeOptions::default());
         let limit = u64::try_from(req.limit).unwrap_or(0);
         let metrics = self.metrics().cloned();
+        let done = self.metrics().cloned();
+        let returned = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = returned.clone();
         let mut n = 0u64;
         let body = merged
             .take_while(move |item| {
@@ -366,8 +384,27 @@ impl StoreApi for BucketStore {
                 {
                     m.series_returned.inc();
                     m.chunks_returned.inc_by(s.chunks.len() as u64);
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    for c in &s.chunks {
+                        if let Some(raw) = &c.raw {
+                            m.sent_chunk_size.observe(raw.data.len() as f64);
+                        }
+                    }
                 }
-            });
+            })
+            // Once the merged series are all sent: Thanos's per-request
+            // merge time and result size; the request leaves the gate.
+            .chain(futures::stream::poll_fn(move |_| {
+                let _ = &admitted;
+                if let Some(m) = &done {
+                    m.series_merge_duration
+                        .observe(merge_start.elapsed().as_secs_f64());
+                    m.series_result_series
+                        .observe(returned.load(std::sync::atomic::Ordering::Relaxed) as f64);
+                    m.observe_series(&stats);
+                }
+                std::task::Poll::Ready(None)
+            }));
         let hints = thanos::SeriesResponse::hints(pack_any(
             "hintspb.SeriesResponseHints",
             &hintspb::SeriesResponseHints {

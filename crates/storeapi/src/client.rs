@@ -17,6 +17,8 @@ use tonic::transport::{Channel, Endpoint};
 use crate::api::{SeriesFrame, SeriesStream, StoreApi};
 use crate::client_tls::TlsConnector;
 use crate::legacy::info_from_legacy;
+use crate::metrics::GrpcClientMetrics;
+use crate::metrics::layer::{Metered, MeteredLayer};
 use crate::pb::thanos::{
     self, exemplars_client, info, info::info_client, metadata_client, store_client, targets_client,
 };
@@ -42,6 +44,8 @@ pub struct ClientOptions {
     /// `aeon_common::tls` (`--grpc-client-tls-*` or an endpoint group's
     /// `tls_config`) and the name to verify the server as.
     pub tls: Option<ClientTls>,
+    /// Record Thanos's `grpc_client_*` metrics of every call (None = off).
+    pub metrics: Option<GrpcClientMetrics>,
 }
 
 impl Default for ClientOptions {
@@ -52,6 +56,7 @@ impl Default for ClientOptions {
             keepalive_timeout: Duration::from_secs(5),
             timeout: None,
             tls: None,
+            metrics: None,
         }
     }
 }
@@ -60,11 +65,11 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone)]
 pub struct StoreClient {
     endpoint: String,
-    store: store_client::StoreClient<Channel>,
-    info: info_client::InfoClient<Channel>,
-    metadata: metadata_client::MetadataClient<Channel>,
-    exemplars: exemplars_client::ExemplarsClient<Channel>,
-    targets: targets_client::TargetsClient<Channel>,
+    store: store_client::StoreClient<Metered<Channel>>,
+    info: info_client::InfoClient<Metered<Channel>>,
+    metadata: metadata_client::MetadataClient<Metered<Channel>>,
+    exemplars: exemplars_client::ExemplarsClient<Metered<Channel>>,
+    targets: targets_client::TargetsClient<Metered<Channel>>,
     timeout: Option<Duration>,
 }
 
@@ -95,6 +100,10 @@ impl StoreClient {
     }
 
     fn from_channel(endpoint: &str, channel: Channel, opts: &ClientOptions) -> Self {
+        let channel = tower_layer::Layer::layer(
+            &MeteredLayer::client(opts.metrics.as_ref().map(|m| m.families.clone())),
+            channel,
+        );
         Self {
             endpoint: endpoint.to_owned(),
             store: store_client::StoreClient::new(channel.clone())

@@ -45,7 +45,7 @@ pub use client::{ClientOptions, ClientTls, StoreClient};
 pub use error::{Error, Result};
 pub use legacy::{info_from_legacy, legacy_info};
 pub use merge::{MergeOptions, errors_as_warnings, merge_series, resort_series};
-pub use metrics::GrpcMetrics;
+pub use metrics::{GrpcClientMetrics, GrpcMetrics};
 pub use scrape::{ExemplarsApi, MetadataApi, TargetsApi};
 pub use server::{MAX_MESSAGE_SIZE, ServerOptions, StoreServer, spawn_server};
 pub use shard::{ShardMatcher, shard_matches};

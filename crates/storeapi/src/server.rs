@@ -25,7 +25,8 @@ use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 use crate::api::{SeriesFrame, StoreApi};
-use crate::metrics::{CallGuard, GrpcMetrics};
+use crate::metrics::GrpcMetrics;
+use crate::metrics::layer::MeteredLayer;
 use crate::pb::thanos::{self, info, info::info_server, store_server};
 use crate::scrape::{ExemplarsApi, MetadataApi, TargetsApi};
 use crate::snappy::SnappyDecompress;
@@ -131,20 +132,11 @@ impl StoreServer {
         Ok(i)
     }
 
-    /// Records call metrics (see [`GrpcMetrics::register`]).
+    /// Records Thanos's `grpc_server_*` metrics of every call [`serve`](Self::serve)
+    /// answers, and the series and chunks sent (see [`GrpcMetrics::register`]).
     pub fn with_metrics(mut self, metrics: GrpcMetrics) -> Self {
         self.metrics = Some(metrics);
         self
-    }
-
-    fn record<T>(&self, method: &'static str, start: std::time::Instant, r: &Result<T>) {
-        if let Some(m) = &self.metrics {
-            m.observe(
-                method,
-                r.as_ref().map_or_else(|e| e.code(), |_| tonic::Code::Ok),
-                start,
-            );
-        }
     }
 
     /// The `thanos.Store` service with raised message limits, accepting
@@ -208,7 +200,9 @@ impl StoreServer {
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
         let (metadata, exemplars, targets) = self.scrape_services(&health).await;
+        let metered = MeteredLayer::server(self.metrics.as_ref().map(|m| m.families.clone()));
         let router = Self::builder(&opts)?
+            .layer(metered)
             .add_service(health_service)
             .add_service(self.store_service())
             .add_service(self.info_service())
@@ -333,28 +327,18 @@ pub(crate) fn with_deadline<T: Send + 'static>(
     .boxed()
 }
 
-/// Counts series/chunks sent and records the call when the stream ends,
-/// fails or is dropped (cancelled).
-fn observed(stream: crate::api::SeriesStream, guard: CallGuard) -> crate::api::SeriesStream {
-    futures::stream::unfold((stream, guard), |(mut s, mut guard)| async move {
-        match s.next().await {
-            None => {
-                guard.finish(tonic::Code::Ok);
-                None
+/// Counts the series and chunks sent.
+fn observed(stream: crate::api::SeriesStream, metrics: GrpcMetrics) -> crate::api::SeriesStream {
+    stream
+        .inspect(move |r| {
+            if let Ok(thanos::SeriesResponse {
+                result: Some(SeriesFrame::Series(series)),
+            }) = r
+            {
+                metrics.sent(1, series.chunks.len() as u64);
             }
-            Some(Err(e)) => {
-                guard.finish(e.code());
-                Some((Err(e), (s, guard)))
-            }
-            Some(Ok(r)) => {
-                if let (Some(m), Some(SeriesFrame::Series(series))) = (guard.metrics(), &r.result) {
-                    m.sent(1, series.chunks.len() as u64);
-                }
-                Some((Ok(r), (s, guard)))
-            }
-        }
-    })
-    .boxed()
+        })
+        .boxed()
 }
 
 /// Packs runs of ready series into `SeriesBatch` frames of up to `n`.
@@ -396,10 +380,8 @@ impl store_server::Store for StoreServer {
         &self,
         _req: Request<thanos::InfoRequest>,
     ) -> Result<Response<thanos::InfoResponse>, Status> {
-        let start = std::time::Instant::now();
-        let r = StoreServer::info(self).await;
-        self.record("Store.Info", start, &r);
-        Ok(Response::new(crate::legacy::legacy_info(r?)))
+        let r = StoreServer::info(self).await?;
+        Ok(Response::new(crate::legacy::legacy_info(r)))
     }
 
     type SeriesStream = ResponseStream;
@@ -411,19 +393,12 @@ impl store_server::Store for StoreServer {
         let deadline = deadline_of(&req);
         let req = req.into_inner();
         let batch = usize::try_from(req.response_batch_size).unwrap_or(0);
-        let mut guard = CallGuard::new(self.metrics.clone(), "Series");
-        let mut stream = match self.store.series(req).await {
-            Ok(s) => s,
-            Err(e) => {
-                guard.finish(e.code());
-                return Err(e.into());
-            }
-        };
+        let mut stream = self.store.series(req).await?;
         if let Some(d) = deadline {
             stream = with_deadline(stream, d);
         }
-        if guard.metrics().is_some() {
-            stream = observed(stream, guard);
+        if let Some(m) = &self.metrics {
+            stream = observed(stream, m.clone());
         }
         if batch > 1 {
             stream = batched(stream, batch);
@@ -437,20 +412,18 @@ impl store_server::Store for StoreServer {
         &self,
         req: Request<thanos::LabelNamesRequest>,
     ) -> Result<Response<thanos::LabelNamesResponse>, Status> {
-        let start = std::time::Instant::now();
-        let r = self.store.label_names(req.into_inner()).await;
-        self.record("LabelNames", start, &r);
-        Ok(Response::new(r?))
+        Ok(Response::new(
+            self.store.label_names(req.into_inner()).await?,
+        ))
     }
 
     async fn label_values(
         &self,
         req: Request<thanos::LabelValuesRequest>,
     ) -> Result<Response<thanos::LabelValuesResponse>, Status> {
-        let start = std::time::Instant::now();
-        let r = self.store.label_values(req.into_inner()).await;
-        self.record("LabelValues", start, &r);
-        Ok(Response::new(r?))
+        Ok(Response::new(
+            self.store.label_values(req.into_inner()).await?,
+        ))
     }
 }
 
@@ -460,10 +433,7 @@ impl info_server::Info for StoreServer {
         &self,
         _req: Request<info::InfoRequest>,
     ) -> Result<Response<info::InfoResponse>, Status> {
-        let start = std::time::Instant::now();
-        let r = StoreServer::info(self).await;
-        self.record("Info", start, &r);
-        Ok(Response::new(r?))
+        Ok(Response::new(StoreServer::info(self).await?))
     }
 }
 

@@ -187,7 +187,9 @@ async fn dns_plus_returns_every_address_and_missing_names_resolve_to_nothing() {
 #[tokio::test]
 async fn provider_follows_changes_and_keeps_previous_addresses_on_failure() {
     let dns = stores_zone().await;
-    let p = Provider::new(dns.resolver());
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = aeon_discovery::DnsMetrics::register(&mut registry, "thanos_query_store_apis_");
+    let p = Provider::new(dns.resolver()).with_metrics(metrics);
     let specs = [spec("dnssrv+_grpc._tcp.stores.test"), spec("static:1")];
     let r = p.resolve(&specs).await;
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -221,6 +223,18 @@ async fn provider_follows_changes_and_keeps_previous_addresses_on_failure() {
     let r = p.resolve(&specs).await;
     assert!(r.warnings.is_empty());
     assert_eq!(r.addresses[&specs[0]], ["127.0.0.10:10901"]);
+
+    // Thanos's counters: only DNS specs are looked up (5 lookups, 2 failed);
+    // the last round's results per spec.
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    for want in [
+        "thanos_query_store_apis_dns_lookups_total 5\n",
+        "thanos_query_store_apis_dns_failures_total 2\n",
+        "thanos_query_store_apis_dns_provider_results{addr=\"dnssrv+_grpc._tcp.stores.test\"} 1\n",
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
 }
 
 #[tokio::test]

@@ -136,7 +136,7 @@ impl Api {
         // A client that goes away drops this future: the guard then cancels
         // the selects in flight and stops the engine at its next check.
         let cancel = CancelOnDrop::default();
-        let Ok(permit) = self.gate.clone().acquire_owned().await else {
+        let Some(permit) = self.gate.enter().await else {
             return Err(ApiError::unavailable("query gate closed"));
         };
         opts.deadline = Some(tokio::time::Instant::now() + timeout);

@@ -94,7 +94,7 @@ where
 async fn proxy_runs_the_acceptance_suite() {
     check(|f| async move {
         let endpoints = Arc::new(EndpointSet::new(
-            grpc_connector(None, Default::default()),
+            grpc_connector(None, Default::default(), Default::default()),
             std::time::Duration::from_secs(300),
         ));
         endpoints.insert(Endpoint::new(
@@ -130,7 +130,7 @@ async fn querier_runs_the_acceptance_suite_over_grpc() {
 async fn proxy_shards_for_stores_that_cannot() {
     check(|f| async move {
         let endpoints = Arc::new(EndpointSet::new(
-            grpc_connector(None, Default::default()),
+            grpc_connector(None, Default::default(), Default::default()),
             std::time::Duration::from_secs(300),
         ));
         endpoints.insert(Endpoint::new(

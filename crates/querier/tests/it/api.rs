@@ -721,7 +721,9 @@ async fn route_prefix_ui_and_admin() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("aeon_querier_api_requests_total{handler=\"query\",code=\"200\"}"),
+        metrics.contains(
+            "http_requests_total{code=\"200\",handler=\"query\",method=\"get\",tenant=\"default-tenant\"} 1"
+        ),
         "{metrics}"
     );
     assert!(

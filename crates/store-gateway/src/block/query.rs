@@ -14,6 +14,7 @@ use aeon_tsdb_block::{ChunkMeta, IndexHeader, IndexReader, SeriesEntry};
 use super::Block;
 use crate::cache::{CacheKey, CacheValue};
 use crate::limits::{Limiter, PoolPermit};
+use crate::metrics::SeriesStats;
 use crate::{Error, Result};
 
 /// Read-ahead past the last wanted series entry of a range when the block
@@ -32,6 +33,8 @@ pub struct BlockQuery {
     pub without_replica_labels: Vec<String>,
     pub shard: ShardMatcher,
     pub limiter: Arc<Limiter>,
+    /// What the request touched and fetched, over all its blocks.
+    pub stats: Arc<SeriesStats>,
 }
 
 impl Block {
@@ -75,6 +78,7 @@ impl Block {
         header: &Arc<IndexHeader>,
         ids: &[u32],
         rt: &tokio::runtime::Handle,
+        stats: Option<&SeriesStats>,
     ) -> Result<Vec<Arc<SeriesEntry>>> {
         let mut out: Vec<Option<Arc<SeriesEntry>>> = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -117,6 +121,9 @@ impl Block {
             .collect();
         src.prefetch(&ranges)
             .map_err(|e| Error::block(self.id, "reading series", e))?;
+        if let Some(s) = stats {
+            SeriesStats::add(&s.series_fetched, missing.len());
+        }
         for i in missing {
             let e = Arc::new(
                 reader
@@ -146,7 +153,9 @@ impl Block {
         let mut permit = None;
         let (_, reader) = self.index_reader(header, "postings", rt);
         let ids = self.postings(&reader, &ms)?;
-        let entries = self.series_entries(header, &ids, rt)?;
+        SeriesStats::add(&q.stats.postings_touched, ids.len());
+        let entries = self.series_entries(header, &ids, rt, Some(&q.stats))?;
+        SeriesStats::add(&q.stats.series_touched, entries.len());
         let ext = convert::labels_to_pb(&self.ext.without(&q.without_replica_labels));
         let mut picked: Vec<(Vec<thanos::Label>, Vec<ChunkMeta>)> = Vec::new();
         for e in &entries {
@@ -185,12 +194,14 @@ impl Block {
         } else {
             let n: u64 = picked.iter().map(|(_, c)| c.len() as u64).sum();
             q.limiter.add_chunks(n)?;
+            SeriesStats::add(&q.stats.chunks_touched, n as usize);
             let refs: Vec<u64> = picked
                 .iter()
                 .flat_map(|(_, c)| c.iter().map(|m| m.r#ref))
                 .collect();
             let mut fetched = 0u64;
             let raw = self.fetch_chunks(&refs, rt, &mut fetched)?;
+            SeriesStats::add(&q.stats.chunks_fetched, refs.len());
             if let Some(pool) = &self.ctx.chunk_pool {
                 permit = Some(pool.reserve(fetched)?);
             }
@@ -241,7 +252,7 @@ impl Block {
                 return Ok(BTreeSet::new());
             }
             let mut s = BTreeSet::new();
-            for e in self.series_entries(header, &ids, rt)? {
+            for e in self.series_entries(header, &ids, rt, None)? {
                 s.extend(e.labels.iter().map(|l| l.name.clone()));
             }
             s
@@ -296,7 +307,7 @@ impl Block {
         let (_, reader) = self.index_reader(header, "postings", rt);
         let ids = self.postings(&reader, &ims)?;
         let mut out = BTreeSet::new();
-        for e in self.series_entries(header, &ids, rt)? {
+        for e in self.series_entries(header, &ids, rt, None)? {
             if let Some(v) = e.labels.get(name) {
                 out.insert(v.to_string());
             }

@@ -83,10 +83,8 @@ impl metadata_server::Metadata for StoreServer {
             .metadata
             .as_ref()
             .ok_or_else(|| unimplemented("thanos.Metadata"))?;
-        let start = std::time::Instant::now();
-        let r = api.metric_metadata(req.into_inner()).await;
-        self.record("MetricMetadata", start, &r);
-        Ok(Response::new(frames(r?)))
+        let r = api.metric_metadata(req.into_inner()).await?;
+        Ok(Response::new(frames(r)))
     }
 }
 
@@ -102,10 +100,8 @@ impl exemplars_server::Exemplars for StoreServer {
             .exemplars
             .as_ref()
             .ok_or_else(|| unimplemented("thanos.Exemplars"))?;
-        let start = std::time::Instant::now();
-        let r = api.exemplars(req.into_inner()).await;
-        self.record("Exemplars", start, &r);
-        Ok(Response::new(frames(r?)))
+        let r = api.exemplars(req.into_inner()).await?;
+        Ok(Response::new(frames(r)))
     }
 }
 
@@ -121,9 +117,7 @@ impl targets_server::Targets for StoreServer {
             .targets
             .as_ref()
             .ok_or_else(|| unimplemented("thanos.Targets"))?;
-        let start = std::time::Instant::now();
-        let r = api.targets(req.into_inner()).await;
-        self.record("Targets", start, &r);
-        Ok(Response::new(frames(r?)))
+        let r = api.targets(req.into_inner()).await?;
+        Ok(Response::new(frames(r)))
     }
 }

@@ -548,15 +548,15 @@ async fn server_metrics_count_calls_codes_and_series() {
     let text = encode(&registry);
     let chunks: usize = series.iter().map(|s| s.chunks.len()).sum();
     assert!(
-        text.contains(r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Ok"} 1"#),
+        text.contains(r#"grpc_server_handled_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series",grpc_code="OK"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"aeon_grpc_server_handled_total{grpc_method="LabelValues",grpc_code="InvalidArgument"} 1"#),
+        text.contains(r#"grpc_server_handled_total{grpc_type="unary",grpc_service="thanos.Store",grpc_method="LabelValues",grpc_code="InvalidArgument"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"aeon_grpc_server_handling_seconds_count{grpc_method="Series"} 1"#),
+        text.contains(r#"grpc_server_handling_seconds_count{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"} 1"#),
         "{text}"
     );
     assert!(
@@ -567,6 +567,86 @@ async fn server_metrics_count_calls_codes_and_series() {
         text.contains(&format!("aeon_storeapi_chunks_sent_total {chunks}")),
         "{text}"
     );
+    for want in [
+        r#"grpc_server_started_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"} 1"#,
+        r#"grpc_server_msg_received_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"} 1"#,
+        r#"grpc_server_started_total{grpc_type="unary",grpc_service="thanos.Store",grpc_method="LabelValues"} 1"#,
+        // Pre-initialised, never called.
+        r#"grpc_server_handled_total{grpc_type="unary",grpc_service="thanos.info.Info",grpc_method="Info",grpc_code="Internal"} 0"#,
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
+    // One Series response message per series (no batching requested) and
+    // no message for the failed unary call.
+    assert!(
+        text.contains(&format!(
+            r#"grpc_server_msg_sent_total{{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"}} {}"#,
+            series.len()
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn client_metrics_count_calls_codes_and_messages() {
+    let f = aeon_storeapi::testutil::Fixture::standard();
+    let (addr, _server_registry, _stop) =
+        serve_with_metrics(Arc::new(MemStore::from_fixture(&f))).await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let opts = ClientOptions {
+        metrics: Some(aeon_storeapi::GrpcClientMetrics::register(&mut registry)),
+        ..ClientOptions::default()
+    };
+    let client = StoreClient::connect(&addr.to_string(), opts.clone())
+        .await
+        .unwrap();
+    client.info().await.unwrap();
+    let req = thanos::SeriesRequest {
+        min_time: f.min_time(),
+        max_time: f.max_time(),
+        matchers: vec![thanos::LabelMatcher::new(
+            thanos::label_matcher::Type::Re,
+            "__name__",
+            ".+",
+        )],
+        ..Default::default()
+    };
+    let (series, _) = aeon_storeapi::merge::collect_series(client.series(req).await.unwrap())
+        .await
+        .unwrap();
+    let bad = thanos::LabelValuesRequest {
+        label: "job".into(),
+        matchers: vec![thanos::LabelMatcher::new(
+            thanos::label_matcher::Type::Re,
+            "job",
+            "(",
+        )],
+        ..Default::default()
+    };
+    client.label_values(bad).await.unwrap_err();
+    // An endpoint nobody listens on: the call fails Unavailable.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = l.local_addr().unwrap();
+    drop(l);
+    let lazy = StoreClient::connect_lazy(&gone.to_string(), opts).unwrap();
+    lazy.info().await.unwrap_err();
+
+    let text = encode(&registry);
+    for want in [
+        r#"grpc_client_started_total{grpc_type="unary",grpc_service="thanos.info.Info",grpc_method="Info"} 2"#.to_owned(),
+        r#"grpc_client_handled_total{grpc_type="unary",grpc_service="thanos.info.Info",grpc_method="Info",grpc_code="OK"} 1"#.to_owned(),
+        r#"grpc_client_handled_total{grpc_type="unary",grpc_service="thanos.info.Info",grpc_method="Info",grpc_code="Unavailable"} 1"#.to_owned(),
+        r#"grpc_client_handled_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series",grpc_code="OK"} 1"#.to_owned(),
+        r#"grpc_client_handled_total{grpc_type="unary",grpc_service="thanos.Store",grpc_method="LabelValues",grpc_code="InvalidArgument"} 1"#.to_owned(),
+        r#"grpc_client_msg_sent_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"} 1"#.to_owned(),
+        format!(
+            r#"grpc_client_msg_received_total{{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"}} {}"#,
+            series.len()
+        ),
+        r#"grpc_client_handling_seconds_count{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series"} 1"#.to_owned(),
+    ] {
+        assert!(text.contains(&want), "missing {want}:\n{text}");
+    }
 }
 
 #[tokio::test]
@@ -581,7 +661,7 @@ async fn server_metrics_record_cancelled_streams() {
         .unwrap();
     s.next().await.unwrap().unwrap();
     drop(s);
-    let want = r#"aeon_grpc_server_handled_total{grpc_method="Series",grpc_code="Cancelled"} 1"#;
+    let want = r#"grpc_server_handled_total{grpc_type="server_stream",grpc_service="thanos.Store",grpc_method="Series",grpc_code="Canceled"} 1"#;
     let mut text = encode(&registry);
     for _ in 0..100 {
         if text.contains(want) {
