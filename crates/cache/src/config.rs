@@ -24,6 +24,8 @@ pub enum CacheType {
 }
 
 /// A parsed cache YAML.
+// Parsed once at start-up: the size of the larger variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CacheConfig {
     /// `type: IN-MEMORY`
