@@ -16,6 +16,7 @@ use crate::downstream::{Answer, Downstream, Unreachable};
 use crate::metrics::Metrics;
 use crate::request::RangeRequest;
 use crate::response::{self, merge};
+use crate::shard::ShardBy;
 use crate::split::{align, analyse, split};
 
 /// Largest request body read (a form with a long query).
@@ -37,6 +38,7 @@ pub(crate) struct Config {
     pub(crate) default_tenant: String,
     pub(crate) forward_headers: Vec<String>,
     pub(crate) user_header: Option<String>,
+    pub(crate) vertical_shards: usize,
 }
 
 /// The frontend's shared state.
@@ -265,10 +267,15 @@ impl Frontend {
         let tenant = self.tenant(&parts.headers);
         let path = parts.uri.path();
         let cacheable = analysis.cacheable && r.start.rem_euclid(r.step) == 0;
+        let shard = analysis.shard.filter(|_| self.cfg.vertical_shards > 1);
+        if self.cfg.vertical_shards > 1 {
+            self.metrics.sharding(shard.is_some());
+        }
+        let shard = shard.as_ref();
         let results: Vec<Result<response::Response, Failure>> = futures::stream::iter(
             pieces
                 .into_iter()
-                .map(|p| self.part(p, path, &headers, &tenant, cacheable)),
+                .map(|p| self.part(p, path, &headers, &tenant, cacheable, shard)),
         )
         .buffer_unordered(self.cfg.parallelism.max(1))
         .collect()
@@ -315,9 +322,44 @@ impl Frontend {
         }
     }
 
-    /// One part asked downstream; `Ok` with the answer and whether it may
-    /// be cached.
+    /// One part asked downstream, in vertical shards when `shard` says
+    /// how; `Ok` with the answer and whether it may be cached.
     async fn fetch(
+        &self,
+        r: &RangeRequest,
+        path: &str,
+        headers: &HeaderMap,
+        shard: Option<&ShardBy>,
+    ) -> Result<(response::Response, bool), Failure> {
+        let Some(shard) = shard else {
+            return self.fetch_one(r, path, headers).await;
+        };
+        let n = self.cfg.vertical_shards;
+        let shards = (0..n).map(|i| {
+            let mut q = r.clone();
+            q.rest.retain(|(k, _)| k != "shard_info");
+            let info = serde_json::json!({
+                "shard_index": i,
+                "total_shards": n,
+                "by": shard.by,
+                "labels": shard.labels,
+            });
+            q.rest.push(("shard_info".into(), info.to_string()));
+            async move { self.fetch_one(&q, path, headers).await }
+        });
+        let answers = futures::future::join_all(shards).await;
+        let mut parts = Vec::with_capacity(n);
+        let mut cacheable = true;
+        for a in answers {
+            let (resp, ok) = a?;
+            cacheable &= ok;
+            parts.push(resp);
+        }
+        Ok((merge(parts), cacheable))
+    }
+
+    /// One request downstream.
+    async fn fetch_one(
         &self,
         r: &RangeRequest,
         path: &str,
@@ -360,11 +402,12 @@ impl Frontend {
         headers: &HeaderMap,
         tenant: &str,
         cacheable: bool,
+        shard: Option<&ShardBy>,
     ) -> Result<response::Response, Failure> {
         let now = now_ms();
         let cache = match &self.cache {
             Some(c) if cacheable && r.start <= c.max_cache_time(now) => c,
-            _ => return self.fetch(&r, path, headers).await.map(|(a, _)| a),
+            _ => return self.fetch(&r, path, headers, shard).await.map(|(a, _)| a),
         };
         let key = cache.key(tenant, &r);
         let mut extents = cache.get(&key).await;
@@ -373,7 +416,7 @@ impl Frontend {
             return Ok(merge(answers));
         }
         for q in requests {
-            let (a, ok) = self.fetch(&q, path, headers).await?;
+            let (a, ok) = self.fetch(&q, path, headers, shard).await?;
             if ok {
                 extents.push(Extent {
                     start: q.start,

@@ -149,6 +149,12 @@ pub struct Args {
     #[arg(long = "query-frontend.forward-header", action = ArgAction::Append)]
     #[serde(default)]
     pub forward_header: Vec<String>,
+    /// Shards per shardable query (aggregations by grouping labels, as
+    /// Thanos's analyzer decides); each shard is asked with `shard_info` and
+    /// the answers merged. 0 or 1: no vertical sharding.
+    #[arg(long = "query-frontend.vertical-shards", default_value_t = 0)]
+    #[serde(default)]
+    pub vertical_shards: usize,
     /// Header whose value is the `remote_user` of the slow-query log (else
     /// empty).
     #[arg(long = "query-frontend.slow-query-logs-user-header")]
@@ -210,6 +216,7 @@ mod tests {
         assert_eq!(a.max_freshness.0, Duration::from_secs(60));
         assert_eq!(a.log_queries_longer_than.0, None);
         assert_eq!(a.tenant_header, "THANOS-TENANT");
+        assert_eq!(a.vertical_shards, 0);
         assert!(a.response_cache_config.is_none() && a.response_cache_config_file.is_none());
     }
 

@@ -11,6 +11,12 @@ pub(crate) struct OpLabel {
     pub(crate) op: &'static str,
 }
 
+/// `shardable` of `thanos_frontend_sharding_middleware_queries_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ShardableLabel {
+    pub(crate) shardable: &'static str,
+}
+
 /// Handles to the registered metrics.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Metrics {
@@ -18,6 +24,7 @@ pub(crate) struct Metrics {
     pub(crate) split_queries: Counter,
     pub(crate) retries: Counter,
     pub(crate) downstream_failures: Counter,
+    pub(crate) sharding: Family<ShardableLabel, Counter>,
 }
 
 impl Metrics {
@@ -43,7 +50,21 @@ impl Metrics {
             "Requests answered with an error because the downstream did not answer after all attempts.",
             m.downstream_failures.clone(),
         );
+        registry.register(
+            "thanos_frontend_sharding_middleware_queries",
+            "Total number of queries analyzed by the sharding middleware",
+            m.sharding.clone(),
+        );
         m
+    }
+
+    /// Counts a range query for the sharding analysis (only with vertical
+    /// shards configured).
+    pub(crate) fn sharding(&self, shardable: bool) {
+        let shardable = if shardable { "true" } else { "false" };
+        self.sharding
+            .get_or_create(&ShardableLabel { shardable })
+            .inc();
     }
 
     pub(crate) fn query(&self, op: &'static str) {

@@ -118,10 +118,26 @@ fn append(into: &mut Vec<(Number, Value)>, next: Vec<(Number, Value)>) {
     }
 }
 
+/// The querier's warning for a query no store could answer (Thanos's
+/// text). A part can get it where the whole query would not (a part whose
+/// range, offset included, is older than every store's data).
+pub(crate) const NO_STORE_MATCHED: &str = "No StoreAPIs matched for this query";
+
 /// Merges answers of parts (in any order) into one: series by label set in
 /// Prometheus's order, points in time order without repeats, warnings and
-/// infos of all parts, each once.
+/// infos of all parts, each once; [`NO_STORE_MATCHED`] only when every part
+/// has it (the parts' stores together are the whole query's).
 pub(crate) fn merge(mut parts: Vec<Response>) -> Response {
+    let n = parts.len();
+    let unmatched = parts
+        .iter()
+        .filter(|p| p.warnings.iter().any(|w| w == NO_STORE_MATCHED))
+        .count();
+    if unmatched < n {
+        for p in &mut parts {
+            p.warnings.retain(|w| w != NO_STORE_MATCHED);
+        }
+    }
     parts.sort_by_key(Response::first_ts);
     let mut out = Response::empty();
     let mut series: BTreeMap<Vec<(String, String)>, Stream> = BTreeMap::new();
@@ -202,6 +218,19 @@ mod tests {
             })
         );
         assert_eq!(merge(vec![]), Response::empty());
+        // "No StoreAPIs matched" only when no part matched any store.
+        let mut lost = resp(serde_json::json!({
+            "status": "success",
+            "data": {"resultType": "matrix", "result": []},
+            "warnings": [NO_STORE_MATCHED]
+        }));
+        assert_eq!(merge(vec![lost.clone(), a.clone()]).warnings, ["w1"]);
+        assert_eq!(
+            merge(vec![lost.clone(), lost.clone()]).warnings,
+            [NO_STORE_MATCHED]
+        );
+        lost.warnings.push("w3".into());
+        assert_eq!(merge(vec![lost, a]).warnings, ["w1", "w3"]);
     }
 
     #[test]

@@ -39,6 +39,7 @@ fn config(args: &Args) -> Result<Config> {
         default_tenant: args.default_tenant.clone(),
         forward_headers: args.forward_header.clone(),
         user_header: args.slow_query_logs_user_header.clone(),
+        vertical_shards: args.vertical_shards,
     })
 }
 

@@ -57,12 +57,15 @@ pub(crate) struct Analysis {
     /// does not move with the range) and no negative offset (it reads data
     /// newer than the range).
     pub(crate) cacheable: bool,
+    /// How it can be sharded vertically, if at all.
+    pub(crate) shard: Option<crate::shard::ShardBy>,
 }
 
 /// Analyses `r.query`; `None` when it does not parse (left to the
 /// downstream, whose error is the answer).
 pub(crate) fn analyse(r: &RangeRequest) -> Option<Analysis> {
     let mut expr = aeon_promql::parse(&r.query).ok()?;
+    let shard = crate::shard::analyse(&expr);
     let mut start_end = false;
     let mut cacheable = true;
     visit(&mut expr, &mut |at, offset| {
@@ -86,7 +89,11 @@ pub(crate) fn analyse(r: &RangeRequest) -> Option<Analysis> {
     } else {
         r.query.clone()
     };
-    Some(Analysis { query, cacheable })
+    Some(Analysis {
+        query,
+        cacheable,
+        shard,
+    })
 }
 
 /// Calls `f` with the `@` modifier and offset of every selector and
