@@ -485,3 +485,58 @@ async fn memcached_and_redis_caches_and_a_cache_that_goes_away() {
     assert!(metric(&fe, "aeon_cache_operation_failures_total").await > 0.0);
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_queries_are_logged_with_tenant_and_parameters() {
+    use aeon_common::testutil::{Proc, parse_logfmt};
+    let end = now_ms() / H * H - H;
+    let start = end - 72 * H;
+    let prom = start_prometheus(start, end).await;
+    let mut p = Proc::spawn(
+        "aeon-query-frontend",
+        Command::new(env!("CARGO_BIN_EXE_aeon-query-frontend")).args([
+            "--http-address=127.0.0.1:0",
+            &format!("--query-frontend.downstream-url={}", prom.url),
+            // Negative: every query is slow.
+            "--query-frontend.log-queries-longer-than=-1ms",
+            "--query-frontend.org-id-header=X-Org",
+            "--query-frontend.slow-query-logs-user-header=X-User",
+            "--log.format=logfmt",
+        ]),
+    );
+    let addr = p.http_addr();
+    p.wait_ready(addr);
+    let path = format!(
+        "/api/v1/query_range?query={}&start={}&end={}&step=900",
+        enc("sum(queue_depth)"),
+        start / 1000,
+        end / 1000
+    );
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .header("X-Org", "team-a")
+        .header("X-User", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Not a query: never logged as one.
+    reqwest::get(format!("http://{addr}/api/v1/labels"))
+        .await
+        .unwrap();
+    let (_, lines) = p.stop();
+    let slow: Vec<_> = lines
+        .iter()
+        .filter_map(|l| parse_logfmt(l).ok())
+        .filter(|kv| kv.get("msg").map(String::as_str) == Some("slow query detected"))
+        .collect();
+    assert_eq!(slow.len(), 1, "{lines:#?}");
+    let kv = &slow[0];
+    assert_eq!(kv["org_id"], "team-a");
+    assert_eq!(kv["remote_user"], "alice");
+    assert_eq!(kv["param_query"], "sum(queue_depth)");
+    assert_eq!(kv["param_step"], "900");
+    assert_eq!(kv["path"], "/api/v1/query_range");
+    assert_eq!(kv["status"], "200");
+    assert!(kv.contains_key("time_taken"), "{kv:?}");
+}
