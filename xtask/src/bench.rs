@@ -16,6 +16,10 @@
 //! 5. runs each query `--iterations` times, alternating targets, and prints
 //!    median and p90 per target, the ratio aeon/prometheus of the medians and
 //!    the geometric mean of the ratios (goal: ≤ 0.5).
+//!
+//! With `--frontend`, step 5 is replaced by the query frontend's bench
+//! (`bench/frontend.rs`): cold vs warm refreshes of the 7-day dashboard
+//! through `aeon query-frontend` with a memcached results cache.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::demo::{OmWriter, Stack, http_get, upload_blocks, wait_ready};
+
+mod frontend;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -51,6 +57,11 @@ pub struct BenchArgs {
     /// Use the already built binary of --profile instead of running cargo build.
     #[arg(long)]
     no_build: bool,
+    /// Bench `aeon query-frontend` (memcached results cache) in front of the querier instead:
+    /// cold vs warm refreshes of the 7-day dashboard and the cache hit ratio (goal: warm ≥ 10×
+    /// faster). Needs memcached.
+    #[arg(long)]
+    frontend: bool,
 }
 
 /// Scrape interval of the dataset.
@@ -366,6 +377,10 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
     let days = args.days.unwrap_or(if args.quick { 1 } else { 3 });
     crate::peers::ensure(&[aeon_testkit::Peer::Prometheus])
         .context("the bench compares against Prometheus 3.5")?;
+    if args.frontend {
+        crate::peers::ensure(&[aeon_testkit::Peer::Memcached])
+            .context("the query-frontend bench caches in memcached")?;
+    }
     let (prometheus, promtool) = (
         aeon_testkit::peers::prometheus(),
         aeon_testkit::peers::promtool(),
@@ -512,6 +527,9 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
     }
 
     let cases = cases(end);
+    if args.frontend {
+        return frontend::run(&mut stack, &aeon, q_http, &cases, iterations);
+    }
     // Warm up both (caches, page cache) and check they agree.
     let mut verdicts = Vec::new();
     for c in &cases {

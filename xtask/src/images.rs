@@ -18,52 +18,67 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// One image: the Dockerfile suffix, the image name, the cargo package and its binary.
+/// One image: the Dockerfile suffix, the image name, the cargo package, its
+/// binary and the ports its Dockerfile exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Component {
     pub(crate) name: &'static str,
     pub(crate) image: &'static str,
     pub(crate) package: &'static str,
     pub(crate) binary: &'static str,
+    pub(crate) expose: &'static str,
 }
 
 /// Every image, the all-in-one `aeon` first.
-pub(crate) const COMPONENTS: [Component; 5] = [
+pub(crate) const COMPONENTS: [Component; 6] = [
     Component {
         name: "aeon",
         image: "aeon",
         package: "aeon",
         binary: "aeon",
+        expose: "10901 10902",
     },
     Component {
         name: "sidecar",
         image: "aeon-sidecar",
         package: "aeon-sidecar",
         binary: "aeon-sidecar",
+        expose: "10901 10902",
     },
     Component {
         name: "store-gateway",
         image: "aeon-store-gateway",
         package: "aeon-store-gateway",
         binary: "aeon-store-gateway",
+        expose: "10901 10902",
     },
     Component {
         name: "querier",
         image: "aeon-querier",
         package: "aeon-querier",
         binary: "aeon-querier",
+        expose: "10901 10902",
+    },
+    Component {
+        name: "query-frontend",
+        image: "aeon-query-frontend",
+        package: "aeon-query-frontend",
+        binary: "aeon-query-frontend",
+        expose: "10902",
     },
     Component {
         name: "compactor",
         image: "aeon-compactor",
         package: "aeon-compactor",
         binary: "aeon-compactor",
+        expose: "10901 10902",
     },
 ];
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImagesArgs {
-    /// Components to build (default: all): aeon, sidecar, store-gateway, querier, compactor.
+    /// Components to build (default: all): aeon, sidecar, store-gateway, querier, query-frontend,
+    /// compactor.
     #[arg(long = "component", value_name = "NAME")]
     components: Vec<String>,
     /// Registry/path put in front of the image names, e.g. ghcr.io/acme.
@@ -357,7 +372,7 @@ mod tests {
             assert!(text.contains("\nFROM scratch\n"), "{}", path.display());
             assert!(text.contains("\nUSER 65532:65532\n"), "{}", path.display());
             assert!(
-                text.contains("\nEXPOSE 10901 10902\n"),
+                text.contains(&format!("\nEXPOSE {}\n", c.expose)),
                 "{}",
                 path.display()
             );

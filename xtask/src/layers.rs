@@ -19,6 +19,8 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("aeon-objstore", 2),
     ("aeon-discovery", 2),
     ("aeon-block-sync", 2),
+    ("aeon-cache", 2),
+    ("aeon-query-frontend", 3),
     ("aeon-sidecar", 3),
     ("aeon-store-gateway", 3),
     ("aeon-querier", 3),

@@ -98,7 +98,21 @@ fn sharded_values_render_one_statefulset_per_shard_with_hashmod() {
             "--endpoint=dnssrv+_grpc._tcp.rel-aeon-store-gateway-{shard}.default.svc.cluster.local"
         )));
     }
-    assert!(out.contains("kind: HorizontalPodAutoscaler"));
+    assert_eq!(out.matches("kind: HorizontalPodAutoscaler").count(), 2);
+    // The query frontend in front of the querier, with the memcached cache;
+    // Grafana points at the frontend.
+    assert!(out.contains("name: rel-aeon-query-frontend"));
+    assert!(out.contains(
+        "--query-frontend.downstream-url=http://rel-aeon-querier.default.svc.cluster.local:10902"
+    ));
+    assert!(out.contains(
+        "\"--query-range.response-cache-config=type: MEMCACHED\\nconfig:\\n  addresses: [dns+memcached.cache.svc.cluster.local:11211]\\n  timeout: 500ms\""
+    ));
+    assert!(out.contains("--query-range.max-query-length=2160h"));
+    assert!(out.contains("--query-frontend.forward-header=X-Grafana-User"));
+    assert!(out.contains("url: http://rel-aeon-query-frontend.default.svc.cluster.local:10902"));
+    assert!(!out.contains("url: http://rel-aeon-querier."));
+    assert!(out.contains("image: registry.example.com/observability/aeon-query-frontend:0.1.0"));
 }
 
 #[test]
@@ -107,6 +121,8 @@ fn default_values_use_no_sharding_and_point_grafana_at_the_querier() {
     assert!(!out.contains("selector.relabel-config"));
     assert!(out.contains("url: http://rel-aeon-querier.default.svc.cluster.local:10902"));
     assert!(out.contains("--query.replica-label=replica"));
+    // No query frontend unless enabled.
+    assert!(!out.contains("query-frontend"));
 }
 
 #[test]

@@ -35,6 +35,8 @@ enum Cmd {
     Store(Box<aeon_store_gateway::Args>),
     /// Querier: Prometheus HTTP API over every Store API endpoint, deduplicated.
     Query(Box<aeon_querier::Args>),
+    /// Query frontend: splits, caches and retries range queries in front of queriers.
+    QueryFrontend(Box<aeon_query_frontend::Args>),
     /// Compactor: compaction, downsampling, retention and safe deletion in the bucket.
     Compact(Box<aeon_compactor::Args>),
     /// Offline tools.
@@ -85,6 +87,10 @@ fn main() -> ExitCode {
         Cmd::Query(_) => (
             name,
             service::run_matches::<aeon_querier::Args>(sub, global),
+        ),
+        Cmd::QueryFrontend(_) => (
+            name,
+            service::run_matches::<aeon_query_frontend::Args>(sub, global),
         ),
         Cmd::Compact(_) => (
             name,

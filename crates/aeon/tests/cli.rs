@@ -28,7 +28,14 @@ fn output(args: &[&str]) -> (bool, String) {
 fn help_lists_every_component() {
     let (ok, text) = output(&["--help"]);
     assert!(ok, "{text}");
-    for sub in ["sidecar", "store", "query", "compact", "tools"] {
+    for sub in [
+        "sidecar",
+        "store",
+        "query",
+        "query-frontend",
+        "compact",
+        "tools",
+    ] {
         assert!(text.contains(sub), "--help lacks {sub}: {text}");
     }
     let (ok, text) = output(&["tools", "--help"]);
@@ -160,6 +167,13 @@ fn every_component_starts_through_the_service_skeleton() {
         "aeon: query",
         &["--store=127.0.0.1:1".into()],
         true,
+        dir.path(),
+    );
+    check_service_binary(
+        aeon_cmd("query-frontend"),
+        "aeon: query-frontend",
+        &["--query-frontend.downstream-url=http://127.0.0.1:1".into()],
+        false,
         dir.path(),
     );
     check_service_binary(

@@ -11,6 +11,9 @@
 //! - `grafana_metadata_exemplars_targets_equal_prometheus` (`e2e/grafana.rs`):
 //!   metadata, exemplars and targets of an HA pair through sidecars and the
 //!   querier equal what Prometheus answers, the replica label removed.
+//!   The range queries are then asked through `aeon query-frontend` (split
+//!   by the hour, cached; and sharded vertically) and must equal the
+//!   querier's answers.
 //! - `seed_walkthrough_commands_serve`: the seed's three Thanos commands
 //!   (sidecar, query with two `--store`, store with the seed's flags) with
 //!   `aeon` in place of `thanos`, started and queried through.
@@ -659,6 +662,117 @@ fn global_view_equals_one_prometheus() {
             }
             (w, g) => failures.push(format!("{path}: reference {w:?}, aeon {g:?}")),
         }
+    }
+
+    // The range queries again through `aeon query-frontend` in front of the
+    // querier, split by the hour (seven parts and more) and cached in
+    // memory, asked twice (the second time from the cache): the answers
+    // must be the querier's own. Ranges on the step grid (the frontend
+    // aligns start and end to the step, as Thanos's does).
+    let fe = harness::addr();
+    stack.spawn(
+        "query-frontend",
+        aeon()
+            .arg("query-frontend")
+            .arg(format!("--http-address={fe}"))
+            .arg(format!("--query-frontend.downstream-url=http://{querier}"))
+            .arg("--query-range.split-interval=1h")
+            .arg("--query-range.response-cache-config=type: IN-MEMORY\nconfig:\n  max_size: 256MB"),
+    );
+    // A second one shards aggregations vertically (three shards by the
+    // grouping labels; the querier applies `shard_info`), split by 2 h.
+    let fe_sharded = harness::addr();
+    stack.spawn(
+        "query-frontend-sharded",
+        aeon()
+            .arg("query-frontend")
+            .arg(format!("--http-address={fe_sharded}"))
+            .arg(format!("--query-frontend.downstream-url=http://{querier}"))
+            .arg("--query-range.split-interval=2h")
+            .arg("--query-frontend.vertical-shards=3"),
+    );
+    stack.wait_ready("query-frontend", &fe);
+    stack.wait_ready("query-frontend-sharded", &fe_sharded);
+    let aligned = |s: i64, e: i64, step: i64| Eval::Range(s / step * step, e / step * step, step);
+    let fe_evals = [
+        aligned(start + 5 * MIN, end, MIN),
+        aligned(start + 13_000, end, 5 * MIN),
+        aligned(boundary - 40 * MIN, end, 2 * MIN),
+    ];
+    let fe_paths: Vec<String> = QUERIES
+        .iter()
+        .flat_map(|q| fe_evals.iter().map(move |e| e.path(q)))
+        .collect();
+    for (pass, fe) in [
+        ("split", &fe),
+        ("cached", &fe),
+        ("vertical shards", &fe_sharded),
+    ] {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let diffs: Vec<String> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(path) = fe_paths.get(i) else { break };
+                            match (ask(&querier, path), ask(fe, path)) {
+                                (Ok(want), Ok(got)) => {
+                                    let d = compare::diff(&want, &got, 8);
+                                    if !d.is_empty() {
+                                        out.push(format!(
+                                            "query-frontend ({pass}) {path}:\n    {}",
+                                            d.join("\n    ")
+                                        ));
+                                    }
+                                }
+                                (w, g) => out.push(format!(
+                                    "query-frontend ({pass}) {path}: querier {w:?}, frontend {g:?}"
+                                )),
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        failures.extend(diffs);
+    }
+    let metric = |fe: &str, name: &str| -> f64 {
+        let (_, body) = harness::http(fe, "GET", "/metrics", &[], b"").unwrap();
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (parts, hits) = (
+        metric(&fe, "cortex_frontend_split_queries_total"),
+        metric(&fe, "cortex_cache_hits_total"),
+    );
+    let n = fe_paths.len() as f64;
+    // Two ranges of 7 h (8 parts each) and one of 3 h (4 or 5), twice.
+    if parts < 2.0 * 6.0 * n || hits < n {
+        failures.push(format!(
+            "query-frontend: {parts} parts and {hits} cache hits for 2 × {n} range queries"
+        ));
+    }
+    let sharded = metric(
+        &fe_sharded,
+        "thanos_frontend_sharding_middleware_queries_total{shardable=\"true\"}",
+    );
+    if sharded < 10.0 * fe_evals.len() as f64 {
+        failures.push(format!(
+            "query-frontend: only {sharded} range queries were sharded vertically"
+        ));
     }
 
     // Concurrent queries left every store connection usable; the hanging

@@ -39,12 +39,41 @@ pub(crate) struct QueryOptions {
     pub(crate) deadline: Option<tokio::time::Instant>,
     /// Cancelled when the client goes away: selects in flight stop.
     pub(crate) cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The vertical shard this query computes (`shard_info`, set by a
+    /// query-frontend), already adjusted to the replica labels
+    /// ([`QueryOptions::effective_shard`]).
+    pub(crate) shard: Option<thanos::ShardInfo>,
 }
 
 impl QueryOptions {
     /// Whether replica labels are stripped and replicas merged.
     pub(crate) fn dedup_active(&self) -> bool {
         self.dedup && !self.replica_labels.is_empty()
+    }
+
+    /// The shard as stores must apply it: replicas of one series must land
+    /// in the same shard, so with dedup active the replica labels never
+    /// count in the hash (Thanos gets the same from stores that hash
+    /// series after stripping `without_replica_labels`; ours keep them on
+    /// the wire).
+    pub(crate) fn effective_shard(
+        shard: Option<thanos::ShardInfo>,
+        dedup_active: bool,
+        replica_labels: &[String],
+    ) -> Option<thanos::ShardInfo> {
+        let mut s = shard.filter(|s| s.total_shards >= 1)?;
+        if dedup_active {
+            if s.by {
+                s.labels.retain(|l| !replica_labels.contains(l));
+            } else {
+                for r in replica_labels {
+                    if !s.labels.contains(r) {
+                        s.labels.push(r.clone());
+                    }
+                }
+            }
+        }
+        Some(s)
     }
 }
 
@@ -340,6 +369,7 @@ pub(crate) fn series_request(
         }),
         // Replica labels stay on: dedup_series needs each series' replica.
         without_replica_labels: Vec::new(),
+        shard_info: opts.shard.clone(),
         ..Default::default()
     }
 }
@@ -394,12 +424,15 @@ impl StoreQueryable {
                 aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned())
             })?;
             let mut raw: Vec<(Labels, Vec<AggrChunk>)> = Vec::new();
+            // Stores that ignore shard_info send every series: filter here
+            // too (a no-op for those that applied it).
+            let shard = aeon_storeapi::ShardMatcher::new(self.opts.shard.as_ref());
             while let Some(item) = stream.next().await {
                 let resp = item.map_err(|e| {
                     aeon_promql::Error::Storage(tonic::Status::from(e).message().to_owned())
                 })?;
                 match resp.result {
-                    Some(SeriesFrame::Series(s)) => {
+                    Some(SeriesFrame::Series(s)) if shard.matches(&s.labels) => {
                         raw.push((convert::labels_from_pb_owned(s.labels), s.chunks))
                     }
                     Some(SeriesFrame::Warning(w)) => self.warn(w),

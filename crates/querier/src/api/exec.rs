@@ -45,6 +45,32 @@ pub(crate) struct QueryOutput {
     pub(crate) infos: Vec<String>,
 }
 
+/// Thanos's `shard_info` parameter: a `storepb.ShardInfo` as JSON
+/// (`{"shard_index":0,"total_shards":3,"by":true,"labels":["job"]}`), as a
+/// query-frontend with vertical sharding sends it.
+fn parse_shard_info(s: &str) -> Result<thanos::ShardInfo, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Wire {
+        #[serde(default)]
+        shard_index: i64,
+        #[serde(default)]
+        total_shards: i64,
+        #[serde(default)]
+        by: bool,
+        #[serde(default)]
+        labels: Option<Vec<String>>,
+    }
+    let w: Wire = serde_json::from_str(s).map_err(|e| {
+        ApiError::bad_data(format!("could not unmarshal parameter shard_info: {e}"))
+    })?;
+    Ok(thanos::ShardInfo {
+        shard_index: w.shard_index,
+        total_shards: w.total_shards,
+        by: w.by,
+        labels: w.labels.unwrap_or_default(),
+    })
+}
+
 impl Api {
     /// Thanos's query parameters with the flags as defaults.
     fn query_options(&self, p: &Params, step_ms: i64) -> Result<QueryOptions, ApiError> {
@@ -74,6 +100,15 @@ impl Api {
             None if self.cfg.auto_downsampling => step_ms / 5,
             None => 0,
         };
+        let shard = match p.get_nonempty("shard_info") {
+            None => None,
+            Some(s) => Some(parse_shard_info(s)?),
+        };
+        let shard = QueryOptions::effective_shard(
+            shard,
+            dedup && !replica_labels.is_empty(),
+            &replica_labels,
+        );
         Ok(QueryOptions {
             dedup,
             replica_labels,
@@ -82,6 +117,7 @@ impl Api {
             max_source_resolution,
             deadline: None,
             cancel: None,
+            shard,
         })
     }
 
@@ -358,5 +394,38 @@ impl MetadataQuery {
             warnings.push(TRUNCATED.into());
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_info_is_thanos_json_and_keeps_replicas_together() {
+        let s = parse_shard_info(
+            r#"{"shard_index":1,"total_shards":3,"by":true,"labels":["job","replica"]}"#,
+        )
+        .unwrap();
+        assert_eq!((s.shard_index, s.total_shards, s.by), (1, 3, true));
+        let r = vec!["replica".to_string()];
+        // by: a replica label never counts.
+        let by = QueryOptions::effective_shard(Some(s.clone()), true, &r).unwrap();
+        assert_eq!(by.labels, ["job"]);
+        // without: replica labels are left out of the hash too.
+        let w = parse_shard_info(r#"{"shard_index":0,"total_shards":2,"labels":["instance"]}"#)
+            .unwrap();
+        let w = QueryOptions::effective_shard(Some(w), true, &r).unwrap();
+        assert_eq!(w.labels, ["instance", "replica"]);
+        // Without dedup, unchanged; no shards, no sharding.
+        assert_eq!(
+            QueryOptions::effective_shard(Some(s.clone()), false, &r)
+                .unwrap()
+                .labels,
+            ["job", "replica"]
+        );
+        let none = thanos::ShardInfo::default();
+        assert!(QueryOptions::effective_shard(Some(none), true, &r).is_none());
+        assert!(parse_shard_info("{").is_err());
     }
 }
