@@ -23,6 +23,7 @@ mod images;
 mod layers;
 mod mixin;
 mod peers;
+mod visibility;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -280,5 +281,6 @@ fn lint(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     layers::check_workspace(root)?;
+    visibility::check_workspace(root)?;
     deps::check_workspace(root)
 }

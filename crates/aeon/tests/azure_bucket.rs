@@ -22,10 +22,6 @@ const H: i64 = 60 * MIN;
 const D: i64 = 24 * H;
 const SERIES: usize = 3;
 
-fn free_addr() -> String {
-    format!("127.0.0.1:{}", aeon_testkit::free_port())
-}
-
 /// Starts `aeon <args>` as `name` in `procs` (output in its log).
 fn spawn_aeon(procs: &mut Procs, name: &str, args: &[String]) {
     procs.spawn(name, Command::new(env!("CARGO_BIN_EXE_aeon")).args(args));
@@ -146,7 +142,10 @@ fn compact(dir: &Path, name: &str, yml: &Path) {
 
 /// Starts `aeon store` and `aeon query` on `yml`; returns the querier's HTTP address.
 fn serve(procs: &mut Procs, dir: &Path, name: &str, yml: &Path) -> String {
-    let (sg_http, sg_grpc, q_http, q_grpc) = (free_addr(), free_addr(), free_addr(), free_addr());
+    // Four distinct ports at once (one at a time, the OS may hand out a
+    // port twice before anything binds it).
+    let [sg_http, sg_grpc, q_http, q_grpc] =
+        aeon_testkit::free_ports::<4>().map(|p| format!("127.0.0.1:{p}"));
     spawn_aeon(
         procs,
         &format!("store-{name}"),

@@ -13,6 +13,8 @@
 //! logged and counted ([`CacheMetrics`]), so the service falls back to the
 //! source of truth.
 
+#![warn(unreachable_pub)]
+
 mod config;
 mod error;
 mod memcached;

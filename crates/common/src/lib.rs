@@ -11,6 +11,8 @@
 //! ([`relabel`]) and the error convention with its one chain printer
 //! ([`error`]).
 
+#![warn(unreachable_pub)]
+
 pub mod admin;
 pub mod args;
 pub mod config;

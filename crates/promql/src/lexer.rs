@@ -7,8 +7,8 @@
 mod text;
 
 pub(crate) use text::go_duration_ns;
-pub use text::{go_quote, is_valid_utf8, parse_duration};
-pub(crate) use text::{go_quote_rune, unquote};
+pub use text::parse_duration;
+pub(crate) use text::{go_quote, go_quote_rune, is_valid_utf8, unquote};
 
 /// Token kinds, in the order of Prometheus's `%token` declarations (the
 /// order matters: it is the parser generator's token numbering, and

@@ -42,6 +42,8 @@
 //! execution"; [`EngineOpts::timeout`] and [`QueryParams::cancel`] are checked
 //! between steps and every 256 series while loading.
 
+#![warn(unreachable_pub)]
+
 mod aggregate;
 pub mod ast;
 mod binary;

@@ -11,6 +11,8 @@
 //! - [`run`] (and [`start`]) wire it all together for `aeon sidecar` with
 //!   Thanos's flags ([`Args`]).
 
+#![warn(unreachable_pub)]
+
 mod args;
 mod error;
 pub mod metrics;

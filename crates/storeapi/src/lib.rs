@@ -22,6 +22,8 @@
 //!   in-memory reference store; `testsuite` (feature `testsuite`): the
 //!   acceptance suite every store implementation runs.
 
+#![warn(unreachable_pub)]
+
 mod api;
 mod client;
 mod client_tls;

@@ -13,7 +13,7 @@ fn raw_byte(c: char) -> Option<u8> {
 }
 
 /// Whether `s` is valid UTF-8 in the Go sense (no raw bytes from `\x` escapes).
-pub fn is_valid_utf8(s: &str) -> bool {
+pub(crate) fn is_valid_utf8(s: &str) -> bool {
     !s.chars().any(|c| raw_byte(c).is_some())
 }
 
@@ -58,7 +58,7 @@ fn quote_char(out: &mut String, c: char, quote: char) {
 }
 
 /// Quotes like Go's `%q` / `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
