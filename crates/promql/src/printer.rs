@@ -20,28 +20,10 @@ fn duration(ms: i64) -> String {
     if ms < 0 { format!("-{s}") } else { s }
 }
 
-/// A string in double quotes: `"` and `\` escaped, `\b \f \n \r \t`, other
-/// control characters as `\u00XX`.
+/// A string as Prometheus prints it: Go's `strconv.Quote` (one
+/// implementation, the lexer's).
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::lexer::go_quote(s)
 }
 
 /// ` @ <t>` / ` @ start()` / ` @ end()` and ` offset <d>`.
@@ -343,7 +325,8 @@ mod tests {
     fn strings_quoted() {
         assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(quote("\n\t\r\u{8}\u{c}"), r#""\n\t\r\b\f""#);
-        assert_eq!(quote("\u{1}é"), "\"\\u0001é\"");
+        // Go's strconv.Quote, as Prometheus prints string literals and matchers.
+        assert_eq!(quote("\u{1}é"), "\"\\x01é\"");
     }
 
     fn pp(q: &str) -> String {
