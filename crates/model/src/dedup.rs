@@ -201,8 +201,8 @@ fn penalty_pair<P: Point>(a: &[P], b: &[P], counter: bool) -> Vec<P> {
         } else {
             r[i][pos[i]].clone()
         });
+        // The next seek (from lastT + 1) moves past this sample.
         last_t = Some(t);
-        pos[i] += 1;
     }
     out
 }
